@@ -1,0 +1,92 @@
+/**
+ * Errors from Workspace calls, as values the caller can act on. The split
+ * follows WORKSPACE_API.md ("Errors"): transient failures are worth another
+ * try, permanent ones are not, and authentication failures get exactly one
+ * credential refresh (more than five refused signatures lock the key).
+ */
+
+export type ErrorKind = 'transient' | 'permanent' | 'auth';
+
+/** What a failed Workspace call tells us, never including credentials. */
+export interface WorkspaceErrorEvidence {
+  /** HTTP status, or undefined when no answer came (network error, timeout). */
+  readonly status?: number | undefined;
+  /** Huawei's error code (`APIG.0308`, `WKS.00211102`, …) or ours (`NETWORK`, `TIMEOUT`, `MALFORMED_RESPONSE`). */
+  readonly code: string;
+  readonly message: string;
+  readonly requestId?: string | undefined;
+  /** Seconds from a Retry-After header, when the answer had one. */
+  readonly retryAfterSeconds?: number | undefined;
+}
+
+/** A Workspace call that failed, classified. */
+export class WorkspaceApiError extends Error implements WorkspaceErrorEvidence {
+  override readonly name = 'WorkspaceApiError';
+  readonly kind: ErrorKind;
+  readonly status?: number | undefined;
+  readonly code: string;
+  readonly requestId?: string | undefined;
+  readonly retryAfterSeconds?: number | undefined;
+
+  constructor(evidence: WorkspaceErrorEvidence) {
+    super(
+      `Workspace ${evidence.status ?? 'call'} ${evidence.code}: ${evidence.message}` +
+        (evidence.requestId ? ` (X-Request-Id ${evidence.requestId})` : ''),
+    );
+    this.kind = classifyError(evidence.status, evidence.code);
+    this.status = evidence.status;
+    this.code = evidence.code;
+    this.requestId = evidence.requestId;
+    this.retryAfterSeconds = evidence.retryAfterSeconds;
+  }
+}
+
+export function isWorkspaceApiError(error: unknown): error is WorkspaceApiError {
+  return error instanceof WorkspaceApiError;
+}
+
+export function isTransient(error: unknown): boolean {
+  return isWorkspaceApiError(error) && error.kind === 'transient';
+}
+
+const TRANSIENT_CODES = new Set(['APIG.0308', 'APIG.0613', 'APIG.0601', 'APIG.0610', 'WKS.00211401', 'NETWORK', 'CONNECT', 'TIMEOUT', 'MALFORMED_RESPONSE']);
+const AUTH_CODES = new Set(['APIG.0301', 'APIGW.0301', 'APIG.0303', 'APIG.0305', 'APIG.0307']);
+const PERMANENT_CODES = new Set(['APIG.0302', 'APIG.0306', 'APIG.0310', 'WKS.00211102', 'WKS.00081102', 'WKS.00000405']);
+const TRANSIENT_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+/**
+ * Transient: 429/APIG.0308, 5xx, APIG.0613, WKS.00211401, network errors and
+ * timeouts. Auth: 401 (and the APIG 03xx credential codes). Everything else
+ * (400, 403, 404, 405, APIG.0302/0306/0310) is permanent. Codes win over
+ * statuses: APIG.0201 is permanent on 400 but transient on 502/504.
+ */
+export function classifyError(status: number | undefined, code: string): ErrorKind {
+  if (AUTH_CODES.has(code) || status === 401) return 'auth';
+  if (PERMANENT_CODES.has(code)) return 'permanent';
+  if (TRANSIENT_CODES.has(code)) return 'transient';
+  if (status === undefined || TRANSIENT_STATUSES.has(status)) return 'transient';
+  return 'permanent';
+}
+
+/** Parses `{error_code, error_msg}` or `{error: {code, message}}`; undefined when neither. */
+export function parseErrorBody(text: string): { code: string; message: string } | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof body !== 'object' || body === null) return undefined;
+  const flat = body as { error_code?: unknown; error_msg?: unknown; error?: { code?: unknown; message?: unknown } };
+  if (typeof flat.error_code === 'string') return { code: flat.error_code, message: String(flat.error_msg ?? '') };
+  if (flat.error && typeof flat.error.code === 'string') return { code: flat.error.code, message: String(flat.error.message ?? '') };
+  return undefined;
+}
+
+/** Retry-After as seconds: a number of seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
