@@ -1,0 +1,21 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { loadConfig } from '../lib/config.js';
+import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/credentials.js';
+import { batchFailureGuard } from '../lib/middleware/batch-failure-guard.js';
+import { logger, metrics } from '../lib/observability.js';
+import { processQueueBatch } from '../lib/queue-batch.js';
+import { createRuntime } from '../lib/runtime.js';
+
+/** retryFromQueue: SQS failure events → retried, dead-lettered, deferred or duplicate (partial batch response). */
+const config = loadConfig();
+const runtime = createRuntime(config);
+
+export const handler = middy<SQSEvent, SQSBatchResponse, Error, Context & WithWorkspaceCredentials>()
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .use(batchFailureGuard())
+  .use(workspaceCredentialsMiddleware({ secretId: config.credentialsSecretId, cacheTtlSeconds: config.credentialsCacheTtlSeconds }))
+  .handler((event, context) => processQueueBatch(event, { ...runtime, credentials: context.workspaceCredentials }));

@@ -1,0 +1,49 @@
+import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
+import { numberAttribute, textAttribute, type OutgoingMessage } from './queue-sender.js';
+
+/**
+ * What goes to the dead-letter queue: the original body, untouched, with the
+ * reason and the evidence as message attributes.
+ */
+
+/** One failure given up on, with the evidence an operator needs. */
+export interface DeadLetter {
+  readonly reason: string;
+  /** Workspace's error code, the failure's result_code, or ours (INVALID_EVENT, DRY_RUN, …). */
+  readonly errorCode: string;
+  readonly attempts: number;
+  readonly ruleId?: string | undefined;
+  readonly firstSeenAt: number;
+  readonly decidedAt: number;
+}
+
+/** The original message a dead letter carries. */
+export interface SourceMessage {
+  readonly messageId: string;
+  /** The first message of a chain of re-enqueues (its own id when it is the first). */
+  readonly originId: string;
+  readonly body: string;
+  readonly attributes: Readonly<Record<string, MessageAttributeValue>>;
+}
+
+/** SQS allows at most 10 message attributes per message. */
+const MAX_ATTRIBUTES = 10;
+const MAX_REASON_CHARS = 1000;
+
+/** Our attributes first (reason, error_code, attempts, source_message_id, decided_at, first_seen_at, rule_id), then as many original ones as fit. */
+export function deadLetterMessage(source: SourceMessage, letter: DeadLetter): OutgoingMessage {
+  const attributes: Record<string, MessageAttributeValue> = {
+    reason: textAttribute(letter.reason.slice(0, MAX_REASON_CHARS) || 'unknown'),
+    error_code: textAttribute(letter.errorCode),
+    attempts: numberAttribute(letter.attempts),
+    source_message_id: textAttribute(source.messageId),
+    decided_at: textAttribute(new Date(letter.decidedAt).toISOString()),
+    first_seen_at: textAttribute(new Date(letter.firstSeenAt).toISOString()),
+  };
+  if (letter.ruleId) attributes['rule_id'] = textAttribute(letter.ruleId);
+  for (const [name, value] of Object.entries(source.attributes)) {
+    if (Object.keys(attributes).length >= MAX_ATTRIBUTES) break;
+    if (!(name in attributes)) attributes[name] = value;
+  }
+  return { key: source.messageId, body: source.body, attributes };
+}

@@ -1,0 +1,202 @@
+import { z } from 'zod';
+import type { ScriptFailure } from './failure.js';
+import { unsafeIdReason } from './identifiers.js';
+
+/**
+ * Turns a message body into one ScriptFailure, whatever shape the user has:
+ * the plain failure JSON, a Workspace execution record (plus project_id),
+ * either inside an SNS notification, an EventBridge event (`detail`) or a
+ * CloudEvent (`data`). Anything else is a poison pill with a precise reason.
+ */
+
+export type Normalised = { readonly ok: true; readonly failure: ScriptFailure } | { readonly ok: false; readonly error: string };
+
+export interface NormaliseOptions {
+  /** Why a region cannot be used, or undefined when it can (from configuration). */
+  readonly checkRegion: (region: string) => string | undefined;
+}
+
+export const MAX_BODY_BYTES = 64 * 1024;
+const MAX_DEPTH = 10;
+const MAX_ENVELOPES = 3;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Keys that would let an event choose where a request goes: refused outright. */
+const ROUTING_KEYS = ['endpoint', 'url', 'host', 'base_url', 'endpoint_url', 'hostname'];
+
+const safeId = z.string().superRefine((value, ctx) => {
+  const reason = unsafeIdReason(value);
+  if (reason) ctx.addIssue({ code: 'custom', message: reason });
+});
+const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
+const timestamp = z.union([z.string().max(64), z.number()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? value : Date.parse(value);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or epoch milliseconds' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const common = {
+  project_id: safeId,
+  region: text(32).optional(),
+  status: text(32).optional(),
+  result_code: text(128).optional(),
+  reason: text(2048).optional(),
+  script_id: safeId.optional(),
+  resource_id: safeId.optional(),
+  event_id: text(128).optional(),
+};
+
+const plainSchema = z.object({
+  ...common,
+  task_id: safeId.optional(),
+  record_id: safeId.optional(),
+  failed_at: timestamp.optional(),
+});
+
+const recordSchema = z.object({
+  ...common,
+  id: safeId,
+  script_task_id: safeId.optional(),
+  start_time: timestamp.optional(),
+  end_time: timestamp.optional(),
+});
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+class PoisonPill extends Error {}
+
+/** JSON.parse that refuses prototype-polluting keys and nesting beyond MAX_DEPTH. */
+function parseJson(textValue: string, where: string): unknown {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < textValue.length; i++) {
+    const c = textValue[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') {
+      if (++depth > MAX_DEPTH) throw new PoisonPill(`${where}: JSON nested deeper than ${MAX_DEPTH} levels`);
+    } else if (c === '}' || c === ']') depth--;
+  }
+  try {
+    return JSON.parse(textValue, (key, value: unknown) => {
+      if (FORBIDDEN_KEYS.has(key)) throw new PoisonPill(`${where}: key "${key}" is not allowed`);
+      return value;
+    });
+  } catch (error) {
+    if (error instanceof PoisonPill) throw error;
+    throw new PoisonPill(`${where}: not valid JSON (${(error as Error).message})`);
+  }
+}
+
+interface Unwrapped {
+  readonly payload: Json;
+  readonly path: string;
+  readonly shapes: string[];
+  readonly envelopeId?: string | undefined;
+}
+
+/** Peels SNS, EventBridge and CloudEvent envelopes off, at most MAX_ENVELOPES deep. */
+function unwrap(value: unknown): Unwrapped {
+  let current = value;
+  let path = 'body';
+  const shapes: string[] = [];
+  let envelopeId: string | undefined;
+  for (let level = 0; level <= MAX_ENVELOPES; level++) {
+    if (!isObject(current)) throw new PoisonPill(`${path}: must be a JSON object`);
+    if (current['Type'] === 'Notification' && 'Message' in current) {
+      if (typeof current['Message'] !== 'string') throw new PoisonPill(`${path}.Message: must be a string (SNS notification)`);
+      envelopeId ??= typeof current['MessageId'] === 'string' ? current['MessageId'] : undefined;
+      path += '.Message';
+      shapes.push('sns');
+      current = parseJson(current['Message'], path);
+    } else if ('detail-type' in current && 'detail' in current) {
+      envelopeId ??= typeof current['id'] === 'string' ? current['id'] : undefined;
+      path += '.detail';
+      shapes.push('eventbridge');
+      current = current['detail'];
+    } else if ('specversion' in current && ('data' in current || 'data_base64' in current)) {
+      envelopeId ??= typeof current['id'] === 'string' ? current['id'] : undefined;
+      shapes.push('cloudevent');
+      if (typeof current['data_base64'] === 'string') {
+        path += '.data_base64';
+        current = parseJson(Buffer.from(current['data_base64'], 'base64').toString('utf8'), path);
+      } else {
+        path += '.data';
+        current = typeof current['data'] === 'string' ? parseJson(current['data'], path) : current['data'];
+      }
+    } else {
+      return { payload: current, path, shapes, envelopeId };
+    }
+  }
+  throw new PoisonPill(`body: more than ${MAX_ENVELOPES} nested envelopes`);
+}
+
+function zodProblem(path: string, error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  const field = issue.path.length ? `${path}.${issue.path.join('.')}` : path;
+  const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+  return `${field}: ${message}`;
+}
+
+function toFailure(unwrapped: Unwrapped, options: NormaliseOptions): ScriptFailure {
+  const { payload, path, shapes, envelopeId } = unwrapped;
+  const routing = ROUTING_KEYS.find((key) => key in payload);
+  if (routing) throw new PoisonPill(`${path}.${routing}: events cannot choose where a request goes`);
+  const isRecord = !('record_id' in payload) && !('task_id' in payload) && 'id' in payload;
+  let failure: ScriptFailure;
+  if (isRecord) {
+    const parsed = recordSchema.safeParse(payload);
+    if (!parsed.success) throw new PoisonPill(zodProblem(path, parsed.error));
+    const r = parsed.data;
+    failure = {
+      projectId: r.project_id, region: r.region, recordId: r.id, taskId: r.script_task_id, status: r.status, resultCode: r.result_code,
+      reason: r.reason, scriptId: r.script_id, resourceId: r.resource_id, failedAt: r.end_time ?? r.start_time,
+      eventId: r.event_id ?? envelopeId, shape: [...shapes, 'record'].join('>'),
+    };
+  } else {
+    const parsed = plainSchema.safeParse(payload);
+    if (!parsed.success) throw new PoisonPill(zodProblem(path, parsed.error));
+    const p = parsed.data;
+    if (p.task_id === undefined && p.record_id === undefined) throw new PoisonPill(`${path}: needs task_id or record_id`);
+    failure = {
+      projectId: p.project_id, region: p.region, recordId: p.record_id, taskId: p.task_id, status: p.status, resultCode: p.result_code,
+      reason: p.reason, scriptId: p.script_id, resourceId: p.resource_id, failedAt: p.failed_at,
+      eventId: p.event_id ?? envelopeId, shape: [...shapes, 'plain'].join('>'),
+    };
+  }
+  if (failure.region !== undefined) {
+    const problem = options.checkRegion(failure.region);
+    if (problem) throw new PoisonPill(`${path}.region: ${problem}`);
+  }
+  return failure;
+}
+
+/** Parses a message body; never throws. */
+export function normaliseBody(body: string, options: NormaliseOptions): Normalised {
+  try {
+    const bytes = Buffer.byteLength(body, 'utf8');
+    if (bytes > MAX_BODY_BYTES) return { ok: false, error: `body: ${bytes} bytes, larger than ${MAX_BODY_BYTES}` };
+    return { ok: true, failure: toFailure(unwrap(parseJson(body, 'body')), options) };
+  } catch (error) {
+    if (error instanceof PoisonPill) return { ok: false, error: error.message };
+    return { ok: false, error: `body: could not be read (${(error as Error).name})` };
+  }
+}
+
+/** Normalises an already-parsed object (the manual and sweep ways in). */
+export function normaliseObject(value: unknown, options: NormaliseOptions): Normalised {
+  try {
+    return { ok: true, failure: toFailure(unwrap(value), options) };
+  } catch (error) {
+    if (error instanceof PoisonPill) return { ok: false, error: error.message };
+    throw error;
+  }
+}

@@ -1,0 +1,48 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/**
+ * One logger and one metrics instance per container (Powertools). The logger
+ * redacts credential-shaped fields whatever a future log line passes it.
+ */
+
+const SECRET_KEYS = /^(ak|sk|secret|secret_?string|secretstring|security_?token|x-security-token|authorization|signature|password|access_?key|secret_?key)$/i;
+const SIGNATURE_IN_TEXT = /(Signature=)[0-9a-f]{16,}/gi;
+const ACCESS_IN_TEXT = /(Access=)[^,\s]+/g;
+
+/** JSON replacer for every log line: drops values under secret-looking keys and scrubs signed headers. */
+export function redactSecrets(key: string, value: unknown): unknown {
+  if (key !== '' && SECRET_KEYS.test(key)) return '[REDACTED]';
+  if (typeof value === 'string' && (value.includes('Signature=') || value.includes('Access='))) {
+    return value.replace(SIGNATURE_IN_TEXT, '$1[REDACTED]').replace(ACCESS_IN_TEXT, '$1[REDACTED]');
+  }
+  return value;
+}
+
+export const logger = new Logger({
+  serviceName: process.env['POWERTOOLS_SERVICE_NAME'] ?? 'workspace-script-retry',
+  jsonReplacerFn: redactSecrets,
+});
+
+export const metrics = new Metrics({
+  namespace: process.env['POWERTOOLS_METRICS_NAMESPACE'] ?? 'WorkspaceScriptRetry',
+  serviceName: process.env['POWERTOOLS_SERVICE_NAME'] ?? 'workspace-script-retry',
+});
+
+const OUTCOME_METRIC = {
+  retried: 'Retried',
+  'dead-lettered': 'DeadLettered',
+  deferred: 'Deferred',
+  duplicate: 'Duplicate',
+} as const;
+
+export function countOutcome(kind: keyof typeof OUTCOME_METRIC): void {
+  metrics.addMetric(OUTCOME_METRIC[kind], MetricUnit.Count, 1);
+}
+
+/** One metric per Workspace error code, as its own EMF line (a dimension per code). */
+export function countApiError(code: string): void {
+  const single = metrics.singleMetric();
+  single.addDimension('ErrorCode', code);
+  single.addMetric('ApiError', MetricUnit.Count, 1);
+}

@@ -1,0 +1,176 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { AppConfig } from './config.js';
+import type { WorkspaceCredentials } from './credentials.js';
+import type { DeadLetter } from './dead-letter.js';
+import { retryTargetOf, type ScriptFailure } from './failure.js';
+import { standingOf, type AttemptLedger, type Claim, type LedgerView, type Standing } from './ledger.js';
+import { backoffSeconds, decide, type Decision } from './policy.js';
+import type { SigningCredentials } from './signer.js';
+import type { PreparedRequest, WorkspaceClient } from './workspace-client.js';
+import { isWorkspaceApiError, type WorkspaceApiError } from './workspace-errors.js';
+import type { RetryAccepted } from './workspace-types.js';
+
+/**
+ * One failure through the pipeline: ledger standing, policy decision, claim,
+ * the signed retry call (with one credential refresh on 401), and what must
+ * happen next. The caller (queue, sweep or console) performs the forwards
+ * (dead letter, re-enqueue) and settles the ledger by their result.
+ */
+
+/** What the caller must do with a failure. */
+export type Resolution =
+  | { readonly kind: 'retried'; readonly newTaskId: string; readonly requestId?: string | undefined; readonly ruleId: string; readonly attempt: number; readonly forced?: boolean }
+  | { readonly kind: 'duplicate'; readonly reason: string }
+  | {
+      readonly kind: 'dead-letter';
+      readonly letter: DeadLetter;
+      readonly preview?: PreparedRequest | undefined;
+      readonly decision?: Decision | undefined;
+      readonly onAccepted?: (() => Promise<void>) | undefined;
+      readonly onRejected?: (() => Promise<void>) | undefined;
+    }
+  | { readonly kind: 'requeue'; readonly reason: string; readonly delaySeconds: number; readonly attempt: number; readonly ruleId?: string | undefined }
+  | { readonly kind: 'hold'; readonly reason: string };
+
+export interface PipelineDeps {
+  readonly config: AppConfig;
+  readonly workspace: WorkspaceClient;
+  readonly ledger: AttemptLedger;
+  readonly credentials: WorkspaceCredentials;
+  readonly now?: () => number;
+}
+
+/** One failure and how it came in. */
+export interface FailureInput {
+  readonly failure: ScriptFailure;
+  /** When the failure was first seen (the first message's send time), for its age. */
+  readonly firstSeenAt: number;
+  /** An operator's override of the policy's verdict (console); never of dry run or the kill switch. */
+  readonly force?: { readonly reason: string } | undefined;
+  /** Decide and describe only (console `dry_run`), on top of the global switch. */
+  readonly dryRun?: boolean | undefined;
+}
+
+/** The longest SQS message delay (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html). */
+export const MAX_DELAY_SECONDS = 900;
+
+/** A number in [0, 1) fixed by failure and attempt, so every redelivery computes the same jitter. */
+export function stableJitter(key: string, attempt: number): number {
+  return createHash('sha256').update(`${key}#${attempt}`).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+export async function processFailure(input: FailureInput, deps: PipelineDeps): Promise<Resolution> {
+  const now = (deps.now ?? Date.now)();
+  const { failure } = input;
+  const { config } = deps;
+  if (!config.retriesEnabled) {
+    return { kind: 'requeue', reason: 'retries-disabled: RETRIES_ENABLED is false', delaySeconds: MAX_DELAY_SECONDS, attempt: 0 };
+  }
+  const view = await deps.ledger.view(failure);
+  const standing = standingOf(view, failure.eventId, now);
+  if (standing.kind === 'duplicate') return { kind: 'duplicate', reason: standing.reason };
+
+  const jitter = stableJitter(view.rootKey, standing.attemptsMade);
+  const decided = decide({ failure, attempts: { count: standing.attemptsMade, lastAttemptAt: standing.lastAttemptAt }, policy: config.policy, now, firstSeenAt: input.firstSeenAt, jitter });
+  const decision: Decision = input.force ? { kind: 'retry-now', ruleId: 'forced', attempt: standing.attemptsMade + 1 } : decided;
+  const dryRun = config.dryRun || input.dryRun === true;
+  const letter = (reason: string, errorCode: string, ruleId: string, attempts = standing.attemptsMade): DeadLetter => ({
+    reason, errorCode, attempts, ruleId, firstSeenAt: input.firstSeenAt, decidedAt: now,
+  });
+
+  if (decision.kind === 'give-up') {
+    const dead = letter(decision.reason, failure.resultCode ?? decision.ruleId, decision.ruleId);
+    if (dryRun) return { kind: 'dead-letter', letter: { ...dead, reason: `dry-run: would give up: ${decision.reason}`, errorCode: 'DRY_RUN' }, decision };
+    const giveUp = () => deps.ledger.recordGiveUp(view, failure.eventId, { outcome: 'dead-lettered', ruleId: decision.ruleId, reason: decision.reason });
+    return { kind: 'dead-letter', letter: dead, decision, onAccepted: giveUp };
+  }
+  if (decision.kind === 'retry-later') {
+    if (dryRun) return { kind: 'dead-letter', letter: letter(`dry-run: would retry in ${decision.delaySeconds} s (rule ${decision.ruleId})`, 'DRY_RUN', decision.ruleId), decision };
+    return { kind: 'requeue', reason: `retry-later: rule ${decision.ruleId}`, delaySeconds: decision.delaySeconds, attempt: decision.attempt, ruleId: decision.ruleId };
+  }
+
+  const { credentials, version } = await deps.credentials.forProject(failure.projectId);
+  const project = { projectId: failure.projectId, region: failure.region };
+  if (dryRun) {
+    const preview = deps.workspace.describeRetry(project, retryTargetOf(failure), credentials);
+    return { kind: 'dead-letter', letter: letter(`dry-run: would retry now (rule ${decision.ruleId})`, 'DRY_RUN', decision.ruleId), preview, decision };
+  }
+  if (deps.credentials.isRefused(credentials.ak)) {
+    return { kind: 'hold', reason: 'auth-refused: Workspace refused this key in this invocation; not trying it again' };
+  }
+  return callAndSettle({ failure, project, decision, standing, view, credentials, version, forceReason: input.force?.reason, firstSeenAt: input.firstSeenAt, now }, deps);
+}
+
+interface CallContext {
+  readonly failure: ScriptFailure;
+  readonly project: { readonly projectId: string; readonly region?: string | undefined };
+  readonly decision: Extract<Decision, { kind: 'retry-now' }>;
+  readonly standing: Extract<Standing, { kind: 'new' }>;
+  readonly view: LedgerView;
+  readonly credentials: SigningCredentials;
+  readonly version: number;
+  readonly forceReason?: string | undefined;
+  readonly firstSeenAt: number;
+  readonly now: number;
+}
+
+async function callAndSettle(ctx: CallContext, deps: PipelineDeps): Promise<Resolution> {
+  const claim = await deps.ledger.claim(ctx.view, ctx.standing, ctx.failure.eventId, randomUUID());
+  if (!claim) return { kind: 'duplicate', reason: 'another delivery claimed this failure first' };
+  let accepted: RetryAccepted;
+  try {
+    accepted = await retryWithRefresh(ctx, deps);
+  } catch (error) {
+    return settleFailedCall(claim, ctx, error, deps);
+  }
+  await deps.ledger.settle(claim, { outcome: 'retried', ruleId: ctx.decision.ruleId, taskId: accepted.taskId, requestId: accepted.requestId, forcedBy: ctx.forceReason });
+  return { kind: 'retried', newTaskId: accepted.taskId, requestId: accepted.requestId, ruleId: ctx.decision.ruleId, attempt: claim.attempt, forced: ctx.forceReason !== undefined };
+}
+
+/** Calls retry; on 401 refetches the secret once and, if the key changed, tries once more. */
+async function retryWithRefresh(ctx: CallContext, deps: PipelineDeps): Promise<RetryAccepted> {
+  const target = retryTargetOf(ctx.failure);
+  try {
+    return await deps.workspace.retry(ctx.project, target, ctx.credentials);
+  } catch (error) {
+    if (!isWorkspaceApiError(error) || error.kind !== 'auth') throw error;
+    await deps.credentials.refreshAfter(ctx.version);
+    const fresh = await deps.credentials.forProject(ctx.project.projectId);
+    if (fresh.credentials.ak === ctx.credentials.ak && fresh.credentials.sk === ctx.credentials.sk) {
+      deps.credentials.markRefused(ctx.credentials.ak);
+      throw error;
+    }
+    try {
+      return await deps.workspace.retry(ctx.project, target, fresh.credentials);
+    } catch (second) {
+      if (isWorkspaceApiError(second) && second.kind === 'auth') deps.credentials.markRefused(fresh.credentials.ak);
+      throw second;
+    }
+  }
+}
+
+async function settleFailedCall(claim: Claim, ctx: CallContext, error: unknown, deps: PipelineDeps): Promise<Resolution> {
+  const deferred = (errorCode: string, reason: string) => deps.ledger.settle(claim, { outcome: 'deferred', ruleId: ctx.decision.ruleId, errorCode, reason });
+  if (!isWorkspaceApiError(error)) {
+    await deferred('INTERNAL', (error as Error).message ?? 'unexpected error');
+    return { kind: 'hold', reason: `error: ${(error as Error).message}` };
+  }
+  const evidence = describeApiError(error);
+  if (error.kind === 'permanent') {
+    const reason = `workspace-refused: ${evidence}`;
+    return {
+      kind: 'dead-letter',
+      letter: { reason, errorCode: error.code, attempts: claim.attempt, ruleId: ctx.decision.ruleId, firstSeenAt: ctx.firstSeenAt, decidedAt: ctx.now },
+      onAccepted: () => deps.ledger.settle(claim, { outcome: 'dead-lettered', ruleId: ctx.decision.ruleId, errorCode: error.code, requestId: error.requestId, reason }),
+      onRejected: () => deferred(error.code, reason),
+    };
+  }
+  await deferred(error.code, evidence);
+  const kind = error.kind === 'auth' ? 'auth-failed' : 'workspace-transient';
+  const delaySeconds = Math.min(MAX_DELAY_SECONDS, backoffSeconds(claim.attempt, deps.config.policy, stableJitter(claim.rootKey, claim.attempt)));
+  return { kind: 'requeue', reason: `${kind}: ${evidence}`, delaySeconds, attempt: claim.attempt, ruleId: ctx.decision.ruleId };
+}
+
+function describeApiError(error: WorkspaceApiError): string {
+  return `${error.status ?? '-'} ${error.code}${error.requestId ? ` (X-Request-Id ${error.requestId})` : ''}`;
+}

@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import defaultPolicyJson from './default-policy.json' with { type: 'json' };
+import { SAFE_ID } from './identifiers.js';
+
+/**
+ * The retry policy as operators write it (snake_case JSON in RETRY_POLICY, or
+ * the bundled default-policy.json), validated once at cold start.
+ */
+
+const matchList = z.array(z.string().min(1).max(200)).max(100);
+
+const ruleSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be lower-case letters, digits and "-"'),
+    verdict: z.enum(['retry', 'give-up']),
+    description: z.string().max(500).optional(),
+    result_codes: matchList.optional(),
+    reason_contains: matchList.optional(),
+    statuses: matchList.optional(),
+    delay_seconds: z.number().int().min(0).max(86_400).optional(),
+  })
+  .strict()
+  .refine((rule) => rule.result_codes?.length || rule.reason_contains?.length || rule.statuses?.length, {
+    message: 'a rule needs result_codes, reason_contains or statuses to match on',
+  });
+
+const overrideSchema = z
+  .object({
+    max_attempts: z.number().int().min(0).max(100).optional(),
+    max_age_seconds: z.number().int().min(60).max(30 * 86_400).optional(),
+    retries_enabled: z.boolean().optional(),
+    rules: z.array(ruleSchema).max(100).optional(),
+  })
+  .strict();
+
+const idMap = z.record(z.string().regex(SAFE_ID, 'keys must be safe ids'), overrideSchema);
+
+const policySchema = z
+  .object({
+    max_attempts: z.number().int().min(0).max(100).default(3),
+    max_age_seconds: z.number().int().min(60).max(30 * 86_400).default(86_400),
+    backoff: z
+      .object({ base_seconds: z.number().int().min(1).max(3_600), max_seconds: z.number().int().min(1).max(86_400) })
+      .strict()
+      .default({ base_seconds: 60, max_seconds: 3_600 }),
+    dry_run: z.boolean().default(false),
+    default_verdict: z.enum(['retry', 'give-up']).default('give-up'),
+    rules: z.array(ruleSchema).max(200).default([]),
+    projects: idMap.default({}),
+    scripts: idMap.default({}),
+  })
+  .strict();
+
+/** One rule: the first whose codes, reason substrings or statuses match decides. */
+export interface PolicyRule {
+  readonly id: string;
+  readonly verdict: 'retry' | 'give-up';
+  readonly description?: string | undefined;
+  readonly resultCodes: readonly string[];
+  /** Lower-cased substrings of the failure reason. */
+  readonly reasonContains: readonly string[];
+  readonly statuses: readonly string[];
+  /** Wait this long after the failure before the first retry (a desktop waking up). */
+  readonly delaySeconds: number;
+}
+
+/** A per-project or per-script override: unset fields inherit. Its rules are tried first. */
+export interface PolicyOverride {
+  readonly maxAttempts?: number | undefined;
+  readonly maxAgeSeconds?: number | undefined;
+  readonly retriesEnabled?: boolean | undefined;
+  readonly rules: readonly PolicyRule[];
+}
+
+export interface RetryPolicy {
+  readonly maxAttempts: number;
+  readonly maxAgeSeconds: number;
+  readonly backoffBaseSeconds: number;
+  readonly backoffMaxSeconds: number;
+  readonly dryRun: boolean;
+  readonly defaultVerdict: 'retry' | 'give-up';
+  readonly rules: readonly PolicyRule[];
+  readonly projects: ReadonlyMap<string, PolicyOverride>;
+  readonly scripts: ReadonlyMap<string, PolicyOverride>;
+}
+
+/** RETRY_POLICY (or the bundled default) cannot be used; the message names the field. */
+export class PolicyConfigError extends Error {
+  override readonly name = 'PolicyConfigError';
+}
+
+type RuleJson = z.infer<typeof ruleSchema>;
+type OverrideJson = z.infer<typeof overrideSchema>;
+
+function toRule(rule: RuleJson): PolicyRule {
+  return {
+    id: rule.id,
+    verdict: rule.verdict,
+    description: rule.description,
+    resultCodes: rule.result_codes ?? [],
+    reasonContains: (rule.reason_contains ?? []).map((s) => s.toLowerCase()),
+    statuses: (rule.statuses ?? []).map((s) => s.toUpperCase()),
+    delaySeconds: rule.delay_seconds ?? 0,
+  };
+}
+
+function toOverride(override: OverrideJson): PolicyOverride {
+  return {
+    maxAttempts: override.max_attempts,
+    maxAgeSeconds: override.max_age_seconds,
+    retriesEnabled: override.retries_enabled,
+    rules: (override.rules ?? []).map(toRule),
+  };
+}
+
+function describeIssues(source: string, error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${[source, ...issue.path.map(String)].join('.')}: ${issue.message}`)
+    .join('; ');
+}
+
+/** Validates a policy document; throws PolicyConfigError naming the bad field. */
+export function parsePolicy(document: unknown, source = 'RETRY_POLICY'): RetryPolicy {
+  const parsed = policySchema.safeParse(document);
+  if (!parsed.success) throw new PolicyConfigError(describeIssues(source, parsed.error));
+  const p = parsed.data;
+  if (p.backoff.max_seconds < p.backoff.base_seconds) {
+    throw new PolicyConfigError(`${source}.backoff.max_seconds: must be at least base_seconds`);
+  }
+  return {
+    maxAttempts: p.max_attempts,
+    maxAgeSeconds: p.max_age_seconds,
+    backoffBaseSeconds: p.backoff.base_seconds,
+    backoffMaxSeconds: p.backoff.max_seconds,
+    dryRun: p.dry_run,
+    defaultVerdict: p.default_verdict,
+    rules: p.rules.map(toRule),
+    projects: new Map(Object.entries(p.projects).map(([id, o]) => [id, toOverride(o)])),
+    scripts: new Map(Object.entries(p.scripts).map(([id, o]) => [id, toOverride(o)])),
+  };
+}
+
+/**
+ * The bundled default policy, with RETRY_POLICY's top-level fields laid over
+ * it: `{"max_attempts": 5}` changes only that; `rules` replaces the default
+ * rules when given.
+ */
+export function loadPolicy(json: string | undefined): RetryPolicy {
+  if (json === undefined || json.trim() === '') return parsePolicy(defaultPolicyJson, 'default-policy.json');
+  let document: unknown;
+  try {
+    document = JSON.parse(json);
+  } catch (error) {
+    throw new PolicyConfigError(`RETRY_POLICY: not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    throw new PolicyConfigError('RETRY_POLICY: must be a JSON object');
+  }
+  return parsePolicy({ ...defaultPolicyJson, ...document });
+}
+
+/** The bundled default policy, as a document (for docs and for building variants in tests). */
+export const DEFAULT_POLICY_DOCUMENT: unknown = defaultPolicyJson;

@@ -1,0 +1,110 @@
+import type { ScriptFailure } from './failure.js';
+import type { PolicyOverride, PolicyRule, RetryPolicy } from './policy-config.js';
+
+/**
+ * The retry decision: a pure function of the failure, the attempts already
+ * made, the policy and the clock. No I/O, so it is tested as a table.
+ */
+
+/** Attempts already made for this failure, from the ledger (or none). */
+export interface AttemptHistory {
+  readonly count: number;
+  readonly lastAttemptAt?: number | undefined;
+}
+
+export interface DecisionInput {
+  readonly failure: ScriptFailure;
+  readonly attempts: AttemptHistory;
+  readonly policy: RetryPolicy;
+  readonly now: number;
+  /** When the failure was first seen, for its age when the event has no failed_at. */
+  readonly firstSeenAt: number;
+  /** A number in [0, 1) for the jitter, stable per failure and attempt so redeliveries agree. */
+  readonly jitter: number;
+}
+
+export type Decision =
+  | { readonly kind: 'retry-now'; readonly ruleId: string; readonly attempt: number }
+  | { readonly kind: 'retry-later'; readonly ruleId: string; readonly attempt: number; readonly delaySeconds: number }
+  | { readonly kind: 'give-up'; readonly ruleId: string; readonly reason: string };
+
+/** Statuses that are not a failure: nothing to retry. An absent status means "failed" (a failure event). */
+const NOT_FAILED = new Set(['SUCCESS', 'FINISH', 'RUNNING', 'WAITING', 'INIT']);
+
+interface Effective {
+  readonly maxAttempts: number;
+  readonly maxAgeSeconds: number;
+  readonly retriesEnabled: boolean;
+  readonly rules: readonly PolicyRule[];
+}
+
+/** Script override over project override over the global policy; override rules are tried first. */
+export function effectivePolicy(policy: RetryPolicy, projectId: string, scriptId: string | undefined): Effective {
+  const layers: PolicyOverride[] = [policy.projects.get(projectId), scriptId ? policy.scripts.get(scriptId) : undefined].filter(
+    (o): o is PolicyOverride => o !== undefined,
+  );
+  let effective: Effective = { maxAttempts: policy.maxAttempts, maxAgeSeconds: policy.maxAgeSeconds, retriesEnabled: true, rules: policy.rules };
+  for (const o of layers) {
+    effective = {
+      maxAttempts: o.maxAttempts ?? effective.maxAttempts,
+      maxAgeSeconds: o.maxAgeSeconds ?? effective.maxAgeSeconds,
+      retriesEnabled: o.retriesEnabled ?? effective.retriesEnabled,
+      rules: [...o.rules, ...effective.rules],
+    };
+  }
+  return effective;
+}
+
+/** The first rule that matches the failure's result code, reason or status. */
+export function matchRule(rules: readonly PolicyRule[], failure: ScriptFailure): PolicyRule | undefined {
+  const reason = failure.reason?.toLowerCase() ?? '';
+  const status = failure.status?.toUpperCase() ?? '';
+  return rules.find(
+    (rule) =>
+      (failure.resultCode !== undefined && rule.resultCodes.includes(failure.resultCode)) ||
+      (reason !== '' && rule.reasonContains.some((s) => reason.includes(s))) ||
+      (status !== '' && rule.statuses.includes(status)),
+  );
+}
+
+/**
+ * Wait before attempt n+1 after n attempts: exponential with "equal jitter"
+ * (half fixed, half random), so a retry never comes straight back and many
+ * do not come back together. Seconds.
+ */
+export function backoffSeconds(attemptsMade: number, policy: Pick<RetryPolicy, 'backoffBaseSeconds' | 'backoffMaxSeconds'>, jitter: number): number {
+  if (attemptsMade <= 0) return 0;
+  const ceiling = Math.min(policy.backoffMaxSeconds, policy.backoffBaseSeconds * 2 ** (attemptsMade - 1));
+  return Math.ceil(ceiling / 2 + (jitter * ceiling) / 2);
+}
+
+export function decide(input: DecisionInput): Decision {
+  const { failure, attempts, policy, now } = input;
+  const status = failure.status?.toUpperCase();
+  if (status !== undefined && NOT_FAILED.has(status)) {
+    return { kind: 'give-up', ruleId: 'not-failed', reason: `status is ${status}, not a failure` };
+  }
+  const effective = effectivePolicy(policy, failure.projectId, failure.scriptId);
+  if (!effective.retriesEnabled) {
+    return { kind: 'give-up', ruleId: 'retries-disabled', reason: 'retries are disabled for this project or script by policy' };
+  }
+  const failedAt = failure.failedAt ?? input.firstSeenAt;
+  const ageSeconds = Math.floor((now - failedAt) / 1000);
+  if (ageSeconds > effective.maxAgeSeconds) {
+    return { kind: 'give-up', ruleId: 'max-age', reason: `failed ${ageSeconds} s ago, older than max_age_seconds ${effective.maxAgeSeconds}` };
+  }
+  if (attempts.count >= effective.maxAttempts) {
+    return { kind: 'give-up', ruleId: 'max-attempts', reason: `${attempts.count} attempts made, max_attempts is ${effective.maxAttempts}` };
+  }
+  const rule = matchRule(effective.rules, failure);
+  const ruleId = rule?.id ?? 'default';
+  if ((rule?.verdict ?? policy.defaultVerdict) === 'give-up') {
+    const why = rule ? rule.description ?? `matched rule ${rule.id}` : 'no rule matched the failure and default_verdict is give-up';
+    return { kind: 'give-up', ruleId, reason: `${ruleId}: ${why}` };
+  }
+  const attempt = attempts.count + 1;
+  const readyAt =
+    attempts.count === 0 ? failedAt + (rule?.delaySeconds ?? 0) * 1000 : (attempts.lastAttemptAt ?? failedAt) + backoffSeconds(attempts.count, policy, input.jitter) * 1000;
+  if (readyAt > now) return { kind: 'retry-later', ruleId, attempt, delaySeconds: Math.ceil((readyAt - now) / 1000) };
+  return { kind: 'retry-now', ruleId, attempt };
+}

@@ -1,0 +1,91 @@
+import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { mapWithConcurrency } from './concurrency.js';
+import type { SourceMessage } from './dead-letter.js';
+import { normaliseBody } from './normalise.js';
+import { logger } from './observability.js';
+import { processFailure, type PipelineDeps, type Resolution } from './pipeline.js';
+import { CONTROL_ATTRIBUTES, reportOutcome, settleAll, type Forwarders, type Settling } from './settlement.js';
+import { validateRegion } from './endpoints.js';
+
+/**
+ * The queue way in: every record of an SQS batch through the pipeline,
+ * concurrently up to MAX_CONCURRENCY, then the partial batch response
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting):
+ * only the records whose outcome is durable leave the queue.
+ */
+
+export interface QueueBatchDeps extends PipelineDeps {
+  readonly forwarders: Forwarders;
+}
+
+/** Lambda's message attributes in the SDK's shape, so a forward carries them on. */
+function sourceOf(record: SQSRecord): SourceMessage {
+  const attributes: Record<string, MessageAttributeValue> = {};
+  for (const [name, value] of Object.entries(record.messageAttributes ?? {})) {
+    if (value.stringValue !== undefined) attributes[name] = { DataType: value.dataType, StringValue: value.stringValue };
+    else if (value.binaryValue !== undefined) attributes[name] = { DataType: value.dataType, BinaryValue: Buffer.from(value.binaryValue, 'base64') };
+  }
+  const originId = record.messageAttributes?.[CONTROL_ATTRIBUTES.originMessageId]?.stringValue ?? record.messageId;
+  return { messageId: record.messageId, originId, body: record.body, attributes };
+}
+
+/** When the failure was first seen: carried across re-enqueues, else the message's send time. */
+function firstSeenAt(record: SQSRecord): number {
+  const carried = Number(record.messageAttributes?.[CONTROL_ATTRIBUTES.firstSeenAt]?.stringValue);
+  if (Number.isFinite(carried) && carried > 0) return carried;
+  const sent = Number(record.attributes?.SentTimestamp);
+  return Number.isFinite(sent) && sent > 0 ? sent : Date.now();
+}
+
+async function resolveRecord(record: SQSRecord, deps: QueueBatchDeps): Promise<Settling> {
+  const source = sourceOf(record);
+  const seen = firstSeenAt(record);
+  const normalised = normaliseBody(record.body, { checkRegion: (region) => validateRegion(region, deps.config.endpoints) });
+  if (!normalised.ok) {
+    const now = Date.now();
+    const resolution: Resolution = {
+      kind: 'dead-letter',
+      letter: { reason: `invalid-event: ${normalised.error}`, errorCode: 'INVALID_EVENT', attempts: 0, ruleId: 'invalid-event', firstSeenAt: seen, decidedAt: now },
+    };
+    return { source, resolution, firstSeenAt: seen };
+  }
+  try {
+    const resolution = await processFailure({ failure: normalised.failure, firstSeenAt: seen }, deps);
+    return { source, resolution, firstSeenAt: seen, failure: normalised.failure };
+  } catch (error) {
+    // Ledger or secret unreachable, or anything unforeseen: the record stays on the queue.
+    return { source, resolution: { kind: 'hold', reason: `${(error as Error).name}: ${(error as Error).message}` }, firstSeenAt: seen, failure: normalised.failure };
+  }
+}
+
+export async function processQueueBatch(event: SQSEvent, deps: QueueBatchDeps): Promise<SQSBatchResponse> {
+  const settling = await mapWithConcurrency(event.Records, deps.config.maxConcurrency, (record) => resolveRecord(record, deps));
+  const outcomes = await settleAll(settling, deps.forwarders);
+  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  outcomes.forEach((outcome, index) => {
+    const item = settling[index]!;
+    reportOutcome(outcome, item, 'queue');
+    if (outcome.kind === 'deferred' && outcome.held) batchItemFailures.push({ itemIdentifier: item.source.messageId });
+  });
+  return checkedResponse(event, { batchItemFailures });
+}
+
+/**
+ * A response that deletes nothing it should not: every identifier must be a
+ * message id of this batch (an unknown one makes Lambda fail the whole batch
+ * anyway). A malformed response fails every record, never none.
+ */
+export function checkedResponse(event: SQSEvent, response: unknown): SQSBatchResponse {
+  const ids = new Set(event.Records.map((r) => r.messageId));
+  const failures = (response as SQSBatchResponse | undefined)?.batchItemFailures;
+  const wellFormed = Array.isArray(failures) && failures.every((f) => typeof f?.itemIdentifier === 'string' && ids.has(f.itemIdentifier));
+  if (wellFormed) return { batchItemFailures: failures };
+  logger.error('batch response failed its own check: reporting every record as failed', { records: ids.size });
+  return allFailed(event);
+}
+
+/** Every record of the batch back to the queue. */
+export function allFailed(event: SQSEvent): SQSBatchResponse {
+  return { batchItemFailures: (event.Records ?? []).map((r) => ({ itemIdentifier: r.messageId })) };
+}

@@ -1,0 +1,62 @@
+import { SendMessageBatchCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
+
+/** One message to send; `key` ties the answer back to the caller's record. */
+export interface OutgoingMessage {
+  readonly key: string;
+  readonly body: string;
+  readonly attributes: Record<string, MessageAttributeValue>;
+  readonly delaySeconds?: number | undefined;
+}
+
+/**
+ * Sends messages with SendMessageBatch, 10 per call (the SQS maximum:
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html),
+ * and reports every message SQS did not accept, so its source stays on the queue.
+ */
+export class QueueSender {
+  constructor(
+    private readonly sqs: SQSClient,
+    readonly queueUrl: string,
+  ) {}
+
+  /** Returns key → why, for each message not accepted. */
+  async sendAll(messages: readonly OutgoingMessage[]): Promise<Map<string, string>> {
+    const rejected = new Map<string, string>();
+    const chunks: OutgoingMessage[][] = [];
+    for (let i = 0; i < messages.length; i += 10) chunks.push(messages.slice(i, i + 10));
+    await Promise.all(chunks.map((chunk) => this.sendChunk(chunk, rejected)));
+    return rejected;
+  }
+
+  private async sendChunk(chunk: readonly OutgoingMessage[], rejected: Map<string, string>): Promise<void> {
+    try {
+      const result = await this.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: chunk.map((message, index) => ({
+            Id: String(index),
+            MessageBody: message.body,
+            MessageAttributes: message.attributes,
+            DelaySeconds: message.delaySeconds,
+          })),
+        }),
+      );
+      for (const failed of result.Failed ?? []) {
+        const message = chunk[Number(failed.Id)];
+        if (message) rejected.set(message.key, `${failed.Code ?? 'Failed'} ${failed.Message ?? ''}`.trim());
+      }
+    } catch (error) {
+      for (const message of chunk) rejected.set(message.key, (error as Error).name);
+    }
+  }
+}
+
+/** A string message attribute. */
+export function textAttribute(value: string): MessageAttributeValue {
+  return { DataType: 'String', StringValue: value };
+}
+
+/** A number message attribute. */
+export function numberAttribute(value: number): MessageAttributeValue {
+  return { DataType: 'Number', StringValue: String(value) };
+}

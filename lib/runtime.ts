@@ -1,0 +1,35 @@
+import { documentClient } from './clients/dynamodb.js';
+import { sqsClient } from './clients/sqs.js';
+import type { AppConfig } from './config.js';
+import { AttemptLedger } from './ledger.js';
+import { QueueSender } from './queue-sender.js';
+import type { Forwarders } from './settlement.js';
+import { WorkspaceClient } from './workspace-client.js';
+
+/** Everything a way in needs besides the credentials, built once per container from the configuration. */
+export interface Runtime {
+  readonly config: AppConfig;
+  readonly workspace: WorkspaceClient;
+  readonly ledger: AttemptLedger;
+  readonly forwarders: Forwarders;
+}
+
+export function createRuntime(config: AppConfig): Runtime {
+  const sqs = sqsClient();
+  return {
+    config,
+    workspace: new WorkspaceClient({
+      defaultRegion: config.defaultRegion,
+      endpoints: config.endpoints,
+      timeoutMs: config.workspaceTimeoutMs,
+      maxInCallRetries: config.workspaceInCallRetries,
+      backoffBaseMs: 200,
+      backoffCapMs: 2_000,
+    }),
+    ledger: new AttemptLedger(documentClient(), { tableName: config.ledgerTable, leaseSeconds: config.leaseSeconds, ttlDays: config.ledgerTtlDays }),
+    forwarders: {
+      deadLetters: new QueueSender(sqs, config.deadLetterQueueUrl),
+      requeue: config.sourceQueueUrl ? new QueueSender(sqs, config.sourceQueueUrl) : undefined,
+    },
+  };
+}

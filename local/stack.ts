@@ -1,0 +1,146 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import dynalite from 'dynalite';
+import { startFauxqs } from 'fauxqs';
+import { SecretsManagerServer } from './secrets-manager-server.js';
+import { WorkspaceSimulator, type SimulatorOptions } from './workspace-simulator.js';
+
+/**
+ * The embedded local stack: fauxqs (SQS with redrive), dynalite (DynamoDB),
+ * a Secrets Manager server and the Workspace simulator, all in-process on
+ * 127.0.0.1 with random ports. `start()` also sets the standard environment
+ * (AWS_ENDPOINT_URL_SQS, …) and the function's own variables, so the
+ * handlers run unchanged against it.
+ */
+
+export const LOCAL_REGION = 'cn-north-4';
+export const LOCAL_KEY = { ak: 'LOCALSTACKACCESSKEY', sk: 'local-stack-secret-key-not-for-production' };
+
+export interface StackOptions {
+  readonly simulator?: SimulatorOptions;
+  /** Source queue visibility timeout (default 2 s, so deferred records come back quickly locally). */
+  readonly visibilityTimeoutSeconds?: number;
+  readonly maxReceiveCount?: number;
+  /** A suffix for queue, table and secret names, so several stacks or tests never share state. */
+  readonly name?: string;
+}
+
+export interface LocalStack {
+  readonly simulator: WorkspaceSimulator;
+  readonly secrets: SecretsManagerServer;
+  readonly sqs: SQSClient;
+  readonly sqsEndpoint: string;
+  readonly dynamoEndpoint: string;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly dlqUrl: string;
+  readonly tableName: string;
+  readonly secretId: string;
+  /** The function's environment for this stack. */
+  readonly env: Record<string, string>;
+  /** Messages visible, in flight and delayed on a queue. */
+  depth(queueUrl: string): Promise<{ visible: number; inFlight: number; delayed: number }>;
+  stop(): Promise<void>;
+}
+
+async function startDynalite(): Promise<{ endpoint: string; close: () => Promise<void> }> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as Server;
+  await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', () => resolve()).on('error', reject));
+  const { port } = server.address() as AddressInfo;
+  return { endpoint: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** Sets what every AWS SDK client reads, so no code has a local-only branch. */
+function awsEnvironment(sqsEndpoint: string, dynamoEndpoint: string, secretsEndpoint: string): Record<string, string> {
+  return {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsEndpoint,
+  };
+}
+
+export async function startLocalStack(options: StackOptions = {}): Promise<LocalStack> {
+  const suffix = options.name ?? 'local';
+  const [fauxqs, dynamo, secrets, simulator] = await Promise.all([
+    startFauxqs({ port: 0, logger: false }),
+    startDynalite(),
+    SecretsManagerServer.start(),
+    WorkspaceSimulator.start({ credentials: [LOCAL_KEY], ...options.simulator }),
+  ]);
+  // fauxqs names queues sqs.<region>.localhost, which not every resolver knows: use path-style URLs on its address.
+  const pathStyle = (url: string) => `${fauxqs.address}${new URL(url).pathname}`;
+  const dlq = fauxqs.createQueue(`workspace-script-retry-dlq-${suffix}`);
+  const source = fauxqs.createQueue(`workspace-script-retry-${suffix}`, {
+    attributes: {
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 2),
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: options.maxReceiveCount ?? 5 }),
+    },
+  });
+  const tableName = `workspace-script-retry-ledger-${suffix}`;
+  const secretId = `workspace-script-retry/credentials-${suffix}`;
+  secrets.putSecret(secretId, LOCAL_KEY);
+
+  const aws = awsEnvironment(fauxqs.address, dynamo.endpoint, secrets.url);
+  const ddb = new DynamoDBClient({ region: aws.AWS_REGION, endpoint: dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  await ddb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  // dynalite does not implement TTL; DynamoDB does (serverless.yml enables it).
+  await ddb.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } })).catch(() => undefined);
+  ddb.destroy();
+
+  const sqs = new SQSClient({ region: aws.AWS_REGION, endpoint: fauxqs.address, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const queueUrl = pathStyle(source.queueUrl);
+  const dlqUrl = pathStyle(dlq.queueUrl);
+  const env: Record<string, string> = {
+    ...aws,
+    WORKSPACE_REGION: LOCAL_REGION,
+    WORKSPACE_ENDPOINTS: JSON.stringify({ [LOCAL_REGION]: simulator.url }),
+    CREDENTIALS_SECRET_ID: secretId,
+    DLQ_URL: dlqUrl,
+    SOURCE_QUEUE_URL: queueUrl,
+    LEDGER_TABLE: tableName,
+    POWERTOOLS_METRICS_NAMESPACE: 'WorkspaceScriptRetryLocal',
+  };
+
+  return {
+    simulator,
+    secrets,
+    sqs,
+    sqsEndpoint: fauxqs.address,
+    dynamoEndpoint: dynamo.endpoint,
+    queueUrl,
+    queueArn: source.queueArn,
+    dlqUrl,
+    tableName,
+    secretId,
+    env,
+    async depth(url: string) {
+      const { Attributes: a = {} } = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+        }),
+      );
+      return {
+        visible: Number(a.ApproximateNumberOfMessages ?? 0),
+        inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
+        delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
+      };
+    },
+    async stop() {
+      sqs.destroy();
+      await Promise.all([fauxqs.stop(), dynamo.close(), secrets.stop(), simulator.stop()]);
+    },
+  };
+}
