@@ -134,16 +134,22 @@ export function workspaceCredentialsMiddleware(options: CredentialsMiddlewareOpt
     // instead of crashing the init with an unhandled rejection.
     disablePrefetch: true,
   });
+  // Starts (or reuses) the fetch; the value is awaited only when a record needs a key. Marking the
+  // promise as observed keeps a failed fetch from surfacing as an unhandled rejection meanwhile.
+  const fetchInto = async (request: Request) => {
+    await fetcher.before!(request as never);
+    Promise.resolve((request.internal as Record<string, unknown>)[INTERNAL_KEY]).catch(() => undefined);
+  };
   return {
     before: async (request: Request) => {
-      await fetcher.before!(request as never);
+      await fetchInto(request);
       const resolve = async () => (await getInternal([INTERNAL_KEY], request))[INTERNAL_KEY];
       const loader: SecretLoader = {
         load: resolve,
         reload: async () => {
           const cached = getCache(cacheKey) as { value?: Record<string, unknown> };
           modifyCache(cacheKey, { ...cached.value, [INTERNAL_KEY]: undefined });
-          await fetcher.before!(request as never);
+          await fetchInto(request);
           return resolve();
         },
       };

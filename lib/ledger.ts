@@ -233,7 +233,7 @@ export class AttemptLedger {
       const result = await this.db.send(new GetCommand({ TableName: this.options.tableName, Key: { pk }, ConsistentRead: true }));
       return result.Item;
     } catch (error) {
-      throw new LedgerUnavailableError(`ledger ${this.options.tableName} could not be read: ${(error as Error).name}`);
+      throw new LedgerUnavailableError(`ledger ${this.options.tableName} could not be read: ${describe(error)}`);
     }
   }
 
@@ -242,7 +242,7 @@ export class AttemptLedger {
     try {
       await this.db.send(new PutCommand({ TableName: this.options.tableName, Item: { ...item, expires_at: this.expiresAt(this.now()) } }));
     } catch (error) {
-      throw new LedgerUnavailableError(`ledger ${this.options.tableName} could not be written: ${(error as Error).name}`);
+      throw new LedgerUnavailableError(`ledger ${this.options.tableName} could not be written: ${describe(error)}`);
     }
   }
 
@@ -264,7 +264,7 @@ export class AttemptLedger {
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return false;
-      throw new LedgerUnavailableError(`ledger ${this.options.tableName} could not be written: ${(error as Error).name}`);
+      throw new LedgerUnavailableError(`ledger ${this.options.tableName} could not be written: ${describe(error)}`);
     }
   }
 
@@ -282,4 +282,9 @@ function historyEntry(attempt: number, now: number, details: SettleDetails): His
   if (details.reason) entry['reason'] = details.reason.slice(0, 500);
   if (details.forcedBy) entry['forced_by'] = details.forcedBy;
   return entry as unknown as HistoryEntry;
+}
+
+function describe(error: unknown): string {
+  const e = error as Error;
+  return `${e.name}${e.message && e.message !== e.name ? ` (${e.message.slice(0, 200)})` : ''}`;
 }

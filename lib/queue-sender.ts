@@ -46,7 +46,8 @@ export class QueueSender {
         if (message) rejected.set(message.key, `${failed.Code ?? 'Failed'} ${failed.Message ?? ''}`.trim());
       }
     } catch (error) {
-      for (const message of chunk) rejected.set(message.key, (error as Error).name);
+      const e = error as Error;
+      for (const message of chunk) rejected.set(message.key, `${e.name}${e.message && e.message !== e.name ? `: ${e.message.slice(0, 200)}` : ''}`);
     }
   }
 }

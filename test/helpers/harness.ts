@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { vi } from 'vitest';
+import { lambdaContext, LocalEventSource, type QueueHandler } from '../../local/poller.js';
+import { startLocalStack, type LocalStack, type StackOptions } from '../../local/stack.js';
+
+/**
+ * Starts a real local stack for a test file and loads a handler against it,
+ * with the environment it needs (restored afterwards).
+ */
+export interface Harness {
+  readonly stack: LocalStack;
+  /** Imports a function module afresh with the stack's environment plus `env`. */
+  loadHandler<T = QueueHandler>(module: 'queue' | 'schedule' | 'manual', env?: Record<string, string | undefined>): Promise<T>;
+  /** Sends bodies to the source queue; returns their message ids in order. */
+  send(bodies: readonly string[], attributes?: Record<string, string>): Promise<string[]>;
+  /** Runs the queue handler as the event source mapping would until the queue has nothing visible or in flight. */
+  drain(handler: QueueHandler, timeoutMs?: number): Promise<void>;
+  /** Receives (and deletes) everything on a queue. */
+  takeAll(queueUrl: string): Promise<Message[]>;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startHarness(options: StackOptions = {}): Promise<Harness> {
+  const stack = await startLocalStack({ name: `t${process.pid}-${++counter}-${randomUUID().slice(0, 6)}`, visibilityTimeoutSeconds: 1, ...options });
+  const saved = { ...process.env };
+  return {
+    stack,
+    async loadHandler<T>(module: string, env: Record<string, string | undefined> = {}) {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved, stack.env, { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT' });
+      for (const [key, value] of Object.entries(env)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+      vi.resetModules();
+      return ((await import(`../../functions/${module}.ts`)) as { handler: T }).handler;
+    },
+    async send(bodies, attributes = {}) {
+      const ids: string[] = [];
+      for (let i = 0; i < bodies.length; i += 10) {
+        const result = await stack.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: stack.queueUrl,
+            Entries: bodies.slice(i, i + 10).map((body, index) => ({
+              Id: String(index),
+              MessageBody: body,
+              MessageAttributes: Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }])),
+            })),
+          }),
+        );
+        const byId = new Map((result.Successful ?? []).map((s) => [Number(s.Id), s.MessageId!]));
+        bodies.slice(i, i + 10).forEach((_, index) => ids.push(byId.get(index)!));
+      }
+      return ids;
+    },
+    async drain(handler, timeoutMs = 30_000) {
+      const poller = new LocalEventSource({ sqs: stack.sqs, queueUrl: stack.queueUrl, queueArn: stack.queueArn, handler });
+      await poller.runUntil(async () => {
+        const depth = await stack.depth(stack.queueUrl);
+        return depth.visible === 0 && depth.inFlight === 0;
+      }, timeoutMs);
+    },
+    async takeAll(queueUrl) {
+      const all: Message[] = [];
+      for (;;) {
+        const { Messages = [] } = await stack.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'], VisibilityTimeout: 30 }),
+        );
+        if (Messages.length === 0) return all;
+        all.push(...Messages);
+        await stack.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+      }
+    },
+    async stop() {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+      await stack.stop();
+    },
+  };
+}
+
+/** An SQS event as Lambda delivers it, for invoking a handler directly. */
+export function sqsEvent(bodies: readonly string[], queueArn = 'arn:aws:sqs:us-east-1:000000000000:q'): SQSEvent {
+  return {
+    Records: bodies.map(
+      (body): SQSRecord => ({
+        messageId: randomUUID(),
+        receiptHandle: randomUUID(),
+        body,
+        attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'test', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: queueArn,
+        awsRegion: 'us-east-1',
+      }),
+    ),
+  };
+}
+
+export function invoke(handler: QueueHandler, event: SQSEvent): Promise<SQSBatchResponse> {
+  return handler(event, lambdaContext('retryFromQueue', 30_000) as Context) as Promise<SQSBatchResponse>;
+}
+
+/** A message attribute's string value. */
+export function attr(message: Message, name: string): string | undefined {
+  return message.MessageAttributes?.[name]?.StringValue;
+}

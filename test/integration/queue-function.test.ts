@@ -1,0 +1,206 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureStdout } from '../../local/log-capture.js';
+import { LOCAL_KEY } from '../../local/stack.js';
+import { body, failedRecord, inCloudEvent, inEventBridge, inSns, plainFailure, PROJECT_ID } from '../helpers/factories.js';
+import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.stop());
+
+function seeded<T extends Record<string, unknown>>(failure: T): T {
+  h.stack.simulator.seedRecords(String(failure['project_id']), [failedRecord({ id: String(failure['record_id'] ?? failure['id']) })]);
+  return failure;
+}
+
+describe('a mixed batch through the queue', () => {
+  it('gives each of 21 records its expected outcome and accounts for every one', async () => {
+    // Prepare
+    const retried = [
+      ...Array.from({ length: 6 }, () => seeded(plainFailure({ reason: 'Script execution timed out' }))),
+      ...Array.from({ length: 2 }, () => {
+        const record = { ...failedRecord({ reason: 'Network connection reset' }), project_id: PROJECT_ID };
+        h.stack.simulator.seedRecords(PROJECT_ID, [record]);
+        return record;
+      }),
+    ];
+    const snsBusy = Array.from({ length: 2 }, () => seeded(plainFailure({ reason: 'Service busy, try again later' })));
+    const deadLetters = {
+      permission: Array.from({ length: 2 }, () => plainFailure({ reason: 'Access denied to C:\\Windows', result_code: 'WKS.00081102' })),
+      script: Array.from({ length: 2 }, () => plainFailure({ reason: 'Script exited with code 2' })),
+      old: plainFailure({ failed_at: '2026-01-01T00:00:00Z' }),
+      unknown: plainFailure({ record_id: 'unknownrecord404' }),
+      success: plainFailure({ status: 'SUCCESS' }),
+    };
+    const offline = Array.from({ length: 2 }, () => seeded(plainFailure({ reason: 'Desktop is offline' })));
+    const bodies = [
+      ...retried.map(body),
+      ...snsBusy.map((f) => body(inSns(f))),
+      ...deadLetters.permission.map((f) => body(inEventBridge(f))),
+      ...deadLetters.script.map((f) => body(inCloudEvent(f))),
+      body(deadLetters.old),
+      body(deadLetters.unknown),
+      body(deadLetters.success),
+      ...offline.map(body),
+      'not json at all',
+      body({ project_id: '../../admin', record_id: 'x' }),
+    ];
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const capture = captureStdout();
+
+    // Act
+    const ids = await h.send(bodies);
+    try {
+      await h.drain(handler);
+    } finally {
+      capture.restore();
+    }
+
+    // Assess: every retryable record was retried exactly once, and nothing else was.
+    const retriedIds = [...retried.map((f) => String((f as Record<string, unknown>)['record_id'] ?? f['id'])), ...snsBusy.map((f) => String(f['record_id']))];
+    expect(bodies.length).toBeGreaterThanOrEqual(20);
+    for (const id of retriedIds) expect(h.stack.simulator.retryCount(id)).toBe(1);
+    expect(h.stack.simulator.retries).toHaveLength(retriedIds.length);
+
+    // The DLQ holds exactly the dead letters, each with its reason and evidence.
+    const dlq = await h.takeAll(h.stack.dlqUrl);
+    const reasons = dlq.map((m) => attr(m, 'reason') ?? '');
+    expect(dlq).toHaveLength(9);
+    expect(reasons.filter((r) => r.startsWith('permission-denied'))).toHaveLength(2);
+    expect(reasons.filter((r) => r.startsWith('script-error'))).toHaveLength(2);
+    expect(reasons.filter((r) => r.includes('older than max_age_seconds'))).toHaveLength(1);
+    expect(reasons.filter((r) => r.startsWith('workspace-refused: 404 WKS.00210404'))).toHaveLength(1);
+    expect(reasons.filter((r) => r.startsWith('status is SUCCESS'))).toHaveLength(1);
+    expect(reasons.filter((r) => r.startsWith('invalid-event: body: not valid JSON'))).toHaveLength(1);
+    expect(reasons.filter((r) => r.startsWith('invalid-event: body.project_id: must contain only'))).toHaveLength(1);
+    for (const message of dlq) {
+      expect(attr(message, 'error_code')).toBeTruthy();
+      expect(Number(attr(message, 'attempts'))).toBeGreaterThanOrEqual(0);
+      expect(ids).toContain(attr(message, 'source_message_id'));
+      expect(Date.parse(attr(message, 'decided_at')!)).toBeGreaterThan(0);
+      expect(bodies).toContain(message.Body);
+    }
+    expect(attr(dlq.find((m) => attr(m, 'reason')!.startsWith('permission-denied'))!, 'error_code')).toBe('WKS.00081102');
+
+    // The offline desktops wait on the source queue with a delay, carrying their attempt.
+    const depth = await h.stack.depth(h.stack.queueUrl);
+    expect(depth).toEqual({ visible: 0, inFlight: 0, delayed: 2 });
+
+    // Every message is accounted for: one outcome line each, by the first message id of its chain.
+    const finalByOrigin = new Map(capture.outcomes().map((o) => [String(o['originMessageId']), String(o['kind'])]));
+    expect([...finalByOrigin.keys()].sort()).toEqual([...ids].sort());
+    const kinds = [...finalByOrigin.values()];
+    expect(kinds.filter((k) => k === 'retried')).toHaveLength(10);
+    expect(kinds.filter((k) => k === 'dead-lettered')).toHaveLength(9);
+    expect(kinds.filter((k) => k === 'deferred')).toHaveLength(2);
+  });
+});
+
+describe('credentials', () => {
+  it('fetches the secret once across 10 invocations', async () => {
+    const secretId = `${h.stack.secretId}-cache`;
+    h.stack.secrets.putSecret(secretId, LOCAL_KEY);
+    const handler = await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: secretId });
+    for (let i = 0; i < 10; i++) {
+      const response = await invoke(handler, sqsEvent([body(seeded(plainFailure()))]));
+      expect(response.batchItemFailures).toEqual([]);
+    }
+    expect(h.stack.secrets.readCount(secretId)).toBe(1);
+  });
+
+  it('recovers from a rotated key with one refetch of the secret', async () => {
+    const secretId = `${h.stack.secretId}-rotate`;
+    const oldKey = { ak: 'AKOLDROTATED', sk: 'old-secret' };
+    const newKey = { ak: 'AKNEWROTATED', sk: 'new-secret' };
+    h.stack.simulator.addCredential(oldKey);
+    h.stack.secrets.putSecret(secretId, oldKey);
+    const handler = await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: secretId });
+    await invoke(handler, sqsEvent([body(seeded(plainFailure()))]));
+    // Rotation: Workspace now only knows the new key, and the secret holds it.
+    h.stack.simulator.revokeCredential(oldKey.ak);
+    h.stack.simulator.addCredential(newKey);
+    h.stack.secrets.putSecret(secretId, newKey);
+    const before = h.stack.secrets.readCount(secretId);
+
+    const failures = Array.from({ length: 4 }, () => seeded(plainFailure()));
+    const response = await invoke(handler, sqsEvent(failures.map(body)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(h.stack.secrets.readCount(secretId) - before).toBe(1);
+    for (const f of failures) expect(h.stack.simulator.retryCount(String(f['record_id']))).toBe(1);
+    expect(h.stack.simulator.authFailures.get(oldKey.ak)).toBeLessThanOrEqual(4);
+  });
+
+  it('stops using a key Workspace refuses after the refetch, far from the five-failure lockout', async () => {
+    const secretId = `${h.stack.secretId}-revoked`;
+    const revoked = { ak: 'AKREVOKEDKEY', sk: 'revoked-secret' };
+    h.stack.secrets.putSecret(secretId, revoked);
+    const handler = await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: secretId, MAX_CONCURRENCY: '1' });
+    const failures = Array.from({ length: 8 }, () => seeded(plainFailure()));
+
+    const delayedBefore = (await h.stack.depth(h.stack.queueUrl)).delayed;
+
+    const response = await invoke(handler, sqsEvent(failures.map(body)));
+
+    // The first record met the 401, refetched an unchanged secret and was re-enqueued with a delay;
+    // the other seven were never sent with the refused key and stay on the queue.
+    expect(response.batchItemFailures).toHaveLength(7);
+    expect((await h.stack.depth(h.stack.queueUrl)).delayed - delayedBefore).toBe(1);
+    expect(h.stack.simulator.authFailures.get(revoked.ak)).toBe(1);
+    expect(h.stack.simulator.isLocked(revoked.ak)).toBe(false);
+    expect(h.stack.simulator.retries.filter((r) => failures.some((f) => f['record_id'] === r.target.recordId))).toHaveLength(0);
+  });
+
+  it('keeps every record on the queue when the secret is missing, naming the secret but not its content', async () => {
+    const handler = await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: 'workspace-script-retry/does-not-exist', POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const capture = captureStdout();
+    const event = sqsEvent([body(seeded(plainFailure())), body(seeded(plainFailure()))]);
+    let response;
+    try {
+      response = await invoke(handler, event);
+    } finally {
+      capture.restore();
+    }
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(event.Records.map((r) => r.messageId).sort());
+    const text = capture.raw.join('');
+    expect(text).toContain('workspace-script-retry/does-not-exist');
+    expect(text).not.toContain(LOCAL_KEY.sk);
+  });
+
+  it('keeps every record on the queue when the secret is malformed', async () => {
+    const secretId = `${h.stack.secretId}-malformed`;
+    h.stack.secrets.putSecret(secretId, { ak: 'only-an-ak' });
+    const handler = await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: secretId });
+    const event = sqsEvent([body(seeded(plainFailure()))]);
+    const response = await invoke(handler, event);
+    expect(response.batchItemFailures).toHaveLength(1);
+  });
+});
+
+describe('durability', () => {
+  it('keeps dead letters on the source queue when the DLQ cannot be reached', async () => {
+    const handler = await h.loadHandler('queue', { DLQ_URL: 'http://127.0.0.1:9/000000000000/unreachable-dlq' });
+    const good = seeded(plainFailure());
+    const event = sqsEvent(['{not json', body(plainFailure({ reason: 'permission denied' })), body(good)]);
+
+    const response = await invoke(handler, event);
+
+    const failed = response.batchItemFailures.map((f) => f.itemIdentifier);
+    expect(failed.sort()).toEqual([event.Records[0]!.messageId, event.Records[1]!.messageId].sort());
+    expect(h.stack.simulator.retryCount(String(good['record_id']))).toBe(1);
+  });
+
+  it('keeps every record on the queue when the ledger cannot be reached', async () => {
+    const handler = await h.loadHandler('queue', { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9' });
+    const failures = Array.from({ length: 3 }, () => seeded(plainFailure()));
+    const event = sqsEvent(failures.map(body));
+
+    const response = await invoke(handler, event);
+
+    expect(response.batchItemFailures).toHaveLength(3);
+    for (const f of failures) expect(h.stack.simulator.retryCount(String(f['record_id']))).toBe(0);
+  });
+});
