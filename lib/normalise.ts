@@ -139,11 +139,13 @@ function unwrap(value: unknown): Unwrapped {
   throw new PoisonPill(`body: more than ${MAX_ENVELOPES} nested envelopes`);
 }
 
-function zodProblem(path: string, error: z.ZodError): string {
+function zodProblem(path: string, payload: Json, error: z.ZodError): string {
   const issue = error.issues[0]!;
   const field = issue.path.length ? `${path}.${issue.path.join('.')}` : path;
-  const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-  return `${field}: ${message}`;
+  if (issue.code !== 'invalid_type') return `${field}: ${issue.message}`;
+  const value = issue.path.reduce<unknown>((node, key) => (isObject(node) ? node[String(key)] : undefined), payload);
+  if (value === undefined) return `${field}: is required`;
+  return `${field}: must be a ${issue.expected}, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`;
 }
 
 function toFailure(unwrapped: Unwrapped, options: NormaliseOptions): ScriptFailure {
@@ -154,7 +156,7 @@ function toFailure(unwrapped: Unwrapped, options: NormaliseOptions): ScriptFailu
   let failure: ScriptFailure;
   if (isRecord) {
     const parsed = recordSchema.safeParse(payload);
-    if (!parsed.success) throw new PoisonPill(zodProblem(path, parsed.error));
+    if (!parsed.success) throw new PoisonPill(zodProblem(path, payload, parsed.error));
     const r = parsed.data;
     failure = {
       projectId: r.project_id, region: r.region, recordId: r.id, taskId: r.script_task_id, status: r.status, resultCode: r.result_code,
@@ -163,7 +165,7 @@ function toFailure(unwrapped: Unwrapped, options: NormaliseOptions): ScriptFailu
     };
   } else {
     const parsed = plainSchema.safeParse(payload);
-    if (!parsed.success) throw new PoisonPill(zodProblem(path, parsed.error));
+    if (!parsed.success) throw new PoisonPill(zodProblem(path, payload, parsed.error));
     const p = parsed.data;
     if (p.task_id === undefined && p.record_id === undefined) throw new PoisonPill(`${path}: needs task_id or record_id`);
     failure = {

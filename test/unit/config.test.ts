@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../lib/config.js';
+import { loadPolicy, PolicyConfigError } from '../../lib/policy-config.js';
+
+const base = {
+  WORKSPACE_REGION: 'cn-north-4',
+  CREDENTIALS_SECRET_ID: 'workspace/creds',
+  DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/dlq',
+  LEDGER_TABLE: 'ledger',
+};
+
+describe('configuration from the environment', () => {
+  it('reads a minimal environment with defaults', () => {
+    const config = loadConfig(base);
+    expect(config).toMatchObject({ defaultRegion: 'cn-north-4', maxConcurrency: 10, credentialsCacheTtlSeconds: 300, dryRun: false, retriesEnabled: true, sourceQueueUrl: undefined });
+    expect(config.policy.maxAttempts).toBe(3);
+    expect(config.policy.rules.map((r) => r.id)).toContain('timeout');
+  });
+
+  it.each([
+    [{ WORKSPACE_REGION: undefined }, 'WORKSPACE_REGION is required'],
+    [{ WORKSPACE_REGION: 'mars-1' }, /WORKSPACE_REGION: region "mars-1" is not a region name/],
+    [{ WORKSPACE_REGION: 'eu-west-0' }, /WORKSPACE_REGION: region eu-west-0 has no Workspace endpoint/],
+    [{ CREDENTIALS_SECRET_ID: ' ' }, 'CREDENTIALS_SECRET_ID is required'],
+    [{ DLQ_URL: 'not a url' }, /DLQ_URL must be a queue URL/],
+    [{ LEDGER_TABLE: undefined }, 'LEDGER_TABLE is required'],
+    [{ MAX_CONCURRENCY: '0' }, 'MAX_CONCURRENCY must be between 1 and 100, got 0'],
+    [{ MAX_CONCURRENCY: 'ten' }, /MAX_CONCURRENCY must be a whole number/],
+    [{ DRY_RUN: 'yes' }, /DRY_RUN must be true or false/],
+    [{ RETRIES_ENABLED: 'maybe' }, /RETRIES_ENABLED must be true or false/],
+    [{ WORKSPACE_ENDPOINTS: '{"cn-north-4":"http://10.1.1.1"}' }, /WORKSPACE_ENDPOINTS\.cn-north-4: must be https/],
+  ])('refuses %j naming the variable', (override, message) => {
+    expect(() => loadConfig({ ...base, ...override })).toThrow(message);
+    expect(() => loadConfig({ ...base, ...override })).toThrow(ConfigError);
+  });
+
+  it('turns on dry run from DRY_RUN or from the policy', () => {
+    expect(loadConfig({ ...base, DRY_RUN: 'true' }).dryRun).toBe(true);
+    expect(loadConfig({ ...base, RETRY_POLICY: '{"dry_run":true}' }).dryRun).toBe(true);
+  });
+});
+
+describe('RETRY_POLICY validation', () => {
+  it('lays the given fields over the bundled default', () => {
+    const policy = loadPolicy('{"max_attempts":5}');
+    expect(policy.maxAttempts).toBe(5);
+    expect(policy.rules.length).toBeGreaterThan(3);
+  });
+
+  it.each([
+    ['{', /RETRY_POLICY: not valid JSON/],
+    ['[]', 'RETRY_POLICY: must be a JSON object'],
+    ['{"max_attempts":-1}', /RETRY_POLICY\.max_attempts: /],
+    ['{"max_atempts":3}', /RETRY_POLICY: Unrecognized key: "max_atempts"/],
+    ['{"rules":[{"id":"x","verdict":"maybe","reason_contains":["a"]}]}', /RETRY_POLICY\.rules\.0\.verdict: /],
+    ['{"rules":[{"id":"x","verdict":"retry"}]}', /RETRY_POLICY\.rules\.0: a rule needs result_codes, reason_contains or statuses/],
+    ['{"rules":[{"id":"Bad Id","verdict":"retry","reason_contains":["a"]}]}', /RETRY_POLICY\.rules\.0\.id: must be lower-case/],
+    ['{"backoff":{"base_seconds":100,"max_seconds":10}}', 'RETRY_POLICY.backoff.max_seconds: must be at least base_seconds'],
+    ['{"projects":{"../x":{}}}', /^RETRY_POLICY\.projects\.\.\.\/x: /],
+    ['{"projects":{"p1":{"max_attempts":"3"}}}', /RETRY_POLICY\.projects\.p1\.max_attempts: /],
+  ])('refuses %s naming the field', (json, message) => {
+    expect(() => loadPolicy(json)).toThrow(message);
+    expect(() => loadPolicy(json)).toThrow(PolicyConfigError);
+  });
+});

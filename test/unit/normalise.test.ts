@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_BODY_BYTES, normaliseBody } from '../../lib/normalise.js';
+import { failedRecord, inCloudEvent, inEventBridge, inSns, PROJECT_ID } from '../helpers/factories.js';
+
+const options = { checkRegion: (region: string) => (region === 'cn-north-4' ? undefined : `region ${region} has no Workspace endpoint`) };
+const parse = (value: unknown) => normaliseBody(typeof value === 'string' ? value : JSON.stringify(value), options);
+const plain = { project_id: PROJECT_ID, record_id: 'rec-1', task_id: 'task-1', status: 'FAILED', reason: 'timed out', event_id: 'evt-1', failed_at: '2026-11-29T00:00:00Z' };
+const record = { ...failedRecord({ id: 'rec-2', script_task_id: 'task-2' }), project_id: PROJECT_ID };
+
+describe('accepted shapes', () => {
+  it('reads the plain failure JSON', () => {
+    expect(parse(plain)).toEqual({
+      ok: true,
+      failure: expect.objectContaining({ projectId: PROJECT_ID, recordId: 'rec-1', taskId: 'task-1', status: 'FAILED', reason: 'timed out', eventId: 'evt-1', failedAt: Date.parse('2026-11-29T00:00:00Z'), shape: 'plain' }),
+    });
+  });
+
+  it('reads a Workspace execution record (plus project_id)', () => {
+    const result = parse(record);
+    expect(result).toEqual({ ok: true, failure: expect.objectContaining({ recordId: 'rec-2', taskId: 'task-2', resultCode: 'WKS.SCRIPT_TIMEOUT', scriptId: 'script-1', failedAt: Date.parse(record.end_time!), shape: 'record' }) });
+  });
+
+  it.each([
+    ['SNS', inSns, 'sns'],
+    ['EventBridge', inEventBridge, 'eventbridge'],
+    ['CloudEvent', inCloudEvent, 'cloudevent'],
+  ] as const)('unwraps either shape from an %s envelope, taking its id as the event id when the payload has none', (_, wrap, shape) => {
+    const fromPlain = parse(wrap({ ...plain, event_id: undefined }));
+    const fromRecord = parse(wrap(record));
+    expect(fromPlain).toMatchObject({ ok: true, failure: { recordId: 'rec-1', shape: `${shape}>plain` } });
+    expect(fromRecord).toMatchObject({ ok: true, failure: { recordId: 'rec-2', shape: `${shape}>record` } });
+    expect((fromPlain as { failure: { eventId?: string } }).failure.eventId).toMatch(/^(sns|eb|ce)-/);
+  });
+
+  it('reads a CloudEvent with data_base64 and SNS carrying an EventBridge event', () => {
+    const b64 = { specversion: '1.0', id: 'x', data_base64: Buffer.from(JSON.stringify(plain)).toString('base64') };
+    expect(parse(b64)).toMatchObject({ ok: true, failure: { recordId: 'rec-1', shape: 'cloudevent>plain' } });
+    expect(parse(inSns(inEventBridge(plain)))).toMatchObject({ ok: true, failure: { shape: 'sns>eventbridge>plain' } });
+  });
+
+  it('accepts a task-only failure and epoch-millisecond times', () => {
+    expect(parse({ project_id: PROJECT_ID, task_id: 't1', failed_at: 1_790_000_000_000 })).toMatchObject({ ok: true, failure: { taskId: 't1', failedAt: 1_790_000_000_000 } });
+  });
+});
+
+describe('poison pills, each with a precise reason', () => {
+  it.each([
+    ['not JSON', 'hello {', /^body: not valid JSON/],
+    ['a JSON array', '[1,2]', /^body: must be a JSON object$/],
+    ['no project', { record_id: 'r' }, /^body\.project_id: is required$/],
+    ['neither task nor record', { project_id: PROJECT_ID }, /^body: needs task_id or record_id$/],
+    ['a path traversal', { project_id: '../admin', record_id: 'r' }, /^body\.project_id: must contain only letters/],
+    ['an encoded slash', { project_id: PROJECT_ID, record_id: 'a%2Fb' }, /^body\.record_id: must contain only/],
+    ['a dot segment', { project_id: PROJECT_ID, task_id: '..' }, /^body\.task_id: must contain only/],
+    ['an over-long id', { project_id: PROJECT_ID, record_id: 'a'.repeat(65) }, /^body\.record_id: must be at most 64 characters/],
+    ['an over-long reason', { project_id: PROJECT_ID, record_id: 'r', reason: 'x'.repeat(2049) }, /^body\.reason: must be at most 2048 characters/],
+    ['a wrong type', { project_id: PROJECT_ID, record_id: 42 }, /^body\.record_id: must be a string, got number$/],
+    ['a bad time', { project_id: PROJECT_ID, record_id: 'r', failed_at: 'yesterday' }, /^body\.failed_at: must be an ISO 8601 time/],
+    ['an unknown region', { project_id: PROJECT_ID, record_id: 'r', region: 'xx-evil-1' }, /^body\.region: region xx-evil-1 has no Workspace endpoint/],
+    ['an endpoint', { project_id: PROJECT_ID, record_id: 'r', endpoint: 'https://evil.example.com' }, /^body\.endpoint: events cannot choose where a request goes/],
+    ['a host in an envelope payload', inSns({ project_id: PROJECT_ID, record_id: 'r', host: 'evil' }), /^body\.Message\.host: events cannot choose/],
+    ['a __proto__ key', `{"project_id":"${PROJECT_ID}","record_id":"r","__proto__":{"polluted":true}}`, /^body: key "__proto__" is not allowed$/],
+    ['a constructor key', { project_id: PROJECT_ID, record_id: 'r', x: { constructor: 1 } }, /key "constructor" is not allowed/],
+    ['deep nesting', `${'['.repeat(50)}${']'.repeat(50)}`, /nested deeper than 10 levels/],
+    ['an SNS Message that is not JSON', { Type: 'Notification', Message: 'oops' }, /^body\.Message: not valid JSON/],
+    ['too many envelopes', inSns(inSns(inSns(inSns(plain)))), /more than 3 nested envelopes/],
+  ])('refuses %s', (_, input, reason) => {
+    const result = parse(input);
+    expect(result.ok).toBe(false);
+    expect((result as { error: string }).error).toMatch(reason);
+  });
+
+  it('refuses an oversized body', () => {
+    const result = parse({ ...plain, padding: 'x'.repeat(MAX_BODY_BYTES) });
+    expect(result).toEqual({ ok: false, error: expect.stringMatching(/^body: \d+ bytes, larger than 65536$/) });
+  });
+
+  it('does not pollute Object.prototype', () => {
+    parse(`{"__proto__":{"polluted":true},"project_id":"${PROJECT_ID}","record_id":"r"}`);
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import type { ScriptFailure } from '../../lib/failure.js';
+import { backoffSeconds, decide, type DecisionInput } from '../../lib/policy.js';
+import { loadPolicy } from '../../lib/policy-config.js';
+
+const NOW = Date.parse('2026-11-29T12:00:00Z');
+const policy = loadPolicy(undefined);
+const failure = (overrides: Partial<ScriptFailure> = {}): ScriptFailure => ({ projectId: 'p1', recordId: 'r1', status: 'FAILED', shape: 'plain', failedAt: NOW - 60_000, ...overrides });
+const input = (overrides: Partial<DecisionInput> = {}): DecisionInput => ({ failure: failure(), attempts: { count: 0 }, policy, now: NOW, firstSeenAt: NOW, jitter: 0.5, ...overrides });
+
+describe('the default policy, as a table', () => {
+  it.each([
+    ['Script execution timed out', 'retry-now', 'timeout'],
+    ['Deadline exceeded while waiting for output', 'retry-now', 'timeout'],
+    ['Network connection reset', 'retry-now', 'network'],
+    ['Service busy, try again later', 'retry-now', 'service-busy'],
+    ['Access denied: needs administrator permission', 'give-up', 'permission-denied'],
+    ['Script file not found', 'give-up', 'not-found'],
+    ['Script exited with code 1', 'give-up', 'script-error'],
+    ['Something nobody has seen before', 'give-up', 'default'],
+  ])('%j → %s by rule %s', (reason, kind, ruleId) => {
+    expect(decide(input({ failure: failure({ reason }) }))).toMatchObject({ kind, ruleId });
+  });
+
+  it('waits for a desktop that was offline: retry later, the rest of its 120 s', () => {
+    expect(decide(input({ failure: failure({ reason: 'Desktop is offline', failedAt: NOW - 20_000 }) }))).toEqual({ kind: 'retry-later', ruleId: 'desktop-not-ready', attempt: 1, delaySeconds: 100 });
+    expect(decide(input({ failure: failure({ reason: 'Desktop is offline', failedAt: NOW - 200_000 }) }))).toMatchObject({ kind: 'retry-now' });
+  });
+
+  it('matches result codes as well as reasons', () => {
+    expect(decide(input({ failure: failure({ resultCode: 'WKS.00081102', reason: undefined }) }))).toMatchObject({ kind: 'give-up', ruleId: 'permission-denied' });
+  });
+
+  it.each(['SUCCESS', 'FINISH', 'RUNNING', 'WAITING', 'INIT'])('does not retry a %s execution', (status) => {
+    expect(decide(input({ failure: failure({ status, reason: 'timed out' }) }))).toMatchObject({ kind: 'give-up', ruleId: 'not-failed' });
+  });
+
+  it('gives up on a failure older than max_age_seconds, using first-seen when the event has no time', () => {
+    expect(decide(input({ failure: failure({ reason: 'timed out', failedAt: NOW - 86_401_000 }) }))).toMatchObject({ kind: 'give-up', ruleId: 'max-age' });
+    expect(decide(input({ failure: failure({ reason: 'timed out', failedAt: undefined }), firstSeenAt: NOW - 90_000_000 }))).toMatchObject({ kind: 'give-up', ruleId: 'max-age' });
+  });
+
+  it('gives up at max_attempts', () => {
+    expect(decide(input({ failure: failure({ reason: 'timed out' }), attempts: { count: 3, lastAttemptAt: NOW - 10_000_000 } }))).toEqual({ kind: 'give-up', ruleId: 'max-attempts', reason: '3 attempts made, max_attempts is 3' });
+  });
+
+  it('backs off between attempts from the last attempt, within [ceiling/2, ceiling]', () => {
+    const later = decide(input({ failure: failure({ reason: 'timed out' }), attempts: { count: 1, lastAttemptAt: NOW - 10_000 } }));
+    expect(later).toMatchObject({ kind: 'retry-later', attempt: 2 });
+    expect((later as { delaySeconds: number }).delaySeconds).toBe(45 - 10);
+    expect(decide(input({ failure: failure({ reason: 'timed out' }), attempts: { count: 1, lastAttemptAt: NOW - 61_000 } }))).toMatchObject({ kind: 'retry-now', attempt: 2 });
+  });
+});
+
+describe('backoff', () => {
+  it.each([
+    [0, 0, 0],
+    [1, 0, 30],
+    [1, 0.999, 60],
+    [2, 0, 60],
+    [3, 0.5, 180],
+    [10, 1, 3600],
+  ])('after %i attempts with jitter %f waits %i s', (attempts, jitter, seconds) => {
+    expect(backoffSeconds(attempts, policy, jitter)).toBe(seconds);
+  });
+});
+
+describe('overrides and switches', () => {
+  const custom = loadPolicy(
+    JSON.stringify({
+      max_attempts: 2,
+      projects: { p2: { max_attempts: 5, rules: [{ id: 'p2-exit-code', verdict: 'retry', reason_contains: ['exit code 3'] }] }, p3: { retries_enabled: false } },
+      scripts: { s9: { max_attempts: 1 } },
+    }),
+  );
+
+  it('applies project rules before the global ones, and script over project', () => {
+    const exit3 = failure({ projectId: 'p2', reason: 'Script exited with exit code 3' });
+    expect(decide(input({ policy: custom, failure: exit3 }))).toMatchObject({ kind: 'retry-now', ruleId: 'p2-exit-code' });
+    expect(decide(input({ policy: custom, failure: failure({ projectId: 'p1', reason: 'Script exited with exit code 3' }) }))).toMatchObject({ kind: 'give-up', ruleId: 'script-error' });
+    expect(decide(input({ policy: custom, failure: { ...exit3, reason: 'timed out' }, attempts: { count: 4, lastAttemptAt: 0 } }))).toMatchObject({ kind: 'retry-now' });
+    expect(decide(input({ policy: custom, failure: { ...exit3, reason: 'timed out', scriptId: 's9' }, attempts: { count: 1, lastAttemptAt: 0 } }))).toMatchObject({ kind: 'give-up', ruleId: 'max-attempts' });
+  });
+
+  it('disables retries for a project', () => {
+    expect(decide(input({ policy: custom, failure: failure({ projectId: 'p3', reason: 'timed out' }) }))).toMatchObject({ kind: 'give-up', ruleId: 'retries-disabled' });
+  });
+
+  it('can default to retry when no rule matches', () => {
+    const lenient = loadPolicy('{"default_verdict":"retry"}');
+    expect(decide(input({ policy: lenient, failure: failure({ reason: 'mystery' }) }))).toMatchObject({ kind: 'retry-now', ruleId: 'default' });
+  });
+});
