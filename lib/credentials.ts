@@ -1,7 +1,7 @@
 import type { MiddlewareObj, Request } from '@middy/core';
 import secretsManager from '@middy/secrets-manager';
 import { getCache, getInternal, modifyCache } from '@middy/util';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { SigningCredentials } from './signer.js';
 
 /**

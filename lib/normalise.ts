@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ScriptFailure } from './failure.js';
 import { unsafeIdReason } from './identifiers.js';
 

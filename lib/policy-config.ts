@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import defaultPolicyJson from './default-policy.json' with { type: 'json' };
 import { SAFE_ID } from './identifiers.js';
 

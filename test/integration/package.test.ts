@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** `osls package` with no AWS credentials, and the CloudFormation it produces. */
+type Resource = { Type: string; Properties: Record<string, any> };
+let dir: string;
+let resources: Record<string, Resource>;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'wsr-package-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir, AWS_PROFILE: 'none', AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') };
+  for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) delete env[key];
+  await promisify(execFile)('node_modules/.bin/osls', ['package', '--package', dir, '--stage', 'test'], { env, timeout: 240_000 });
+  resources = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+}, 300_000);
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+describe('the packaged CloudFormation', () => {
+  it('runs every function on nodejs22.x, arm64', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions.length).toBeGreaterThanOrEqual(1);
+    for (const [, f] of functions) expect(f.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'] });
+  });
+
+  it('maps the queue with ReportBatchItemFailures, batching and maximum concurrency', () => {
+    const [[, mapping]] = ofType('AWS::Lambda::EventSourceMapping') as [[string, Resource]];
+    expect(mapping.Properties).toMatchObject({ FunctionResponseTypes: ['ReportBatchItemFailures'], BatchSize: 10, MaximumBatchingWindowInSeconds: 5, ScalingConfig: { MaximumConcurrency: 5 } });
+    expect(mapping.Properties['EventSourceArn']).toEqual({ 'Fn::GetAtt': ['FailureQueue', 'Arn'] });
+  });
+
+  it('gives the queue a visibility timeout of at least 6 x the function timeout, 14-day retention and redrive to the DLQ', () => {
+    const queue = resources['FailureQueue']!.Properties;
+    const timeout = resources['RetryFromQueueLambdaFunction']!.Properties['Timeout'] as number;
+    expect(queue['VisibilityTimeout']).toBeGreaterThanOrEqual(6 * timeout);
+    expect(queue['MessageRetentionPeriod']).toBe(1_209_600);
+    expect(queue['RedrivePolicy']).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 });
+    expect(resources['DeadLetterQueue']!.Properties['MessageRetentionPeriod']).toBe(1_209_600);
+  });
+
+  it('alarms on dead-letter queue depth', () => {
+    const alarm = resources['DeadLetterQueueDepthAlarm']!.Properties;
+    expect(alarm).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', ComparisonOperator: 'GreaterThanThreshold', Threshold: 0 });
+    expect(alarm['Dimensions'][0].Value).toEqual({ 'Fn::GetAtt': ['DeadLetterQueue', 'QueueName'] });
+  });
+
+  it('keeps the ledger table on demand, with TTL and point-in-time recovery', () => {
+    expect(resources['LedgerTable']!.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it('scopes IAM to the exact resources: no "*" resource for SQS, Secrets Manager or DynamoDB', () => {
+    const statements = ofType('AWS::IAM::Role').flatMap(([, role]) => role.Properties['Policies'].flatMap((p: any) => p.PolicyDocument.Statement));
+    const scoped = statements.filter((s: any) => [s.Action].flat().some((a: string) => /^(sqs|secretsmanager|dynamodb):/.test(a)));
+    expect(scoped.length).toBeGreaterThanOrEqual(3);
+    for (const statement of scoped) {
+      for (const resource of [statement.Resource].flat()) expect(JSON.stringify(resource)).not.toMatch(/^"\*"$|:\*"|\/\*"/);
+    }
+    const secret = scoped.find((s: any) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
+    expect(JSON.stringify(secret.Resource)).toContain(':secret:workspace-script-retry/credentials-??????');
+  });
+
+  it('passes queue URLs and the table name in from CloudFormation, not rebuilt by the code', () => {
+    const variables = resources['RetryFromQueueLambdaFunction']!.Properties['Environment'].Variables;
+    expect(variables).toMatchObject({ DLQ_URL: { Ref: 'DeadLetterQueue' }, SOURCE_QUEUE_URL: { Ref: 'FailureQueue' }, LEDGER_TABLE: { Ref: 'LedgerTable' } });
+  });
+
+  it('bundles each function into one minified ESM file', async () => {
+    const zip = await stat(join(dir, 'workspace-script-retry.zip'));
+    expect(zip.size).toBeGreaterThan(10_000);
+  });
+});
