@@ -139,6 +139,8 @@ export function workspaceCredentialsMiddleware(options: CredentialsMiddlewareOpt
   const fetchInto = async (request: Request) => {
     await fetcher.before!(request as never);
     Promise.resolve((request.internal as Record<string, unknown>)[INTERNAL_KEY]).catch(() => undefined);
+    // middy schedules the TTL refetch with a timer; it must not keep a process alive (osls invoke local, scripts).
+    (getCache(cacheKey) as { refresh?: NodeJS.Timeout }).refresh?.unref?.();
   };
   return {
     before: async (request: Request) => {

@@ -63,7 +63,15 @@ export interface LedgerView {
 
 /** The ledger's answer about an occurrence: go ahead, or it is a duplicate and why. */
 export type Standing =
-  | { readonly kind: 'new'; readonly attemptsMade: number; readonly lastAttemptAt?: number | undefined; readonly takeover?: string | undefined }
+  | {
+      readonly kind: 'new';
+      readonly attemptsMade: number;
+      readonly lastAttemptAt?: number | undefined;
+      /** The holder token of a dead claim this occurrence takes over. */
+      readonly takeover?: string | undefined;
+      /** An operator forces a failure that was dead-lettered: it is reopened. */
+      readonly reopen?: boolean | undefined;
+    }
   | { readonly kind: 'duplicate'; readonly reason: string };
 
 /** A claim held for one call: settle it with the token. */
@@ -79,8 +87,12 @@ export class LedgerUnavailableError extends Error {
   override readonly name = 'LedgerUnavailableError';
 }
 
-/** Pure: what an existing item means for this occurrence. */
-export function standingOf(view: LedgerView, eventId: string | undefined, now: number): Standing {
+/**
+ * Pure: what an existing item means for this occurrence. `forced` (an
+ * operator's override) reopens a failure that was dead-lettered, never one
+ * that was retried or is in flight.
+ */
+export function standingOf(view: LedgerView, eventId: string | undefined, now: number, forced = false): Standing {
   const item = view.item;
   if (!item) return { kind: 'new', attemptsMade: 0 };
   if (item.state === 'in-flight') {
@@ -90,6 +102,7 @@ export function standingOf(view: LedgerView, eventId: string | undefined, now: n
       return { kind: 'new', attemptsMade: Math.max(0, item.attempts - 1), lastAttemptAt: item.last_attempt_at, takeover: item.holder_token };
     }
   }
+  if (forced && item.state === 'dead-lettered') return { kind: 'new', attemptsMade: item.attempts, lastAttemptAt: item.last_attempt_at, reopen: true };
   if (item.handled?.has(view.occurrence)) return { kind: 'duplicate', reason: `this failure was already ${item.state}` };
   if (eventId !== undefined && item.events?.has(eventId)) return { kind: 'duplicate', reason: `event ${eventId} was already handled` };
   return { kind: 'new', attemptsMade: item.attempts, lastAttemptAt: item.last_attempt_at };
@@ -155,6 +168,10 @@ export class AttemptLedger {
     if (standing.takeover) {
       condition = '#state = :inflight AND holder = :occ AND holder_token = :old AND lease_until < :now';
       values[':old'] = standing.takeover;
+    } else if (view.item && standing.reopen) {
+      condition = 'attempts = :expected AND #state = :dead';
+      values[':expected'] = view.item.attempts;
+      values[':dead'] = 'dead-lettered';
     } else if (view.item) {
       condition = 'attempts = :expected AND (#state <> :inflight OR lease_until < :now) AND NOT contains(handled, :occ)';
       values[':expected'] = view.item.attempts;

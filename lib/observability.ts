@@ -34,6 +34,7 @@ const OUTCOME_METRIC = {
   'dead-lettered': 'DeadLettered',
   deferred: 'Deferred',
   duplicate: 'Duplicate',
+  previewed: 'Previewed',
 } as const;
 
 export function countOutcome(kind: keyof typeof OUTCOME_METRIC): void {

@@ -24,6 +24,8 @@ export type Resolution =
   | {
       readonly kind: 'dead-letter';
       readonly letter: DeadLetter;
+      /** A dry run's decision: dead-lettered from a queue (so nothing is lost), only shown elsewhere. */
+      readonly dryRun?: boolean | undefined;
       readonly preview?: PreparedRequest | undefined;
       readonly decision?: Decision | undefined;
       readonly onAccepted?: (() => Promise<void>) | undefined;
@@ -49,6 +51,8 @@ export interface FailureInput {
   readonly force?: { readonly reason: string } | undefined;
   /** Decide and describe only (console `dry_run`), on top of the global switch. */
   readonly dryRun?: boolean | undefined;
+  /** Asked for by an operator (console): see DecisionInput.requestedByOperator. */
+  readonly manual?: boolean | undefined;
 }
 
 /** The longest SQS message delay (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html). */
@@ -67,11 +71,11 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
     return { kind: 'requeue', reason: 'retries-disabled: RETRIES_ENABLED is false', delaySeconds: MAX_DELAY_SECONDS, attempt: 0 };
   }
   const view = await deps.ledger.view(failure);
-  const standing = standingOf(view, failure.eventId, now);
+  const standing = standingOf(view, failure.eventId, now, input.force !== undefined);
   if (standing.kind === 'duplicate') return { kind: 'duplicate', reason: standing.reason };
 
   const jitter = stableJitter(view.rootKey, standing.attemptsMade);
-  const decided = decide({ failure, attempts: { count: standing.attemptsMade, lastAttemptAt: standing.lastAttemptAt }, policy: config.policy, now, firstSeenAt: input.firstSeenAt, jitter });
+  const decided = decide({ failure, attempts: { count: standing.attemptsMade, lastAttemptAt: standing.lastAttemptAt }, policy: config.policy, now, firstSeenAt: input.firstSeenAt, jitter, requestedByOperator: input.manual });
   const decision: Decision = input.force ? { kind: 'retry-now', ruleId: 'forced', attempt: standing.attemptsMade + 1 } : decided;
   const dryRun = config.dryRun || input.dryRun === true;
   const letter = (reason: string, errorCode: string, ruleId: string, attempts = standing.attemptsMade): DeadLetter => ({
@@ -80,12 +84,12 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
 
   if (decision.kind === 'give-up') {
     const dead = letter(decision.reason, failure.resultCode ?? decision.ruleId, decision.ruleId);
-    if (dryRun) return { kind: 'dead-letter', letter: { ...dead, reason: `dry-run: would give up: ${decision.reason}`, errorCode: 'DRY_RUN' }, decision };
+    if (dryRun) return { kind: 'dead-letter', letter: { ...dead, reason: `dry-run: would give up: ${decision.reason}`, errorCode: 'DRY_RUN' }, decision, dryRun };
     const giveUp = () => deps.ledger.recordGiveUp(view, failure.eventId, { outcome: 'dead-lettered', ruleId: decision.ruleId, reason: decision.reason });
     return { kind: 'dead-letter', letter: dead, decision, onAccepted: giveUp };
   }
   if (decision.kind === 'retry-later') {
-    if (dryRun) return { kind: 'dead-letter', letter: letter(`dry-run: would retry in ${decision.delaySeconds} s (rule ${decision.ruleId})`, 'DRY_RUN', decision.ruleId), decision };
+    if (dryRun) return { kind: 'dead-letter', letter: letter(`dry-run: would retry in ${decision.delaySeconds} s (rule ${decision.ruleId})`, 'DRY_RUN', decision.ruleId), decision, dryRun };
     return { kind: 'requeue', reason: `retry-later: rule ${decision.ruleId}`, delaySeconds: decision.delaySeconds, attempt: decision.attempt, ruleId: decision.ruleId };
   }
 
@@ -93,7 +97,7 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
   const project = { projectId: failure.projectId, region: failure.region };
   if (dryRun) {
     const preview = deps.workspace.describeRetry(project, retryTargetOf(failure), credentials);
-    return { kind: 'dead-letter', letter: letter(`dry-run: would retry now (rule ${decision.ruleId})`, 'DRY_RUN', decision.ruleId), preview, decision };
+    return { kind: 'dead-letter', letter: letter(`dry-run: would retry now (rule ${decision.ruleId})`, 'DRY_RUN', decision.ruleId), preview, decision, dryRun };
   }
   if (deps.credentials.isRefused(credentials.ak)) {
     return { kind: 'hold', reason: 'auth-refused: Workspace refused this key in this invocation; not trying it again' };

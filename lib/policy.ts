@@ -21,6 +21,11 @@ export interface DecisionInput {
   readonly firstSeenAt: number;
   /** A number in [0, 1) for the jitter, stable per failure and attempt so redeliveries agree. */
   readonly jitter: number;
+  /**
+   * An operator asked for this retry (the console): with no failure reason to classify, no rule
+   * matches, and the request itself is the verdict (rule `manual-request`); the limits still apply.
+   */
+  readonly requestedByOperator?: boolean | undefined;
 }
 
 export type Decision =
@@ -97,8 +102,8 @@ export function decide(input: DecisionInput): Decision {
     return { kind: 'give-up', ruleId: 'max-attempts', reason: `${attempts.count} attempts made, max_attempts is ${effective.maxAttempts}` };
   }
   const rule = matchRule(effective.rules, failure);
-  const ruleId = rule?.id ?? 'default';
-  if ((rule?.verdict ?? policy.defaultVerdict) === 'give-up') {
+  const ruleId = rule?.id ?? (input.requestedByOperator ? 'manual-request' : 'default');
+  if ((rule?.verdict ?? (input.requestedByOperator ? 'retry' : policy.defaultVerdict)) === 'give-up') {
     const why = rule ? rule.description ?? `matched rule ${rule.id}` : 'no rule matched the failure and default_verdict is give-up';
     return { kind: 'give-up', ruleId, reason: `${ruleId}: ${why}` };
   }

@@ -1,11 +1,10 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { mapWithConcurrency } from './concurrency.js';
 import type { SourceMessage } from './dead-letter.js';
 import { normaliseBody } from './normalise.js';
 import { logger } from './observability.js';
-import { processFailure, type PipelineDeps, type Resolution } from './pipeline.js';
-import { CONTROL_ATTRIBUTES, reportOutcome, settleAll, type Forwarders, type Settling } from './settlement.js';
+import type { PipelineDeps, Resolution } from './pipeline.js';
+import { CONTROL_ATTRIBUTES, processAll, resolveFailure, type Forwarders, type Settling } from './settlement.js';
 import { validateRegion } from './endpoints.js';
 
 /**
@@ -50,24 +49,14 @@ async function resolveRecord(record: SQSRecord, deps: QueueBatchDeps): Promise<S
     };
     return { source, resolution, firstSeenAt: seen };
   }
-  try {
-    const resolution = await processFailure({ failure: normalised.failure, firstSeenAt: seen }, deps);
-    return { source, resolution, firstSeenAt: seen, failure: normalised.failure };
-  } catch (error) {
-    // Ledger or secret unreachable, or anything unforeseen: the record stays on the queue.
-    return { source, resolution: { kind: 'hold', reason: `${(error as Error).name}: ${(error as Error).message}` }, firstSeenAt: seen, failure: normalised.failure };
-  }
+  return resolveFailure({ failure: normalised.failure, firstSeenAt: seen }, source, deps);
 }
 
 export async function processQueueBatch(event: SQSEvent, deps: QueueBatchDeps): Promise<SQSBatchResponse> {
-  const settling = await mapWithConcurrency(event.Records, deps.config.maxConcurrency, (record) => resolveRecord(record, deps));
-  const outcomes = await settleAll(settling, deps.forwarders);
-  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-  outcomes.forEach((outcome, index) => {
-    const item = settling[index]!;
-    reportOutcome(outcome, item, 'queue');
-    if (outcome.kind === 'deferred' && outcome.held) batchItemFailures.push({ itemIdentifier: item.source.messageId });
-  });
+  const settled = await processAll(event.Records, deps.config.maxConcurrency, (record) => resolveRecord(record, deps), deps.forwarders, 'queue');
+  const batchItemFailures = settled
+    .filter(({ outcome }) => outcome.kind === 'deferred' && outcome.held)
+    .map(({ source }) => ({ itemIdentifier: source.messageId }));
   return checkedResponse(event, { batchItemFailures });
 }
 

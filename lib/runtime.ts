@@ -28,6 +28,7 @@ export function createRuntime(config: AppConfig): Runtime {
     }),
     ledger: new AttemptLedger(documentClient(), { tableName: config.ledgerTable, leaseSeconds: config.leaseSeconds, ttlDays: config.ledgerTtlDays }),
     forwarders: {
+      forwardDryRuns: true,
       deadLetters: new QueueSender(sqs, config.deadLetterQueueUrl),
       requeue: config.sourceQueueUrl ? new QueueSender(sqs, config.sourceQueueUrl) : undefined,
     },

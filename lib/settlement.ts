@@ -1,8 +1,9 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { deadLetterMessage, type SourceMessage } from './dead-letter.js';
 import type { ScriptFailure } from './failure.js';
+import { mapWithConcurrency } from './concurrency.js';
 import { countOutcome, logger } from './observability.js';
-import { MAX_DELAY_SECONDS, type Resolution } from './pipeline.js';
+import { MAX_DELAY_SECONDS, processFailure, type FailureInput, type PipelineDeps, type Resolution } from './pipeline.js';
 import type { Decision } from './policy.js';
 import { numberAttribute, textAttribute, type OutgoingMessage, type QueueSender } from './queue-sender.js';
 import type { PreparedRequest } from './workspace-client.js';
@@ -26,7 +27,9 @@ export type Outcome =
       readonly decision?: Decision | undefined;
     }
   | { readonly kind: 'deferred'; readonly reason: string; readonly delaySeconds?: number | undefined; readonly held: boolean }
-  | { readonly kind: 'duplicate'; readonly reason: string };
+  | { readonly kind: 'duplicate'; readonly reason: string }
+  /** A dry run's decision, shown and not forwarded (the console and the sweep, where nothing would be lost). */
+  | { readonly kind: 'previewed'; readonly reason: string; readonly ruleId?: string | undefined; readonly preview?: PreparedRequest | undefined; readonly decision?: Decision | undefined };
 
 /** Attributes this service sets on a re-enqueued message (replaced on each re-enqueue). */
 export const CONTROL_ATTRIBUTES = {
@@ -44,6 +47,8 @@ export interface Settling {
 }
 
 export interface Forwarders {
+  /** Whether a dry run's decision goes to the DLQ (the queue: the message must not be lost) or is only shown. */
+  readonly forwardDryRuns?: boolean | undefined;
   readonly deadLetters: QueueSender;
   /** The source queue, for re-enqueue with a delay; without it a deferral is held on the queue. */
   readonly requeue?: QueueSender | undefined;
@@ -79,7 +84,7 @@ export async function settleAll(items: readonly Settling[], forwarders: Forwarde
   const letters: OutgoingMessage[] = [];
   const requeues: OutgoingMessage[] = [];
   for (const item of items) {
-    if (item.resolution.kind === 'dead-letter') letters.push(deadLetterMessage(item.source, item.resolution.letter));
+    if (item.resolution.kind === 'dead-letter' && (forwarders.forwardDryRuns || !item.resolution.dryRun)) letters.push(deadLetterMessage(item.source, item.resolution.letter));
     if (item.resolution.kind === 'requeue' && forwarders.requeue) requeues.push(requeueMessage(item, item.resolution));
   }
   const [letterRejects, requeueRejects] = await Promise.all([
@@ -100,6 +105,7 @@ async function outcomeOf(item: Settling, letterRejects: Map<string, string>, req
     case 'hold':
       return { kind: 'deferred', reason: r.reason, held: true };
     case 'dead-letter': {
+      if (r.dryRun && !forwarders.forwardDryRuns) return { kind: 'previewed', reason: r.letter.reason, ruleId: r.letter.ruleId, preview: r.preview, decision: r.decision };
       const rejected = letterRejects.get(id);
       if (rejected !== undefined) {
         await runQuietly(r.onRejected, 'a rejected dead letter', item);
@@ -133,4 +139,45 @@ export function reportOutcome(outcome: Outcome, item: Pick<Settling, 'source' | 
     shape: f?.shape,
     ...fields,
   });
+}
+
+/** A settled item: what it was and what became of it. */
+export interface Settled extends Settling {
+  readonly outcome: Outcome;
+}
+
+/**
+ * The shape every way in shares: resolve each item through the pipeline
+ * (at most `concurrency` at once), make the forwards durable, report one
+ * outcome line per item, and return them in order.
+ */
+export async function processAll<T>(
+  items: readonly T[],
+  concurrency: number,
+  resolve: (item: T) => Promise<Settling>,
+  forwarders: Forwarders,
+  way: string,
+): Promise<Settled[]> {
+  const settling = await mapWithConcurrency(items, concurrency, resolve);
+  const outcomes = await settleAll(settling, forwarders);
+  return settling.map((item, index) => {
+    const outcome = outcomes[index]!;
+    reportOutcome(outcome, item, way);
+    return { ...item, outcome };
+  });
+}
+
+/** Runs one failure through the pipeline; anything thrown (ledger or secret unreachable) holds it where it is. */
+export async function resolveFailure(input: FailureInput, source: SourceMessage, deps: PipelineDeps): Promise<Settling> {
+  try {
+    return { source, resolution: await processFailure(input, deps), firstSeenAt: input.firstSeenAt, failure: input.failure };
+  } catch (error) {
+    const reason = `${(error as Error).name}: ${(error as Error).message}`;
+    return { source, resolution: { kind: 'hold', reason }, firstSeenAt: input.firstSeenAt, failure: input.failure };
+  }
+}
+
+/** A source message for a failure that did not come from a queue (the sweep, the console): its body is the failure as JSON. */
+export function syntheticSource(messageId: string, payload: unknown): SourceMessage {
+  return { messageId, originId: messageId, body: JSON.stringify(payload), attributes: {} };
 }

@@ -90,7 +90,7 @@ export class WorkspaceClient {
   async *listRecords(project: ProjectRef, filters: RecordFilters, credentials: SigningCredentials): AsyncGenerator<ExecutionRecord> {
     const segments = ['v2', assertSafeId('project_id', project.projectId), 'script-execution-records'];
     const limit = Math.min(100, Math.max(1, filters.pageSize ?? 100));
-    for (let offset = 0; ; offset += limit) {
+    for (let offset = filters.offset ?? 0; ; offset += limit) {
       const query = recordQuery(filters, offset, limit);
       const { json } = await this.call(() => this.prepare(project, 'GET', segments, query, undefined, credentials), 'GET');
       const page = json as { count?: unknown; script_records?: unknown };

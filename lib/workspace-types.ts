@@ -40,6 +40,8 @@ export interface RecordFilters {
   readonly executeTimeEnd?: Date;
   /** Page size, 1–100 (default 100). */
   readonly pageSize?: number;
+  /** Start this many records into the listing (resuming a walk). */
+  readonly offset?: number;
 }
 
 /** The answer of a successful retry. */

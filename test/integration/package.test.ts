@@ -59,6 +59,7 @@ describe('the packaged CloudFormation', () => {
 
   it('scopes IAM to the exact resources: no "*" resource for SQS, Secrets Manager or DynamoDB', () => {
     const statements = ofType('AWS::IAM::Role').flatMap(([, role]) => role.Properties['Policies'].flatMap((p: any) => p.PolicyDocument.Statement));
+    expect(statements.length).toBeGreaterThan(0);
     const scoped = statements.filter((s: any) => [s.Action].flat().some((a: string) => /^(sqs|secretsmanager|dynamodb):/.test(a)));
     expect(scoped.length).toBeGreaterThanOrEqual(3);
     for (const statement of scoped) {
@@ -66,6 +67,22 @@ describe('the packaged CloudFormation', () => {
     }
     const secret = scoped.find((s: any) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
     expect(JSON.stringify(secret.Resource)).toContain(':secret:workspace-script-retry/credentials-??????');
+  });
+
+  it('gives each function only what it needs: only the queue function may receive from the queue', () => {
+    const roleOf = (fn: string) => resources[fn]!.Properties['Role']['Fn::GetAtt'][0] as string;
+    const actions = (role: string) => resources[role]!.Properties['Policies'].flatMap((p: any) => p.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()));
+    expect(actions(roleOf('RetryFromQueueLambdaFunction'))).toContain('sqs:ReceiveMessage');
+    for (const fn of ['SweepOnScheduleLambdaFunction', 'RetryManuallyLambdaFunction']) {
+      expect(actions(roleOf(fn))).not.toContain('sqs:ReceiveMessage');
+      expect(actions(roleOf(fn))).toContain('secretsmanager:GetSecretValue');
+    }
+  });
+
+  it('runs the sweep on its schedule with the projects to sweep', () => {
+    const [[, rule]] = ofType('AWS::Events::Rule') as [[string, Resource]];
+    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(10 minutes)', State: 'ENABLED' });
+    expect(resources['SweepOnScheduleLambdaFunction']!.Properties['Environment'].Variables).toMatchObject({ SWEEP_PROJECTS: '[]', SWEEP_LOOKBACK_MINUTES: '60' });
   });
 
   it('passes queue URLs and the table name in from CloudFormation, not rebuilt by the code', () => {

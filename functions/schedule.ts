@@ -1,0 +1,21 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { loadConfig } from '../lib/config.js';
+import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/credentials.js';
+import { logger, metrics } from '../lib/observability.js';
+import { createRuntime } from '../lib/runtime.js';
+import { runSweep, type ProjectSummary } from '../lib/sweep.js';
+import { loadSweepConfig } from '../lib/sweep-config.js';
+
+/** sweepOnSchedule: finds failed executions whose events were lost and puts them through the pipeline. */
+const config = loadConfig();
+const sweep = loadSweepConfig(process.env, config.endpoints);
+const runtime = createRuntime(config);
+
+export const handler = middy<ScheduledEvent, { projects: ProjectSummary[] }, Error, Context & WithWorkspaceCredentials>()
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .use(workspaceCredentialsMiddleware({ secretId: config.credentialsSecretId, cacheTtlSeconds: config.credentialsCacheTtlSeconds }))
+  .handler((_event, context) => runSweep({ ...runtime, sweep, credentials: context.workspaceCredentials, remainingMs: () => context.getRemainingTimeInMillis() }));

@@ -1,0 +1,141 @@
+import * as z from 'zod';
+import { validateRegion } from './endpoints.js';
+import { unsafeIdReason } from './identifiers.js';
+import type { PipelineDeps } from './pipeline.js';
+import { processAll, resolveFailure, syntheticSource, type Forwarders, type Outcome } from './settlement.js';
+import type { PreparedRequest } from './workspace-client.js';
+
+/**
+ * The console way in (`retryManually`): a small JSON payload naming failures,
+ * answered synchronously with one result per item. `dry_run` shows the
+ * decision and the exact request without sending anything; `force` is an
+ * operator's override of the policy's verdict, recorded in the ledger with
+ * the given reason, that never overrides dry run, the kill switch or the
+ * duplicate guard.
+ */
+
+const MAX_ITEMS = 100;
+
+const id = z.string().superRefine((value, ctx) => {
+  const reason = unsafeIdReason(value);
+  if (reason) ctx.addIssue({ code: 'custom', message: reason });
+});
+
+const itemSchema = z
+  .object({
+    project_id: id,
+    region: z.string().max(32).optional(),
+    task_id: id.optional(),
+    record_id: id.optional(),
+    dry_run: z.boolean().optional(),
+    force: z.boolean().optional(),
+    reason: z.string().min(1).max(500).optional(),
+  })
+  .strict()
+  .superRefine((item, ctx) => {
+    if (item.task_id === undefined && item.record_id === undefined) ctx.addIssue({ code: 'custom', message: 'needs task_id or record_id' });
+    if (item.task_id !== undefined && item.record_id !== undefined) ctx.addIssue({ code: 'custom', message: 'give task_id or record_id, not both' });
+    if (item.force && !item.reason) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'is required with force: true (it is kept in the ledger)' });
+  });
+
+const batchSchema = z.object({ items: z.array(z.unknown()).min(1, 'must list at least one item').max(MAX_ITEMS, `must list at most ${MAX_ITEMS} items`) }).strict();
+
+type ManualItem = z.infer<typeof itemSchema>;
+
+/** One field that is wrong, and why. */
+export interface FieldProblem {
+  readonly field: string;
+  readonly problem: string;
+}
+
+/** The answer for one item. */
+export interface ManualResult {
+  readonly project_id: string;
+  readonly record_id?: string | undefined;
+  readonly task_id?: string | undefined;
+  readonly outcome: Exclude<Outcome['kind'], 'previewed'> | 'dry-run';
+  readonly reason?: string | undefined;
+  readonly rule_id?: string | undefined;
+  readonly new_task_id?: string | undefined;
+  readonly attempt?: number | undefined;
+  readonly forced?: boolean | undefined;
+  /** Dry runs: what would be sent (never a signature or a key). */
+  readonly request?: { readonly method: string; readonly url: string; readonly body?: string | undefined; readonly signed_headers: readonly string[] } | undefined;
+}
+
+export type ManualAnswer = { readonly ok: true; readonly results: ManualResult[] } | { readonly ok: false; readonly errors: FieldProblem[] };
+
+export interface ManualDeps extends PipelineDeps {
+  readonly forwarders: Forwarders;
+}
+
+function problems(prefix: string, error: z.ZodError): FieldProblem[] {
+  return error.issues.map((issue) => ({
+    field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(payload)',
+    problem:
+      issue.code === 'unrecognized_keys'
+        ? `unknown field(s) ${issue.keys.join(', ')}`
+        : issue.code === 'invalid_type' && issue.message.endsWith('received undefined')
+          ? 'is required'
+          : issue.message,
+  }));
+}
+
+/** Validates the payload: every bad field of every item is named, nothing runs unless all are good. */
+export function parseManualPayload(payload: unknown, checkRegion: (region: string) => string | undefined): { items: ManualItem[] } | { errors: FieldProblem[] } {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return { errors: [{ field: '(payload)', problem: 'must be a JSON object' }] };
+  const multiple = 'items' in payload;
+  if (multiple) {
+    const batch = batchSchema.safeParse(payload);
+    if (!batch.success) return { errors: problems('', batch.error) };
+  }
+  const raw = multiple ? (payload as { items: unknown[] }).items : [payload];
+  const items: ManualItem[] = [];
+  const errors: FieldProblem[] = [];
+  raw.forEach((value, index) => {
+    const prefix = multiple ? `items.${index}` : '';
+    const parsed = itemSchema.safeParse(value);
+    if (!parsed.success) return errors.push(...problems(prefix, parsed.error));
+    const regionProblem = parsed.data.region === undefined ? undefined : checkRegion(parsed.data.region);
+    if (regionProblem) return errors.push({ field: [prefix, 'region'].filter(Boolean).join('.'), problem: regionProblem });
+    items.push(parsed.data);
+  });
+  return errors.length ? { errors } : { items };
+}
+
+function describeRequest(preview: PreparedRequest | undefined): ManualResult['request'] {
+  return preview && { method: preview.method, url: preview.url, body: preview.body, signed_headers: preview.signedHeaderNames };
+}
+
+export async function runManual(payload: unknown, deps: ManualDeps): Promise<ManualAnswer> {
+  const parsed = parseManualPayload(payload, (region) => validateRegion(region, deps.config.endpoints));
+  if ('errors' in parsed) return { ok: false, errors: parsed.errors };
+  const now = (deps.now ?? Date.now)();
+  const settled = await processAll(
+    parsed.items,
+    deps.config.maxConcurrency,
+    (item) => {
+      const failure = { projectId: item.project_id, region: item.region, recordId: item.record_id, taskId: item.task_id, shape: 'manual' };
+      const source = syntheticSource(`manual:${item.project_id}:${item.record_id ?? item.task_id}`, item);
+      return resolveFailure({ failure, firstSeenAt: now, dryRun: item.dry_run, force: item.force ? { reason: item.reason! } : undefined, manual: true }, source, deps);
+    },
+    { ...deps.forwarders, forwardDryRuns: false },
+    'manual',
+  );
+  return { ok: true, results: settled.map(({ failure, outcome }) => toResult(failure!, outcome)) };
+}
+
+function toResult(failure: { projectId: string; recordId?: string | undefined; taskId?: string | undefined }, outcome: Outcome): ManualResult {
+  const base = { project_id: failure.projectId, record_id: failure.recordId, task_id: failure.taskId };
+  switch (outcome.kind) {
+    case 'retried':
+      return { ...base, outcome: 'retried', rule_id: outcome.ruleId, new_task_id: outcome.newTaskId, attempt: outcome.attempt, forced: outcome.forced };
+    case 'previewed':
+      return { ...base, outcome: 'dry-run', reason: outcome.reason, rule_id: outcome.ruleId, request: describeRequest(outcome.preview) };
+    case 'dead-lettered':
+      return { ...base, outcome: 'dead-lettered', reason: outcome.reason, rule_id: outcome.ruleId };
+    case 'deferred':
+    case 'duplicate':
+      return { ...base, outcome: outcome.kind, reason: outcome.reason };
+  }
+}

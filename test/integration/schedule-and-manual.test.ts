@@ -1,0 +1,202 @@
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failureKey } from '../../lib/failure.js';
+import type { ManualAnswer } from '../../lib/manual.js';
+import type { ProjectSummary } from '../../lib/sweep.js';
+import { lambdaContext } from '../../local/poller.js';
+import { body, failedRecord, OTHER_PROJECT_ID, plainFailure, PROJECT_ID } from '../helpers/factories.js';
+import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+import { readFile } from 'node:fs/promises';
+
+type Sweep = (event: unknown, context: Context) => Promise<{ projects: ProjectSummary[] }>;
+type Manual = (event: unknown, context: Context) => Promise<ManualAnswer>;
+
+let h: Harness;
+const minutesAgo = (m: number) => `${new Date(Date.now() - m * 60_000).toISOString().slice(0, 19)}Z`;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.stop());
+
+async function sweeper(env: Record<string, string> = {}): Promise<Sweep> {
+  const projects = JSON.stringify([{ project_id: PROJECT_ID }, { project_id: OTHER_PROJECT_ID, region: 'cn-north-4' }]);
+  return h.loadHandler<Sweep>('schedule', { SWEEP_PROJECTS: projects, MAX_CONCURRENCY: '10', ...env });
+}
+
+const byProject = (result: { projects: ProjectSummary[] }, id: string) => result.projects.find((p) => p.projectId === id)!;
+
+describe('the scheduled sweep', () => {
+  it('finds failed records across pages and projects, finds nothing new the second time, and sees queue retries as duplicates', async () => {
+    // Prepare: 130 failed records in one project (two pages of 100), 15 in another, plus noise.
+    const records = Array.from({ length: 130 }, (_, i) => failedRecord({ id: `sweep-a-${i}`, start_time: minutesAgo(20) }));
+    const other = Array.from({ length: 15 }, (_, i) => failedRecord({ id: `sweep-b-${i}`, start_time: minutesAgo(5) }));
+    h.stack.simulator.seedRecords(PROJECT_ID, [...records, failedRecord({ id: 'sweep-ok', status: 'SUCCESS', start_time: minutesAgo(10) }), failedRecord({ id: 'sweep-ancient', start_time: minutesAgo(600) })]);
+    h.stack.simulator.seedRecords(OTHER_PROJECT_ID, other);
+    // One of them was already retried through the queue.
+    const queue = await h.loadHandler('queue');
+    await invoke(queue, sqsEvent([body({ ...records[0], project_id: PROJECT_ID })]));
+    const sweep = await sweeper();
+
+    // Act
+    const first = await sweep(h.stack.env, lambdaContext('sweepOnSchedule', 300_000));
+    const second = await sweep({}, lambdaContext('sweepOnSchedule', 300_000));
+
+    // Assess
+    expect(byProject(first, PROJECT_ID)).toMatchObject({ seen: 130, retried: 129, duplicate: 1, complete: true });
+    expect(byProject(first, OTHER_PROJECT_ID)).toMatchObject({ seen: 15, retried: 15, complete: true });
+    for (const r of [...records, ...other]) expect(h.stack.simulator.retryCount(r.id)).toBe(1);
+    expect(h.stack.simulator.retryCount('sweep-ok')).toBe(0);
+    expect(h.stack.simulator.retryCount('sweep-ancient')).toBe(0);
+    // The second window overlaps the first (late failures), so it sees some again: all duplicates, nothing retried.
+    expect(byProject(second, PROJECT_ID)).toMatchObject({ retried: 0, 'dead-lettered': 0, complete: true });
+    expect(byProject(second, PROJECT_ID).duplicate).toBe(byProject(second, PROJECT_ID).seen);
+    expect(byProject(second, OTHER_PROJECT_ID)).toMatchObject({ retried: 0 });
+  });
+
+  it('a sweep cut short by its time budget resumes where it stopped on the next run', async () => {
+    const project = 'abcdefabcdefabcdefabcdefabcdef01';
+    const records = Array.from({ length: 45 }, (_, i) => failedRecord({ id: `budget-${i}`, start_time: minutesAgo(3) }));
+    h.stack.simulator.seedRecords(project, records);
+    const sweep = await h.loadHandler<Sweep>('schedule', { SWEEP_PROJECTS: JSON.stringify([{ project_id: project }]), MAX_CONCURRENCY: '10', SWEEP_SAFETY_SECONDS: '10' });
+
+    // Remaining time drops below the 10 s margin after the first chunk of 10.
+    let calls = 0;
+    const shortContext = { ...lambdaContext('sweepOnSchedule', 300_000), getRemainingTimeInMillis: () => (calls++ < 1 ? 60_000 : 5_000) };
+    const cut = await sweep({}, shortContext);
+    expect(cut.projects[0]).toMatchObject({ seen: 10, retried: 10, complete: false });
+    const state = await fetchState(project);
+    expect(state).toMatchObject({ next_offset: 10 });
+
+    const resumed = await sweep({}, lambdaContext('sweepOnSchedule', 300_000));
+    expect(resumed.projects[0]).toMatchObject({ seen: 35, retried: 35, duplicate: 0, complete: true });
+    for (const r of records) expect(h.stack.simulator.retryCount(r.id)).toBe(1);
+  });
+
+  it('refuses a bad SWEEP_PROJECTS at cold start, naming the field', async () => {
+    await expect(h.loadHandler('schedule', { SWEEP_PROJECTS: '[{"project_id":"../x"}]' })).rejects.toThrow('SWEEP_PROJECTS[0].project_id: must be a safe id');
+    await expect(h.loadHandler('schedule', { SWEEP_PROJECTS: undefined })).rejects.toThrow(/SWEEP_PROJECTS is required/);
+  });
+});
+
+async function fetchState(projectId: string): Promise<Record<string, unknown> | undefined> {
+  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+  const { DynamoDBDocumentClient, GetCommand } = await import('@aws-sdk/lib-dynamodb');
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }));
+  return (await db.send(new GetCommand({ TableName: h.stack.tableName, Key: { pk: `sweep#${projectId}` } }))).Item;
+}
+
+async function ledgerItem(projectId: string, recordId: string): Promise<Record<string, unknown> | undefined> {
+  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+  const { DynamoDBDocumentClient, GetCommand } = await import('@aws-sdk/lib-dynamodb');
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }));
+  return (await db.send(new GetCommand({ TableName: h.stack.tableName, Key: { pk: failureKey({ projectId, recordId }) } }))).Item;
+}
+
+describe('manual invocation', () => {
+  let manual: Manual;
+  const call = (payload: unknown) => manual(payload, lambdaContext('retryManually', 30_000));
+  const seed = (id: string) => h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id })]);
+
+  beforeAll(async () => {
+    manual = await h.loadHandler<Manual>('manual');
+  });
+
+  it('retries a single record and answers with the new task id', async () => {
+    seed('manual-1');
+    const answer = await call({ project_id: PROJECT_ID, record_id: 'manual-1' });
+    expect(answer).toEqual({ ok: true, results: [expect.objectContaining({ project_id: PROJECT_ID, record_id: 'manual-1', outcome: 'retried', rule_id: 'manual-request', attempt: 1 })] });
+    const result = (answer as { results: Array<{ new_task_id: string }> }).results[0]!;
+    expect(h.stack.simulator.retries.at(-1)!.newTaskId).toBe(result.new_task_id);
+  });
+
+  it('answers one result per item of a batch, a duplicate included', async () => {
+    seed('manual-2');
+    h.stack.simulator.seedTask(PROJECT_ID, 'manual-task-3');
+    const answer = await call({ items: [{ project_id: PROJECT_ID, record_id: 'manual-2' }, { project_id: PROJECT_ID, task_id: 'manual-task-3' }, { project_id: PROJECT_ID, record_id: 'manual-1' }] });
+    expect(answer.ok && answer.results.map((r) => r.outcome)).toEqual(['retried', 'retried', 'duplicate']);
+  });
+
+  it('a dry run calls nothing and shows the exact request, without signature or key', async () => {
+    seed('manual-dry');
+    const before = h.stack.simulator.requestsReceived;
+    const answer = await call({ project_id: PROJECT_ID, record_id: 'manual-dry', dry_run: true });
+    expect(h.stack.simulator.requestsReceived).toBe(before);
+    expect(answer).toEqual({
+      ok: true,
+      results: [
+        expect.objectContaining({
+          outcome: 'dry-run',
+          reason: 'dry-run: would retry now (rule manual-request)',
+          request: { method: 'POST', url: `${h.stack.simulator.url}/v2/${PROJECT_ID}/script-executions/retry`, body: '{"record_id":"manual-dry"}', signed_headers: ['content-type', 'host', 'x-project-id', 'x-sdk-date'] },
+        }),
+      ],
+    });
+    const text = JSON.stringify(answer);
+    expect(text).not.toMatch(/Signature|Access=|LOCALSTACKACCESSKEY|local-stack-secret/);
+    expect(await ledgerItem(PROJECT_ID, 'manual-dry')).toBeUndefined();
+    expect((await h.takeAll(h.stack.dlqUrl)).filter((m) => m.Body?.includes('manual-dry'))).toHaveLength(0);
+  });
+
+  it('force overrides a give-up (max attempts reached through lineage) and is recorded in the ledger with its reason', async () => {
+    // The original failure was retried once (max_attempts 1); that retry's task failed again.
+    const queue = await h.loadHandler('queue', { RETRY_POLICY: '{"max_attempts":1}' });
+    seed('manual-force');
+    await invoke(queue, sqsEvent([body(plainFailure({ record_id: 'manual-force' }))]));
+    const task2 = h.stack.simulator.retries.at(-1)!.newTaskId;
+    manual = await h.loadHandler<Manual>('manual', { RETRY_POLICY: '{"max_attempts":1}' });
+
+    const unforced = await call({ project_id: PROJECT_ID, task_id: task2 });
+    const forced = await call({ project_id: PROJECT_ID, task_id: task2, force: true, reason: 'INC-42: fixed the share permission' });
+    const again = await call({ project_id: PROJECT_ID, task_id: task2, force: true, reason: 'twice?' });
+
+    expect(unforced.ok && unforced.results[0]).toMatchObject({ outcome: 'dead-lettered', rule_id: 'max-attempts' });
+    expect(forced.ok && forced.results[0]).toMatchObject({ outcome: 'retried', forced: true, rule_id: 'forced', attempt: 2 });
+    expect(again.ok && again.results[0]).toMatchObject({ outcome: 'duplicate' });
+    expect(h.stack.simulator.retryCount(task2)).toBe(1);
+    const root = await ledgerItem(PROJECT_ID, 'manual-force');
+    expect(root).toMatchObject({ attempts: 2, state: 'retried' });
+    expect(root!['history']).toContainEqual(expect.objectContaining({ attempt: 2, outcome: 'retried', forced_by: 'INC-42: fixed the share permission' }));
+    manual = await h.loadHandler<Manual>('manual');
+  });
+
+  it.each([
+    [{}, [{ field: 'project_id', problem: 'is required' }]],
+    [{ project_id: PROJECT_ID }, [{ field: '(payload)', problem: 'needs task_id or record_id' }]],
+    [{ project_id: PROJECT_ID, record_id: '../x' }, [{ field: 'record_id', problem: expect.stringMatching(/safe URL path segment/) }]],
+    [{ project_id: PROJECT_ID, record_id: 'r', task_id: 't' }, [{ field: '(payload)', problem: 'give task_id or record_id, not both' }]],
+    [{ project_id: PROJECT_ID, record_id: 'r', force: true }, [{ field: 'reason', problem: 'is required with force: true (it is kept in the ledger)' }]],
+    [{ project_id: PROJECT_ID, record_id: 'r', dryrun: true }, [{ field: '(payload)', problem: 'unknown field(s) dryrun' }]],
+    [{ project_id: PROJECT_ID, record_id: 'r', dry_run: 'yes' }, [{ field: 'dry_run', problem: expect.stringMatching(/boolean/) }]],
+    [{ project_id: PROJECT_ID, record_id: 'r', region: 'xx-nowhere-9' }, [{ field: 'region', problem: expect.stringMatching(/has no Workspace endpoint/) }]],
+    [{ items: [{ project_id: PROJECT_ID, record_id: 'ok' }, { project_id: 5, record_id: 'r' }] }, [{ field: 'items.1.project_id', problem: expect.stringMatching(/string/) }]],
+    [{ items: [] }, [{ field: 'items', problem: 'must list at least one item' }]],
+    [{ items: [{ project_id: PROJECT_ID, record_id: 'r' }], dry_run: true }, [{ field: '(payload)', problem: 'unknown field(s) dry_run' }]],
+    ['just a string', [{ field: '(payload)', problem: 'must be a JSON object' }]],
+  ])('answers invalid input %j naming each bad field', async (payload, errors) => {
+    const before = h.stack.simulator.requestsReceived;
+    const answer = await call(payload);
+    expect(answer).toEqual({ ok: false, errors });
+    expect(h.stack.simulator.requestsReceived).toBe(before);
+  });
+
+  it('the sample events in events/ are valid manual payloads', async () => {
+    for (const file of ['manual-single.json', 'manual-batch.json', 'manual-dry-run.json', 'manual-force.json']) {
+      const payload = JSON.parse(await readFile(new URL(`../../events/${file}`, import.meta.url), 'utf8')) as unknown;
+      const answer = await call({ ...(payload as object), ...('items' in (payload as object) ? {} : { dry_run: true }) });
+      expect(answer.ok, file).toBe(true);
+    }
+  });
+});
+
+describe('dead letters from the console carry the evidence', () => {
+  it('a give-up from the console reaches the DLQ with its reason', async () => {
+    const manual = await h.loadHandler<Manual>('manual', { RETRY_POLICY: '{"projects":{"' + PROJECT_ID + '":{"retries_enabled":false}}}' });
+    h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: 'manual-disabled' })]);
+    await h.takeAll(h.stack.dlqUrl);
+    const answer = await manual({ project_id: PROJECT_ID, record_id: 'manual-disabled' }, lambdaContext('retryManually', 30_000));
+    expect(answer.ok && answer.results[0]).toMatchObject({ outcome: 'dead-lettered', rule_id: 'retries-disabled' });
+    const [letter] = await h.takeAll(h.stack.dlqUrl);
+    expect(attr(letter!, 'rule_id')).toBe('retries-disabled');
+  });
+});
