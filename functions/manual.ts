@@ -6,7 +6,7 @@ import { loadConfig } from '../lib/config.js';
 import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/credentials.js';
 import { runManual, type ManualAnswer } from '../lib/manual.js';
 import { logger, metrics } from '../lib/observability.js';
-import { createRuntime } from '../lib/runtime.js';
+import { createRuntime, forInvocation } from '../lib/runtime.js';
 
 /** retryManually: the Lambda console's test event or `osls invoke`, answered synchronously per item. */
 const config = loadConfig();
@@ -16,4 +16,4 @@ export const handler = middy<unknown, ManualAnswer, Error, Context & WithWorkspa
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics))
   .use(workspaceCredentialsMiddleware({ secretId: config.credentialsSecretId, cacheTtlSeconds: config.credentialsCacheTtlSeconds }))
-  .handler((event, context) => runManual(event, { ...runtime, credentials: context.workspaceCredentials }));
+  .handler((event, context) => runManual(event, forInvocation(runtime, context.workspaceCredentials)));

@@ -7,7 +7,7 @@ import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '.
 import { batchFailureGuard } from '../lib/middleware/batch-failure-guard.js';
 import { logger, metrics } from '../lib/observability.js';
 import { processQueueBatch } from '../lib/queue-batch.js';
-import { createRuntime } from '../lib/runtime.js';
+import { createRuntime, forInvocation } from '../lib/runtime.js';
 
 /** retryFromQueue: SQS failure events → retried, dead-lettered, deferred or duplicate (partial batch response). */
 const config = loadConfig();
@@ -18,4 +18,4 @@ export const handler = middy<SQSEvent, SQSBatchResponse, Error, Context & WithWo
   .use(logMetrics(metrics))
   .use(batchFailureGuard())
   .use(workspaceCredentialsMiddleware({ secretId: config.credentialsSecretId, cacheTtlSeconds: config.credentialsCacheTtlSeconds }))
-  .handler((event, context) => processQueueBatch(event, { ...runtime, credentials: context.workspaceCredentials }));
+  .handler((event, context) => processQueueBatch(event, forInvocation(runtime, context.workspaceCredentials)));

@@ -26,6 +26,12 @@ export interface AppConfig {
   readonly retriesEnabled: boolean;
   readonly workspaceTimeoutMs: number;
   readonly workspaceInCallRetries: number;
+  readonly breakerFailures: number;
+  readonly breakerCooldownSeconds: number;
+  readonly authCooldownSeconds: number;
+  /** Failed share of an invocation's calls (0–1) above which it stops calling. */
+  readonly errorThreshold: number;
+  readonly errorThresholdMinCalls: number;
 }
 
 /** A configuration value that cannot be used; the message names the variable. */
@@ -95,12 +101,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sourceQueueUrl: queueUrl(env, 'SOURCE_QUEUE_URL', false),
     ledgerTable: required(env, 'LEDGER_TABLE'),
     ledgerTtlDays: integer(env, 'LEDGER_TTL_DAYS', 30, 1, 3650),
-    leaseSeconds: integer(env, 'LEDGER_LEASE_SECONDS', 120, 5, 3600),
+    leaseSeconds: integer(env, 'LEDGER_LEASE_SECONDS', 120, 1, 3600),
     maxConcurrency: integer(env, 'MAX_CONCURRENCY', 10, 1, 100),
     policy,
     dryRun: boolean(env, 'DRY_RUN', false) || policy.dryRun,
     retriesEnabled: boolean(env, 'RETRIES_ENABLED', true),
     workspaceTimeoutMs: integer(env, 'WORKSPACE_TIMEOUT_MS', 5_000, 100, 60_000),
     workspaceInCallRetries: integer(env, 'WORKSPACE_IN_CALL_RETRIES', 2, 0, 5),
+    breakerFailures: integer(env, 'BREAKER_FAILURES', 5, 1, 100),
+    breakerCooldownSeconds: integer(env, 'BREAKER_COOLDOWN_SECONDS', 30, 1, 3600),
+    authCooldownSeconds: integer(env, 'AUTH_COOLDOWN_SECONDS', 300, 1, 86_400),
+    errorThreshold: integer(env, 'ERROR_THRESHOLD_PERCENT', 50, 1, 100) / 100,
+    errorThresholdMinCalls: integer(env, 'ERROR_THRESHOLD_MIN_CALLS', 5, 1, 1000),
   };
 }

@@ -50,15 +50,13 @@ function toSigning(key: z.infer<typeof keySchema>): SigningCredentials {
 
 /**
  * The credentials one invocation uses. A 401 leads to at most one refetch of
- * the secret, shared by every call that saw the same version; a key Workspace
- * refuses after that is remembered as refused for the rest of the invocation,
- * so this function never walks a key into Huawei's five-failure lockout.
+ * the secret, shared by every call that saw the same version (a key refused
+ * after that is isolated by its circuit breaker: lib/circuit-breakers.ts).
  */
 export class WorkspaceCredentials {
   private secret: Promise<Secret> | undefined;
   private version = 0;
   private refreshing: Promise<void> | undefined;
-  private readonly refused = new Set<string>();
 
   constructor(
     private readonly secretId: string,
@@ -84,15 +82,6 @@ export class WorkspaceCredentials {
       this.refreshing = undefined;
     });
     await this.refreshing;
-  }
-
-  /** Remember that Workspace refused this key even after a refresh. */
-  markRefused(ak: string): void {
-    this.refused.add(ak);
-  }
-
-  isRefused(ak: string): boolean {
-    return this.refused.has(ak);
   }
 
   private async read(fetchSecret: () => Promise<unknown>): Promise<Secret> {

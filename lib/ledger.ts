@@ -72,7 +72,9 @@ export type Standing =
       /** An operator forces a failure that was dead-lettered: it is reopened. */
       readonly reopen?: boolean | undefined;
     }
-  | { readonly kind: 'duplicate'; readonly reason: string };
+  | { readonly kind: 'duplicate'; readonly reason: string }
+  /** Another delivery holds a live lease: wait until it ends (if its holder dies, this one takes over). */
+  | { readonly kind: 'in-flight'; readonly leaseEndsAt: number };
 
 /** A claim held for one call: settle it with the token. */
 export interface Claim {
@@ -96,7 +98,7 @@ export function standingOf(view: LedgerView, eventId: string | undefined, now: n
   const item = view.item;
   if (!item) return { kind: 'new', attemptsMade: 0 };
   if (item.state === 'in-flight') {
-    if ((item.lease_until ?? 0) > now) return { kind: 'duplicate', reason: 'a retry of this failure is in flight' };
+    if ((item.lease_until ?? 0) > now) return { kind: 'in-flight', leaseEndsAt: item.lease_until! };
     // The holder died mid-call: its own occurrence takes over, as the same attempt.
     if (item.holder === view.occurrence) {
       return { kind: 'new', attemptsMade: Math.max(0, item.attempts - 1), lastAttemptAt: item.last_attempt_at, takeover: item.holder_token };
@@ -123,6 +125,8 @@ export interface SettleDetails {
   readonly errorCode?: string | undefined;
   readonly reason?: string | undefined;
   readonly forcedBy?: string | undefined;
+  /** The call certainly did not run the script (refused before the backend, or never made): do not count it. */
+  readonly refundAttempt?: boolean | undefined;
 }
 
 export class AttemptLedger {
@@ -207,6 +211,10 @@ export class AttemptLedger {
         update += `, ${field} = :${field}`;
         values[`:${field}`] = value;
       }
+    }
+    if (details.refundAttempt) {
+      update += ', attempts = attempts - :one';
+      values[':one'] = 1;
     }
     // A deferred occurrence will be tried again: it is no longer "handled".
     if (details.outcome === 'deferred') {

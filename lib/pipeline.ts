@@ -7,7 +7,9 @@ import { standingOf, type AttemptLedger, type Claim, type LedgerView, type Stand
 import { backoffSeconds, decide, type Decision } from './policy.js';
 import type { SigningCredentials } from './signer.js';
 import type { PreparedRequest, WorkspaceClient } from './workspace-client.js';
-import { isWorkspaceApiError, type WorkspaceApiError } from './workspace-errors.js';
+import { certainlyNotApplied, isWorkspaceApiError, type WorkspaceApiError } from './workspace-errors.js';
+import { CircuitBreakers, CircuitOpenError } from './circuit-breakers.js';
+import type { ErrorBudget } from './error-budget.js';
 import type { RetryAccepted } from './workspace-types.js';
 
 /**
@@ -39,6 +41,9 @@ export interface PipelineDeps {
   readonly workspace: WorkspaceClient;
   readonly ledger: AttemptLedger;
   readonly credentials: WorkspaceCredentials;
+  readonly breakers: CircuitBreakers;
+  /** This invocation's tolerance for failed calls. */
+  readonly errorBudget: ErrorBudget;
   readonly now?: () => number;
 }
 
@@ -73,6 +78,10 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
   const view = await deps.ledger.view(failure);
   const standing = standingOf(view, failure.eventId, now, input.force !== undefined);
   if (standing.kind === 'duplicate') return { kind: 'duplicate', reason: standing.reason };
+  // Another delivery is calling now: come back when its lease ends; if it died, this one takes over.
+  if (standing.kind === 'in-flight') {
+    return { kind: 'requeue', reason: 'in-flight: another delivery of this failure holds the lease', delaySeconds: Math.max(1, Math.ceil((standing.leaseEndsAt - now) / 1000)), attempt: 0 };
+  }
 
   const jitter = stableJitter(view.rootKey, standing.attemptsMade);
   const decided = decide({ failure, attempts: { count: standing.attemptsMade, lastAttemptAt: standing.lastAttemptAt }, policy: config.policy, now, firstSeenAt: input.firstSeenAt, jitter, requestedByOperator: input.manual });
@@ -99,10 +108,14 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
     const preview = deps.workspace.describeRetry(project, retryTargetOf(failure), credentials);
     return { kind: 'dead-letter', letter: letter(`dry-run: would retry now (rule ${decision.ruleId})`, 'DRY_RUN', decision.ruleId), preview, decision, dryRun };
   }
-  if (deps.credentials.isRefused(credentials.ak)) {
-    return { kind: 'hold', reason: 'auth-refused: Workspace refused this key in this invocation; not trying it again' };
+  // Calls this invocation or this container should not make: defer without claiming, so no attempt is spent.
+  const breakerKey = CircuitBreakers.keyFor(deps.workspace.endpointOf(project), credentials.ak);
+  const wait = deps.breakers.waitFor(breakerKey);
+  if (wait > 0) return { kind: 'requeue', reason: `circuit-open: no calls to ${deps.workspace.endpointOf(project)} for now`, delaySeconds: Math.ceil(wait / 1000), attempt: decision.attempt, ruleId: decision.ruleId };
+  if (deps.errorBudget.exhausted()) {
+    return { kind: 'requeue', reason: `error-threshold: ${deps.errorBudget.describe()}; the rest of the batch waits`, delaySeconds: deps.config.breakerCooldownSeconds, attempt: decision.attempt, ruleId: decision.ruleId };
   }
-  return callAndSettle({ failure, project, decision, standing, view, credentials, version, forceReason: input.force?.reason, firstSeenAt: input.firstSeenAt, now }, deps);
+  return callAndSettle({ failure, project, decision, standing, view, credentials, version, breakerKey, forceReason: input.force?.reason, firstSeenAt: input.firstSeenAt, now }, deps);
 }
 
 interface CallContext {
@@ -113,6 +126,7 @@ interface CallContext {
   readonly view: LedgerView;
   readonly credentials: SigningCredentials;
   readonly version: number;
+  readonly breakerKey: string;
   readonly forceReason?: string | undefined;
   readonly firstSeenAt: number;
   readonly now: number;
@@ -125,38 +139,52 @@ async function callAndSettle(ctx: CallContext, deps: PipelineDeps): Promise<Reso
   try {
     accepted = await retryWithRefresh(ctx, deps);
   } catch (error) {
+    if (isWorkspaceApiError(error)) deps.errorBudget.record(false);
     return settleFailedCall(claim, ctx, error, deps);
   }
+  deps.errorBudget.record(true);
   await deps.ledger.settle(claim, { outcome: 'retried', ruleId: ctx.decision.ruleId, taskId: accepted.taskId, requestId: accepted.requestId, forcedBy: ctx.forceReason });
   return { kind: 'retried', newTaskId: accepted.taskId, requestId: accepted.requestId, ruleId: ctx.decision.ruleId, attempt: claim.attempt, forced: ctx.forceReason !== undefined };
 }
 
-/** Calls retry; on 401 refetches the secret once and, if the key changed, tries once more. */
+/**
+ * Calls retry through the key's circuit breaker; on 401 reads the secret
+ * again once and, if the key changed, tries once more. A key refused after
+ * that is isolated for the auth cool-down.
+ */
 async function retryWithRefresh(ctx: CallContext, deps: PipelineDeps): Promise<RetryAccepted> {
   const target = retryTargetOf(ctx.failure);
+  const call = (key: string, credentials: SigningCredentials) => deps.breakers.execute(key, () => deps.workspace.retry(ctx.project, target, credentials));
   try {
-    return await deps.workspace.retry(ctx.project, target, ctx.credentials);
+    return await call(ctx.breakerKey, ctx.credentials);
   } catch (error) {
     if (!isWorkspaceApiError(error) || error.kind !== 'auth') throw error;
     await deps.credentials.refreshAfter(ctx.version);
     const fresh = await deps.credentials.forProject(ctx.project.projectId);
     if (fresh.credentials.ak === ctx.credentials.ak && fresh.credentials.sk === ctx.credentials.sk) {
-      deps.credentials.markRefused(ctx.credentials.ak);
+      deps.breakers.refuseKey(ctx.breakerKey);
       throw error;
     }
+    const freshKey = CircuitBreakers.keyFor(deps.workspace.endpointOf(ctx.project), fresh.credentials.ak);
     try {
-      return await deps.workspace.retry(ctx.project, target, fresh.credentials);
+      return await call(freshKey, fresh.credentials);
     } catch (second) {
-      if (isWorkspaceApiError(second) && second.kind === 'auth') deps.credentials.markRefused(fresh.credentials.ak);
+      if (isWorkspaceApiError(second) && second.kind === 'auth') deps.breakers.refuseKey(freshKey);
       throw second;
     }
   }
 }
 
 async function settleFailedCall(claim: Claim, ctx: CallContext, error: unknown, deps: PipelineDeps): Promise<Resolution> {
-  const deferred = (errorCode: string, reason: string) => deps.ledger.settle(claim, { outcome: 'deferred', ruleId: ctx.decision.ruleId, errorCode, reason });
+  const deferred = (errorCode: string, reason: string, refundAttempt: boolean) =>
+    deps.ledger.settle(claim, { outcome: 'deferred', ruleId: ctx.decision.ruleId, errorCode, reason, refundAttempt });
+  const backoff = () => Math.min(MAX_DELAY_SECONDS, backoffSeconds(claim.attempt, deps.config.policy, stableJitter(claim.rootKey, claim.attempt)));
+  if (error instanceof CircuitOpenError) {
+    await deferred('CIRCUIT_OPEN', error.message, true);
+    return { kind: 'requeue', reason: `circuit-open: ${error.message}`, delaySeconds: Math.ceil(error.retryAfterMs / 1000), attempt: claim.attempt, ruleId: ctx.decision.ruleId };
+  }
   if (!isWorkspaceApiError(error)) {
-    await deferred('INTERNAL', (error as Error).message ?? 'unexpected error');
+    await deferred('INTERNAL', (error as Error).message ?? 'unexpected error', true);
     return { kind: 'hold', reason: `error: ${(error as Error).message}` };
   }
   const evidence = describeApiError(error);
@@ -166,13 +194,13 @@ async function settleFailedCall(claim: Claim, ctx: CallContext, error: unknown, 
       kind: 'dead-letter',
       letter: { reason, errorCode: error.code, attempts: claim.attempt, ruleId: ctx.decision.ruleId, firstSeenAt: ctx.firstSeenAt, decidedAt: ctx.now },
       onAccepted: () => deps.ledger.settle(claim, { outcome: 'dead-lettered', ruleId: ctx.decision.ruleId, errorCode: error.code, requestId: error.requestId, reason }),
-      onRejected: () => deferred(error.code, reason),
+      onRejected: () => deferred(error.code, reason, false),
     };
   }
-  await deferred(error.code, evidence);
+  // A refused signature or an answer from the gateway never ran the script: it does not spend an attempt.
+  await deferred(error.code, evidence, error.kind === 'auth' || certainlyNotApplied(error));
   const kind = error.kind === 'auth' ? 'auth-failed' : 'workspace-transient';
-  const delaySeconds = Math.min(MAX_DELAY_SECONDS, backoffSeconds(claim.attempt, deps.config.policy, stableJitter(claim.rootKey, claim.attempt)));
-  return { kind: 'requeue', reason: `${kind}: ${evidence}`, delaySeconds, attempt: claim.attempt, ruleId: ctx.decision.ruleId };
+  return { kind: 'requeue', reason: `${kind}: ${evidence}`, delaySeconds: backoff(), attempt: claim.attempt, ruleId: ctx.decision.ruleId };
 }
 
 function describeApiError(error: WorkspaceApiError): string {

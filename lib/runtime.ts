@@ -1,6 +1,10 @@
 import { documentClient } from './clients/dynamodb.js';
 import { sqsClient } from './clients/sqs.js';
 import type { AppConfig } from './config.js';
+import { CircuitBreakers } from './circuit-breakers.js';
+import type { WorkspaceCredentials } from './credentials.js';
+import { ErrorBudget } from './error-budget.js';
+import type { PipelineDeps } from './pipeline.js';
 import { AttemptLedger } from './ledger.js';
 import { QueueSender } from './queue-sender.js';
 import type { Forwarders } from './settlement.js';
@@ -12,6 +16,7 @@ export interface Runtime {
   readonly workspace: WorkspaceClient;
   readonly ledger: AttemptLedger;
   readonly forwarders: Forwarders;
+  readonly breakers: CircuitBreakers;
 }
 
 export function createRuntime(config: AppConfig): Runtime {
@@ -27,10 +32,20 @@ export function createRuntime(config: AppConfig): Runtime {
       backoffCapMs: 2_000,
     }),
     ledger: new AttemptLedger(documentClient(), { tableName: config.ledgerTable, leaseSeconds: config.leaseSeconds, ttlDays: config.ledgerTtlDays }),
+    breakers: new CircuitBreakers({
+      consecutiveFailures: config.breakerFailures,
+      halfOpenAfterMs: config.breakerCooldownSeconds * 1000,
+      authCooldownMs: config.authCooldownSeconds * 1000,
+    }),
     forwarders: {
       forwardDryRuns: true,
       deadLetters: new QueueSender(sqs, config.deadLetterQueueUrl),
       requeue: config.sourceQueueUrl ? new QueueSender(sqs, config.sourceQueueUrl) : undefined,
     },
   };
+}
+
+/** What one invocation works with: the container's runtime, its credentials, and a fresh error budget. */
+export function forInvocation(runtime: Runtime, credentials: WorkspaceCredentials): PipelineDeps & { readonly forwarders: Forwarders } {
+  return { ...runtime, credentials, errorBudget: new ErrorBudget(runtime.config.errorThreshold, runtime.config.errorThresholdMinCalls) };
 }

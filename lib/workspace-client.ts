@@ -3,7 +3,7 @@ import { fullJitterDelay } from './backoff.js';
 import { resolveEndpoint, type EndpointOverrides } from './endpoints.js';
 import { assertSafeId } from './identifiers.js';
 import { signRequest, type QueryParams, type SigningCredentials } from './signer.js';
-import { parseErrorBody, parseRetryAfter, WorkspaceApiError } from './workspace-errors.js';
+import { certainlyNotApplied, parseErrorBody, parseRetryAfter, WorkspaceApiError } from './workspace-errors.js';
 import type { ExecutionRecord, ProjectRef, RecordFilters, RetryAccepted, RetryTarget } from './workspace-types.js';
 
 /** How the client reaches Workspace and how hard it tries. */
@@ -37,15 +37,6 @@ interface Prepared extends PreparedRequest {
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /**
- * Huawei answers that say the call never reached the backend: safe to send a
- * non-idempotent POST again. Anything else (a timeout, a reset, a 500/502/504)
- * may have retried the script already, so a POST is not repeated in-call.
- */
-function safeToRepeat(error: WorkspaceApiError): boolean {
-  return error.status === 429 || error.status === 503 || ['APIG.0308', 'APIG.0613', 'WKS.00211401', 'CONNECT'].includes(error.code);
-}
-
-/**
  * Calls Huawei Cloud Workspace's script-execution API, signed with AK/SK.
  * Built-in fetch (keep-alive connections are reused across calls), a timeout
  * per request, and bounded in-call retries with full-jitter backoff that
@@ -77,6 +68,11 @@ export class WorkspaceClient {
   describeRetry(project: ProjectRef, target: RetryTarget, credentials: SigningCredentials): PreparedRequest {
     const { method, url, body, signedHeaderNames } = this.prepareRetry(project, target, credentials);
     return { method, url, body, signedHeaderNames };
+  }
+
+  /** The origin calls for this project go to (for circuit breakers and logs). */
+  endpointOf(project: ProjectRef): string {
+    return resolveEndpoint(project.region ?? this.options.defaultRegion, this.options.endpoints).origin;
   }
 
   /** GET /v2/{project_id}/script-execution-records/{record_id}. */
@@ -142,7 +138,7 @@ export class WorkspaceClient {
   private async call(prepare: () => Prepared, method: 'GET' | 'POST'): Promise<{ json: unknown; requestId?: string | undefined }> {
     const { backoffBaseMs, backoffCapMs, maxInCallRetries } = this.options;
     const policy = retry(
-      handleWhen((error) => error instanceof WorkspaceApiError && error.kind === 'transient' && (method === 'GET' || safeToRepeat(error))),
+      handleWhen((error) => error instanceof WorkspaceApiError && error.kind === 'transient' && (method === 'GET' || certainlyNotApplied(error))),
       {
         maxAttempts: maxInCallRetries,
         backoff: new DelegateBackoff((context) => {

@@ -90,3 +90,13 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
+
+/**
+ * Answers that say the call never reached the backend, so the script did not
+ * run again: a non-idempotent POST may be sent again, and the attempt is not
+ * counted. Anything else (a timeout, a reset, a 500/502/504, a malformed 200)
+ * may have retried the script already.
+ */
+export function certainlyNotApplied(error: WorkspaceApiError): boolean {
+  return error.status === 429 || error.status === 503 || ['APIG.0308', 'APIG.0613', 'WKS.00211401', 'CONNECT'].includes(error.code);
+}

@@ -15,8 +15,8 @@ export interface Harness {
   loadHandler<T = QueueHandler>(module: 'queue' | 'schedule' | 'manual', env?: Record<string, string | undefined>): Promise<T>;
   /** Sends bodies to the source queue; returns their message ids in order. */
   send(bodies: readonly string[], attributes?: Record<string, string>): Promise<string[]>;
-  /** Runs the queue handler as the event source mapping would until the queue has nothing visible or in flight. */
-  drain(handler: QueueHandler, timeoutMs?: number): Promise<void>;
+  /** Runs the queue handler as the event source mapping would until the queue has nothing visible or in flight (and, with `delayed`, nothing delayed). */
+  drain(handler: QueueHandler, timeoutMs?: number, options?: { delayed?: boolean }): Promise<void>;
   /** Receives (and deletes) everything on a queue. */
   takeAll(queueUrl: string): Promise<Message[]>;
   stop(): Promise<void>;
@@ -57,11 +57,11 @@ export async function startHarness(options: StackOptions = {}): Promise<Harness>
       }
       return ids;
     },
-    async drain(handler, timeoutMs = 30_000) {
+    async drain(handler, timeoutMs = 30_000, options = {}) {
       const poller = new LocalEventSource({ sqs: stack.sqs, queueUrl: stack.queueUrl, queueArn: stack.queueArn, handler });
       await poller.runUntil(async () => {
         const depth = await stack.depth(stack.queueUrl);
-        return depth.visible === 0 && depth.inFlight === 0;
+        return depth.visible === 0 && depth.inFlight === 0 && (!options.delayed || depth.delayed === 0);
       }, timeoutMs);
     },
     async takeAll(queueUrl) {

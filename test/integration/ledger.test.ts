@@ -3,6 +3,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.js';
 import { WorkspaceCredentials } from '../../lib/credentials.js';
+import { CircuitBreakers } from '../../lib/circuit-breakers.js';
+import { ErrorBudget } from '../../lib/error-budget.js';
 import { failureKey } from '../../lib/failure.js';
 import { AttemptLedger, standingOf } from '../../lib/ledger.js';
 import { processFailure } from '../../lib/pipeline.js';
@@ -36,17 +38,22 @@ function quickPolicy(maxAttempts: number): string {
 }
 
 describe('one retry per failure', () => {
-  it('the same failure delivered 5 times at once calls Workspace once and reports 4 duplicates', async () => {
-    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO' });
+  it('the same failure delivered 5 times at once calls Workspace once and ends as 4 duplicates', async () => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', LEDGER_LEASE_SECONDS: '1' });
     const failure = seededFailure({ event_id: 'evt-dup-5' });
     const capture = captureStdout();
     try {
-      await Promise.all(Array.from({ length: 5 }, () => invoke(handler, sqsEvent([body(failure)]))));
+      const events = Array.from({ length: 5 }, () => sqsEvent([body(failure)]));
+      await Promise.all(events.map((event) => invoke(handler, event)));
+      // Copies that found the retry in flight were re-enqueued until its lease ends; let them come back.
+      await h.drain(handler, 15_000, { delayed: true });
     } finally {
       capture.restore();
     }
     expect(h.stack.simulator.retryCount(String(failure['record_id']))).toBe(1);
-    const kinds = capture.outcomes().map((o) => o['kind']);
+    const last = new Map(capture.outcomes().map((o) => [o['originMessageId'], o['kind']]));
+    const kinds = [...last.values()];
+    expect(kinds).toHaveLength(5);
     expect(kinds.filter((k) => k === 'retried')).toHaveLength(1);
     expect(kinds.filter((k) => k === 'duplicate')).toHaveLength(4);
   });
@@ -116,6 +123,8 @@ describe('lineage and the attempt budget', () => {
       ledger: ledger(),
       workspace: new WorkspaceClient({ defaultRegion: config.defaultRegion, endpoints: config.endpoints, timeoutMs: 2_000, maxInCallRetries: 0, backoffBaseMs: 1, backoffCapMs: 1 }),
       credentials: new WorkspaceCredentials('test', { load: async () => LOCAL_KEY, reload: async () => LOCAL_KEY }),
+      breakers: new CircuitBreakers({ consecutiveFailures: 5, halfOpenAfterMs: 1_000, authCooldownMs: 1_000 }),
+      errorBudget: new ErrorBudget(0.5, 5),
     };
     const same = await processFailure({ failure: { projectId: PROJECT_ID, recordId: String(failure['record_id']), shape: 'plain' }, firstSeenAt: Date.now() }, deps);
     const again = await processFailure({ failure: { projectId: PROJECT_ID, recordId: 'next-run-record', taskId: newTask, shape: 'plain' }, firstSeenAt: Date.now() }, deps);
@@ -127,7 +136,7 @@ describe('lineage and the attempt budget', () => {
 });
 
 describe('backoff between attempts', () => {
-  it('a transient Workspace failure is re-enqueued with the attempt and a delay within the backoff bounds', async () => {
+  it('a transient Workspace failure is re-enqueued with a delay within the backoff bounds, without spending an attempt the gateway refused', async () => {
     const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', WORKSPACE_IN_CALL_RETRIES: '0' });
     const failure = seededFailure();
     h.stack.simulator.forceFaults('503');
@@ -148,7 +157,9 @@ describe('backoff between attempts', () => {
     expect(outcome['delaySeconds']).toBeLessThanOrEqual(60);
     expect((await h.stack.depth(h.stack.queueUrl)).delayed - delayedBefore).toBe(1);
     const item = await ledger().get(failureKey({ projectId: PROJECT_ID, recordId: String(failure['record_id']) }));
-    expect(item).toMatchObject({ attempts: 1, state: 'deferred' });
+    // 503 came from the gateway: the script did not run again, so the attempt is given back.
+    expect(item).toMatchObject({ attempts: 0, state: 'deferred' });
+    expect(item!['history']).toContainEqual(expect.objectContaining({ attempt: 1, outcome: 'deferred', error_code: 'APIG.0201' }));
   });
 
   it('a re-enqueued message carries its attempt number and first-seen time', async () => {
@@ -168,7 +179,7 @@ describe('standing of an occurrence (pure)', () => {
   const view = { rootKey: 'p#record#r', occurrence: 'p#record#r' };
   it.each([
     ['no item', undefined, 'new'],
-    ['in flight, lease live', { pk: 'p', attempts: 1, state: 'in-flight', lease_until: 2_000, holder: 'p#record#r' }, 'duplicate'],
+    ['in flight, lease live', { pk: 'p', attempts: 1, state: 'in-flight', lease_until: 2_000, holder: 'p#record#r' }, 'in-flight'],
     ['in flight, lease expired, same occurrence', { pk: 'p', attempts: 1, state: 'in-flight', lease_until: 500, holder: 'p#record#r', holder_token: 't' }, 'new'],
     ['already retried', { pk: 'p', attempts: 1, state: 'retried', handled: new Set(['p#record#r']) }, 'duplicate'],
     ['a new occurrence through lineage', { pk: 'p', attempts: 1, state: 'retried', handled: new Set(['p#record#other']) }, 'new'],

@@ -145,10 +145,10 @@ describe('credentials', () => {
 
     const response = await invoke(handler, sqsEvent(failures.map(body)));
 
-    // The first record met the 401, refetched an unchanged secret and was re-enqueued with a delay;
-    // the other seven were never sent with the refused key and stay on the queue.
-    expect(response.batchItemFailures).toHaveLength(7);
-    expect((await h.stack.depth(h.stack.queueUrl)).delayed - delayedBefore).toBe(1);
+    // The first record met the 401, read an unchanged secret, and the key's breaker was isolated;
+    // the other seven were never sent with the refused key. All eight wait on the queue with a delay.
+    expect(response.batchItemFailures).toEqual([]);
+    expect((await h.stack.depth(h.stack.queueUrl)).delayed - delayedBefore).toBe(8);
     expect(h.stack.simulator.authFailures.get(revoked.ak)).toBe(1);
     expect(h.stack.simulator.isLocked(revoked.ak)).toBe(false);
     expect(h.stack.simulator.retries.filter((r) => failures.some((f) => f['record_id'] === r.target.recordId))).toHaveLength(0);

@@ -1,0 +1,99 @@
+import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import { logger, metrics } from './observability.js';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { isTransient } from './workspace-errors.js';
+
+/**
+ * One circuit breaker (cockatiel) per Workspace endpoint and access key, kept
+ * for the life of the container. After `consecutiveFailures` transient
+ * failures in a row it opens: failures for that endpoint are deferred without
+ * a call for `halfOpenAfterMs`, then one probe call decides whether it closes.
+ * A key Workspace refuses even after a fresh read of the secret is isolated
+ * for `authCooldownMs`, so this function never walks a key into Huawei's
+ * five-refusals lockout.
+ */
+
+export interface BreakerOptions {
+  readonly consecutiveFailures: number;
+  readonly halfOpenAfterMs: number;
+  readonly authCooldownMs: number;
+}
+
+/** Thrown instead of calling while a circuit is open. */
+export class CircuitOpenError extends Error {
+  override readonly name = 'CircuitOpenError';
+  constructor(
+    readonly key: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(`circuit open for ${key}: Workspace kept failing, no call for ${Math.ceil(retryAfterMs / 1000)} s`);
+  }
+}
+
+interface Entry {
+  readonly policy: CircuitBreakerPolicy;
+  /** Until when calls are skipped (open or isolated), epoch ms. */
+  closedForUntil: number;
+}
+
+export class CircuitBreakers {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly options: BreakerOptions) {}
+
+  /** The breaker key: endpoint origin plus access key id (never the secret). */
+  static keyFor(endpoint: string, ak: string): string {
+    return `${endpoint} ak=${ak}`;
+  }
+
+  /** Runs a call through the key's breaker; throws CircuitOpenError without calling while it is open. */
+  async execute<T>(key: string, call: () => Promise<T>): Promise<T> {
+    const entry = this.entry(key);
+    const wait = entry.closedForUntil - Date.now();
+    if (wait > 0) throw new CircuitOpenError(key, wait);
+    try {
+      return await entry.policy.execute(call);
+    } catch (error) {
+      if (error instanceof BrokenCircuitError) throw new CircuitOpenError(key, Math.max(1_000, entry.closedForUntil - Date.now()));
+      throw error;
+    }
+  }
+
+  /** Milliseconds until a call for this key may be tried again (0 when it may now). */
+  waitFor(key: string): number {
+    return Math.max(0, (this.entries.get(key)?.closedForUntil ?? 0) - Date.now());
+  }
+
+  /** Stops using a key Workspace refused, for the auth cool-down. */
+  refuseKey(key: string): void {
+    const entry = this.entry(key);
+    if (entry.policy.state === CircuitState.Isolated) return;
+    const handle = entry.policy.isolate();
+    entry.closedForUntil = Date.now() + this.options.authCooldownMs;
+    logger.warn('access key refused by Workspace: not used again until the cool-down ends', { breaker: key, cooldownMs: this.options.authCooldownMs });
+    setTimeout(() => handle.dispose(), this.options.authCooldownMs).unref();
+  }
+
+  private entry(key: string): Entry {
+    let entry = this.entries.get(key);
+    if (entry) return entry;
+    const policy = circuitBreaker(handleWhen(isTransient), {
+      halfOpenAfter: this.options.halfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(this.options.consecutiveFailures),
+    });
+    const created: Entry = { policy, closedForUntil: 0 };
+    policy.onBreak(() => {
+      if (policy.state === CircuitState.Isolated) return;
+      created.closedForUntil = Date.now() + this.options.halfOpenAfterMs;
+      logger.warn('circuit breaker opened', { breaker: key, halfOpenAfterMs: this.options.halfOpenAfterMs });
+      metrics.addMetric('CircuitOpened', MetricUnit.Count, 1);
+    });
+    policy.onHalfOpen(() => logger.info('circuit breaker half-open: one probe call', { breaker: key }));
+    policy.onReset(() => {
+      created.closedForUntil = 0;
+      logger.info('circuit breaker closed', { breaker: key });
+    });
+    this.entries.set(key, created);
+    return created;
+  }
+}
