@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import { logger, metrics } from './observability.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -41,9 +42,9 @@ export class CircuitBreakers {
 
   constructor(private readonly options: BreakerOptions) {}
 
-  /** The breaker key: endpoint origin plus access key id (never the secret). */
+  /** The breaker key: endpoint origin plus a fingerprint of the access key (it is logged, so never the key itself). */
   static keyFor(endpoint: string, ak: string): string {
-    return `${endpoint} ak=${ak}`;
+    return `${endpoint} key#${createHash('sha256').update(ak).digest('hex').slice(0, 12)}`;
   }
 
   /** Runs a call through the key's breaker; throws CircuitOpenError without calling while it is open. */

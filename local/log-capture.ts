@@ -1,5 +1,5 @@
 /**
- * Captures what the functions write to stdout (Powertools' JSON log lines and
+ * Captures what the functions write to stdout and stderr (Powertools' JSON log lines and
  * EMF metrics), for `npm start`'s table and for tests that check what an
  * operator would see, including that no secret is ever in it.
  */
@@ -13,13 +13,18 @@ export interface LogCapture {
   restore(): void;
 }
 
+/** Captures stdout and stderr (Powertools writes WARN and ERROR lines to stderr). */
 export function captureStdout(options: { echo?: boolean } = {}): LogCapture {
   const raw: string[] = [];
-  const original = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    raw.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return options.echo ? original(chunk, ...(rest as [])) : true;
-  }) as typeof process.stdout.write;
+  const streams = [process.stdout, process.stderr] as const;
+  const originals = streams.map((stream) => stream.write.bind(stream));
+  streams.forEach((stream, i) => {
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      raw.push(text.endsWith('\n') ? text : `${text}\n`);
+      return options.echo ? originals[i]!(chunk, ...(rest as [])) : true;
+    }) as typeof stream.write;
+  });
   const lines = () =>
     raw
       .join('')
@@ -37,7 +42,9 @@ export function captureStdout(options: { echo?: boolean } = {}): LogCapture {
     lines,
     outcomes: () => lines().filter((line) => line['message'] === 'outcome'),
     restore: () => {
-      process.stdout.write = original;
+      streams.forEach((stream, i) => {
+        stream.write = originals[i]!;
+      });
     },
   };
 }

@@ -85,6 +85,8 @@ export class WorkspaceSimulator {
   readonly authFailures = new Map<string, number>();
   connectionsOpened = 0;
   requestsReceived = 0;
+  /** Faults injected, by kind. */
+  readonly faultsInjected = new Map<string, number>();
   faults: FaultRates;
 
   private readonly credentials = new Map<string, SimulatorCredential>();
@@ -208,6 +210,7 @@ export class WorkspaceSimulator {
   /** Returns true when a fault answered (or dropped) the request. */
   private async injectFault(res: ServerResponse): Promise<boolean> {
     const fault = this.forced.shift() ?? this.randomFault();
+    if (fault !== undefined) this.faultsInjected.set(fault, (this.faultsInjected.get(fault) ?? 0) + 1);
     switch (fault) {
       case undefined:
         return false;

@@ -1,0 +1,60 @@
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * An HTTP proxy in front of a local AWS emulator that can refuse chosen
+ * calls, for fault injection: e.g. every SendMessageBatch to the DLQ fails
+ * while `refuse` says so. Everything else is passed through unchanged.
+ */
+export class FaultyProxy {
+  readonly url: string;
+  /** Return true to answer this call with a 500 instead of forwarding it. */
+  refuse: (target: string, body: string) => boolean = () => false;
+  refused = 0;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly upstream: URL,
+  ) {
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  static async start(upstream: string): Promise<FaultyProxy> {
+    let proxy: FaultyProxy | undefined;
+    const server = createServer((req, res) => void proxy!.handle(req, res));
+    server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy = new FaultyProxy(server, new URL(upstream));
+    return proxy;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const target = String(req.headers['x-amz-target'] ?? '');
+    if (this.refuse(target, body.toString('utf8'))) {
+      this.refused++;
+      res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': 'InternalError;Receiver' });
+      res.end(JSON.stringify({ __type: 'InternalError', message: 'injected fault' }));
+      return;
+    }
+    const forward = request(
+      { host: this.upstream.hostname, port: this.upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: this.upstream.host } },
+      (upstream) => {
+        res.writeHead(upstream.statusCode ?? 502, upstream.headers);
+        upstream.pipe(res);
+      },
+    );
+    forward.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    forward.end(body);
+  }
+}

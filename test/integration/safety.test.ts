@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureStdout } from '../../local/log-capture.js';
+import { LOCAL_KEY } from '../../local/stack.js';
+import { body, failedRecord, inSns, plainFailure, PROJECT_ID } from '../helpers/factories.js';
+import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.stop());
+
+function seeded(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const failure = plainFailure(overrides);
+  h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: String(failure['record_id']) })]);
+  return failure;
+}
+
+const HOSTILE: Array<[string, string, RegExp]> = [
+  ['a path traversal in the project', body({ project_id: '../../v3/iam', record_id: 'r' }), /^invalid-event: body\.project_id: must contain only/],
+  ['a dot-dot record id', body({ project_id: PROJECT_ID, record_id: '..' }), /^invalid-event: body\.record_id: must contain only/],
+  ['an encoded slash', body({ project_id: PROJECT_ID, record_id: 'a%2F..%2Fb' }), /^invalid-event: body\.record_id: must contain only/],
+  ['an over-long field', body({ project_id: PROJECT_ID, task_id: 'x'.repeat(500) }), /^invalid-event: body\.task_id: must be at most 64 characters, got 500$/],
+  ['an oversized body', body({ project_id: PROJECT_ID, record_id: 'r', reason: 'y'.repeat(70_000) }), /^invalid-event: body: \d+ bytes, larger than 65536$/],
+  ['deeply nested JSON', `{"a":${'['.repeat(40)}${']'.repeat(40)}}`, /^invalid-event: body: JSON nested deeper than 10 levels$/],
+  ['a __proto__ key', `{"__proto__":{"admin":true},"project_id":"${PROJECT_ID}","record_id":"r"}`, /^invalid-event: body: key "__proto__" is not allowed$/],
+  ['a constructor key', `{"constructor":{"prototype":{}},"project_id":"${PROJECT_ID}","record_id":"r"}`, /key "(constructor|prototype)" is not allowed/],
+  ['a wrong type', body({ project_id: PROJECT_ID, record_id: ['r1', 'r2'] }), /^invalid-event: body\.record_id: must be a string, got array$/],
+  ['an unknown region', body({ project_id: PROJECT_ID, record_id: 'r', region: 'xx-evil-1' }), /^invalid-event: body\.region: region xx-evil-1 has no Workspace endpoint/],
+  ['a region that is a host', body({ project_id: PROJECT_ID, record_id: 'r', region: 'evil.example.com' }), /^invalid-event: body\.region: region "evil\.example\.com" is not a region name/],
+  ['an endpoint URL', body({ project_id: PROJECT_ID, record_id: 'r', endpoint: 'http://169.254.169.254/' }), /^invalid-event: body\.endpoint: events cannot choose where a request goes$/],
+  ['a host inside SNS', body(inSns({ project_id: PROJECT_ID, record_id: 'r', host: 'evil.example.com' })), /^invalid-event: body\.Message\.host: events cannot choose where a request goes$/],
+];
+
+describe('hostile input', () => {
+  it('refuses each hostile event with a precise reason, dead-letters it, and sends nothing to Workspace', async () => {
+    const handler = await h.loadHandler('queue');
+    const before = h.stack.simulator.requestsReceived;
+    await h.takeAll(h.stack.dlqUrl);
+
+    const response = await invoke(handler, sqsEvent(HOSTILE.map(([, b]) => b)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(h.stack.simulator.requestsReceived).toBe(before);
+    const letters = await h.takeAll(h.stack.dlqUrl);
+    expect(letters).toHaveLength(HOSTILE.length);
+    for (const [name, hostile, reason] of HOSTILE) {
+      const letter = letters.find((m) => m.Body === hostile);
+      expect(letter, name).toBeDefined();
+      expect(attr(letter!, 'reason'), name).toMatch(reason);
+      expect(attr(letter!, 'error_code')).toBe('INVALID_EVENT');
+    }
+    expect(({} as Record<string, unknown>)['admin']).toBeUndefined();
+  });
+});
+
+describe('switches', () => {
+  it('the kill switch defers everything without calling Workspace; the queue keeps it all', async () => {
+    const handler = await h.loadHandler('queue', { RETRIES_ENABLED: 'false' });
+    const before = h.stack.simulator.requestsReceived;
+    const delayed = (await h.stack.depth(h.stack.queueUrl)).delayed;
+    const response = await invoke(handler, sqsEvent([body(seeded()), body(seeded())]));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(h.stack.simulator.requestsReceived).toBe(before);
+    expect((await h.stack.depth(h.stack.queueUrl)).delayed - delayed).toBe(2);
+  });
+
+  it('a global dry run logs the decision and the request, calls nothing, and dead-letters with the decision', async () => {
+    const handler = await h.loadHandler('queue', { DRY_RUN: 'true', POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const failure = seeded();
+    const before = h.stack.simulator.requestsReceived;
+    await h.takeAll(h.stack.dlqUrl);
+    const capture = captureStdout();
+    try {
+      await invoke(handler, sqsEvent([body(failure)]));
+    } finally {
+      capture.restore();
+    }
+    expect(h.stack.simulator.requestsReceived).toBe(before);
+    const [letter] = await h.takeAll(h.stack.dlqUrl);
+    expect(attr(letter!, 'reason')).toBe('dry-run: would retry now (rule timeout)');
+    expect(attr(letter!, 'error_code')).toBe('DRY_RUN');
+    const line = capture.outcomes()[0]!;
+    expect(line).toMatchObject({ kind: 'dead-lettered', errorCode: 'DRY_RUN' });
+    const text = capture.raw.join('');
+    expect(text).not.toContain(LOCAL_KEY.sk);
+  });
+});
+
+describe('protecting Workspace', () => {
+  it('opens the circuit after consecutive transient failures, defers without calling while open, and closes after a good probe', async () => {
+    const handler = await h.loadHandler('queue', { BREAKER_FAILURES: '3', BREAKER_COOLDOWN_SECONDS: '1', WORKSPACE_IN_CALL_RETRIES: '0', MAX_CONCURRENCY: '1', ERROR_THRESHOLD_PERCENT: '100', POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const capture = captureStdout();
+    try {
+      h.stack.simulator.forceFaults('500', '500', '500');
+      const failing = Array.from({ length: 6 }, () => seeded());
+      const before = h.stack.simulator.requestsReceived;
+      await invoke(handler, sqsEvent(failing.map(body)));
+      // Three calls failed, the breaker opened, the other three were deferred without a call.
+      expect(h.stack.simulator.requestsReceived - before).toBe(3);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const probe = seeded();
+      await invoke(handler, sqsEvent([body(probe)]));
+      expect(h.stack.simulator.retryCount(String(probe['record_id']))).toBe(1);
+    } finally {
+      capture.restore();
+    }
+    const messages = capture.lines().map((l) => l['message']);
+    expect(messages).toContain('circuit breaker opened');
+    expect(messages).toContain('circuit breaker closed');
+    const reasons = capture.outcomes().map((o) => String(o['reason'] ?? ''));
+    expect(reasons.filter((r) => r.startsWith('circuit-open'))).toHaveLength(3);
+  });
+
+  it('stops calling for the rest of the batch once the share of failed calls passes the threshold', async () => {
+    const handler = await h.loadHandler('queue', { ERROR_THRESHOLD_PERCENT: '50', ERROR_THRESHOLD_MIN_CALLS: '4', BREAKER_FAILURES: '100', WORKSPACE_IN_CALL_RETRIES: '0', MAX_CONCURRENCY: '1', POWERTOOLS_LOG_LEVEL: 'INFO' });
+    h.stack.simulator.forceFaults('500', '500', '500');
+    const failures = Array.from({ length: 10 }, () => seeded());
+    const before = h.stack.simulator.requestsReceived;
+    const capture = captureStdout();
+    try {
+      await invoke(handler, sqsEvent(failures.map(body)));
+    } finally {
+      capture.restore();
+    }
+    // Calls 1–3 fail, call 4 succeeds (3 of 4 failed > 50%): the other 6 are deferred without a call.
+    expect(h.stack.simulator.requestsReceived - before).toBe(4);
+    expect(capture.outcomes().filter((o) => String(o['reason']).startsWith('error-threshold'))).toHaveLength(6);
+  });
+});
