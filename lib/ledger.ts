@@ -142,13 +142,13 @@ export class AttemptLedger {
   /** Reads the failure item, following a link when the failure's task came from an earlier retry. */
   async view(failure: ScriptFailure): Promise<LedgerView> {
     const occurrence = failureKey(failure);
-    let rootKey = occurrence;
-    if (failure.taskId !== undefined) {
-      const link = await this.get(failureKey({ projectId: failure.projectId, taskId: failure.taskId }));
-      if (typeof link?.['link_to'] === 'string') rootKey = link['link_to'];
-    }
-    const item = (await this.get(rootKey)) as LedgerItem | undefined;
-    return { rootKey, occurrence, item: item && 'link_to' in item ? undefined : item };
+    const linkKey = failure.taskId !== undefined ? failureKey({ projectId: failure.projectId, taskId: failure.taskId }) : undefined;
+    // The failure's own item and its task's link are read together: one round trip in the common case.
+    const [own, link] = await Promise.all([this.get(occurrence), linkKey && linkKey !== occurrence ? this.get(linkKey) : undefined]);
+    const linked = typeof link?.['link_to'] === 'string' ? link['link_to'] : typeof own?.['link_to'] === 'string' ? own['link_to'] : undefined;
+    if (linked === undefined || linked === occurrence) return { rootKey: occurrence, occurrence, item: own as LedgerItem | undefined };
+    const item = (await this.get(linked)) as LedgerItem | undefined;
+    return { rootKey: linked, occurrence, item: item && 'link_to' in item ? undefined : item };
   }
 
   /**
@@ -221,10 +221,13 @@ export class AttemptLedger {
       update += ' DELETE handled :occset';
       values[':occset'] = new Set([claim.occurrence]);
     }
-    await this.conditional(
-      new UpdateCommand({ TableName: this.options.tableName, Key: { pk: claim.rootKey }, UpdateExpression: update, ConditionExpression: 'holder_token = :token', ExpressionAttributeNames: { '#state': 'state' }, ExpressionAttributeValues: values }),
-    );
-    if (details.outcome === 'retried' && details.taskId) await this.link(claim.rootKey, details.taskId);
+    // The link to a retry's new task is written beside the outcome (one round trip, not two).
+    await Promise.all([
+      this.conditional(
+        new UpdateCommand({ TableName: this.options.tableName, Key: { pk: claim.rootKey }, UpdateExpression: update, ConditionExpression: 'holder_token = :token', ExpressionAttributeNames: { '#state': 'state' }, ExpressionAttributeValues: values }),
+      ),
+      details.outcome === 'retried' && details.taskId ? this.link(claim.rootKey, details.taskId) : undefined,
+    ]);
   }
 
   /** Records a give-up decided without a call (not retryable, too old, exhausted), so it is surfaced once. */

@@ -55,6 +55,8 @@ export interface SimulatorOptions {
   readonly random?: () => number;
   /** Allowed clock skew of X-Sdk-Date (default 15 minutes). */
   readonly maxSkewMs?: number;
+  /** Treat every record and task id as a known failed one (benchmarks: no seeding of thousands of ids). */
+  readonly acceptAnyId?: boolean;
 }
 
 /** One accepted retry, as the simulator recorded it. */
@@ -97,6 +99,7 @@ export class WorkspaceSimulator {
   private readonly sockets = new Set<Socket>();
   private readonly random: () => number;
   private readonly maxSkewMs: number;
+  private readonly acceptAnyId: boolean;
 
   private constructor(
     private readonly server: Server,
@@ -107,6 +110,7 @@ export class WorkspaceSimulator {
     this.faults = options.faults ?? {};
     this.random = options.random ?? Math.random;
     this.maxSkewMs = options.maxSkewMs ?? 15 * 60_000;
+    this.acceptAnyId = options.acceptAnyId ?? false;
     for (const credential of options.credentials ?? []) this.credentials.set(credential.ak, credential);
   }
 
@@ -174,7 +178,7 @@ export class WorkspaceSimulator {
     this.retries.length = 0;
     this.requestsByRoute.clear();
     this.authFailures.clear();
-    this.connectionsOpened = this.sockets.size;
+    this.connectionsOpened = 0;
     this.requestsReceived = 0;
   }
 
@@ -329,8 +333,8 @@ export class WorkspaceSimulator {
   private retry(projectId: string, project: ProjectState, body: Buffer, ak: string, res: ServerResponse): void {
     const target = parseTarget(body);
     if (!target) return sendError(res, 400, 'WKS.00211102', 'Invalid parameter: body must be {"record_id": string} or {"task_id": string}.');
-    if (target.recordId !== undefined && !project.records.has(target.recordId)) return sendError(res, 404, 'WKS.00210404', `Record ${target.recordId} not found.`);
-    if (target.taskId !== undefined && !project.tasks.has(target.taskId)) return sendError(res, 404, 'WKS.00210404', `Task ${target.taskId} not found.`);
+    if (target.recordId !== undefined && !this.acceptAnyId && !project.records.has(target.recordId)) return sendError(res, 404, 'WKS.00210404', `Record ${target.recordId} not found.`);
+    if (target.taskId !== undefined && !this.acceptAnyId && !project.tasks.has(target.taskId)) return sendError(res, 404, 'WKS.00210404', `Task ${target.taskId} not found.`);
     const newTaskId = randomBytes(16).toString('hex');
     project.tasks.add(newTaskId);
     this.retries.push({ projectId, target, newTaskId, ak, at: new Date() });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { takeAll } from '../../local/drain-queue.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { FaultyProxy } from '../../local/faulty-proxy.js';
 import { LocalEventSource, type QueueHandler } from '../../local/poller.js';
@@ -157,7 +158,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     capture.restore();
   }
 
-  const dlq = await takeAll(stack, stack.dlqUrl);
+  const dlq = await takeAll(stack.sqs, stack.dlqUrl);
   const remaining = await stack.depth(stack.queueUrl);
   const dlqByBody = new Map<string, Message[]>();
   for (const m of dlq) dlqByBody.set(m.Body ?? '', [...(dlqByBody.get(m.Body ?? '') ?? []), m]);
@@ -200,17 +201,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   await proxy.stop();
   await stack.stop();
   return report;
-}
-
-async function takeAll(stack: LocalStack, url: string): Promise<Message[]> {
-  const { ReceiveMessageCommand, DeleteMessageBatchCommand } = await import('@aws-sdk/client-sqs');
-  const all: Message[] = [];
-  for (;;) {
-    const { Messages = [] } = await stack.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], VisibilityTimeout: 60 }));
-    if (Messages.length === 0) return all;
-    all.push(...Messages);
-    await stack.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
-  }
 }
 
 export function renderReport(report: ChaosReport): string {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
+import { takeAll } from '../../local/drain-queue.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { vi } from 'vitest';
 import { lambdaContext, LocalEventSource, type QueueHandler } from '../../local/poller.js';
@@ -64,16 +65,8 @@ export async function startHarness(options: StackOptions = {}): Promise<Harness>
         return depth.visible === 0 && depth.inFlight === 0 && (!options.delayed || depth.delayed === 0);
       }, timeoutMs);
     },
-    async takeAll(queueUrl) {
-      const all: Message[] = [];
-      for (;;) {
-        const { Messages = [] } = await stack.sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'], VisibilityTimeout: 30 }),
-        );
-        if (Messages.length === 0) return all;
-        all.push(...Messages);
-        await stack.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
-      }
+    takeAll(queueUrl) {
+      return takeAll(stack.sqs, queueUrl);
     },
     async stop() {
       for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];

@@ -7,6 +7,8 @@ import { lambdaContext } from '../../local/poller.js';
 import { body, failedRecord, OTHER_PROJECT_ID, plainFailure, PROJECT_ID } from '../helpers/factories.js';
 import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
 import { readFile } from 'node:fs/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 
 type Sweep = (event: unknown, context: Context) => Promise<{ projects: ProjectSummary[] }>;
 type Manual = (event: unknown, context: Context) => Promise<ManualAnswer>;
@@ -79,19 +81,13 @@ describe('the scheduled sweep', () => {
   });
 });
 
-async function fetchState(projectId: string): Promise<Record<string, unknown> | undefined> {
-  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const { DynamoDBDocumentClient, GetCommand } = await import('@aws-sdk/lib-dynamodb');
+async function getItem(pk: string): Promise<Record<string, unknown> | undefined> {
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }));
-  return (await db.send(new GetCommand({ TableName: h.stack.tableName, Key: { pk: `sweep#${projectId}` } }))).Item;
+  return (await db.send(new GetCommand({ TableName: h.stack.tableName, Key: { pk } }))).Item;
 }
 
-async function ledgerItem(projectId: string, recordId: string): Promise<Record<string, unknown> | undefined> {
-  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const { DynamoDBDocumentClient, GetCommand } = await import('@aws-sdk/lib-dynamodb');
-  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }));
-  return (await db.send(new GetCommand({ TableName: h.stack.tableName, Key: { pk: failureKey({ projectId, recordId }) } }))).Item;
-}
+const fetchState = (projectId: string) => getItem(`sweep#${projectId}`);
+const ledgerItem = (projectId: string, recordId: string) => getItem(failureKey({ projectId, recordId }));
 
 describe('manual invocation', () => {
   let manual: Manual;
