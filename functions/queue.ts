@@ -18,4 +18,4 @@ export const handler = middy<SQSEvent, SQSBatchResponse, Error, Context & WithWo
   .use(logMetrics(metrics))
   .use(batchFailureGuard())
   .use(workspaceCredentialsMiddleware({ secretId: config.credentialsSecretId, cacheTtlSeconds: config.credentialsCacheTtlSeconds }))
-  .handler((event, context) => processQueueBatch(event, forInvocation(runtime, context.workspaceCredentials)));
+  .handler((event, context) => processQueueBatch(event, { ...forInvocation(runtime, context.workspaceCredentials), remainingMs: () => context.getRemainingTimeInMillis() }));

@@ -16,6 +16,17 @@ import { validateRegion } from './endpoints.js';
 
 export interface QueueBatchDeps extends PipelineDeps {
   readonly forwarders: Forwarders;
+  /** Milliseconds the invocation has left; records not started this close to the end stay on the queue. */
+  readonly remainingMs?: (() => number) | undefined;
+}
+
+/**
+ * Time kept in hand at the end of an invocation: a record started later could
+ * be cut off mid-call by the Lambda timeout. Enough for one call with its
+ * in-call retries, the ledger, and the forwards.
+ */
+function safetyMarginMs(deps: QueueBatchDeps): number {
+  return Math.max(5_000, deps.config.workspaceTimeoutMs * (deps.config.workspaceInCallRetries + 1) + 3_000);
 }
 
 /** Lambda's message attributes in the SDK's shape, so a forward carries them on. */
@@ -40,6 +51,9 @@ function firstSeenAt(record: SQSRecord): number {
 async function resolveRecord(record: SQSRecord, deps: QueueBatchDeps): Promise<Settling> {
   const source = sourceOf(record);
   const seen = firstSeenAt(record);
+  if (deps.remainingMs && deps.remainingMs() < safetyMarginMs(deps)) {
+    return { source, resolution: { kind: 'hold', reason: 'time-budget: the invocation is about to time out; left for redelivery' }, firstSeenAt: seen };
+  }
   const normalised = normaliseBody(record.body, { checkRegion: (region) => validateRegion(region, deps.config.endpoints) });
   if (!normalised.ok) {
     const now = Date.now();
