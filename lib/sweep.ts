@@ -80,9 +80,9 @@ async function sweepProject(project: { projectId: string; region?: string | unde
     credentials,
   );
   let chunk: ExecutionRecord[] = [];
+  // A dry run's decisions are only shown here: the records stay in Workspace for the next sweep.
+  const forwarders = { ...deps.forwarders, forwardDryRuns: false };
   const flush = async (): Promise<boolean> => {
-    // A dry run's decisions are only shown here: the records stay in Workspace for the next sweep.
-    const forwarders = { ...deps.forwarders, forwardDryRuns: false };
     const settled = await processAll(chunk, deps.config.maxConcurrency, (record) => resolveRecord(record, project, deps), forwarders, 'schedule');
     chunk = [];
     for (const { outcome } of settled) {

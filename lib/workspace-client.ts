@@ -47,11 +47,14 @@ export class WorkspaceClient {
   private readonly fetchImpl: typeof fetch;
   private readonly now: () => Date;
   private readonly random: () => number;
+  /** Reads repeat any transient failure; the retry POST only those that certainly did not run. Built once per client. */
+  private readonly retryPolicies: Record<'GET' | 'POST', ReturnType<WorkspaceClient['retryPolicy']>>;
 
   constructor(private readonly options: WorkspaceClientOptions) {
     this.fetchImpl = options.fetch ?? fetch;
     this.now = options.now ?? (() => new Date());
     this.random = options.random ?? Math.random;
+    this.retryPolicies = { GET: this.retryPolicy(() => true), POST: this.retryPolicy(certainlyNotApplied) };
   }
 
   /** POST /v2/{project_id}/script-executions/retry: returns the new task id. */
@@ -136,20 +139,21 @@ export class WorkspaceClient {
 
   /** Sends with bounded in-call retries; each attempt is prepared (and signed) afresh. */
   private async call(prepare: () => Prepared, method: 'GET' | 'POST'): Promise<{ json: unknown; requestId?: string | undefined }> {
+    return this.retryPolicies[method].execute(() => this.send(prepare()));
+  }
+
+
+  private retryPolicy(repeatable: (error: WorkspaceApiError) => boolean) {
     const { backoffBaseMs, backoffCapMs, maxInCallRetries } = this.options;
-    const policy = retry(
-      handleWhen((error) => error instanceof WorkspaceApiError && error.kind === 'transient' && (method === 'GET' || certainlyNotApplied(error))),
-      {
-        maxAttempts: maxInCallRetries,
-        backoff: new DelegateBackoff((context) => {
-          const error = 'error' in context.result ? context.result.error : undefined;
-          const jitter = fullJitterDelay(context.attempt - 1, backoffBaseMs, backoffCapMs, this.random);
-          const retryAfterMs = error instanceof WorkspaceApiError && error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : 0;
-          return Math.min(Math.max(jitter, retryAfterMs), backoffCapMs);
-        }),
-      },
-    );
-    return policy.execute(() => this.send(prepare()));
+    return retry(handleWhen((error) => error instanceof WorkspaceApiError && error.kind === 'transient' && repeatable(error)), {
+      maxAttempts: maxInCallRetries,
+      backoff: new DelegateBackoff((context) => {
+        const error = 'error' in context.result ? context.result.error : undefined;
+        const jitter = fullJitterDelay(context.attempt - 1, backoffBaseMs, backoffCapMs, this.random);
+        const retryAfterMs = error instanceof WorkspaceApiError && error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : 0;
+        return Math.min(Math.max(jitter, retryAfterMs), backoffCapMs);
+      }),
+    });
   }
 
   private async send(request: Prepared): Promise<{ json: unknown; requestId?: string | undefined }> {
