@@ -107,6 +107,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   for (const p of planned) if (p.kind !== 'unknown' && p.kind !== 'poison') stack.simulator.seedRecords(PROJECT, [{ id: p.id, status: 'FAILED' }]);
   const deliveries = planned.flatMap((p) => (random() < 0.1 ? [p.body, p.body] : [p.body]));
 
+  const savedEnv = { ...process.env };
   Object.assign(process.env, stack.env, {
     AWS_ENDPOINT_URL_SQS: proxy.url,
     DLQ_URL: viaProxy(stack.dlqUrl),
@@ -156,6 +157,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   } finally {
     for (const timer of timers) clearTimeout(timer);
     capture.restore();
+    for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+    Object.assign(process.env, savedEnv);
   }
 
   const dlq = await takeAll(stack.sqs, stack.dlqUrl);
