@@ -10,6 +10,7 @@ import type { PreparedRequest, WorkspaceClient } from './workspace-client.js';
 import { certainlyNotApplied, isWorkspaceApiError, type WorkspaceApiError } from './workspace-errors.js';
 import { CircuitBreakers, CircuitOpenError } from './circuit-breakers.js';
 import type { ErrorBudget } from './error-budget.js';
+import { countApiError } from './observability.js';
 import type { RetryAccepted } from './workspace-types.js';
 
 /**
@@ -188,6 +189,7 @@ async function settleFailedCall(claim: Claim, ctx: CallContext, error: unknown, 
     return { kind: 'hold', reason: `error: ${(error as Error).message}` };
   }
   const evidence = describeApiError(error);
+  countApiError(error.code);
   if (error.kind === 'permanent') {
     const reason = `workspace-refused: ${evidence}`;
     return {

@@ -143,3 +143,23 @@ describe('the time budget', () => {
     expect(h.stack.simulator.retryCount(String(failures[1]!['record_id']))).toBe(0);
   });
 });
+
+describe('metrics', () => {
+  it('publishes one EMF metric per outcome and an ApiError metric with the Workspace error code', async () => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_METRICS_DISABLED: 'false', WORKSPACE_IN_CALL_RETRIES: '0' });
+    const ok = seeded();
+    const unknown = plainFailure({ record_id: 'no-such-record-metrics' });
+    const capture = captureStdout();
+    try {
+      await invoke(handler, sqsEvent([body(ok), body(unknown)]));
+    } finally {
+      capture.restore();
+    }
+    const emf = capture.lines().filter((l) => l['_aws']);
+    const names = emf.flatMap((l) => (l['_aws'] as { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics.flatMap((m) => m.Metrics.map((x) => x.Name)));
+    expect(names).toContain('Retried');
+    expect(names).toContain('DeadLettered');
+    const apiError = emf.find((l) => l['ErrorCode'] === 'WKS.00210404');
+    expect(apiError?.['ApiError']).toBe(1);
+  });
+});
