@@ -65,7 +65,7 @@ class StackProcess {
 // ---------------------------------------------------------------------------- helpers
 
 function record(i: number, run: number): SQSRecord {
-  const body = JSON.stringify({ project_id: PROJECT, record_id: `b${run}r${i}`, status: 'FAILED', reason: 'Script execution timed out', event_id: `e${run}-${i}` });
+  const body = JSON.stringify({ project_id: PROJECT, record_id: `b${run}r${i}`, task_id: `b${run}t${i % 50}`, status: 'FAILED', reason: 'Script execution timed out', event_id: `e${run}-${i}` });
   return {
     messageId: `m${run}-${i}`, receiptHandle: 'r', body, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:0:q', awsRegion: 'us-east-1',
     attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'b', ApproximateFirstReceiveTimestamp: String(Date.now()) },
@@ -283,7 +283,7 @@ async function peakRss(env: Record<string, string>, dir: string, stack: StackPro
 const now = String(Date.now());
 const Records = Array.from({ length: 10000 }, (_, i) => ({ messageId: 'mem' + i, receiptHandle: 'r', messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:0:q', awsRegion: 'us-east-1',
   attributes: { ApproximateReceiveCount: '1', SentTimestamp: now, SenderId: 'b', ApproximateFirstReceiveTimestamp: now },
-  body: JSON.stringify({ project_id: ${JSON.stringify(PROJECT)}, record_id: 'mem' + now + 'x' + i, status: 'FAILED', reason: 'Script execution timed out' }) }));
+  body: JSON.stringify({ project_id: ${JSON.stringify(PROJECT)}, record_id: 'mem' + now + 'x' + i, task_id: 'memtask' + (i % 50), status: 'FAILED', reason: 'Script execution timed out' }) }));
 const context = { functionName: 'retryFromQueue', awsRequestId: 'mem', getRemainingTimeInMillis: () => 600000 };
 const response = await handler({ Records }, context);
 process.stderr.write(JSON.stringify({ failures: response.batchItemFailures.length, maxRssKb: process.resourceUsage().maxRSS }) + '\\n');

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { failureKey, type ScriptFailure } from './failure.js';
 
 /**
@@ -143,8 +143,8 @@ export class AttemptLedger {
   async view(failure: ScriptFailure): Promise<LedgerView> {
     const occurrence = failureKey(failure);
     const linkKey = failure.taskId !== undefined ? failureKey({ projectId: failure.projectId, taskId: failure.taskId }) : undefined;
-    // The failure's own item and its task's link are read together: one round trip in the common case.
-    const [own, link] = await Promise.all([this.get(occurrence), linkKey && linkKey !== occurrence ? this.get(linkKey) : undefined]);
+    // The failure's own item and its task's link are read together: one call in the common case.
+    const [own, link] = linkKey && linkKey !== occurrence ? await this.getBoth(occurrence, linkKey) : [await this.get(occurrence), undefined];
     const linked = typeof link?.['link_to'] === 'string' ? link['link_to'] : typeof own?.['link_to'] === 'string' ? own['link_to'] : undefined;
     if (linked === undefined || linked === occurrence) return { rootKey: occurrence, occurrence, item: own as LedgerItem | undefined };
     const item = (await this.get(linked)) as LedgerItem | undefined;
@@ -263,6 +263,20 @@ export class AttemptLedger {
     } catch (error) {
       throw new LedgerUnavailableError(`ledger ${this.options.tableName} could not be read: ${describe(error)}`);
     }
+  }
+
+  /** Two items in one BatchGetItem (strongly consistent); keys DynamoDB leaves unprocessed are read one by one. */
+  private async getBoth(first: string, second: string): Promise<[Record<string, unknown> | undefined, Record<string, unknown> | undefined]> {
+    let result;
+    try {
+      result = await this.db.send(new BatchGetCommand({ RequestItems: { [this.options.tableName]: { Keys: [{ pk: first }, { pk: second }], ConsistentRead: true } } }));
+    } catch (error) {
+      throw new LedgerUnavailableError(`ledger ${this.options.tableName} could not be read: ${describe(error)}`);
+    }
+    const items = result.Responses?.[this.options.tableName] ?? [];
+    const unprocessed = new Set((result.UnprocessedKeys?.[this.options.tableName]?.Keys ?? []).map((k) => String(k['pk'])));
+    const pick = async (pk: string) => (unprocessed.has(pk) ? this.get(pk) : items.find((i) => i['pk'] === pk));
+    return Promise.all([pick(first), pick(second)]);
   }
 
   /** Writes a plain item (the sweep's watermark). */
