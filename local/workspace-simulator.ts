@@ -1,17 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import {
-  canonicalRequest,
-  EMPTY_BODY_SHA256,
-  huaweiEncode,
-  parseAuthorization,
-  parseSdkDate,
-  sha256Hex,
-  signatureOf,
-  signaturesEqual,
-  stringToSign,
-} from '../lib/signer.js';
+import { accessKeyOf, verifySignature } from './gateway-auth.js';
 import type { ExecutionRecord } from '../lib/workspace-types.js';
 
 /**
@@ -259,41 +249,16 @@ export class WorkspaceSimulator {
     return undefined;
   }
 
-  /** Verifies the SDK-HMAC-SHA256 signature; answers 401 and returns undefined when it fails. */
+  /** Verifies the SDK-HMAC-SHA256 signature (local/gateway-auth.ts); answers 401 and returns undefined when it fails. */
   private authenticate(req: IncomingMessage, segments: readonly string[], search: string, body: Buffer, res: ServerResponse): string | undefined {
-    const auth = parseAuthorization(header(req, 'authorization'));
-    if (!auth) return this.refuse(res, undefined, 'APIG.0301', 'Incorrect IAM authentication information: no SDK-HMAC-SHA256 Authorization header.');
-    if ((this.lockedUntil.get(auth.access) ?? 0) > Date.now()) {
-      return this.refuse(res, auth.access, 'APIG.0301', 'Incorrect IAM authentication information: the access key is locked.');
+    const named = accessKeyOf(header(req, 'authorization'));
+    if (named && (this.lockedUntil.get(named) ?? 0) > Date.now()) {
+      return this.refuse(res, named, 'APIG.0301', 'Incorrect IAM authentication information: the access key is locked.');
     }
-    const credential = this.credentials.get(auth.access);
-    if (!credential) return this.refuse(res, auth.access, 'APIG.0301', 'Incorrect IAM authentication information: unknown access key.');
-    const sdkDate = parseSdkDate(header(req, 'x-sdk-date') ?? '');
-    if (!sdkDate || Math.abs(sdkDate.getTime() - Date.now()) > this.maxSkewMs) {
-      return this.refuse(res, auth.access, 'APIG.0303', 'Incorrect app authentication information: X-Sdk-Date missing or more than 15 minutes off.');
-    }
-    if (!auth.signedHeaders.includes('host') || !auth.signedHeaders.includes('x-sdk-date')) {
-      return this.refuse(res, auth.access, 'APIG.0303', 'Incorrect app authentication information: host and x-sdk-date must be signed.');
-    }
-    if (credential.securityToken !== undefined && header(req, 'x-security-token') !== credential.securityToken) {
-      return this.refuse(res, auth.access, 'APIG.0303', 'Incorrect app authentication information: security token mismatch.');
-    }
-    const signedHeaders: Record<string, string> = {};
-    for (const name of auth.signedHeaders) signedHeaders[name] = header(req, name) ?? '';
-    const canonical = canonicalRequest({
-      method: req.method ?? 'GET',
-      // The gateway decodes each segment and encodes it again, as the signing guide says.
-      canonicalUri: `/${segments.map((s) => huaweiEncode(safeDecode(s))).join('/')}/`,
-      canonicalQuery: canonicalQueryFromSearch(search),
-      signedHeaders,
-      bodyHash: body.length === 0 ? EMPTY_BODY_SHA256 : sha256Hex(body),
-    });
-    const expected = signatureOf(credential.sk, stringToSign(header(req, 'x-sdk-date')!, canonical));
-    if (!signaturesEqual(expected, auth.signature)) {
-      return this.refuse(res, auth.access, 'APIG.0303', 'Incorrect app authentication information: signature mismatch.');
-    }
-    this.consecutiveAuthFailures.set(auth.access, 0);
-    return auth.access;
+    const verdict = verifySignature({ method: req.method ?? 'GET', segments, search, header: (name) => header(req, name), body }, (ak) => this.credentials.get(ak), this.maxSkewMs);
+    if (!verdict.ok) return this.refuse(res, verdict.ak, verdict.code, verdict.message);
+    this.consecutiveAuthFailures.set(verdict.ak, 0);
+    return verdict.ak;
   }
 
   private refuse(res: ServerResponse, ak: string | undefined, code: string, message: string): undefined {
@@ -384,30 +349,6 @@ function parseTarget(body: Buffer): { recordId?: string; taskId?: string } | und
   if (typeof recordId === 'string' && recordId !== '') return { recordId };
   if (typeof taskId === 'string' && taskId !== '') return { taskId };
   return undefined;
-}
-
-function canonicalQueryFromSearch(search: string): string {
-  if (search.length <= 1) return '';
-  const byKey = new Map<string, string[]>();
-  for (const pair of search.slice(1).split('&')) {
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    const key = safeDecode(eq < 0 ? pair : pair.slice(0, eq));
-    const value = eq < 0 ? '' : safeDecode(pair.slice(eq + 1));
-    byKey.set(key, [...(byKey.get(key) ?? []), value]);
-  }
-  return [...byKey.keys()]
-    .sort()
-    .flatMap((key) => byKey.get(key)!.sort().map((value) => `${huaweiEncode(key)}=${huaweiEncode(value)}`))
-    .join('&');
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
