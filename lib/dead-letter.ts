@@ -1,5 +1,5 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { numberAttribute, textAttribute, type OutgoingMessage } from './queue-sender.js';
+import { numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage } from './queue-sender.js';
 
 /**
  * What goes to the dead-letter queue: the original body, untouched, with the
@@ -26,8 +26,6 @@ export interface SourceMessage {
   readonly attributes: Readonly<Record<string, MessageAttributeValue>>;
 }
 
-/** SQS allows at most 10 message attributes per message. */
-const MAX_ATTRIBUTES = 10;
 const MAX_REASON_CHARS = 1000;
 
 /** Our attributes first (reason, error_code, attempts, source_message_id, decided_at, first_seen_at, rule_id), then as many original ones as fit. */
@@ -41,9 +39,5 @@ export function deadLetterMessage(source: SourceMessage, letter: DeadLetter): Ou
     first_seen_at: textAttribute(new Date(letter.firstSeenAt).toISOString()),
   };
   if (letter.ruleId) attributes['rule_id'] = textAttribute(letter.ruleId);
-  for (const [name, value] of Object.entries(source.attributes)) {
-    if (Object.keys(attributes).length >= MAX_ATTRIBUTES) break;
-    if (!(name in attributes)) attributes[name] = value;
-  }
-  return { key: source.messageId, body: source.body, attributes };
+  return { key: source.messageId, body: source.body, attributes: withOriginalAttributes(attributes, source.attributes) };
 }

@@ -1,3 +1,5 @@
+import * as z from 'zod';
+
 /**
  * Identifiers that go into a URL path. Workspace ids are hex strings in every
  * example (project ids: 32 lower-case hex, *inferred*); we accept any id that
@@ -14,6 +16,12 @@ export function unsafeIdReason(value: unknown): string | undefined {
   if (!SAFE_ID.test(value)) return 'must contain only letters, digits, "_" and "-" (a safe URL path segment)';
   return undefined;
 }
+
+/** The same check as a zod schema, for every parser that takes ids (events, console payloads). */
+export const safeIdSchema = z.string().superRefine((value, ctx) => {
+  const reason = unsafeIdReason(value);
+  if (reason) ctx.addIssue({ code: 'custom', message: reason });
+});
 
 /** Thrown when an id would not be a safe path segment. */
 export class UnsafeIdentifierError extends Error {

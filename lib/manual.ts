@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { validateRegion } from './endpoints.js';
-import { unsafeIdReason } from './identifiers.js';
+import { safeIdSchema } from './identifiers.js';
 import type { PipelineDeps } from './pipeline.js';
 import { processAll, resolveFailure, syntheticSource, type Forwarders, type Outcome } from './settlement.js';
 import type { PreparedRequest } from './workspace-client.js';
@@ -16,17 +16,13 @@ import type { PreparedRequest } from './workspace-client.js';
 
 const MAX_ITEMS = 100;
 
-const id = z.string().superRefine((value, ctx) => {
-  const reason = unsafeIdReason(value);
-  if (reason) ctx.addIssue({ code: 'custom', message: reason });
-});
 
 const itemSchema = z
   .object({
-    project_id: id,
+    project_id: safeIdSchema,
     region: z.string().max(32).optional(),
-    task_id: id.optional(),
-    record_id: id.optional(),
+    task_id: safeIdSchema.optional(),
+    record_id: safeIdSchema.optional(),
     dry_run: z.boolean().optional(),
     force: z.boolean().optional(),
     reason: z.string().min(1).max(500).optional(),

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import type { ScriptFailure } from './failure.js';
-import { unsafeIdReason } from './identifiers.js';
+import { safeIdSchema } from './identifiers.js';
 
 /**
  * Turns a message body into one ScriptFailure, whatever shape the user has:
@@ -23,10 +23,6 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** Keys that would let an event choose where a request goes: refused outright. */
 const ROUTING_KEYS = ['endpoint', 'url', 'host', 'base_url', 'endpoint_url', 'hostname'];
 
-const safeId = z.string().superRefine((value, ctx) => {
-  const reason = unsafeIdReason(value);
-  if (reason) ctx.addIssue({ code: 'custom', message: reason });
-});
 const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
 const timestamp = z.union([z.string().max(64), z.number()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? value : Date.parse(value);
@@ -38,27 +34,27 @@ const timestamp = z.union([z.string().max(64), z.number()]).transform((value, ct
 });
 
 const common = {
-  project_id: safeId,
+  project_id: safeIdSchema,
   region: text(32).optional(),
   status: text(32).optional(),
   result_code: text(128).optional(),
   reason: text(2048).optional(),
-  script_id: safeId.optional(),
-  resource_id: safeId.optional(),
+  script_id: safeIdSchema.optional(),
+  resource_id: safeIdSchema.optional(),
   event_id: text(128).optional(),
 };
 
 const plainSchema = z.object({
   ...common,
-  task_id: safeId.optional(),
-  record_id: safeId.optional(),
+  task_id: safeIdSchema.optional(),
+  record_id: safeIdSchema.optional(),
   failed_at: timestamp.optional(),
 });
 
 const recordSchema = z.object({
   ...common,
-  id: safeId,
-  script_task_id: safeId.optional(),
+  id: safeIdSchema,
+  script_task_id: safeIdSchema.optional(),
   start_time: timestamp.optional(),
   end_time: timestamp.optional(),
 });

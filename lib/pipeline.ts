@@ -110,13 +110,14 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
     return { kind: 'dead-letter', letter: letter(`dry-run: would retry now (rule ${decision.ruleId})`, 'DRY_RUN', decision.ruleId), preview, decision, dryRun };
   }
   // Calls this invocation or this container should not make: defer without claiming, so no attempt is spent.
-  const breakerKey = CircuitBreakers.keyFor(deps.workspace.endpointOf(project), credentials.ak);
+  const endpoint = deps.workspace.endpointOf(project);
+  const breakerKey = CircuitBreakers.keyFor(endpoint, credentials.ak);
   const wait = deps.breakers.waitFor(breakerKey);
-  if (wait > 0) return { kind: 'requeue', reason: `circuit-open: no calls to ${deps.workspace.endpointOf(project)} for now`, delaySeconds: Math.ceil(wait / 1000), attempt: decision.attempt, ruleId: decision.ruleId };
+  if (wait > 0) return { kind: 'requeue', reason: `circuit-open: no calls to ${endpoint} for now`, delaySeconds: Math.ceil(wait / 1000), attempt: decision.attempt, ruleId: decision.ruleId };
   if (deps.errorBudget.exhausted()) {
     return { kind: 'requeue', reason: `error-threshold: ${deps.errorBudget.describe()}; the rest of the batch waits`, delaySeconds: deps.config.breakerCooldownSeconds, attempt: decision.attempt, ruleId: decision.ruleId };
   }
-  return callAndSettle({ failure, project, decision, standing, view, credentials, version, breakerKey, forceReason: input.force?.reason, firstSeenAt: input.firstSeenAt, now }, deps);
+  return callAndSettle({ failure, project, decision, standing, view, credentials, version, endpoint, breakerKey, forceReason: input.force?.reason, firstSeenAt: input.firstSeenAt, now }, deps);
 }
 
 interface CallContext {
@@ -127,6 +128,7 @@ interface CallContext {
   readonly view: LedgerView;
   readonly credentials: SigningCredentials;
   readonly version: number;
+  readonly endpoint: string;
   readonly breakerKey: string;
   readonly forceReason?: string | undefined;
   readonly firstSeenAt: number;
@@ -166,7 +168,7 @@ async function retryWithRefresh(ctx: CallContext, deps: PipelineDeps): Promise<R
       deps.breakers.refuseKey(ctx.breakerKey);
       throw error;
     }
-    const freshKey = CircuitBreakers.keyFor(deps.workspace.endpointOf(ctx.project), fresh.credentials.ak);
+    const freshKey = CircuitBreakers.keyFor(ctx.endpoint, fresh.credentials.ak);
     try {
       return await call(freshKey, fresh.credentials);
     } catch (second) {

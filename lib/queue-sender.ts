@@ -52,6 +52,22 @@ export class QueueSender {
   }
 }
 
+/** SQS allows at most 10 message attributes per message. */
+export const MAX_MESSAGE_ATTRIBUTES = 10;
+
+/** Our attributes first, then as many of the original message's as fit, never replacing one of ours. */
+export function withOriginalAttributes(
+  ours: Record<string, MessageAttributeValue>,
+  originals: Readonly<Record<string, MessageAttributeValue>>,
+): Record<string, MessageAttributeValue> {
+  const attributes = { ...ours };
+  for (const [name, value] of Object.entries(originals)) {
+    if (Object.keys(attributes).length >= MAX_MESSAGE_ATTRIBUTES) break;
+    if (!(name in attributes)) attributes[name] = value;
+  }
+  return attributes;
+}
+
 /** A string message attribute. */
 export function textAttribute(value: string): MessageAttributeValue {
   return { DataType: 'String', StringValue: value };

@@ -5,7 +5,7 @@ import { mapWithConcurrency } from './concurrency.js';
 import { countOutcome, logger } from './observability.js';
 import { MAX_DELAY_SECONDS, processFailure, type FailureInput, type PipelineDeps, type Resolution } from './pipeline.js';
 import type { Decision } from './policy.js';
-import { numberAttribute, textAttribute, type OutgoingMessage, type QueueSender } from './queue-sender.js';
+import { numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type QueueSender } from './queue-sender.js';
 import type { PreparedRequest } from './workspace-client.js';
 
 /**
@@ -55,18 +55,14 @@ export interface Forwarders {
 }
 
 function requeueMessage(item: Settling, resolution: Extract<Resolution, { kind: 'requeue' }>): OutgoingMessage {
-  const control = new Set<string>(Object.values(CONTROL_ATTRIBUTES));
+  // Our control attributes replace the ones an earlier re-enqueue set.
   const attributes: Record<string, MessageAttributeValue> = {
     [CONTROL_ATTRIBUTES.attempt]: numberAttribute(resolution.attempt),
     [CONTROL_ATTRIBUTES.firstSeenAt]: numberAttribute(item.firstSeenAt),
     [CONTROL_ATTRIBUTES.deferredReason]: textAttribute(resolution.reason.slice(0, 500)),
     [CONTROL_ATTRIBUTES.originMessageId]: textAttribute(item.source.originId),
   };
-  for (const [name, value] of Object.entries(item.source.attributes)) {
-    if (Object.keys(attributes).length >= 10) break;
-    if (!control.has(name)) attributes[name] = value;
-  }
-  return { key: item.source.messageId, body: item.source.body, attributes, delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(0, resolution.delaySeconds)) };
+  return { key: item.source.messageId, body: item.source.body, attributes: withOriginalAttributes(attributes, item.source.attributes), delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(0, resolution.delaySeconds)) };
 }
 
 async function runQuietly(step: (() => Promise<void>) | undefined, what: string, item: Settling): Promise<void> {
