@@ -197,10 +197,12 @@ async function cpuAndCalls(stack: StackProcess, env: Record<string, string>): Pr
   await Promise.all(
     Array.from({ length: 10 }, async (_, w) => {
       for (let i = w; i < n; i += 10) {
-        const f = { ...failures[i]!, recordId: `ledger-${runId}-${i}` };
-        const view = await runtime.ledger.view(f);
-        const claim = await runtime.ledger.claim(view, { kind: 'new', attemptsMade: 0 }, undefined, `t${i}`);
-        await runtime.ledger.settle(claim!, { outcome: 'retried', taskId: `task${i}`, ruleId: 'timeout' });
+        const f = failures[i]!;
+        const run = { projectId: f.projectId, recordId: `ledger-${runId}-${i}`, taskId: f.taskId };
+        const located = await runtime.ledger.locate(run, async () => run);
+        const claim = await runtime.ledger.claim(located, undefined, 'retry');
+        const { link } = await runtime.ledger.settleRetried(claim!, { taskId: `task${runId}-${i}`, ruleId: 'timeout', via: 'answer' });
+        await runtime.ledger.writeLinks([link]);
       }
     }),
   );

@@ -28,6 +28,17 @@ export interface SourceMessage {
 
 const MAX_REASON_CHARS = 1000;
 
+/** The attributes a dead letter carries (ours); a message that has `reason` and `decided_at` is a replayed dead letter. */
+export const DEAD_LETTER_ATTRIBUTES: ReadonlySet<string> = new Set(['reason', 'error_code', 'attempts', 'source_message_id', 'decided_at', 'first_seen_at', 'rule_id']);
+
+/** When a replayed dead letter was decided (its `decided_at`), or undefined when the message is not one. */
+export function replayedDecision(attributes: Readonly<Record<string, { readonly StringValue?: string | undefined }>>): number | undefined {
+  const decidedAt = attributes['decided_at']?.StringValue;
+  if (decidedAt === undefined || attributes['reason']?.StringValue === undefined || attributes['source_message_id']?.StringValue === undefined) return undefined;
+  const at = Date.parse(decidedAt);
+  return Number.isFinite(at) ? at : undefined;
+}
+
 /** Our attributes first (reason, error_code, attempts, source_message_id, decided_at, first_seen_at, rule_id), then as many original ones as fit. */
 export function deadLetterMessage(source: SourceMessage, letter: DeadLetter): OutgoingMessage {
   const attributes: Record<string, MessageAttributeValue> = {

@@ -2,7 +2,8 @@ import * as z from 'zod';
 import { validateRegion } from './endpoints.js';
 import { safeIdSchema } from './identifiers.js';
 import type { PipelineDeps } from './pipeline.js';
-import { processAll, resolveFailure, syntheticSource, type Forwarders, type Outcome } from './settlement.js';
+import { mapWithConcurrency } from './concurrency.js';
+import { reportOutcome, resolveFailure, settleAll, syntheticSource, type Forwarders, type Outcome, type Settling } from './settlement.js';
 import type { PreparedRequest } from './workspace-client.js';
 
 /**
@@ -55,6 +56,8 @@ export interface ManualResult {
   readonly new_task_id?: string | undefined;
   readonly attempt?: number | undefined;
   readonly forced?: boolean | undefined;
+  /** Deferred: invoke again after this many seconds (the console never re-enqueues). */
+  readonly retry_after_seconds?: number | undefined;
   /** Dry runs: what would be sent (never a signature or a key). */
   readonly request?: { readonly method: string; readonly url: string; readonly body?: string | undefined; readonly signed_headers: readonly string[] } | undefined;
 }
@@ -107,18 +110,30 @@ export async function runManual(payload: unknown, deps: ManualDeps): Promise<Man
   const parsed = parseManualPayload(payload, (region) => validateRegion(region, deps.config.endpoints));
   if ('errors' in parsed) return { ok: false, errors: parsed.errors };
   const now = (deps.now ?? Date.now)();
-  const settled = await processAll(
-    parsed.items,
-    deps.config.maxConcurrency,
-    (item) => {
-      const failure = { projectId: item.project_id, region: item.region, recordId: item.record_id, taskId: item.task_id, shape: 'manual' };
-      const source = syntheticSource(`manual:${item.project_id}:${item.record_id ?? item.task_id}`, item);
-      return resolveFailure({ failure, firstSeenAt: now, dryRun: item.dry_run, force: item.force ? { reason: item.reason! } : undefined, manual: true }, source, deps);
-    },
-    { ...deps.forwarders, forwardDryRuns: false },
-    'manual',
-  );
-  return { ok: true, results: settled.map(({ failure, outcome }) => toResult(failure!, outcome)) };
+  const resolve = (item: ManualItem, run?: { recordId: string; taskId?: string | undefined }): Promise<Settling> => {
+    const failure = { projectId: item.project_id, region: item.region, recordId: run?.recordId ?? item.record_id, taskId: run?.taskId ?? item.task_id, shape: run ? 'manual>task' : 'manual' };
+    const source = syntheticSource(`manual:${item.project_id}:${failure.recordId ?? failure.taskId}`, { ...item, ...(run ? { record_id: run.recordId } : {}) });
+    return resolveFailure({ failure, firstSeenAt: now, dryRun: item.dry_run, force: item.force ? { reason: item.reason! } : undefined, manual: true }, source, deps);
+  };
+  const first = await mapWithConcurrency(parsed.items, deps.config.maxConcurrency, (item) => resolve(item));
+  // A task is answered per desktop: each of its failed records goes through the pipeline as its own failure.
+  const slots = first.map((settling, index) => {
+    const r = settling.resolution;
+    const item = parsed.items[index]!;
+    return r.kind === 'expand' ? r.records.map((record) => ({ item, run: { recordId: record.id, taskId: record.script_task_id } })) : [settling];
+  });
+  let budget = MAX_ITEMS;
+  const resolved = await mapWithConcurrency(slots.flat(), deps.config.maxConcurrency, async (slot) => {
+    if ('resolution' in slot) return slot;
+    if (budget-- <= 0) return { project_id: slot.item.project_id, record_id: slot.run.recordId, task_id: slot.run.taskId, outcome: 'deferred' as const, reason: `not handled: more than ${MAX_ITEMS} failed records; invoke again (those handled are duplicates then)` };
+    return resolve(slot.item, slot.run);
+  });
+  const settlings = resolved.filter((r): r is Settling => 'resolution' in r);
+  // The console answers a deferral ("invoke again") instead of re-enqueueing it, and never forwards a dry run.
+  const settled = await settleAll(settlings, { deadLetters: deps.forwarders.deadLetters, forwardDryRuns: false }, deps.ledger);
+  for (const item of settled) reportOutcome(item.outcome, item, 'manual');
+  const answers = new Map(settled.map((s, index) => [settlings[index]!, toResult(s.failure!, s.outcome)]));
+  return { ok: true, results: resolved.map((r) => ('resolution' in r ? answers.get(r)! : r)) };
 }
 
 function toResult(failure: { projectId: string; recordId?: string | undefined; taskId?: string | undefined }, outcome: Outcome): ManualResult {
@@ -131,7 +146,8 @@ function toResult(failure: { projectId: string; recordId?: string | undefined; t
     case 'dead-lettered':
       return { ...base, outcome: 'dead-lettered', reason: outcome.reason, rule_id: outcome.ruleId };
     case 'deferred':
+      return { ...base, outcome: 'deferred', reason: outcome.reason, retry_after_seconds: outcome.delaySeconds };
     case 'duplicate':
-      return { ...base, outcome: outcome.kind, reason: outcome.reason };
+      return { ...base, outcome: 'duplicate', reason: outcome.reason };
   }
 }

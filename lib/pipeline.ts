@@ -1,41 +1,30 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { stableJitter } from './backoff.js';
 import type { AppConfig } from './config.js';
 import type { WorkspaceCredentials } from './credentials.js';
 import type { DeadLetter } from './dead-letter.js';
 import { retryTargetOf, type ScriptFailure } from './failure.js';
-import { standingOf, type AttemptLedger, type Claim, type LedgerView, type Standing } from './ledger.js';
-import { backoffSeconds, decide, type Decision } from './policy.js';
+import type { AttemptLedger, Located } from './ledger/attempt-ledger.js';
+import type { Chain, RunFacts } from './ledger/chain.js';
+import { standingOf, type Standing } from './ledger/standing.js';
+import { LedgerUnavailableError } from './ledger/store.js';
+import { decide, type Decision } from './policy.js';
+import type { Resolution } from './resolution.js';
+import { callRetry, withKey } from './retry-call.js';
 import type { SigningCredentials } from './signer.js';
-import type { PreparedRequest, WorkspaceClient } from './workspace-client.js';
-import { certainlyNotApplied, isWorkspaceApiError, type WorkspaceApiError } from './workspace-errors.js';
-import { CircuitBreakers, CircuitOpenError } from './circuit-breakers.js';
+import { resolveUnknownOutcome } from './unknown-outcome.js';
+import { CircuitBreakers } from './circuit-breakers.js';
 import type { ErrorBudget } from './error-budget.js';
-import { countApiError } from './observability.js';
-import type { RetryAccepted } from './workspace-types.js';
+import type { WorkspaceClient } from './workspace-client.js';
+import { lookUpRun, failedRecordsOf } from './workspace-lookups.js';
+import { lookupFailure } from './lookup-failure.js';
+import { isWorkspaceApiError } from './workspace-errors.js';
 
 /**
- * One failure through the pipeline: ledger standing, policy decision, claim,
- * the signed retry call (with one credential refresh on 401), and what must
- * happen next. The caller (queue, sweep or console) performs the forwards
- * (dead letter, re-enqueue) and settles the ledger by their result.
+ * One failure event through the protocol of docs/ledger-protocol.md: find its
+ * chain and run, ask the ledger what the run's standing is, decide under the
+ * policy, claim, call, and say what must happen next (plain data: the way in
+ * performs the forwards and settles the ledger by their result).
  */
-
-/** What the caller must do with a failure. */
-export type Resolution =
-  | { readonly kind: 'retried'; readonly newTaskId: string; readonly requestId?: string | undefined; readonly ruleId: string; readonly attempt: number; readonly forced?: boolean }
-  | { readonly kind: 'duplicate'; readonly reason: string }
-  | {
-      readonly kind: 'dead-letter';
-      readonly letter: DeadLetter;
-      /** A dry run's decision: dead-lettered from a queue (so nothing is lost), only shown elsewhere. */
-      readonly dryRun?: boolean | undefined;
-      readonly preview?: PreparedRequest | undefined;
-      readonly decision?: Decision | undefined;
-      readonly onAccepted?: (() => Promise<void>) | undefined;
-      readonly onRejected?: (() => Promise<void>) | undefined;
-    }
-  | { readonly kind: 'requeue'; readonly reason: string; readonly delaySeconds: number; readonly attempt: number; readonly ruleId?: string | undefined }
-  | { readonly kind: 'hold'; readonly reason: string };
 
 export interface PipelineDeps {
   readonly config: AppConfig;
@@ -48,165 +37,149 @@ export interface PipelineDeps {
   readonly now?: () => number;
 }
 
-/** One failure and how it came in. */
+/** One failure event and how it came in. */
 export interface FailureInput {
   readonly failure: ScriptFailure;
-  /** When the failure was first seen (the first message's send time), for its age. */
+  /** When the failure was first seen (the first message's send time); the ledger's first sighting wins when older. */
   readonly firstSeenAt: number;
-  /** An operator's override of the policy's verdict (console); never of dry run or the kill switch. */
+  /** An operator's override of the policy's verdict (console); never of dry run, the kill switch or a duplicate. */
   readonly force?: { readonly reason: string } | undefined;
   /** Decide and describe only (console `dry_run`), on top of the global switch. */
   readonly dryRun?: boolean | undefined;
   /** Asked for by an operator (console): see DecisionInput.requestedByOperator. */
   readonly manual?: boolean | undefined;
+  /** A replayed dead letter: the `decided_at` it carries. */
+  readonly replayOf?: number | undefined;
+  /** An accepted retry the ledger could not record, carried by the re-enqueued message. */
+  readonly carried?: { readonly taskId: string; readonly rev: number } | undefined;
 }
 
 /** The longest SQS message delay (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html). */
 export const MAX_DELAY_SECONDS = 900;
 
-/** A number in [0, 1) fixed by failure and attempt, so every redelivery computes the same jitter. */
-export function stableJitter(key: string, attempt: number): number {
-  return createHash('sha256').update(`${key}#${attempt}`).digest().readUInt32BE(0) / 2 ** 32;
+/** Everything the steps of one failure share. */
+export interface FailureContext {
+  readonly input: FailureInput;
+  readonly deps: PipelineDeps;
+  readonly now: number;
+  readonly dryRun: boolean;
+  readonly project: { readonly projectId: string; readonly region?: string | undefined };
+  readonly credentials: SigningCredentials;
+  readonly version: number;
+  /** Builds the dead letter for a decision taken now. */
+  readonly letter: (reason: string, errorCode: string, ruleId: string, attempts: number) => DeadLetter;
 }
 
 export async function processFailure(input: FailureInput, deps: PipelineDeps): Promise<Resolution> {
   const now = (deps.now ?? Date.now)();
   const { failure } = input;
-  const { config } = deps;
-  if (!config.retriesEnabled) {
-    return { kind: 'requeue', reason: 'retries-disabled: RETRIES_ENABLED is false', delaySeconds: MAX_DELAY_SECONDS, attempt: 0 };
+  const dryRun = deps.config.dryRun || input.dryRun === true;
+  const letter = (reason: string, errorCode: string, ruleId: string, attempts: number): DeadLetter => ({ reason, errorCode, attempts, ruleId, firstSeenAt: input.firstSeenAt, decidedAt: now });
+  if (!deps.config.retriesEnabled) {
+    const reason = 'retries-disabled: RETRIES_ENABLED is false';
+    if (dryRun) return { kind: 'dead-letter', letter: letter(`dry-run: would defer (${reason})`, 'DRY_RUN', 'retries-disabled', 0), dryRun };
+    return { kind: 'requeue', reason, delaySeconds: MAX_DELAY_SECONDS, attempt: 0 };
   }
-  const view = await deps.ledger.view(failure);
-  const standing = standingOf(view, failure.eventId, now, input.force !== undefined);
-  if (standing.kind === 'duplicate') return { kind: 'duplicate', reason: standing.reason };
-  // Another delivery is calling now: come back when its lease ends; if it died, this one takes over.
-  if (standing.kind === 'in-flight') {
-    return { kind: 'requeue', reason: 'in-flight: another delivery of this failure holds the lease', delaySeconds: Math.max(1, Math.ceil((standing.leaseEndsAt - now) / 1000)), attempt: 0 };
+  const project = { projectId: failure.projectId, region: failure.region };
+  const { credentials, version } = await deps.credentials.forProject(failure.projectId);
+  const ctx: FailureContext = { input, deps, now, dryRun, project, credentials, version, letter };
+  try {
+    const breakerWait = deps.breakers.waitFor(CircuitBreakers.keyFor(deps.workspace.endpointOf(project), credentials.ak));
+    if (breakerWait > 0) return { kind: 'requeue', reason: `circuit-open: no calls to ${deps.workspace.endpointOf(project)} for now`, delaySeconds: Math.ceil(breakerWait / 1000), attempt: 0 };
+    if (failure.recordId === undefined) return expandTask(failure.taskId!, ctx);
+    const run = { projectId: failure.projectId, recordId: failure.recordId, taskId: failure.taskId, resourceId: failure.resourceId, scriptId: failure.scriptId, region: failure.region, failedAt: failure.failedAt };
+    // A dry run reads but never writes: the lookup is not cached.
+    let located = await deps.ledger.locate(run, () => lookUpOrAsIs(run, ctx), { cache: !dryRun });
+    // A conflict means another delivery wrote first: read again and decide again (a few times at most).
+    for (let round = 0; round < 3; round++) {
+      const resolution = await step(located, ctx);
+      if (resolution !== 'conflict') return resolution;
+      located = await deps.ledger.reread(located);
+    }
+    return { kind: 'requeue', reason: 'contended: other deliveries of this failure kept writing first', delaySeconds: 5, attempt: 0 };
+  } catch (error) {
+    return lookupFailure(error, ctx);
   }
+}
 
-  const jitter = stableJitter(view.rootKey, standing.attemptsMade);
-  const decided = decide({ failure, attempts: { count: standing.attemptsMade, lastAttemptAt: standing.lastAttemptAt }, policy: config.policy, now, firstSeenAt: input.firstSeenAt, jitter, requestedByOperator: input.manual });
+/** A task-level event: its failed records, each a failure of its own (none: surfaced once, nothing to retry). */
+async function expandTask(taskId: string, ctx: FailureContext): Promise<Resolution> {
+  const records = await withKey(ctx, (key) => failedRecordsOf(ctx.deps.workspace, ctx.project, taskId, key));
+  if (records.length > 0) return { kind: 'expand', taskId, records };
+  const reason = `no-failed-records: task ${taskId} has no failed execution records (it succeeded, or its records are gone)`;
+  return { kind: 'dead-letter', letter: ctx.letter(reason, ctx.input.failure.resultCode ?? 'NO_FAILED_RECORDS', 'no-failed-records', 0) };
+}
+
+/**
+ * Record detail for an event that lacks its task. A record Workspace does not
+ * know (404) is taken as the event describes it: the policy decides, and a
+ * retry of it is refused with the evidence.
+ */
+async function lookUpOrAsIs(run: RunFacts, ctx: FailureContext): Promise<RunFacts> {
+  try {
+    return await withKey(ctx, (key) => lookUpRun(ctx.deps.workspace, ctx.project, run.recordId, key));
+  } catch (error) {
+    if (isWorkspaceApiError(error) && error.kind === 'permanent') return run;
+    throw error;
+  }
+}
+
+/** One read-decide-write round; 'conflict' when the chain changed under it. */
+async function step(located: Located, ctx: FailureContext): Promise<Resolution | 'conflict'> {
+  const { input, deps, now } = ctx;
+  const chain = located.chain;
+  if (input.carried && chain && (chain.state === 'claimed' || chain.state === 'unknown') && chain.rev === input.carried.rev) {
+    return settleCarried(chain, input.carried.taskId, ctx);
+  }
+  const standing = standingOf(chain, located.generation, { now, force: input.force !== undefined, replayOf: input.replayOf });
+  switch (standing.kind) {
+    case 'duplicate':
+      return { kind: 'duplicate', reason: standing.reason, link: standing.relink && chain ? deps.ledger.relinkOf(chain) : undefined };
+    case 'in-flight': {
+      const why = chain?.state === 'unknown' ? 'outcome-unknown: the last retry\'s answer was lost; Workspace is asked once its lease ends' : 'in-flight: another delivery of this failure holds the claim';
+      return { kind: 'requeue', reason: why, delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil((standing.until - now) / 1000) + 1)), attempt: 0 };
+    }
+    case 'unresolved':
+      return resolveUnknownOutcome(located, standing, ctx, decideAndAct);
+    case 'fresh':
+      return decideAndAct(located, standing, ctx);
+  }
+}
+
+/** Decides under the policy and acts: dead letter (claimed), re-enqueue, or claim and call. */
+export async function decideAndAct(located: Located, standing: Extract<Standing, { kind: 'fresh' }>, ctx: FailureContext, base?: Chain): Promise<Resolution | 'conflict'> {
+  const { input, deps, now, dryRun } = ctx;
+  const chain = base ?? located.chain;
+  const failure: ScriptFailure = { ...input.failure, scriptId: input.failure.scriptId ?? located.run.scriptId ?? chain?.script_id, failedAt: input.failure.failedAt ?? located.run.failedAt ?? chain?.failed_at };
+  const firstSeenAt = Math.min(input.firstSeenAt, chain?.first_seen_at ?? input.firstSeenAt);
+  const jitter = stableJitter(located.chainKey, standing.attemptsMade);
+  const decided = decide({ failure, attempts: { count: standing.attemptsMade, lastAttemptAt: standing.lastAttemptAt }, policy: deps.config.policy, now, firstSeenAt, jitter, requestedByOperator: input.manual });
   const decision: Decision = input.force ? { kind: 'retry-now', ruleId: 'forced', attempt: standing.attemptsMade + 1 } : decided;
-  const dryRun = config.dryRun || input.dryRun === true;
-  const letter = (reason: string, errorCode: string, ruleId: string, attempts = standing.attemptsMade): DeadLetter => ({
-    reason, errorCode, attempts, ruleId, firstSeenAt: input.firstSeenAt, decidedAt: now,
-  });
+  const letter = (reason: string, errorCode: string, ruleId: string) => ({ ...ctx.letter(reason, errorCode, ruleId, standing.attemptsMade), firstSeenAt });
 
   if (decision.kind === 'give-up') {
     const dead = letter(decision.reason, failure.resultCode ?? decision.ruleId, decision.ruleId);
     if (dryRun) return { kind: 'dead-letter', letter: { ...dead, reason: `dry-run: would give up: ${decision.reason}`, errorCode: 'DRY_RUN' }, decision, dryRun };
-    const giveUp = () => deps.ledger.recordGiveUp(view, failure.eventId, { outcome: 'dead-lettered', ruleId: decision.ruleId, reason: decision.reason });
-    return { kind: 'dead-letter', letter: dead, decision, onAccepted: giveUp };
+    // A status that is not a failure says nothing about the chain: it is dead-lettered without touching it.
+    if (decision.ruleId === 'not-failed') return { kind: 'dead-letter', letter: dead, decision };
+    const claim = await deps.ledger.claim(located, standing.rev, 'give-up', base);
+    return claim ? { kind: 'dead-letter', letter: dead, decision, claim } : 'conflict';
   }
   if (decision.kind === 'retry-later') {
     if (dryRun) return { kind: 'dead-letter', letter: letter(`dry-run: would retry in ${decision.delaySeconds} s (rule ${decision.ruleId})`, 'DRY_RUN', decision.ruleId), decision, dryRun };
     return { kind: 'requeue', reason: `retry-later: rule ${decision.ruleId}`, delaySeconds: decision.delaySeconds, attempt: decision.attempt, ruleId: decision.ruleId };
   }
-
-  const { credentials, version } = await deps.credentials.forProject(failure.projectId);
-  const project = { projectId: failure.projectId, region: failure.region };
   if (dryRun) {
-    const preview = deps.workspace.describeRetry(project, retryTargetOf(failure), credentials);
+    const preview = deps.workspace.describeRetry(ctx.project, retryTargetOf(failure), ctx.credentials);
     return { kind: 'dead-letter', letter: letter(`dry-run: would retry now (rule ${decision.ruleId})`, 'DRY_RUN', decision.ruleId), preview, decision, dryRun };
   }
-  // Calls this invocation or this container should not make: defer without claiming, so no attempt is spent.
-  const endpoint = deps.workspace.endpointOf(project);
-  const breakerKey = CircuitBreakers.keyFor(endpoint, credentials.ak);
-  const wait = deps.breakers.waitFor(breakerKey);
-  if (wait > 0) return { kind: 'requeue', reason: `circuit-open: no calls to ${endpoint} for now`, delaySeconds: Math.ceil(wait / 1000), attempt: decision.attempt, ruleId: decision.ruleId };
-  if (deps.errorBudget.exhausted()) {
-    return { kind: 'requeue', reason: `error-threshold: ${deps.errorBudget.describe()}; the rest of the batch waits`, delaySeconds: deps.config.breakerCooldownSeconds, attempt: decision.attempt, ruleId: decision.ruleId };
-  }
-  return callAndSettle({ failure, project, decision, standing, view, credentials, version, endpoint, breakerKey, forceReason: input.force?.reason, firstSeenAt: input.firstSeenAt, now }, deps);
+  return callRetry(located, standing, decision, ctx, base);
 }
 
-interface CallContext {
-  readonly failure: ScriptFailure;
-  readonly project: { readonly projectId: string; readonly region?: string | undefined };
-  readonly decision: Extract<Decision, { kind: 'retry-now' }>;
-  readonly standing: Extract<Standing, { kind: 'new' }>;
-  readonly view: LedgerView;
-  readonly credentials: SigningCredentials;
-  readonly version: number;
-  readonly endpoint: string;
-  readonly breakerKey: string;
-  readonly forceReason?: string | undefined;
-  readonly firstSeenAt: number;
-  readonly now: number;
+async function settleCarried(chain: Chain, taskId: string, ctx: FailureContext): Promise<Resolution | 'conflict'> {
+  const { outcome, link } = await ctx.deps.ledger.settleRetried({ chain }, { taskId, via: 'carried' });
+  if (outcome === 'lease-lost') return 'conflict';
+  return { kind: 'retried', newTaskId: taskId, ruleId: 'carried', attempt: chain.attempts, via: 'carried', link };
 }
 
-async function callAndSettle(ctx: CallContext, deps: PipelineDeps): Promise<Resolution> {
-  const claim = await deps.ledger.claim(ctx.view, ctx.standing, ctx.failure.eventId, randomUUID());
-  if (!claim) return { kind: 'duplicate', reason: 'another delivery claimed this failure first' };
-  let accepted: RetryAccepted;
-  try {
-    accepted = await retryWithRefresh(ctx, deps);
-  } catch (error) {
-    if (isWorkspaceApiError(error)) deps.errorBudget.record(false);
-    return settleFailedCall(claim, ctx, error, deps);
-  }
-  deps.errorBudget.record(true);
-  await deps.ledger.settle(claim, { outcome: 'retried', ruleId: ctx.decision.ruleId, taskId: accepted.taskId, requestId: accepted.requestId, forcedBy: ctx.forceReason });
-  return { kind: 'retried', newTaskId: accepted.taskId, requestId: accepted.requestId, ruleId: ctx.decision.ruleId, attempt: claim.attempt, forced: ctx.forceReason !== undefined };
-}
-
-/**
- * Calls retry through the key's circuit breaker; on 401 reads the secret
- * again once and, if the key changed, tries once more. A key refused after
- * that is isolated for the auth cool-down.
- */
-async function retryWithRefresh(ctx: CallContext, deps: PipelineDeps): Promise<RetryAccepted> {
-  const target = retryTargetOf(ctx.failure);
-  const call = (key: string, credentials: SigningCredentials) => deps.breakers.execute(key, () => deps.workspace.retry(ctx.project, target, credentials));
-  try {
-    return await call(ctx.breakerKey, ctx.credentials);
-  } catch (error) {
-    if (!isWorkspaceApiError(error) || error.kind !== 'auth') throw error;
-    await deps.credentials.refreshAfter(ctx.version);
-    const fresh = await deps.credentials.forProject(ctx.project.projectId);
-    if (fresh.credentials.ak === ctx.credentials.ak && fresh.credentials.sk === ctx.credentials.sk) {
-      deps.breakers.refuseKey(ctx.breakerKey);
-      throw error;
-    }
-    const freshKey = CircuitBreakers.keyFor(ctx.endpoint, fresh.credentials.ak);
-    try {
-      return await call(freshKey, fresh.credentials);
-    } catch (second) {
-      if (isWorkspaceApiError(second) && second.kind === 'auth') deps.breakers.refuseKey(freshKey);
-      throw second;
-    }
-  }
-}
-
-async function settleFailedCall(claim: Claim, ctx: CallContext, error: unknown, deps: PipelineDeps): Promise<Resolution> {
-  const deferred = (errorCode: string, reason: string, refundAttempt: boolean) =>
-    deps.ledger.settle(claim, { outcome: 'deferred', ruleId: ctx.decision.ruleId, errorCode, reason, refundAttempt });
-  const backoff = () => Math.min(MAX_DELAY_SECONDS, backoffSeconds(claim.attempt, deps.config.policy, stableJitter(claim.rootKey, claim.attempt)));
-  if (error instanceof CircuitOpenError) {
-    await deferred('CIRCUIT_OPEN', error.message, true);
-    return { kind: 'requeue', reason: `circuit-open: ${error.message}`, delaySeconds: Math.ceil(error.retryAfterMs / 1000), attempt: claim.attempt, ruleId: ctx.decision.ruleId };
-  }
-  if (!isWorkspaceApiError(error)) {
-    await deferred('INTERNAL', (error as Error).message ?? 'unexpected error', true);
-    return { kind: 'hold', reason: `error: ${(error as Error).message}` };
-  }
-  const evidence = describeApiError(error);
-  countApiError(error.code);
-  if (error.kind === 'permanent') {
-    const reason = `workspace-refused: ${evidence}`;
-    return {
-      kind: 'dead-letter',
-      letter: { reason, errorCode: error.code, attempts: claim.attempt, ruleId: ctx.decision.ruleId, firstSeenAt: ctx.firstSeenAt, decidedAt: ctx.now },
-      onAccepted: () => deps.ledger.settle(claim, { outcome: 'dead-lettered', ruleId: ctx.decision.ruleId, errorCode: error.code, requestId: error.requestId, reason }),
-      onRejected: () => deferred(error.code, reason, false),
-    };
-  }
-  // A refused signature or an answer from the gateway never ran the script: it does not spend an attempt.
-  await deferred(error.code, evidence, error.kind === 'auth' || certainlyNotApplied(error));
-  const kind = error.kind === 'auth' ? 'auth-failed' : 'workspace-transient';
-  return { kind: 'requeue', reason: `${kind}: ${evidence}`, delaySeconds: backoff(), attempt: claim.attempt, ruleId: ctx.decision.ruleId };
-}
-
-function describeApiError(error: WorkspaceApiError): string {
-  return `${error.status ?? '-'} ${error.code}${error.requestId ? ` (X-Request-Id ${error.requestId})` : ''}`;
-}
+export { LedgerUnavailableError };

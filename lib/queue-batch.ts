@@ -1,9 +1,10 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { SourceMessage } from './dead-letter.js';
+import { replayedDecision, type SourceMessage } from './dead-letter.js';
 import { normaliseBody } from './normalise.js';
 import { logger } from './observability.js';
-import type { PipelineDeps, Resolution } from './pipeline.js';
+import type { FailureInput, PipelineDeps } from './pipeline.js';
+import type { Resolution } from './resolution.js';
 import { CONTROL_ATTRIBUTES, processAll, resolveFailure, type Forwarders, type Settling } from './settlement.js';
 import { validateRegion } from './endpoints.js';
 
@@ -22,11 +23,19 @@ export interface QueueBatchDeps extends PipelineDeps {
 
 /**
  * Time kept in hand at the end of an invocation: a record started later could
- * be cut off mid-call by the Lambda timeout. Enough for one call with its
- * in-call retries, the ledger, and the forwards.
+ * be cut off mid-call by the Lambda timeout. The worst-case call (every
+ * in-call retry, the 401 path) plus the ledger's writes and the forwards.
  */
-function safetyMarginMs(deps: QueueBatchDeps): number {
-  return Math.max(5_000, deps.config.workspaceTimeoutMs * (deps.config.workspaceInCallRetries + 1) + 3_000);
+export function safetyMarginMs(deps: Pick<QueueBatchDeps, 'config'>): number {
+  return deps.config.worstCaseCallMs + 5_000;
+}
+
+/** What a message's attributes say about its history: a replayed dead letter, or an accepted retry to record. */
+function historyOf(record: SQSRecord): Pick<FailureInput, 'replayOf' | 'carried'> {
+  const attributes = Object.fromEntries(Object.entries(record.messageAttributes ?? {}).map(([name, value]) => [name, { StringValue: value.stringValue }]));
+  const taskId = attributes[CONTROL_ATTRIBUTES.acceptedTaskId]?.StringValue;
+  const rev = Number(attributes[CONTROL_ATTRIBUTES.acceptedRev]?.StringValue);
+  return { replayOf: replayedDecision(attributes), carried: taskId && Number.isInteger(rev) ? { taskId, rev } : undefined };
 }
 
 /** Lambda's message attributes in the SDK's shape, so a forward carries them on. */
@@ -42,7 +51,9 @@ function sourceOf(record: SQSRecord): SourceMessage {
 
 /** When the failure was first seen: carried across re-enqueues, else the message's send time. */
 function firstSeenAt(record: SQSRecord): number {
-  const carried = Number(record.messageAttributes?.[CONTROL_ATTRIBUTES.firstSeenAt]?.stringValue);
+  // Epoch ms on a re-enqueued message, ISO on a replayed dead letter.
+  const raw = record.messageAttributes?.[CONTROL_ATTRIBUTES.firstSeenAt]?.stringValue ?? '';
+  const carried = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
   if (Number.isFinite(carried) && carried > 0) return carried;
   const sent = Number(record.attributes?.SentTimestamp);
   return Number.isFinite(sent) && sent > 0 ? sent : Date.now();
@@ -63,14 +74,12 @@ async function resolveRecord(record: SQSRecord, deps: QueueBatchDeps): Promise<S
     };
     return { source, resolution, firstSeenAt: seen };
   }
-  return resolveFailure({ failure: normalised.failure, firstSeenAt: seen }, source, deps);
+  return resolveFailure({ failure: normalised.failure, firstSeenAt: seen, ...historyOf(record) }, source, deps);
 }
 
 export async function processQueueBatch(event: SQSEvent, deps: QueueBatchDeps): Promise<SQSBatchResponse> {
-  const settled = await processAll(event.Records, deps.config.maxConcurrency, (record) => resolveRecord(record, deps), deps.forwarders, 'queue');
-  const batchItemFailures = settled
-    .filter(({ outcome }) => outcome.kind === 'deferred' && outcome.held)
-    .map(({ source }) => ({ itemIdentifier: source.messageId }));
+  const settled = await processAll(event.Records, deps.config.maxConcurrency, (record) => resolveRecord(record, deps), deps.forwarders, deps.ledger, 'queue');
+  const batchItemFailures = settled.filter(({ durable }) => !durable).map(({ source }) => ({ itemIdentifier: source.messageId }));
   return checkedResponse(event, { batchItemFailures });
 }
 

@@ -1,11 +1,12 @@
 import { documentClient } from './clients/dynamodb.js';
 import { sqsClient } from './clients/sqs.js';
-import type { AppConfig } from './config.js';
+import { IN_CALL_BACKOFF_CAP_MS, type AppConfig } from './config.js';
 import { CircuitBreakers } from './circuit-breakers.js';
 import type { WorkspaceCredentials } from './credentials.js';
 import { ErrorBudget } from './error-budget.js';
 import type { PipelineDeps } from './pipeline.js';
-import { AttemptLedger } from './ledger.js';
+import { AttemptLedger } from './ledger/attempt-ledger.js';
+import { DynamoLedgerStore } from './ledger/store.js';
 import { QueueSender } from './queue-sender.js';
 import type { Forwarders } from './settlement.js';
 import { WorkspaceClient } from './workspace-client.js';
@@ -29,9 +30,9 @@ export function createRuntime(config: AppConfig): Runtime {
       timeoutMs: config.workspaceTimeoutMs,
       maxInCallRetries: config.workspaceInCallRetries,
       backoffBaseMs: 200,
-      backoffCapMs: 2_000,
+      backoffCapMs: IN_CALL_BACKOFF_CAP_MS,
     }),
-    ledger: new AttemptLedger(documentClient(), { tableName: config.ledgerTable, leaseSeconds: config.leaseSeconds, ttlDays: config.ledgerTtlDays }),
+    ledger: new AttemptLedger(new DynamoLedgerStore(documentClient(), config.ledgerTable), { leaseMs: config.leaseSeconds * 1000, ttlDays: config.ledgerTtlDays }),
     breakers: new CircuitBreakers({
       consecutiveFailures: config.breakerFailures,
       halfOpenAfterMs: config.breakerCooldownSeconds * 1000,
@@ -40,7 +41,7 @@ export function createRuntime(config: AppConfig): Runtime {
     forwarders: {
       forwardDryRuns: true,
       deadLetters: new QueueSender(sqs, config.deadLetterQueueUrl),
-      requeue: config.sourceQueueUrl ? new QueueSender(sqs, config.sourceQueueUrl) : undefined,
+      requeue: new QueueSender(sqs, config.sourceQueueUrl),
     },
   };
 }

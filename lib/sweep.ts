@@ -2,7 +2,7 @@ import { validateRegion } from './endpoints.js';
 import { normaliseObject } from './normalise.js';
 import { logger } from './observability.js';
 import type { PipelineDeps } from './pipeline.js';
-import { processAll, resolveFailure, syntheticSource, type Forwarders, type Outcome, type Settling } from './settlement.js';
+import { processAll, resolveFailure, syntheticSource, type Forwarders, type Settling } from './settlement.js';
 import type { SweepConfig } from './sweep-config.js';
 import { huaweiTime } from './workspace-client.js';
 import type { ExecutionRecord } from './workspace-types.js';
@@ -83,13 +83,13 @@ async function sweepProject(project: { projectId: string; region?: string | unde
   // A dry run's decisions are only shown here: the records stay in Workspace for the next sweep.
   const forwarders = { ...deps.forwarders, forwardDryRuns: false };
   const flush = async (): Promise<boolean> => {
-    const settled = await processAll(chunk, deps.config.maxConcurrency, (record) => resolveRecord(record, project, deps), forwarders, 'schedule');
+    const settled = await processAll(chunk, deps.config.maxConcurrency, (record) => resolveRecord(record, project, deps), forwarders, deps.ledger, 'schedule');
     chunk = [];
-    for (const { outcome } of settled) {
+    for (const { outcome, durable } of settled) {
       summary.seen++;
       summary[outcome.kind]++;
       // A failure that could not be made durable stops the walk here: the next sweep starts from it.
-      if (isHeld(outcome)) return false;
+      if (!durable) return false;
       offset++;
     }
     await saveProgress();
@@ -111,10 +111,6 @@ async function sweepProject(project: { projectId: string; region?: string | unde
   if (!deps.config.dryRun) await deps.ledger.put({ pk: stateKey(project.projectId), watermark: end });
   summary.complete = true;
   return summary;
-}
-
-function isHeld(outcome: Outcome): boolean {
-  return outcome.kind === 'deferred' && outcome.held;
 }
 
 async function resolveRecord(record: ExecutionRecord, project: { projectId: string; region?: string | undefined }, deps: SweepDeps): Promise<Settling> {

@@ -97,7 +97,7 @@ export class LocalEventSource {
     const event: SQSEvent = { Records: messages.map((m) => toRecord(m, queueArn)) };
     let response: SQSBatchResponse | void;
     try {
-      response = await handler(event, lambdaContext(this.options.functionName ?? 'retryFromQueue', this.options.functionTimeoutMs ?? 30_000));
+      response = await handler(event, lambdaContext(this.options.functionName ?? 'retryFromQueue', this.options.functionTimeoutMs ?? 120_000));
     } catch {
       return { received: messages.length, deleted: 0, failed: messages.length, crashed: true };
     }

@@ -147,7 +147,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         },
       ),
     );
-    const source = new LocalEventSource({ sqs: stack.sqs, queueUrl: stack.queueUrl, queueArn: stack.queueArn, handler: crashing(handler, 25, counter), functionTimeoutMs: 30_000 });
+    const source = new LocalEventSource({ sqs: stack.sqs, queueUrl: stack.queueUrl, queueArn: stack.queueArn, handler: crashing(handler, 25, counter), functionTimeoutMs: 120_000 });
     const empty = async () => {
       const depth = await stack.depth(stack.queueUrl);
       return depth.visible + depth.inFlight + depth.delayed === 0;

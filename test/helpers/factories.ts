@@ -6,6 +6,11 @@ export const OTHER_PROJECT_ID = 'ffeeddccbbaa99887766554433221100';
 
 let sequence = 0;
 
+/** A time in Workspace's format (`2021-10-01T12:00:00Z`), some minutes ago. */
+export function minutesAgo(minutes: number): string {
+  return `${new Date(Date.now() - minutes * 60_000).toISOString().slice(0, 19)}Z`;
+}
+
 /** A failed execution record as Workspace's list API returns it. */
 export function failedRecord(overrides: Partial<ExecutionRecord> = {}): ExecutionRecord {
   sequence++;
@@ -17,8 +22,8 @@ export function failedRecord(overrides: Partial<ExecutionRecord> = {}): Executio
     resource_id: `desktop-${sequence}`,
     resource_name: `DESKTOP-${sequence}`,
     resource_type: 'DESKTOP',
-    start_time: '2026-11-29T00:00:00Z',
-    end_time: '2026-11-29T00:01:00Z',
+    start_time: minutesAgo(2),
+    end_time: minutesAgo(1),
     status: 'FAILED',
     execute_order: 0,
     result_code: 'WKS.SCRIPT_TIMEOUT',
@@ -33,6 +38,7 @@ export function plainFailure(overrides: Record<string, unknown> = {}): Record<st
   return {
     project_id: PROJECT_ID,
     record_id: `r${sequence}x${Date.now().toString(36)}`,
+    task_id: `t${sequence}x${Date.now().toString(36)}`,
     status: 'FAILED',
     reason: 'Script execution timed out',
     ...overrides,

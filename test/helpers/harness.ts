@@ -96,7 +96,7 @@ export function sqsEvent(bodies: readonly string[], queueArn = 'arn:aws:sqs:us-e
 }
 
 export function invoke(handler: QueueHandler, event: SQSEvent): Promise<SQSBatchResponse> {
-  return handler(event, lambdaContext('retryFromQueue', 30_000) as Context) as Promise<SQSBatchResponse>;
+  return handler(event, lambdaContext('retryFromQueue', 120_000) as Context) as Promise<SQSBatchResponse>;
 }
 
 /** A message attribute's string value. */

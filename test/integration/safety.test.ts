@@ -134,8 +134,8 @@ describe('the time budget', () => {
     const handler = await h.loadHandler('queue', { MAX_CONCURRENCY: '1', WORKSPACE_TIMEOUT_MS: '1000', WORKSPACE_IN_CALL_RETRIES: '0' });
     const failures = Array.from({ length: 3 }, () => seeded());
     const before = h.stack.simulator.retries.length;
-    // 10 s left until the first retry has been made, then 3 s: below the 5 s margin.
-    const context = { ...(await import('../../local/poller.js')).lambdaContext('retryFromQueue', 60_000), getRemainingTimeInMillis: () => (h.stack.simulator.retries.length > before ? 3_000 : 10_000) };
+    // 20 s left until the first retry has been made, then 3 s: below the margin (a 7 s worst-case call + 5 s).
+    const context = { ...(await import('../../local/poller.js')).lambdaContext('retryFromQueue', 60_000), getRemainingTimeInMillis: () => (h.stack.simulator.retries.length > before ? 3_000 : 20_000) };
     const event = sqsEvent(failures.map(body));
     const response = await handler(event, context);
     expect((response as { batchItemFailures: unknown[] }).batchItemFailures).toHaveLength(2);

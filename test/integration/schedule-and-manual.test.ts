@@ -106,18 +106,22 @@ describe('manual invocation', () => {
     expect(h.stack.simulator.retries.at(-1)!.newTaskId).toBe(result.new_task_id);
   });
 
-  it('answers one result per item of a batch, a duplicate included', async () => {
+  it('answers one result per item of a batch, a task answered per failed desktop, a duplicate included', async () => {
     seed('manual-2');
-    h.stack.simulator.seedTask(PROJECT_ID, 'manual-task-3');
-    const answer = await call({ items: [{ project_id: PROJECT_ID, record_id: 'manual-2' }, { project_id: PROJECT_ID, task_id: 'manual-task-3' }, { project_id: PROJECT_ID, record_id: 'manual-1' }] });
-    expect(answer.ok && answer.results.map((r) => r.outcome)).toEqual(['retried', 'retried', 'duplicate']);
+    seed('manual-1b');
+    h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: 'manual-3', script_task_id: 'manual-task-3' })]);
+    await call({ project_id: PROJECT_ID, record_id: 'manual-1b' });
+    const answer = await call({ items: [{ project_id: PROJECT_ID, record_id: 'manual-2' }, { project_id: PROJECT_ID, task_id: 'manual-task-3' }, { project_id: PROJECT_ID, record_id: 'manual-1b' }] });
+    expect(answer.ok && answer.results.map((r) => [r.record_id, r.outcome])).toEqual([['manual-2', 'retried'], ['manual-3', 'retried'], ['manual-1b', 'duplicate']]);
+    expect(h.stack.simulator.retryCount('manual-3')).toBe(1);
   });
 
-  it('a dry run calls nothing and shows the exact request, without signature or key', async () => {
+  it('a dry run sends no retry, writes nothing, and shows the exact request, without signature or key', async () => {
     seed('manual-dry');
-    const before = h.stack.simulator.requestsReceived;
+    const retryPosts = () => h.stack.simulator.requestsByRoute.get('POST /v2/{id}/script-executions/{id}') ?? 0;
+    const before = retryPosts();
     const answer = await call({ project_id: PROJECT_ID, record_id: 'manual-dry', dry_run: true });
-    expect(h.stack.simulator.requestsReceived).toBe(before);
+    expect(retryPosts()).toBe(before);
     expect(answer).toEqual({
       ok: true,
       results: [
@@ -138,18 +142,20 @@ describe('manual invocation', () => {
     // The original failure was retried once (max_attempts 1); that retry's task failed again.
     const queue = await h.loadHandler('queue', { RETRY_POLICY: '{"max_attempts":1}' });
     seed('manual-force');
-    await invoke(queue, sqsEvent([body(plainFailure({ record_id: 'manual-force' }))]));
+    await invoke(queue, sqsEvent([body(plainFailure({ record_id: 'manual-force', task_id: undefined }))]));
     const task2 = h.stack.simulator.retries.at(-1)!.newTaskId;
+    // The retry ran as task2 on the same desktop and failed again.
+    h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: 'manual-force-2', script_task_id: task2 })]);
     manual = await h.loadHandler<Manual>('manual', { RETRY_POLICY: '{"max_attempts":1}' });
 
     const unforced = await call({ project_id: PROJECT_ID, task_id: task2 });
     const forced = await call({ project_id: PROJECT_ID, task_id: task2, force: true, reason: 'INC-42: fixed the share permission' });
     const again = await call({ project_id: PROJECT_ID, task_id: task2, force: true, reason: 'twice?' });
 
-    expect(unforced.ok && unforced.results[0]).toMatchObject({ outcome: 'dead-lettered', rule_id: 'max-attempts' });
+    expect(unforced.ok && unforced.results[0]).toMatchObject({ record_id: 'manual-force-2', outcome: 'dead-lettered', rule_id: 'max-attempts' });
     expect(forced.ok && forced.results[0]).toMatchObject({ outcome: 'retried', forced: true, rule_id: 'forced', attempt: 2 });
     expect(again.ok && again.results[0]).toMatchObject({ outcome: 'duplicate' });
-    expect(h.stack.simulator.retryCount(task2)).toBe(1);
+    expect(h.stack.simulator.retryCount('manual-force-2')).toBe(1);
     const root = await ledgerItem(PROJECT_ID, 'manual-force');
     expect(root).toMatchObject({ attempts: 2, state: 'retried' });
     expect(root!['history']).toContainEqual(expect.objectContaining({ attempt: 2, outcome: 'retried', forced_by: 'INC-42: fixed the share permission' }));

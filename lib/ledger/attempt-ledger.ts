@@ -1,0 +1,175 @@
+import {
+  claimed, deadLettered, isChain, isLink, newChain, recordKey, released, retried, taskKey, unknown,
+  type Chain, type ClaimIntent, type Evidence, type Link, type RetriedDetails, type RunFacts,
+} from './chain.js';
+import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore } from './store.js';
+
+/**
+ * The attempt ledger: where a failure event's run belongs (its chain and
+ * generation) and the conditional writes of docs/ledger-protocol.md. Every
+ * write names the revision it was computed from, so two deliveries can never
+ * both act on one run: the second finds a conflict and reads again.
+ */
+
+export interface LedgerOptions {
+  readonly leaseMs: number;
+  readonly ttlDays: number;
+  readonly now?: () => number;
+  /** Waits between attempts to record an accepted retry (tests pass a no-op). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** A failure event's place in the ledger. */
+export interface Located {
+  /** The chain item's key (it may not exist yet). */
+  readonly chainKey: string;
+  readonly chain: Chain | undefined;
+  /** Retries that came before the run the event names. */
+  readonly generation: number;
+  /** The run, with what a lookup or the chain added. */
+  readonly run: RunFacts;
+}
+
+/** A claim held by this delivery: its writes are conditional on `chain.rev`. */
+export interface Claim {
+  readonly chain: Chain;
+}
+
+/** Looks a record up in Workspace when an event lacks its task (record detail). */
+export type RecordLookup = () => Promise<RunFacts>;
+
+const SETTLE_ATTEMPTS = 3;
+
+export class AttemptLedger {
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    readonly store: LedgerStore,
+    private readonly options: LedgerOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  get leaseMs(): number {
+    return this.options.leaseMs;
+  }
+
+  /**
+   * Finds the chain of the run an event names: the record's own item (a
+   * chain, or a cached pointer), else its task's link (a retry's new task).
+   * An event without its task is completed by one lookup, cached here.
+   */
+  async locate(run: RunFacts, lookup: RecordLookup, options: { readonly cache: boolean } = { cache: true }): Promise<Located> {
+    const [own, link] = await Promise.all([this.store.read(recordKey(run.projectId, run.recordId)), run.taskId ? this.store.read(taskKey(run.projectId, run.taskId)) : undefined]);
+    if (isChain(own)) return { chainKey: own.pk, chain: own, generation: 0, run };
+    if (isLink(own)) return this.follow(own, run);
+    if (isLink(link)) return this.follow(link, run);
+    if (run.taskId) return { chainKey: recordKey(run.projectId, run.recordId), chain: undefined, generation: 0, run };
+    const full = { ...(await lookup()), ...definedOf(run) };
+    const taskLink = full.taskId ? await this.store.read(taskKey(run.projectId, full.taskId)) : undefined;
+    if (isLink(taskLink)) {
+      if (options.cache) await this.store.put(this.stamped({ pk: recordKey(run.projectId, run.recordId), link_to: taskLink.link_to, generation: taskLink.generation }));
+      return this.follow(taskLink, full);
+    }
+    // A new chain: what the lookup found is kept, so the next event for this record needs none.
+    if (!options.cache) return { chainKey: recordKey(run.projectId, run.recordId), chain: undefined, generation: 0, run: full };
+    const chain = { ...newChain(full, this.now()), rev: 1 };
+    if ((await this.store.write(this.stamped(chain), undefined)) === 'conflict') return this.locate(full, lookup, options);
+    return { chainKey: chain.pk, chain, generation: 0, run: full };
+  }
+
+  /** Reads a chain again (after a conflict). */
+  async reread(located: Located): Promise<Located> {
+    const item = await this.store.read(located.chainKey);
+    return { ...located, chain: isChain(item) ? item : undefined };
+  }
+
+  /** Takes the claim; undefined when another delivery wrote first (read again and decide again). */
+  async claim(located: Located, expectedRev: number | undefined, intent: ClaimIntent, base?: Chain): Promise<Claim | undefined> {
+    const now = this.now();
+    const from = base ?? located.chain ?? newChain(located.run, now);
+    const next = this.stamped(claimed(from, located.run, intent, { now, leaseMs: this.options.leaseMs }));
+    return (await this.store.write(next, expectedRev)) === 'written' ? { chain: next } : undefined;
+  }
+
+  /**
+   * Records an accepted retry, trying the write a few times: the new task id
+   * must not be thrown away. 'lease-lost' when another delivery took over.
+   */
+  async settleRetried(claim: Claim, details: RetriedDetails): Promise<{ outcome: 'settled' | 'lease-lost'; link: Link }> {
+    const next = this.stamped(retried(claim.chain, details, { now: this.now() }));
+    const link = this.linkOf(claim.chain, details.taskId);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if ((await this.store.write(next, claim.chain.rev)) === 'written') return { outcome: 'settled', link };
+        const current = await this.store.read(claim.chain.pk);
+        const ours = isChain(current) && current.rev === next.rev && current.new_task_id === details.taskId;
+        return { outcome: ours ? 'settled' : 'lease-lost', link };
+      } catch (error) {
+        if (!(error instanceof LedgerUnavailableError) || attempt === SETTLE_ATTEMPTS) throw error;
+        await this.sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  /** Resolves an unknown outcome the lookup found landed: no call is made. */
+  async resolveLanded(chain: Chain, details: RetriedDetails): Promise<Link | undefined> {
+    const next = this.stamped(retried(chain, details, { now: this.now() }));
+    return (await this.store.write(next, chain.rev)) === 'written' ? this.linkOf(chain, details.taskId) : undefined;
+  }
+
+  /** The answer was lost: the chain says so (best effort: a claim left as it is means the same). */
+  async markUnknown(claim: Claim, evidence: Evidence): Promise<void> {
+    await this.store.write(this.stamped(unknown(claim.chain, evidence, { now: this.now() })), claim.chain.rev);
+  }
+
+  /** Gives the claim back; a retry's attempt is not counted (the script did not run). */
+  async release(claim: Claim, evidence: Evidence): Promise<void> {
+    await this.store.write(this.stamped(released(claim.chain, evidence, { now: this.now() })), claim.chain.rev);
+  }
+
+  /** The dead letter was accepted: the chain is dead-lettered (a retry refused by Workspace is not counted). */
+  async settleDeadLettered(claim: Claim, evidence: Evidence & { decidedAt: number; forcedBy?: string | undefined }): Promise<void> {
+    const refund = claim.chain.intent === 'retry';
+    await this.store.write(this.stamped(deadLettered(claim.chain, { ...evidence, refund }, { now: this.now() })), claim.chain.rev);
+  }
+
+  /** The link of the retry a chain received, written again (a redelivery repairs a link that was lost). */
+  relinkOf(chain: Chain): Link | undefined {
+    return chain.new_task_id ? this.linkOf(chain, chain.new_task_id) : undefined;
+  }
+
+  /** Writes links (a batch's new tasks) together; returns the keys not written. */
+  writeLinks(links: readonly Link[]): Promise<string[]> {
+    return links.length ? this.store.putAll(links) : Promise.resolve([]);
+  }
+
+  /** Reads one item by key (sweep progress, operators, tests). */
+  get(pk: string): Promise<Item | undefined> {
+    return this.store.read(pk);
+  }
+
+  /** Writes a plain item (sweep progress). */
+  put(item: Keyed & Item): Promise<void> {
+    return this.store.put(this.stamped(item));
+  }
+
+  private async follow(link: Link, run: RunFacts): Promise<Located> {
+    const item = await this.store.read(link.link_to);
+    return { chainKey: link.link_to, chain: isChain(item) ? item : undefined, generation: link.generation, run };
+  }
+
+  private linkOf(chain: Chain, taskId: string): Link {
+    return this.stamped({ pk: taskKey(chain.project_id, taskId), link_to: chain.pk, generation: chain.attempts });
+  }
+
+  private stamped<T extends object>(item: T): T & { expires_at: number } {
+    return { ...item, expires_at: Math.floor(this.now() / 1000) + this.options.ttlDays * 86_400 };
+  }
+}
+
+function definedOf(run: RunFacts): Partial<RunFacts> {
+  return Object.fromEntries(Object.entries(run).filter(([, v]) => v !== undefined)) as Partial<RunFacts>;
+}
