@@ -53,7 +53,7 @@ export async function callRetry(located: Located, standing: Extract<Standing, { 
   } catch (error) {
     // The ledger is unreachable: the task id travels with the message, so the next delivery settles without calling.
     logger.error('retry accepted but the ledger could not record it: re-enqueued with the new task id', { chain: claim.chain.pk, newTaskId: accepted.taskId, error: (error as Error).message });
-    return { kind: 'requeue', reason: `recording: retried (new task ${accepted.taskId}) but the ledger could not record it`, delaySeconds: 5, attempt, ruleId: decision.ruleId, carry: { taskId: accepted.taskId, rev: claim.chain.rev } };
+    return { kind: 'requeue', reason: `recording: retried (new task ${accepted.taskId}) but the ledger could not record it`, delaySeconds: 2, attempt, ruleId: decision.ruleId, carry: { taskId: accepted.taskId, rev: claim.chain.rev } };
   }
 }
 

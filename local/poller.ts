@@ -29,7 +29,8 @@ export interface PollResult {
   readonly crashed: boolean;
 }
 
-function toRecord(message: Message, queueArn: string): SQSRecord {
+/** An SQS message as Lambda delivers it to the handler. */
+export function toRecord(message: Message, queueArn: string): SQSRecord {
   const messageAttributes: SQSRecord['messageAttributes'] = {};
   for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
     messageAttributes[name] = {

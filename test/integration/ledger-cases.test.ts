@@ -1,0 +1,218 @@
+import type { Context } from 'aws-lambda';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ManualAnswer } from '../../lib/manual.js';
+import { captureStdout } from '../../local/log-capture.js';
+import { lambdaContext, toRecord } from '../../local/poller.js';
+import { body, failedRecord, inCloudEvent, inEventBridge, inSns, minutesAgo, plainFailure, PROJECT_ID } from '../helpers/factories.js';
+import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+
+/**
+ * One regression test per case of the ledger-protocol issue
+ * (docs/ledger-protocol.md, "The eleven cases"), through the real handlers
+ * on the local stack. Time jumps past leases with a faked Date, never a sleep.
+ */
+
+type Manual = (event: unknown, context: Context) => Promise<ManualAnswer>;
+let h: Harness;
+const QUICK = JSON.stringify({ backoff: { base_seconds: 1, max_seconds: 1 } });
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.stop());
+afterEach(() => {
+  vi.useRealTimers();
+  h.stack.simulator.clearFaults();
+});
+
+/** A failed record Workspace knows, and its failure event (record + task, as real events carry). */
+function knownFailure(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const failure = plainFailure(overrides);
+  h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: String(failure['record_id']), script_task_id: failure['task_id'] as string | undefined, reason: String(failure['reason']) })]);
+  return failure;
+}
+
+/** Jumps the clock this process sees (the function, the ledger's leases) forward. */
+function jump(ms: number): void {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(Date.now() + ms);
+}
+
+async function outcomesOf(run: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
+  const capture = captureStdout();
+  try {
+    await run();
+  } finally {
+    capture.restore();
+  }
+  return capture.outcomes();
+}
+
+/** The new runs Workspace made for a record's retries, failing now (the retry failed again). */
+function failNewRunsOf(recordId: string): string[] {
+  const runs = h.stack.simulator.retries.filter((r) => r.target.recordId === recordId).flatMap((r) => r.rerunRecords ?? []);
+  for (const run of runs) h.stack.simulator.finishRun(PROJECT_ID, run, { status: 'FAILED', reason: 'Script execution timed out' });
+  return runs;
+}
+
+describe('the ledger protocol, case by case', () => {
+  it.each([
+    ['an SNS notification (MessageId)', inSns],
+    ['an EventBridge event (id)', inEventBridge],
+    ['a CloudEvent (id)', inCloudEvent],
+    ['a plain event with event_id', (f: Record<string, unknown>) => ({ ...f, event_id: `evt-${String(f['record_id'])}` })],
+  ])('case 1: %s deferred once is retried when its copy comes back, not dropped as a duplicate', async (_, wrap) => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', WORKSPACE_IN_CALL_RETRIES: '0' });
+    const failure = knownFailure();
+    const event = body(wrap(failure));
+    h.stack.simulator.forceFaults('503');
+    const outcomes = await outcomesOf(async () => {
+      await invoke(handler, sqsEvent([event]));
+      await invoke(handler, sqsEvent([event]));
+    });
+    expect(outcomes.map((o) => o['kind'])).toEqual(['deferred', 'retried']);
+    expect(h.stack.simulator.rerunsOf(String(failure['record_id']))).toBe(1);
+  });
+
+  it.each(['stall-after', 'reset-after', 'garbled-after', '5xx-after'] as const)(
+    'case 2: a retry whose answer is lost after it landed (%s) is found by the lookup: the script runs once',
+    async (fault) => {
+      const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', WORKSPACE_TIMEOUT_MS: '300', WORKSPACE_IN_CALL_RETRIES: '1' });
+      const failure = knownFailure();
+      h.stack.simulator.forceFaults(fault);
+      const first = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
+      expect(first[0]).toMatchObject({ kind: 'deferred' });
+      expect(String(first[0]!['reason'])).toMatch(/^outcome-unknown/);
+      jump(120_000);
+      const second = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
+      expect(second[0]).toMatchObject({ kind: 'retried', via: 'lookup' });
+      expect(h.stack.simulator.rerunsOf(String(failure['record_id']))).toBe(1);
+    },
+  );
+
+  it('case 3: a task failing on four desktops is four failures, and each one\'s next run is its own attempt 2', async () => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', RETRY_POLICY: QUICK });
+    const task = `task-four-${Date.now()}`;
+    const records = Array.from({ length: 4 }, (_, i) => failedRecord({ id: `${task}-r${i}`, script_task_id: task, resource_id: `desk-${task}-${i}` }));
+    h.stack.simulator.seedRecords(PROJECT_ID, records);
+    await h.send([body({ project_id: PROJECT_ID, task_id: task, status: 'FAILED', reason: 'Script execution timed out' })]);
+    await h.drain(handler);
+    for (const r of records) expect(h.stack.simulator.rerunsOf(r.id)).toBe(1);
+
+    // Each retry's run fails again on its desktop: four record events, four chains, four second attempts.
+    jump(5_000);
+    const again = records.flatMap((r) => failNewRunsOf(r.id));
+    expect(again).toHaveLength(4);
+    const events = again.map((id) => ({ ...h.stack.simulator.record(PROJECT_ID, id), project_id: PROJECT_ID }));
+    const outcomes = await outcomesOf(() => invoke(handler, sqsEvent(events.map(body))));
+    expect(outcomes.map((o) => [o['kind'], o['attempt']])).toEqual(Array.from({ length: 4 }, () => ['retried', 2]));
+  });
+
+  it('case 4: a dead letter replayed to the source queue after the cause is fixed is decided again, once', async () => {
+    const giveUp = await h.loadHandler('queue');
+    const failure = knownFailure({ reason: 'Script exited with code 2' });
+    await h.takeAll(h.stack.dlqUrl);
+    await invoke(giveUp, sqsEvent([body(failure)]));
+    const [letter] = await h.takeAll(h.stack.dlqUrl);
+    expect(attr(letter!, 'rule_id')).toBe('script-error');
+
+    // The operator fixed the script, changed the policy, and redrives the DLQ: the letter keeps its attributes.
+    const fixed = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', RETRY_POLICY: JSON.stringify({ rules: [{ id: 'fixed', verdict: 'retry', reason_contains: ['exited'] }] }) });
+    const replay = { Records: [toRecord(letter!, h.stack.queueArn), toRecord(letter!, h.stack.queueArn)] };
+    replay.Records[1] = { ...replay.Records[1]!, messageId: `${replay.Records[1]!.messageId}-copy` };
+    const outcomes = await outcomesOf(async () => {
+      await invoke(fixed, { Records: [replay.Records[0]!] });
+      await invoke(fixed, { Records: [replay.Records[1]!] });
+    });
+    expect(outcomes.map((o) => o['kind'])).toEqual(['retried', 'duplicate']);
+    expect(h.stack.simulator.rerunsOf(String(failure['record_id']))).toBe(1);
+  });
+
+  it('case 5: the console answers a deferral instead of enqueueing it, and a dry run under the kill switch sends and writes nothing', async () => {
+    const manual = await h.loadHandler<Manual>('manual', { RETRIES_ENABLED: 'false' });
+    h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: 'console-kill' })]);
+    const depth = await h.stack.depth(h.stack.queueUrl);
+    const deferred = await manual({ project_id: PROJECT_ID, record_id: 'console-kill' }, lambdaContext('retryManually', 120_000));
+    const dry = await manual({ project_id: PROJECT_ID, record_id: 'console-kill', dry_run: true }, lambdaContext('retryManually', 120_000));
+    expect(deferred.ok && deferred.results[0]).toMatchObject({ outcome: 'deferred', retry_after_seconds: 900 });
+    expect(dry.ok && dry.results[0]).toMatchObject({ outcome: 'dry-run' });
+    expect(await h.stack.depth(h.stack.queueUrl)).toEqual(depth);
+    expect(h.stack.simulator.rerunsOf('console-kill')).toBe(0);
+  });
+
+  it('case 6: events that name only a record follow the lineage through a lookup, so max_attempts 1 stops the second run', async () => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', RETRY_POLICY: JSON.stringify({ max_attempts: 1 }) });
+    const failure = knownFailure({ task_id: undefined });
+    await invoke(handler, sqsEvent([body(failure)]));
+    const [next] = failNewRunsOf(String(failure['record_id']));
+    const outcomes = await outcomesOf(() => invoke(handler, sqsEvent([body({ project_id: PROJECT_ID, record_id: next, status: 'FAILED', reason: 'Script execution timed out' })])));
+    expect(outcomes[0]).toMatchObject({ kind: 'dead-lettered', ruleId: 'max-attempts' });
+    expect(h.stack.simulator.rerunsOf(next!)).toBe(0);
+  });
+
+  it('case 8: force never retries a run already retried, even when a later run of its chain was dead-lettered', async () => {
+    const queue = await h.loadHandler('queue', { RETRY_POLICY: JSON.stringify({ max_attempts: 1 }) });
+    const failure = knownFailure();
+    await invoke(queue, sqsEvent([body(failure)]));
+    const [next] = failNewRunsOf(String(failure['record_id']));
+    await invoke(queue, sqsEvent([body({ ...h.stack.simulator.record(PROJECT_ID, next!), project_id: PROJECT_ID })]));
+    const manual = await h.loadHandler<Manual>('manual', { RETRY_POLICY: JSON.stringify({ max_attempts: 1 }) });
+    const forceOld = await manual({ project_id: PROJECT_ID, record_id: String(failure['record_id']), force: true, reason: 'INC-7' }, lambdaContext('retryManually', 120_000));
+    const forceNew = await manual({ project_id: PROJECT_ID, record_id: next!, force: true, reason: 'INC-7' }, lambdaContext('retryManually', 120_000));
+    expect(forceOld.ok && forceOld.results[0]).toMatchObject({ outcome: 'duplicate' });
+    expect(forceNew.ok && forceNew.results[0]).toMatchObject({ outcome: 'retried', forced: true, attempt: 2 });
+    expect(h.stack.simulator.rerunsOf(String(failure['record_id']))).toBe(1);
+    expect(h.stack.simulator.rerunsOf(next!)).toBe(1);
+  });
+
+  it('case 9: a lease shorter than the worst-case call is refused at cold start, naming the variable', async () => {
+    await expect(h.loadHandler('queue', { LEDGER_LEASE_SECONDS: '5' })).rejects.toThrow(/LEDGER_LEASE_SECONDS must be at least \d+/);
+  });
+
+  it('case 10: the console keeps max_age from the record\'s end and per-script overrides from its script', async () => {
+    h.stack.simulator.seedRecords(PROJECT_ID, [
+      failedRecord({ id: 'console-old', start_time: minutesAgo(3 * 1440), end_time: minutesAgo(3 * 1440 - 1) }),
+      failedRecord({ id: 'console-script', script_id: 'frozen-script' }),
+    ]);
+    const manual = await h.loadHandler<Manual>('manual', { RETRY_POLICY: JSON.stringify({ scripts: { 'frozen-script': { retries_enabled: false } } }) });
+    const answer = await manual({ items: [{ project_id: PROJECT_ID, record_id: 'console-old' }, { project_id: PROJECT_ID, record_id: 'console-script' }] }, lambdaContext('retryManually', 120_000));
+    expect(answer.ok && answer.results.map((r) => r.rule_id)).toEqual(['max-age', 'retries-disabled']);
+    expect(h.stack.simulator.rerunsOf('console-old') + h.stack.simulator.rerunsOf('console-script')).toBe(0);
+  });
+
+  it('case 11: a give-up for a run whose retry is pending waits for it, and after the lease the run ends exactly once', async () => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', WORKSPACE_TIMEOUT_MS: '300', WORKSPACE_IN_CALL_RETRIES: '0' });
+    const failure = knownFailure();
+    // The first delivery's call is cut off (its answer lost, the retry did not land).
+    h.stack.simulator.forceFaults('reset');
+    await invoke(handler, sqsEvent([body(failure)]));
+    const giveUp = { ...failure, reason: 'Access denied' };
+    const during = await outcomesOf(() => invoke(handler, sqsEvent([body(giveUp)])));
+    expect(during[0]).toMatchObject({ kind: 'deferred' });
+    jump(120_000);
+    const after = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
+    expect(after[0]).toMatchObject({ kind: 'retried', via: 'answer', attempt: 1 });
+    expect(h.stack.simulator.rerunsOf(String(failure['record_id']))).toBe(1);
+  });
+});
+
+describe('lost ledger writes (case 7)', () => {
+  it('an accepted retry the ledger could not record travels with its message and is settled without a second call', async () => {
+    const { FaultyProxy } = await import('../../local/faulty-proxy.js');
+    const proxy = await FaultyProxy.start(h.stack.dynamoEndpoint);
+    try {
+      proxy.refuse = (target, text) => target.endsWith('PutItem') && text.includes('"retried"');
+      const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', AWS_ENDPOINT_URL_DYNAMODB: proxy.url });
+      const failure = knownFailure();
+      const first = await outcomesOf(() => h.send([body(failure)]).then(() => h.drain(handler, 10_000)));
+      expect(first[0]).toMatchObject({ kind: 'deferred' });
+      expect(String(first[0]!['reason'])).toMatch(/^recording: retried/);
+      proxy.refuse = () => false;
+      const rest = await outcomesOf(() => h.drain(handler, 15_000, { delayed: true }));
+      expect(rest.at(-1)).toMatchObject({ kind: 'retried', via: 'carried' });
+      expect(h.stack.simulator.rerunsOf(String(failure['record_id']))).toBe(1);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
