@@ -36,8 +36,9 @@ function seedSimulator(stack: LocalStack, samples: readonly Sample[]): void {
     const parsed = normaliseBody(sample.body, { checkRegion: () => undefined });
     if (!parsed.ok || sample.file.includes('unknown')) continue;
     const f = parsed.failure;
-    if (f.recordId) stack.simulator.seedRecords(f.projectId, [{ id: f.recordId, status: 'FAILED', script_task_id: f.taskId }]);
-    else if (f.taskId) stack.simulator.seedTask(f.projectId, f.taskId);
+    if (f.recordId) stack.simulator.seedRecords(f.projectId, [{ id: f.recordId, status: 'FAILED', script_task_id: f.taskId, resource_id: `desktop-${f.recordId.slice(0, 6)}`, script_id: 'sample-script' }]);
+    // A task-level event names every failed desktop of its task: two here.
+    else if (f.taskId) stack.simulator.seedRecords(f.projectId, [1, 2].map((n) => ({ id: `${f.taskId!.slice(0, 24)}desk${n}`, status: 'FAILED', script_task_id: f.taskId, resource_id: `desktop-task-${n}`, script_id: 'sample-script', reason: f.reason, end_time: new Date().toISOString().slice(0, 19) + 'Z' })));
   }
 }
 

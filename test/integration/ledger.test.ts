@@ -1,0 +1,102 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
+import { recordKey } from '../../lib/ledger/chain.js';
+import { DynamoLedgerStore } from '../../lib/ledger/store.js';
+import { captureStdout } from '../../local/log-capture.js';
+import { body, failedRecord, plainFailure, PROJECT_ID } from '../helpers/factories.js';
+import { invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.stop());
+
+/** A ledger on the stack's table whose DynamoDB calls are counted by operation. */
+function countedLedger(now = Date.now): { ledger: AttemptLedger; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const client = new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+  client.middlewareStack.add((next, context) => (args) => {
+    calls.set(String(context.commandName), (calls.get(String(context.commandName)) ?? 0) + 1);
+    return next(args);
+  }, { step: 'initialize' });
+  const ledger = new AttemptLedger(new DynamoLedgerStore(DynamoDBDocumentClient.from(client), h.stack.tableName), { leaseMs: 60_000, ttlDays: 30, now, sleep: async () => undefined });
+  return { ledger, calls };
+}
+
+const runOf = (recordId: string, taskId = `task-of-${recordId}`) => ({ projectId: PROJECT_ID, recordId, taskId });
+
+describe('the ledger store on DynamoDB (dynalite)', () => {
+  it('reads every item a batch asks for in the same turn with one BatchGetItem', async () => {
+    const { ledger, calls } = countedLedger();
+    await Promise.all(Array.from({ length: 10 }, (_, i) => ledger.locate(runOf(`batched-${i}`), async () => runOf(`batched-${i}`))));
+    expect(calls.get('BatchGetItemCommand')).toBe(1);
+  });
+
+  it('a claim conditional on a revision another delivery already moved is refused, and the reread sees the winner', async () => {
+    const { ledger } = countedLedger();
+    const run = runOf('contended');
+    const seen = await ledger.locate(run, async () => run);
+    const [a, b] = await Promise.all([ledger.claim(seen, undefined, 'retry'), ledger.claim(seen, undefined, 'retry')]);
+    expect([a, b].filter(Boolean)).toHaveLength(1);
+    const again = await ledger.reread(seen);
+    expect(again.chain).toMatchObject({ state: 'claimed', attempts: 1, rev: 1 });
+  });
+
+  it('a holder whose claim was taken over after its lease reports lease-lost, never its own success', async () => {
+    let now = Date.now();
+    const { ledger } = countedLedger(() => now);
+    const run = runOf('taken-over');
+    const claim = (await ledger.claim(await ledger.locate(run, async () => run), undefined, 'retry'))!;
+    now += 61_000;
+    const later = await ledger.locate(run, async () => run);
+    await ledger.claim(later, later.chain!.rev, 'retry');
+    const settled = await ledger.settleRetried(claim, { taskId: 'new-task', via: 'answer' });
+    expect(settled.outcome).toBe('lease-lost');
+  });
+
+  it('settling the same accepted retry twice is recorded once (the write is idempotent for its holder)', async () => {
+    const { ledger } = countedLedger();
+    const run = runOf('settled-twice');
+    const claim = (await ledger.claim(await ledger.locate(run, async () => run), undefined, 'retry'))!;
+    expect((await ledger.settleRetried(claim, { taskId: 'nt', via: 'answer' })).outcome).toBe('settled');
+    expect((await ledger.settleRetried(claim, { taskId: 'nt', via: 'answer' })).outcome).toBe('settled');
+    expect(await ledger.get(recordKey(PROJECT_ID, 'settled-twice'))).toMatchObject({ state: 'retried', attempts: 1, new_task_id: 'nt' });
+  });
+
+  it('a record-only event is looked up once: the next event for the record needs no lookup', async () => {
+    const { ledger } = countedLedger();
+    let lookups = 0;
+    const lookup = async () => {
+      lookups++;
+      return { ...runOf('looked-up'), resourceId: 'desk-1', scriptId: 'script-1' };
+    };
+    await ledger.locate({ projectId: PROJECT_ID, recordId: 'looked-up' }, lookup);
+    const second = await ledger.locate({ projectId: PROJECT_ID, recordId: 'looked-up' }, lookup);
+    expect(lookups).toBe(1);
+    expect(second.chain).toMatchObject({ resource_id: 'desk-1', script_id: 'script-1', tasks: ['task-of-looked-up'] });
+  });
+});
+
+describe('one retry per failure through the queue function', () => {
+  it('the same failure delivered 5 times at once calls Workspace once; the other 4 wait and end as duplicates', async () => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const failure = plainFailure();
+    h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: String(failure['record_id']), script_task_id: String(failure['task_id']) })]);
+    const capture = captureStdout();
+    try {
+      await Promise.all(Array.from({ length: 5 }, () => invoke(handler, sqsEvent([body(failure)]))));
+      // Copies that found the claim held were re-enqueued; delivered again after it, they are duplicates.
+      await Promise.all(Array.from({ length: 4 }, () => invoke(handler, sqsEvent([body(failure)]))));
+    } finally {
+      capture.restore();
+    }
+    expect(h.stack.simulator.retryCount(String(failure['record_id']))).toBe(1);
+    const kinds = capture.outcomes().map((o) => o['kind']);
+    expect(kinds.filter((k) => k === 'retried')).toHaveLength(1);
+    expect(kinds.slice(5)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate']);
+  });
+});
