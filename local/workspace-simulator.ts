@@ -76,7 +76,8 @@ export class WorkspaceSimulator {
 
   static async start(options: SimulatorOptions = {}): Promise<WorkspaceSimulator> {
     let simulator: WorkspaceSimulator | undefined;
-    const server = createServer((req, res) => void simulator!.handle(req, res));
+    // A client that gives up mid-request aborts the body read: that request is simply over.
+    const server = createServer((req, res) => void simulator!.handle(req, res).catch(() => res.destroy()));
     server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     simulator = new WorkspaceSimulator(server, options);
