@@ -60,6 +60,11 @@ export function parseRecordQuery(params: URLSearchParams): ParsedQuery {
   };
 }
 
+/** A query built in code (in-process tests): the listing's defaults, then `filters`. */
+export function recordQuery(filters: Partial<RecordQuery> = {}): RecordQuery {
+  return { offset: 0, limit: 100, scriptIds: [], resourceIds: [], ...filters };
+}
+
 /** Whether a record matches every filter of the query; `taskTypeOf` says what kind of task a record belongs to. */
 export function matchesQuery(record: ExecutionRecord, query: RecordQuery, taskTypeOf: (record: ExecutionRecord) => TaskType): boolean {
   if (query.status !== undefined && record.status !== query.status) return false;

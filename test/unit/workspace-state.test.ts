@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRecordQuery, type RecordQuery } from '../../local/record-filters.js';
+import { parseRecordQuery, recordQuery, type RecordQuery } from '../../local/record-filters.js';
 import { WorkspaceState, type WorkspaceStateOptions } from '../../local/workspace-state.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
 
@@ -150,6 +150,16 @@ describe('list records', () => {
     expect(page.count).toBe(25);
     expect(page.script_records.map((r) => r.id)).toEqual(['p20', 'p21', 'p22', 'p23', 'p24']);
     expect(state.listRecords(PROJECT_ID, query()).script_records).toHaveLength(10);
+  });
+
+  it('takes a query built in code, as a model-based test drives it in-process', () => {
+    const { state, advance } = workspace();
+    state.seedRecords(PROJECT_ID, [failedRecord({ id: 'x', script_id: 'sx', resource_id: 'dx', script_task_id: 'tx' })]);
+    advance(5_000);
+    state.retry(PROJECT_ID, { recordId: 'x' }, { lostBy: 'reset-after' });
+    const landed = state.listRecords(PROJECT_ID, recordQuery({ scriptIds: ['sx'], resourceIds: ['dx'], executeTimeStart: T0 + 1_000 }));
+    expect(landed.script_records.map((r) => r.status)).toEqual(['RUNNING']);
+    expect(state.log.lost().map((r) => r.target)).toEqual([{ recordId: 'x' }]);
   });
 
   it.each([
