@@ -4,7 +4,7 @@
  * per-region override (WORKSPACE_ENDPOINTS); an event never chooses a host.
  */
 
-/** Regions where Huawei publishes a Workspace endpoint (WORKSPACE_API.md, "Endpoint"). */
+/** Regions where Huawei publishes a Workspace endpoint (docs/workspace-api.md, "Endpoint"). */
 export const WORKSPACE_REGIONS: ReadonlySet<string> = new Set([
   'cn-east-3', 'cn-north-4', 'cn-south-1', 'cn-southwest-2', 'la-south-2', 'sa-brazil-1', 'la-north-2',
   'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'cn-north-9', 'cn-east-5', 'cn-north-11', 'me-east-1',

@@ -3,7 +3,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 /**
  * Huawei Cloud API signing, SDK-HMAC-SHA256 ("AK/SK authentication").
  *
- * The algorithm is Huawei's API signing guide (see WORKSPACE_API.md): a
+ * The algorithm is Huawei's API signing guide (see docs/workspace-api.md, "Signing"): a
  * canonical request is hashed, wrapped in a string to sign with the
  * X-Sdk-Date, and signed with HMAC-SHA256 under the secret key. One byte off
  * and Huawei answers 401 APIG.0303; five of those in a row lock the key.

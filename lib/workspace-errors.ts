@@ -1,6 +1,6 @@
 /**
  * Errors from Workspace calls, as values the caller can act on. The split
- * follows WORKSPACE_API.md ("Errors"): transient failures are worth another
+ * follows docs/workspace-api.md ("Errors"): transient failures are worth another
  * try, permanent ones are not, and authentication failures get exactly one
  * credential refresh (more than five refused signatures lock the key).
  */

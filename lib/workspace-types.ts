@@ -1,4 +1,4 @@
-/** Shapes of Huawei Cloud Workspace's script-execution API (WORKSPACE_API.md, "Calls"). */
+/** Shapes of Huawei Cloud Workspace's script-execution API (docs/workspace-api.md, "Calls"). */
 
 /** An execution record as the list and detail calls return it. */
 export interface ExecutionRecord {

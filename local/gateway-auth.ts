@@ -12,7 +12,7 @@ import {
 
 /**
  * How the simulator checks an SDK-HMAC-SHA256 signature, as Huawei's API
- * gateway does: the request as received is canonicalised again (each path
+ * gateway does (docs/workspace-api.md, "Signing"): the request as received is canonicalised again (each path
  * segment decoded and encoded once, the query sorted, the signed headers as
  * sent, the body hashed) and signed with the secret key of the AK it names.
  */

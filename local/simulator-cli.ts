@@ -4,6 +4,8 @@
  *
  *   SIM_AK / SIM_SK      the key pair it accepts (defaults below, for local use only)
  *   SIM_SEED_PROJECT     a project id to seed with SIM_SEED_COUNT failed records (default 20)
+ *
+ * What it serves and which faults it can inject: docs/workspace-api.md ("What the simulator models").
  */
 import { WorkspaceSimulator } from './workspace-simulator.js';
 
@@ -18,7 +20,9 @@ if (project) {
     Array.from({ length: count }, (_, i) => ({
       id: `sim-record-${i}`,
       script_task_id: `sim-task-${i % 5}`,
-      script_id: 'sim-script',
+      script_id: `sim-script-${i % 3}`,
+      resource_id: `sim-desktop-${i}`,
+      resource_type: 'DESKTOP',
       status: 'FAILED',
       start_time: new Date().toISOString().slice(0, 19) + 'Z',
       reason: 'Script execution timed out',

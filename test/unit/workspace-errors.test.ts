@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyError, parseErrorBody, parseRetryAfter, WorkspaceApiError } from '../../lib/workspace-errors.js';
 
-describe('error classification (WORKSPACE_API.md, "Errors")', () => {
+describe('error classification (docs/workspace-api.md, "Errors")', () => {
   it.each([
     [429, 'APIG.0308', 'transient'],
     [500, 'APIG.0601', 'transient'],
