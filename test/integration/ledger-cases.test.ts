@@ -50,7 +50,7 @@ async function outcomesOf(run: () => Promise<unknown>): Promise<Array<Record<str
 
 /** The new runs Workspace made for a record's retries, failing now (the retry failed again). */
 function failNewRunsOf(recordId: string): string[] {
-  const runs = h.stack.simulator.retries.filter((r) => r.target.recordId === recordId).flatMap((r) => r.rerunRecords ?? []);
+  const runs = h.stack.simulator.retries.filter((r) => r.target.recordId === recordId).flatMap((r) => r.reruns.map((rerun) => rerun.newRecordId));
   for (const run of runs) h.stack.simulator.finishRun(PROJECT_ID, run, { status: 'FAILED', reason: 'Script execution timed out' });
   return runs;
 }
@@ -103,7 +103,7 @@ describe('the ledger protocol, case by case', () => {
     jump(5_000);
     const again = records.flatMap((r) => failNewRunsOf(r.id));
     expect(again).toHaveLength(4);
-    const events = again.map((id) => ({ ...h.stack.simulator.record(PROJECT_ID, id), project_id: PROJECT_ID }));
+    const events = again.map((id) => ({ ...h.stack.simulator.state.record(PROJECT_ID, id), project_id: PROJECT_ID }));
     const outcomes = await outcomesOf(() => invoke(handler, sqsEvent(events.map(body))));
     expect(outcomes.map((o) => [o['kind'], o['attempt']])).toEqual(Array.from({ length: 4 }, () => ['retried', 2]));
   });
@@ -155,7 +155,7 @@ describe('the ledger protocol, case by case', () => {
     const failure = knownFailure();
     await invoke(queue, sqsEvent([body(failure)]));
     const [next] = failNewRunsOf(String(failure['record_id']));
-    await invoke(queue, sqsEvent([body({ ...h.stack.simulator.record(PROJECT_ID, next!), project_id: PROJECT_ID })]));
+    await invoke(queue, sqsEvent([body({ ...h.stack.simulator.state.record(PROJECT_ID, next!), project_id: PROJECT_ID })]));
     const manual = await h.loadHandler<Manual>('manual', { RETRY_POLICY: JSON.stringify({ max_attempts: 1 }) });
     const forceOld = await manual({ project_id: PROJECT_ID, record_id: String(failure['record_id']), force: true, reason: 'INC-7' }, lambdaContext('retryManually', 120_000));
     const forceNew = await manual({ project_id: PROJECT_ID, record_id: next!, force: true, reason: 'INC-7' }, lambdaContext('retryManually', 120_000));
@@ -193,26 +193,5 @@ describe('the ledger protocol, case by case', () => {
     const after = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
     expect(after[0]).toMatchObject({ kind: 'retried', via: 'answer', attempt: 1 });
     expect(h.stack.simulator.rerunsOf(String(failure['record_id']))).toBe(1);
-  });
-});
-
-describe('lost ledger writes (case 7)', () => {
-  it('an accepted retry the ledger could not record travels with its message and is settled without a second call', async () => {
-    const { FaultyProxy } = await import('../../local/faulty-proxy.js');
-    const proxy = await FaultyProxy.start(h.stack.dynamoEndpoint);
-    try {
-      proxy.refuse = (target, text) => target.endsWith('PutItem') && text.includes('"retried"');
-      const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', AWS_ENDPOINT_URL_DYNAMODB: proxy.url });
-      const failure = knownFailure();
-      const first = await outcomesOf(() => h.send([body(failure)]).then(() => h.drain(handler, 10_000)));
-      expect(first[0]).toMatchObject({ kind: 'deferred' });
-      expect(String(first[0]!['reason'])).toMatch(/^recording: retried/);
-      proxy.refuse = () => false;
-      const rest = await outcomesOf(() => h.drain(handler, 15_000, { delayed: true }));
-      expect(rest.at(-1)).toMatchObject({ kind: 'retried', via: 'carried' });
-      expect(h.stack.simulator.rerunsOf(String(failure['record_id']))).toBe(1);
-    } finally {
-      await proxy.stop();
-    }
   });
 });
