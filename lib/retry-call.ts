@@ -12,6 +12,7 @@ import type { Resolution } from './resolution.js';
 import type { SigningCredentials } from './signer.js';
 import { certainlyNotApplied, isWorkspaceApiError } from './workspace-errors.js';
 import type { RetryAccepted } from './workspace-types.js';
+import { lookUpRun } from './workspace-lookups.js';
 
 /**
  * The retry call under a claim, and what its answer means for the chain
@@ -115,7 +116,9 @@ async function failedCall(claim: Claim, decision: Extract<Decision, { kind: 'ret
     return { kind: 'requeue', reason: `${error.kind === 'auth' ? 'auth-failed' : 'workspace-transient'}: ${evidence}`, delaySeconds: backoff(), attempt, ruleId: decision.ruleId };
   }
   // Timeout, reset, 5xx after the gateway, garbled answer: the retry may have run the script.
-  await deps.ledger.markUnknown(claim, { errorCode: error.code, reason: evidence, ruleId: decision.ruleId, requestId: error.requestId }).catch(() => undefined);
+  // The desktop and script let the lost retry's run find this chain (and the lookup check it): look them up if unknown.
+  const facts = claim.chain.resource_id && claim.chain.script_id ? undefined : await withKey(ctx, (key) => lookUpRun(deps.workspace, ctx.project, claim.chain.current_record, key)).catch(() => undefined);
+  await deps.ledger.markUnknown(claim, { errorCode: error.code, reason: evidence, ruleId: decision.ruleId, requestId: error.requestId }, facts).catch(() => undefined);
   const untilLeaseEnd = Math.ceil(((claim.chain.lease_until ?? 0) - (deps.now ?? Date.now)()) / 1000) + 1;
   return { kind: 'requeue', reason: `outcome-unknown: ${evidence}; Workspace is asked whether it ran before any new call`, delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(1, untilLeaseEnd)), attempt, ruleId: decision.ruleId };
 }

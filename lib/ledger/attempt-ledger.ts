@@ -1,5 +1,5 @@
 import {
-  claimed, deadLettered, isChain, isLink, newChain, recordKey, released, retried, taskKey, unknown,
+  claimed, deadLettered, isChain, isLink, newChain, pendingKey, recordKey, released, retried, taskKey, unknown, withRunFacts,
   type Chain, type ClaimIntent, type Evidence, type Link, type RetriedDetails, type RunFacts,
 } from './chain.js';
 import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore } from './store.js';
@@ -62,22 +62,45 @@ export class AttemptLedger {
    * An event without its task is completed by one lookup, cached here.
    */
   async locate(run: RunFacts, lookup: RecordLookup, options: { readonly cache: boolean } = { cache: true }): Promise<Located> {
-    const [own, link] = await Promise.all([this.store.read(recordKey(run.projectId, run.recordId)), run.taskId ? this.store.read(taskKey(run.projectId, run.taskId)) : undefined]);
+    const [own, link, pending] = await Promise.all([
+      this.store.read(recordKey(run.projectId, run.recordId)),
+      run.taskId ? this.store.read(taskKey(run.projectId, run.taskId)) : undefined,
+      this.readPending(run),
+    ]);
     if (isChain(own)) return { chainKey: own.pk, chain: own, generation: 0, run };
     if (isLink(own)) return this.follow(own, run);
     if (isLink(link)) return this.follow(link, run);
-    if (run.taskId) return { chainKey: recordKey(run.projectId, run.recordId), chain: undefined, generation: 0, run };
+    if (run.taskId) return (await this.lostRetryRun(pending, run)) ?? { chainKey: recordKey(run.projectId, run.recordId), chain: undefined, generation: 0, run };
     const full = { ...(await lookup()), ...definedOf(run) };
-    const taskLink = full.taskId ? await this.store.read(taskKey(run.projectId, full.taskId)) : undefined;
+    const [taskLink, pendingFull] = await Promise.all([full.taskId ? this.store.read(taskKey(run.projectId, full.taskId)) : undefined, this.readPending(full)]);
     if (isLink(taskLink)) {
       if (options.cache) await this.store.put(this.stamped({ pk: recordKey(run.projectId, run.recordId), link_to: taskLink.link_to, generation: taskLink.generation }));
       return this.follow(taskLink, full);
     }
+    const lost = await this.lostRetryRun(pendingFull, full);
+    if (lost) return lost;
     // A new chain: what the lookup found is kept, so the next event for this record needs none.
     if (!options.cache) return { chainKey: recordKey(run.projectId, run.recordId), chain: undefined, generation: 0, run: full };
     const chain = { ...newChain(full, this.now()), rev: 1 };
     if ((await this.store.write(this.stamped(chain), undefined)) === 'conflict') return this.locate(full, lookup, options);
     return { chainKey: chain.pk, chain, generation: 0, run: full };
+  }
+
+  private readPending(run: RunFacts): Promise<Item | undefined> | undefined {
+    return run.resourceId && run.scriptId ? this.store.read(pendingKey(run.projectId, run.resourceId, run.scriptId)) : undefined;
+  }
+
+  /**
+   * A run no link names, on a desktop and script whose chain has a retry with
+   * a lost answer pending: it may be that retry's run, so it belongs to that
+   * chain (one generation on) and the lost answer is resolved first.
+   */
+  private async lostRetryRun(pending: Item | undefined, run: RunFacts): Promise<Located | undefined> {
+    if (!isLink(pending)) return undefined;
+    const item = await this.store.read(pending.link_to);
+    if (!isChain(item) || !(item.state === 'unknown' || (item.state === 'claimed' && item.intent === 'retry'))) return undefined;
+    if (run.recordId === item.current_record || run.recordId === item.root_record || (run.taskId !== undefined && item.tasks.includes(run.taskId))) return undefined;
+    return { chainKey: item.pk, chain: item, generation: item.attempts, run };
   }
 
   /** Reads a chain again (after a conflict). */
@@ -120,9 +143,17 @@ export class AttemptLedger {
     return (await this.store.write(next, chain.rev)) === 'written' ? this.linkOf(chain, details.taskId) : undefined;
   }
 
-  /** The answer was lost: the chain says so (best effort: a claim left as it is means the same). */
-  async markUnknown(claim: Claim, evidence: Evidence): Promise<void> {
-    await this.store.write(this.stamped(unknown(claim.chain, evidence, { now: this.now() })), claim.chain.rev);
+  /**
+   * The answer was lost: the chain says so, and a marker by desktop and
+   * script lets the lost retry's run find the chain before anyone links it
+   * (best effort: a claim left as it is means the same).
+   */
+  async markUnknown(claim: Claim, evidence: Evidence, facts?: RunFacts): Promise<void> {
+    const chain = facts ? withRunFacts(claim.chain, facts) : claim.chain;
+    await this.store.write(this.stamped(unknown(chain, evidence, { now: this.now() })), claim.chain.rev);
+    if (chain.resource_id && chain.script_id) {
+      await this.store.put(this.stamped({ pk: pendingKey(chain.project_id, chain.resource_id, chain.script_id), link_to: chain.pk, generation: chain.attempts }));
+    }
   }
 
   /** Gives the claim back; a retry's attempt is not counted (the script did not run). */

@@ -72,6 +72,13 @@ export interface Link {
 export const recordKey = (projectId: string, recordId: string): string => `${projectId}#record#${recordId}`;
 export const taskKey = (projectId: string, taskId: string): string => `${projectId}#task#${taskId}`;
 
+/**
+ * A retry of a chain whose answer was lost, by desktop and script: a failure
+ * event for a run nobody has linked yet (the lost retry's own run) finds its
+ * chain through it.
+ */
+export const pendingKey = (projectId: string, resourceId: string, scriptId: string): string => `${projectId}#pending#${resourceId}#${scriptId}`;
+
 export function isLink(item: Record<string, unknown> | undefined): item is Record<string, unknown> & Link {
   return typeof item?.['link_to'] === 'string';
 }

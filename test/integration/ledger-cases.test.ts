@@ -90,6 +90,21 @@ describe('the ledger protocol, case by case', () => {
     },
   );
 
+  it('case 2, later run: the lost retry\'s own run failing and reported before the lookup belongs to its chain, so max_attempts holds', async () => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', WORKSPACE_TIMEOUT_MS: '300', WORKSPACE_IN_CALL_RETRIES: '0', RETRY_POLICY: JSON.stringify({ max_attempts: 1 }) });
+    const failure = knownFailure();
+    h.stack.simulator.forceFaults('reset-after');
+    await invoke(handler, sqsEvent([body(failure)]));
+    const [lostRun] = failNewRunsOf(String(failure['record_id']));
+    const event = body({ ...h.stack.simulator.state.record(PROJECT_ID, lostRun!), project_id: PROJECT_ID });
+    const during = await outcomesOf(() => invoke(handler, sqsEvent([event])));
+    expect(during[0]).toMatchObject({ kind: 'deferred' });
+    jump(120_000);
+    const after = await outcomesOf(() => invoke(handler, sqsEvent([event])));
+    expect(after[0]).toMatchObject({ kind: 'dead-lettered', ruleId: 'max-attempts' });
+    expect(h.stack.simulator.rerunsOf(lostRun!)).toBe(0);
+  });
+
   it('case 3: a task failing on four desktops is four failures, and each one\'s next run is its own attempt 2', async () => {
     const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', RETRY_POLICY: QUICK });
     const task = `task-four-${Date.now()}`;
