@@ -128,8 +128,10 @@ export function workspaceCredentialsMiddleware(options: CredentialsMiddlewareOpt
   const fetchInto = async (request: Request) => {
     await fetcher.before!(request as never);
     Promise.resolve((request.internal as Record<string, unknown>)[INTERNAL_KEY]).catch(() => undefined);
-    // middy schedules the TTL refetch with a timer; it must not keep a process alive (osls invoke local, scripts).
-    (getCache(cacheKey) as { refresh?: NodeJS.Timeout }).refresh?.unref?.();
+    // middy also refetches in the background when the TTL ends, outside any invocation: a failure there is an
+    // unhandled rejection (which ends a Lambda runtime) and the timer keeps scripts alive. The TTL still holds:
+    // the first invocation after it fetches again, inside the invocation, where a failure is handled.
+    clearTimeout((getCache(cacheKey) as { refresh?: NodeJS.Timeout }).refresh);
   };
   return {
     before: async (request: Request) => {

@@ -177,9 +177,9 @@ export async function decideAndAct(located: Located, standing: Extract<Standing,
 }
 
 async function settleCarried(chain: Chain, taskId: string, ctx: FailureContext): Promise<Resolution | 'conflict'> {
-  const { outcome, link } = await ctx.deps.ledger.settleRetried({ chain }, { taskId, via: 'carried' });
+  const { outcome } = await ctx.deps.ledger.settleRetried({ chain }, { taskId, via: 'carried' });
   if (outcome === 'lease-lost') return 'conflict';
-  return { kind: 'retried', newTaskId: taskId, ruleId: 'carried', attempt: chain.attempts, via: 'carried', link };
+  return { kind: 'retried', newTaskId: taskId, ruleId: 'carried', attempt: chain.attempts, via: 'carried' };
 }
 
 export { LedgerUnavailableError };

@@ -20,8 +20,6 @@ export type Resolution =
       readonly forced?: boolean | undefined;
       /** How it became known: Workspace's answer, a lookup after a lost answer, or a task id carried by a re-enqueue. */
       readonly via: 'answer' | 'lookup' | 'carried';
-      /** The lineage link to write with the batch (the new task → this chain). */
-      readonly link?: Link | undefined;
     }
   | { readonly kind: 'duplicate'; readonly reason: string; readonly link?: Link | undefined }
   | {

@@ -45,12 +45,12 @@ export async function callRetry(located: Located, standing: Extract<Standing, { 
   deps.errorBudget.record(true);
   const attempt = claim.chain.attempts;
   try {
-    const { outcome, link } = await deps.ledger.settleRetried(claim, { taskId: accepted.taskId, requestId: accepted.requestId, ruleId: decision.ruleId, forcedBy, via: 'answer' });
+    const { outcome } = await deps.ledger.settleRetried(claim, { taskId: accepted.taskId, requestId: accepted.requestId, ruleId: decision.ruleId, forcedBy, via: 'answer' });
     if (outcome === 'lease-lost') {
       logger.warn('lease lost during the call: another delivery took this failure over; it reports the outcome', { chain: claim.chain.pk, newTaskId: accepted.taskId });
       return { kind: 'duplicate', reason: `lease-lost: the claim expired during the call (new task ${accepted.taskId}); the delivery that took over decides the outcome` };
     }
-    return { kind: 'retried', newTaskId: accepted.taskId, requestId: accepted.requestId, ruleId: decision.ruleId, attempt, forced: forcedBy !== undefined, via: 'answer', link };
+    return { kind: 'retried', newTaskId: accepted.taskId, requestId: accepted.requestId, ruleId: decision.ruleId, attempt, forced: forcedBy !== undefined, via: 'answer' };
   } catch (error) {
     // The ledger is unreachable: the task id travels with the message, so the next delivery settles without calling.
     logger.error('retry accepted but the ledger could not record it: re-enqueued with the new task id', { chain: claim.chain.pk, newTaskId: accepted.taskId, error: (error as Error).message });

@@ -100,7 +100,7 @@ export async function settleAll(items: readonly Settling[], forwarders: Forwarde
     if (r.kind === 'dead-letter' && (forwarders.forwardDryRuns || !r.dryRun)) letters.push(deadLetterMessage(item.source, r.letter));
     if (r.kind === 'requeue' && forwarders.requeue) requeues.push(requeueMessage(item, r));
     if (r.kind === 'expand' && forwarders.requeue) requeues.push(...fanOutMessages(item, r));
-    if ((r.kind === 'retried' || r.kind === 'duplicate') && r.link) links.push(r.link);
+    if (r.kind === 'duplicate' && r.link) links.push(r.link);
   }
   const [letterRejects, requeueRejects, linkRejects] = await Promise.all([
     letters.length ? forwarders.deadLetters.sendAll(letters) : new Map<string, string>(),
@@ -127,11 +127,10 @@ async function outcomeOf(item: Settling, rejects: Rejects, forwarders: Forwarder
   const held = (reason: string, delaySeconds?: number): [Outcome, boolean] => [{ kind: 'deferred', reason, held: true, delaySeconds }, false];
   switch (r.kind) {
     case 'retried': {
-      const outcome: Outcome = { kind: 'retried', newTaskId: r.newTaskId, requestId: r.requestId, ruleId: r.ruleId, attempt: r.attempt, forced: r.forced, via: r.via };
-      // Without its link, a failure of the new task would look like a new one: keep the message, its redelivery writes the link again.
-      return [outcome, !(r.link && rejects.linkRejects.has(r.link.pk))];
+      return [{ kind: 'retried', newTaskId: r.newTaskId, requestId: r.requestId, ruleId: r.ruleId, attempt: r.attempt, forced: r.forced, via: r.via }, true];
     }
     case 'duplicate':
+      // A duplicate that re-asserts a lost link stays until the link is written.
       return [{ kind: 'duplicate', reason: r.reason }, !(r.link && rejects.linkRejects.has(r.link.pk))];
     case 'hold':
       return held(r.reason);

@@ -43,11 +43,8 @@ export async function resolveUnknownOutcome(located: Located, standing: Extract<
     const link = await deps.ledger.resolveLanded(chain, { taskId, via: 'lookup' });
     if (!link) return 'conflict';
     // This event is a later run (the lost retry's own, or its failure): written now, it is decided as its generation.
-    if (located.generation > standing.attemptsMade) {
-      await deps.ledger.writeLinks([link]);
-      return 'conflict';
-    }
-    return { kind: 'retried', newTaskId: taskId, ruleId: 'lost-answer-found', attempt: chain.attempts, via: 'lookup', link };
+    if (located.generation > standing.attemptsMade) return 'conflict';
+    return { kind: 'retried', newTaskId: taskId, ruleId: 'lost-answer-found', attempt: chain.attempts, via: 'lookup' };
   }
   const reopened = released(chain, { reason: 'the lost retry did not run (Workspace shows no run after the claim)', errorCode: 'NOT_RUN' }, { now: ctx.now });
   return decideAndAct(located, { kind: 'fresh', attemptsMade: reopened.attempts, lastAttemptAt: reopened.last_attempt_at, rev: standing.rev }, ctx, { ...reopened, rev: chain.rev });

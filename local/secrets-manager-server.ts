@@ -13,6 +13,11 @@ export class SecretsManagerServer {
   readonly reads = new Map<string, number>();
   /** When true, every call fails with a 500 (the service down). */
   down = false;
+  /** Fails the n-th GetSecretValue call (1-based, counting refused ones) when it says so: an outage by call count. */
+  failRead: (call: number) => boolean = () => false;
+  /** GetSecretValue calls refused by `failRead` or `down`. */
+  refusedReads = 0;
+  private readCalls = 0;
 
   private readonly secrets = new Map<string, { value: string; version: number }>();
   private readonly sockets = new Set<Socket>();
@@ -55,7 +60,12 @@ export class SecretsManagerServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    if (this.down) return this.fail(res, 500, 'InternalServiceError', 'Secrets Manager is unavailable.');
+    const target0 = String(req.headers['x-amz-target'] ?? '');
+    const isRead = target0 === 'secretsmanager.GetSecretValue';
+    if (this.down || (isRead && this.failRead(++this.readCalls))) {
+      if (isRead) this.refusedReads++;
+      return this.fail(res, 500, 'InternalServiceError', 'Secrets Manager is unavailable.');
+    }
     let body: { SecretId?: unknown };
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { SecretId?: unknown };

@@ -122,11 +122,15 @@ export class AttemptLedger {
    * must not be thrown away. 'lease-lost' when another delivery took over.
    */
   async settleRetried(claim: Claim, details: RetriedDetails): Promise<{ outcome: 'settled' | 'lease-lost'; link: Link }> {
+    // (The link is returned too, for the resolution; it is already written.)
     const next = this.stamped(retried(claim.chain, details, { now: this.now() }));
     const link = this.linkOf(claim.chain, details.taskId);
     for (let attempt = 1; ; attempt++) {
       try {
-        if ((await this.store.write(next, claim.chain.rev)) === 'written') return { outcome: 'settled', link };
+        // The link is written with the outcome, not later: a failure of the new run must find this chain even if
+        // the delivery dies right after (batching it with the rest of the batch would leave that window open).
+        const [written] = await Promise.all([this.store.write(next, claim.chain.rev), this.store.put(link)]);
+        if (written === 'written') return { outcome: 'settled', link };
         const current = await this.store.read(claim.chain.pk);
         const ours = isChain(current) && current.rev === next.rev && current.new_task_id === details.taskId;
         return { outcome: ours ? 'settled' : 'lease-lost', link };
@@ -140,7 +144,9 @@ export class AttemptLedger {
   /** Resolves an unknown outcome the lookup found landed: no call is made. */
   async resolveLanded(chain: Chain, details: RetriedDetails): Promise<Link | undefined> {
     const next = this.stamped(retried(chain, details, { now: this.now() }));
-    return (await this.store.write(next, chain.rev)) === 'written' ? this.linkOf(chain, details.taskId) : undefined;
+    const link = this.linkOf(chain, details.taskId);
+    const [written] = await Promise.all([this.store.write(next, chain.rev), this.store.put(link)]);
+    return written === 'written' ? link : undefined;
   }
 
   /**
@@ -174,7 +180,9 @@ export class AttemptLedger {
 
   /** Writes links (a batch's new tasks) together; returns the keys not written. */
   writeLinks(links: readonly Link[]): Promise<string[]> {
-    return links.length ? this.store.putAll(links) : Promise.resolve([]);
+    // BatchWriteItem refuses a batch that names one key twice (copies of one run in one batch): once each.
+    const unique = [...new Map(links.map((link) => [link.pk, link])).values()];
+    return unique.length ? this.store.putAll(unique) : Promise.resolve([]);
   }
 
   /** Reads one item by key (sweep progress, operators, tests). */

@@ -1,17 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { normaliseBody } from '../../lib/normalise.js';
 import { takeAll } from '../../local/drain-queue.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { FaultyProxy } from '../../local/faulty-proxy.js';
 import { LocalEventSource, type QueueHandler } from '../../local/poller.js';
 import { LOCAL_KEY, startLocalStack, type LocalStack } from '../../local/stack.js';
 import { seededRandom } from '../helpers/random.js';
+import { CHAOS_PROJECT, eventFor, planChaos, type Kind } from './chaos-plan.js';
 
 /**
- * The proof that nothing is lost: failure events through the whole local
- * stack while Workspace, the DLQ, Secrets Manager and the handler itself
- * misbehave, then an account of every event.
+ * The proof that nothing is lost and no script runs twice: failure events in
+ * every envelope through the whole local stack while Workspace loses answers
+ * after doing the work, the DLQ and Secrets Manager go down and the handler
+ * crashes mid-batch, then an account of every failed run by the simulator's
+ * own count. Every fault is placed by a seed or a call count, never a timer.
  */
 
 export interface ChaosOptions {
@@ -24,57 +28,47 @@ export interface ChaosOptions {
 }
 
 export interface ChaosReport {
+  readonly seed: number;
   readonly events: number;
   readonly deliveries: number;
+  readonly failedRuns: number;
   readonly retriedOnce: number;
   readonly deadLetteredWithReason: number;
   readonly deadLetteredByRedrive: number;
   readonly stillOnQueue: number;
   readonly lost: number;
-  readonly doubleRetries: number;
+  readonly scriptsRunTwice: number;
+  readonly chainsOverBudget: number;
   readonly wronglyRetried: number;
   readonly secretsInOutput: number;
+  readonly answersLostAfterLanding: number;
+  readonly foundByLookup: number;
   readonly breakerOpened: number;
   readonly breakerClosed: number;
   readonly handlerCrashes: number;
   readonly dlqSendsRefused: number;
-  readonly secretReadsRefusedWhileDown: boolean;
+  readonly secretReadsRefused: number;
   readonly faultsInjected: Record<string, number>;
+  /** Deferrals by the reason's first word: where the run's time went. */
+  readonly deferrals: Record<string, number>;
   readonly simulatorRequests: number;
   readonly seconds: number;
 }
 
-type Kind = 'retry' | 'permission' | 'unknown' | 'poison';
+const MAX_ATTEMPTS = 3;
 
-interface Planned {
-  readonly id: string;
-  readonly kind: Kind;
-  readonly body: string;
-}
-
-const PROJECT = 'c0ffee00c0ffee00c0ffee00c0ffee00';
-
-function plan(count: number, random: () => number): Planned[] {
-  return Array.from({ length: count }, (_, i) => {
-    const roll = random();
-    const id = `chaos-${i}`;
-    const kind: Kind = roll < 0.85 ? 'retry' : roll < 0.95 ? 'permission' : roll < 0.98 ? 'unknown' : 'poison';
-    if (kind === 'poison') return { id, kind, body: i % 2 ? `{"project_id":"../${id}","record_id":"x"}` : `not json ${id}` };
-    const reason = kind === 'permission' ? 'Access denied: needs administrator permission' : 'Script execution timed out';
-    return { id, kind, body: JSON.stringify({ project_id: PROJECT, record_id: id, status: 'FAILED', reason }) };
-  });
-}
-
-/** The handler, crashing half-way through every `every`-th batch (the first half ran, nothing was deleted). */
-function crashing(handler: QueueHandler, every: number, counter: { crashes: number; invocations: number }): QueueHandler {
-  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse | void> => {
-    counter.invocations++;
-    if (counter.invocations % every === 0 && event.Records.length > 1) {
-      await handler({ Records: event.Records.slice(0, Math.ceil(event.Records.length / 2)) }, context);
-      counter.crashes++;
-      throw new Error('injected crash mid-batch');
-    }
-    return handler(event, context);
+/** The handler, whose context throws on the seeded calls: a record handler failing mid-batch inside the middy chain. */
+function crashing(handler: QueueHandler, crashAt: (call: number) => boolean, counter: { crashes: number; calls: number }): QueueHandler {
+  return (event: SQSEvent, context: Context) => {
+    const remaining = context.getRemainingTimeInMillis.bind(context);
+    const getRemainingTimeInMillis = () => {
+      if (crashAt(++counter.calls)) {
+        counter.crashes++;
+        throw new Error('injected crash mid-batch');
+      }
+      return remaining();
+    };
+    return handler(event, { ...context, getRemainingTimeInMillis });
   };
 }
 
@@ -84,28 +78,35 @@ async function sendAll(stack: LocalStack, bodies: readonly string[]): Promise<vo
   }
 }
 
-function phase(atMs: number, forMs: number, on: () => void, off: () => void): NodeJS.Timeout[] {
-  return [setTimeout(on, atMs), setTimeout(off, atMs + forMs)];
-}
-
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
-  const random = seededRandom(options.seed ?? 424242);
+  const seed = options.seed ?? 424242;
+  const random = seededRandom(seed);
+  const outcomes = seededRandom(seed + 2);
   const stack = await startLocalStack({
     name: `chaos-${randomUUID().slice(0, 8)}`,
     visibilityTimeoutSeconds: 2,
-    maxReceiveCount: 30,
-    simulator: { random: seededRandom((options.seed ?? 424242) + 1), faults: { throttle429: 0.05, unavailable503: 0.1, reset: 0.02, stall: 0.01, stallMs: 1_200, malformed: 0.01 } },
+    maxReceiveCount: 50,
+    simulator: {
+      random: seededRandom(seed + 1),
+      // A retry's run fails again now and then: its failure event comes back as the next attempt.
+      newRunOutcome: () => (outcomes() < 0.25 ? 'FAILED' : 'SUCCESS'),
+      faults: { throttle429: 0.03, unavailable503: 0.06, reset: 0.01, stall: 0.005, stallMs: 1_200, malformed: 0.01, stallAfter: 0.01, resetAfter: 0.01, garbledAfter: 0.01, error5xxAfter: 0.01 },
+    },
   });
+  // An outage: the 150th to 161st retry calls answer 503 (enough to open the breaker; its probes then end it).
+  stack.simulator.planFaults(...Array.from({ length: 12 }, (_, i) => ({ kind: '503' as const, route: 'retry' as const, call: 150 + i })));
   const proxy = await FaultyProxy.start(stack.sqsEndpoint);
   const viaProxy = (url: string) => `${proxy.url}${new URL(url).pathname}`;
   const dlqName = new URL(stack.dlqUrl).pathname.split('/').pop()!;
-  let dlqDown = false;
-  proxy.refuse = (target, body) => dlqDown && target.endsWith('SendMessageBatch') && body.includes(dlqName);
+  let dlqSends = 0;
+  proxy.refuse = (target, body) => target.endsWith('SendMessageBatch') && body.includes(dlqName) && ++dlqSends >= 3 && dlqSends <= 8;
+  stack.secrets.failRead = (call) => call >= 3 && call <= 5;
 
-  const planned = plan(options.events, random);
-  for (const p of planned) if (p.kind !== 'unknown' && p.kind !== 'poison') stack.simulator.seedRecords(PROJECT, [{ id: p.id, status: 'FAILED' }]);
-  const deliveries = planned.flatMap((p) => (random() < 0.1 ? [p.body, p.body] : [p.body]));
+  const plan = planChaos(options.events, random);
+  stack.simulator.seedRecords(CHAOS_PROJECT, plan.runs.map((r) => r.record));
+  const kinds = new Map<string, Kind>(plan.named);
+  const deliveries = [...plan.bodies];
 
   const savedEnv = { ...process.env };
   Object.assign(process.env, stack.env, {
@@ -113,115 +114,154 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     DLQ_URL: viaProxy(stack.dlqUrl),
     SOURCE_QUEUE_URL: viaProxy(stack.queueUrl),
     WORKSPACE_TIMEOUT_MS: '400',
+    WORKSPACE_IN_CALL_RETRIES: '0',
+    LEDGER_LEASE_SECONDS: '11',
     CREDENTIALS_CACHE_TTL_SECONDS: '1',
-    LEDGER_LEASE_SECONDS: '3',
     BREAKER_FAILURES: '10',
-    BREAKER_COOLDOWN_SECONDS: '2',
+    BREAKER_COOLDOWN_SECONDS: '1',
     ERROR_THRESHOLD_PERCENT: '80',
     ERROR_THRESHOLD_MIN_CALLS: '8',
-    RETRY_POLICY: JSON.stringify({ max_attempts: 8, backoff: { base_seconds: 1, max_seconds: 2 } }),
+    RETRY_POLICY: JSON.stringify({ max_attempts: MAX_ATTEMPTS, backoff: { base_seconds: 1, max_seconds: 2 } }),
     POWERTOOLS_LOG_LEVEL: 'INFO',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
   const capture = captureStdout();
-  const counter = { crashes: 0, invocations: 0 };
-  const timers: NodeJS.Timeout[] = [];
-  let secretReadsWhileDown = 0;
+  const counter = { crashes: 0, calls: 0 };
+  const crashRandom = seededRandom(seed + 3);
+  const crashAt = () => crashRandom() < 0.002;
   try {
     const { handler } = (await import('../../functions/queue.js')) as unknown as { handler: QueueHandler };
     await sendAll(stack, deliveries);
-    // The outages, each for a while, overlapping the run's busiest part.
-    const outage = { ...stack.simulator.faults };
-    timers.push(...phase(1_500, 3_000, () => (stack.simulator.faults = { ...outage, unavailable503: 1 }), () => (stack.simulator.faults = outage)));
-    timers.push(...phase(500, 2_500, () => (dlqDown = true), () => (dlqDown = false)));
-    timers.push(
-      ...phase(
-        3_000,
-        2_000,
-        () => {
-          stack.secrets.down = true;
-          secretReadsWhileDown = stack.secrets.readCount(stack.secretId);
-        },
-        () => {
-          stack.secrets.down = false;
-        },
-      ),
-    );
-    const source = new LocalEventSource({ sqs: stack.sqs, queueUrl: stack.queueUrl, queueArn: stack.queueArn, handler: crashing(handler, 25, counter), functionTimeoutMs: 120_000 });
+    const source = new LocalEventSource({ sqs: stack.sqs, queueUrl: stack.queueUrl, queueArn: stack.queueArn, handler: crashing(handler, crashAt, counter), functionTimeoutMs: 120_000 });
     const empty = async () => {
       const depth = await stack.depth(stack.queueUrl);
       return depth.visible + depth.inFlight + depth.delayed === 0;
     };
-    const deadline = started + options.timeoutMs;
-    await Promise.all(Array.from({ length: options.pollers ?? 3 }, () => source.runUntil(empty, Math.max(1_000, deadline - Date.now()))));
+    const emitted = new Set<string>();
+    // The runs our retries started that failed again: their failure events arrive like any other, while the run goes on.
+    const emitNewFailures = async (): Promise<number> => {
+      const again = stack.simulator.state.log.entries.flatMap((e) => e.reruns).map((r) => stack.simulator.state.record(CHAOS_PROJECT, r.newRecordId)!).filter((r) => r.status === 'FAILED' && !emitted.has(r.id));
+      for (const r of again) {
+        emitted.add(r.id);
+        kinds.set(r.id, 'retry');
+      }
+      const bodies = again.map((r) => eventFor(r, random, `evt-${r.id}`));
+      deliveries.push(...bodies);
+      if (bodies.length) await sendAll(stack, bodies);
+      return bodies.length;
+    };
+    const done = async () => (await emitNewFailures()) === 0 && (await empty());
+    await Promise.all(Array.from({ length: options.pollers ?? 3 }, () => source.runUntil(done, Math.max(1_000, started + options.timeoutMs - Date.now()))));
   } finally {
-    for (const timer of timers) clearTimeout(timer);
     capture.restore();
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
     Object.assign(process.env, savedEnv);
   }
-
-  const dlq = await takeAll(stack.sqs, stack.dlqUrl);
-  const remaining = await stack.depth(stack.queueUrl);
-  const dlqByBody = new Map<string, Message[]>();
-  for (const m of dlq) dlqByBody.set(m.Body ?? '', [...(dlqByBody.get(m.Body ?? '') ?? []), m]);
-
-  let retriedOnce = 0, doubleRetries = 0, wronglyRetried = 0, withReason = 0, byRedrive = 0, lost = 0;
-  const onQueue = remaining.visible + remaining.inFlight + remaining.delayed;
-  for (const p of planned) {
-    const count = p.kind === 'poison' ? 0 : stack.simulator.retryCount(p.id);
-    if (count > 1) doubleRetries++;
-    if (count >= 1 && p.kind !== 'retry') wronglyRetried++;
-    const letters = dlqByBody.get(p.body) ?? [];
-    if (count === 1) retriedOnce++;
-    else if (letters.some((m) => m.MessageAttributes?.['reason']?.StringValue)) withReason++;
-    else if (letters.length > 0) byRedrive++;
-    else if (onQueue === 0) lost++;
-  }
-  const output = capture.raw.join('') + JSON.stringify(dlq);
-  const secrets = [LOCAL_KEY.sk, LOCAL_KEY.ak].filter((s) => output.includes(s)).length + (/Signature=[0-9a-f]{16}/.test(output) ? 1 : 0);
-  const lines = capture.lines();
-  const report: ChaosReport = {
-    events: planned.length,
-    deliveries: deliveries.length,
-    retriedOnce,
-    deadLetteredWithReason: withReason,
-    deadLetteredByRedrive: byRedrive,
-    stillOnQueue: onQueue,
-    lost,
-    doubleRetries,
-    wronglyRetried,
-    secretsInOutput: secrets,
-    breakerOpened: lines.filter((l) => l['message'] === 'circuit breaker opened').length,
-    breakerClosed: lines.filter((l) => l['message'] === 'circuit breaker closed').length,
-    handlerCrashes: counter.crashes,
-    dlqSendsRefused: proxy.refused,
-    secretReadsRefusedWhileDown: secretReadsWhileDown > 0 && lines.some((l) => String(l['reason'] ?? '').startsWith('CredentialsUnavailableError')),
-    faultsInjected: Object.fromEntries(stack.simulator.faultsInjected),
-    simulatorRequests: stack.simulator.requestsReceived,
-    seconds: Math.round((Date.now() - started) / 100) / 10,
-  };
+  const report = await account(stack, kinds, capture, { seed, deliveries: deliveries.length, events: options.events, crashes: counter.crashes, dlqSendsRefused: proxy.refused, started });
   await proxy.stop();
   await stack.stop();
   return report;
 }
 
+interface RunFacts {
+  readonly seed: number;
+  readonly events: number;
+  readonly deliveries: number;
+  readonly crashes: number;
+  readonly dlqSendsRefused: number;
+  readonly started: number;
+}
+
+/** Every failed run named by an event: retried once, dead-lettered with a reason, or still queued; never run twice. */
+async function account(stack: LocalStack, kinds: ReadonlyMap<string, Kind>, capture: ReturnType<typeof captureStdout>, facts: RunFacts): Promise<ChaosReport> {
+  const dlq = await takeAll(stack.sqs, stack.dlqUrl);
+  const remaining = await stack.depth(stack.queueUrl);
+  const onQueue = remaining.visible + remaining.inFlight + remaining.delayed;
+  const letters = new Map<string, Message[]>();
+  for (const m of dlq) {
+    const parsed = normaliseBody(m.Body ?? '', { checkRegion: () => undefined });
+    const id = parsed.ok ? parsed.failure.recordId : undefined;
+    if (id) letters.set(id, [...(letters.get(id) ?? []), m]);
+  }
+  const sim = stack.simulator;
+  let retriedOnce = 0, twice = 0, wrongly = 0, withReason = 0, byRedrive = 0, lost = 0;
+  for (const [id, kind] of kinds) {
+    const reruns = sim.rerunsOf(id);
+    if (reruns > 1) twice++;
+    if (reruns >= 1 && kind !== 'retry') wrongly++;
+    const mine = letters.get(id) ?? [];
+    if (reruns === 1) retriedOnce++;
+    else if (mine.some((m) => m.MessageAttributes?.['reason']?.StringValue)) withReason++;
+    else if (mine.length > 0) byRedrive++;
+    else if (onQueue === 0) lost++;
+  }
+  // A chain's budget: the retries along each original run's line of re-runs.
+  const next = new Map(sim.state.log.entries.flatMap((e) => e.reruns.map((r) => [r.originalId, r.newRecordId] as const)));
+  let overBudget = 0;
+  for (const [id] of kinds) {
+    if (!id.startsWith('chaos-')) continue;
+    let length = 0;
+    for (let at = next.get(id); at !== undefined; at = next.get(at)) length++;
+    if (length > MAX_ATTEMPTS) overBudget++;
+  }
+  const output = capture.raw.join('') + JSON.stringify(dlq);
+  const lines = capture.lines();
+  return {
+    seed: facts.seed,
+    events: facts.events,
+    deliveries: facts.deliveries,
+    failedRuns: kinds.size,
+    retriedOnce,
+    deadLetteredWithReason: withReason,
+    deadLetteredByRedrive: byRedrive,
+    stillOnQueue: onQueue,
+    lost,
+    scriptsRunTwice: twice,
+    chainsOverBudget: overBudget,
+    wronglyRetried: wrongly,
+    secretsInOutput: [LOCAL_KEY.sk, LOCAL_KEY.ak].filter((s) => output.includes(s)).length + (/Signature=[0-9a-f]{16}/.test(output) ? 1 : 0),
+    answersLostAfterLanding: sim.state.log.entries.filter((e) => e.answerLost).length,
+    foundByLookup: capture.outcomes().filter((o) => o['via'] === 'lookup').length,
+    breakerOpened: lines.filter((l) => l['message'] === 'circuit breaker opened').length,
+    breakerClosed: lines.filter((l) => l['message'] === 'circuit breaker closed').length,
+    handlerCrashes: facts.crashes,
+    dlqSendsRefused: facts.dlqSendsRefused,
+    secretReadsRefused: stack.secrets.refusedReads,
+    faultsInjected: Object.fromEntries(sim.faultsInjected),
+    deferrals: countBy(capture.outcomes().filter((o) => o['kind'] === 'deferred').map((o) => String(o['reason']).split(':')[0]!)),
+    simulatorRequests: sim.requestsReceived,
+    seconds: Math.round((Date.now() - facts.started) / 100) / 10,
+  };
+}
+
+function countBy(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const v of values) counts[v] = (counts[v] ?? 0) + 1;
+  return counts;
+}
+
 export function renderReport(report: ChaosReport): string {
   const rows: Array<[string, string]> = [
-    ['failure events', String(report.events)],
-    ['deliveries (10% twice)', String(report.deliveries)],
+    ['seed', String(report.seed)],
+    ['failure events planned', String(report.events)],
+    ['deliveries (duplicates, task-level and re-failed runs included)', String(report.deliveries)],
+    ['failed runs named by an event', String(report.failedRuns)],
     ['retried exactly once (simulator count)', String(report.retriedOnce)],
     ['dead-lettered with a reason', String(report.deadLetteredWithReason)],
     ['dead-lettered by redrive (maxReceiveCount)', String(report.deadLetteredByRedrive)],
     ['still on the source queue', String(report.stillOnQueue)],
     ['lost', String(report.lost)],
-    ['double retries', String(report.doubleRetries)],
+    ['scripts run twice', String(report.scriptsRunTwice)],
+    ['chains over max_attempts', String(report.chainsOverBudget)],
     ['permanent failures retried', String(report.wronglyRetried)],
     ['secrets in captured output', String(report.secretsInOutput)],
+    ['retries applied, answer lost', String(report.answersLostAfterLanding)],
+    ['lost answers found by the lookup', String(report.foundByLookup)],
     ['circuit breaker opened / closed', `${report.breakerOpened} / ${report.breakerClosed}`],
-    ['handler crashes mid-batch', String(report.handlerCrashes)],
+    ['handler crashes mid-batch (inside middy)', String(report.handlerCrashes)],
     ['DLQ sends refused (outage)', String(report.dlqSendsRefused)],
-    ['records held while Secrets Manager was down', report.secretReadsRefusedWhileDown ? 'yes' : 'no'],
+    ['secret reads refused (outage)', String(report.secretReadsRefused)],
+    ['deferrals by reason', Object.entries(report.deferrals).map(([k, v]) => `${k}:${v}`).join(' ')],
     ['simulator requests', String(report.simulatorRequests)],
     ['simulator faults injected', Object.entries(report.faultsInjected).map(([k, v]) => `${k}:${v}`).join(' ')],
     ['wall time (s)', String(report.seconds)],

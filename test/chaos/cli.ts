@@ -6,7 +6,8 @@
 import { renderReport, runChaos } from './chaos-run.js';
 
 const events = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 2000);
-const report = await runChaos({ events, timeoutMs: 240_000, pollers: 4 });
+const seedArg = process.argv.find((a) => a.startsWith('--seed='));
+const report = await runChaos({ events, timeoutMs: 600_000, pollers: 4, seed: seedArg ? Number(seedArg.slice(7)) : undefined });
 console.log(process.argv.includes('--json') ? JSON.stringify(report, null, 2) : renderReport(report));
-const broken = report.lost > 0 || report.doubleRetries > 0 || report.wronglyRetried > 0 || report.secretsInOutput > 0 || report.stillOnQueue > 0 || report.breakerOpened === 0 || report.breakerClosed === 0;
+const broken = report.lost > 0 || report.scriptsRunTwice > 0 || report.chainsOverBudget > 0 || report.wronglyRetried > 0 || report.secretsInOutput > 0 || report.stillOnQueue > 0 || report.breakerOpened === 0 || report.breakerClosed === 0;
 process.exit(broken ? 1 : 0);

@@ -99,4 +99,14 @@ describe('one retry per failure through the queue function', () => {
     expect(kinds.filter((k) => k === 'retried')).toHaveLength(1);
     expect(kinds.slice(5)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate']);
   });
+
+  it('copies of one retried run in one batch all end as duplicates and leave the queue (their links are written once)', async () => {
+    const handler = await h.loadHandler('queue');
+    const failure = plainFailure();
+    h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: String(failure['record_id']), script_task_id: String(failure['task_id']) })]);
+    await invoke(handler, sqsEvent([body(failure)]));
+    const copies = await invoke(handler, sqsEvent([body(failure), body(failure), body(failure)]));
+    expect(copies.batchItemFailures).toEqual([]);
+    expect(h.stack.simulator.retryCount(String(failure['record_id']))).toBe(1);
+  });
 });
