@@ -94,8 +94,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       faults: { throttle429: 0.03, unavailable503: 0.06, reset: 0.01, stall: 0.005, stallMs: 1_200, malformed: 0.01, stallAfter: 0.01, resetAfter: 0.01, garbledAfter: 0.01, error5xxAfter: 0.01 },
     },
   });
-  // An outage: the 150th to 161st retry calls answer 503 (enough to open the breaker; its probes then end it).
-  stack.simulator.planFaults(...Array.from({ length: 12 }, (_, i) => ({ kind: '503' as const, route: 'retry' as const, call: 150 + i })));
+  // An outage: the 100th to 129th retry calls answer 503 (enough to open the breaker among concurrent successes; its probes end it).
+  stack.simulator.planFaults(...Array.from({ length: 30 }, (_, i) => ({ kind: '503' as const, route: 'retry' as const, call: 100 + i })));
   const proxy = await FaultyProxy.start(stack.sqsEndpoint);
   const viaProxy = (url: string) => `${proxy.url}${new URL(url).pathname}`;
   const dlqName = new URL(stack.dlqUrl).pathname.split('/').pop()!;
@@ -127,8 +127,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   });
   const capture = captureStdout();
   const counter = { crashes: 0, calls: 0 };
+  // Crashes at seeded call numbers of the handler's clock: three of the first 300 records.
   const crashRandom = seededRandom(seed + 3);
-  const crashAt = () => crashRandom() < 0.002;
+  const crashCalls = new Set(Array.from({ length: 3 }, () => 20 + Math.floor(crashRandom() * 280)));
+  const crashAt = (call: number) => crashCalls.has(call);
   try {
     const { handler } = (await import('../../functions/queue.js')) as unknown as { handler: QueueHandler };
     await sendAll(stack, deliveries);
