@@ -46,6 +46,8 @@ export class SmnStandIn {
     const pems = await selfsigned.generate([{ name: 'commonName', value: '127.0.0.1' }], {
       keySize: 2048,
       algorithm: 'sha256',
+      // An hour back, so a clock a little behind ours still finds it valid.
+      notBeforeDate: new Date(Date.now() - 3_600_000),
       extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
     });
     let standIn: SmnStandIn | undefined;

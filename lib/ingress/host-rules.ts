@@ -17,11 +17,14 @@ const RULE_SHAPE = /^(\*|[a-z0-9-]+)(\.(\*|[a-z0-9-]+))*(:\d{1,5})?$/;
 export function parseHostRule(rule: string): HostRule | undefined {
   const text = rule.trim().toLowerCase();
   if (!RULE_SHAPE.test(text) || text.length > 253) return undefined;
-  const source = text
-    .split('.')
+  const [, host = '', port = ''] = /^(.*?)(:\d{1,5})?$/.exec(text)!;
+  const labels = host.split('.');
+  // The domain itself (the last two labels) must be written out: `*.*` or `smn.*` would admit any host.
+  if (labels.length < 2 || labels.slice(-2).includes('*')) return undefined;
+  const source = labels
     .map((part) => (part === '*' ? LABEL : part.replace(/[-]/g, '\\-')))
     .join('\\.');
-  return new RegExp(`^${source}$`);
+  return new RegExp(`^${source}${port}$`);
 }
 
 /** Why a URL may not be fetched, or undefined when it may. `what` names the field in the answer. */
