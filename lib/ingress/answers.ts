@@ -1,6 +1,6 @@
 /**
  * What the ingress answers, as a classified value. SMN retries a delivery only
- * when the endpoint answers 5xx (docs/ingress.md, "Delivery"), so a refusal is
+ * when the endpoint answers 5xx (docs/ingress.md, "Delivery and retries"), so a refusal is
  * a 4xx (never retried: the input will not get better) and a failure on our
  * side (certificate host unreachable, queue refused the send) is a 5xx, which
  * SMN and EventGrid retry.

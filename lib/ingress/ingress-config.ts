@@ -31,9 +31,9 @@ export interface IngressConfig {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** SMN serves signing certificates from smn.<region>.myhuaweicloud.com (docs/ingress.md, "Certificate hosts"). */
+/** SMN serves signing certificates from smn.<region>.myhuaweicloud.com (docs/ingress.md, "Certificate and confirmation hosts"). */
 export const DEFAULT_CERT_HOSTS = 'smn.*.myhuaweicloud.com';
-/** Subscription-confirmation links point at Huawei's console (docs/ingress.md, "Certificate hosts"). */
+/** Subscription-confirmation links point at Huawei's console (docs/ingress.md, "Certificate and confirmation hosts"). */
 export const DEFAULT_CONFIRM_HOSTS = 'console.huaweicloud.com,console-intl.huaweicloud.com';
 
 // urn:smn:<region>:<project_id>:<topic name>; SMN topic names are letters, digits, "-" and "_" (up to 255).

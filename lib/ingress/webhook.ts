@@ -4,7 +4,7 @@ import type { Parsed } from './smn-message.js';
 /**
  * EventGrid (and any other webhook) deliveries: a bearer token in a configured
  * header, and a body that is one CloudEvent or a JSON array of them. EG sends
- * at most 20 events per request (docs/ingress.md, "EventGrid and webhooks").
+ * at most 20 events per request (docs/ingress.md, "EventGrid and other webhooks").
  * What an event says is the queue function's business: each one goes on the
  * queue as it came, and a non-failure is dead-lettered there with the reason.
  */
@@ -55,10 +55,13 @@ export function parseWebhookEvents(raw: string, headers: Readonly<Record<string,
     return { ok: false, reason: `body is not valid JSON (${(error as Error).message.slice(0, 120)})` };
   }
   if (headers['ce-specversion'] && headers['ce-id']) return { ok: true, value: [fromBinaryMode(headers, document)] };
-  const events = Array.isArray(document) ? document : [document];
+  // EG's own publishing API wraps a batch as {"events": [...]} (docs/ingress.md); accepted in case its webhook target does too.
+  const wrapped = isObject(document) && Object.keys(document).length === 1 && Array.isArray(document['events']) ? (document['events'] as unknown[]) : undefined;
+  const batch = wrapped ?? document;
+  const events = Array.isArray(batch) ? batch : [batch];
   if (events.length === 0) return { ok: false, reason: 'body is an empty batch' };
   if (events.length > MAX_EVENTS_PER_REQUEST) return { ok: false, reason: `body has ${events.length} events, at most ${MAX_EVENTS_PER_REQUEST} per request` };
   const notObject = events.findIndex((event) => !isObject(event));
-  if (notObject >= 0) return { ok: false, reason: Array.isArray(document) ? `body[${notObject}] must be a JSON object` : 'body must be a JSON object or an array of them' };
+  if (notObject >= 0) return { ok: false, reason: Array.isArray(batch) ? `${wrapped ? 'body.events' : 'body'}[${notObject}] must be a JSON object` : 'body must be a JSON object or an array of them' };
   return { ok: true, value: events as Json[] };
 }

@@ -53,6 +53,8 @@ describe('webhook bodies', () => {
   it('are one event, or an array of 1 to 20 objects', () => {
     expect(parseWebhookEvents(JSON.stringify(event), {})).toEqual({ ok: true, value: [event] });
     expect(parseWebhookEvents(JSON.stringify(Array(20).fill(event)), {})).toMatchObject({ ok: true, value: { length: 20 } });
+    expect(parseWebhookEvents(JSON.stringify({ events: [event, event] }), {})).toEqual({ ok: true, value: [event, event] });
+    expect(parseWebhookEvents(JSON.stringify({ events: [event, 1] }), {})).toEqual({ ok: false, reason: 'body.events[1] must be a JSON object' });
     expect(parseWebhookEvents('[]', {})).toEqual({ ok: false, reason: 'body is an empty batch' });
     expect(parseWebhookEvents(JSON.stringify([event, 'x']), {})).toEqual({ ok: false, reason: 'body[1] must be a JSON object' });
     expect(parseWebhookEvents('"x"', {})).toEqual({ ok: false, reason: 'body must be a JSON object or an array of them' });
