@@ -81,6 +81,19 @@ describe('an SMN notification', () => {
     expect(h.stack.simulator.retryCount(record.id)).toBe(1);
   });
 
+  it('reads a body Lambda passed as base64', async () => {
+    const delivery = smn.notification(body(plainFailure()));
+    const { status } = await invokeFunctionUrl(ingress, functionUrlEvent({ body: JSON.stringify(delivery), headers: SmnStandIn.headers(delivery), base64: true }));
+    expect(status).toBe(200);
+    expect(await h.takeAll(h.stack.queueUrl)).toHaveLength(1);
+  });
+
+  it('answers 503, so SMN retries, when the certificate cannot be downloaded, and queues nothing', async () => {
+    const { status, answer } = await postSmn(smn.notification('{}', { certUrl: `https://${smn.host}/smn/missing` }));
+    expect({ status, answer }).toEqual({ status: 503, answer: { ok: false, reason: 'signing certificate download answered 404' } });
+    expect((await h.stack.depth(h.stack.queueUrl)).visible).toBe(0);
+  });
+
   it('enqueues a message that is not a failure event: the queue function dead-letters it with the reason', async () => {
     expect((await postSmn(smn.notification('disk almost full on DESKTOP-7'))).status).toBe(200);
     expect((await h.takeAll(h.stack.queueUrl)).map((m) => m.Body)).toEqual(['disk almost full on DESKTOP-7']);
