@@ -19,12 +19,21 @@ export interface Outgoing {
   readonly attributes: Record<string, MessageAttributeValue>;
 }
 
-/** Attribute values are strings of at most 256 characters here; longer ones are cut (they are hints, the body is the evidence). */
+/**
+ * Attribute values are hints (the body is the evidence): cut to 256 characters, and left out when SQS would
+ * refuse their characters, so a producer's odd event id cannot make the whole send fail.
+ */
 export function attributes(values: Record<string, string | undefined>): Record<string, MessageAttributeValue> {
   const result: Record<string, MessageAttributeValue> = {};
-  for (const [name, value] of Object.entries(values)) if (value) result[name] = textAttribute(value.slice(0, 256));
+  for (const [name, value] of Object.entries(values)) {
+    const text = value?.slice(0, 256);
+    if (text && !OUTSIDE_SQS_CHARACTERS.test(text)) result[name] = textAttribute(text);
+  }
   return result;
 }
+
+const bytes = (message: Outgoing) =>
+  Buffer.byteLength(message.body, 'utf8') + Object.entries(message.attributes).reduce((sum, [name, value]) => sum + name.length + 6 + Buffer.byteLength(value.StringValue ?? ''), 0);
 
 /** Why SQS would refuse this body, or undefined. Checked first, so a bad body is a 400 and not a 5xx SMN retries forever. */
 export function bodyProblem(what: string, body: string): string | undefined {
@@ -39,6 +48,12 @@ export async function enqueueAll(sender: QueueSender, messages: readonly Outgoin
   for (const [index, message] of messages.entries()) {
     const problem = bodyProblem(messages.length > 1 ? `event ${index}` : 'message', message.body);
     if (problem) return badRequest(problem);
+  }
+  // SendMessageBatch caps a whole batch at 256 KB too; a send SQS would always refuse must be a 400, not a 503 retried forever.
+  for (let i = 0; i < messages.length; i += 10) {
+    if (messages.slice(i, i + 10).reduce((sum, message) => sum + bytes(message), 0) > MAX_SQS_MESSAGE_BYTES) {
+      return badRequest('the events with their attributes are larger than 256 KB together (the SQS batch limit)');
+    }
   }
   const outgoing: OutgoingMessage[] = messages.map((message, index) => ({ key: String(index), body: message.body, attributes: message.attributes }));
   const rejected = await sender.sendAll(outgoing);

@@ -42,13 +42,19 @@ const body = z.object({
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
+/** Why JSON.parse failed, by position only: its message can quote the body, which must not reach the logs. */
+export function jsonProblem(error: unknown): string {
+  const position = /at position (\d+)/.exec((error as Error).message)?.[1];
+  return position === undefined ? 'body is not valid JSON' : `body is not valid JSON (at position ${position})`;
+}
+
 /** A JSON object, or why not. */
 export function parseJsonObject(raw: string): Parsed<Record<string, unknown>> {
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch (error) {
-    return { ok: false, reason: `body is not valid JSON (${(error as Error).message.slice(0, 120)})` };
+    return { ok: false, reason: jsonProblem(error) };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'body must be a JSON object' };
   return { ok: true, value: value as Record<string, unknown> };

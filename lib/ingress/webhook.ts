@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Parsed } from './smn-message.js';
+import { jsonProblem, type Parsed } from './smn-message.js';
 
 /**
  * EventGrid (and any other webhook) deliveries: a bearer token in a configured
@@ -52,7 +52,7 @@ export function parseWebhookEvents(raw: string, headers: Readonly<Record<string,
   try {
     document = JSON.parse(raw);
   } catch (error) {
-    return { ok: false, reason: `body is not valid JSON (${(error as Error).message.slice(0, 120)})` };
+    return { ok: false, reason: jsonProblem(error) };
   }
   if (headers['ce-specversion'] && headers['ce-id']) return { ok: true, value: [fromBinaryMode(headers, document)] };
   // EG's own publishing API wraps a batch as {"events": [...]} (docs/ingress.md); accepted in case its webhook target does too.

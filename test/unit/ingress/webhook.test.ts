@@ -68,3 +68,12 @@ describe('webhook bodies', () => {
     });
   });
 });
+
+describe('what goes on the queue', () => {
+  it('never quotes the body in a JSON error, and drops attribute values SQS would refuse', async () => {
+    const { attributes } = await import('../../../lib/ingress/enqueue.js');
+    const parsed = parseWebhookEvents('{"token": "s3cret-value", oops}', {});
+    expect(parsed).toEqual({ ok: false, reason: 'body is not valid JSON (at position 26)' });
+    expect(Object.keys(attributes({ ingress: 'webhook', event_id: 'bad\u0000id', event_type: '' }))).toEqual(['ingress']);
+  });
+});
