@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { functionUrlEvent, invokeFunctionUrl, type IngressHandler } from './function-url-event.js';
+import type { IngressHandler } from './function-url-event.js';
 import { LOCAL_TOPIC_URN, SmnStandIn } from './smn-stand-in.js';
 import type { LocalStack } from './stack.js';
 
@@ -36,7 +36,7 @@ export async function publishOneFailureThroughSmn(stack: LocalStack): Promise<Sm
     const { handler } = (await import('../functions/ingress.js')) as unknown as { handler: IngressHandler };
     const failure = { project_id: PROJECT_ID, record_id: recordId, status: 'FAILED', reason: 'Script execution timed out' };
     const delivery = smn.notification(JSON.stringify(failure), { subject: 'Workspace script failed' });
-    answer = await invokeFunctionUrl(handler, functionUrlEvent({ body: JSON.stringify(delivery), headers: SmnStandIn.headers(delivery) }));
+    answer = await smn.deliver(handler, delivery);
   } finally {
     await smn.stop();
   }

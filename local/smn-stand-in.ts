@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import selfsigned from 'selfsigned';
+import { functionUrlEvent, invokeFunctionUrl, type IngressHandler } from './function-url-event.js';
 
 /**
  * A local stand-in for Huawei SMN's HTTPS deliveries. It makes a self-signed
@@ -123,6 +124,11 @@ export class SmnStandIn {
   /** The headers SMN sends with a delivery (smn_ug_a9002). */
   static headers(body: SmnBody): Record<string, string> {
     return { 'X-SMN-MESSAGE-TYPE': body['type']!, 'X-SMN-MESSAGE-ID': body['message_id']!, 'X-SMN-TOPIC-URN': body['topic_urn']!, 'User-Agent': 'SMN-stand-in' };
+  }
+
+  /** Posts a delivery to the ingress handler as SMN would reach it through the Function URL: a POST with the X-SMN headers. */
+  deliver(handler: IngressHandler, delivery: SmnBody): Promise<{ status: number; answer: Record<string, unknown> }> {
+    return invokeFunctionUrl(handler, functionUrlEvent({ body: JSON.stringify(delivery), headers: SmnStandIn.headers(delivery) }));
   }
 
   async stop(): Promise<void> {

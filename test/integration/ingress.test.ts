@@ -34,10 +34,8 @@ beforeEach(async () => {
   await h.takeAll(h.stack.queueUrl);
 });
 
-const postSmn = (delivery: SmnBody | string, headers?: Record<string, string>) => {
-  const text = typeof delivery === 'string' ? delivery : JSON.stringify(delivery);
-  return invokeFunctionUrl(ingress, functionUrlEvent({ body: text, headers: headers ?? SmnStandIn.headers(delivery as SmnBody) }));
-};
+const postSmn = (delivery: SmnBody | string, headers?: Record<string, string>) =>
+  typeof delivery === 'string' ? invokeFunctionUrl(ingress, functionUrlEvent({ body: delivery, headers: headers ?? {} })) : smn.deliver(ingress, delivery);
 const postWebhook = (payload: unknown, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }) =>
   invokeFunctionUrl(ingress, functionUrlEvent({ body: typeof payload === 'string' ? payload : JSON.stringify(payload), headers }));
 
