@@ -155,6 +155,14 @@ describe('EventGrid and other webhooks', () => {
     expect(new Set(messages.map((m) => attr(m, 'ingress')))).toEqual(new Set(['webhook']));
   });
 
+  it('answers 503, so the sender retries, when the token secret cannot be read, and names the secret, not a value', async () => {
+    const handler = await h.loadHandler<IngressHandler>('ingress', { ...ingressEnv(smn.env), INGRESS_TOKEN_SECRET_ID: 'workspace-script-retry/no-such-secret' });
+    const { status, answer } = await invokeFunctionUrl(handler, functionUrlEvent({ body: body(inCloudEvent(plainFailure())), headers: { authorization: `Bearer ${TOKEN}` } }));
+    expect(status).toBe(503);
+    expect(answer['reason']).toMatch(/^the webhook token cannot be checked now: secret workspace-script-retry\/no-such-secret could not be read \(\w+\)$/);
+    expect((await h.stack.depth(h.stack.queueUrl)).visible).toBe(0);
+  });
+
   it('reads the token only from the configured header', async () => {
     const { status } = await postWebhook(inCloudEvent(plainFailure()), { 'x-ingress-token': TOKEN, authorization: 'Bearer wrong' });
     // The configured header is Authorization, so a custom header alone does not count.
