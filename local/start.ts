@@ -14,6 +14,7 @@ import { failureKey } from '../lib/failure.js';
 import { normaliseBody } from '../lib/normalise.js';
 import { captureStdout } from './log-capture.js';
 import { LocalEventSource, type QueueHandler } from './poller.js';
+import { publishOneFailureThroughSmn } from './smn-demo.js';
 import { startLocalStack, type LocalStack } from './stack.js';
 import { renderTable } from './table.js';
 
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
       const { MessageId } = await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.queueUrl, MessageBody: sample.body }));
       sent.set(MessageId!, sample);
     }
+    const smn = await publishOneFailureThroughSmn(stack);
     const { handler } = (await import('../functions/queue.js')) as unknown as { handler: QueueHandler };
     const poller = new LocalEventSource({ sqs: stack.sqs, queueUrl: stack.queueUrl, queueArn: stack.queueArn, handler });
     const drained = async () => {
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
         'new task id': String(outcome['newTaskId'] ?? ''),
       };
     });
+    rows.push(smn.row(capture.outcomes()));
     const dlq = await stack.depth(stack.dlqUrl);
     const source = await stack.depth(stack.queueUrl);
     console.log(renderTable(rows, ['event', 'failure', 'outcome', 'reason', 'new task id']));

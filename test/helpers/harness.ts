@@ -13,7 +13,7 @@ import { startLocalStack, type LocalStack, type StackOptions } from '../../local
 export interface Harness {
   readonly stack: LocalStack;
   /** Imports a function module afresh with the stack's environment plus `env`. */
-  loadHandler<T = QueueHandler>(module: 'queue' | 'schedule' | 'manual', env?: Record<string, string | undefined>): Promise<T>;
+  loadHandler<T = QueueHandler>(module: 'queue' | 'schedule' | 'manual' | 'ingress', env?: Record<string, string | undefined>): Promise<T>;
   /** Sends bodies to the source queue; returns their message ids in order. */
   send(bodies: readonly string[], attributes?: Record<string, string>): Promise<string[]>;
   /** Runs the queue handler as the event source mapping would until the queue has nothing visible or in flight (and, with `delayed`, nothing delayed). */

@@ -14,7 +14,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'wsr-package-'));
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir, AWS_PROFILE: 'none', AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') };
   for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) delete env[key];
-  await promisify(execFile)('node_modules/.bin/osls', ['package', '--package', dir, '--stage', 'test'], { env, timeout: 240_000 });
+  await promisify(execFile)('node_modules/.bin/osls', ['package', '--package', dir, '--stage', 'test', '--param=ingressTokenSecretName=workspace-script-retry/ingress-token'], { env, timeout: 240_000 });
   resources = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
 }, 300_000);
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -88,6 +88,27 @@ describe('the packaged CloudFormation', () => {
   it('passes queue URLs and the table name in from CloudFormation, not rebuilt by the code', () => {
     const variables = resources['RetryFromQueueLambdaFunction']!.Properties['Environment'].Variables;
     expect(variables).toMatchObject({ DLQ_URL: { Ref: 'DeadLetterQueue' }, SOURCE_QUEUE_URL: { Ref: 'FailureQueue' }, LEDGER_TABLE: { Ref: 'LedgerTable' } });
+  });
+
+  it('puts the ingress behind a public Function URL (auth NONE: it verifies every request itself) with a reserved concurrency', () => {
+    expect(resources['IngestEventsLambdaFunctionUrl']!.Properties).toEqual({ AuthType: 'NONE', TargetFunctionArn: { 'Fn::GetAtt': ['IngestEventsLambdaFunction', 'Arn'] } });
+    const fn = resources['IngestEventsLambdaFunction']!.Properties;
+    expect(fn).toMatchObject({ ReservedConcurrentExecutions: 5, Timeout: 10, Handler: 'functions/ingress.handler' });
+    expect(fn['Environment'].Variables).toMatchObject({ FAILURE_QUEUE_URL: { Ref: 'FailureQueue' }, SMN_CERT_HOSTS: 'smn.*.myhuaweicloud.com', INGRESS_TOKEN_SECRET_ID: 'workspace-script-retry/ingress-token' });
+  });
+
+  it('gives the ingress its own role: send to the failure queue, read its token secret, write its logs, nothing else', () => {
+    const role = resources['IngestEventsLambdaFunction']!.Properties['Role']['Fn::GetAtt'][0] as string;
+    expect(role).toBe('IngressFunctionRole');
+    const statements = resources[role]!.Properties['Policies'].flatMap((p: any) => p.PolicyDocument.Statement);
+    // A statement under a condition (the token secret, only when one is named) is checked as it would apply.
+    const applied = statements.map((s: any) => (s['Fn::If'] ? s['Fn::If'][1] : s));
+    expect(applied.map((s: any) => [s.Action, s.Resource])).toEqual([
+      [['logs:CreateLogStream', 'logs:PutLogEvents'], { 'Fn::Sub': expect.stringMatching(/log-group:\/aws\/lambda\/workspace-script-retry-test-ingestEvents:\*$/) }],
+      [['sqs:SendMessage'], { 'Fn::GetAtt': ['FailureQueue', 'Arn'] }],
+      [['secretsmanager:GetSecretValue'], { 'Fn::Sub': expect.stringMatching(/:secret:workspace-script-retry\/ingress-token-\?{6}$/) }],
+    ]);
+    expect(statements.every((s: any) => s.Effect === 'Allow' || s['Fn::If'])).toBe(true);
   });
 
   it('bundles each function into one minified ESM file', async () => {

@@ -1,0 +1,26 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import { sqsClient } from '../lib/clients/sqs.js';
+import { CertificateCache } from '../lib/ingress/cert-cache.js';
+import { loadIngressConfig } from '../lib/ingress/ingress-config.js';
+import { handleIngressRequest } from '../lib/ingress/ingress-request.js';
+import { secretsManagerToken, TokenSource } from '../lib/ingress/token-source.js';
+import { logger, metrics } from '../lib/observability.js';
+import { QueueSender } from '../lib/queue-sender.js';
+
+/** ingestEvents: Function URL → verified SMN notifications and webhook CloudEvents onto the failure queue. */
+const config = loadIngressConfig();
+const deps = {
+  config,
+  certificates: new CertificateCache({ allowedHosts: config.certHosts, timeoutMs: config.fetchTimeoutMs }),
+  sender: new QueueSender(sqsClient(), config.queueUrl),
+  tokens: config.tokenSecretId ? new TokenSource(secretsManagerToken(config.tokenSecretId), config.tokenCacheTtlSeconds * 1000) : undefined,
+  now: Date.now,
+};
+
+export const handler = middy<LambdaFunctionURLEvent, LambdaFunctionURLResult>()
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .handler((event) => handleIngressRequest(event, deps));
