@@ -115,7 +115,7 @@ async function replayCommand(args: Args, target: Target, io: Io, json: boolean):
   if (json) io.out(JSON.stringify({ moved: moved.length, to: target.queueUrl, reason: reason ?? null, left_on_dlq: result.left, failed: result.failed, messages: moved }, null, 2));
   else {
     const filter = reason === undefined ? '' : ` matching "${reason}"`;
-    io.out(moved.length > 0 ? `${renderDeadLetters(moved)}\n` : '');
+    if (moved.length > 0) io.out(`${renderDeadLetters(moved)}\n`);
     io.out(`moved ${moved.length} dead letter${moved.length === 1 ? '' : 's'}${filter} to ${target.queueUrl}; ${result.left} left on the DLQ`);
     for (const f of result.failed) io.err(`not moved: ${f.message_id}: ${f.error}`);
   }
