@@ -4,7 +4,7 @@ import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
 import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/credentials.js';
-import { logger, metrics } from '../lib/observability.js';
+import { countSweepProject, logger, metrics } from '../lib/observability.js';
 import { createRuntime, forInvocation } from '../lib/runtime.js';
 import { runSweep, type ProjectSummary } from '../lib/sweep.js';
 import { loadSweepConfig } from '../lib/sweep-config.js';
@@ -18,4 +18,8 @@ export const handler = middy<ScheduledEvent, { projects: ProjectSummary[] }, Err
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics))
   .use(workspaceCredentialsMiddleware({ secretId: config.credentialsSecretId, cacheTtlSeconds: config.credentialsCacheTtlSeconds }))
-  .handler((_event, context) => runSweep({ ...forInvocation(runtime, context.workspaceCredentials), sweep, remainingMs: () => context.getRemainingTimeInMillis() }));
+  .handler(async (_event, context) => {
+    const result = await runSweep({ ...forInvocation(runtime, context.workspaceCredentials), sweep, remainingMs: () => context.getRemainingTimeInMillis() });
+    result.projects.forEach(countSweepProject);
+    return result;
+  });

@@ -3,6 +3,7 @@ import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, h
 import { logger, metrics } from './observability.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { isTransient } from './workspace-errors.js';
+import { METRIC } from './metric-names.js';
 
 /**
  * One circuit breaker (cockatiel) per Workspace endpoint and access key, kept
@@ -87,7 +88,7 @@ export class CircuitBreakers {
       if (policy.state === CircuitState.Isolated) return;
       created.closedForUntil = Date.now() + this.options.halfOpenAfterMs;
       logger.warn('circuit breaker opened', { breaker: key, halfOpenAfterMs: this.options.halfOpenAfterMs });
-      metrics.addMetric('CircuitOpened', MetricUnit.Count, 1);
+      metrics.addMetric(METRIC.circuitOpened, MetricUnit.Count, 1);
     });
     policy.onHalfOpen(() => logger.info('circuit breaker half-open: one probe call', { breaker: key }));
     policy.onReset(() => {

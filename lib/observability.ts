@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DIMENSION, METRIC } from './metric-names.js';
 
 /**
  * One logger and one metrics instance per container (Powertools). The logger
@@ -30,11 +31,11 @@ export const metrics = new Metrics({
 });
 
 const OUTCOME_METRIC = {
-  retried: 'Retried',
-  'dead-lettered': 'DeadLettered',
-  deferred: 'Deferred',
-  duplicate: 'Duplicate',
-  previewed: 'Previewed',
+  retried: METRIC.retried,
+  'dead-lettered': METRIC.deadLettered,
+  deferred: METRIC.deferred,
+  duplicate: METRIC.duplicate,
+  previewed: METRIC.previewed,
 } as const;
 
 export function countOutcome(kind: keyof typeof OUTCOME_METRIC): void {
@@ -44,6 +45,22 @@ export function countOutcome(kind: keyof typeof OUTCOME_METRIC): void {
 /** One metric per Workspace error code, as its own EMF line (a dimension per code). */
 export function countApiError(code: string): void {
   const single = metrics.singleMetric();
-  single.addDimension('ErrorCode', code);
-  single.addMetric('ApiError', MetricUnit.Count, 1);
+  single.addDimension(DIMENSION.errorCode, code);
+  single.addMetric(METRIC.apiError, MetricUnit.Count, 1);
+}
+
+/** What one sweep run did for one project (the sweep's per-project summary). */
+export type SweepCounts = { readonly projectId: string; readonly seen: number } & { readonly [K in keyof typeof OUTCOME_METRIC]: number };
+
+/**
+ * The sweep's per-project counts, one EMF line per outcome (dimensions
+ * ProjectId and Outcome), zeros included so a run that found nothing still
+ * shows on the dashboard.
+ */
+export function countSweepProject(counts: SweepCounts): void {
+  for (const outcome of ['seen', ...Object.keys(OUTCOME_METRIC)] as const) {
+    const single = metrics.singleMetric();
+    single.addDimensions({ [DIMENSION.projectId]: counts.projectId, [DIMENSION.outcome]: outcome });
+    single.addMetric(METRIC.sweepRecords, MetricUnit.Count, counts[outcome as keyof SweepCounts] as number);
+  }
 }

@@ -4,10 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dashboardMetrics, alarmMetrics } from '../helpers/template-metrics.js';
+import { METRIC_NAMES } from '../../lib/metric-names.js';
 
 /** `osls package` with no AWS credentials, and the CloudFormation it produces. */
-type Resource = { Type: string; Properties: Record<string, any> };
+type Resource = { Type: string; Properties: Record<string, any>; Condition?: string };
 let dir: string;
+let template: { Resources: Record<string, Resource>; Conditions: Record<string, unknown>; Parameters: Record<string, any>; Outputs: Record<string, unknown> };
 let resources: Record<string, Resource>;
 
 beforeAll(async () => {
@@ -15,7 +18,8 @@ beforeAll(async () => {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir, AWS_PROFILE: 'none', AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') };
   for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) delete env[key];
   await promisify(execFile)('node_modules/.bin/osls', ['package', '--package', dir, '--stage', 'test', '--param=ingressTokenSecretName=workspace-script-retry/ingress-token'], { env, timeout: 240_000 });
-  resources = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+  template = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
+  resources = template.Resources;
 }, 300_000);
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -48,6 +52,23 @@ describe('the packaged CloudFormation', () => {
     expect(alarm).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', ComparisonOperator: 'GreaterThanThreshold', Threshold: 0 });
     expect(alarm['Dimensions'][0].Value).toEqual({ 'Fn::GetAtt': ['DeadLetterQueue', 'QueueName'] });
   });
+
+  it('passes cfn-lint (errors and warnings; .cfnlintrc.yaml holds the justified exceptions), when cfn-lint is on the PATH', async (ctx) => {
+    const lint = await promisify(execFile)('cfn-lint', ['--version']).then(
+      () => true,
+      () => false,
+    );
+    if (!lint) {
+      console.warn('cfn-lint is NOT on the PATH: the packaged template was not linted (pip install cfn-lint to lint it)');
+      ctx.skip();
+    }
+    const result = await promisify(execFile)('cfn-lint', ['--config-file', '.cfnlintrc.yaml', '--', join(dir, 'cloudformation-template-update-stack.json')], { timeout: 120_000 }).then(
+      (out) => ({ code: 0, output: out.stdout + out.stderr }),
+      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code, output: `${error.stdout ?? ''}${error.stderr ?? ''}` }),
+    );
+    expect(result.output).toBe('');
+    expect(result.code).toBe(0);
+  }, 150_000);
 
   it('keeps the ledger table on demand, with TTL and point-in-time recovery', () => {
     expect(resources['LedgerTable']!.Properties).toMatchObject({
@@ -94,7 +115,9 @@ describe('the packaged CloudFormation', () => {
     expect(resources['IngestEventsLambdaFunctionUrl']!.Properties).toEqual({ AuthType: 'NONE', TargetFunctionArn: { 'Fn::GetAtt': ['IngestEventsLambdaFunction', 'Arn'] } });
     const fn = resources['IngestEventsLambdaFunction']!.Properties;
     expect(fn).toMatchObject({ ReservedConcurrentExecutions: 5, Timeout: 10, Handler: 'functions/ingress.handler' });
-    expect(fn['Environment'].Variables).toMatchObject({ FAILURE_QUEUE_URL: { Ref: 'FailureQueue' }, SMN_CERT_HOSTS: 'smn.*.myhuaweicloud.com', INGRESS_TOKEN_SECRET_ID: 'workspace-script-retry/ingress-token' });
+    expect(fn['Environment'].Variables).toMatchObject({ FAILURE_QUEUE_URL: { Ref: 'FailureQueue' }, SMN_CERT_HOSTS: 'smn.*.myhuaweicloud.com', INGRESS_TOKEN_SECRET_ID: { Ref: 'IngressTokenSecretName' } });
+    // The secret's name is a stack parameter (so the condition on it is not fixed at package time), defaulting to the osls param.
+    expect(template.Parameters.IngressTokenSecretName.Default).toBe('workspace-script-retry/ingress-token');
   });
 
   it('gives the ingress its own role: send to the failure queue, read its token secret, write its logs, nothing else', () => {
@@ -106,7 +129,7 @@ describe('the packaged CloudFormation', () => {
     expect(applied.map((s: any) => [s.Action, s.Resource])).toEqual([
       [['logs:CreateLogStream', 'logs:PutLogEvents'], { 'Fn::Sub': expect.stringMatching(/log-group:\/aws\/lambda\/workspace-script-retry-test-ingestEvents:\*$/) }],
       [['sqs:SendMessage'], { 'Fn::GetAtt': ['FailureQueue', 'Arn'] }],
-      [['secretsmanager:GetSecretValue'], { 'Fn::Sub': expect.stringMatching(/:secret:workspace-script-retry\/ingress-token-\?{6}$/) }],
+      [['secretsmanager:GetSecretValue'], { 'Fn::Sub': expect.stringMatching(/:secret:\$\{IngressTokenSecretName\}-\?{6}$/) }],
     ]);
     expect(statements.every((s: any) => s.Effect === 'Allow' || s['Fn::If'])).toBe(true);
   });
@@ -114,5 +137,58 @@ describe('the packaged CloudFormation', () => {
   it('bundles each function into one minified ESM file', async () => {
     const zip = await stat(join(dir, 'workspace-script-retry.zip'));
     expect(zip.size).toBeGreaterThan(10_000);
+  });
+
+});
+
+describe('the operator\'s view in the packaged CloudFormation', () => {
+  const environment = () => resources['RetryFromQueueLambdaFunction']!.Properties['Environment'].Variables as Record<string, string>;
+  const alarms = () => ofType('AWS::CloudWatch::Alarm');
+
+  it('sends every alarm, and its return to OK, to the stack\'s own topic, and also to alarmTopicArn when one is given', () => {
+    expect(resources['AlarmTopic']!.Type).toBe('AWS::SNS::Topic');
+    const actions = { 'Fn::If': ['HasAlarmTopic', [{ Ref: 'AlarmTopic' }, { Ref: 'AlarmTopicArn' }], [{ Ref: 'AlarmTopic' }]] };
+    expect(alarms().length).toBeGreaterThanOrEqual(5);
+    for (const [, alarm] of alarms()) expect(alarm.Properties).toMatchObject({ AlarmActions: actions, OKActions: actions });
+    expect(template.Conditions['HasAlarmTopic']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmTopicArn' }, ''] }] });
+    expect(template.Parameters['AlarmTopicArn']).toMatchObject({ Type: 'String', Default: '' });
+    expect(template.Outputs).toHaveProperty('AlarmTopicArn');
+  });
+
+  it('subscribes alarmEmail to the alarm topic only when an address is given', () => {
+    const subscription = resources['AlarmEmailSubscription']!;
+    expect(subscription).toMatchObject({ Type: 'AWS::SNS::Subscription', Condition: 'HasAlarmEmail', Properties: { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: { Ref: 'AlarmEmail' } } });
+    expect(template.Conditions['HasAlarmEmail']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] });
+  });
+
+  it('alarms on dead letters, failures waiting too long, function errors and throttles, and a circuit left open', () => {
+    const watched = alarms().flatMap(([, a]) => alarmMetrics(a.Properties).map((m) => `${m.namespace}/${m.name}`));
+    expect(watched).toEqual(expect.arrayContaining(['AWS/SQS/ApproximateNumberOfMessagesVisible', 'AWS/SQS/ApproximateAgeOfOldestMessage', 'AWS/Lambda/Errors', 'AWS/Lambda/Throttles', `${environment()['POWERTOOLS_METRICS_NAMESPACE']}/CircuitOpened`]));
+    expect(resources['FailureQueueOldestMessageAlarm']!.Properties['Dimensions'][0].Value).toEqual({ 'Fn::GetAtt': ['FailureQueue', 'QueueName'] });
+    const errors = alarmMetrics(resources['FunctionErrorsAlarm']!.Properties).map((m) => JSON.stringify(m.dimensions));
+    for (const fn of ofType('AWS::Lambda::Function').map(([id]) => id)) expect(errors.join()).toContain(`{"Ref":"${fn}"}`);
+  });
+
+  it('has a dashboard with outcomes, API errors by code, both queues, the functions and the sweep per project', () => {
+    const metrics = dashboardMetrics(resources['Dashboard']!.Properties['DashboardBody']);
+    const names = metrics.map((m) => m.name);
+    expect(names).toEqual(expect.arrayContaining(['Retried', 'DeadLettered', 'Deferred', 'Duplicate', 'ApiError', 'SweepRecords', 'CircuitOpened']));
+    expect(names).toEqual(expect.arrayContaining(['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage', 'Duration', 'Errors']));
+    expect(metrics.find((m) => m.name === 'ApiError')?.dimensions).toContain('ErrorCode');
+    expect(metrics.find((m) => m.name === 'SweepRecords')?.dimensions).toEqual(expect.arrayContaining(['ProjectId', 'Outcome']));
+    const queues = metrics.filter((m) => m.namespace === 'AWS/SQS').map((m) => m.dimensions.join());
+    expect(queues).toEqual(expect.arrayContaining(['QueueName,${DeadLetterQueue.QueueName}', 'QueueName,${FailureQueue.QueueName}']));
+  });
+
+  it('puts on the dashboard and the alarms only custom metrics the code emits (lib/metric-names.ts), in its namespace and service', () => {
+    const { POWERTOOLS_METRICS_NAMESPACE: namespace, POWERTOOLS_SERVICE_NAME: service } = environment();
+    const custom = [...dashboardMetrics(resources['Dashboard']!.Properties['DashboardBody']), ...alarms().flatMap(([, a]) => alarmMetrics(a.Properties))].filter((m) => !m.namespace.startsWith('AWS/'));
+    expect(custom.length).toBeGreaterThanOrEqual(8);
+    for (const metric of custom) {
+      expect(METRIC_NAMES, `${metric.name} is on the dashboard or an alarm but nothing emits it`).toContain(metric.name);
+      expect(metric.namespace).toBe(namespace);
+      expect(metric.service).toBe(service);
+    }
+    for (const [id, resource] of ofType('AWS::Lambda::Function')) expect(resource.Properties['Environment'].Variables, id).toMatchObject({ POWERTOOLS_METRICS_NAMESPACE: namespace, POWERTOOLS_SERVICE_NAME: service });
   });
 });

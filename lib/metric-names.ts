@@ -1,0 +1,39 @@
+/**
+ * The names of every custom metric the functions publish (EMF, namespace
+ * POWERTOOLS_METRICS_NAMESPACE, default dimension `service`), in one place:
+ * the code emits these, and the package test checks that every custom metric
+ * on the dashboard and every alarm on a custom metric names one of them
+ * (a widget over a metric nothing emits would show a flat line forever).
+ */
+
+export const METRIC = {
+  /** One per failure whose retry Workspace accepted. */
+  retried: 'Retried',
+  /** One per failure given up on and sent to the DLQ with its reason. */
+  deadLettered: 'DeadLettered',
+  /** One per failure put off: re-enqueued with a delay, or left for SQS to redeliver. */
+  deferred: 'Deferred',
+  /** One per event whose failure was already retried, dead-lettered or in flight. */
+  duplicate: 'Duplicate',
+  /** One per decision made in a dry run (nothing called). */
+  previewed: 'Previewed',
+  /** One per Workspace call that failed, with dimension ErrorCode. */
+  apiError: 'ApiError',
+  /** One each time an endpoint's circuit opens, including each failed probe while Workspace stays down. */
+  circuitOpened: 'CircuitOpened',
+  /** The sweep's count per project and outcome (dimensions ProjectId, Outcome), once per sweep run. */
+  sweepRecords: 'SweepRecords',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
+export const DIMENSION = {
+  /** Powertools' default dimension: POWERTOOLS_SERVICE_NAME. */
+  service: 'service',
+  errorCode: 'ErrorCode',
+  projectId: 'ProjectId',
+  /** seen, retried, dead-lettered, deferred, duplicate, previewed. */
+  outcome: 'Outcome',
+} as const;
+
+export const METRIC_NAMES: ReadonlySet<string> = new Set(Object.values(METRIC));

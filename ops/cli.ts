@@ -1,0 +1,165 @@
+/**
+ * `npm run ops`: an operator's command line for a deployed stack (its
+ * CloudFormation outputs, your AWS credentials) or, with --local, the
+ * embedded stack of `npm run stack`.
+ *
+ *   status <project_id> <record_id|task_id>   the ledger's view of one failure
+ *   dead-letters [--limit N]                   the DLQ's messages, not consumed
+ *   replay [--reason R] [--limit N]            move dead letters back to the failure queue
+ *
+ * Exit codes: 0 done, 1 nothing found or nothing to do, 2 usage error or no
+ * stack/credentials, 3 an AWS call failed (or a replay moved only part).
+ */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { unsafeIdReason } from '../lib/identifiers.js';
+import { renderChain } from './chain-view.js';
+import { approximateDepth, peek, replay } from './dead-letter-queue.js';
+import { describeDeadLetter, matchesReason, renderDeadLetters } from './dead-letter-view.js';
+import { readChains } from './ledger-reader.js';
+import { classifyFailure, EXIT_CODE, OpsError } from './ops-error.js';
+import { resolveTarget, type Target } from './target.js';
+
+export const USAGE = `usage: npm run ops -- [--local [--stack-env F] | --stage S | --stack NAME] [--region R] [--json] <command>
+
+  status <project_id> <record_id|task_id>   the ledger's view of one failure: state, attempts, lineage, history
+  dead-letters [--limit N]                   the dead-letter queue's messages (default 20), without consuming them
+  replay [--reason R] [--limit N]            move dead letters (those whose reason, rule or error code contains R)
+                                             back to the failure queue, after their cause is fixed
+
+  --local       the embedded stack (\`npm run stack\` writes local/.stack.env; --stack-env reads another file)
+  --stage S     the deployed stack workspace-script-retry-S (default dev); --stack names it outright
+  --queue-url, --dlq-url, --table   skip the stack lookup
+  --json        machine-readable output
+
+exit codes: 0 done, 1 nothing found / nothing to do, 2 usage or no stack/credentials, 3 AWS call failed`;
+
+const OPTIONS = {
+  local: { type: 'boolean', default: false },
+  'stack-env': { type: 'string' },
+  stage: { type: 'string', default: 'dev' },
+  stack: { type: 'string' },
+  region: { type: 'string' },
+  'queue-url': { type: 'string' },
+  'dlq-url': { type: 'string' },
+  table: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  limit: { type: 'string' },
+  reason: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export interface Io {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly now: () => number;
+}
+
+const processIo: Io = { out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`), now: Date.now };
+
+function positiveInteger(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^[1-9][0-9]{0,5}$/.test(value)) throw new OpsError('usage', `${flag} must be a whole number from 1 to 999999, got "${value}"`);
+  return Number(value);
+}
+
+type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+
+/** Every usage error found before any AWS call. */
+function checkUsage(command: string, args: Args): void {
+  const extra = args.positionals.slice(command === 'status' ? 3 : 1);
+  if (extra.length > 0) throw new OpsError('usage', `${command} takes ${command === 'status' ? 'two arguments' : 'no arguments'}; unexpected "${extra.join(' ')}"`);
+  if (command === 'status') {
+    const [, projectId, id] = args.positionals;
+    if (!projectId || !id) throw new OpsError('usage', 'status takes two arguments: <project_id> <record_id|task_id>');
+    for (const [field, value] of [['project_id', projectId], ['record_id|task_id', id]] as const) {
+      const problem = unsafeIdReason(value);
+      if (problem) throw new OpsError('usage', `${field} "${value}" ${problem}`);
+    }
+  }
+  positiveInteger(args.values.limit, '--limit', 1);
+  if (command === 'status' && args.values.limit !== undefined) throw new OpsError('usage', 'status takes no --limit');
+  if (command !== 'replay' && args.values.reason !== undefined) throw new OpsError('usage', `${command} takes no --reason`);
+  if (args.values.reason !== undefined && args.values.reason.trim() === '') throw new OpsError('usage', '--reason must not be empty (leave it out to replay every dead letter)');
+}
+
+async function status(args: Args, target: Target, io: Io, json: boolean): Promise<number> {
+  const [, projectId = '', id = ''] = args.positionals;
+  const chains = await readChains(target.dynamo, target.table, projectId, id);
+  if (chains.length === 0) {
+    const message = `no ledger item for ${projectId} record or task ${id} in ${target.table} (never seen, or expired after LEDGER_TTL_DAYS)`;
+    if (json) io.out(JSON.stringify({ found: false, project_id: projectId, id, message }));
+    else io.err(message);
+    return EXIT_CODE['not-found'];
+  }
+  io.out(json ? JSON.stringify({ found: true, chains }, null, 2) : chains.map((chain) => renderChain(chain, io.now())).join('\n\n'));
+  return 0;
+}
+
+async function deadLetters(args: Args, target: Target, io: Io, json: boolean): Promise<number> {
+  const limit = positiveInteger(args.values.limit, '--limit', 20);
+  const [messages, depth] = await Promise.all([peek(target.sqs, target.dlqUrl, limit), approximateDepth(target.sqs, target.dlqUrl)]);
+  const rows = messages.map((m) => describeDeadLetter(m, io.now()));
+  if (json) io.out(JSON.stringify({ queue: target.dlqUrl, approximate_depth: depth, messages: rows }, null, 2));
+  else if (rows.length === 0) io.err(`the dead-letter queue is empty (${target.dlqUrl})`);
+  else io.out(`${renderDeadLetters(rows)}\n\n${rows.length} shown of about ${Math.max(depth, rows.length)} on ${target.dlqUrl} (none consumed)`);
+  return rows.length === 0 ? EXIT_CODE['not-found'] : 0;
+}
+
+async function replayCommand(args: Args, target: Target, io: Io, json: boolean): Promise<number> {
+  const limit = positiveInteger(args.values.limit, '--limit', 100_000);
+  const reason = args.values.reason;
+  const result = await replay(target.sqs, target.dlqUrl, target.queueUrl, (m) => matchesReason(describeDeadLetter(m, io.now()), reason), limit);
+  const moved = result.moved.map((m) => describeDeadLetter(m, io.now()));
+  if (json) io.out(JSON.stringify({ moved: moved.length, to: target.queueUrl, reason: reason ?? null, left_on_dlq: result.left, failed: result.failed, messages: moved }, null, 2));
+  else {
+    const filter = reason === undefined ? '' : ` matching "${reason}"`;
+    if (moved.length > 0) io.out(`${renderDeadLetters(moved)}\n`);
+    io.out(`moved ${moved.length} dead letter${moved.length === 1 ? '' : 's'}${filter} to ${target.queueUrl}; ${result.left} left on the DLQ`);
+    for (const f of result.failed) io.err(`not moved: ${f.message_id}: ${f.error}`);
+  }
+  if (result.failed.length > 0) return EXIT_CODE.aws;
+  return moved.length === 0 ? EXIT_CODE['not-found'] : 0;
+}
+
+const COMMANDS = { status, 'dead-letters': deadLetters, replay: replayCommand } as const;
+
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const json = argv.includes('--json');
+  let target: Target | undefined;
+  try {
+    let args: Args;
+    try {
+      args = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new OpsError('usage', (error as Error).message);
+    }
+    if (args.values.help) return (io.out(USAGE), 0);
+    const command = args.positionals[0];
+    if (!command || !(command in COMMANDS)) throw new OpsError('usage', command ? `unknown command "${command}"` : 'no command given');
+    checkUsage(command, args);
+    const resolved = await resolveTarget({
+      local: args.values.local,
+      envFile: args.values['stack-env'] ?? join(import.meta.dirname, '..', 'local', '.stack.env'),
+      stage: args.values.stage,
+      stack: args.values.stack,
+      region: args.values.region,
+      queueUrl: args.values['queue-url'],
+      dlqUrl: args.values['dlq-url'],
+      table: args.values.table,
+    }).catch((error) => Promise.reject(classifyFailure(error, 'CloudFormation')));
+    target = resolved;
+    return await COMMANDS[command as keyof typeof COMMANDS](args, resolved, io, json).catch((error) => Promise.reject(classifyFailure(error, 'the stack')));
+  } catch (error) {
+    const failure = classifyFailure(error, 'the stack');
+    if (json) io.out(JSON.stringify({ error: failure.kind, message: failure.message }));
+    io.err(`ops: ${failure.message}${failure.kind === 'usage' ? `\n\n${USAGE}` : ''}`);
+    return EXIT_CODE[failure.kind];
+  } finally {
+    target?.sqs.destroy();
+    target?.dynamo.destroy();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) process.exitCode = await main(process.argv.slice(2));
