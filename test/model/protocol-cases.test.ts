@@ -1,0 +1,68 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CircuitBreakers } from '../../lib/circuit-breakers.js';
+import { WorkspaceApiError } from '../../lib/workspace-errors.js';
+import { emit } from './commands.js';
+import { p2AttemptsBounded, p3NothingLost, p4ReplayDecidedAgain } from './invariants.js';
+import { quietPipeline } from './quiet-pipeline.js';
+import { deliver, drain, launch, replay } from './ways-in.js';
+import { World } from './world.js';
+
+/**
+ * Counterexamples the model found, replayed step by step (no scheduler: each
+ * call lands at once), so each stays as a regression test named after it.
+ */
+
+let world: World;
+let undo: () => void;
+const now = <T>(p: Promise<T>) => p;
+
+beforeEach(() => {
+  undo = quietPipeline(() => world);
+});
+afterEach(() => undo());
+
+/** Delivers every visible message once, in one batch. */
+async function deliverAll(): Promise<void> {
+  await deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'none');
+}
+
+async function openCircuit(): Promise<void> {
+  const key = CircuitBreakers.keyFor('https://workspace.cn-north-4.model', 'MODELAK');
+  for (let i = 0; i < world.config.breakerFailures; i++) {
+    await world.breakers.execute(key, () => Promise.reject(new WorkspaceApiError({ status: 503, code: 'HTTP_503', message: 'down' }))).catch(() => undefined);
+  }
+}
+
+describe('counterexamples found by the model', () => {
+  it('a replayed dead letter that is deferred is still decided again when its re-enqueued copy comes back', async () => {
+    // Prepare: a failure the policy gives up on, dead-lettered with its reason.
+    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'giveUp' }] }, async () => undefined);
+    emit(world, 'r1', 'plain');
+    await deliverAll();
+    expect(world.dlq.messages.size).toBe(1);
+    // Act: the operator replays it while Workspace's circuit is open, so the replay is deferred (re-enqueued).
+    replay(world, 0);
+    await openCircuit();
+    await deliverAll();
+    await drain(world, now);
+    // Assess: the failure was decided again, and its dead letter is back on the DLQ with a reason.
+    expect(p4ReplayDecidedAgain(world)).toEqual([]);
+    expect(p3NothingLost(world)).toEqual([]);
+  });
+
+  // Known gap, left out of the property (World.known): see the report in the commit message of this file.
+  it.skip('a retried run that fails before its lost answer is resolved stays in its chain (max_attempts holds)', async () => {
+    // Prepare: max_attempts 1; the first retry lands but its answer is lost.
+    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true }, async () => undefined);
+    emit(world, 'r1', 'plain');
+    world.ws.armRetry('lose-502');
+    await deliverAll();
+    // Act: the retry's run (r2, task t2) fails and is seen before the chain of r1 learns of task t2.
+    world.ws.fail('r2', 'Script execution timed out');
+    emit(world, 'r2', 'plain');
+    await launch(world, [{ kind: 'queue', picks: [1], crash: 'none' }]);
+    await drain(world, now);
+    // Assess: one retry in the chain of r1, as max_attempts says.
+    expect(p2AttemptsBounded(world)).toEqual([]);
+  });
+});
