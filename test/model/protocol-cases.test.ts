@@ -50,6 +50,25 @@ describe('counterexamples found by the model', () => {
     expect(p3NothingLost(world)).toEqual([]);
   });
 
+  it('a dead letter decided from a deferred replay reopens when it is replayed in turn', async () => {
+    // Prepare: as above, the replay deferred once and dead-lettered again (that letter also carries the first replay_of).
+    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'giveUp' }] }, async () => undefined);
+    emit(world, 'r1', 'plain');
+    await deliverAll();
+    replay(world, 0);
+    await openCircuit();
+    await deliverAll();
+    await drain(world, now);
+    // Act: the operator replays the new dead letter.
+    world.advance(60);
+    replay(world, 0);
+    await drain(world, now);
+    // Assess
+    expect(world.replays).toHaveLength(2);
+    expect(p4ReplayDecidedAgain(world)).toEqual([]);
+    expect(p3NothingLost(world)).toEqual([]);
+  });
+
   // Known gap, left out of the property (World.known): see the report in the commit message of this file.
   it.skip('a retried run that fails before its lost answer is resolved stays in its chain (max_attempts holds)', async () => {
     // Prepare: max_attempts 1; the first retry lands but its answer is lost.
