@@ -1,4 +1,4 @@
-import fc from 'fast-check';
+import { fc } from '@fast-check/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandArbs, emit, type Real } from './commands.js';
 import { SHAPES, type Shape } from './envelopes.js';
