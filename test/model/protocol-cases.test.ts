@@ -69,7 +69,22 @@ describe('counterexamples found by the model', () => {
     expect(p3NothingLost(world)).toEqual([]);
   });
 
-  // Known gap, left out of the property (World.known): see the report in the commit message of this file.
+  // Known gap, left out of the property (MODEL_SHARED_DESKTOPS=true explores it): the lost-answer lookup knows runs only by desktop, script and time.
+  it.skip('a claim whose holder died is not settled by another failure of the same script on the same desktop', async () => {
+    // Prepare: two tasks ran script s1 on desktop d1 and both failed (r1 in t1, r2 in t2).
+    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }, { desktops: 1, reason: 'retry' }], sharedDesktops: true }, async () => undefined);
+    emit(world, 'r1', 'plain');
+    emit(world, 'r2', 'plain');
+    // Act: r1's delivery claims and dies before calling; r2's is retried (r3, task t3); r1's message comes back after its visibility timeout.
+    await launch(world, [{ kind: 'queue', picks: [0], crash: 'before-call' }]);
+    await launch(world, [{ kind: 'queue', picks: [0], crash: 'none' }]);
+    await drain(world, now);
+    // Assess: r1 was retried (today its lookup takes r2 or r3 for its own lost retry and settles without calling).
+    expect(p3NothingLost(world)).toEqual([]);
+  });
+
+  // Known gap, left out of the property (World.known; MODEL_FAIL_UNLINKED=true explores it): a run whose task the ledger
+  // has not linked yet (the retry's answer was lost, or its link not written) is located as a new chain of its own.
   it.skip('a retried run that fails before its lost answer is resolved stays in its chain (max_attempts holds)', async () => {
     // Prepare: max_attempts 1; the first retry lands but its answer is lost.
     world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true }, async () => undefined);

@@ -30,6 +30,8 @@ export interface WorldSpec {
   readonly tasks: ReadonlyArray<{ readonly desktops: number; readonly reason: ReasonKind }>;
   /** Let a retried run fail before the ledger links its task (the known gap; off in the property). */
   readonly failUnlinkedRuns?: boolean;
+  /** Seeded tasks run the same script on the same desktops, so their runs are told apart only by time and task. */
+  readonly sharedDesktops?: boolean;
 }
 
 export interface LoggedOutcome {
@@ -106,7 +108,8 @@ export class World {
     };
     this.breakers = new CircuitBreakers({ consecutiveFailures: 5, halfOpenAfterMs: 30_000, authCooldownMs: 300_000 });
     let desktop = 0;
-    spec.tasks.forEach((task) => this.ws.seedTask(Array.from({ length: task.desktops }, () => `d${++desktop}`), 's1', REASONS[task.reason]));
+    // With `sharedDesktops`, every task runs the script on the same desktops (a script run again by its schedule or by hand).
+    spec.tasks.forEach((task) => this.ws.seedTask(Array.from({ length: task.desktops }, (_, i) => (spec.sharedDesktops ? `d${i + 1}` : `d${++desktop}`)), 's1', REASONS[task.reason]));
   }
 
   advance(seconds: number): void {
