@@ -110,8 +110,8 @@ export function commandArbs(): Array<fc.Arbitrary<fc.AsyncCommand<Model, Real>>>
     fc.tuple(pick, shapeArb).map(([p, s]) => new AnotherEvent(p, s)),
     pick.map((p) => new Simple(`replay dead letter pick ${p} to the source queue`, (w) => replay(w, p))),
     fc.constantFrom(5, 61, 130, 721, 901).map((s) => new Simple(`advance the clock ${s} s`, (w) => w.advance(s))),
-    fc.tuple(fc.constantFrom<LedgerFault>('read', 'write', 'write-lost'), fc.integer({ min: 1, max: 3 })).map(
-      ([f, n]) => new Simple(`ledger: next ${n} ${f} call(s) fail`, (w) => w.store.arm(f, n)),
+    fc.tuple(fc.constantFrom<LedgerFault>('read', 'write', 'write-lost'), fc.integer({ min: 1, max: 3 }), fc.nat({ max: 4 })).map(
+      ([f, n, skip]) => new Simple(`ledger: ${n} ${f} call(s) fail after ${skip} more go through`, (w) => w.store.arm(f, n, skip)),
     ),
     fc.constantFrom(...retryFaults).map((f) => new Simple(`workspace: next retry call ${f}`, (w) => w.ws.armRetry(f))),
     fc.integer({ min: 1, max: 2 }).map((n) => new Simple(`workspace: next ${n} read(s) answer 503`, (w) => w.ws.armRead(n))),

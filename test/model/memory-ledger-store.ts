@@ -15,11 +15,12 @@ export class MemoryLedgerStore implements LedgerStore {
   readonly items = new Map<string, Item>();
   /** Highest `attempts` ever written per chain key (P2 reads it). */
   readonly maxAttempts = new Map<string, number>();
-  private armed: LedgerFault[] = [];
+  private armed: Array<{ readonly fault: LedgerFault; skip: number }> = [];
   faultsFired = 0;
 
-  arm(fault: LedgerFault, count: number): void {
-    for (let i = 0; i < count; i++) this.armed.push(fault);
+  /** The next `count` calls of the fault's kind fail, after `skip` calls of that kind went through. */
+  arm(fault: LedgerFault, count: number, skip = 0): void {
+    for (let i = 0; i < count; i++) this.armed.push({ fault, skip });
   }
 
   disarm(): void {
@@ -67,9 +68,14 @@ export class MemoryLedgerStore implements LedgerStore {
 
   /** Throws for an armed `read`/`write`; returns true when a `write-lost` is due after the write. */
   private fault(kind: 'read' | 'write', pk: string): boolean {
-    const index = this.armed.findIndex((f) => (kind === 'read' ? f === 'read' : f !== 'read'));
+    const index = this.armed.findIndex((f) => (kind === 'read' ? f.fault === 'read' : f.fault !== 'read'));
     if (index < 0) return false;
-    const [fault] = this.armed.splice(index, 1);
+    const entry = this.armed[index]!;
+    if (entry.skip > 0) {
+      for (const f of this.armed) if (f.fault === entry.fault) f.skip = Math.max(0, f.skip - 1);
+      return false;
+    }
+    const fault = this.armed.splice(index, 1)[0]!.fault;
     this.faultsFired++;
     if (fault === 'write-lost') return true;
     throw new LedgerUnavailableError(`ledger model could not be ${kind === 'read' ? 'read' : 'written'} (${pk}): injected fault`);

@@ -82,10 +82,20 @@ async function sweep(world: World, crash: CrashPoint): Promise<void> {
 async function consoleRun(world: World, actor: Extract<Actor, { kind: 'console' }>): Promise<void> {
   const record = world.record(actor.pick, (r) => r.status === 'FAILED' && world.known(r));
   if (!record) return;
-  const invocation = world.invocation('console', 'none');
   const target = actor.byTask ? { task_id: record.script_task_id } : { record_id: record.id };
   if (actor.force) for (const r of world.ws.records.values()) if (actor.byTask ? r.script_task_id === record.script_task_id : r.id === record.id) world.forced.add(world.ws.rootOf(r.id));
-  await runManual({ project_id: PROJECT_ID, ...target, ...(actor.force ? { force: true, reason: 'model: operator forces' } : {}) }, world.deps(invocation));
+  await operatorAsks(world, { project_id: PROJECT_ID, ...target, ...(actor.force ? { force: true, reason: 'model: operator forces' } : {}) });
+}
+
+/** The console answers a deferral with "invoke again": the operator does, once per answer (the drain repeats the rest). */
+async function operatorAsks(world: World, payload: Record<string, unknown>): Promise<void> {
+  const answer = await runManual(payload, world.deps(world.invocation('console', 'none')));
+  if (!answer.ok) throw new Error(`console refused the model's payload: ${JSON.stringify(answer.errors)}`);
+  for (const result of answer.results) {
+    if (result.outcome !== 'deferred') continue;
+    const { task_id: _task, record_id: _record, ...rest } = payload;
+    world.askAgain.push({ ...rest, ...(result.record_id ? { record_id: result.record_id } : { task_id: result.task_id }) });
+  }
 }
 
 /** An operator redrives one dead letter to the source queue, attributes and all. */
@@ -99,13 +109,15 @@ export function replay(world: World, pick: number): void {
 
 /**
  * Faults off, then time past every lease, delay and visibility timeout, and
- * every visible message delivered (10 at a time), until the queue is empty or
- * the rounds run out (P3 then reports what is left).
+ * every visible message delivered (10 at a time) and every console answer
+ * "deferred: invoke again" asked again, until the queue is empty and no
+ * answer is deferred, or the rounds run out (P3 then reports what is left).
  */
 export async function drain(world: World, waitFor: <T>(p: Promise<T>) => Promise<T>, rounds = 30): Promise<void> {
   world.disarm();
-  for (let round = 0; round < rounds && world.source.messages.size > 0; round++) {
+  for (let round = 0; round < rounds && (world.source.messages.size > 0 || world.askAgain.length > 0); round++) {
     world.advance(901);
+    for (const payload of world.askAgain.splice(0)) await waitFor(operatorAsks(world, payload));
     const visible = world.source.visible();
     for (let i = 0; i < visible.length; i += 10) {
       const records = visible.slice(i, i + 10).map((m) => world.source.receive(m));

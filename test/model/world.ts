@@ -65,6 +65,8 @@ export class World {
   readonly replays: Array<{ readonly messageId: string; readonly decidedAt: number; readonly body: string }> = [];
   /** Records an operator forced (their chains may exceed max_attempts by the operator's will). */
   readonly forced = new Set<string>();
+  /** Console payloads answered "deferred: invoke again", which the operator (the drain) sends again. */
+  readonly askAgain: Array<Record<string, unknown>> = [];
   private invocations = 0;
 
   constructor(
