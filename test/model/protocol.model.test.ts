@@ -27,7 +27,7 @@ const RUNS = Number(process.env['MODEL_RUNS'] ?? 300);
 const SEED = Number(process.env['MODEL_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 
 let current: World | undefined;
-const stats = { runs: 0, applied: 0, outcomes: {} as Record<string, number> };
+const stats = { runs: 0, applied: 0, crashes: 0, replays: 0, ledgerFaults: 0, outcomes: {} as Record<string, number> };
 
 let undo: () => void;
 beforeAll(() => {
@@ -62,7 +62,13 @@ describe('the attempt-ledger protocol under a model of queue, ledger and Workspa
       await drain(world, real.waitFor);
       // Assess
       stats.runs++;
-      for (const o of world.outcomes) stats.outcomes[o.kind] = (stats.outcomes[o.kind] ?? 0) + 1;
+      for (const o of world.outcomes) {
+        const kind = o.kind === 'retried' ? `retried via ${o.via}` : o.kind;
+        stats.outcomes[kind] = (stats.outcomes[kind] ?? 0) + 1;
+      }
+      stats.crashes += world.started.filter((i) => i.dead || i.crash === 'after-settle').length;
+      stats.replays += world.replays.length;
+      stats.ledgerFaults += world.store.faultsFired;
       stats.applied += [...world.ws.applied.values()].reduce((a, b) => a + b, 0);
       const violations = allViolations(world);
       if (violations.length > 0) throw new Error(`${violations.join('\n')}\n${story(world)}`);

@@ -40,6 +40,7 @@ export interface LoggedOutcome {
   readonly originMessageId?: string;
   readonly kind: string;
   readonly reason?: string;
+  readonly via?: string;
 }
 
 const LEASE_SECONDS = 60;
@@ -68,6 +69,7 @@ export class World {
   /** Console payloads answered "deferred: invoke again", which the operator (the drain) sends again. */
   readonly askAgain: Array<Record<string, unknown>> = [];
   private invocations = 0;
+  readonly started: Invocation[] = [];
 
   constructor(
     readonly spec: WorldSpec,
@@ -121,7 +123,9 @@ export class World {
 
   /** A new invocation (a process) with its own view of the world. */
   invocation(kind: string, crash: CrashPoint): Invocation {
-    return new Invocation(`${kind}#${++this.invocations}`, crash, this.gate);
+    const invocation = new Invocation(`${kind}#${++this.invocations}`, crash, this.gate);
+    this.started.push(invocation);
+    return invocation;
   }
 
   /** What one invocation works with, as lib/runtime.ts forInvocation builds it, over the models. */
