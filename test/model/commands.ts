@@ -95,7 +95,7 @@ const otherActor: fc.Arbitrary<Actor> = fc.oneof(
   queueActor,
   fc.record({ kind: fc.constant('copy' as const), crash: crashArb }),
   fc.record({ kind: fc.constant('sweep' as const), crash: crashArb }),
-  fc.record({ kind: fc.constant('console' as const), pick, force: fc.boolean(), byTask: fc.boolean() }),
+  fc.record({ kind: fc.constant('console' as const), pick, force: fc.boolean(), byTask: fc.boolean(), dryRun: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, fc.constant(true)) }),
 );
 const shapeArb = fc.constantFrom<Shape>(...SHAPES);
 const reasonArb = fc.constantFrom<ReasonKind>('retry', 'retry', 'later', 'giveUp');

@@ -97,5 +97,5 @@ function describeChainOf(world: World, recordId: string): string {
 }
 
 export function allViolations(world: World): string[] {
-  return [...p1OneRetryPerRun(world), ...p2AttemptsBounded(world), ...p3NothingLost(world), ...p4ReplayDecidedAgain(world), ...ledgerConsistent(world)];
+  return [...world.violations, ...p1OneRetryPerRun(world), ...p2AttemptsBounded(world), ...p3NothingLost(world), ...p4ReplayDecidedAgain(world), ...ledgerConsistent(world)];
 }

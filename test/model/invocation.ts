@@ -24,6 +24,8 @@ export type Gate = (label: string) => Promise<void>;
 export class Invocation {
   dead = false;
   private ops = 0;
+  /** Every call it made, in order (a dry run's must all be reads). */
+  readonly calls: string[] = [];
 
   constructor(
     readonly name: string,
@@ -41,6 +43,7 @@ export class Invocation {
     if (this.dead) throw new ProcessCrashed(`${this.name} is dead`);
     if (isRetryCall && this.crash === 'before-call') return this.die();
     this.ops++;
+    this.calls.push(label);
     let result: T;
     try {
       result = await effect();

@@ -18,7 +18,7 @@ export type Actor =
   /** SQS delivers a copy of the first queue actor's messages to another invocation (at-least-once). */
   | { readonly kind: 'copy'; readonly crash: CrashPoint }
   | { readonly kind: 'sweep'; readonly crash: CrashPoint }
-  | { readonly kind: 'console'; readonly pick: number; readonly force: boolean; readonly byTask: boolean };
+  | { readonly kind: 'console'; readonly pick: number; readonly force: boolean; readonly byTask: boolean; readonly dryRun?: boolean };
 
 export function describeActor(actor: Actor): string {
   const crash = (c: CrashPoint) => (c === 'none' ? '' : ` crash ${typeof c === 'object' ? `after op ${c.afterOp}` : c}`);
@@ -30,7 +30,7 @@ export function describeActor(actor: Actor): string {
     case 'sweep':
       return `sweep(${crash(actor.crash).trim() || 'no crash'})`;
     case 'console':
-      return `console(${actor.byTask ? 'task of ' : ''}record pick ${actor.pick}${actor.force ? ' force' : ''})`;
+      return `console(${actor.byTask ? 'task of ' : ''}record pick ${actor.pick}${actor.force ? ' force' : ''}${actor.dryRun ? ' dry_run' : ''})`;
   }
 }
 
@@ -83,8 +83,17 @@ async function consoleRun(world: World, actor: Extract<Actor, { kind: 'console' 
   const record = world.record(actor.pick, (r) => r.status === 'FAILED' && world.known(r));
   if (!record) return;
   const target = actor.byTask ? { task_id: record.script_task_id } : { record_id: record.id };
-  if (actor.force) for (const r of world.ws.records.values()) if (actor.byTask ? r.script_task_id === record.script_task_id : r.id === record.id) world.forced.add(world.ws.rootOf(r.id));
+  if (actor.force && !actor.dryRun) for (const r of world.ws.records.values()) if (actor.byTask ? r.script_task_id === record.script_task_id : r.id === record.id) world.forced.add(world.ws.rootOf(r.id));
+  if (actor.dryRun) return dryRun(world, { project_id: PROJECT_ID, ...target, dry_run: true, ...(actor.force ? { force: true, reason: 'model: operator forces' } : {}) });
   await operatorAsks(world, { project_id: PROJECT_ID, ...target, ...(actor.force ? { force: true, reason: 'model: operator forces' } : {}) });
+}
+
+/** A console dry run reads and never writes, calls the retry API or sends. */
+async function dryRun(world: World, payload: Record<string, unknown>): Promise<void> {
+  const invocation = world.invocation('console-dry-run', 'none');
+  await runManual(payload, world.deps(invocation));
+  const effects = invocation.calls.filter((label) => !/^(read|getRecord|list) /.test(label));
+  if (effects.length > 0) world.violations.push(`dry run: console ${JSON.stringify(payload)} made ${effects.join(', ')}`);
 }
 
 /** The console answers a deferral with "invoke again": the operator does, once per answer (the drain repeats the rest). */

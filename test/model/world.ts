@@ -70,6 +70,8 @@ export class World {
   readonly askAgain: Array<Record<string, unknown>> = [];
   private invocations = 0;
   readonly started: Invocation[] = [];
+  /** Violations seen while the run went (a dry run that wrote), reported with the invariants. */
+  readonly violations: string[] = [];
 
   constructor(
     readonly spec: WorldSpec,
