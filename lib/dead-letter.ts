@@ -31,10 +31,17 @@ const MAX_REASON_CHARS = 1000;
 /** The attributes a dead letter carries (ours); a message that has `reason` and `decided_at` is a replayed dead letter. */
 export const DEAD_LETTER_ATTRIBUTES: ReadonlySet<string> = new Set(['reason', 'error_code', 'attempts', 'source_message_id', 'decided_at', 'first_seen_at', 'rule_id']);
 
-/** When a replayed dead letter was decided (its `decided_at`), or undefined when the message is not one. */
+/** Carried by a re-enqueued copy of a replayed dead letter: the decision it reopens (epoch ms), since its own attributes are dropped. */
+export const REPLAY_OF_ATTRIBUTE = 'replay_of';
+
+/** When a replayed dead letter was decided (its `decided_at`, or the `replay_of` a deferral of it carried), or undefined when the message is not one. */
 export function replayedDecision(attributes: Readonly<Record<string, { readonly StringValue?: string | undefined }>>): number | undefined {
+  // A dead letter's own decision first: a letter decided from a deferred replay also carries the older `replay_of`.
   const decidedAt = attributes['decided_at']?.StringValue;
-  if (decidedAt === undefined || attributes['reason']?.StringValue === undefined || attributes['source_message_id']?.StringValue === undefined) return undefined;
+  const carried = attributes[REPLAY_OF_ATTRIBUTE]?.StringValue;
+  if (decidedAt === undefined || attributes['reason']?.StringValue === undefined || attributes['source_message_id']?.StringValue === undefined) {
+    return carried !== undefined && /^\d+$/.test(carried) ? Number(carried) : undefined;
+  }
   const at = Date.parse(decidedAt);
   return Number.isFinite(at) ? at : undefined;
 }

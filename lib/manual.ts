@@ -132,8 +132,19 @@ export async function runManual(payload: unknown, deps: ManualDeps): Promise<Man
   // The console answers a deferral ("invoke again") instead of re-enqueueing it, and never forwards a dry run.
   const settled = await settleAll(settlings, { deadLetters: deps.forwarders.deadLetters, forwardDryRuns: false }, deps.ledger);
   for (const item of settled) reportOutcome(item.outcome, item, 'manual');
-  const answers = new Map(settled.map((s, index) => [settlings[index]!, toResult(s.failure!, s.outcome)]));
+  const answers = new Map(settled.map((s, index) => [settlings[index]!, toResult(s.failure!, s.durable ? s.outcome : unsettled(s.outcome))]));
   return { ok: true, results: resolved.map((r) => ('resolution' in r ? answers.get(r)! : r)) };
+}
+
+/**
+ * A retry (or a duplicate) whose lineage link could not be written: without it a failure of the new task would
+ * start a chain of its own. The queue keeps such a message and its redelivery writes the link; the console has
+ * no message, so it asks the operator to invoke again (the ledger makes that a duplicate that writes the link).
+ */
+function unsettled(outcome: Outcome): Outcome {
+  if (outcome.kind !== 'retried' && outcome.kind !== 'duplicate') return outcome;
+  const what = outcome.kind === 'retried' ? `retried (new task ${outcome.newTaskId})` : 'already handled';
+  return { kind: 'deferred', reason: `${what}, but the link from its new task could not be written: invoke again to write it (nothing is retried twice)`, held: true };
 }
 
 function toResult(failure: { projectId: string; recordId?: string | undefined; taskId?: string | undefined }, outcome: Outcome): ManualResult {

@@ -134,7 +134,8 @@ async function step(located: Located, ctx: FailureContext): Promise<Resolution |
   const standing = standingOf(chain, located.generation, { now, force: input.force !== undefined, replayOf: input.replayOf });
   switch (standing.kind) {
     case 'duplicate':
-      return { kind: 'duplicate', reason: standing.reason, link: standing.relink && chain ? deps.ledger.relinkOf(chain) : undefined };
+      // A dry run writes nothing, not even a link it could repair.
+      return { kind: 'duplicate', reason: standing.reason, link: standing.relink && chain && !ctx.dryRun ? deps.ledger.relinkOf(chain) : undefined };
     case 'in-flight': {
       const why = chain?.state === 'unknown' ? 'outcome-unknown: the last retry\'s answer was lost; Workspace is asked once its lease ends' : 'in-flight: another delivery of this failure holds the claim';
       return { kind: 'requeue', reason: why, delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil((standing.until - now) / 1000) + 1)), attempt: 0 };

@@ -1,5 +1,5 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { DEAD_LETTER_ATTRIBUTES, deadLetterMessage, type SourceMessage } from './dead-letter.js';
+import { DEAD_LETTER_ATTRIBUTES, deadLetterMessage, REPLAY_OF_ATTRIBUTE, replayedDecision, type SourceMessage } from './dead-letter.js';
 import type { ScriptFailure } from './failure.js';
 import { mapWithConcurrency } from './concurrency.js';
 import type { AttemptLedger } from './ledger/attempt-ledger.js';
@@ -36,6 +36,7 @@ export const CONTROL_ATTRIBUTES = {
   originMessageId: 'origin_message_id',
   acceptedTaskId: 'accepted_task_id',
   acceptedRev: 'accepted_rev',
+  replayOf: REPLAY_OF_ATTRIBUTE,
 } as const;
 
 export interface Settling {
@@ -60,7 +61,8 @@ function controlled(item: Settling, ours: Record<string, MessageAttributeValue>)
 }
 
 function requeueMessage(item: Settling, r: Extract<Resolution, { kind: 'requeue' }>): OutgoingMessage {
-  const ours: Record<string, MessageAttributeValue> = { [CONTROL_ATTRIBUTES.attempt]: numberAttribute(r.attempt), [CONTROL_ATTRIBUTES.deferredReason]: textAttribute(r.reason.slice(0, 500)) };
+  const replayOf = replayedDecision(item.source.attributes); // a deferred replay must still reopen its decision when it comes back
+  const ours: Record<string, MessageAttributeValue> = { [CONTROL_ATTRIBUTES.attempt]: numberAttribute(r.attempt), [CONTROL_ATTRIBUTES.deferredReason]: textAttribute(r.reason.slice(0, 500)), ...(replayOf !== undefined ? { [CONTROL_ATTRIBUTES.replayOf]: numberAttribute(replayOf) } : {}) };
   if (r.carry) Object.assign(ours, { [CONTROL_ATTRIBUTES.acceptedTaskId]: textAttribute(r.carry.taskId), [CONTROL_ATTRIBUTES.acceptedRev]: numberAttribute(r.carry.rev) });
   return { key: item.source.messageId, body: item.source.body, attributes: controlled(item, ours), delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(0, r.delaySeconds)) };
 }

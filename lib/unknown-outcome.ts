@@ -26,8 +26,9 @@ export async function resolveUnknownOutcome(located: Located, standing: Extract<
   }
   if (chain.resource_id === undefined || chain.script_id === undefined) {
     // Workspace does not say which desktop and script: the outcome cannot be checked, so it is surfaced, never called again.
-    const claim = await deps.ledger.claim(located, standing.rev, 'give-up', chain);
     const reason = `outcome-unknown: the retry's answer was lost and record ${chain.current_record} names no desktop or script to check it by`;
+    if (ctx.dryRun) return dryRunPreview(`would give up: ${reason}`, 'outcome-unknown', ctx, chain);
+    const claim = await deps.ledger.claim(located, standing.rev, 'give-up', chain);
     return claim ? { kind: 'dead-letter', letter: ctx.letter(reason, 'OUTCOME_UNKNOWN', 'outcome-unknown', chain.attempts), claim } : 'conflict';
   }
   const { resource_id: resourceId, script_id: scriptId } = chain;
@@ -40,6 +41,7 @@ export async function resolveUnknownOutcome(located: Located, standing: Extract<
   }, key));
   if (landed) {
     const taskId = landed.script_task_id!;
+    if (ctx.dryRun) return dryRunPreview(`would record the lost retry as retried: Workspace shows its run (task ${taskId})`, 'lost-answer-found', ctx, chain);
     const link = await deps.ledger.resolveLanded(chain, { taskId, via: 'lookup' });
     if (!link) return 'conflict';
     // This event is a later run (the lost retry's own, or its failure): written now, it is decided as its generation.
@@ -48,4 +50,9 @@ export async function resolveUnknownOutcome(located: Located, standing: Extract<
   }
   const reopened = released(chain, { reason: 'the lost retry did not run (Workspace shows no run after the claim)', errorCode: 'NOT_RUN' }, { now: ctx.now });
   return decideAndAct(located, { kind: 'fresh', attemptsMade: reopened.attempts, lastAttemptAt: reopened.last_attempt_at, rev: standing.rev }, ctx, { ...reopened, rev: chain.rev });
+}
+
+/** A dry run reads but never writes: what resolving the outcome would record, shown instead. */
+function dryRunPreview(would: string, ruleId: string, ctx: FailureContext, chain: Chain): Resolution {
+  return { kind: 'dead-letter', letter: ctx.letter(`dry-run: ${would}`, 'DRY_RUN', ruleId, chain.attempts), dryRun: true };
 }

@@ -1,0 +1,97 @@
+import type { LedgerStore } from '../../lib/ledger/store.js';
+import type { QueueSender } from '../../lib/queue-sender.js';
+import type { WorkspaceClient } from '../../lib/workspace-client.js';
+import type { MemoryLedgerStore } from './memory-ledger-store.js';
+import type { QueueModel } from './queue-model.js';
+import type { WorkspaceModel } from './workspace-model.js';
+
+/**
+ * One Lambda invocation's view of the outside world. Every call it makes
+ * (ledger, Workspace, SQS) waits for the fast-check scheduler, which picks the
+ * order in which concurrent invocations' calls land. A crash kills the
+ * process at a point: from then on nothing it does has any effect (each call
+ * throws) and its batch response is lost, so nothing it received is deleted.
+ */
+
+export type CrashPoint = 'none' | 'before-call' | 'after-call' | 'after-settle' | { readonly afterOp: number };
+
+export class ProcessCrashed extends Error {
+  override readonly name = 'ProcessCrashed';
+}
+
+export type Gate = (label: string) => Promise<void>;
+
+export class Invocation {
+  dead = false;
+  private ops = 0;
+  /** Every call it made, in order (a dry run's must all be reads). */
+  readonly calls: string[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly crash: CrashPoint,
+    private readonly gate: Gate,
+  ) {}
+
+  /** The batch response reaches Lambda only if the process lived to the end. */
+  get answered(): boolean {
+    return !this.dead && this.crash !== 'after-settle';
+  }
+
+  async io<T>(label: string, effect: () => T | Promise<T>, isRetryCall = false): Promise<T> {
+    await this.gate(`${this.name} ${label}`);
+    if (this.dead) throw new ProcessCrashed(`${this.name} is dead`);
+    if (isRetryCall && this.crash === 'before-call') return this.die();
+    this.ops++;
+    this.calls.push(label);
+    let result: T;
+    try {
+      result = await effect();
+    } catch (error) {
+      if (this.diesNow(isRetryCall)) return this.die();
+      throw error;
+    }
+    if (this.diesNow(isRetryCall)) return this.die();
+    return result;
+  }
+
+  store(store: MemoryLedgerStore): LedgerStore {
+    return {
+      read: (pk) => this.io(`read ${pk}`, () => store.read(pk)),
+      write: (item, rev) => this.io(`write ${item.pk}@${rev}`, () => store.write(item, rev)),
+      put: (item) => this.io(`put ${item.pk}`, () => store.put(item)),
+      putAll: (items) => this.io(`putAll ${items.map((i) => i.pk).join(',')}`, () => store.putAll(items)),
+    };
+  }
+
+  workspace(ws: WorkspaceModel): WorkspaceClient {
+    const io = this.io.bind(this);
+    const client: Pick<WorkspaceClient, 'retry' | 'getRecord' | 'listRecords' | 'endpointOf' | 'describeRetry'> = {
+      retry: (_project, target) => io(`retry ${target.recordId ?? target.taskId}`, () => ws.retry(target), true),
+      getRecord: (_project, recordId) => io(`getRecord ${recordId}`, () => ws.getRecord(recordId)),
+      async *listRecords(_project, filters) {
+        yield* await io(`list ${JSON.stringify(filters)}`, () => ws.list(filters));
+      },
+      endpointOf: () => 'https://workspace.cn-north-4.model',
+      describeRetry: (_project, target) => ({ method: 'POST', url: 'https://workspace.cn-north-4.model/retry', body: JSON.stringify(target), signedHeaderNames: [] }),
+    };
+    return client as unknown as WorkspaceClient;
+  }
+
+  sender(queue: QueueModel): QueueSender {
+    const sender: Pick<QueueSender, 'sendAll' | 'queueUrl'> = {
+      queueUrl: `https://sqs.model/${queue.name}`,
+      sendAll: (messages) => this.io(`send ${queue.name} x${messages.length}`, () => queue.sendAll(messages)),
+    };
+    return sender as QueueSender;
+  }
+
+  private diesNow(isRetryCall: boolean): boolean {
+    return (isRetryCall && this.crash === 'after-call') || (typeof this.crash === 'object' && this.ops === this.crash.afterOp);
+  }
+
+  private die(): never {
+    this.dead = true;
+    throw new ProcessCrashed(`${this.name} crashed`);
+  }
+}

@@ -1,0 +1,81 @@
+import { fc } from '@fast-check/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandArbs, emit, type Real } from './commands.js';
+import { SHAPES, type Shape } from './envelopes.js';
+import { allViolations } from './invariants.js';
+import { drain } from './ways-in.js';
+import { quietPipeline } from './quiet-pipeline.js';
+import { story } from './story.js';
+import { World, type ReasonKind, type WorldSpec } from './world.js';
+
+/**
+ * The attempt-ledger protocol, proven by a model: random sequences of
+ * deliveries (some at once, interleaved call by call by fast-check's
+ * scheduler), SQS copies and redeliveries, other envelopes of one failure,
+ * task-level and record-level events, sweeps, console runs with and without
+ * force, DLQ replays, clock jumps past leases and delays, crashes at each
+ * step, ledger faults and answers lost after Workspace applied the retry.
+ * The real pipeline runs over in-memory stand-ins; after each run the faults
+ * stop, the queue is drained, and P1-P4 and the ledger's consistency are
+ * checked. MODEL_RUNS sets the number of runs, MODEL_SEED replays one seed.
+ */
+
+/** A failure prints `path` and the commands' `replayPath`: MODEL_PATH and MODEL_REPLAY replay exactly that counterexample. */
+const PATH = process.env['MODEL_PATH'];
+const REPLAY = process.env['MODEL_REPLAY'];
+const RUNS = Number(process.env['MODEL_RUNS'] ?? 300);
+const SEED = Number(process.env['MODEL_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+
+let current: World | undefined;
+const stats = { runs: 0, applied: 0, crashes: 0, replays: 0, ledgerFaults: 0, outcomes: {} as Record<string, number> };
+
+let undo: () => void;
+beforeAll(() => {
+  undo = quietPipeline(() => current);
+});
+afterAll(() => undo());
+
+const specArb: fc.Arbitrary<WorldSpec & { readonly shapes: readonly Shape[] }> = fc.record({
+  maxAttempts: fc.integer({ min: 1, max: 3 }),
+  tasks: fc.array(fc.record({ desktops: fc.integer({ min: 1, max: 2 }), reason: fc.constantFrom<ReasonKind>('retry', 'retry', 'later', 'giveUp') }), { minLength: 1, maxLength: 2 }),
+  shapes: fc.array(fc.constantFrom<Shape>(...SHAPES), { minLength: 2, maxLength: 2 }),
+  // The two known gaps (test/model/protocol-cases.test.ts, skipped) stay out of the default runs; these switches explore them.
+  sharedDesktops: fc.constant(process.env['MODEL_SHARED_DESKTOPS'] === 'true'),
+  failUnlinkedRuns: fc.constant(process.env['MODEL_FAIL_UNLINKED'] === 'true'),
+});
+
+describe('the attempt-ledger protocol under a model of queue, ledger and Workspace', () => {
+  it(`keeps P1-P4 over ${RUNS} random runs (seed ${SEED})`, async () => {
+    // Prepare
+    console.log(`model: ${RUNS} runs, seed ${SEED} (MODEL_SEED=${SEED} MODEL_RUNS=${RUNS} replays it)`);
+    const started = performance.now();
+    const property = fc.asyncProperty(fc.scheduler(), specArb, fc.commands(commandArbs(), { maxCommands: 30, size: '+1', ...(REPLAY ? { replayPath: REPLAY } : {}) }), async (s, spec, commands) => {
+      const world = new World(spec, (label) => s.schedule(Promise.resolve(label), label).then(() => undefined));
+      current = world;
+      // The seeded failures' events: a task event, or one event per record.
+      const tasks = new Map<string, string[]>();
+      for (const r of world.ws.records.values()) tasks.set(r.script_task_id, [...(tasks.get(r.script_task_id) ?? []), r.id]);
+      [...tasks.values()].forEach((ids, i) => (spec.shapes[i] === 'task' ? emit(world, ids[0]!, 'task') : ids.forEach((id) => emit(world, id, spec.shapes[i]!))));
+      const real: Real = { world, waitFor: (p) => s.waitFor(p) };
+      // Act
+      await fc.asyncModelRun(() => ({ model: {}, real }), commands);
+      await drain(world, real.waitFor);
+      // Assess
+      stats.runs++;
+      for (const o of world.outcomes) {
+        const kind = o.kind === 'retried' ? `retried via ${o.via}` : o.kind;
+        stats.outcomes[kind] = (stats.outcomes[kind] ?? 0) + 1;
+      }
+      stats.crashes += world.started.filter((i) => i.dead || i.crash === 'after-settle').length;
+      stats.replays += world.replays.length;
+      stats.ledgerFaults += world.store.faultsFired;
+      stats.applied += [...world.ws.applied.values()].reduce((a, b) => a + b, 0);
+      const violations = allViolations(world);
+      if (violations.length > 0) throw new Error(`${violations.join('\n')}\n${story(world)}`);
+    });
+    await fc.assert(property, { numRuns: RUNS, seed: SEED, verbose: 1, ...(PATH ? { path: PATH, endOnFailure: true } : {}) });
+    console.log(`model: what the runs did: ${JSON.stringify(stats)}`);
+    console.log(`model: ${RUNS} runs passed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    expect(true).toBe(true);
+  }, 3_600_000);
+});
