@@ -58,8 +58,9 @@ export class AttemptLedger {
 
   /**
    * Finds the chain of the run an event names: the record's own item (a
-   * chain, or a cached pointer), else its task's link (a retry's new task).
-   * An event without its task is completed by one lookup, cached here.
+   * chain, or a cached pointer), else its task's link (a retry's new task),
+   * else a pending lost retry on its desktop and script. An event without its
+   * task, desktop or script is completed by one lookup, cached here.
    */
   async locate(run: RunFacts, lookup: RecordLookup, options: { readonly cache: boolean } = { cache: true }): Promise<Located> {
     const [own, link, pending] = await Promise.all([
@@ -67,10 +68,12 @@ export class AttemptLedger {
       run.taskId ? this.store.read(taskKey(run.projectId, run.taskId)) : undefined,
       this.readPending(run),
     ]);
+    // A retry's task link is the lineage's word: it wins over an item cached for the record before the link existed.
+    if (isLink(link)) return this.follow(link, run);
     if (isChain(own)) return { chainKey: own.pk, chain: own, generation: 0, run };
     if (isLink(own)) return this.follow(own, run);
-    if (isLink(link)) return this.follow(link, run);
-    if (run.taskId) return (await this.lostRetryRun(pending, run)) ?? { chainKey: recordKey(run.projectId, run.recordId), chain: undefined, generation: 0, run };
+    if (run.taskId && run.resourceId && run.scriptId) return (await this.lostRetryRun(pending, run)) ?? { chainKey: recordKey(run.projectId, run.recordId), chain: undefined, generation: 0, run };
+    // A new run that does not say its task, desktop or script: one lookup completes it (and is cached below).
     const full = { ...(await lookup()), ...definedOf(run) };
     const [taskLink, pendingFull] = await Promise.all([full.taskId ? this.store.read(taskKey(run.projectId, full.taskId)) : undefined, this.readPending(full)]);
     if (isLink(taskLink)) {
@@ -98,7 +101,10 @@ export class AttemptLedger {
   private async lostRetryRun(pending: Item | undefined, run: RunFacts): Promise<Located | undefined> {
     if (!isLink(pending)) return undefined;
     const item = await this.store.read(pending.link_to);
-    if (!isChain(item) || !(item.state === 'unknown' || (item.state === 'claimed' && item.intent === 'retry'))) return undefined;
+    if (!isChain(item)) return undefined;
+    // Resolved meanwhile (its link written after this event read none): the run is the chain's newest.
+    if (run.taskId !== undefined && run.taskId === item.new_task_id) return { chainKey: item.pk, chain: item, generation: item.attempts, run };
+    if (!(item.state === 'unknown' || (item.state === 'claimed' && item.intent === 'retry'))) return undefined;
     if (run.recordId === item.current_record || run.recordId === item.root_record || (run.taskId !== undefined && item.tasks.includes(run.taskId))) return undefined;
     return { chainKey: item.pk, chain: item, generation: item.attempts, run };
   }

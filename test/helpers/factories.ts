@@ -39,6 +39,8 @@ export function plainFailure(overrides: Record<string, unknown> = {}): Record<st
     project_id: PROJECT_ID,
     record_id: `r${sequence}x${Date.now().toString(36)}`,
     task_id: `t${sequence}x${Date.now().toString(36)}`,
+    resource_id: `desk${sequence}`,
+    script_id: 'script-1',
     status: 'FAILED',
     reason: 'Script execution timed out',
     ...overrides,
@@ -62,4 +64,10 @@ export function inEventBridge(payload: unknown): Record<string, unknown> {
 /** Wraps a payload as a CloudEvent. */
 export function inCloudEvent(payload: unknown): Record<string, unknown> {
   return { specversion: '1.0', id: `ce-${++sequence}`, source: '/workspace', type: 'com.huaweicloud.workspace.script.failed', data: payload };
+}
+
+/** The execution record Workspace keeps for a plain failure event (same record, task, desktop, script, reason). */
+export function recordFor(failure: Record<string, unknown>): ExecutionRecord {
+  const text = (key: string) => (typeof failure[key] === 'string' ? (failure[key] as string) : undefined);
+  return failedRecord({ id: String(failure['record_id'] ?? failure['id']), script_task_id: text('task_id') ?? text('script_task_id'), resource_id: text('resource_id'), script_id: text('script_id'), reason: text('reason') });
 }

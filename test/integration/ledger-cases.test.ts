@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import type { ManualAnswer } from '../../lib/manual.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { lambdaContext, toRecord } from '../../local/poller.js';
-import { body, failedRecord, inCloudEvent, inEventBridge, inSns, minutesAgo, plainFailure, PROJECT_ID } from '../helpers/factories.js';
+import { body, failedRecord, inCloudEvent, inEventBridge, inSns, minutesAgo, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -28,7 +28,7 @@ afterEach(() => {
 /** A failed record Workspace knows, and its failure event (record + task, as real events carry). */
 function knownFailure(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const failure = plainFailure(overrides);
-  h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: String(failure['record_id']), script_task_id: failure['task_id'] as string | undefined, reason: String(failure['reason']) })]);
+  h.stack.simulator.seedRecords(PROJECT_ID, [recordFor(failure)]);
   return failure;
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureStdout } from '../../local/log-capture.js';
 import { FaultyProxy } from '../../local/faulty-proxy.js';
-import { body, failedRecord, plainFailure, PROJECT_ID } from '../helpers/factories.js';
+import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /** Case 7 of docs/ledger-protocol.md, on a stack of its own (it waits for its own delayed message). */
@@ -34,7 +34,7 @@ describe('lost ledger writes (case 7)', () => {
     proxy.refuse = (target, text) => target.endsWith('PutItem') && text.includes('"retried"');
     const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', AWS_ENDPOINT_URL_DYNAMODB: proxy.url });
     const failure = plainFailure();
-    h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: String(failure['record_id']), script_task_id: String(failure['task_id']) })]);
+    h.stack.simulator.seedRecords(PROJECT_ID, [recordFor(failure)]);
     const first = await outcomesOf(() => h.send([body(failure)]).then(() => h.drain(handler, 10_000)));
     expect(first[0]).toMatchObject({ kind: 'deferred' });
     expect(String(first[0]!['reason'])).toMatch(/^recording: retried/);

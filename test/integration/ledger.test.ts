@@ -5,7 +5,7 @@ import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { recordKey } from '../../lib/ledger/chain.js';
 import { DynamoLedgerStore } from '../../lib/ledger/store.js';
 import { captureStdout } from '../../local/log-capture.js';
-import { body, failedRecord, plainFailure, PROJECT_ID } from '../helpers/factories.js';
+import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -27,7 +27,7 @@ function countedLedger(now = Date.now): { ledger: AttemptLedger; calls: Map<stri
   return { ledger, calls };
 }
 
-const runOf = (recordId: string, taskId = `task-of-${recordId}`) => ({ projectId: PROJECT_ID, recordId, taskId });
+const runOf = (recordId: string, taskId = `task-of-${recordId}`) => ({ projectId: PROJECT_ID, recordId, taskId, resourceId: `desk-of-${recordId}`, scriptId: 'script-1' });
 
 describe('the ledger store on DynamoDB (dynalite)', () => {
   it('reads every item a batch asks for in the same turn with one BatchGetItem', async () => {
@@ -72,12 +72,12 @@ describe('the ledger store on DynamoDB (dynalite)', () => {
     let lookups = 0;
     const lookup = async () => {
       lookups++;
-      return { ...runOf('looked-up'), resourceId: 'desk-1', scriptId: 'script-1' };
+      return runOf('looked-up');
     };
     await ledger.locate({ projectId: PROJECT_ID, recordId: 'looked-up' }, lookup);
     const second = await ledger.locate({ projectId: PROJECT_ID, recordId: 'looked-up' }, lookup);
     expect(lookups).toBe(1);
-    expect(second.chain).toMatchObject({ resource_id: 'desk-1', script_id: 'script-1', tasks: ['task-of-looked-up'] });
+    expect(second.chain).toMatchObject({ resource_id: 'desk-of-looked-up', script_id: 'script-1', tasks: ['task-of-looked-up'] });
   });
 });
 
@@ -85,7 +85,7 @@ describe('one retry per failure through the queue function', () => {
   it('the same failure delivered 5 times at once calls Workspace once; the other 4 wait and end as duplicates', async () => {
     const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO' });
     const failure = plainFailure();
-    h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: String(failure['record_id']), script_task_id: String(failure['task_id']) })]);
+    h.stack.simulator.seedRecords(PROJECT_ID, [recordFor(failure)]);
     const capture = captureStdout();
     try {
       await Promise.all(Array.from({ length: 5 }, () => invoke(handler, sqsEvent([body(failure)]))));
@@ -103,7 +103,7 @@ describe('one retry per failure through the queue function', () => {
   it('copies of one retried run in one batch all end as duplicates and leave the queue (their links are written once)', async () => {
     const handler = await h.loadHandler('queue');
     const failure = plainFailure();
-    h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: String(failure['record_id']), script_task_id: String(failure['task_id']) })]);
+    h.stack.simulator.seedRecords(PROJECT_ID, [recordFor(failure)]);
     await invoke(handler, sqsEvent([body(failure)]));
     const copies = await invoke(handler, sqsEvent([body(failure), body(failure), body(failure)]));
     expect(copies.batchItemFailures).toEqual([]);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureStdout } from '../../local/log-capture.js';
 import { LOCAL_KEY } from '../../local/stack.js';
-import { body, failedRecord, inCloudEvent, inEventBridge, inSns, plainFailure, PROJECT_ID } from '../helpers/factories.js';
+import { body, failedRecord, inCloudEvent, inEventBridge, inSns, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -12,7 +12,7 @@ beforeAll(async () => {
 afterAll(() => h.stop());
 
 function seeded<T extends Record<string, unknown>>(failure: T): T {
-  h.stack.simulator.seedRecords(String(failure['project_id']), [failedRecord({ id: String(failure['record_id'] ?? failure['id']) })]);
+  h.stack.simulator.seedRecords(String(failure['project_id']), [recordFor(failure)]);
   return failure;
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureStdout } from '../../local/log-capture.js';
 import { LOCAL_KEY } from '../../local/stack.js';
-import { body, failedRecord, inSns, plainFailure, PROJECT_ID } from '../helpers/factories.js';
+import { body, failedRecord, inSns, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -12,7 +12,7 @@ afterAll(() => h.stop());
 
 function seeded(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const failure = plainFailure(overrides);
-  h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: String(failure['record_id']) })]);
+  h.stack.simulator.seedRecords(PROJECT_ID, [recordFor(failure)]);
   return failure;
 }
 
