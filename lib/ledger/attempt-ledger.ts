@@ -109,6 +109,13 @@ export class AttemptLedger {
     return { chainKey: item.pk, chain: item, generation: item.attempts, run };
   }
 
+  /** Whether the ledger places a run in a chain other than `chainKey` (its record's item or its task's link). */
+  async ownedElsewhere(projectId: string, recordId: string, taskId: string | undefined, chainKey: string): Promise<boolean> {
+    const [own, link] = await Promise.all([this.store.read(recordKey(projectId, recordId)), taskId ? this.store.read(taskKey(projectId, taskId)) : undefined]);
+    const owner = isLink(link) ? link.link_to : isLink(own) ? own.link_to : isChain(own) ? own.pk : undefined;
+    return owner !== undefined && owner !== chainKey;
+  }
+
   /** Reads a chain again (after a conflict). */
   async reread(located: Located): Promise<Located> {
     const item = await this.store.read(located.chainKey);
