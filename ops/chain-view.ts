@@ -1,3 +1,4 @@
+import { recordKey, taskKey, type HistoryEntry } from '../lib/ledger/chain.js';
 import { renderTable } from '../local/table.js';
 
 /**
@@ -10,18 +11,8 @@ import { renderTable } from '../local/table.js';
 
 export type LedgerItem = Record<string, unknown>;
 
-export interface HistoryRow {
-  readonly attempt: number | undefined;
-  readonly at: string;
-  readonly outcome: string;
-  readonly rule_id?: string;
-  readonly task_id?: string;
-  readonly record_id?: string;
-  readonly request_id?: string;
-  readonly error_code?: string;
-  readonly reason?: string;
-  readonly forced_by?: string;
-}
+/** A history entry as the ledger writes it (its attempt may be missing on items written by hand). */
+export type HistoryRow = Omit<HistoryEntry, 'attempt'> & { readonly attempt: number | undefined };
 
 export interface ChainView {
   readonly pk: string;
@@ -51,7 +42,7 @@ export interface ChainView {
 
 /** The two keys an id may be stored under: a record id or a task id. */
 export function candidateKeys(projectId: string, id: string): [string, string] {
-  return [`${projectId}#record#${id}`, `${projectId}#task#${id}`];
+  return [recordKey(projectId, id), taskKey(projectId, id)];
 }
 
 /** The chain key an item leads to: its `link_to` when it is a link, else its own key. */

@@ -3,6 +3,7 @@ import { SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import { takeAll } from '../../local/drain-queue.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { vi } from 'vitest';
+import { captureStdout } from '../../local/log-capture.js';
 import { lambdaContext, LocalEventSource, type QueueHandler } from '../../local/poller.js';
 import { startLocalStack, type LocalStack, type StackOptions } from '../../local/stack.js';
 
@@ -102,4 +103,15 @@ export function invoke(handler: QueueHandler, event: SQSEvent): Promise<SQSBatch
 /** A message attribute's string value. */
 export function attr(message: Message, name: string): string | undefined {
   return message.MessageAttributes?.[name]?.StringValue;
+}
+
+/** Runs `act` with stdout captured and returns the outcome lines it logged. */
+export async function outcomesOf(act: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
+  const capture = captureStdout();
+  try {
+    await act();
+  } finally {
+    capture.restore();
+  }
+  return capture.outcomes();
 }

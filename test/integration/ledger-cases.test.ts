@@ -1,10 +1,9 @@
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ManualAnswer } from '../../lib/manual.js';
-import { captureStdout } from '../../local/log-capture.js';
 import { lambdaContext, toRecord } from '../../local/poller.js';
 import { body, failedRecord, inCloudEvent, inEventBridge, inSns, minutesAgo, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
-import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+import { attr, invoke, sqsEvent, startHarness, type Harness, outcomesOf } from '../helpers/harness.js';
 
 /**
  * One regression test per case of the ledger-protocol issue
@@ -38,15 +37,6 @@ function jump(ms: number): void {
   vi.setSystemTime(Date.now() + ms);
 }
 
-async function outcomesOf(run: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
-  const capture = captureStdout();
-  try {
-    await run();
-  } finally {
-    capture.restore();
-  }
-  return capture.outcomes();
-}
 
 /** The new runs Workspace made for a record's retries, failing now (the retry failed again). */
 function failNewRunsOf(recordId: string): string[] {

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureStdout } from '../../local/log-capture.js';
 import { FaultyProxy } from '../../local/faulty-proxy.js';
 import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { startHarness, type Harness, outcomesOf } from '../helpers/harness.js';
 
 /** Case 7 of docs/ledger-protocol.md, on a stack of its own (it waits for its own delayed message). */
 
@@ -18,15 +17,6 @@ afterAll(async () => {
   await h.stop();
 });
 
-async function outcomesOf(run: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
-  const capture = captureStdout();
-  try {
-    await run();
-  } finally {
-    capture.restore();
-  }
-  return capture.outcomes();
-}
 
 describe('lost ledger writes (case 7)', () => {
   it('an accepted retry the ledger could not record travels with its message and is settled without a second call', async () => {
