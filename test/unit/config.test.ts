@@ -7,12 +7,13 @@ const base = {
   CREDENTIALS_SECRET_ID: 'workspace/creds',
   DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/dlq',
   LEDGER_TABLE: 'ledger',
+  SOURCE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/failures',
 };
 
 describe('configuration from the environment', () => {
   it('reads a minimal environment with defaults', () => {
     const config = loadConfig(base);
-    expect(config).toMatchObject({ defaultRegion: 'cn-north-4', maxConcurrency: 10, credentialsCacheTtlSeconds: 300, dryRun: false, retriesEnabled: true, sourceQueueUrl: undefined });
+    expect(config).toMatchObject({ defaultRegion: 'cn-north-4', maxConcurrency: 10, credentialsCacheTtlSeconds: 300, dryRun: false, retriesEnabled: true, leaseSeconds: 60, worstCaseCallMs: 21_000, clockSkewSeconds: 120 });
     expect(config.policy.maxAttempts).toBe(3);
     expect(config.policy.rules.map((r) => r.id)).toContain('timeout');
   });
@@ -24,6 +25,10 @@ describe('configuration from the environment', () => {
     [{ CREDENTIALS_SECRET_ID: ' ' }, 'CREDENTIALS_SECRET_ID is required'],
     [{ DLQ_URL: 'not a url' }, /DLQ_URL must be a queue URL/],
     [{ LEDGER_TABLE: undefined }, 'LEDGER_TABLE is required'],
+    [{ SOURCE_QUEUE_URL: undefined }, 'SOURCE_QUEUE_URL is required'],
+    [{ LEDGER_LEASE_SECONDS: '20' }, /LEDGER_LEASE_SECONDS must be at least 26: a call can take 21 s/],
+    [{ WORKSPACE_TIMEOUT_MS: '20000', LEDGER_LEASE_SECONDS: '60' }, /LEDGER_LEASE_SECONDS must be at least 94/],
+    [{ CLOCK_SKEW_SECONDS: '3600' }, 'CLOCK_SKEW_SECONDS must be between 0 and 900, got 3600'],
     [{ MAX_CONCURRENCY: '0' }, 'MAX_CONCURRENCY must be between 1 and 100, got 0'],
     [{ MAX_CONCURRENCY: 'ten' }, /MAX_CONCURRENCY must be a whole number/],
     [{ DRY_RUN: 'yes' }, /DRY_RUN must be true or false/],
@@ -32,6 +37,11 @@ describe('configuration from the environment', () => {
   ])('refuses %j naming the variable', (override, message) => {
     expect(() => loadConfig({ ...base, ...override })).toThrow(message);
     expect(() => loadConfig({ ...base, ...override })).toThrow(ConfigError);
+  });
+
+  it('derives the lease from the worst-case call: the default outlives it, a longer call raises it', () => {
+    expect(loadConfig(base)).toMatchObject({ worstCaseCallMs: 21_000, leaseSeconds: 60 });
+    expect(loadConfig({ ...base, WORKSPACE_TIMEOUT_MS: '20000' })).toMatchObject({ worstCaseCallMs: 2 * (40_000 + 2_000) + 5_000, leaseSeconds: 94 });
   });
 
   it('turns on dry run from DRY_RUN or from the policy', () => {

@@ -154,7 +154,7 @@ describe('list records', () => {
 
   it('takes a query built in code, as a model-based test drives it in-process', () => {
     const { state, advance } = workspace();
-    state.seedRecords(PROJECT_ID, [failedRecord({ id: 'x', script_id: 'sx', resource_id: 'dx', script_task_id: 'tx' })]);
+    state.seedRecords(PROJECT_ID, [failedRecord({ id: 'x', script_id: 'sx', resource_id: 'dx', script_task_id: 'tx', start_time: new Date(T0 - 60_000).toISOString().slice(0, 19) + 'Z' })]);
     advance(5_000);
     state.retry(PROJECT_ID, { recordId: 'x' }, { lostBy: 'reset-after' });
     const landed = state.listRecords(PROJECT_ID, recordQuery({ scriptIds: ['sx'], resourceIds: ['dx'], executeTimeStart: T0 + 1_000 }));
