@@ -1,7 +1,8 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { replayedDecision, type SourceMessage } from './dead-letter.js';
-import { normaliseBody } from './normalise.js';
+import { describeFailure } from './failure.js';
+import { normaliseBody, type Normalised } from './normalise.js';
 import { logger } from './observability.js';
 import type { FailureInput, PipelineDeps } from './pipeline.js';
 import type { Resolution } from './resolution.js';
@@ -59,13 +60,18 @@ function firstSeenAt(record: SQSRecord): number {
   return Number.isFinite(sent) && sent > 0 ? sent : Date.now();
 }
 
-async function resolveRecord(record: SQSRecord, deps: QueueBatchDeps): Promise<Settling> {
+/** A record with its body already read. */
+interface Received {
+  readonly record: SQSRecord;
+  readonly normalised: Normalised;
+}
+
+async function resolveRecord({ record, normalised }: Received, deps: QueueBatchDeps): Promise<Settling> {
   const source = sourceOf(record);
   const seen = firstSeenAt(record);
   if (deps.remainingMs && deps.remainingMs() < safetyMarginMs(deps)) {
     return { source, resolution: { kind: 'hold', reason: 'time-budget: the invocation is about to time out; left for redelivery' }, firstSeenAt: seen };
   }
-  const normalised = normaliseBody(record.body, { checkRegion: (region) => validateRegion(region, deps.config.endpoints) });
   if (!normalised.ok) {
     const now = Date.now();
     const resolution: Resolution = {
@@ -77,8 +83,15 @@ async function resolveRecord(record: SQSRecord, deps: QueueBatchDeps): Promise<S
   return resolveFailure({ failure: normalised.failure, firstSeenAt: seen, ...historyOf(record) }, source, deps);
 }
 
+/** Copies of one failure in a batch are handled one after the other. */
+function sameFailure({ normalised }: Received): string | undefined {
+  return normalised.ok ? describeFailure(normalised.failure) : undefined;
+}
+
 export async function processQueueBatch(event: SQSEvent, deps: QueueBatchDeps): Promise<SQSBatchResponse> {
-  const settled = await processAll(event.Records, deps.config.maxConcurrency, (record) => resolveRecord(record, deps), deps.forwarders, deps.ledger, 'queue');
+  const checkRegion = (region: string) => validateRegion(region, deps.config.endpoints);
+  const received = event.Records.map((record) => ({ record, normalised: normaliseBody(record.body, { checkRegion }) }));
+  const settled = await processAll(received, deps.config.maxConcurrency, (item) => resolveRecord(item, deps), deps.forwarders, deps.ledger, 'queue', sameFailure);
   const batchItemFailures = settled.filter(({ durable }) => !durable).map(({ source }) => ({ itemIdentifier: source.messageId }));
   return checkedResponse(event, { batchItemFailures });
 }

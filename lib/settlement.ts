@@ -176,8 +176,8 @@ export function reportOutcome(outcome: Outcome, item: Pick<Settling, 'source' | 
  * (at most `concurrency` at once), make the forwards durable, report one
  * outcome line per item, and return them in order.
  */
-export async function processAll<T>(items: readonly T[], concurrency: number, resolve: (item: T) => Promise<Settling>, forwarders: Forwarders, ledger: AttemptLedger, way: string): Promise<Settled[]> {
-  const settling = await mapWithConcurrency(items, concurrency, resolve);
+export async function processAll<T>(items: readonly T[], concurrency: number, resolve: (item: T) => Promise<Settling>, forwarders: Forwarders, ledger: AttemptLedger, way: string, keyOf?: (item: T) => string | undefined): Promise<Settled[]> {
+  const settling = await mapWithConcurrency(items, concurrency, resolve, keyOf);
   const settled = await settleAll(settling, forwarders, ledger);
   for (const item of settled) reportOutcome(item.outcome, item, way);
   return settled;

@@ -5,8 +5,8 @@ import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { recordKey } from '../../lib/ledger/chain.js';
 import { DynamoLedgerStore } from '../../lib/ledger/store.js';
 import { captureStdout } from '../../local/log-capture.js';
-import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
-import { invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+import { body, failedRecord, inSns, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
+import { invoke, outcomesOf, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
 
@@ -108,5 +108,15 @@ describe('one retry per failure through the queue function', () => {
     const copies = await invoke(handler, sqsEvent([body(failure), body(failure), body(failure)]));
     expect(copies.batchItemFailures).toEqual([]);
     expect(h.stack.simulator.retryCount(String(failure['record_id']))).toBe(1);
+  });
+
+  it('copies of one failure in one batch are handled in turn: one retry, the others duplicates at once, nothing left waiting', async () => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const failure = plainFailure();
+    h.stack.simulator.seedRecords(PROJECT_ID, [recordFor(failure)]);
+    const delayed = (await h.stack.depth(h.stack.queueUrl)).delayed;
+    const outcomes = await outcomesOf(() => invoke(handler, sqsEvent([body(failure), body(inSns(failure)), body(failure)])));
+    expect(outcomes.map((o) => o['kind'])).toEqual(['retried', 'duplicate', 'duplicate']);
+    expect((await h.stack.depth(h.stack.queueUrl)).delayed).toBe(delayed);
   });
 });
