@@ -1,4 +1,4 @@
-import type { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
 
 /**
  * How the Workspace client puts a request on the wire: one undici Agent per
@@ -53,19 +53,24 @@ export class TransportError extends Error {
  */
 const KEEP_ALIVE_MS = 4_000;
 
-let agent: Promise<Agent> | undefined;
+type Send = (options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+let shared: Promise<Send> | undefined;
 
 /**
  * undici is loaded on the first call, not at import: an invocation that calls
  * no Workspace API (duplicates, dry runs, the kill switch) never pays for it.
+ * Only its Agent and request API are loaded (lib/clients/undici-parts.d.ts).
  */
-function sharedAgent(maxBytes: number): Promise<Agent> {
-  agent ??= import('undici').then(({ Agent }) => new Agent({ keepAliveTimeout: KEEP_ALIVE_MS, maxResponseSize: maxBytes }));
-  return agent;
+function sharedSend(maxBytes: number): Promise<Send> {
+  shared ??= Promise.all([import('undici/lib/dispatcher/agent.js'), import('undici/lib/api/api-request.js')]).then(([{ default: Agent }, { default: request }]) => {
+    const agent = new Agent({ keepAliveTimeout: KEEP_ALIVE_MS, maxResponseSize: maxBytes });
+    return (options) => request.call(agent, options);
+  });
+  return shared;
 }
 
 export const undiciTransport: HttpTransport = async (request) => {
-  const dispatcher = await sharedAgent(request.maxBytes);
+  const send = await sharedSend(request.maxBytes);
   const abort = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -73,7 +78,7 @@ export const undiciTransport: HttpTransport = async (request) => {
     abort.abort();
   }, request.timeoutMs);
   try {
-    const response = await dispatcher.request({ origin: originOf(request.url), path: pathOf(request.url), method: request.method, headers: request.headers, body: request.body, signal: abort.signal });
+    const response = await send({ origin: originOf(request.url), path: pathOf(request.url), method: request.method, headers: request.headers, body: request.body, signal: abort.signal });
     const body = await response.body.text();
     // undici frees the connection a tick after the body ends; without this yield a caller that
     // sends its next request at once opens another connection instead of reusing this one.

@@ -1,0 +1,34 @@
+/**
+ * The esbuild options of the deployed bundles, in one place. serverless.yml's
+ * `custom.esbuild.config` points here (serverless-esbuild requires this file
+ * and calls its export with the Serverless instance), and `npm run bench`
+ * builds its bundles from `esbuildOptions` below, so the bundles it measures
+ * are the bundles that ship. A `.cjs` file because serverless-esbuild loads it
+ * with require(), and this package is "type": "module".
+ */
+const esbuildOptions = {
+  bundle: true,
+  minify: true,
+  sourcemap: 'external',
+  target: 'node22',
+  platform: 'node',
+  format: 'esm',
+  mainFields: ['module', 'main'],
+  // Bundled CommonJS dependencies call require(); ESM has none, so give them one.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+};
+
+/** serverless-esbuild's own options (not esbuild's): bundle the AWS SDK v3 too, so the versions we test are the versions we ship. */
+const pluginOptions = { exclude: [] };
+
+/**
+ * For serverless-esbuild. The file extension depends on the stage (Lambda
+ * loads .mjs as ESM; `osls invoke local` only looks for .js), so it stays in
+ * serverless.yml as `custom.esbuild.outputFileExtension` and is read from there.
+ */
+module.exports = (serverless) => ({
+  ...esbuildOptions,
+  ...pluginOptions,
+  outputFileExtension: serverless.service.custom.esbuild.outputFileExtension,
+});
+module.exports.esbuildOptions = esbuildOptions;
