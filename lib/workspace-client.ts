@@ -1,6 +1,7 @@
 import { DelegateBackoff, handleWhen, retry } from 'cockatiel';
 import { fullJitterDelay } from './backoff.js';
 import { resolveEndpoint, type EndpointOverrides } from './endpoints.js';
+import { TransportError, undiciTransport, type HttpResponse, type HttpTransport } from './clients/workspace-http.js';
 import { assertSafeId } from './identifiers.js';
 import { signRequest, type QueryParams, type SigningCredentials } from './signer.js';
 import { certainlyNotApplied, parseErrorBody, parseRetryAfter, WorkspaceApiError } from './workspace-errors.js';
@@ -16,7 +17,8 @@ export interface WorkspaceClientOptions {
   readonly maxInCallRetries: number;
   readonly backoffBaseMs: number;
   readonly backoffCapMs: number;
-  readonly fetch?: typeof fetch;
+  /** How requests reach the network (tests stand in for it); undici with keep-alive by default. */
+  readonly transport?: HttpTransport;
   readonly now?: () => Date;
   readonly random?: () => number;
 }
@@ -38,20 +40,20 @@ const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Calls Huawei Cloud Workspace's script-execution API, signed with AK/SK.
- * Built-in fetch (keep-alive connections are reused across calls), a timeout
+ * undici (keep-alive connections are reused across calls), a timeout
  * per request, and bounded in-call retries with full-jitter backoff that
  * honour Retry-After. Authentication failures are thrown as `kind: 'auth'`
  * and never retried here: the caller refreshes the credentials once.
  */
 export class WorkspaceClient {
-  private readonly fetchImpl: typeof fetch;
+  private readonly transport: HttpTransport;
   private readonly now: () => Date;
   private readonly random: () => number;
   /** Reads repeat any transient failure; the retry POST only those that certainly did not run. Built once per client. */
   private readonly retryPolicies: Record<'GET' | 'POST', ReturnType<WorkspaceClient['retryPolicy']>>;
 
   constructor(private readonly options: WorkspaceClientOptions) {
-    this.fetchImpl = options.fetch ?? fetch;
+    this.transport = options.transport ?? undiciTransport;
     this.now = options.now ?? (() => new Date());
     this.random = options.random ?? Math.random;
     this.retryPolicies = { GET: this.retryPolicy(() => true), POST: this.retryPolicy(certainlyNotApplied) };
@@ -142,7 +144,6 @@ export class WorkspaceClient {
     return this.retryPolicies[method].execute(() => this.send(prepare()));
   }
 
-
   private retryPolicy(repeatable: (error: WorkspaceApiError) => boolean) {
     const { backoffBaseMs, backoffCapMs, maxInCallRetries } = this.options;
     return retry(handleWhen((error) => error instanceof WorkspaceApiError && error.kind === 'transient' && repeatable(error)), {
@@ -157,36 +158,26 @@ export class WorkspaceClient {
   }
 
   private async send(request: Prepared): Promise<{ json: unknown; requestId?: string | undefined }> {
-    let response: Response;
-    let text: string;
+    let response: HttpResponse;
     try {
-      response = await this.fetchImpl(request.url, {
-        method: request.method,
-        headers: request.headers,
-        body: request.body,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-      text = await readLimited(response);
-      // undici frees the socket for the next request a tick after the body ends; without this
-      // yield a caller that sends its next request at once opens a second connection.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      response = await this.transport({ method: request.method, url: request.url, headers: request.headers, body: request.body, timeoutMs: this.options.timeoutMs, maxBytes: MAX_RESPONSE_BYTES });
     } catch (error) {
-      throw networkError(error, this.options.timeoutMs);
+      throw transportError(error);
     }
-    const requestId = response.headers.get('x-request-id') ?? undefined;
-    if (!response.ok) {
-      const parsed = parseErrorBody(text);
+    const requestId = firstHeader(response.headers['x-request-id']);
+    if (response.status < 200 || response.status > 299) {
+      const parsed = parseErrorBody(response.body);
       throw new WorkspaceApiError({
         status: response.status,
         code: parsed?.code ?? `HTTP_${response.status}`,
-        message: parsed?.message ?? (response.statusText || 'no error body'),
+        message: parsed?.message ?? 'no error body',
         requestId,
-        retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')),
+        retryAfterSeconds: parseRetryAfter(firstHeader(response.headers['retry-after']) ?? null),
       });
     }
-    if (text === '') return { json: undefined, requestId };
+    if (response.body === '') return { json: undefined, requestId };
     try {
-      return { json: JSON.parse(text), requestId };
+      return { json: JSON.parse(response.body), requestId };
     } catch {
       throw new WorkspaceApiError({ status: response.status, code: 'MALFORMED_RESPONSE', message: 'answer is not JSON', requestId });
     }
@@ -210,27 +201,16 @@ export function huaweiTime(date: Date): string {
   return `${date.toISOString().slice(0, 19)}Z`;
 }
 
-async function readLimited(response: Response): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > MAX_RESPONSE_BYTES) {
-    await response.body?.cancel();
-    throw new WorkspaceApiError({ status: response.status, code: 'MALFORMED_RESPONSE', message: `answer of ${declared} bytes is too large` });
-  }
-  const text = await response.text();
-  if (text.length > MAX_RESPONSE_BYTES) {
-    throw new WorkspaceApiError({ status: response.status, code: 'MALFORMED_RESPONSE', message: 'answer is too large' });
-  }
-  return text;
+function firstHeader(value: string | readonly string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : value?.[0];
 }
 
-function networkError(error: unknown, timeoutMs: number): WorkspaceApiError {
+/** What callers rely on: TIMEOUT and NETWORK may have reached Workspace; CONNECT (refused) never did. */
+const TRANSPORT_CODES = { timeout: 'TIMEOUT', refused: 'CONNECT', network: 'NETWORK', 'too-large': 'MALFORMED_RESPONSE' } as const;
+
+function transportError(error: unknown): WorkspaceApiError {
   if (error instanceof WorkspaceApiError) return error;
-  const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') {
-    return new WorkspaceApiError({ code: 'TIMEOUT', message: `no complete answer within ${timeoutMs} ms` });
-  }
-  const cause = err?.cause?.code;
-  // A refused connection never reached Workspace, so even a POST may be sent again.
-  const code = cause === 'ECONNREFUSED' ? 'CONNECT' : 'NETWORK';
-  return new WorkspaceApiError({ code, message: `${cause ?? err?.name ?? 'error'}: ${err?.cause?.message ?? err?.message ?? 'network failure'}` });
+  if (error instanceof TransportError) return new WorkspaceApiError({ code: TRANSPORT_CODES[error.failure], message: error.message });
+  const err = error as { name?: string; message?: string };
+  return new WorkspaceApiError({ code: 'NETWORK', message: `${err?.name ?? 'error'}: ${err?.message ?? 'network failure'}` });
 }

@@ -33,6 +33,8 @@ export interface LocalStack {
   readonly sqs: SQSClient;
   readonly sqsEndpoint: string;
   readonly dynamoEndpoint: string;
+  /** DynamoDB calls received, by operation (GetItem, UpdateItem, …); clear it to start counting afresh. */
+  readonly dynamoCalls: Map<string, number>;
   readonly queueUrl: string;
   readonly queueArn: string;
   readonly dlqUrl: string;
@@ -45,11 +47,17 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-async function startDynalite(): Promise<{ endpoint: string; close: () => Promise<void> }> {
+async function startDynalite(): Promise<{ endpoint: string; calls: Map<string, number>; close: () => Promise<void> }> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as Server;
+  // Every call by operation (X-Amz-Target: DynamoDB_20120810.GetItem), whichever client made it.
+  const calls = new Map<string, number>();
+  server.on('request', (req: { headers: Record<string, string | string[] | undefined> }) => {
+    const operation = String(req.headers['x-amz-target'] ?? 'unknown').split('.').pop()!;
+    calls.set(operation, (calls.get(operation) ?? 0) + 1);
+  });
   await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', () => resolve()).on('error', reject));
   const { port } = server.address() as AddressInfo;
-  return { endpoint: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { endpoint: `http://127.0.0.1:${port}`, calls, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 /** Sets what every AWS SDK client reads, so no code has a local-only branch. */
@@ -119,6 +127,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     sqs,
     sqsEndpoint: fauxqs.address,
     dynamoEndpoint: dynamo.endpoint,
+    dynamoCalls: dynamo.calls,
     queueUrl,
     queueArn: source.queueArn,
     dlqUrl,

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseEndpointOverrides } from '../../lib/endpoints.js';
+import { createServer, type RequestListener } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { undiciTransport, type HttpTransport } from '../../lib/clients/workspace-http.js';
 import { WorkspaceClient, type WorkspaceClientOptions } from '../../lib/workspace-client.js';
 import { WorkspaceApiError } from '../../lib/workspace-errors.js';
 import { WorkspaceSimulator } from '../../local/workspace-simulator.js';
@@ -26,6 +29,21 @@ async function rejection(promise: Promise<unknown>): Promise<WorkspaceApiError> 
     () => { throw new Error("expected a rejection"); },
     (error: unknown) => error as WorkspaceApiError,
   );
+}
+
+const endpointsAt = (url: string) => parseEndpointOverrides(JSON.stringify({ 'cn-north-4': url }));
+
+/** A bare HTTP server on 127.0.0.1 that answers as told, for answers the simulator never gives. */
+async function rawServer(answer: RequestListener): Promise<{ url: string; stop: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer(answer).on('connection', (socket: Socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const stop = () => new Promise<void>((resolve) => {
+    for (const socket of sockets) socket.destroy();
+    server.close(() => resolve());
+  });
+  return { url, stop };
 }
 
 beforeAll(async () => {
@@ -88,13 +106,31 @@ describe('retry', () => {
   });
 
   it('does not repeat a POST whose outcome is unknown (reset, timeout, 502) but classifies it transient', async () => {
-    for (const fault of ['reset', '502'] as const) {
+    sim.faults = { stallMs: 1_000 };
+    for (const [fault, code] of [['reset', 'NETWORK'], ['stall', 'TIMEOUT'], ['502', 'APIG.0201']] as const) {
       sim.resetCounters();
       sim.forceFaults(fault);
-      const error = await rejection(client().retry({ projectId: PROJECT_ID }, { recordId: 'rec4' }, KEY));
-      expect(error.kind).toBe('transient');
+      const error = await rejection(client({ timeoutMs: 200 }).retry({ projectId: PROJECT_ID }, { recordId: 'rec4' }, KEY));
+      expect(error).toMatchObject({ kind: 'transient', code });
       expect(sim.requestsReceived).toBe(1);
     }
+  });
+
+  it('repeats a POST whose connection was refused (it never reached Workspace), as CONNECT', async () => {
+    const closed = await rawServer(() => undefined);
+    await closed.stop();
+    const sent: string[] = [];
+    const counting: HttpTransport = (request) => (sent.push(request.url), undiciTransport(request));
+    const refused = client({ endpoints: parseEndpointOverrides(JSON.stringify({ 'cn-north-4': closed.url })), transport: counting });
+    const error = await rejection(refused.retry({ projectId: PROJECT_ID }, { recordId: 'rec4' }, KEY));
+    expect(error).toMatchObject({ kind: 'transient', code: 'CONNECT' });
+    expect(sent).toHaveLength(3);
+  });
+
+  it('passes Retry-After on to the caller with the 429', async () => {
+    sim.forceFaults('429');
+    const error = await rejection(client({ maxInCallRetries: 0 }).retry({ projectId: PROJECT_ID }, { recordId: 'rec4' }, KEY));
+    expect(error).toMatchObject({ kind: 'transient', status: 429, code: 'APIG.0308', retryAfterSeconds: 1 });
   });
 
   it('times out a stalled request and reports TIMEOUT', async () => {
@@ -117,6 +153,37 @@ describe('retry', () => {
     await expect(client().retry({ projectId: '../etc' }, { recordId: 'rec1' }, KEY)).rejects.toThrow(/project_id must contain only/);
     await expect(client().retry({ projectId: PROJECT_ID }, { recordId: 'a%2Fb' }, KEY)).rejects.toThrow(/record_id/);
     expect(sim.requestsReceived).toBe(0);
+  });
+});
+
+describe('answers Workspace should never give', () => {
+  it('times out an answer whose body stops half way (the timeout covers reading the body)', async () => {
+    const halfway = await rawServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"task_id": "');
+    });
+    try {
+      const started = Date.now();
+      const error = await rejection(client({ endpoints: endpointsAt(halfway.url), timeoutMs: 200 }).retry({ projectId: PROJECT_ID }, { recordId: 'rec8' }, KEY));
+      expect(error).toMatchObject({ kind: 'transient', code: 'TIMEOUT' });
+      expect(Date.now() - started).toBeLessThan(1_500);
+    } finally {
+      await halfway.stop();
+    }
+  });
+
+  it('refuses an answer over 4 MiB, declared or streamed, as malformed', async () => {
+    const big = JSON.stringify({ id: 'rec9', output: 'x'.repeat(4 * 1024 * 1024) }); // valid JSON: only its size is wrong
+    const declared = await rawServer((_req, res) => res.writeHead(200, { 'content-length': big.length }).end(big));
+    const streamed = await rawServer((_req, res) => res.writeHead(200).end(big));
+    try {
+      for (const server of [declared, streamed]) {
+        const error = await rejection(client({ endpoints: endpointsAt(server.url), maxInCallRetries: 0 }).getRecord({ projectId: PROJECT_ID }, 'rec9', KEY));
+        expect(error).toMatchObject({ kind: 'transient', code: 'MALFORMED_RESPONSE' });
+      }
+    } finally {
+      await Promise.all([declared.stop(), streamed.stop()]);
+    }
   });
 });
 
