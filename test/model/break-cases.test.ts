@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { processQueueBatch } from '../../lib/queue-batch.js';
 import { emit } from './commands.js';
-import { p1OneRetryPerRun } from './invariants.js';
+import { p1OneRetryPerRun, p2AttemptsBounded } from './invariants.js';
 import { quietPipeline } from './quiet-pipeline.js';
-import { deliver, drain, replay } from './ways-in.js';
+import { deliver, drain, launch, replay } from './ways-in.js';
 import { World } from './world.js';
 
 /**
@@ -70,5 +70,36 @@ describe('protocol breaks found by review', () => {
     // Assess: one dead letter for one failure, and the replayed letter is decided again, not deleted as a duplicate.
     expect(lettersAfterCopy).toBe(1);
     expect(firstReplay.map((o) => o.kind)).not.toEqual(['duplicate']);
+  });
+  it.fails('a lost answer whose "unknown" write landed but was not acknowledged still leaves the pending marker (P2)', async () => {
+    // Prepare: max_attempts 1; the first retry lands but its answer is lost, and the write that marks the chain
+    // "unknown" lands while its answer is lost too (write-lost): markUnknown throws before it puts the pending marker.
+    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true }, async () => undefined);
+    emit(world, 'r1', 'plain');
+    world.ws.armRetry('lose-502');
+    world.store.arm('write-lost', 1, 2);
+    await deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'none');
+    world.store.disarm();
+    // Act: the retry's run (r2, task t2) fails and is reported before the lost answer is resolved.
+    world.ws.fail('r2', 'Script execution timed out');
+    emit(world, 'r2', 'plain');
+    await launch(world, [{ kind: 'queue', picks: [1], crash: 'none' }]);
+    await drain(world, now);
+    // Assess: one retry in the chain of r1, as max_attempts says (the marker would have placed r2 in it).
+    expect(p2AttemptsBounded(world)).toEqual([]);
+  });
+  it.fails('a holder that dies after its retry landed does not get the original run retried again once the retry\'s own run has a chain (P1)', async () => {
+    // Prepare: max_attempts 1; the first delivery dies right after Workspace accepted its retry (no settle, no marker).
+    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true }, async () => undefined);
+    emit(world, 'r1', 'plain');
+    await deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'after-call');
+    // Act: the retry's run (r2, task t2) fails and is reported before the claim's lease ends (the known gap (b)):
+    // it starts a chain of its own; then the lookup for r1's expired claim skips r2 as "owned elsewhere".
+    world.ws.fail('r2', 'Script execution timed out');
+    emit(world, 'r2', 'plain');
+    await launch(world, [{ kind: 'queue', picks: [1], crash: 'none' }]);
+    await drain(world, now);
+    // Assess: r1 was retried once (the docs promise "never retried twice" for this window).
+    expect(p1OneRetryPerRun(world)).toEqual([]);
   });
 });
