@@ -1,0 +1,105 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
+import { processQueueBatch } from '../../lib/queue-batch.js';
+import { emit } from './commands.js';
+import { p1OneRetryPerRun, p2AttemptsBounded } from './invariants.js';
+import { quietPipeline } from './quiet-pipeline.js';
+import { deliver, drain, launch, replay } from './ways-in.js';
+import { World } from './world.js';
+
+/**
+ * Ways the attempt-ledger protocol was broken by a review (branch `break`):
+ * each case replays the sequence step by step and fails on the code as it is
+ * (marked `it.fails` so the suite stays green; remove `.fails` with the fix).
+ */
+
+let world: World;
+let undo: () => void;
+const now = <T>(p: Promise<T>) => p;
+
+beforeEach(() => {
+  undo = quietPipeline(() => world);
+});
+afterEach(() => undo());
+
+describe('protocol breaks found by review', () => {
+  it.fails('a container whose clock runs ahead (within CLOCK_SKEW_SECONDS) does not take a live retry claim for expired and call again (P1)', async () => {
+    // Prepare: one failure, sent twice (two envelopes); the first delivery is held inside its retry call.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    world = new World({ maxAttempts: 3, tasks: [{ desktops: 1, reason: 'retry' }] }, async (label) => {
+      if (label === 'queue#1 retry r1') await held;
+    });
+    emit(world, 'r1', 'plain');
+    emit(world, 'r1', 'sns');
+    const [first, second] = world.source.visible();
+    const a = deliver(world, [world.source.receive(first!)], 'none');
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    // Act: 5 s later, a second container whose clock is 100 s ahead (CLOCK_SKEW_SECONDS allows 120) gets the copy.
+    world.advance(5);
+    const invocation = world.invocation('queue', 'none');
+    const skewed = () => world.now() + 100_000;
+    const deps = world.deps(invocation);
+    const ledger = new AttemptLedger(invocation.store(world.store), { leaseMs: world.config.leaseSeconds * 1000, ttlDays: 30, now: skewed, sleep: async () => undefined });
+    await processQueueBatch({ Records: [world.source.receive(second!)] }, { ...deps, ledger, now: skewed });
+    release();
+    await a;
+    await drain(world, now);
+    // Assess: record r1 was retried once, not once by each container.
+    expect(p1OneRetryPerRun(world)).toEqual([]);
+  });
+
+  it.fails('a give-up whose dead-lettered write failed is surfaced once, and a replay of its letter is decided again (P3/P4)', async () => {
+    // Prepare: a failure the policy gives up on, sent twice; the ledger accepts the give-up claim, then refuses the
+    // write that marks it dead-lettered (the letter itself was accepted, so the message leaves the queue).
+    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'giveUp' }] }, async () => undefined);
+    emit(world, 'r1', 'plain');
+    emit(world, 'r1', 'sns');
+    const [first, second] = world.source.visible();
+    world.store.arm('write', 1, 2);
+    await deliver(world, [world.source.receive(first!)], 'none');
+    world.store.disarm();
+    expect(world.dlq.messages.size).toBe(1);
+    // Act: the second envelope comes after the give-up claim's lease; then the operator replays the FIRST letter.
+    world.advance(61);
+    await deliver(world, [world.source.receive(second!)], 'none');
+    const lettersAfterCopy = world.dlq.messages.size;
+    replay(world, 0);
+    await drain(world, now);
+    const firstReplay = world.outcomes.filter((o) => o.messageId === world.replays[0]!.messageId);
+    // Assess: one dead letter for one failure, and the replayed letter is decided again, not deleted as a duplicate.
+    expect(lettersAfterCopy).toBe(1);
+    expect(firstReplay.map((o) => o.kind)).not.toEqual(['duplicate']);
+  });
+  it.fails('a lost answer whose "unknown" write landed but was not acknowledged still leaves the pending marker (P2)', async () => {
+    // Prepare: max_attempts 1; the first retry lands but its answer is lost, and the write that marks the chain
+    // "unknown" lands while its answer is lost too (write-lost): markUnknown throws before it puts the pending marker.
+    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true }, async () => undefined);
+    emit(world, 'r1', 'plain');
+    world.ws.armRetry('lose-502');
+    world.store.arm('write-lost', 1, 2);
+    await deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'none');
+    world.store.disarm();
+    // Act: the retry's run (r2, task t2) fails and is reported before the lost answer is resolved.
+    world.ws.fail('r2', 'Script execution timed out');
+    emit(world, 'r2', 'plain');
+    await launch(world, [{ kind: 'queue', picks: [1], crash: 'none' }]);
+    await drain(world, now);
+    // Assess: one retry in the chain of r1, as max_attempts says (the marker would have placed r2 in it).
+    expect(p2AttemptsBounded(world)).toEqual([]);
+  });
+  it.fails('a holder that dies after its retry landed does not get the original run retried again once the retry\'s own run has a chain (P1)', async () => {
+    // Prepare: max_attempts 1; the first delivery dies right after Workspace accepted its retry (no settle, no marker).
+    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true }, async () => undefined);
+    emit(world, 'r1', 'plain');
+    await deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'after-call');
+    // Act: the retry's run (r2, task t2) fails and is reported before the claim's lease ends (the known gap (b)):
+    // it starts a chain of its own; then the lookup for r1's expired claim skips r2 as "owned elsewhere".
+    world.ws.fail('r2', 'Script execution timed out');
+    emit(world, 'r2', 'plain');
+    await launch(world, [{ kind: 'queue', picks: [1], crash: 'none' }]);
+    await drain(world, now);
+    // Assess: r1 was retried once (the docs promise "never retried twice" for this window).
+    expect(p1OneRetryPerRun(world)).toEqual([]);
+  });
+});
