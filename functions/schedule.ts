@@ -11,7 +11,7 @@ import { loadSweepConfig } from '../lib/sweep-config.js';
 
 /** sweepOnSchedule: finds failed executions whose events were lost and puts them through the pipeline. */
 const config = loadConfig();
-const sweep = loadSweepConfig(process.env, config.endpoints);
+const sweep = loadSweepConfig(process.env, config.endpoints, config.worstCaseCallMs);
 const runtime = createRuntime(config);
 
 export const handler = middy<ScheduledEvent, { projects: ProjectSummary[] }, Error, Context & WithWorkspaceCredentials>()

@@ -131,7 +131,7 @@ async function step(located: Located, ctx: FailureContext): Promise<Resolution |
   if (input.carried && chain && (chain.state === 'claimed' || chain.state === 'unknown') && chain.rev === input.carried.rev) {
     return settleCarried(chain, input.carried.taskId, ctx);
   }
-  const standing = standingOf(chain, located.generation, { now, force: input.force !== undefined, replayOf: input.replayOf });
+  const standing = standingOf(chain, located.generation, { now, force: input.force !== undefined, replayOf: input.replayOf, clockSkewMs: deps.config.clockSkewSeconds * 1000 });
   switch (standing.kind) {
     case 'duplicate':
       // A dry run writes nothing, not even a link it could repair.
@@ -159,11 +159,13 @@ export async function decideAndAct(located: Located, standing: Extract<Standing,
   const letter = (reason: string, errorCode: string, ruleId: string) => ({ ...ctx.letter(reason, errorCode, ruleId, standing.attemptsMade), firstSeenAt });
 
   if (decision.kind === 'give-up') {
-    const dead = letter(decision.reason, failure.resultCode ?? decision.ruleId, decision.ruleId);
+    // A give-up decided again because its letter was never confirmed keeps its first decision time: either letter's replay then matches.
+    const again = standing.reopened === undefined && chain?.decided_at !== undefined && (chain.state === 'claimed' || chain.state === 'open') ? chain.decided_at : undefined;
+    const dead = { ...letter(decision.reason, failure.resultCode ?? decision.ruleId, decision.ruleId), ...(again !== undefined ? { decidedAt: again } : {}) };
     if (dryRun) return { kind: 'dead-letter', letter: { ...dead, reason: `dry-run: would give up: ${decision.reason}`, errorCode: 'DRY_RUN' }, decision, dryRun };
     // A status that is not a failure says nothing about the chain: it is dead-lettered without touching it.
     if (decision.ruleId === 'not-failed') return { kind: 'dead-letter', letter: dead, decision };
-    const claim = await deps.ledger.claim(located, standing.rev, 'give-up', base);
+    const claim = await deps.ledger.claim(located, standing.rev, 'give-up', base, dead.decidedAt);
     return claim ? { kind: 'dead-letter', letter: dead, decision, claim } : 'conflict';
   }
   if (decision.kind === 'retry-later') {

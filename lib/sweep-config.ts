@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { validateRegion, type EndpointOverrides } from './endpoints.js';
 import { SAFE_ID } from './identifiers.js';
-import { ConfigError } from './config.js';
+import { ConfigError, worstCaseCallMs } from './config.js';
 
 /** What the scheduled sweep looks at, from SWEEP_PROJECTS and friends, validated at cold start. */
 export interface SweepConfig {
@@ -25,7 +25,12 @@ function bounded(env: Readonly<Record<string, string | undefined>>, name: string
   return Number(raw);
 }
 
-export function loadSweepConfig(env: Readonly<Record<string, string | undefined>>, endpoints: EndpointOverrides): SweepConfig {
+/**
+ * `worstCaseMs` is the worst-case retry call (lib/config.ts): the sweep never
+ * starts a record with less than that plus the ledger's writes left, whatever
+ * SWEEP_SAFETY_SECONDS says (a call cut off mid-way is a holder that died).
+ */
+export function loadSweepConfig(env: Readonly<Record<string, string | undefined>>, endpoints: EndpointOverrides, worstCaseMs = worstCaseCallMs(3_000, 1)): SweepConfig {
   const raw = env['SWEEP_PROJECTS']?.trim();
   if (!raw) throw new ConfigError('SWEEP_PROJECTS is required: a JSON list of {"project_id","region"?}');
   let document: unknown;
@@ -47,6 +52,6 @@ export function loadSweepConfig(env: Readonly<Record<string, string | undefined>
     projects: parsed.data.map((p) => ({ projectId: p.project_id, region: p.region })),
     lookbackMinutes: bounded(env, 'SWEEP_LOOKBACK_MINUTES', 60, 10_080, 'minutes'),
     overlapMinutes: bounded(env, 'SWEEP_OVERLAP_MINUTES', 30, 1_440, 'minutes'),
-    safetyMarginMs: bounded(env, 'SWEEP_SAFETY_SECONDS', 10, 600, 'seconds') * 1000,
+    safetyMarginMs: Math.max(bounded(env, 'SWEEP_SAFETY_SECONDS', 10, 600, 'seconds') * 1000, worstCaseMs + 5_000),
   };
 }

@@ -38,8 +38,6 @@ export async function resolveUnknownOutcome(located: Located, standing: Extract<
     since: standing.claimedAt - deps.config.clockSkewSeconds * 1000,
     knownRecords: [chain.root_record, chain.current_record],
     knownTasks: chain.tasks,
-    // Another failure of the same script on the same desktop that the ledger already places is not this retry's run.
-    ownedElsewhere: (run) => deps.ledger.ownedElsewhere(chain.project_id, run.id, run.script_task_id, chain.pk),
   }, key));
   if (landed) {
     const taskId = landed.script_task_id!;

@@ -46,8 +46,6 @@ export interface LandedQuery {
   /** Runs that are not the retry: the chain's own records and tasks. */
   readonly knownRecords: readonly string[];
   readonly knownTasks: readonly string[];
-  /** Whether another chain already owns this run (the ledger knows its record or task elsewhere). */
-  readonly ownedElsewhere?: (run: ExecutionRecord) => Promise<boolean>;
 }
 
 /** A run of the same script on the same desktop that started after the claim: the lost retry's run, if any. */
@@ -56,7 +54,6 @@ export async function findLandedRun(workspace: WorkspaceReader, project: Project
   for await (const run of runs) {
     if (query.knownRecords.includes(run.id)) continue;
     if (run.script_task_id === undefined || query.knownTasks.includes(run.script_task_id)) continue;
-    if (await query.ownedElsewhere?.(run)) continue;
     return run;
   }
   return undefined;

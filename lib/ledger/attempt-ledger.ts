@@ -109,13 +109,6 @@ export class AttemptLedger {
     return { chainKey: item.pk, chain: item, generation: item.attempts, run };
   }
 
-  /** Whether the ledger places a run in a chain other than `chainKey` (its record's item or its task's link). */
-  async ownedElsewhere(projectId: string, recordId: string, taskId: string | undefined, chainKey: string): Promise<boolean> {
-    const [own, link] = await Promise.all([this.store.read(recordKey(projectId, recordId)), taskId ? this.store.read(taskKey(projectId, taskId)) : undefined]);
-    const owner = isLink(link) ? link.link_to : isLink(own) ? own.link_to : isChain(own) ? own.pk : undefined;
-    return owner !== undefined && owner !== chainKey;
-  }
-
   /** Reads a chain again (after a conflict). */
   async reread(located: Located): Promise<Located> {
     const item = await this.store.read(located.chainKey);
@@ -123,11 +116,15 @@ export class AttemptLedger {
   }
 
   /** Takes the claim; undefined when another delivery wrote first (read again and decide again). */
-  async claim(located: Located, expectedRev: number | undefined, intent: ClaimIntent, base?: Chain): Promise<Claim | undefined> {
+  async claim(located: Located, expectedRev: number | undefined, intent: ClaimIntent, base?: Chain, decidedAt?: number): Promise<Claim | undefined> {
     const now = this.now();
     const from = base ?? located.chain ?? newChain(located.run, now);
-    const next = this.stamped(claimed(from, located.run, intent, { now, leaseMs: this.options.leaseMs }));
-    return (await this.store.write(next, expectedRev)) === 'written' ? { chain: next } : undefined;
+    const next = this.stamped(claimed(from, located.run, intent, { now, leaseMs: this.options.leaseMs, decidedAt }));
+    // A retry's pending marker goes with its claim: if this holder dies mid-call, a failure of the retry's run
+    // reported before anyone links it still finds this chain (an unconfirmed claim's marker is ignored).
+    const marker = intent === 'retry' ? this.pendingOf(next) : undefined;
+    const [written] = await Promise.all([this.store.write(next, expectedRev), marker ? this.store.put(marker) : undefined]);
+    return written === 'written' ? { chain: next } : undefined;
   }
 
   /**
@@ -169,10 +166,8 @@ export class AttemptLedger {
    */
   async markUnknown(claim: Claim, evidence: Evidence, facts?: RunFacts): Promise<void> {
     const chain = facts ? withRunFacts(claim.chain, facts) : claim.chain;
-    await this.store.write(this.stamped(unknown(chain, evidence, { now: this.now() })), claim.chain.rev);
-    if (chain.resource_id && chain.script_id) {
-      await this.store.put(this.stamped({ pk: pendingKey(chain.project_id, chain.resource_id, chain.script_id), link_to: chain.pk, generation: chain.attempts }));
-    }
+    const marker = this.pendingOf(chain);
+    await Promise.all([this.store.write(this.stamped(unknown(chain, evidence, { now: this.now() })), claim.chain.rev), marker ? this.store.put(marker) : undefined]);
   }
 
   /** Gives the claim back; a retry's attempt is not counted (the script did not run). */
@@ -211,6 +206,10 @@ export class AttemptLedger {
   private async follow(link: Link, run: RunFacts): Promise<Located> {
     const item = await this.store.read(link.link_to);
     return { chainKey: link.link_to, chain: isChain(item) ? item : undefined, generation: link.generation, run };
+  }
+
+  private pendingOf(chain: Chain): (Link & { expires_at: number }) | undefined {
+    return chain.resource_id && chain.script_id ? this.stamped({ pk: pendingKey(chain.project_id, chain.resource_id, chain.script_id), link_to: chain.pk, generation: chain.attempts }) : undefined;
   }
 
   private linkOf(chain: Chain, taskId: string): Link {

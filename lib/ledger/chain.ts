@@ -53,6 +53,8 @@ export interface Chain {
   readonly rule_id?: string | undefined;
   readonly error_code?: string | undefined;
   readonly dead_lettered_at?: number | undefined;
+  /** A give-up's decision time: a give-up decided again (its letter unconfirmed) reuses it, so its replay still matches. */
+  readonly decided_at?: number | undefined;
   readonly first_seen_at: number;
   readonly failed_at?: number | undefined;
   readonly last_attempt_at?: number | undefined;
@@ -150,7 +152,7 @@ export interface Moment {
 }
 
 /** Takes the claim for one action on the run `run` names. A retry counts the attempt now. */
-export function claimed(chain: Chain, run: RunFacts, intent: ClaimIntent, moment: Moment & { readonly leaseMs: number }): Chain {
+export function claimed(chain: Chain, run: RunFacts, intent: ClaimIntent, moment: Moment & { readonly leaseMs: number; readonly decidedAt?: number | undefined }): Chain {
   const known = withRunFacts(chain, run);
   const tasks = run.taskId && !known.tasks.includes(run.taskId) ? [...known.tasks, run.taskId] : known.tasks;
   return {
@@ -165,6 +167,7 @@ export function claimed(chain: Chain, run: RunFacts, intent: ClaimIntent, moment
     claimed_at: moment.now,
     lease_until: moment.now + moment.leaseMs,
     last_attempt_at: intent === 'retry' ? moment.now : chain.last_attempt_at,
+    decided_at: intent === 'give-up' ? (moment.decidedAt ?? moment.now) : chain.decided_at,
   };
 }
 
@@ -179,7 +182,7 @@ export interface RetriedDetails {
 
 /** The retry landed: the chain now waits for the new task's run. */
 export function retried(chain: Chain, details: RetriedDetails, moment: Moment): Chain {
-  const { lease_until: _lease, intent: _intent, ...rest } = chain;
+  const { lease_until: _lease, intent: _intent, decided_at: _decided, ...rest } = chain;
   return {
     ...rest,
     state: 'retried',

@@ -17,6 +17,8 @@ export type Standing =
 
 export interface StandingContext {
   readonly now: number;
+  /** Clocks of other containers may run this far ahead: a claim counts as live until its lease end plus this. */
+  readonly clockSkewMs?: number | undefined;
   /** An operator's `force`: reopens a dead-lettered run (never one retried or in flight). */
   readonly force?: boolean | undefined;
   /** This delivery is a replayed dead letter, decided at this time (its `decided_at`). */
@@ -26,10 +28,11 @@ export interface StandingContext {
 export function standingOf(chain: Chain | undefined, generation: number, context: StandingContext): Standing {
   if (!chain) return { kind: 'fresh', attemptsMade: 0, rev: undefined };
   const handling = handlingGeneration(chain);
-  const live = (chain.lease_until ?? 0) > context.now;
+  const until = (chain.lease_until ?? 0) + (context.clockSkewMs ?? 0);
+  const live = until > context.now;
   const fresh = (reopened?: 'replay' | 'force'): Standing => ({ kind: 'fresh', attemptsMade: chain.attempts, lastAttemptAt: chain.last_attempt_at, rev: chain.rev, reopened });
   const unresolved = (): Standing =>
-    live ? { kind: 'in-flight', until: chain.lease_until! } : { kind: 'unresolved', rev: chain.rev, claimedAt: chain.claimed_at ?? 0, attemptsMade: chain.attempts - 1 };
+    live ? { kind: 'in-flight', until } : { kind: 'unresolved', rev: chain.rev, claimedAt: chain.claimed_at ?? 0, attemptsMade: chain.attempts - 1 };
 
   if (generation < handling) {
     const relink = chain.state === 'retried' && generation === chain.attempts - 1;
@@ -45,7 +48,7 @@ export function standingOf(chain: Chain | undefined, generation: number, context
     case 'retried':
       return fresh();
     case 'claimed':
-      if (live) return { kind: 'in-flight', until: chain.lease_until! };
+      if (live) return { kind: 'in-flight', until };
       // A give-up's holder died before its dead letter was accepted: decide again; nothing was called.
       return chain.intent === 'give-up' ? fresh() : unresolved();
     case 'unknown':

@@ -116,6 +116,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     WORKSPACE_TIMEOUT_MS: '400',
     WORKSPACE_IN_CALL_RETRIES: '0',
     LEDGER_LEASE_SECONDS: '11',
+    // One process, one clock: no skew to allow for between containers.
+    CLOCK_SKEW_SECONDS: '1',
     CREDENTIALS_CACHE_TTL_SECONDS: '1',
     BREAKER_FAILURES: '10',
     BREAKER_COOLDOWN_SECONDS: '1',

@@ -73,7 +73,7 @@ describe('the ledger protocol, case by case', () => {
       const first = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
       expect(first[0]).toMatchObject({ kind: 'deferred' });
       expect(String(first[0]!['reason'])).toMatch(/^outcome-unknown/);
-      jump(120_000);
+      jump(200_000); // past the lease (60 s) and the clock-skew allowance (120 s)
       const second = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
       expect(second[0]).toMatchObject({ kind: 'retried', via: 'lookup' });
       expect(h.stack.simulator.rerunsOf(String(failure['record_id']))).toBe(1);
@@ -89,7 +89,7 @@ describe('the ledger protocol, case by case', () => {
     const event = body({ ...h.stack.simulator.state.record(PROJECT_ID, lostRun!), project_id: PROJECT_ID });
     const during = await outcomesOf(() => invoke(handler, sqsEvent([event])));
     expect(during[0]).toMatchObject({ kind: 'deferred' });
-    jump(120_000);
+    jump(200_000); // past the lease (60 s) and the clock-skew allowance (120 s)
     const after = await outcomesOf(() => invoke(handler, sqsEvent([event])));
     expect(after[0]).toMatchObject({ kind: 'dead-lettered', ruleId: 'max-attempts' });
     expect(h.stack.simulator.rerunsOf(lostRun!)).toBe(0);
@@ -194,7 +194,7 @@ describe('the ledger protocol, case by case', () => {
     const giveUp = { ...failure, reason: 'Access denied' };
     const during = await outcomesOf(() => invoke(handler, sqsEvent([body(giveUp)])));
     expect(during[0]).toMatchObject({ kind: 'deferred' });
-    jump(120_000);
+    jump(200_000); // past the lease (60 s) and the clock-skew allowance (120 s)
     const after = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
     expect(after[0]).toMatchObject({ kind: 'retried', via: 'answer', attempt: 1 });
     expect(h.stack.simulator.rerunsOf(String(failure['record_id']))).toBe(1);

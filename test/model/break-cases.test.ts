@@ -23,7 +23,7 @@ beforeEach(() => {
 afterEach(() => undo());
 
 describe('protocol breaks found by review', () => {
-  it.fails('a container whose clock runs ahead (within CLOCK_SKEW_SECONDS) does not take a live retry claim for expired and call again (P1)', async () => {
+  it('a container whose clock runs ahead (within CLOCK_SKEW_SECONDS) does not take a live retry claim for expired and call again (P1)', async () => {
     // Prepare: one failure, sent twice (two envelopes); the first delivery is held inside its retry call.
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -49,7 +49,7 @@ describe('protocol breaks found by review', () => {
     expect(p1OneRetryPerRun(world)).toEqual([]);
   });
 
-  it.fails('a give-up whose dead-lettered write failed is surfaced once, and a replay of its letter is decided again (P3/P4)', async () => {
+  it('a give-up whose dead-lettered write failed is surfaced once, and a replay of its letter is decided again (P3/P4)', async () => {
     // Prepare: a failure the policy gives up on, sent twice; the ledger accepts the give-up claim, then refuses the
     // write that marks it dead-lettered (the letter itself was accepted, so the message leaves the queue).
     world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'giveUp' }] }, async () => undefined);
@@ -71,13 +71,14 @@ describe('protocol breaks found by review', () => {
     expect(lettersAfterCopy).toBe(1);
     expect(firstReplay.map((o) => o.kind)).not.toEqual(['duplicate']);
   });
-  it.fails('a lost answer whose "unknown" write landed but was not acknowledged still leaves the pending marker (P2)', async () => {
+  it('a lost answer whose "unknown" write landed but was not acknowledged still leaves the pending marker (P2)', async () => {
     // Prepare: max_attempts 1; the first retry lands but its answer is lost, and the write that marks the chain
     // "unknown" lands while its answer is lost too (write-lost): markUnknown throws before it puts the pending marker.
     world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true }, async () => undefined);
     emit(world, 'r1', 'plain');
     world.ws.armRetry('lose-502');
-    world.store.arm('write-lost', 1, 2);
+    // The writes before it: the looked-up chain, the claim, the claim's pending marker; then the "unknown" write.
+    world.store.arm('write-lost', 1, 3);
     await deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'none');
     world.store.disarm();
     // Act: the retry's run (r2, task t2) fails and is reported before the lost answer is resolved.
@@ -88,7 +89,7 @@ describe('protocol breaks found by review', () => {
     // Assess: one retry in the chain of r1, as max_attempts says (the marker would have placed r2 in it).
     expect(p2AttemptsBounded(world)).toEqual([]);
   });
-  it.fails('a holder that dies after its retry landed does not get the original run retried again once the retry\'s own run has a chain (P1)', async () => {
+  it('a holder that dies after its retry landed does not get the original run retried again once the retry\'s own run has a chain (P1)', async () => {
     // Prepare: max_attempts 1; the first delivery dies right after Workspace accepted its retry (no settle, no marker).
     world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true }, async () => undefined);
     emit(world, 'r1', 'plain');

@@ -39,9 +39,10 @@ const specArb: fc.Arbitrary<WorldSpec & { readonly shapes: readonly Shape[] }> =
   maxAttempts: fc.integer({ min: 1, max: 3 }),
   tasks: fc.array(fc.record({ desktops: fc.integer({ min: 1, max: 2 }), reason: fc.constantFrom<ReasonKind>('retry', 'retry', 'later', 'giveUp') }), { minLength: 1, maxLength: 2 }),
   shapes: fc.array(fc.constantFrom<Shape>(...SHAPES), { minLength: 2, maxLength: 2 }),
-  // The two known gaps (test/model/protocol-cases.test.ts, skipped) stay out of the default runs; these switches explore them.
+  // The shared-desktop gap (test/model/protocol-cases.test.ts, skipped) stays out of the default runs; MODEL_SHARED_DESKTOPS=true explores it.
   sharedDesktops: fc.constant(process.env['MODEL_SHARED_DESKTOPS'] === 'true'),
-  failUnlinkedRuns: fc.constant(process.env['MODEL_FAIL_UNLINKED'] === 'true'),
+  // Runs the ledger has not linked yet may fail and be reported too (the pending marker written with each retry claim places them); MODEL_FAIL_UNLINKED=false leaves them out.
+  failUnlinkedRuns: fc.constant(process.env['MODEL_FAIL_UNLINKED'] !== 'false'),
 });
 
 describe('the attempt-ledger protocol under a model of queue, ledger and Workspace', () => {

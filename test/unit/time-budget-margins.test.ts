@@ -10,7 +10,7 @@ import { loadSweepConfig } from '../../lib/sweep-config.js';
  * worstCaseCallMs + 5 s in hand; the sweep should keep at least as much.
  */
 describe('time kept in hand before a retry call', () => {
-  it.fails('the sweep keeps at least the worst-case call plus the ledger writes in hand (defaults)', () => {
+  it('the sweep keeps at least the worst-case call plus the ledger writes in hand (defaults)', () => {
     // Prepare: the defaults (WORKSPACE_TIMEOUT_MS 3000, WORKSPACE_IN_CALL_RETRIES 1, SWEEP_SAFETY_SECONDS unset).
     const env = { SWEEP_PROJECTS: '[{"project_id":"0a1b2c3d4e5f60718293a4b5c6d7e8f9"}]' };
     // Act
