@@ -10,6 +10,8 @@ import type { PreparedRequest, WorkspaceClient } from './workspace-client.js';
 import { certainlyNotApplied, isWorkspaceApiError, type WorkspaceApiError } from './workspace-errors.js';
 import { CircuitBreakers, CircuitOpenError } from './circuit-breakers.js';
 import type { ErrorBudget } from './error-budget.js';
+import { admitKey, admitRotatedKey } from './key-admission.js';
+import type { InvocationKeyGate, KeyPass } from './key-gate.js';
 import { countApiError } from './observability.js';
 import type { RetryAccepted } from './workspace-types.js';
 
@@ -45,6 +47,8 @@ export interface PipelineDeps {
   readonly breakers: CircuitBreakers;
   /** This invocation's tolerance for failed calls. */
   readonly errorBudget: ErrorBudget;
+  /** One call per key version not yet accepted; refusals shared by the fleet (lib/key-gate.ts). */
+  readonly keyGate?: InvocationKeyGate | undefined;
   readonly now?: () => number;
 }
 
@@ -117,7 +121,18 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
   if (deps.errorBudget.exhausted()) {
     return { kind: 'requeue', reason: `error-threshold: ${deps.errorBudget.describe()}; the rest of the batch waits`, delaySeconds: deps.config.breakerCooldownSeconds, attempt: decision.attempt, ruleId: decision.ruleId };
   }
-  return callAndSettle({ failure, project, decision, standing, view, credentials, version, endpoint, breakerKey, forceReason: input.force?.reason, firstSeenAt: input.firstSeenAt, now }, deps);
+  // Key safety: the gate sits here, before the claim, so no lease is held while this waits for another call's answer on the key.
+  const admitted = await admitKey(deps.keyGate, deps.credentials, failure.projectId, { credentials, version });
+  if (admitted.kind === 'refused') {
+    const seconds = Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(admitted.retryAfterMs / 1000)));
+    return { kind: 'requeue', reason: `auth-refused: key version ${admitted.keyVersion.slice(0, 12)} was refused by Workspace; not used for ${seconds} s`, delaySeconds: seconds, attempt: decision.attempt, ruleId: decision.ruleId };
+  }
+  const key = admitted.key;
+  try {
+    return await callAndSettle({ failure, project, decision, standing, view, credentials: key.credentials, version: key.version, endpoint, breakerKey: CircuitBreakers.keyFor(endpoint, key.credentials.ak), pass: admitted.pass, forceReason: input.force?.reason, firstSeenAt: input.firstSeenAt, now }, deps);
+  } finally {
+    admitted.pass.release();
+  }
 }
 
 interface CallContext {
@@ -130,6 +145,8 @@ interface CallContext {
   readonly version: number;
   readonly endpoint: string;
   readonly breakerKey: string;
+  /** The key gate's pass for these credentials: told whether Workspace accepted them. */
+  readonly pass: KeyPass;
   readonly forceReason?: string | undefined;
   readonly firstSeenAt: number;
   readonly now: number;
@@ -159,21 +176,35 @@ async function retryWithRefresh(ctx: CallContext, deps: PipelineDeps): Promise<R
   const target = retryTargetOf(ctx.failure);
   const call = (key: string, credentials: SigningCredentials) => deps.breakers.execute(key, () => deps.workspace.retry(ctx.project, target, credentials));
   try {
-    return await call(ctx.breakerKey, ctx.credentials);
+    const accepted = await call(ctx.breakerKey, ctx.credentials);
+    ctx.pass.accepted();
+    return accepted;
   } catch (error) {
     if (!isWorkspaceApiError(error) || error.kind !== 'auth') throw error;
     await deps.credentials.refreshAfter(ctx.version);
     const fresh = await deps.credentials.forProject(ctx.project.projectId);
     if (fresh.credentials.ak === ctx.credentials.ak && fresh.credentials.sk === ctx.credentials.sk) {
       deps.breakers.refuseKey(ctx.breakerKey);
+      await ctx.pass.refused();
       throw error;
     }
+    // A rotated secret: this call probes the new version, then the old one's waiters go (they re-read the secret).
+    const freshPass = await admitRotatedKey(deps.keyGate, fresh);
+    await ctx.pass.refused(false);
+    if (!freshPass) throw error;
     const freshKey = CircuitBreakers.keyFor(ctx.endpoint, fresh.credentials.ak);
     try {
-      return await call(freshKey, fresh.credentials);
+      const accepted = await call(freshKey, fresh.credentials);
+      freshPass.accepted();
+      return accepted;
     } catch (second) {
-      if (isWorkspaceApiError(second) && second.kind === 'auth') deps.breakers.refuseKey(freshKey);
+      if (isWorkspaceApiError(second) && second.kind === 'auth') {
+        deps.breakers.refuseKey(freshKey);
+        await freshPass.refused();
+      }
       throw second;
+    } finally {
+      freshPass.release();
     }
   }
 }
