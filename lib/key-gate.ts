@@ -65,7 +65,7 @@ export class KeyGate {
   private readonly now: () => number;
 
   constructor(private readonly options: KeyGateOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => Date.now());
   }
 
   /** One invocation's view of the gate: the shared refusal of each key version is read at most once in it. */

@@ -31,7 +31,7 @@ export class KeyRefusalStore implements SharedRefusals {
     private readonly db: DynamoDBDocumentClient,
     private readonly options: KeyRefusalStoreOptions,
   ) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => Date.now());
   }
 
   async refusedUntil(keyVersion: string): Promise<number> {

@@ -75,8 +75,29 @@ describe('poison pills, each with a precise reason', () => {
     expect(result).toEqual({ ok: false, error: expect.stringMatching(/^body: \d+ bytes, larger than 65536$/) });
   });
 
-  it('does not pollute Object.prototype', () => {
-    parse(`{"__proto__":{"polluted":true},"project_id":"${PROJECT_ID}","record_id":"r"}`);
-    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+});
+
+describe('prototype-polluting keys', () => {
+  const text = `{"__proto__":{"polluted":true},"project_id":"${PROJECT_ID}","record_id":"r"}`;
+
+  it('are what JSON.parse keeps: an own "__proto__" property, which a later copy turns into a prototype', () => {
+    // JSON.parse never touches Object.prototype itself; the danger is the own key it leaves for code that copies the object.
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    expect(Object.hasOwn(parsed, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
+    const copied = Object.assign({}, parsed) as { polluted?: boolean };
+    expect(copied.polluted).toBe(true);
+    expect(Object.hasOwn(copied, 'polluted')).toBe(false);
+  });
+
+  it.each([
+    ['at the top', text, /^body: key "__proto__" is not allowed$/],
+    ['written with escapes (JSON.parse decodes the key)', `{"\\u005f\\u005fproto\\u005f\\u005f":{},"project_id":"${PROJECT_ID}","record_id":"r"}`, /^body: key "__proto__" is not allowed$/],
+    ['nested in an array', `{"project_id":"${PROJECT_ID}","record_id":"r","x":[{"__proto__":{}}]}`, /^body: key "__proto__" is not allowed$/],
+    ['inside an SNS Message', JSON.stringify({ Type: 'Notification', Message: text }), /^body\.Message: key "__proto__" is not allowed$/],
+    ['inside a CloudEvent data_base64', JSON.stringify({ specversion: '1.0', id: 'x', data_base64: Buffer.from(text).toString('base64') }), /key "__proto__" is not allowed$/],
+    ['as "prototype"', `{"project_id":"${PROJECT_ID}","record_id":"r","x":{"prototype":{}}}`, /^body: key "prototype" is not allowed$/],
+  ])('are refused %s', (_, input, reason) => {
+    expect(parse(input)).toEqual({ ok: false, error: expect.stringMatching(reason) });
   });
 });
