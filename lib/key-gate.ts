@@ -3,7 +3,7 @@ import type { SigningCredentials } from './signer.js';
 
 /**
  * Key safety at any concurrency. Huawei's API gateway locks an access key
- * after more than five consecutive refused signatures (docs/key-safety.md), and
+ * after more than five refused signatures in a row (docs/key-safety.md), and
  * a locked key also breaks every other tool that shares it. So a key version
  * this container has not seen accepted sends ONE call first; every other call
  * with that version waits for its answer. An acceptance opens the gate for the
