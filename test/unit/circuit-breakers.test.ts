@@ -31,6 +31,7 @@ beforeEach(() => {
 });
 afterEach(() => logs.restore());
 const messages = () => logs.lines().map((l) => l['message']);
+const line = (message: string) => logs.lines().find((l) => l['message'] === message);
 
 describe('circuit breakers', () => {
   it('open after the configured run of transient failures and then refuse without calling', async () => {
@@ -40,10 +41,10 @@ describe('circuit breakers', () => {
     const refused = await b.run('ok').catch((e: unknown) => e);
 
     expect(refused).toBeInstanceOf(CircuitOpenError);
-    expect((refused as CircuitOpenError).retryAfterMs).toBe(30_000);
+    expect(refused).toMatchObject({ name: 'CircuitOpenError', key: KEY, retryAfterMs: 30_000, message: `circuit open for ${KEY}: Workspace kept failing, no call for 30 s` });
     expect(b.calls()).toBe(3);
     expect(b.breakers.waitFor(KEY)).toBe(30_000);
-    expect(messages()).toContain('circuit breaker opened');
+    expect(line('circuit breaker opened')).toMatchObject({ level: 'WARN', breaker: KEY, halfOpenAfterMs: 30_000 });
   });
 
   it('stay closed when a success breaks the run, and count only transient failures', async () => {
@@ -78,7 +79,8 @@ describe('circuit breakers', () => {
     expect(await second).toBe('done');
     expect(b.calls()).toBe(2);
     expect(b.breakers.waitFor(KEY)).toBe(0);
-    expect(messages()).toContain('circuit breaker closed');
+    expect(line('circuit breaker half-open: one probe call')).toMatchObject({ breaker: KEY });
+    expect(line('circuit breaker closed')).toMatchObject({ breaker: KEY });
   });
 
   it('open again for a full cool-down when the probe fails, refusing the calls that waited for it', async () => {
@@ -89,7 +91,9 @@ describe('circuit breakers', () => {
     const [probe, second] = await Promise.allSettled([b.run('transient'), b.run('ok')]);
 
     expect(probe).toMatchObject({ status: 'rejected', reason: expect.any(WorkspaceApiError) });
+    // It waited for the probe, so it is told the whole new cool-down, not a token second.
     expect(second).toMatchObject({ status: 'rejected', reason: expect.any(CircuitOpenError) });
+    expect((second as PromiseRejectedResult).reason.retryAfterMs).toBe(30_000);
     expect(b.calls()).toBe(2);
     expect(b.breakers.waitFor(KEY)).toBe(30_000);
   });
@@ -109,10 +113,15 @@ describe('circuit breakers', () => {
     expect(b.breakers.waitFor(KEY)).toBe(299_000);
     await expect(b.run('ok')).rejects.toMatchObject({ retryAfterMs: 299_000 });
     expect(messages().filter((m) => m === 'access key refused by Workspace: not used again until the cool-down ends')).toHaveLength(1);
+    expect(line('access key refused by Workspace: not used again until the cool-down ends')).toMatchObject({ level: 'WARN', breaker: KEY, cooldownMs: 300_000 });
 
     b.advance(299_000);
     expect(await b.run('ok')).toBe('done');
     expect(b.calls()).toBe(1);
+    // Refused again the moment the last cool-down ended: a new cool-down, and a new warning.
+    b.breakers.refuseKey(KEY);
+    expect(b.breakers.waitFor(KEY)).toBe(300_000);
+    expect(messages().filter((m) => m === 'access key refused by Workspace: not used again until the cool-down ends')).toHaveLength(2);
   });
 
   it('keep a refused key refused when its circuit closes before the auth cool-down ends', async () => {
