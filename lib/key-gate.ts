@@ -180,7 +180,6 @@ export class InvocationKeyGate {
   }
 
   private async share(keyVersion: string, until: number): Promise<void> {
-    this.reads.set(keyVersion, Promise.resolve(until));
     await this.shared?.record(keyVersion, until).catch((error: unknown) => this.onStoreError(error));
   }
 }

@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SharedRefusals } from './key-gate.js';
 
@@ -37,8 +36,8 @@ export class KeyRefusalStore implements SharedRefusals {
   async refusedUntil(keyVersion: string): Promise<number> {
     // Strongly consistent: a refusal written a moment ago by another container must be seen.
     const result = await this.db.send(new GetCommand({ TableName: this.options.tableName, Key: { pk: refusalKey(keyVersion) }, ConsistentRead: true }));
-    const until = result.Item?.['refused_until'];
-    return typeof until === 'number' && Number.isFinite(until) ? until : 0;
+    const until: unknown = result.Item?.['refused_until'];
+    return Number.isFinite(until) ? (until as number) : 0;
   }
 
   /** Records a refusal; a later `refused_until` already there is kept (a cool-down is never shortened). */
@@ -59,7 +58,8 @@ export class KeyRefusalStore implements SharedRefusals {
         }),
       );
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return;
+      // By name: the error class may come from another copy of the SDK than the one imported here.
+      if ((error as Error).name === 'ConditionalCheckFailedException') return;
       throw error;
     }
   }

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyVersionOf } from '../../lib/key-gate.js';
 import { KeyRefusalStore } from '../../lib/key-refusals.js';
@@ -53,5 +53,15 @@ describe('key refusals in the ledger table', () => {
     const missing = new KeyRefusalStore(db, { tableName: 'no-such-table' });
     await expect(missing.refusedUntil('v')).rejects.toThrow(/ResourceNotFound|not found/i);
     await expect(missing.record('v', NOW)).rejects.toThrow(/ResourceNotFound|not found/i);
+  });
+});
+
+describe('key refusals that are not numbers', () => {
+  it('count as no refusal: an item without refused_until, or with a value that is not a number', async () => {
+    await db.send(new PutCommand({ TableName: stack.tableName, Item: { pk: 'key#no-until', key_version: 'no-until' } }));
+    await db.send(new PutCommand({ TableName: stack.tableName, Item: { pk: 'key#text-until', refused_until: '1900000000000' } }));
+
+    expect(await store().refusedUntil('no-until')).toBe(0);
+    expect(await store().refusedUntil('text-until')).toBe(0);
   });
 });

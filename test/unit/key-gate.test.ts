@@ -169,6 +169,71 @@ describe('key gate', () => {
     expect(errors).toHaveLength(2);
   });
 
+  it('ignores any report after a pass\'s first: a late acceptance does not open a refused version', async () => {
+    const t = clock();
+    const gate = new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now }).forInvocation();
+    const probe = go(await gate.admit('v1'));
+    await probe.refused();
+    t.advance(10);
+    await probe.refused();
+    probe.accepted();
+
+    expect(await gate.admit('v1')).toEqual({ kind: 'refused', retryAfterMs: COOLDOWN_MS - 10 });
+    t.advance(COOLDOWN_MS);
+    expect(go(await gate.admit('v1')).probe).toBe(true);
+  });
+
+  it('probes again after the cool-down of a version that was accepted before it was refused', async () => {
+    const t = clock();
+    const gate = new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now }).forInvocation();
+    go(await gate.admit('v1')).accepted();
+    await go(await gate.admit('v1')).refused();
+
+    t.advance(COOLDOWN_MS);
+
+    expect(go(await gate.admit('v1')).probe).toBe(true);
+  });
+
+  it('tells the fleet about a refusal that comes the moment the last cool-down ended', async () => {
+    const t = clock();
+    const { shared, calls } = fleet();
+    const gate = new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now });
+    await go(await gate.forInvocation(shared).admit('v1')).refused();
+    t.advance(COOLDOWN_MS);
+
+    await go(await gate.forInvocation().admit('v1')).refused();
+
+    expect(calls.writes).toHaveLength(1);
+    await go(await new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now }).forInvocation(shared).admit('v2')).refused();
+    expect(calls.writes).toHaveLength(2);
+  });
+
+  it('lets only the current probe release its waiters, not a stale pass or a second report', async () => {
+    const t = clock();
+    const gate = new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now }).forInvocation();
+    const accepted = go(await gate.admit('v1'));
+    accepted.accepted();
+    const old = go(await gate.admit('v1'));
+    const refusing = go(await gate.admit('v1'));
+    await refusing.refused();
+    t.advance(COOLDOWN_MS);
+    const first = go(await gate.admit('v1'));
+    first.release();
+    const probe = go(await gate.admit('v1'));
+    let waiterAnswered = false;
+    void gate.admit('v1').then(() => (waiterAnswered = true));
+
+    old.release();
+    first.release();
+    await settle();
+
+    expect(probe.probe).toBe(true);
+    expect(waiterAnswered).toBe(false);
+    probe.accepted();
+    await settle();
+    expect(waiterAnswered).toBe(true);
+  });
+
   it('keeps versions apart: a refused one does not hold back another', async () => {
     const gate = new KeyGate({ cooldownMs: COOLDOWN_MS }).forInvocation();
     await go(await gate.admit('v1')).refused();
@@ -177,6 +242,8 @@ describe('key gate', () => {
 });
 
 describe('key version fingerprint', () => {
+  const PINNED_AK_SK = '38c0cb5b6694d04f8862c88926be33d7';
+  const PINNED_AK_SK_T = 'a61d12d6dd33553426ee0040614bbd2c';
   const key = { ak: 'AKEXAMPLE1234567', sk: 'secret-key-value-1234567890' };
 
   it('is the same for the same key and never contains it', () => {
@@ -189,5 +256,12 @@ describe('key version fingerprint', () => {
   it('changes with the access key, the secret key and the token: a new secret value is a new version', () => {
     const versions = new Set([key, { ...key, ak: 'AKOTHER' }, { ...key, sk: 'other' }, { ...key, securityToken: 'token' }].map(keyVersionOf));
     expect(versions.size).toBe(4);
+    // The fields are kept apart: moving a character from one to the next is another version.
+    expect(keyVersionOf({ ak: 'AB', sk: 'C' })).not.toBe(keyVersionOf({ ak: 'A', sk: 'BC' }));
+  });
+
+  it('stays the same across releases, so a refusal recorded by the running version is honoured by the next during a deployment', () => {
+    expect(keyVersionOf({ ak: 'AK', sk: 'SK' })).toBe(PINNED_AK_SK);
+    expect(keyVersionOf({ ak: 'AK', sk: 'SK', securityToken: 'T' })).toBe(PINNED_AK_SK_T);
   });
 });

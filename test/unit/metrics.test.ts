@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { countApiError, countOutcome, metrics } from '../../lib/observability.js';
 import { captureStdout, type LogCapture } from '../../local/log-capture.js';
 
@@ -37,5 +37,26 @@ describe('metrics', () => {
     expect(line).toMatchObject({ ErrorCode: 'WKS.00210404', ApiError: 1 });
     expect(line?._aws.CloudWatchMetrics[0]?.Dimensions[0]).toContain('ErrorCode');
     expect(line?._aws.CloudWatchMetrics[0]?.Metrics).toEqual([{ Name: 'ApiError', Unit: 'Count' }]);
+  });
+});
+
+describe('names from the environment', () => {
+  it('take the namespace and the service name from the Powertools variables when they are set', async () => {
+    const saved = { ...process.env };
+    process.env['POWERTOOLS_METRICS_NAMESPACE'] = 'OtherNamespace';
+    process.env['POWERTOOLS_SERVICE_NAME'] = 'other-service';
+    try {
+      vi.resetModules();
+      const fresh = await import('../../lib/observability.js');
+      fresh.countOutcome('retried');
+      fresh.metrics.publishStoredMetrics();
+      fresh.logger.info('named');
+    } finally {
+      process.env = saved;
+    }
+    const [line] = emf();
+    expect(line?._aws.CloudWatchMetrics[0]?.Namespace).toBe('OtherNamespace');
+    expect(line?.['service']).toBe('other-service');
+    expect(capture.lines().find((l) => l['message'] === 'named')?.['service']).toBe('other-service');
   });
 });

@@ -33,8 +33,25 @@ describe('log redaction through the real logger', () => {
 
     written();
     const [line] = capture.lines();
-    expect(line).toMatchObject({ message: 'calling Workspace', recordId: 'visible-record', credentials: { ak: '[REDACTED]', sk: '[REDACTED]', security_token: '[REDACTED]' } });
+    expect(line).toMatchObject({ message: 'calling Workspace', service: 'workspace-script-retry', recordId: 'visible-record', credentials: { ak: '[REDACTED]', sk: '[REDACTED]', security_token: '[REDACTED]' } });
     expect((line!['request'] as { headers: Record<string, unknown> }).headers['Authorization']).toBe('[REDACTED]');
+  });
+
+  it.each(['securityToken', 'security_token', 'accessKey', 'access_key', 'secretKey', 'secret_key', 'secret_string', 'SecretString', 'x-security-token', 'password', 'signature'])('redacts a value under %s', (name) => {
+    logger.info('one field', { [name]: SK });
+    written();
+    expect(capture.lines()[0]?.[name]).toBe('[REDACTED]');
+  });
+
+  it('keeps fields whose names only contain a credential word (task, skipped, akamai_id)', () => {
+    logger.info('look-alikes', { task: 'visible-task', skipped: 3, akamai_id: 'visible-id' });
+    expect(capture.lines()[0]).toMatchObject({ task: 'visible-task', skipped: 3, akamai_id: 'visible-id' });
+  });
+
+  it('scrubs a whole signature or access key in text, and only those', () => {
+    logger.info('texts', { signatureOnly: `Signature=${SIGNATURE} then`, accessOnly: `Access=${AK}, rest`, short: 'Signature=abc' });
+    written();
+    expect(capture.lines()[0]).toMatchObject({ signatureOnly: 'Signature=[REDACTED] then', accessOnly: 'Access=[REDACTED], rest', short: 'Signature=abc' });
   });
 
   it('scrubs a signed Authorization header that slipped into a message, an error and its stack', () => {
