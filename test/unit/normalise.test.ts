@@ -101,3 +101,35 @@ describe('prototype-polluting keys', () => {
     expect(parse(input)).toEqual({ ok: false, error: expect.stringMatching(reason) });
   });
 });
+
+describe('the depth scan and the routing keys, at their edges', () => {
+  const nest = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+  const withValue = (value: string) => `{"project_id":"${PROJECT_ID}","record_id":"r","extra":${value}}`;
+
+  it('accepts JSON nested exactly 10 deep and refuses 11', () => {
+    expect(parse(withValue(nest(9)))).toMatchObject({ ok: true });
+    expect(parse(withValue(nest(10)))).toEqual({ ok: false, error: 'body: JSON nested deeper than 10 levels' });
+  });
+
+  it('counts brackets in structure only, not inside strings, escaped quotes included', () => {
+    const text = withValue(`{"note":"${'['.repeat(20)} \\" ${'{'.repeat(20)}","list":[1,[2]]}`);
+    expect(parse(text)).toMatchObject({ ok: true });
+    expect(parse(withValue(`["a\\\\", ${nest(9)}]`))).toEqual({ ok: false, error: 'body: JSON nested deeper than 10 levels' });
+  });
+
+  it('lets closing brackets bring the depth back down', () => {
+    const wide = withValue(`[${Array.from({ length: 20 }, () => nest(8)).join(',')}]`);
+    expect(parse(wide)).toMatchObject({ ok: true });
+  });
+
+  it.each(['endpoint', 'url', 'host', 'base_url', 'endpoint_url', 'hostname'])('refuses a %s field: events never choose where a request goes', (key) => {
+    expect(parse({ project_id: PROJECT_ID, record_id: 'r', [key]: 'https://evil.example.com' })).toEqual({ ok: false, error: `body.${key}: events cannot choose where a request goes` });
+  });
+
+  it('accepts a body of exactly the size limit', () => {
+    const base = JSON.stringify({ project_id: PROJECT_ID, record_id: 'r', padding: '' });
+    const exact = JSON.stringify({ project_id: PROJECT_ID, record_id: 'r', padding: 'x'.repeat(MAX_BODY_BYTES - base.length) });
+    expect(Buffer.byteLength(exact)).toBe(MAX_BODY_BYTES);
+    expect(parse(exact)).toMatchObject({ ok: true });
+  });
+});
