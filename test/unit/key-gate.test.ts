@@ -201,11 +201,24 @@ describe('key gate', () => {
     await go(await gate.forInvocation(shared).admit('v1')).refused();
     t.advance(COOLDOWN_MS);
 
-    await go(await gate.forInvocation().admit('v1')).refused();
+    await go(await gate.forInvocation(shared).admit('v1')).refused();
 
-    expect(calls.writes).toHaveLength(1);
-    await go(await new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now }).forInvocation(shared).admit('v2')).refused();
-    expect(calls.writes).toHaveLength(2);
+    expect(calls.writes).toEqual([
+      ['v1', 1_000_000 + COOLDOWN_MS],
+      ['v1', 1_000_000 + 2 * COOLDOWN_MS],
+    ]);
+  });
+
+  it('does not let a late acceptance of a refused probe open the version once the cool-down ends', async () => {
+    const t = clock();
+    const gate = new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now }).forInvocation();
+    const probe = go(await gate.admit('v1'));
+    await probe.refused();
+    probe.accepted();
+
+    t.advance(COOLDOWN_MS);
+
+    expect(go(await gate.admit('v1')).probe).toBe(true);
   });
 
   it('lets only the current probe release its waiters, not a stale pass or a second report', async () => {
