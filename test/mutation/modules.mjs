@@ -6,7 +6,7 @@
 export const MODULES = {
   'circuit-breakers': { mutate: ['lib/circuit-breakers.ts'], tests: ['test/unit/circuit-breakers.test.ts'] },
   'batch-failure-guard': { mutate: ['lib/middleware/batch-failure-guard.ts'], tests: ['test/unit/batch-failure-guard.test.ts'] },
-  credentials: { mutate: ['lib/credentials.ts'], tests: ['test/unit/credentials.test.ts'] },
+  credentials: { mutate: ['lib/credentials.ts'], tests: ['test/unit/credentials.test.ts', 'test/integration/credentials-middleware.test.ts'] },
   observability: { mutate: ['lib/observability.ts'], tests: ['test/unit/redaction.test.ts', 'test/unit/metrics.test.ts'] },
   normalise: { mutate: ['lib/normalise.ts'], tests: ['test/unit/normalise.test.ts'] },
   'key-gate': {
