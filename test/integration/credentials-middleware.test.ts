@@ -70,6 +70,24 @@ describe('the credentials middleware', () => {
     expect(await handlerFor(b)({}, context)).toBe('AKB');
   });
 
+  it('leaves no unhandled rejection when a secret that cannot be read is never needed (a batch of poison pills)', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const handler = middy<unknown, string, Error, Context & WithWorkspaceCredentials>()
+        .use(workspaceCredentialsMiddleware({ secretId: secretId(), cacheTtlSeconds: 300 }))
+        .handler(async () => 'no key needed');
+
+      expect(await handler({}, context)).toBe('no key needed');
+      // Time for the failed read to settle; too short could only let the test pass wrongly, never fail wrongly.
+      await new Promise<void>((resolve) => setTimeout(resolve, 200));
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+    expect(rejections).toEqual([]);
+  });
+
   it('fails the invocation that needs a missing secret, naming it, and nothing before', async () => {
     const id = secretId();
     const handler = handlerFor(id);
