@@ -11,7 +11,7 @@ export const MODULES = {
   normalise: { mutate: ['lib/normalise.ts'], tests: ['test/unit/normalise.test.ts'] },
   'key-gate': {
     mutate: ['lib/key-gate.ts', 'lib/key-admission.ts', 'lib/key-refusals.ts'],
-    tests: ['test/unit/key-gate.test.ts', 'test/unit/key-admission.test.ts', 'test/integration/key-refusals.test.ts'],
+    tests: ['test/unit/key-gate.test.ts', 'test/unit/key-gate-reports.test.ts', 'test/unit/key-admission.test.ts', 'test/integration/key-refusals.test.ts'],
   },
   ledger: { mutate: ['lib/ledger.ts'], tests: ['test/integration/ledger.test.ts'] },
   pipeline: { mutate: ['lib/pipeline.ts'], tests: ['test/integration/ledger.test.ts', 'test/integration/queue-function.test.ts', 'test/integration/key-safety.test.ts'] },
