@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, handleWhen, type CircuitBreakerPolicy, type IBackoff } from 'cockatiel';
 import { logger, metrics } from './observability.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { isTransient } from './workspace-errors.js';
@@ -10,7 +10,7 @@ import { METRIC } from './metric-names.js';
  * for the life of the container. After `consecutiveFailures` transient
  * failures in a row it opens: failures for that endpoint are deferred without
  * a call for `halfOpenAfterMs`, then one probe call decides whether it closes.
- * A key Workspace refuses even after a fresh read of the secret is isolated
+ * A key Workspace refuses even after a fresh read of the secret is refused here
  * for `authCooldownMs`, so this function never walks a key into Huawei's
  * five-refusals lockout.
  */
@@ -19,6 +19,8 @@ export interface BreakerOptions {
   readonly consecutiveFailures: number;
   readonly halfOpenAfterMs: number;
   readonly authCooldownMs: number;
+  /** The clock every cool-down is measured by (tests inject one). */
+  readonly now?: () => number;
 }
 
 /** Thrown instead of calling while a circuit is open. */
@@ -34,14 +36,19 @@ export class CircuitOpenError extends Error {
 
 interface Entry {
   readonly policy: CircuitBreakerPolicy;
-  /** Until when calls are skipped (open or isolated), epoch ms. */
+  /** Until when calls are skipped (open or refused), epoch ms. */
   closedForUntil: number;
+  /** Until when the key is refused (the auth cool-down), epoch ms. */
+  refusedUntil: number;
 }
 
 export class CircuitBreakers {
   private readonly entries = new Map<string, Entry>();
+  private readonly now: () => number;
 
-  constructor(private readonly options: BreakerOptions) {}
+  constructor(private readonly options: BreakerOptions) {
+    this.now = options.now ?? (() => Date.now());
+  }
 
   /** The breaker key: endpoint origin plus a fingerprint of the access key (it is logged, so never the key itself). */
   static keyFor(endpoint: string, ak: string): string {
@@ -51,48 +58,53 @@ export class CircuitBreakers {
   /** Runs a call through the key's breaker; throws CircuitOpenError without calling while it is open. */
   async execute<T>(key: string, call: () => Promise<T>): Promise<T> {
     const entry = this.entry(key);
-    const wait = entry.closedForUntil - Date.now();
+    const wait = entry.closedForUntil - this.now();
     if (wait > 0) throw new CircuitOpenError(key, wait);
     try {
       return await entry.policy.execute(call);
     } catch (error) {
-      if (error instanceof BrokenCircuitError) throw new CircuitOpenError(key, Math.max(1_000, entry.closedForUntil - Date.now()));
+      if (error instanceof BrokenCircuitError) throw new CircuitOpenError(key, Math.max(1_000, entry.closedForUntil - this.now()));
       throw error;
     }
   }
 
   /** Milliseconds until a call for this key may be tried again (0 when it may now). */
   waitFor(key: string): number {
-    return Math.max(0, (this.entries.get(key)?.closedForUntil ?? 0) - Date.now());
+    return Math.max(0, (this.entries.get(key)?.closedForUntil ?? 0) - this.now());
   }
 
   /** Stops using a key Workspace refused, for the auth cool-down. */
   refuseKey(key: string): void {
     const entry = this.entry(key);
-    if (entry.policy.state === CircuitState.Isolated) return;
-    const handle = entry.policy.isolate();
-    entry.closedForUntil = Date.now() + this.options.authCooldownMs;
+    const now = this.now();
+    if (entry.refusedUntil > now) return;
+    entry.refusedUntil = now + this.options.authCooldownMs;
+    entry.closedForUntil = Math.max(entry.closedForUntil, entry.refusedUntil);
     logger.warn('access key refused by Workspace: not used again until the cool-down ends', { breaker: key, cooldownMs: this.options.authCooldownMs });
-    setTimeout(() => handle.dispose(), this.options.authCooldownMs).unref();
   }
 
   private entry(key: string): Entry {
     let entry = this.entries.get(key);
     if (entry) return entry;
-    const policy = circuitBreaker(handleWhen(isTransient), {
-      halfOpenAfter: this.options.halfOpenAfterMs,
-      breaker: new ConsecutiveBreaker(this.options.consecutiveFailures),
-    });
-    const created: Entry = { policy, closedForUntil: 0 };
+    // cockatiel compares its half-open wait (a backoff's duration) with Date.now(); this one answers by the
+    // injected clock: "still open" until closedForUntil, then "half-open now", where one probe goes through.
+    const now = this.now;
+    const halfOpenAfter: IBackoff<unknown> = {
+      get duration() {
+        return created.closedForUntil > now() ? Number.POSITIVE_INFINITY : 0;
+      },
+      next: () => halfOpenAfter,
+    };
+    const policy = circuitBreaker(handleWhen(isTransient), { halfOpenAfter, breaker: new ConsecutiveBreaker(this.options.consecutiveFailures) });
+    const created: Entry = { policy, closedForUntil: 0, refusedUntil: 0 };
     policy.onBreak(() => {
-      if (policy.state === CircuitState.Isolated) return;
-      created.closedForUntil = Date.now() + this.options.halfOpenAfterMs;
+      created.closedForUntil = Math.max(created.closedForUntil, this.now() + this.options.halfOpenAfterMs);
       logger.warn('circuit breaker opened', { breaker: key, halfOpenAfterMs: this.options.halfOpenAfterMs });
       metrics.addMetric(METRIC.circuitOpened, MetricUnit.Count, 1);
     });
     policy.onHalfOpen(() => logger.info('circuit breaker half-open: one probe call', { breaker: key }));
     policy.onReset(() => {
-      created.closedForUntil = 0;
+      created.closedForUntil = created.refusedUntil;
       logger.info('circuit breaker closed', { breaker: key });
     });
     this.entries.set(key, created);

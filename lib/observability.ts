@@ -7,16 +7,14 @@ import { DIMENSION, METRIC } from './metric-names.js';
  * redacts credential-shaped fields whatever a future log line passes it.
  */
 
-const SECRET_KEYS = /^(ak|sk|secret|secret_?string|secretstring|security_?token|x-security-token|authorization|signature|password|access_?key|secret_?key)$/i;
+const SECRET_KEYS = /^(ak|sk|secret|secret_?string|security_?token|x-security-token|authorization|signature|password|access_?key|secret_?key)$/i;
 const SIGNATURE_IN_TEXT = /(Signature=)[0-9a-f]{16,}/gi;
 const ACCESS_IN_TEXT = /(Access=)[^,\s]+/g;
 
 /** JSON replacer for every log line: drops values under secret-looking keys and scrubs signed headers. */
 export function redactSecrets(key: string, value: unknown): unknown {
-  if (key !== '' && SECRET_KEYS.test(key)) return '[REDACTED]';
-  if (typeof value === 'string' && (value.includes('Signature=') || value.includes('Access='))) {
-    return value.replace(SIGNATURE_IN_TEXT, '$1[REDACTED]').replace(ACCESS_IN_TEXT, '$1[REDACTED]');
-  }
+  if (SECRET_KEYS.test(key)) return '[REDACTED]';
+  if (typeof value === 'string') return value.replace(SIGNATURE_IN_TEXT, '$1[REDACTED]').replace(ACCESS_IN_TEXT, '$1[REDACTED]');
   return value;
 }
 

@@ -14,6 +14,7 @@ import type { SigningCredentials } from './signer.js';
 import { resolveUnknownOutcome } from './unknown-outcome.js';
 import { CircuitBreakers } from './circuit-breakers.js';
 import type { ErrorBudget } from './error-budget.js';
+import type { InvocationKeyGate } from './key-gate.js';
 import type { WorkspaceClient } from './workspace-client.js';
 import { lookUpRun, failedRecordsOf } from './workspace-lookups.js';
 import { lookupFailure } from './lookup-failure.js';
@@ -34,6 +35,8 @@ export interface PipelineDeps {
   readonly breakers: CircuitBreakers;
   /** This invocation's tolerance for failed calls. */
   readonly errorBudget: ErrorBudget;
+  /** One call first per key version not yet accepted; refusals shared across containers (lib/key-gate.ts). */
+  readonly keyGate?: InvocationKeyGate | undefined;
   readonly now?: () => number;
 }
 

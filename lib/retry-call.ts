@@ -10,7 +10,8 @@ import { MAX_DELAY_SECONDS, type FailureContext } from './pipeline.js';
 import { backoffSeconds, type Decision } from './policy.js';
 import type { Resolution } from './resolution.js';
 import type { SigningCredentials } from './signer.js';
-import { certainlyNotApplied, isWorkspaceApiError } from './workspace-errors.js';
+import { certainlyNotApplied, isWorkspaceApiError, WorkspaceApiError } from './workspace-errors.js';
+import { admitKey, admitRotatedKey, type KeyAdmission } from './key-admission.js';
 import type { RetryAccepted } from './workspace-types.js';
 import { lookUpRun } from './workspace-lookups.js';
 
@@ -31,13 +32,25 @@ export async function callRetry(located: Located, standing: Extract<Standing, { 
   if (deps.errorBudget.exhausted()) {
     return { kind: 'requeue', reason: `error-threshold: ${deps.errorBudget.describe()}; the rest of the batch waits`, delaySeconds: deps.config.breakerCooldownSeconds, attempt: decision.attempt, ruleId: decision.ruleId };
   }
-  const claim = await deps.ledger.claim(located, standing.rev, 'retry', base);
-  if (!claim) return 'conflict';
+  const admission = await admit(ctx);
+  if (admission.kind === 'refused') {
+    const seconds = Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(admission.retryAfterMs / 1000)));
+    return { kind: 'requeue', reason: `auth-refused: ${keyRefused(admission).message}`, delaySeconds: seconds, attempt: decision.attempt, ruleId: decision.ruleId };
+  }
+  // The pass is given back whatever happens before the call (callWith releases it after).
+  const claim = await deps.ledger.claim(located, standing.rev, 'retry', base).catch((error: unknown) => {
+    admission.pass.release();
+    throw error;
+  });
+  if (!claim) {
+    admission.pass.release();
+    return 'conflict';
+  }
   const forcedBy = ctx.input.force?.reason;
   let accepted: RetryAccepted;
   try {
     const target = retryTargetOf(ctx.input.failure);
-    accepted = await withKey(ctx, (credentials) => deps.workspace.retry(ctx.project, target, credentials));
+    accepted = await callWith(ctx, admission, (credentials) => deps.workspace.retry(ctx.project, target, credentials));
   } catch (error) {
     if (isWorkspaceApiError(error)) deps.errorBudget.record(false);
     return failedCall(claim, decision, error, ctx);
@@ -58,36 +71,75 @@ export async function callRetry(located: Located, standing: Extract<Standing, { 
   }
 }
 
+/** A key admitted by the gate (lib/key-gate.ts) for one call, or refused for a while. */
+export type Admitted = Extract<KeyAdmission, { kind: 'go' }>;
+
 /**
- * Makes a signed call through the key's circuit breaker; on 401 reads the
- * secret again once and, if the key changed, tries once more. A key refused
- * after that is isolated for the auth cool-down. Every signed call goes
- * through here (retries and lookups), so no call walks a refused key towards
- * Huawei's lockout.
+ * Passes the key gate before anything is claimed, so no lease is held while a
+ * call waits for the answer of the key version's first call.
  */
-export async function withKey<T>(ctx: FailureContext, call: (credentials: SigningCredentials) => Promise<T>): Promise<T> {
+export async function admit(ctx: FailureContext): Promise<KeyAdmission> {
+  const current = await ctx.deps.credentials.forProject(ctx.project.projectId);
+  return admitKey(ctx.deps.keyGate, ctx.deps.credentials, ctx.project.projectId, current);
+}
+
+/** A refused key version as an error a lookup's caller already knows how to defer. */
+function keyRefused(admission: Extract<KeyAdmission, { kind: 'refused' }>): WorkspaceApiError {
+  return new WorkspaceApiError({ status: 401, code: 'KEY_REFUSED', message: `key version ${admission.keyVersion.slice(0, 12)} was refused by Workspace; not used for ${Math.ceil(admission.retryAfterMs / 1000)} s` });
+}
+
+/**
+ * Makes a signed call (retries and lookups alike) with an admitted key:
+ * through the key's circuit breaker; on 401 the secret is read again once and,
+ * if it rotated, the new key probes once more. A key refused after that is
+ * isolated for the auth cool-down, here and, through the gate, in every
+ * container, so no call walks a refused key towards Huawei's lockout.
+ */
+export async function callWith<T>(ctx: FailureContext, admitted: Admitted, call: (credentials: SigningCredentials) => Promise<T>): Promise<T> {
   const { deps } = ctx;
   const endpoint = deps.workspace.endpointOf(ctx.project);
   const through = (credentials: SigningCredentials) => deps.breakers.execute(CircuitBreakers.keyFor(endpoint, credentials.ak), () => call(credentials));
-  // The newest key this container has: another call may have refreshed it since this failure began.
-  const current = await deps.credentials.forProject(ctx.project.projectId);
+  const current = admitted.key;
   try {
-    return await through(current.credentials);
+    const result = await through(current.credentials);
+    admitted.pass.accepted();
+    return result;
   } catch (error) {
     if (!isWorkspaceApiError(error) || error.kind !== 'auth') throw error;
     await deps.credentials.refreshAfter(current.version);
     const fresh = await deps.credentials.forProject(ctx.project.projectId);
     if (fresh.credentials.ak === current.credentials.ak && fresh.credentials.sk === current.credentials.sk) {
       deps.breakers.refuseKey(CircuitBreakers.keyFor(endpoint, current.credentials.ak));
+      await admitted.pass.refused();
       throw error;
     }
+    // A rotated secret: this call probes the new version, then the old one's waiters go (they read the secret again).
+    const freshPass = await admitRotatedKey(deps.keyGate, fresh);
+    await admitted.pass.refused(false);
+    if (!freshPass) throw error;
     try {
-      return await through(fresh.credentials);
+      const result = await through(fresh.credentials);
+      freshPass.accepted();
+      return result;
     } catch (second) {
-      if (isWorkspaceApiError(second) && second.kind === 'auth') deps.breakers.refuseKey(CircuitBreakers.keyFor(endpoint, fresh.credentials.ak));
+      if (isWorkspaceApiError(second) && second.kind === 'auth') {
+        deps.breakers.refuseKey(CircuitBreakers.keyFor(endpoint, fresh.credentials.ak));
+        await freshPass.refused();
+      }
       throw second;
+    } finally {
+      freshPass.release();
     }
+  } finally {
+    admitted.pass.release();
   }
+}
+
+/** A signed read (lookups): admitted, called, released. */
+export async function withKey<T>(ctx: FailureContext, call: (credentials: SigningCredentials) => Promise<T>): Promise<T> {
+  const admission = await admit(ctx);
+  if (admission.kind === 'refused') throw keyRefused(admission);
+  return callWith(ctx, admission, call);
 }
 
 async function failedCall(claim: Claim, decision: Extract<Decision, { kind: 'retry-now' }>, error: unknown, ctx: FailureContext): Promise<Resolution> {

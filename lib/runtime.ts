@@ -4,6 +4,9 @@ import { IN_CALL_BACKOFF_CAP_MS, type AppConfig } from './config.js';
 import { CircuitBreakers } from './circuit-breakers.js';
 import type { WorkspaceCredentials } from './credentials.js';
 import { ErrorBudget } from './error-budget.js';
+import { KeyGate } from './key-gate.js';
+import { KeyRefusalStore } from './key-refusals.js';
+import { logger } from './observability.js';
 import type { PipelineDeps } from './pipeline.js';
 import { AttemptLedger } from './ledger/attempt-ledger.js';
 import { DynamoLedgerStore } from './ledger/store.js';
@@ -18,6 +21,9 @@ export interface Runtime {
   readonly ledger: AttemptLedger;
   readonly forwarders: Forwarders;
   readonly breakers: CircuitBreakers;
+  /** The container's key gate and the fleet's refusals (lib/key-gate.ts, lib/key-refusals.ts). */
+  readonly keys: KeyGate;
+  readonly keyRefusals: KeyRefusalStore;
 }
 
 export function createRuntime(config: AppConfig): Runtime {
@@ -38,6 +44,8 @@ export function createRuntime(config: AppConfig): Runtime {
       halfOpenAfterMs: config.breakerCooldownSeconds * 1000,
       authCooldownMs: config.authCooldownSeconds * 1000,
     }),
+    keys: new KeyGate({ cooldownMs: config.authCooldownSeconds * 1000 }),
+    keyRefusals: new KeyRefusalStore(documentClient(), { tableName: config.ledgerTable }),
     forwarders: {
       forwardDryRuns: true,
       deadLetters: new QueueSender(sqs, config.deadLetterQueueUrl),
@@ -48,5 +56,6 @@ export function createRuntime(config: AppConfig): Runtime {
 
 /** What one invocation works with: the container's runtime, its credentials, and a fresh error budget. */
 export function forInvocation(runtime: Runtime, credentials: WorkspaceCredentials): PipelineDeps & { readonly forwarders: Forwarders } {
-  return { ...runtime, credentials, errorBudget: new ErrorBudget(runtime.config.errorThreshold, runtime.config.errorThresholdMinCalls) };
+  const keyGate = runtime.keys.forInvocation(runtime.keyRefusals, (error) => logger.warn('key refusals in the ledger table unreachable: this container still sends one call per new key version', { error: `${(error as Error).name}: ${(error as Error).message}` }));
+  return { ...runtime, credentials, keyGate, errorBudget: new ErrorBudget(runtime.config.errorThreshold, runtime.config.errorThresholdMinCalls) };
 }

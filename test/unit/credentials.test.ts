@@ -45,3 +45,34 @@ describe('Workspace credentials from the secret', () => {
     await expect(creds.forProject('p')).rejects.toThrow('secret team/secret could not be read (ResourceNotFoundException)');
   });
 });
+
+describe('the credentials errors and refetches, precisely', () => {
+  it('name the error class and the field, or (root) for a secret that is not an object', async () => {
+    const nullSecret = new WorkspaceCredentials('s', source([null]));
+    await expect(nullSecret.forProject('p')).rejects.toMatchObject({ name: 'CredentialsUnavailableError', message: 'secret s is not a JSON object' });
+    const arraySecret = new WorkspaceCredentials('s', source([['ak']]));
+    await expect(arraySecret.forProject('p')).rejects.toThrow('secret s: field (root) is missing or not a non-empty string');
+  });
+
+  it('lists every cause Secrets Manager gave when the secret cannot be read', async () => {
+    const error = Object.assign(new Error('x'), { name: 'AggregateError', cause: { data: [{ name: 'ResourceNotFoundException' }, {}, { name: 'AccessDeniedException' }] } });
+    const creds = new WorkspaceCredentials('s', { load: () => Promise.reject(error), reload: () => Promise.reject(error) });
+    await expect(creds.forProject('p')).rejects.toThrow('secret s could not be read (ResourceNotFoundException, AccessDeniedException)');
+  });
+
+  it('refetch once per version: a caller that saw an older version does not refetch again', async () => {
+    const loader = source([{ ak: 'V0', sk: 'S' }, { ak: 'V1', sk: 'S' }, { ak: 'V2', sk: 'S' }]);
+    const creds = new WorkspaceCredentials('s', loader);
+    const first = await creds.forProject('p');
+    await creds.refreshAfter(first.version);
+    const second = await creds.forProject('p');
+
+    await creds.refreshAfter(first.version);
+
+    expect(second.version).toBe(first.version + 1);
+    expect(loader.reads).toBe(2);
+    await creds.refreshAfter(second.version);
+    expect(loader.reads).toBe(3);
+    expect((await creds.forProject('p')).credentials.ak).toBe('V2');
+  });
+});

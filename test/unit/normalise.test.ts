@@ -75,8 +75,61 @@ describe('poison pills, each with a precise reason', () => {
     expect(result).toEqual({ ok: false, error: expect.stringMatching(/^body: \d+ bytes, larger than 65536$/) });
   });
 
-  it('does not pollute Object.prototype', () => {
-    parse(`{"__proto__":{"polluted":true},"project_id":"${PROJECT_ID}","record_id":"r"}`);
-    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+});
+
+describe('prototype-polluting keys', () => {
+  const text = `{"__proto__":{"polluted":true},"project_id":"${PROJECT_ID}","record_id":"r"}`;
+
+  it('are what JSON.parse keeps: an own "__proto__" property, which a later copy turns into a prototype', () => {
+    // JSON.parse never touches Object.prototype itself; the danger is the own key it leaves for code that copies the object.
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    expect(Object.hasOwn(parsed, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
+    const copied = Object.assign({}, parsed) as { polluted?: boolean };
+    expect(copied.polluted).toBe(true);
+    expect(Object.hasOwn(copied, 'polluted')).toBe(false);
+  });
+
+  it.each([
+    ['at the top', text, /^body: key "__proto__" is not allowed$/],
+    ['written with escapes (JSON.parse decodes the key)', `{"\\u005f\\u005fproto\\u005f\\u005f":{},"project_id":"${PROJECT_ID}","record_id":"r"}`, /^body: key "__proto__" is not allowed$/],
+    ['nested in an array', `{"project_id":"${PROJECT_ID}","record_id":"r","x":[{"__proto__":{}}]}`, /^body: key "__proto__" is not allowed$/],
+    ['inside an SNS Message', JSON.stringify({ Type: 'Notification', Message: text }), /^body\.Message: key "__proto__" is not allowed$/],
+    ['inside a CloudEvent data_base64', JSON.stringify({ specversion: '1.0', id: 'x', data_base64: Buffer.from(text).toString('base64') }), /key "__proto__" is not allowed$/],
+    ['as "prototype"', `{"project_id":"${PROJECT_ID}","record_id":"r","x":{"prototype":{}}}`, /^body: key "prototype" is not allowed$/],
+  ])('are refused %s', (_, input, reason) => {
+    expect(parse(input)).toEqual({ ok: false, error: expect.stringMatching(reason) });
+  });
+});
+
+describe('the depth scan and the routing keys, at their edges', () => {
+  const nest = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+  const withValue = (value: string) => `{"project_id":"${PROJECT_ID}","record_id":"r","extra":${value}}`;
+
+  it('accepts JSON nested exactly 10 deep and refuses 11', () => {
+    expect(parse(withValue(nest(9)))).toMatchObject({ ok: true });
+    expect(parse(withValue(nest(10)))).toEqual({ ok: false, error: 'body: JSON nested deeper than 10 levels' });
+  });
+
+  it('counts brackets in structure only, not inside strings, escaped quotes included', () => {
+    const text = withValue(`{"note":"${'['.repeat(20)} \\" ${'{'.repeat(20)}","list":[1,[2]]}`);
+    expect(parse(text)).toMatchObject({ ok: true });
+    expect(parse(withValue(`["a\\\\", ${nest(9)}]`))).toEqual({ ok: false, error: 'body: JSON nested deeper than 10 levels' });
+  });
+
+  it('lets closing brackets bring the depth back down', () => {
+    const wide = withValue(`[${Array.from({ length: 20 }, () => nest(8)).join(',')}]`);
+    expect(parse(wide)).toMatchObject({ ok: true });
+  });
+
+  it.each(['endpoint', 'url', 'host', 'base_url', 'endpoint_url', 'hostname'])('refuses a %s field: events never choose where a request goes', (key) => {
+    expect(parse({ project_id: PROJECT_ID, record_id: 'r', [key]: 'https://evil.example.com' })).toEqual({ ok: false, error: `body.${key}: events cannot choose where a request goes` });
+  });
+
+  it('accepts a body of exactly the size limit', () => {
+    const base = JSON.stringify({ project_id: PROJECT_ID, record_id: 'r', padding: '' });
+    const exact = JSON.stringify({ project_id: PROJECT_ID, record_id: 'r', padding: 'x'.repeat(MAX_BODY_BYTES - base.length) });
+    expect(Buffer.byteLength(exact)).toBe(MAX_BODY_BYTES);
+    expect(parse(exact)).toMatchObject({ ok: true });
   });
 });

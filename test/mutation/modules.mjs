@@ -1,0 +1,27 @@
+/**
+ * The safety-critical modules `npm run test:mutation` mutates, each with the
+ * test files that guard it (only those run against its mutants: the machine
+ * is shared and a mutation run is CPU-heavy). MUTATION_MODULES=a,b picks some.
+ */
+export const MODULES = {
+  'circuit-breakers': { mutate: ['lib/circuit-breakers.ts'], tests: ['test/unit/circuit-breakers.test.ts'] },
+  'batch-failure-guard': { mutate: ['lib/middleware/batch-failure-guard.ts'], tests: ['test/unit/batch-failure-guard.test.ts'] },
+  credentials: { mutate: ['lib/credentials.ts'], tests: ['test/unit/credentials.test.ts', 'test/integration/credentials-middleware.test.ts'] },
+  observability: { mutate: ['lib/observability.ts'], tests: ['test/unit/redaction.test.ts', 'test/unit/metrics.test.ts'] },
+  normalise: { mutate: ['lib/normalise.ts'], tests: ['test/unit/normalise.test.ts'] },
+  'key-gate': {
+    mutate: ['lib/key-gate.ts', 'lib/key-admission.ts', 'lib/key-refusals.ts'],
+    tests: ['test/unit/key-gate.test.ts', 'test/unit/key-gate-reports.test.ts', 'test/unit/key-admission.test.ts', 'test/integration/key-refusals.test.ts'],
+  },
+  ledger: { mutate: ['lib/ledger.ts'], tests: ['test/integration/ledger.test.ts'] },
+  pipeline: { mutate: ['lib/pipeline.ts'], tests: ['test/integration/ledger.test.ts', 'test/integration/queue-function.test.ts', 'test/integration/key-safety.test.ts'] },
+  settlement: { mutate: ['lib/settlement.ts'], tests: ['test/integration/queue-function.test.ts', 'test/integration/schedule-and-manual.test.ts'] },
+  'queue-batch': { mutate: ['lib/queue-batch.ts'], tests: ['test/integration/queue-function.test.ts', 'test/integration/crash-mid-batch.test.ts'] },
+};
+
+/** The modules this run mutates. */
+export function selectedModules(env = process.env) {
+  const names = (env.MUTATION_MODULES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of names) if (!(name in MODULES)) throw new Error(`MUTATION_MODULES: unknown module "${name}" (known: ${Object.keys(MODULES).join(', ')})`);
+  return (names.length ? names : Object.keys(MODULES)).map((name) => ({ name, ...MODULES[name] }));
+}

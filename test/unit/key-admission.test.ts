@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { WorkspaceCredentials } from '../../lib/credentials.js';
+import { admitKey, admitRotatedKey } from '../../lib/key-admission.js';
+import { KeyGate, keyVersionOf } from '../../lib/key-gate.js';
+
+const OLD = { ak: 'AKOLD', sk: 'old-secret' };
+const NEW = { ak: 'AKNEW', sk: 'new-secret' };
+const signing = (key: { ak: string; sk: string }) => ({ ak: key.ak, sk: key.sk, securityToken: undefined });
+
+/** Credentials whose secret holds `values` in turn, one per read. */
+function credentials(...values: unknown[]) {
+  let reads = 0;
+  const next = async () => values[Math.min(reads++, values.length - 1)];
+  const creds = new WorkspaceCredentials('s', { load: next, reload: next });
+  return { creds, reads: () => reads };
+}
+
+const gate = () => new KeyGate({ cooldownMs: 60_000 }).forInvocation();
+
+describe('admitting a key before the claim', () => {
+  it('lets every call go, reporting to nobody, where there is no gate', async () => {
+    const { creds } = credentials(OLD);
+    const key = await creds.forProject('p');
+
+    const admitted = await admitKey(undefined, creds, 'p', key);
+
+    expect(admitted).toMatchObject({ kind: 'go', key, pass: { keyVersion: keyVersionOf(OLD), probe: false } });
+    if (admitted.kind === 'go') {
+      admitted.pass.accepted();
+      await admitted.pass.refused();
+      admitted.pass.release();
+    }
+  });
+
+  it('makes the first call the probe and reads the secret no more than once', async () => {
+    const { creds, reads } = credentials(OLD);
+    const key = await creds.forProject('p');
+
+    const admitted = await admitKey(gate(), creds, 'p', key);
+
+    expect(admitted).toMatchObject({ kind: 'go', key, pass: { probe: true } });
+    expect(reads()).toBe(1);
+  });
+
+  it('refuses a refused key version when a fresh read of the secret still holds it', async () => {
+    const { creds, reads } = credentials(OLD);
+    const g = gate();
+    const key = await creds.forProject('p');
+    const first = await admitKey(g, creds, 'p', key);
+    if (first.kind === 'go') await first.pass.refused();
+
+    const second = await admitKey(g, creds, 'p', key);
+
+    expect(second).toEqual({ kind: 'refused', keyVersion: keyVersionOf(OLD), retryAfterMs: expect.any(Number) });
+    expect((second as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(59_000);
+    expect(reads()).toBe(2);
+  });
+
+  it('takes the new key version the secret holds now when the old one is refused', async () => {
+    const { creds } = credentials(OLD, NEW);
+    const g = gate();
+    const key = await creds.forProject('p');
+    const first = await admitKey(g, creds, 'p', key);
+    if (first.kind === 'go') await first.pass.refused();
+
+    const second = await admitKey(g, creds, 'p', key);
+
+    expect(second).toMatchObject({ kind: 'go', key: { credentials: signing(NEW) }, pass: { keyVersion: keyVersionOf(NEW), probe: true } });
+  });
+
+  it('refuses when the new key version is refused as well', async () => {
+    const { creds } = credentials(OLD, NEW);
+    const g = gate();
+    for (const k of [OLD, NEW]) {
+      const pass = await g.admit(keyVersionOf(k));
+      if (pass.kind === 'go') await pass.pass.refused();
+    }
+
+    const admitted = await admitKey(g, creds, 'p', await creds.forProject('p'));
+
+    expect(admitted).toMatchObject({ kind: 'refused', keyVersion: keyVersionOf(NEW) });
+  });
+
+  it('gives the call that found a rotated secret the new version\'s probe, or nothing when it is refused', async () => {
+    const g = gate();
+    const fresh = { credentials: signing(NEW), version: 1 };
+
+    const pass = await admitRotatedKey(g, fresh);
+    expect(pass).toMatchObject({ keyVersion: keyVersionOf(NEW), probe: true });
+    await pass!.refused();
+
+    expect(await admitRotatedKey(g, fresh)).toBeUndefined();
+    expect(await admitRotatedKey(undefined, fresh)).toMatchObject({ keyVersion: keyVersionOf(NEW), probe: false });
+  });
+});
