@@ -94,8 +94,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       faults: { throttle429: 0.03, unavailable503: 0.06, reset: 0.01, stall: 0.005, stallMs: 1_200, malformed: 0.01, stallAfter: 0.01, resetAfter: 0.01, garbledAfter: 0.01, error5xxAfter: 0.01 },
     },
   });
-  // An outage: the 100th to 129th retry calls answer 503 (enough to open the breaker among concurrent successes; its probes end it).
-  stack.simulator.planFaults(...Array.from({ length: 30 }, (_, i) => ({ kind: '503' as const, route: 'retry' as const, call: 100 + i })));
+  // An outage: the 100th to 139th retry calls answer 503 (enough to open the breaker among concurrent successes; its probes end it).
+  stack.simulator.planFaults(...Array.from({ length: 40 }, (_, i) => ({ kind: '503' as const, route: 'retry' as const, call: 100 + i })));
   const proxy = await FaultyProxy.start(stack.sqsEndpoint);
   const viaProxy = (url: string) => `${proxy.url}${new URL(url).pathname}`;
   const dlqName = new URL(stack.dlqUrl).pathname.split('/').pop()!;
@@ -119,7 +119,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // One process, one clock: no skew to allow for between containers.
     CLOCK_SKEW_SECONDS: '1',
     CREDENTIALS_CACHE_TTL_SECONDS: '1',
-    BREAKER_FAILURES: '10',
+    BREAKER_FAILURES: '5',
     BREAKER_COOLDOWN_SECONDS: '1',
     ERROR_THRESHOLD_PERCENT: '80',
     ERROR_THRESHOLD_MIN_CALLS: '8',
