@@ -1,5 +1,5 @@
 import {
-  claimed, deadLettered, isChain, isLink, newChain, pendingKey, recordKey, released, retried, taskKey, unknown, withRunFacts,
+  claimed, deadLettered, handlingGeneration, isChain, isLink, newChain, pendingKey, recordKey, released, retried, taskKey, unknown, withRunFacts,
   type Chain, type ClaimIntent, type Evidence, type Link, type RetriedDetails, type RunFacts,
 } from './chain.js';
 import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore } from './store.js';
@@ -102,11 +102,15 @@ export class AttemptLedger {
     if (!isLink(pending)) return undefined;
     const item = await this.store.read(pending.link_to);
     if (!isChain(item)) return undefined;
-    // Resolved meanwhile (its link written after this event read none): the run is the chain's newest.
-    if (run.taskId !== undefined && run.taskId === item.new_task_id) return { chainKey: item.pk, chain: item, generation: item.attempts, run };
-    if (!(item.state === 'unknown' || (item.state === 'claimed' && item.intent === 'retry'))) return undefined;
-    if (run.recordId === item.current_record || run.recordId === item.root_record || (run.taskId !== undefined && item.tasks.includes(run.taskId))) return undefined;
-    return { chainKey: item.pk, chain: item, generation: item.attempts, run };
+    const at = (generation: number): Located => ({ chainKey: item.pk, chain: item, generation, run });
+    // A run the chain already knows (its root, the run it handles, a task of its own) is that run, never a new chain.
+    if (run.recordId === item.root_record) return at(0);
+    const pendingRetry = item.state === 'unknown' || (item.state === 'claimed' && item.intent === 'retry');
+    if (run.recordId === item.current_record) return at(pendingRetry || item.state === 'retried' ? item.attempts - 1 : item.attempts);
+    const known = run.taskId !== undefined ? item.tasks.indexOf(run.taskId) : -1;
+    if (known >= 0) return at(known);
+    // Otherwise only a retry still pending makes a run no link names yet: the next generation.
+    return pendingRetry ? at(item.attempts) : undefined;
   }
 
   /** Reads a chain again (after a conflict). */
