@@ -4,6 +4,7 @@ import { processQueueBatch } from '../../lib/queue-batch.js';
 import { emit } from './commands.js';
 import { p1OneRetryPerRun, p2AttemptsBounded } from './invariants.js';
 import { quietPipeline } from './quiet-pipeline.js';
+import { refailUnlinkedAndDrain } from './refail.js';
 import { deliver, drain, launch, replay } from './ways-in.js';
 import { World } from './world.js';
 
@@ -81,11 +82,8 @@ describe('protocol breaks found by review', () => {
     world.store.arm('write-lost', 1, 3);
     await deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'none');
     world.store.disarm();
-    // Act: the retry's run (r2, task t2) fails and is reported before the lost answer is resolved.
-    world.ws.fail('r2', 'Script execution timed out');
-    emit(world, 'r2', 'plain');
-    await launch(world, [{ kind: 'queue', picks: [1], crash: 'none' }]);
-    await drain(world, now);
+    // Act: the retry's run (r2, task t2) fails and is reported before anyone linked it.
+    await refailUnlinkedAndDrain(world);
     // Assess: one retry in the chain of r1, as max_attempts says (the marker would have placed r2 in it).
     expect(p2AttemptsBounded(world)).toEqual([]);
   });
