@@ -9,10 +9,10 @@ import { standingOf, type Standing } from './ledger/standing.js';
 import { LedgerUnavailableError } from './ledger/store.js';
 import { decide, type Decision } from './policy.js';
 import type { Resolution } from './resolution.js';
-import { callRetry, withKey } from './retry-call.js';
+import { callRetry, circuitOpen, withKey } from './retry-call.js';
 import type { SigningCredentials } from './signer.js';
 import { resolveUnknownOutcome } from './unknown-outcome.js';
-import { CircuitBreakers } from './circuit-breakers.js';
+import type { CircuitBreakers } from './circuit-breakers.js';
 import type { ErrorBudget } from './error-budget.js';
 import type { InvocationKeyGate } from './key-gate.js';
 import type { WorkspaceClient } from './workspace-client.js';
@@ -67,6 +67,8 @@ export interface FailureContext {
   readonly now: number;
   readonly dryRun: boolean;
   readonly project: { readonly projectId: string; readonly region?: string | undefined };
+  /** The Workspace origin this failure's calls go to (resolved once). */
+  readonly endpoint: string;
   readonly credentials: SigningCredentials;
   readonly version: number;
   /** Builds the dead letter for a decision taken now. */
@@ -85,10 +87,10 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
   }
   const project = { projectId: failure.projectId, region: failure.region };
   const { credentials, version } = await deps.credentials.forProject(failure.projectId);
-  const ctx: FailureContext = { input, deps, now, dryRun, project, credentials, version, letter };
+  const ctx: FailureContext = { input, deps, now, dryRun, project, endpoint: deps.workspace.endpointOf(project), credentials, version, letter };
   try {
-    const breakerWait = deps.breakers.waitFor(CircuitBreakers.keyFor(deps.workspace.endpointOf(project), credentials.ak));
-    if (breakerWait > 0) return { kind: 'requeue', reason: `circuit-open: no calls to ${deps.workspace.endpointOf(project)} for now`, delaySeconds: Math.ceil(breakerWait / 1000), attempt: 0 };
+    const open = circuitOpen(ctx, 0);
+    if (open) return open;
     if (failure.recordId === undefined) return expandTask(failure.taskId!, ctx);
     const run = { projectId: failure.projectId, recordId: failure.recordId, taskId: failure.taskId, resourceId: failure.resourceId, scriptId: failure.scriptId, region: failure.region, failedAt: failure.failedAt };
     // A dry run reads but never writes: the lookup is not cached.

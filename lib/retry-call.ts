@@ -25,10 +25,8 @@ import { lookUpRun } from './workspace-lookups.js';
 export async function callRetry(located: Located, standing: Extract<Standing, { kind: 'fresh' }>, decision: Extract<Decision, { kind: 'retry-now' }>, ctx: FailureContext, base?: Chain): Promise<Resolution | 'conflict'> {
   const { deps } = ctx;
   // Calls this invocation or container should not make are deferred before the claim: no attempt is spent.
-  const endpoint = deps.workspace.endpointOf(ctx.project);
-  const breakerKey = CircuitBreakers.keyFor(endpoint, ctx.credentials.ak);
-  const wait = deps.breakers.waitFor(breakerKey);
-  if (wait > 0) return { kind: 'requeue', reason: `circuit-open: no calls to ${endpoint} for now`, delaySeconds: Math.ceil(wait / 1000), attempt: decision.attempt, ruleId: decision.ruleId };
+  const open = circuitOpen(ctx, decision.attempt, decision.ruleId);
+  if (open) return open;
   if (deps.errorBudget.exhausted()) {
     return { kind: 'requeue', reason: `error-threshold: ${deps.errorBudget.describe()}; the rest of the batch waits`, delaySeconds: deps.config.breakerCooldownSeconds, attempt: decision.attempt, ruleId: decision.ruleId };
   }
@@ -71,6 +69,12 @@ export async function callRetry(located: Located, standing: Extract<Standing, { 
   }
 }
 
+/** While the endpoint's circuit is open for this key, the failure waits without a call (and without a claim). */
+export function circuitOpen(ctx: FailureContext, attempt: number, ruleId?: string): Resolution | undefined {
+  const wait = ctx.deps.breakers.waitFor(CircuitBreakers.keyFor(ctx.endpoint, ctx.credentials.ak));
+  return wait > 0 ? { kind: 'requeue', reason: `circuit-open: no calls to ${ctx.endpoint} for now`, delaySeconds: Math.ceil(wait / 1000), attempt, ruleId } : undefined;
+}
+
 /** A key admitted by the gate (lib/key-gate.ts) for one call, or refused for a while. */
 export type Admitted = Extract<KeyAdmission, { kind: 'go' }>;
 
@@ -97,7 +101,7 @@ function keyRefused(admission: Extract<KeyAdmission, { kind: 'refused' }>): Work
  */
 export async function callWith<T>(ctx: FailureContext, admitted: Admitted, call: (credentials: SigningCredentials) => Promise<T>): Promise<T> {
   const { deps } = ctx;
-  const endpoint = deps.workspace.endpointOf(ctx.project);
+  const { endpoint } = ctx;
   const through = (credentials: SigningCredentials) => deps.breakers.execute(CircuitBreakers.keyFor(endpoint, credentials.ak), () => call(credentials));
   const current = admitted.key;
   try {
