@@ -137,14 +137,14 @@ export async function runManual(payload: unknown, deps: ManualDeps): Promise<Man
 }
 
 /**
- * A retry (or a duplicate) whose lineage link could not be written: without it a failure of the new task would
- * start a chain of its own. The queue keeps such a message and its redelivery writes the link; the console has
- * no message, so it asks the operator to invoke again (the ledger makes that a duplicate that writes the link).
+ * A duplicate that had to write again the link of the retry its run received,
+ * and could not: the queue keeps such a message and its redelivery writes the
+ * link; the console has no message, so it asks the operator to invoke again.
+ * (A retry's own link is written with its outcome: a retried outcome is always durable.)
  */
 function unsettled(outcome: Outcome): Outcome {
-  if (outcome.kind !== 'retried' && outcome.kind !== 'duplicate') return outcome;
-  const what = outcome.kind === 'retried' ? `retried (new task ${outcome.newTaskId})` : 'already handled';
-  return { kind: 'deferred', reason: `${what}, but the link from its new task could not be written: invoke again to write it (nothing is retried twice)`, held: true };
+  if (outcome.kind !== 'duplicate') return outcome;
+  return { kind: 'deferred', reason: 'already handled, but the link from its new task could not be written: invoke again to write it (nothing is retried twice)', held: true };
 }
 
 function toResult(failure: { projectId: string; recordId?: string | undefined; taskId?: string | undefined }, outcome: Outcome): ManualResult {
