@@ -4,8 +4,8 @@
  * figures are the function's own), runs them in turn and prints the report.
  */
 import { cpus } from 'node:os';
-import { loadConfig } from '../lib/config.js';
-import { createRuntime } from '../lib/runtime.js';
+import { loadConfig } from '../lib/config/app-config.js';
+import { createRuntime } from '../lib/ways-in/runtime.js';
 import { buildBundles, buildReadable } from './bundles.js';
 import { coldStart } from './cold-start.js';
 import { connectionsOfFreshContainer } from './connections.js';

@@ -1,6 +1,6 @@
-import type { WorkspaceCredentials } from '../lib/credentials.js';
-import { processQueueBatch } from '../lib/queue-batch.js';
-import { forInvocation, type Runtime } from '../lib/runtime.js';
+import type { WorkspaceCredentials } from '../lib/workspace/credentials.js';
+import { processQueueBatch } from '../lib/ways-in/queue-batch.js';
+import { forInvocation, type Runtime } from '../lib/ways-in/runtime.js';
 import { lambdaContext } from '../local/poller.js';
 import { batch, muted, round2 } from './fixtures.js';
 import { peerHandler } from './peer.js';

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { WorkspaceCredentials } from '../lib/credentials.js';
+import { WorkspaceCredentials } from '../lib/workspace/credentials.js';
 
 /** What every measurement shares: the bench's failure events, muted logs, CPU arithmetic. */
 

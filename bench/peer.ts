@@ -2,8 +2,8 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { WorkspaceCredentials } from '../lib/credentials.js';
-import type { WorkspaceClient } from '../lib/workspace-client.js';
+import type { WorkspaceCredentials } from '../lib/workspace/credentials.js';
+import type { WorkspaceClient } from '../lib/workspace/client.js';
 
 /**
  * The peer: the same job built the way the best-known tools suggest.

@@ -1,10 +1,10 @@
 import { request } from 'node:http';
 import type { SQSEvent } from 'aws-lambda';
-import type { AppConfig } from '../lib/config.js';
-import type { WorkspaceCredentials } from '../lib/credentials.js';
-import { processQueueBatch } from '../lib/queue-batch.js';
-import { createRuntime, forInvocation, type Runtime } from '../lib/runtime.js';
-import { signRequest } from '../lib/signer.js';
+import type { AppConfig } from '../lib/config/app-config.js';
+import type { WorkspaceCredentials } from '../lib/workspace/credentials.js';
+import { processQueueBatch } from '../lib/ways-in/queue-batch.js';
+import { createRuntime, forInvocation, type Runtime } from '../lib/ways-in/runtime.js';
+import { signRequest } from '../lib/workspace/signer.js';
 import { lambdaContext } from '../local/poller.js';
 import { batch, muted, round2 } from './fixtures.js';
 import { peerHandler } from './peer.js';

@@ -2,13 +2,13 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
-import { sqsClient } from '../lib/clients/sqs.js';
+import { sqsClient } from '../lib/platform/sqs-client.js';
 import { CertificateCache } from '../lib/ingress/cert-cache.js';
 import { loadIngressConfig } from '../lib/ingress/ingress-config.js';
 import { handleIngressRequest } from '../lib/ingress/ingress-request.js';
 import { secretsManagerToken, TokenSource } from '../lib/ingress/token-source.js';
-import { logger, metrics } from '../lib/observability.js';
-import { QueueSender } from '../lib/queue-sender.js';
+import { logger, metrics } from '../lib/platform/observability.js';
+import { QueueSender } from '../lib/platform/queue-sender.js';
 
 /** ingestEvents: Function URL → verified SMN notifications and webhook CloudEvents onto the failure queue. */
 const config = loadIngressConfig();

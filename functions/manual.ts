@@ -2,11 +2,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { loadConfig } from '../lib/config.js';
-import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/credentials.js';
-import { runManual, type ManualAnswer } from '../lib/manual.js';
-import { logger, metrics } from '../lib/observability.js';
-import { createRuntime, forInvocation } from '../lib/runtime.js';
+import { loadConfig } from '../lib/config/app-config.js';
+import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/workspace/credentials.js';
+import { runManual, type ManualAnswer } from '../lib/ways-in/manual.js';
+import { logger, metrics } from '../lib/platform/observability.js';
+import { createRuntime, forInvocation } from '../lib/ways-in/runtime.js';
 
 /** retryManually: the Lambda console's test event or `osls invoke`, answered synchronously per item. */
 const config = loadConfig();

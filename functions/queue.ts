@@ -2,12 +2,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { loadConfig } from '../lib/config.js';
-import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/credentials.js';
-import { batchFailureGuard } from '../lib/middleware/batch-failure-guard.js';
-import { logger, metrics } from '../lib/observability.js';
-import { processQueueBatch } from '../lib/queue-batch.js';
-import { createRuntime, forInvocation } from '../lib/runtime.js';
+import { loadConfig } from '../lib/config/app-config.js';
+import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/workspace/credentials.js';
+import { batchFailureGuard } from '../lib/ways-in/batch-failure-guard.js';
+import { logger, metrics } from '../lib/platform/observability.js';
+import { processQueueBatch } from '../lib/ways-in/queue-batch.js';
+import { createRuntime, forInvocation } from '../lib/ways-in/runtime.js';
 
 /** retryFromQueue: SQS failure events → retried, dead-lettered, deferred or duplicate (partial batch response). */
 const config = loadConfig();

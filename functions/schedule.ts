@@ -2,12 +2,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { loadConfig } from '../lib/config.js';
-import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/credentials.js';
-import { countSweepProject, logger, metrics } from '../lib/observability.js';
-import { createRuntime, forInvocation } from '../lib/runtime.js';
-import { runSweep, type ProjectSummary } from '../lib/sweep.js';
-import { loadSweepConfig } from '../lib/sweep-config.js';
+import { loadConfig } from '../lib/config/app-config.js';
+import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/workspace/credentials.js';
+import { countSweepProject, logger, metrics } from '../lib/platform/observability.js';
+import { createRuntime, forInvocation } from '../lib/ways-in/runtime.js';
+import { runSweep, type ProjectSummary } from '../lib/ways-in/sweep.js';
+import { loadSweepConfig } from '../lib/config/sweep-config.js';
 
 /** sweepOnSchedule: finds failed executions whose events were lost and puts them through the pipeline. */
 const config = loadConfig();

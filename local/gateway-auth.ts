@@ -8,7 +8,7 @@ import {
   signatureOf,
   signaturesEqual,
   stringToSign,
-} from '../lib/signer.js';
+} from '../lib/workspace/signer.js';
 
 /**
  * How the simulator checks an SDK-HMAC-SHA256 signature, as Huawei's API

@@ -1,4 +1,4 @@
-import type { ExecutionRecord } from '../lib/workspace-types.js';
+import type { ExecutionRecord } from '../lib/workspace/types.js';
 
 /**
  * The query of GET /v2/{project_id}/script-execution-records as Workspace

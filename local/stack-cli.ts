@@ -7,7 +7,7 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { normaliseBody } from '../lib/normalise.js';
+import { normaliseBody } from '../lib/events/normalise.js';
 import { startLocalStack } from './stack.js';
 
 const stack = await startLocalStack({ name: 'cli' });

@@ -10,8 +10,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { failureKey } from '../lib/failure.js';
-import { normaliseBody } from '../lib/normalise.js';
+import { failureKey } from '../lib/events/failure.js';
+import { normaliseBody } from '../lib/events/normalise.js';
 import { captureStdout } from './log-capture.js';
 import { LocalEventSource, type QueueHandler } from './poller.js';
 import { publishOneFailureThroughSmn } from './smn-demo.js';

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { ExecutionRecord } from '../lib/workspace-types.js';
+import type { ExecutionRecord } from '../lib/workspace/types.js';
 import { GatewayKeys, type SimulatorCredential } from './key-lockout.js';
 import type { TaskType } from './record-filters.js';
 import type { AppliedRetry } from './retry-log.js';

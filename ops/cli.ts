@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { unsafeIdReason } from '../lib/identifiers.js';
+import { unsafeIdReason } from '../lib/events/identifiers.js';
 import { renderChain } from './chain-view.js';
 import { approximateDepth, peek, replay } from './dead-letter-queue.js';
 import { describeDeadLetter, matchesReason, renderDeadLetters } from './dead-letter-view.js';

@@ -7,7 +7,7 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { QueueSender } from '../lib/queue-sender.js';
+import { QueueSender } from '../lib/platform/queue-sender.js';
 
 /**
  * The DLQ as an operator uses it: look without consuming, and move messages

@@ -1,11 +1,11 @@
 import type { Message } from '@aws-sdk/client-sqs';
-import { normaliseBody } from '../lib/normalise.js';
+import { normaliseBody } from '../lib/events/normalise.js';
 import { renderTable } from '../local/table.js';
 
 /**
  * `npm run ops -- dead-letters` and `replay --reason`: what a dead letter says
  * (pure). Our dead letters carry `reason`, `error_code`, `attempts`, `rule_id`,
- * `decided_at` and `first_seen_at` as message attributes (lib/dead-letter.ts);
+ * `decided_at` and `first_seen_at` as message attributes (lib/pipeline/dead-letter.ts);
  * a message the queue's redrive policy moved after maxReceiveCount receives has
  * none of them, and says so.
  */

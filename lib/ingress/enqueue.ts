@@ -1,11 +1,11 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { textAttribute, type OutgoingMessage, type QueueSender } from '../queue-sender.js';
+import { textAttribute, type OutgoingMessage, type QueueSender } from '../platform/queue-sender.js';
 import { badRequest, unavailable, type IngressAnswer } from './answers.js';
 
 /**
  * Puts what a producer sent onto the failure queue, one message per event, as
  * it came: the queue function normalises it or dead-letters it with the reason
- * (lib/normalise.ts), so nothing a producer sent is silently dropped here.
+ * (lib/events/normalise.ts), so nothing a producer sent is silently dropped here.
  */
 
 /** SQS's message size limit (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html). */

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/app-config.js';
 import { parseHostRule, type HostRule } from './host-rules.js';
 
 /**

@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
-import { logger, metrics } from '../observability.js';
-import type { QueueSender } from '../queue-sender.js';
+import { logger, metrics } from '../platform/observability.js';
+import type { QueueSender } from '../platform/queue-sender.js';
 import { answerBody, badRequest, forbidden, unavailable, type IngressAnswer } from './answers.js';
 import type { CertificateCache } from './cert-cache.js';
 import { attributes, enqueueAll, MAX_SQS_MESSAGE_BYTES } from './enqueue.js';

@@ -1,4 +1,4 @@
-import type { QueueSender } from '../queue-sender.js';
+import type { QueueSender } from '../platform/queue-sender.js';
 import { badRequest, forbidden, unavailable, type IngressAnswer } from './answers.js';
 import type { CertificateCache } from './cert-cache.js';
 import { attributes, enqueueAll } from './enqueue.js';

@@ -1,4 +1,4 @@
-import type { ExecutionRecord } from '../../lib/workspace-types.js';
+import type { ExecutionRecord } from '../../lib/workspace/types.js';
 
 /**
  * What the chaos run sends, from a seed: failed runs on desktops (grouped in

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
-import { normaliseBody } from '../../lib/normalise.js';
+import { normaliseBody } from '../../lib/events/normalise.js';
 import { takeAll } from '../../local/drain-queue.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { FaultyProxy } from '../../local/faulty-proxy.js';

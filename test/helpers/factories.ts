@@ -1,4 +1,4 @@
-import type { ExecutionRecord } from '../../lib/workspace-types.js';
+import type { ExecutionRecord } from '../../lib/workspace/types.js';
 
 /** A project id in Huawei's format: 32 lower-case hex characters. */
 export const PROJECT_ID = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';

@@ -1,4 +1,4 @@
-import { type Admission, type KeyPass, type SharedRefusals } from '../../lib/key-gate.js';
+import { type Admission, type KeyPass, type SharedRefusals } from '../../lib/workspace/key-gate.js';
 
 /** What the key gate's unit tests share: a hand-moved clock, an in-memory fleet, and small assertions. */
 

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../../lib/credentials.js';
+import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../../lib/workspace/credentials.js';
 import { SecretsManagerServer } from '../../local/secrets-manager-server.js';
 
 /**

@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyVersionOf } from '../../lib/key-gate.js';
-import { KeyRefusalStore } from '../../lib/key-refusals.js';
+import { keyVersionOf } from '../../lib/workspace/key-gate.js';
+import { KeyRefusalStore } from '../../lib/workspace/key-refusals.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 
 let stack: LocalStack;

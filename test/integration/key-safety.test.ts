@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyVersionOf } from '../../lib/key-gate.js';
+import { keyVersionOf } from '../../lib/workspace/key-gate.js';
 import { body, failedRecord, plainFailure, PROJECT_ID } from '../helpers/factories.js';
 import { invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
 

@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ManualAnswer } from '../../lib/manual.js';
+import type { ManualAnswer } from '../../lib/ways-in/manual.js';
 import { lambdaContext, toRecord } from '../../local/poller.js';
 import { body, failedRecord, inCloudEvent, inEventBridge, inSns, minutesAgo, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { attr, invoke, sqsEvent, startHarness, type Harness, outcomesOf } from '../helpers/harness.js';

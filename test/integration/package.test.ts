@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardMetrics, alarmMetrics } from '../helpers/template-metrics.js';
-import { METRIC_NAMES } from '../../lib/metric-names.js';
+import { METRIC_NAMES } from '../../lib/platform/metric-names.js';
 
 /** `osls package` with no AWS credentials, and the CloudFormation it produces. */
 type Resource = { Type: string; Properties: Record<string, any>; Condition?: string };
@@ -180,7 +180,7 @@ describe('the operator\'s view in the packaged CloudFormation', () => {
     expect(queues).toEqual(expect.arrayContaining(['QueueName,${DeadLetterQueue.QueueName}', 'QueueName,${FailureQueue.QueueName}']));
   });
 
-  it('puts on the dashboard and the alarms only custom metrics the code emits (lib/metric-names.ts), in its namespace and service', () => {
+  it('puts on the dashboard and the alarms only custom metrics the code emits (lib/platform/metric-names.ts), in its namespace and service', () => {
     const { POWERTOOLS_METRICS_NAMESPACE: namespace, POWERTOOLS_SERVICE_NAME: service } = environment();
     const custom = [...dashboardMetrics(resources['Dashboard']!.Properties['DashboardBody']), ...alarms().flatMap(([, a]) => alarmMetrics(a.Properties))].filter((m) => !m.namespace.startsWith('AWS/'));
     expect(custom.length).toBeGreaterThanOrEqual(8);

@@ -1,8 +1,8 @@
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { failureKey } from '../../lib/failure.js';
-import type { ManualAnswer } from '../../lib/manual.js';
-import type { ProjectSummary } from '../../lib/sweep.js';
+import { failureKey } from '../../lib/events/failure.js';
+import type { ManualAnswer } from '../../lib/ways-in/manual.js';
+import type { ProjectSummary } from '../../lib/ways-in/sweep.js';
 import { lambdaContext } from '../../local/poller.js';
 import { body, failedRecord, OTHER_PROJECT_ID, plainFailure, PROJECT_ID } from '../helpers/factories.js';
 import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEndpointOverrides } from '../../lib/endpoints.js';
-import { WorkspaceClient } from '../../lib/workspace-client.js';
-import { WorkspaceApiError } from '../../lib/workspace-errors.js';
+import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
+import { WorkspaceClient } from '../../lib/workspace/client.js';
+import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import { WorkspaceSimulator, type ForcedFault } from '../../local/workspace-simulator.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
 

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseEndpointOverrides } from '../../lib/endpoints.js';
+import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
 import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { undiciTransport, type HttpTransport } from '../../lib/clients/workspace-http.js';
-import { WorkspaceClient, type WorkspaceClientOptions } from '../../lib/workspace-client.js';
-import { WorkspaceApiError } from '../../lib/workspace-errors.js';
+import { undiciTransport, type HttpTransport } from '../../lib/workspace/http-transport.js';
+import { WorkspaceClient, type WorkspaceClientOptions } from '../../lib/workspace/client.js';
+import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import { WorkspaceSimulator } from '../../local/workspace-simulator.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
 

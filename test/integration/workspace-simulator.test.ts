@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEndpointOverrides } from '../../lib/endpoints.js';
-import { signRequest } from '../../lib/signer.js';
-import { WorkspaceClient } from '../../lib/workspace-client.js';
-import type { ExecutionRecord, RecordFilters } from '../../lib/workspace-types.js';
+import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
+import { signRequest } from '../../lib/workspace/signer.js';
+import { WorkspaceClient } from '../../lib/workspace/client.js';
+import type { ExecutionRecord, RecordFilters } from '../../lib/workspace/types.js';
 import { WorkspaceSimulator } from '../../local/workspace-simulator.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
 

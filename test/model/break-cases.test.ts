@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
-import { processQueueBatch } from '../../lib/queue-batch.js';
+import { processQueueBatch } from '../../lib/ways-in/queue-batch.js';
 import { emit } from './commands.js';
 import { p1OneRetryPerRun, p2AttemptsBounded } from './invariants.js';
 import { quietPipeline } from './quiet-pipeline.js';

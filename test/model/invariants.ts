@@ -1,5 +1,5 @@
 import { isChain, isLink, recordKey, taskKey, type Chain } from '../../lib/ledger/chain.js';
-import { normaliseBody } from '../../lib/normalise.js';
+import { normaliseBody } from '../../lib/events/normalise.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 import type { World } from './world.js';
 

@@ -1,6 +1,6 @@
 import type { LedgerStore } from '../../lib/ledger/store.js';
-import type { QueueSender } from '../../lib/queue-sender.js';
-import type { WorkspaceClient } from '../../lib/workspace-client.js';
+import type { QueueSender } from '../../lib/platform/queue-sender.js';
+import type { WorkspaceClient } from '../../lib/workspace/client.js';
 import type { MemoryLedgerStore } from './memory-ledger-store.js';
 import type { QueueModel } from './queue-model.js';
 import type { WorkspaceModel } from './workspace-model.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CircuitBreakers } from '../../lib/circuit-breakers.js';
-import { WorkspaceApiError } from '../../lib/workspace-errors.js';
+import { CircuitBreakers } from '../../lib/workspace/circuit-breakers.js';
+import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import { emit } from './commands.js';
 import { ledgerConsistent, p2AttemptsBounded, p3NothingLost, p4ReplayDecidedAgain } from './invariants.js';
 import { quietPipeline } from './quiet-pipeline.js';

@@ -1,6 +1,6 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import type { OutgoingMessage } from '../../lib/queue-sender.js';
+import type { OutgoingMessage } from '../../lib/platform/queue-sender.js';
 
 /**
  * An SQS queue as Lambda's event source mapping sees it: messages with a

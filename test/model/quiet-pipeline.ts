@@ -1,5 +1,5 @@
 import { vi } from 'vitest';
-import { logger, metrics } from '../../lib/observability.js';
+import { logger, metrics } from '../../lib/platform/observability.js';
 import type { LoggedOutcome } from './world.js';
 
 /**

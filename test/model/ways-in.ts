@@ -1,7 +1,7 @@
 import type { SQSRecord } from 'aws-lambda';
-import { runManual } from '../../lib/manual.js';
-import { processQueueBatch } from '../../lib/queue-batch.js';
-import { runSweep } from '../../lib/sweep.js';
+import { runManual } from '../../lib/ways-in/manual.js';
+import { processQueueBatch } from '../../lib/ways-in/queue-batch.js';
+import { runSweep } from '../../lib/ways-in/sweep.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 import type { CrashPoint } from './invocation.js';
 import type { World } from './world.js';

@@ -1,5 +1,5 @@
-import { WorkspaceApiError } from '../../lib/workspace-errors.js';
-import type { ExecutionRecord, RecordFilters, RetryAccepted, RetryTarget } from '../../lib/workspace-types.js';
+import { WorkspaceApiError } from '../../lib/workspace/errors.js';
+import type { ExecutionRecord, RecordFilters, RetryAccepted, RetryTarget } from '../../lib/workspace/types.js';
 
 /**
  * Workspace as the protocol sees it: tasks of execution records, one per

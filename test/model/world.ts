@@ -1,12 +1,12 @@
 import { vi } from 'vitest';
-import { CircuitBreakers } from '../../lib/circuit-breakers.js';
-import { worstCaseCallMs, type AppConfig } from '../../lib/config.js';
-import { WorkspaceCredentials } from '../../lib/credentials.js';
-import { ErrorBudget } from '../../lib/error-budget.js';
+import { CircuitBreakers } from '../../lib/workspace/circuit-breakers.js';
+import { worstCaseCallMs, type AppConfig } from '../../lib/config/app-config.js';
+import { WorkspaceCredentials } from '../../lib/workspace/credentials.js';
+import { ErrorBudget } from '../../lib/workspace/error-budget.js';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
-import { parsePolicy } from '../../lib/policy-config.js';
-import type { QueueBatchDeps } from '../../lib/queue-batch.js';
-import type { SweepConfig } from '../../lib/sweep-config.js';
+import { parsePolicy } from '../../lib/policy/policy-config.js';
+import type { QueueBatchDeps } from '../../lib/ways-in/queue-batch.js';
+import type { SweepConfig } from '../../lib/config/sweep-config.js';
 import { taskKey } from '../../lib/ledger/chain.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 import { Invocation, type CrashPoint, type Gate } from './invocation.js';
@@ -130,7 +130,7 @@ export class World {
     return invocation;
   }
 
-  /** What one invocation works with, as lib/runtime.ts forInvocation builds it, over the models. */
+  /** What one invocation works with, as lib/ways-in/runtime.ts forInvocation builds it, over the models. */
   deps(invocation: Invocation): QueueBatchDeps {
     const ledger = new AttemptLedger(invocation.store(this.store), { leaseMs: this.config.leaseSeconds * 1000, ttlDays: 30, now: this.now, sleep: async () => undefined });
     return {

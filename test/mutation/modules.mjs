@@ -4,19 +4,19 @@
  * is shared and a mutation run is CPU-heavy). MUTATION_MODULES=a,b picks some.
  */
 export const MODULES = {
-  'circuit-breakers': { mutate: ['lib/circuit-breakers.ts'], tests: ['test/unit/circuit-breakers.test.ts'] },
-  'batch-failure-guard': { mutate: ['lib/middleware/batch-failure-guard.ts'], tests: ['test/unit/batch-failure-guard.test.ts'] },
-  credentials: { mutate: ['lib/credentials.ts'], tests: ['test/unit/credentials.test.ts', 'test/integration/credentials-middleware.test.ts'] },
-  observability: { mutate: ['lib/observability.ts'], tests: ['test/unit/redaction.test.ts', 'test/unit/metrics.test.ts'] },
-  normalise: { mutate: ['lib/normalise.ts'], tests: ['test/unit/normalise.test.ts'] },
+  'circuit-breakers': { mutate: ['lib/workspace/circuit-breakers.ts'], tests: ['test/unit/circuit-breakers.test.ts'] },
+  'batch-failure-guard': { mutate: ['lib/ways-in/batch-failure-guard.ts'], tests: ['test/unit/batch-failure-guard.test.ts'] },
+  credentials: { mutate: ['lib/workspace/credentials.ts'], tests: ['test/unit/credentials.test.ts', 'test/integration/credentials-middleware.test.ts'] },
+  observability: { mutate: ['lib/platform/observability.ts'], tests: ['test/unit/redaction.test.ts', 'test/unit/metrics.test.ts'] },
+  normalise: { mutate: ['lib/events/normalise.ts'], tests: ['test/unit/normalise.test.ts'] },
   'key-gate': {
-    mutate: ['lib/key-gate.ts', 'lib/key-admission.ts', 'lib/key-refusals.ts'],
+    mutate: ['lib/workspace/key-gate.ts', 'lib/workspace/key-admission.ts', 'lib/workspace/key-refusals.ts'],
     tests: ['test/unit/key-gate.test.ts', 'test/unit/key-gate-reports.test.ts', 'test/unit/key-admission.test.ts', 'test/integration/key-refusals.test.ts'],
   },
-  ledger: { mutate: ['lib/ledger.ts'], tests: ['test/integration/ledger.test.ts'] },
-  pipeline: { mutate: ['lib/pipeline.ts'], tests: ['test/integration/ledger.test.ts', 'test/integration/queue-function.test.ts', 'test/integration/key-safety.test.ts'] },
-  settlement: { mutate: ['lib/settlement.ts'], tests: ['test/integration/queue-function.test.ts', 'test/integration/schedule-and-manual.test.ts'] },
-  'queue-batch': { mutate: ['lib/queue-batch.ts'], tests: ['test/integration/queue-function.test.ts', 'test/integration/crash-mid-batch.test.ts'] },
+  ledger: { mutate: ['lib/ledger/chain.ts', 'lib/ledger/standing.ts', 'lib/ledger/attempt-ledger.ts', 'lib/ledger/store.ts'], tests: ['test/integration/ledger.test.ts', 'test/integration/ledger-cases.test.ts', 'test/unit/standing.test.ts'] },
+  pipeline: { mutate: ['lib/pipeline/process-failure.ts'], tests: ['test/integration/ledger.test.ts', 'test/integration/queue-function.test.ts', 'test/integration/key-safety.test.ts'] },
+  settlement: { mutate: ['lib/pipeline/settlement.ts'], tests: ['test/integration/queue-function.test.ts', 'test/integration/schedule-and-manual.test.ts'] },
+  'queue-batch': { mutate: ['lib/ways-in/queue-batch.ts'], tests: ['test/integration/queue-function.test.ts', 'test/integration/crash-mid-batch.test.ts'] },
 };
 
 /** The modules this run mutates. */

@@ -1,7 +1,7 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { batchFailureGuard } from '../../lib/middleware/batch-failure-guard.js';
+import { batchFailureGuard } from '../../lib/ways-in/batch-failure-guard.js';
 import { captureStdout, type LogCapture } from '../../local/log-capture.js';
 
 /**

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CircuitBreakers, CircuitOpenError } from '../../lib/circuit-breakers.js';
-import { logger } from '../../lib/observability.js';
-import { WorkspaceApiError } from '../../lib/workspace-errors.js';
+import { CircuitBreakers, CircuitOpenError } from '../../lib/workspace/circuit-breakers.js';
+import { logger } from '../../lib/platform/observability.js';
+import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import { captureStdout, type LogCapture } from '../../local/log-capture.js';
 
 /** Every cool-down measured by a clock the test moves by hand: no sleeps. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../lib/config.js';
-import { loadPolicy, PolicyConfigError } from '../../lib/policy-config.js';
+import { ConfigError, loadConfig } from '../../lib/config/app-config.js';
+import { loadPolicy, PolicyConfigError } from '../../lib/policy/policy-config.js';
 
 const base = {
   WORKSPACE_REGION: 'cn-north-4',

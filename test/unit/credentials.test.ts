@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CredentialsUnavailableError, WorkspaceCredentials } from '../../lib/credentials.js';
+import { CredentialsUnavailableError, WorkspaceCredentials } from '../../lib/workspace/credentials.js';
 
 function source(values: unknown[]) {
   let reads = 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EndpointError, parseEndpointOverrides, resolveEndpoint, validateRegion } from '../../lib/endpoints.js';
+import { EndpointError, parseEndpointOverrides, resolveEndpoint, validateRegion } from '../../lib/workspace/endpoints.js';
 
 describe('endpoint resolution', () => {
   it("uses Huawei's public endpoint for a known region", () => {

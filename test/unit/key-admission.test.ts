@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { WorkspaceCredentials } from '../../lib/credentials.js';
-import { admitKey, admitRotatedKey } from '../../lib/key-admission.js';
-import { KeyGate, keyVersionOf } from '../../lib/key-gate.js';
+import { WorkspaceCredentials } from '../../lib/workspace/credentials.js';
+import { admitKey, admitRotatedKey } from '../../lib/workspace/key-admission.js';
+import { KeyGate, keyVersionOf } from '../../lib/workspace/key-gate.js';
 
 const OLD = { ak: 'AKOLD', sk: 'old-secret' };
 const NEW = { ak: 'AKNEW', sk: 'new-secret' };

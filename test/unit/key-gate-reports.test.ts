@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyGate } from '../../lib/key-gate.js';
+import { KeyGate } from '../../lib/workspace/key-gate.js';
 import { clock, COOLDOWN_MS, fleet, go, settle } from '../helpers/key-gate.js';
 
 /** What a pass reports, and when: each pass counts once, and only the current probe frees its waiters. */

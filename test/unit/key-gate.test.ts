@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyGate, keyVersionOf, type KeyPass, type SharedRefusals } from '../../lib/key-gate.js';
+import { KeyGate, keyVersionOf, type KeyPass, type SharedRefusals } from '../../lib/workspace/key-gate.js';
 import { clock, COOLDOWN_MS, fleet, go, settle } from '../helpers/key-gate.js';
 
 describe('key gate', () => {

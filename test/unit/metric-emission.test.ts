@@ -2,10 +2,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { captureStdout, type LogCapture } from '../../local/log-capture.js';
-import { DIMENSION, METRIC, METRIC_NAMES } from '../../lib/metric-names.js';
+import { DIMENSION, METRIC, METRIC_NAMES } from '../../lib/platform/metric-names.js';
 
 /**
- * The other half of the package test's check: every name in lib/metric-names.ts
+ * The other half of the package test's check: every name in lib/platform/metric-names.ts
  * (which the dashboard and alarms may use) is really published as EMF, with
  * the dimensions the dashboard searches on, and its emitter is called.
  */
@@ -28,9 +28,9 @@ const emitted = () => capture.lines().filter((line): line is Emf => '_aws' in li
 
 describe('metric emission', () => {
   it('publishes every metric the dashboard may show, in the configured namespace with the service dimension', async () => {
-    const { countOutcome, countApiError, countSweepProject, metrics } = await import('../../lib/observability.js');
-    const { CircuitBreakers } = await import('../../lib/circuit-breakers.js');
-    const { WorkspaceApiError } = await import('../../lib/workspace-errors.js');
+    const { countOutcome, countApiError, countSweepProject, metrics } = await import('../../lib/platform/observability.js');
+    const { CircuitBreakers } = await import('../../lib/workspace/circuit-breakers.js');
+    const { WorkspaceApiError } = await import('../../lib/workspace/errors.js');
     for (const kind of ['retried', 'dead-lettered', 'deferred', 'duplicate', 'previewed'] as const) countOutcome(kind);
     countApiError('WKS.00210404');
     countSweepProject({ projectId: 'p1', seen: 3, retried: 2, 'dead-lettered': 1, deferred: 0, duplicate: 0, previewed: 0 });
@@ -51,7 +51,7 @@ describe('metric emission', () => {
   });
 
   it('counts the sweep per project and outcome, zeros included, so a run that found nothing still shows', async () => {
-    const { countSweepProject } = await import('../../lib/observability.js');
+    const { countSweepProject } = await import('../../lib/platform/observability.js');
     countSweepProject({ projectId: 'p1', seen: 0, retried: 0, 'dead-lettered': 0, deferred: 0, duplicate: 0, previewed: 0 });
     const sweep = emitted().filter((l) => METRIC.sweepRecords in l);
     expect(sweep.map((l) => [l['ProjectId'], l['Outcome'], l[METRIC.sweepRecords]])).toEqual(
@@ -60,7 +60,8 @@ describe('metric emission', () => {
   });
 
   it('calls each emitter from the functions or the domain, not only from its tests', async () => {
-    const sources = async (dir: string) => Promise.all((await readdir(dir)).filter((f) => f.endsWith('.ts') && f !== 'observability.ts').map((f) => readFile(join(dir, f), 'utf8')));
+    const sources = async (dir: string) =>
+      Promise.all((await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.ts') && !f.endsWith('observability.ts')).map((f) => readFile(join(dir, f), 'utf8')));
     const code = [...(await sources('lib')), ...(await sources('functions'))].join('\n');
     for (const emitter of ['countOutcome(', 'countApiError(', 'countSweepProject', 'METRIC.circuitOpened']) expect(code, emitter).toContain(emitter);
   });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { countApiError, countOutcome, metrics } from '../../lib/observability.js';
+import { countApiError, countOutcome, metrics } from '../../lib/platform/observability.js';
 import { captureStdout, type LogCapture } from '../../local/log-capture.js';
 
 /** The EMF lines the real metrics instance writes, read back from stdout. */
@@ -47,7 +47,7 @@ describe('names from the environment', () => {
     process.env['POWERTOOLS_SERVICE_NAME'] = 'other-service';
     try {
       vi.resetModules();
-      const fresh = await import('../../lib/observability.js');
+      const fresh = await import('../../lib/platform/observability.js');
       fresh.countOutcome('retried');
       fresh.metrics.publishStoredMetrics();
       fresh.logger.info('named');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_BODY_BYTES, normaliseBody } from '../../lib/normalise.js';
+import { MAX_BODY_BYTES, normaliseBody } from '../../lib/events/normalise.js';
 import { failedRecord, inCloudEvent, inEventBridge, inSns, PROJECT_ID } from '../helpers/factories.js';
 
 const options = { checkRegion: (region: string) => (region === 'cn-north-4' ? undefined : `region ${region} has no Workspace endpoint`) };

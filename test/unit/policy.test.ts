@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ScriptFailure } from '../../lib/failure.js';
-import { backoffSeconds, decide, type DecisionInput } from '../../lib/policy.js';
-import { loadPolicy } from '../../lib/policy-config.js';
+import type { ScriptFailure } from '../../lib/events/failure.js';
+import { backoffSeconds, decide, type DecisionInput } from '../../lib/policy/policy.js';
+import { loadPolicy } from '../../lib/policy/policy-config.js';
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
 const policy = loadPolicy(undefined);

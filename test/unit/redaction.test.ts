@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deadLetterMessage } from '../../lib/dead-letter.js';
-import { logger } from '../../lib/observability.js';
+import { deadLetterMessage } from '../../lib/pipeline/dead-letter.js';
+import { logger } from '../../lib/platform/observability.js';
 import { captureStdout, type LogCapture } from '../../local/log-capture.js';
 
 /** Secrets logged through the function's own logger, read back from what it wrote to stdout and stderr. */

@@ -13,7 +13,7 @@ import {
   sha256Hex,
   signRequest,
   type QueryParams,
-} from '../../lib/signer.js';
+} from '../../lib/workspace/signer.js';
 import { seededRandom } from '../helpers/random.js';
 
 const VECTOR = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { worstCaseCallMs } from '../../lib/config.js';
-import { loadSweepConfig } from '../../lib/sweep-config.js';
+import { worstCaseCallMs } from '../../lib/config/app-config.js';
+import { loadSweepConfig } from '../../lib/config/sweep-config.js';
 
 /**
  * Review (branch `break`): a way in that starts a retry with less time left

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyError, parseErrorBody, parseRetryAfter, WorkspaceApiError } from '../../lib/workspace-errors.js';
+import { classifyError, parseErrorBody, parseRetryAfter, WorkspaceApiError } from '../../lib/workspace/errors.js';
 
 describe('error classification (docs/workspace-api.md, "Errors")', () => {
   it.each([

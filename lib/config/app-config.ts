@@ -1,5 +1,5 @@
-import { parseEndpointOverrides, validateRegion, type EndpointOverrides } from './endpoints.js';
-import { loadPolicy, type RetryPolicy } from './policy-config.js';
+import { parseEndpointOverrides, validateRegion, type EndpointOverrides } from '../workspace/endpoints.js';
+import { loadPolicy, type RetryPolicy } from '../policy/policy-config.js';
 
 /**
  * The function's configuration, read from the environment once at cold start.
@@ -85,7 +85,7 @@ function queueUrl(env: Env, name: string, isRequired: boolean): string | undefin
   return raw;
 }
 
-/** Backoff between in-call retries is at most this (lib/runtime.ts builds the client with it). */
+/** Backoff between in-call retries is at most this (lib/ways-in/runtime.ts builds the client with it). */
 export const IN_CALL_BACKOFF_CAP_MS = 2_000;
 /** Time allowed for reading the secret again after a 401, and for the ledger's writes around a call. */
 const REFRESH_ALLOWANCE_MS = 5_000;

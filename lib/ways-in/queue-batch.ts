@@ -1,13 +1,13 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { replayedDecision, type SourceMessage } from './dead-letter.js';
-import { describeFailure } from './failure.js';
-import { normaliseBody, type Normalised } from './normalise.js';
-import { logger } from './observability.js';
-import type { FailureInput, PipelineDeps } from './pipeline.js';
-import type { Resolution } from './resolution.js';
-import { CONTROL_ATTRIBUTES, processAll, resolveFailure, type Forwarders, type Settling } from './settlement.js';
-import { validateRegion } from './endpoints.js';
+import { replayedDecision, type SourceMessage } from '../pipeline/dead-letter.js';
+import { describeFailure } from '../events/failure.js';
+import { normaliseBody, type Normalised } from '../events/normalise.js';
+import { logger } from '../platform/observability.js';
+import type { FailureInput, PipelineDeps } from '../pipeline/process-failure.js';
+import type { Resolution } from '../pipeline/resolution.js';
+import { CONTROL_ATTRIBUTES, processAll, resolveFailure, type Forwarders, type Settling } from '../pipeline/settlement.js';
+import { validateRegion } from '../workspace/endpoints.js';
 
 /**
  * The queue way in: every record of an SQS batch through the pipeline,

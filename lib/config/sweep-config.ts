@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { validateRegion, type EndpointOverrides } from './endpoints.js';
-import { SAFE_ID } from './identifiers.js';
-import { ConfigError, worstCaseCallMs } from './config.js';
+import { validateRegion, type EndpointOverrides } from '../workspace/endpoints.js';
+import { SAFE_ID } from '../events/identifiers.js';
+import { ConfigError, worstCaseCallMs } from './app-config.js';
 
 /** What the scheduled sweep looks at, from SWEEP_PROJECTS and friends, validated at cold start. */
 export interface SweepConfig {
@@ -26,7 +26,7 @@ function bounded(env: Readonly<Record<string, string | undefined>>, name: string
 }
 
 /**
- * `worstCaseMs` is the worst-case retry call (lib/config.ts): the sweep never
+ * `worstCaseMs` is the worst-case retry call (lib/config/app-config.ts): the sweep never
  * starts a record with less than that plus the ledger's writes left, whatever
  * SWEEP_SAFETY_SECONDS says (a call cut off mid-way is a holder that died).
  */

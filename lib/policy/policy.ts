@@ -1,4 +1,4 @@
-import type { ScriptFailure } from './failure.js';
+import type { ScriptFailure } from '../events/failure.js';
 import type { PolicyOverride, PolicyRule, RetryPolicy } from './policy-config.js';
 
 /**

@@ -1,18 +1,18 @@
-import { documentClient } from './clients/dynamodb.js';
-import { sqsClient } from './clients/sqs.js';
-import { IN_CALL_BACKOFF_CAP_MS, type AppConfig } from './config.js';
-import { CircuitBreakers } from './circuit-breakers.js';
-import type { WorkspaceCredentials } from './credentials.js';
-import { ErrorBudget } from './error-budget.js';
-import { KeyGate } from './key-gate.js';
-import { KeyRefusalStore } from './key-refusals.js';
-import { logger } from './observability.js';
-import type { PipelineDeps } from './pipeline.js';
-import { AttemptLedger } from './ledger/attempt-ledger.js';
-import { DynamoLedgerStore } from './ledger/store.js';
-import { QueueSender } from './queue-sender.js';
-import type { Forwarders } from './settlement.js';
-import { WorkspaceClient } from './workspace-client.js';
+import { documentClient } from '../platform/dynamodb-client.js';
+import { sqsClient } from '../platform/sqs-client.js';
+import { IN_CALL_BACKOFF_CAP_MS, type AppConfig } from '../config/app-config.js';
+import { CircuitBreakers } from '../workspace/circuit-breakers.js';
+import type { WorkspaceCredentials } from '../workspace/credentials.js';
+import { ErrorBudget } from '../workspace/error-budget.js';
+import { KeyGate } from '../workspace/key-gate.js';
+import { KeyRefusalStore } from '../workspace/key-refusals.js';
+import { logger } from '../platform/observability.js';
+import type { PipelineDeps } from '../pipeline/process-failure.js';
+import { AttemptLedger } from '../ledger/attempt-ledger.js';
+import { DynamoLedgerStore } from '../ledger/store.js';
+import { QueueSender } from '../platform/queue-sender.js';
+import type { Forwarders } from '../pipeline/settlement.js';
+import { WorkspaceClient } from '../workspace/client.js';
 
 /** Everything a way in needs besides the credentials, built once per container from the configuration. */
 export interface Runtime {
@@ -21,7 +21,7 @@ export interface Runtime {
   readonly ledger: AttemptLedger;
   readonly forwarders: Forwarders;
   readonly breakers: CircuitBreakers;
-  /** The container's key gate and the fleet's refusals (lib/key-gate.ts, lib/key-refusals.ts). */
+  /** The container's key gate and the fleet's refusals (lib/workspace/key-gate.ts, lib/workspace/key-refusals.ts). */
   readonly keys: KeyGate;
   readonly keyRefusals: KeyRefusalStore;
 }

@@ -1,9 +1,9 @@
 import type { DeadLetter } from './dead-letter.js';
-import type { Claim } from './ledger/attempt-ledger.js';
-import type { Link } from './ledger/chain.js';
-import type { Decision } from './policy.js';
-import type { PreparedRequest } from './workspace-client.js';
-import type { ExecutionRecord } from './workspace-types.js';
+import type { Claim } from '../ledger/attempt-ledger.js';
+import type { Link } from '../ledger/chain.js';
+import type { Decision } from '../policy/policy.js';
+import type { PreparedRequest } from '../workspace/client.js';
+import type { ExecutionRecord } from '../workspace/types.js';
 
 /**
  * What the pipeline decided for one failure event, as plain data: the way in

@@ -1,11 +1,11 @@
 import { DelegateBackoff, handleWhen, retry } from 'cockatiel';
-import { fullJitterDelay } from './backoff.js';
+import { fullJitterDelay } from '../platform/backoff.js';
 import { resolveEndpoint, type EndpointOverrides } from './endpoints.js';
-import { TransportError, undiciTransport, type HttpResponse, type HttpTransport } from './clients/workspace-http.js';
-import { assertSafeId } from './identifiers.js';
+import { TransportError, undiciTransport, type HttpResponse, type HttpTransport } from './http-transport.js';
+import { assertSafeId } from '../events/identifiers.js';
 import { signRequest, type QueryParams, type SigningCredentials } from './signer.js';
-import { certainlyNotApplied, parseErrorBody, parseRetryAfter, WorkspaceApiError } from './workspace-errors.js';
-import type { ExecutionRecord, ProjectRef, RecordFilters, RetryAccepted, RetryTarget } from './workspace-types.js';
+import { certainlyNotApplied, parseErrorBody, parseRetryAfter, WorkspaceApiError } from './errors.js';
+import type { ExecutionRecord, ProjectRef, RecordFilters, RetryAccepted, RetryTarget } from './types.js';
 
 /** How the client reaches Workspace and how hard it tries. */
 export interface WorkspaceClientOptions {

@@ -1,24 +1,24 @@
-import { stableJitter } from './backoff.js';
-import type { AppConfig } from './config.js';
-import type { WorkspaceCredentials } from './credentials.js';
+import { stableJitter } from '../platform/backoff.js';
+import type { AppConfig } from '../config/app-config.js';
+import type { WorkspaceCredentials } from '../workspace/credentials.js';
 import type { DeadLetter } from './dead-letter.js';
-import { retryTargetOf, type ScriptFailure } from './failure.js';
-import type { AttemptLedger, Located } from './ledger/attempt-ledger.js';
-import type { Chain, RunFacts } from './ledger/chain.js';
-import { standingOf, type Standing } from './ledger/standing.js';
-import { LedgerUnavailableError } from './ledger/store.js';
-import { decide, type Decision } from './policy.js';
+import { retryTargetOf, type ScriptFailure } from '../events/failure.js';
+import type { AttemptLedger, Located } from '../ledger/attempt-ledger.js';
+import type { Chain, RunFacts } from '../ledger/chain.js';
+import { standingOf, type Standing } from '../ledger/standing.js';
+import { LedgerUnavailableError } from '../ledger/store.js';
+import { decide, type Decision } from '../policy/policy.js';
 import type { Resolution } from './resolution.js';
 import { callRetry, circuitOpen, withKey } from './retry-call.js';
-import type { SigningCredentials } from './signer.js';
+import type { SigningCredentials } from '../workspace/signer.js';
 import { resolveUnknownOutcome } from './unknown-outcome.js';
-import type { CircuitBreakers } from './circuit-breakers.js';
-import type { ErrorBudget } from './error-budget.js';
-import type { InvocationKeyGate } from './key-gate.js';
-import type { WorkspaceClient } from './workspace-client.js';
+import type { CircuitBreakers } from '../workspace/circuit-breakers.js';
+import type { ErrorBudget } from '../workspace/error-budget.js';
+import type { InvocationKeyGate } from '../workspace/key-gate.js';
+import type { WorkspaceClient } from '../workspace/client.js';
 import { lookUpRun, failedRecordsOf } from './workspace-lookups.js';
 import { lookupFailure } from './lookup-failure.js';
-import { isWorkspaceApiError } from './workspace-errors.js';
+import { isWorkspaceApiError } from '../workspace/errors.js';
 
 /**
  * One failure event through the protocol of docs/ledger-protocol.md: find its
@@ -35,7 +35,7 @@ export interface PipelineDeps {
   readonly breakers: CircuitBreakers;
   /** This invocation's tolerance for failed calls. */
   readonly errorBudget: ErrorBudget;
-  /** One call first per key version not yet accepted; refusals shared across containers (lib/key-gate.ts). */
+  /** One call first per key version not yet accepted; refusals shared across containers (lib/workspace/key-gate.ts). */
   readonly keyGate?: InvocationKeyGate | undefined;
   readonly now?: () => number;
 }

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import defaultPolicyJson from './default-policy.json' with { type: 'json' };
-import { SAFE_ID } from './identifiers.js';
+import { SAFE_ID } from '../events/identifiers.js';
 
 /**
  * The retry policy as operators write it (snake_case JSON in RETRY_POLICY, or

@@ -1,5 +1,5 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage } from './queue-sender.js';
+import { numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage } from '../platform/queue-sender.js';
 
 /**
  * What goes to the dead-letter queue: the original body, untouched, with the

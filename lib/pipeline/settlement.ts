@@ -1,14 +1,14 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { DEAD_LETTER_ATTRIBUTES, deadLetterMessage, REPLAY_OF_ATTRIBUTE, replayedDecision, type SourceMessage } from './dead-letter.js';
-import type { ScriptFailure } from './failure.js';
-import { mapWithConcurrency } from './concurrency.js';
-import type { AttemptLedger } from './ledger/attempt-ledger.js';
-import { countOutcome, logger } from './observability.js';
-import { MAX_DELAY_SECONDS, processFailure, type FailureInput, type PipelineDeps } from './pipeline.js';
-import type { Decision } from './policy.js';
+import type { ScriptFailure } from '../events/failure.js';
+import { mapWithConcurrency } from '../platform/concurrency.js';
+import type { AttemptLedger } from '../ledger/attempt-ledger.js';
+import { countOutcome, logger } from '../platform/observability.js';
+import { MAX_DELAY_SECONDS, processFailure, type FailureInput, type PipelineDeps } from './process-failure.js';
+import type { Decision } from '../policy/policy.js';
 import type { Resolution } from './resolution.js';
-import { numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type QueueSender } from './queue-sender.js';
-import type { PreparedRequest } from './workspace-client.js';
+import { numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type QueueSender } from '../platform/queue-sender.js';
+import type { PreparedRequest } from '../workspace/client.js';
 
 /**
  * Turns resolutions into durable outcomes: dead letters, re-enqueues and a

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, handleWhen, type CircuitBreakerPolicy, type IBackoff } from 'cockatiel';
-import { logger, metrics } from './observability.js';
+import { logger, metrics } from '../platform/observability.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { isTransient } from './workspace-errors.js';
-import { METRIC } from './metric-names.js';
+import { isTransient } from './errors.js';
+import { METRIC } from '../platform/metric-names.js';
 
 /**
  * One circuit breaker (cockatiel) per Workspace endpoint and access key, kept

@@ -3,7 +3,7 @@ import type { SharedRefusals } from './key-gate.js';
 
 /**
  * The fleet's memory of refused key versions, in the ledger table: one item
- * `pk = key#<key version>` (a sha256 fingerprint, lib/key-gate.ts: never the
+ * `pk = key#<key version>` (a sha256 fingerprint, lib/workspace/key-gate.ts: never the
  * key) with `refused_until` (epoch ms), `key_version`, `refused_at` and
  * `expires_at` (the table's TTL). Every container reads it before its first
  * call with a key version in an invocation, so a key Workspace refused in one

@@ -59,7 +59,7 @@ let shared: Promise<Send> | undefined;
 /**
  * undici is loaded on the first call, not at import: an invocation that calls
  * no Workspace API (duplicates, dry runs, the kill switch) never pays for it.
- * Only its Agent and request API are loaded (lib/clients/undici-parts.d.ts).
+ * Only its Agent and request API are loaded (lib/workspace/undici-parts.d.ts).
  */
 function sharedSend(maxBytes: number): Promise<Send> {
   shared ??= Promise.all([import('undici/lib/dispatcher/agent.js'), import('undici/lib/api/api-request.js')]).then(([{ default: Agent }, { default: request }]) => {

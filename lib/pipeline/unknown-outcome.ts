@@ -1,7 +1,7 @@
-import type { Located } from './ledger/attempt-ledger.js';
-import { released, withRunFacts, type Chain } from './ledger/chain.js';
-import type { Standing } from './ledger/standing.js';
-import type { FailureContext } from './pipeline.js';
+import type { Located } from '../ledger/attempt-ledger.js';
+import { released, withRunFacts, type Chain } from '../ledger/chain.js';
+import type { Standing } from '../ledger/standing.js';
+import type { FailureContext } from './process-failure.js';
 import { withKey } from './retry-call.js';
 import type { Resolution } from './resolution.js';
 import { findLandedRun, lookUpRun } from './workspace-lookups.js';

@@ -22,7 +22,7 @@ export function keyVersionOf(credentials: SigningCredentials): string {
   return createHash('sha256').update(material).digest('hex').slice(0, 32);
 }
 
-/** Refusals shared by every container (lib/key-refusals.ts keeps them in the ledger table). */
+/** Refusals shared by every container (lib/workspace/key-refusals.ts keeps them in the ledger table). */
 export interface SharedRefusals {
   /** Until when (epoch ms) the fleet refuses this key version; 0 when it does not. */
   refusedUntil(keyVersion: string): Promise<number>;

@@ -1,7 +1,7 @@
-import type { RunFacts } from './ledger/chain.js';
-import type { SigningCredentials } from './signer.js';
-import type { WorkspaceClient } from './workspace-client.js';
-import type { ExecutionRecord, ProjectRef } from './workspace-types.js';
+import type { RunFacts } from '../ledger/chain.js';
+import type { SigningCredentials } from '../workspace/signer.js';
+import type { WorkspaceClient } from '../workspace/client.js';
+import type { ExecutionRecord, ProjectRef } from '../workspace/types.js';
 
 /**
  * The read calls the protocol makes to Workspace (docs/ledger-protocol.md):

@@ -51,7 +51,7 @@ function toSigning(key: z.infer<typeof keySchema>): SigningCredentials {
 /**
  * The credentials one invocation uses. A 401 leads to at most one refetch of
  * the secret, shared by every call that saw the same version (a key refused
- * after that is isolated by its circuit breaker: lib/circuit-breakers.ts).
+ * after that is isolated by its circuit breaker: lib/workspace/circuit-breakers.ts).
  */
 export class WorkspaceCredentials {
   private secret: Promise<Secret> | undefined;

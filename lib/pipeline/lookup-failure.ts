@@ -1,10 +1,10 @@
-import { stableJitter } from './backoff.js';
-import { describeFailure } from './failure.js';
-import { countApiError } from './observability.js';
-import type { FailureContext } from './pipeline.js';
-import { backoffSeconds } from './policy.js';
+import { stableJitter } from '../platform/backoff.js';
+import { describeFailure } from '../events/failure.js';
+import { countApiError } from '../platform/observability.js';
+import type { FailureContext } from './process-failure.js';
+import { backoffSeconds } from '../policy/policy.js';
 import type { Resolution } from './resolution.js';
-import { isWorkspaceApiError, type WorkspaceApiError } from './workspace-errors.js';
+import { isWorkspaceApiError, type WorkspaceApiError } from '../workspace/errors.js';
 
 /**
  * A Workspace read the protocol needed (record detail, a task's failed

@@ -1,18 +1,18 @@
-import { stableJitter } from './backoff.js';
-import { CircuitBreakers, CircuitOpenError } from './circuit-breakers.js';
-import { retryTargetOf } from './failure.js';
-import type { Claim, Located } from './ledger/attempt-ledger.js';
-import type { Chain } from './ledger/chain.js';
-import type { Standing } from './ledger/standing.js';
+import { stableJitter } from '../platform/backoff.js';
+import { CircuitBreakers, CircuitOpenError } from '../workspace/circuit-breakers.js';
+import { retryTargetOf } from '../events/failure.js';
+import type { Claim, Located } from '../ledger/attempt-ledger.js';
+import type { Chain } from '../ledger/chain.js';
+import type { Standing } from '../ledger/standing.js';
 import { describeApiError } from './lookup-failure.js';
-import { countApiError, logger } from './observability.js';
-import { MAX_DELAY_SECONDS, type FailureContext } from './pipeline.js';
-import { backoffSeconds, type Decision } from './policy.js';
+import { countApiError, logger } from '../platform/observability.js';
+import { MAX_DELAY_SECONDS, type FailureContext } from './process-failure.js';
+import { backoffSeconds, type Decision } from '../policy/policy.js';
 import type { Resolution } from './resolution.js';
-import type { SigningCredentials } from './signer.js';
-import { certainlyNotApplied, isWorkspaceApiError, WorkspaceApiError } from './workspace-errors.js';
-import { admitKey, admitRotatedKey, type KeyAdmission } from './key-admission.js';
-import type { RetryAccepted } from './workspace-types.js';
+import type { SigningCredentials } from '../workspace/signer.js';
+import { certainlyNotApplied, isWorkspaceApiError, WorkspaceApiError } from '../workspace/errors.js';
+import { admitKey, admitRotatedKey, type KeyAdmission } from '../workspace/key-admission.js';
+import type { RetryAccepted } from '../workspace/types.js';
 import { lookUpRun } from './workspace-lookups.js';
 
 /**
@@ -75,7 +75,7 @@ export function circuitOpen(ctx: FailureContext, attempt: number, ruleId?: strin
   return wait > 0 ? { kind: 'requeue', reason: `circuit-open: no calls to ${ctx.endpoint} for now`, delaySeconds: Math.ceil(wait / 1000), attempt, ruleId } : undefined;
 }
 
-/** A key admitted by the gate (lib/key-gate.ts) for one call, or refused for a while. */
+/** A key admitted by the gate (lib/workspace/key-gate.ts) for one call, or refused for a while. */
 export type Admitted = Extract<KeyAdmission, { kind: 'go' }>;
 
 /**

@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { logger } from '../observability.js';
-import { allFailed, checkedResponse } from '../queue-batch.js';
+import { logger } from '../platform/observability.js';
+import { allFailed, checkedResponse } from './queue-batch.js';
 
 /**
  * The last line of defence of a queue handler: an error anywhere (the secret

@@ -1,11 +1,11 @@
-import { validateRegion } from './endpoints.js';
-import { normaliseObject } from './normalise.js';
-import { logger } from './observability.js';
-import type { PipelineDeps } from './pipeline.js';
-import { processAll, resolveFailure, syntheticSource, type Forwarders, type Settling } from './settlement.js';
-import type { SweepConfig } from './sweep-config.js';
-import { huaweiTime } from './workspace-client.js';
-import type { ExecutionRecord } from './workspace-types.js';
+import { validateRegion } from '../workspace/endpoints.js';
+import { normaliseObject } from '../events/normalise.js';
+import { logger } from '../platform/observability.js';
+import type { PipelineDeps } from '../pipeline/process-failure.js';
+import { processAll, resolveFailure, syntheticSource, type Forwarders, type Settling } from '../pipeline/settlement.js';
+import type { SweepConfig } from '../config/sweep-config.js';
+import { huaweiTime } from '../workspace/client.js';
+import type { ExecutionRecord } from '../workspace/types.js';
 
 /**
  * The scheduled sweep: lists the execution records that failed since the

@@ -2,7 +2,7 @@ import type { ProjectCredentials, WorkspaceCredentials } from './credentials.js'
 import { keyVersionOf, type InvocationKeyGate, type KeyPass } from './key-gate.js';
 
 /**
- * Passing the key gate (lib/key-gate.ts) with a project's key, before the
+ * Passing the key gate (lib/workspace/key-gate.ts) with a project's key, before the
  * ledger claim, so no lease is held while a call waits for another call's
  * answer on the same key.
  */

@@ -1,10 +1,10 @@
 import * as z from 'zod';
-import { validateRegion } from './endpoints.js';
-import { safeIdSchema } from './identifiers.js';
-import type { PipelineDeps } from './pipeline.js';
-import { mapWithConcurrency } from './concurrency.js';
-import { reportOutcome, resolveFailure, settleAll, syntheticSource, type Forwarders, type Outcome, type Settling } from './settlement.js';
-import type { PreparedRequest } from './workspace-client.js';
+import { validateRegion } from '../workspace/endpoints.js';
+import { safeIdSchema } from '../events/identifiers.js';
+import type { PipelineDeps } from '../pipeline/process-failure.js';
+import { mapWithConcurrency } from '../platform/concurrency.js';
+import { reportOutcome, resolveFailure, settleAll, syntheticSource, type Forwarders, type Outcome, type Settling } from '../pipeline/settlement.js';
+import type { PreparedRequest } from '../workspace/client.js';
 
 /**
  * The console way in (`retryManually`): a small JSON payload naming failures,
