@@ -50,7 +50,8 @@ export interface ManualResult {
   readonly project_id: string;
   readonly record_id?: string | undefined;
   readonly task_id?: string | undefined;
-  readonly outcome: Exclude<Outcome['kind'], 'previewed'> | 'dry-run';
+  /** The same word the logs, the metrics and the sweep's summary use for this outcome. */
+  readonly outcome: Outcome['kind'];
   readonly reason?: string | undefined;
   readonly rule_id?: string | undefined;
   readonly new_task_id?: string | undefined;
@@ -153,7 +154,7 @@ function toResult(failure: { projectId: string; recordId?: string | undefined; t
     case 'retried':
       return { ...base, outcome: 'retried', rule_id: outcome.ruleId, new_task_id: outcome.newTaskId, attempt: outcome.attempt, forced: outcome.forced };
     case 'previewed':
-      return { ...base, outcome: 'dry-run', reason: outcome.reason, rule_id: outcome.ruleId, request: describeRequest(outcome.preview) };
+      return { ...base, outcome: 'previewed', reason: outcome.reason, rule_id: outcome.ruleId, request: describeRequest(outcome.preview) };
     case 'dead-lettered':
       return { ...base, outcome: 'dead-lettered', reason: outcome.reason, rule_id: outcome.ruleId };
     case 'deferred':

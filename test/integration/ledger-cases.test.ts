@@ -140,7 +140,7 @@ describe('the ledger protocol, case by case', () => {
     const deferred = await manual({ project_id: PROJECT_ID, record_id: 'console-kill' }, lambdaContext('retryManually', 120_000));
     const dry = await manual({ project_id: PROJECT_ID, record_id: 'console-kill', dry_run: true }, lambdaContext('retryManually', 120_000));
     expect(deferred.ok && deferred.results[0]).toMatchObject({ outcome: 'deferred', retry_after_seconds: 900 });
-    expect(dry.ok && dry.results[0]).toMatchObject({ outcome: 'dry-run' });
+    expect(dry.ok && dry.results[0]).toMatchObject({ outcome: 'previewed' });
     expect(await h.stack.depth(h.stack.queueUrl)).toEqual(depth);
     expect(h.stack.simulator.rerunsOf('console-kill')).toBe(0);
   });

@@ -126,7 +126,7 @@ describe('manual invocation', () => {
       ok: true,
       results: [
         expect.objectContaining({
-          outcome: 'dry-run',
+          outcome: 'previewed',
           reason: 'dry-run: would retry now (rule manual-request)',
           request: { method: 'POST', url: `${h.stack.simulator.url}/v2/${PROJECT_ID}/script-executions/retry`, body: '{"record_id":"manual-dry"}', signed_headers: ['content-type', 'host', 'x-project-id', 'x-sdk-date'] },
         }),
