@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { processQueueBatch } from '../../lib/ways-in/queue-batch.js';
 import { emit } from './commands.js';
 import { p1OneRetryPerRun, p2AttemptsBounded } from './invariants.js';
-import { quietPipeline } from './quiet-pipeline.js';
+import { quietPipelineEachTest } from './quiet-pipeline.js';
 import { refailUnlinkedAndDrain } from './refail.js';
 import { deliver, drain, launch, replay } from './ways-in.js';
 import { World } from './world.js';
@@ -15,13 +15,8 @@ import { World } from './world.js';
  */
 
 let world: World;
-let undo: () => void;
 const now = <T>(p: Promise<T>) => p;
-
-beforeEach(() => {
-  undo = quietPipeline(() => world);
-});
-afterEach(() => undo());
+quietPipelineEachTest(() => world);
 
 describe('protocol breaks found by review', () => {
   it('a container whose clock runs ahead (within CLOCK_SKEW_SECONDS) does not take a live retry claim for expired and call again (P1)', async () => {

@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CircuitBreakers } from '../../lib/workspace/circuit-breakers.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import { emit } from './commands.js';
 import { ledgerConsistent, p2AttemptsBounded, p3NothingLost, p4ReplayDecidedAgain } from './invariants.js';
-import { quietPipeline } from './quiet-pipeline.js';
+import { quietPipelineEachTest } from './quiet-pipeline.js';
 import { refailUnlinkedAndDrain } from './refail.js';
 import { deliver, drain, launch, replay } from './ways-in.js';
 import { World } from './world.js';
@@ -14,13 +14,8 @@ import { World } from './world.js';
  */
 
 let world: World;
-let undo: () => void;
 const now = <T>(p: Promise<T>) => p;
-
-beforeEach(() => {
-  undo = quietPipeline(() => world);
-});
-afterEach(() => undo());
+quietPipelineEachTest(() => world);
 
 /** Delivers every visible message once, in one batch. */
 async function deliverAll(): Promise<void> {

@@ -1,4 +1,4 @@
-import { vi } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 import { logger, metrics } from '../../lib/platform/observability.js';
 import type { LoggedOutcome } from './world.js';
 
@@ -18,4 +18,13 @@ export function quietPipeline(sink: () => { outcomes: LoggedOutcome[] } | undefi
     vi.restoreAllMocks();
     vi.useRealTimers();
   };
+}
+
+/** quietPipeline around every test of the file that calls it. */
+export function quietPipelineEachTest(sink: () => { outcomes: LoggedOutcome[] } | undefined): void {
+  let undo: () => void = () => undefined;
+  beforeEach(() => {
+    undo = quietPipeline(sink);
+  });
+  afterEach(() => undo());
 }
