@@ -16,4 +16,4 @@ export const handler = middy<unknown, ManualAnswer, Error, Context & WithWorkspa
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics))
   .use(workspaceCredentialsMiddleware({ secretId: config.credentialsSecretId, cacheTtlSeconds: config.credentialsCacheTtlSeconds }))
-  .handler((event, context) => runManual(event, forInvocation(runtime, context.workspaceCredentials)));
+  .handler((event, context) => runManual(event, { ...forInvocation(runtime, context.workspaceCredentials), remainingMs: () => context.getRemainingTimeInMillis() }));

@@ -5,6 +5,7 @@ import type { PipelineDeps } from '../pipeline/process-failure.js';
 import { mapWithConcurrency } from '../platform/concurrency.js';
 import { reportOutcome, resolveFailure, settleAll, syntheticSource, type Forwarders, type Outcome, type Settling } from '../pipeline/settlement.js';
 import type { PreparedRequest } from '../workspace/client.js';
+import { tooLateToStart } from './time-budget.js';
 
 /**
  * The console way in (`retryManually`): a small JSON payload naming failures,
@@ -67,6 +68,8 @@ export type ManualAnswer = { readonly ok: true; readonly results: ManualResult[]
 
 export interface ManualDeps extends PipelineDeps {
   readonly forwarders: Forwarders;
+  /** Milliseconds the invocation has left; an item not started this close to the end is answered `deferred`. */
+  readonly remainingMs?: (() => number) | undefined;
 }
 
 function problems(prefix: string, error: z.ZodError): FieldProblem[] {
@@ -116,18 +119,24 @@ export async function runManual(payload: unknown, deps: ManualDeps): Promise<Man
     const source = syntheticSource(`manual:${item.project_id}:${failure.recordId ?? failure.taskId}`, { ...item, ...(run ? { record_id: run.recordId } : {}) });
     return resolveFailure({ failure, firstSeenAt: now, dryRun: item.dry_run, force: item.force ? { reason: item.reason! } : undefined, manual: true }, source, deps);
   };
-  const first = await mapWithConcurrency(parsed.items, deps.config.maxConcurrency, (item) => resolve(item));
+  // An item not started before the time runs out is answered, never left half done by the Lambda timeout.
+  const notStarted = (projectId: string, recordId: string | undefined, taskId: string | undefined, reason: string): ManualResult =>
+    ({ project_id: projectId, record_id: recordId, task_id: taskId, outcome: 'deferred', reason });
+  const lateReason = 'time-budget: the invocation was about to time out before this item started; invoke again (those handled are duplicates then)';
+  const first = await mapWithConcurrency(parsed.items, deps.config.maxConcurrency, async (item): Promise<Settling | ManualResult> =>
+    tooLateToStart(deps) ? notStarted(item.project_id, item.record_id, item.task_id, lateReason) : resolve(item));
   // A task is answered per desktop: each of its failed records goes through the pipeline as its own failure.
-  const slots = first.map((settling, index) => {
-    const r = settling.resolution;
+  const slots = first.map((answer, index) => {
+    if (!('resolution' in answer) || answer.resolution.kind !== 'expand') return [answer];
     const item = parsed.items[index]!;
-    return r.kind === 'expand' ? r.records.map((record) => ({ item, run: { recordId: record.id, taskId: record.script_task_id } })) : [settling];
+    return answer.resolution.records.map((record) => ({ item, run: { recordId: record.id, taskId: record.script_task_id } }));
   });
   let budget = MAX_ITEMS;
   const resolved = await mapWithConcurrency(slots.flat(), deps.config.maxConcurrency, async (slot) => {
-    if ('resolution' in slot) return slot;
-    if (budget-- <= 0) return { project_id: slot.item.project_id, record_id: slot.run.recordId, task_id: slot.run.taskId, outcome: 'deferred' as const, reason: `not handled: more than ${MAX_ITEMS} failed records; invoke again (those handled are duplicates then)` };
-    return resolve(slot.item, slot.run);
+    if (!('run' in slot)) return slot;
+    const { item, run } = slot;
+    if (budget-- <= 0) return notStarted(item.project_id, run.recordId, run.taskId, `not handled: more than ${MAX_ITEMS} failed records; invoke again (those handled are duplicates then)`);
+    return tooLateToStart(deps) ? notStarted(item.project_id, run.recordId, run.taskId, lateReason) : resolve(item, run);
   });
   const settlings = resolved.filter((r): r is Settling => 'resolution' in r);
   // The console answers a deferral ("invoke again") instead of re-enqueueing it, and never forwards a dry run.

@@ -8,6 +8,7 @@ import type { FailureInput, PipelineDeps } from '../pipeline/process-failure.js'
 import type { Resolution } from '../pipeline/resolution.js';
 import { CONTROL_ATTRIBUTES, processAll, resolveFailure, type Forwarders, type Settling } from '../pipeline/settlement.js';
 import { validateRegion } from '../workspace/endpoints.js';
+import { tooLateToStart } from './time-budget.js';
 
 /**
  * The queue way in: every record of an SQS batch through the pipeline,
@@ -20,15 +21,6 @@ export interface QueueBatchDeps extends PipelineDeps {
   readonly forwarders: Forwarders;
   /** Milliseconds the invocation has left; records not started this close to the end stay on the queue. */
   readonly remainingMs?: (() => number) | undefined;
-}
-
-/**
- * Time kept in hand at the end of an invocation: a record started later could
- * be cut off mid-call by the Lambda timeout. The worst-case call (every
- * in-call retry, the 401 path) plus the ledger's writes and the forwards.
- */
-export function safetyMarginMs(deps: Pick<QueueBatchDeps, 'config'>): number {
-  return deps.config.worstCaseCallMs + 5_000;
 }
 
 /** What a message's attributes say about its history: a replayed dead letter, or an accepted retry to record. */
@@ -69,7 +61,7 @@ interface Received {
 async function resolveRecord({ record, normalised }: Received, deps: QueueBatchDeps): Promise<Settling> {
   const source = sourceOf(record);
   const seen = firstSeenAt(record);
-  if (deps.remainingMs && deps.remainingMs() < safetyMarginMs(deps)) {
+  if (tooLateToStart(deps)) {
     return { source, resolution: { kind: 'hold', reason: 'time-budget: the invocation is about to time out; left for redelivery' }, firstSeenAt: seen };
   }
   if (!normalised.ok) {

@@ -191,6 +191,40 @@ describe('manual invocation', () => {
   });
 });
 
+describe('the console keeps time in hand', () => {
+  it('an item not started before the invocation runs short of the worst-case call is answered deferred, and Workspace is not called for it', async () => {
+    // Prepare: one item at a time; time runs short once the first retry has landed.
+    const manual = await h.loadHandler<Manual>('manual', { MAX_CONCURRENCY: '1' });
+    h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: 'console-late-1' }), failedRecord({ id: 'console-late-2' })]);
+    const retriesBefore = h.stack.simulator.retries.length;
+    const context = { ...lambdaContext('retryManually', 120_000), getRemainingTimeInMillis: () => (h.stack.simulator.retries.length > retriesBefore ? 1_000 : 120_000) };
+
+    // Act
+    const answer = await manual({ items: [{ project_id: PROJECT_ID, record_id: 'console-late-1' }, { project_id: PROJECT_ID, record_id: 'console-late-2' }] }, context);
+
+    // Assess
+    expect(answer.ok && answer.results.map((r) => [r.record_id, r.outcome])).toEqual([['console-late-1', 'retried'], ['console-late-2', 'deferred']]);
+    expect(answer.ok && answer.results[1]!.reason).toMatch(/^time-budget: .*invoke again/);
+    expect(h.stack.simulator.retryCount('console-late-2')).toBe(0);
+    expect(await ledgerItem(PROJECT_ID, 'console-late-2')).toBeUndefined();
+  });
+
+  it('the desktops of a task not started before the time runs short are answered deferred, one by one', async () => {
+    // Prepare: a task failed on two desktops; time runs short once the first retry has landed.
+    const manual = await h.loadHandler<Manual>('manual', { MAX_CONCURRENCY: '1' });
+    h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: 'console-late-3', script_task_id: 'console-late-task' }), failedRecord({ id: 'console-late-4', script_task_id: 'console-late-task' })]);
+    const retriesBefore = h.stack.simulator.retries.length;
+    const context = { ...lambdaContext('retryManually', 120_000), getRemainingTimeInMillis: () => (h.stack.simulator.retries.length > retriesBefore ? 1_000 : 120_000) };
+
+    // Act
+    const answer = await manual({ project_id: PROJECT_ID, task_id: 'console-late-task' }, context);
+
+    // Assess
+    expect(answer.ok && answer.results.map((r) => r.outcome)).toEqual(['retried', 'deferred']);
+    expect(h.stack.simulator.retryCount('console-late-3') + h.stack.simulator.retryCount('console-late-4')).toBe(1);
+  });
+});
+
 describe('dead letters from the console carry the evidence', () => {
   it('a give-up from the console reaches the DLQ with its reason', async () => {
     const manual = await h.loadHandler<Manual>('manual', { RETRY_POLICY: '{"projects":{"' + PROJECT_ID + '":{"retries_enabled":false}}}' });
