@@ -1,7 +1,5 @@
-import {
-  claimed, deadLettered, handlingGeneration, isChain, isLink, newChain, pendingKey, recordKey, released, retried, taskKey, unknown, withRunFacts,
-  type Chain, type ClaimIntent, type Evidence, type Link, type RetriedDetails, type RunFacts,
-} from './chain.js';
+import { isChain, isLink, newChain, pendingKey, recordKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type Link, type RunFacts } from './chain.js';
+import { claimed, deadLettered, released, retried, unknown, type Evidence, type RetriedDetails } from './transitions.js';
 import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore } from './store.js';
 
 /**
