@@ -1,7 +1,8 @@
 import { stableJitter } from '../platform/backoff.js';
 import { CircuitBreakers, CircuitOpenError } from '../workspace/circuit-breakers.js';
 import { retryTargetOf } from '../events/failure.js';
-import type { Claim, Located } from '../ledger/attempt-ledger.js';
+import type { Claim } from '../ledger/attempt-ledger.js';
+import type { Located } from '../ledger/locate.js';
 import type { Chain } from '../ledger/chain.js';
 import type { Standing } from '../ledger/standing.js';
 import { describeApiError } from './lookup-failure.js';

@@ -1,4 +1,4 @@
-import type { Located } from '../ledger/attempt-ledger.js';
+import type { Located } from '../ledger/locate.js';
 import { withRunFacts, type Chain } from '../ledger/chain.js';
 import { released } from '../ledger/transitions.js';
 import type { Standing } from '../ledger/standing.js';
