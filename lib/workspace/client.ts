@@ -6,6 +6,7 @@ import { assertSafeId } from '../events/identifiers.js';
 import { signRequest, type QueryParams, type SigningCredentials } from './signer.js';
 import { certainlyNotApplied, parseErrorBody, parseRetryAfter, WorkspaceApiError } from './errors.js';
 import type { ExecutionRecord, ProjectRef, RecordFilters, RetryAccepted, RetryTarget } from './types.js';
+import { recordQuery } from './record-query.js';
 
 /** How the client reaches Workspace and how hard it tries. */
 export interface WorkspaceClientOptions {
@@ -182,23 +183,6 @@ export class WorkspaceClient {
       throw new WorkspaceApiError({ status: response.status, code: 'MALFORMED_RESPONSE', message: 'answer is not JSON', requestId });
     }
   }
-}
-
-function recordQuery(filters: RecordFilters, offset: number, limit: number): QueryParams {
-  const query: Record<string, string | readonly string[]> = { offset: String(offset), limit: String(limit) };
-  if (filters.status) query['status'] = filters.status;
-  if (filters.scriptTaskId) query['script_task_id'] = assertSafeId('script_task_id', filters.scriptTaskId);
-  if (filters.scriptIds?.length) query['script_id'] = filters.scriptIds.map((id) => assertSafeId('script_id', id));
-  if (filters.resourceIds?.length) query['resource_id'] = filters.resourceIds.map((id) => assertSafeId('resource_id', id));
-  if (filters.taskType) query['task_type'] = filters.taskType;
-  if (filters.executeTimeStart) query['execute_time_start'] = huaweiTime(filters.executeTimeStart);
-  if (filters.executeTimeEnd) query['execute_time_end'] = huaweiTime(filters.executeTimeEnd);
-  return query;
-}
-
-/** `2021-10-01T12:00:00Z`: Workspace's time format, without milliseconds. */
-export function huaweiTime(date: Date): string {
-  return `${date.toISOString().slice(0, 19)}Z`;
 }
 
 function firstHeader(value: string | readonly string[] | undefined): string | undefined {
