@@ -1,4 +1,5 @@
 import { stableJitter } from '../platform/backoff.js';
+import { MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { WorkspaceCredentials } from '../workspace/credentials.js';
 import type { DeadLetter } from './dead-letter.js';
@@ -57,9 +58,6 @@ export interface FailureInput {
   /** An accepted retry the ledger could not record, carried by the re-enqueued message. */
   readonly carried?: { readonly taskId: string; readonly rev: number } | undefined;
 }
-
-/** The longest SQS message delay (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html). */
-export const MAX_DELAY_SECONDS = 900;
 
 /** Everything the steps of one failure share. */
 export interface FailureContext {
