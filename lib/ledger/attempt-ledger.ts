@@ -1,6 +1,7 @@
 import { isChain, newChain, pendingKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type Link, type RunFacts } from './chain.js';
 import { locateRun, type Located, type RecordLookup } from './locate.js';
 import { claimed, deadLettered, released, retried, unknown, type Evidence, type RetriedDetails } from './transitions.js';
+import { exponentialCeiling } from '../platform/backoff.js';
 import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore } from './store.js';
 
 /**
@@ -25,6 +26,9 @@ export interface Claim {
 }
 
 const SETTLE_ATTEMPTS = 3;
+/** Waits between those tries: 200 ms, then 400 ms. */
+const SETTLE_BASE_MS = 100;
+const SETTLE_CAP_MS = 1_000;
 
 export class AttemptLedger {
   private readonly now: () => number;
@@ -84,7 +88,7 @@ export class AttemptLedger {
         return { outcome: ours ? 'settled' : 'lease-lost', link };
       } catch (error) {
         if (!(error instanceof LedgerUnavailableError) || attempt === SETTLE_ATTEMPTS) throw error;
-        await this.sleep(100 * 2 ** attempt);
+        await this.sleep(exponentialCeiling(attempt, SETTLE_BASE_MS, SETTLE_CAP_MS));
       }
     }
   }

@@ -1,5 +1,5 @@
-import { DelegateBackoff, handleWhen, retry } from 'cockatiel';
-import { fullJitterDelay } from '../platform/backoff.js';
+import { handleWhen, retry } from 'cockatiel';
+import { inCallBackoff } from '../platform/backoff.js';
 import { resolveEndpoint, type EndpointOverrides } from './endpoints.js';
 import { TransportError, undiciTransport, type HttpResponse, type HttpTransport } from './http-transport.js';
 import { assertSafeId } from '../events/identifiers.js';
@@ -149,12 +149,7 @@ export class WorkspaceClient {
     const { backoffBaseMs, backoffCapMs, maxInCallRetries } = this.options;
     return retry(handleWhen((error) => error instanceof WorkspaceApiError && error.kind === 'transient' && repeatable(error)), {
       maxAttempts: maxInCallRetries,
-      backoff: new DelegateBackoff((context) => {
-        const error = 'error' in context.result ? context.result.error : undefined;
-        const jitter = fullJitterDelay(context.attempt - 1, backoffBaseMs, backoffCapMs, this.random);
-        const retryAfterMs = error instanceof WorkspaceApiError && error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : 0;
-        return Math.min(Math.max(jitter, retryAfterMs), backoffCapMs);
-      }),
+      backoff: inCallBackoff({ baseMs: backoffBaseMs, capMs: backoffCapMs, random: this.random, retryAfterMs: (error) => (error instanceof WorkspaceApiError ? (error.retryAfterSeconds ?? 0) * 1000 : 0) }),
     });
   }
 
