@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { huaweiTime } from '../lib/workspace/client.js';
+import { huaweiTime } from '../lib/workspace/record-query.js';
 import type { ExecutionRecord } from '../lib/workspace/types.js';
 import { matchesQuery, type RecordQuery, type TaskType } from './record-filters.js';
 import { RetryLog, type AppliedRetry, type Rerun, type RetryTargetIds } from './retry-log.js';

@@ -1,14 +1,15 @@
-import {
-  claimed, deadLettered, handlingGeneration, isChain, isLink, newChain, pendingKey, recordKey, released, retried, taskKey, unknown, withRunFacts,
-  type Chain, type ClaimIntent, type Evidence, type Link, type RetriedDetails, type RunFacts,
-} from './chain.js';
+import { isChain, newChain, pendingKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type Link, type RunFacts } from './chain.js';
+import { locateRun, type Located, type RecordLookup } from './locate.js';
+import { claimed, deadLettered, released, retried, unknown, type Evidence, type RetriedDetails } from './transitions.js';
+import { exponentialCeiling } from '../platform/backoff.js';
 import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore } from './store.js';
 
 /**
  * The attempt ledger: where a failure event's run belongs (its chain and
- * generation) and the conditional writes of docs/ledger-protocol.md. Every
- * write names the revision it was computed from, so two deliveries can never
- * both act on one run: the second finds a conflict and reads again.
+ * generation, found by lib/ledger/locate.ts) and the conditional writes of
+ * docs/ledger-protocol.md. Every write names the revision it was computed
+ * from, so two deliveries can never both act on one run: the second finds a
+ * conflict and reads again.
  */
 
 export interface LedgerOptions {
@@ -19,26 +20,15 @@ export interface LedgerOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** A failure event's place in the ledger. */
-export interface Located {
-  /** The chain item's key (it may not exist yet). */
-  readonly chainKey: string;
-  readonly chain: Chain | undefined;
-  /** Retries that came before the run the event names. */
-  readonly generation: number;
-  /** The run, with what a lookup or the chain added. */
-  readonly run: RunFacts;
-}
-
 /** A claim held by this delivery: its writes are conditional on `chain.rev`. */
 export interface Claim {
   readonly chain: Chain;
 }
 
-/** Looks a record up in Workspace when an event lacks its task (record detail). */
-export type RecordLookup = () => Promise<RunFacts>;
-
 const SETTLE_ATTEMPTS = 3;
+/** Waits between those tries: 200 ms, then 400 ms. */
+const SETTLE_BASE_MS = 100;
+const SETTLE_CAP_MS = 1_000;
 
 export class AttemptLedger {
   private readonly now: () => number;
@@ -56,61 +46,9 @@ export class AttemptLedger {
     return this.options.leaseMs;
   }
 
-  /**
-   * Finds the chain of the run an event names: the record's own item (a
-   * chain, or a cached pointer), else its task's link (a retry's new task),
-   * else a pending lost retry on its desktop and script. An event without its
-   * task, desktop or script is completed by one lookup, cached here.
-   */
-  async locate(run: RunFacts, lookup: RecordLookup, options: { readonly cache: boolean } = { cache: true }): Promise<Located> {
-    const [own, link, pending] = await Promise.all([
-      this.store.read(recordKey(run.projectId, run.recordId)),
-      run.taskId ? this.store.read(taskKey(run.projectId, run.taskId)) : undefined,
-      this.readPending(run),
-    ]);
-    // A retry's task link is the lineage's word: it wins over an item cached for the record before the link existed.
-    if (isLink(link)) return this.follow(link, run);
-    if (isChain(own)) return { chainKey: own.pk, chain: own, generation: 0, run };
-    if (isLink(own)) return this.follow(own, run);
-    if (run.taskId && run.resourceId && run.scriptId) return (await this.lostRetryRun(pending, run)) ?? { chainKey: recordKey(run.projectId, run.recordId), chain: undefined, generation: 0, run };
-    // A new run that does not say its task, desktop or script: one lookup completes it (and is cached below).
-    const full = { ...(await lookup()), ...definedOf(run) };
-    const [taskLink, pendingFull] = await Promise.all([full.taskId ? this.store.read(taskKey(run.projectId, full.taskId)) : undefined, this.readPending(full)]);
-    if (isLink(taskLink)) {
-      if (options.cache) await this.store.put(this.stamped({ pk: recordKey(run.projectId, run.recordId), link_to: taskLink.link_to, generation: taskLink.generation }));
-      return this.follow(taskLink, full);
-    }
-    const lost = await this.lostRetryRun(pendingFull, full);
-    if (lost) return lost;
-    // A new chain: what the lookup found is kept, so the next event for this record needs none.
-    if (!options.cache) return { chainKey: recordKey(run.projectId, run.recordId), chain: undefined, generation: 0, run: full };
-    const chain = { ...newChain(full, this.now()), rev: 1 };
-    if ((await this.store.write(this.stamped(chain), undefined)) === 'conflict') return this.locate(full, lookup, options);
-    return { chainKey: chain.pk, chain, generation: 0, run: full };
-  }
-
-  private readPending(run: RunFacts): Promise<Item | undefined> | undefined {
-    return run.resourceId && run.scriptId ? this.store.read(pendingKey(run.projectId, run.resourceId, run.scriptId)) : undefined;
-  }
-
-  /**
-   * A run no link names, on a desktop and script whose chain has a retry with
-   * a lost answer pending: it may be that retry's run, so it belongs to that
-   * chain (one generation on) and the lost answer is resolved first.
-   */
-  private async lostRetryRun(pending: Item | undefined, run: RunFacts): Promise<Located | undefined> {
-    if (!isLink(pending)) return undefined;
-    const item = await this.store.read(pending.link_to);
-    if (!isChain(item)) return undefined;
-    const at = (generation: number): Located => ({ chainKey: item.pk, chain: item, generation, run });
-    // A run the chain already knows (its root, the run it handles, a task of its own) is that run, never a new chain.
-    if (run.recordId === item.root_record) return at(0);
-    const pendingRetry = item.state === 'unknown' || (item.state === 'claimed' && item.intent === 'retry');
-    if (run.recordId === item.current_record) return at(pendingRetry || item.state === 'retried' ? item.attempts - 1 : item.attempts);
-    const known = run.taskId !== undefined ? item.tasks.indexOf(run.taskId) : -1;
-    if (known >= 0) return at(known);
-    // Otherwise only a retry still pending makes a run no link names yet: the next generation.
-    return pendingRetry ? at(item.attempts) : undefined;
+  /** Where the run an event names belongs: its chain and generation (lib/ledger/locate.ts). */
+  locate(run: RunFacts, lookup: RecordLookup, options: { readonly cache: boolean } = { cache: true }): Promise<Located> {
+    return locateRun({ store: this.store, now: this.now, stamped: (item) => this.stamped(item) }, run, lookup, options);
   }
 
   /** Reads a chain again (after a conflict). */
@@ -150,7 +88,7 @@ export class AttemptLedger {
         return { outcome: ours ? 'settled' : 'lease-lost', link };
       } catch (error) {
         if (!(error instanceof LedgerUnavailableError) || attempt === SETTLE_ATTEMPTS) throw error;
-        await this.sleep(100 * 2 ** attempt);
+        await this.sleep(exponentialCeiling(attempt, SETTLE_BASE_MS, SETTLE_CAP_MS));
       }
     }
   }
@@ -207,11 +145,6 @@ export class AttemptLedger {
     return this.store.put(this.stamped(item));
   }
 
-  private async follow(link: Link, run: RunFacts): Promise<Located> {
-    const item = await this.store.read(link.link_to);
-    return { chainKey: link.link_to, chain: isChain(item) ? item : undefined, generation: link.generation, run };
-  }
-
   private pendingOf(chain: Chain): (Link & { expires_at: number }) | undefined {
     return chain.resource_id && chain.script_id ? this.stamped({ pk: pendingKey(chain.project_id, chain.resource_id, chain.script_id), link_to: chain.pk, generation: chain.attempts }) : undefined;
   }
@@ -223,8 +156,4 @@ export class AttemptLedger {
   private stamped<T extends object>(item: T): T & { expires_at: number } {
     return { ...item, expires_at: Math.floor(this.now() / 1000) + this.options.ttlDays * 86_400 };
   }
-}
-
-function definedOf(run: RunFacts): Partial<RunFacts> {
-  return Object.fromEntries(Object.entries(run).filter(([, v]) => v !== undefined)) as Partial<RunFacts>;
 }

@@ -1,5 +1,5 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage } from '../platform/queue-sender.js';
+import { numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type SourceMessage } from '../platform/queue-sender.js';
 
 /**
  * What goes to the dead-letter queue: the original body, untouched, with the
@@ -15,15 +15,6 @@ export interface DeadLetter {
   readonly ruleId?: string | undefined;
   readonly firstSeenAt: number;
   readonly decidedAt: number;
-}
-
-/** The original message a dead letter carries. */
-export interface SourceMessage {
-  readonly messageId: string;
-  /** The first message of a chain of re-enqueues (its own id when it is the first). */
-  readonly originId: string;
-  readonly body: string;
-  readonly attributes: Readonly<Record<string, MessageAttributeValue>>;
 }
 
 const MAX_REASON_CHARS = 1000;

@@ -1,8 +1,8 @@
-import { stableJitter } from '../platform/backoff.js';
+import { equalJitterSeconds, stableJitter } from '../platform/backoff.js';
 import { describeFailure } from '../events/failure.js';
 import { countApiError } from '../platform/observability.js';
+import { MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
 import type { FailureContext } from './process-failure.js';
-import { backoffSeconds } from '../policy/policy.js';
 import type { Resolution } from './resolution.js';
 import { isWorkspaceApiError, type WorkspaceApiError } from '../workspace/errors.js';
 
@@ -20,7 +20,7 @@ export function lookupFailure(error: unknown, ctx: FailureContext): Resolution {
     const reason = `workspace-refused: ${describeApiError(error)} while looking up ${what}`;
     return { kind: 'dead-letter', letter: ctx.letter(reason, error.code, 'lookup-refused', 0) };
   }
-  const delaySeconds = Math.min(900, backoffSeconds(1, ctx.deps.config.policy, stableJitter(what, 0)));
+  const delaySeconds = Math.min(MAX_DELAY_SECONDS, equalJitterSeconds(1, ctx.deps.config.policy, stableJitter(what, 0)));
   return { kind: 'requeue', reason: `lookup-failed: ${describeApiError(error)} while looking up ${what}`, delaySeconds, attempt: 0 };
 }
 

@@ -1,9 +1,11 @@
 import { stableJitter } from '../platform/backoff.js';
+import { MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { WorkspaceCredentials } from '../workspace/credentials.js';
 import type { DeadLetter } from './dead-letter.js';
 import { retryTargetOf, type ScriptFailure } from '../events/failure.js';
-import type { AttemptLedger, Located } from '../ledger/attempt-ledger.js';
+import type { AttemptLedger } from '../ledger/attempt-ledger.js';
+import type { Located } from '../ledger/locate.js';
 import type { Chain, RunFacts } from '../ledger/chain.js';
 import { standingOf, type Standing } from '../ledger/standing.js';
 import { LedgerUnavailableError } from '../ledger/store.js';
@@ -56,9 +58,6 @@ export interface FailureInput {
   /** An accepted retry the ledger could not record, carried by the re-enqueued message. */
   readonly carried?: { readonly taskId: string; readonly rev: number } | undefined;
 }
-
-/** The longest SQS message delay (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html). */
-export const MAX_DELAY_SECONDS = 900;
 
 /** Everything the steps of one failure share. */
 export interface FailureContext {

@@ -1,13 +1,15 @@
-import { stableJitter } from '../platform/backoff.js';
+import { redeliverySeconds } from '../platform/backoff.js';
 import { CircuitBreakers, CircuitOpenError } from '../workspace/circuit-breakers.js';
 import { retryTargetOf } from '../events/failure.js';
-import type { Claim, Located } from '../ledger/attempt-ledger.js';
+import type { Claim } from '../ledger/attempt-ledger.js';
+import type { Located } from '../ledger/locate.js';
 import type { Chain } from '../ledger/chain.js';
 import type { Standing } from '../ledger/standing.js';
 import { describeApiError } from './lookup-failure.js';
 import { countApiError, logger } from '../platform/observability.js';
-import { MAX_DELAY_SECONDS, type FailureContext } from './process-failure.js';
-import { backoffSeconds, type Decision } from '../policy/policy.js';
+import type { FailureContext } from './process-failure.js';
+import { MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
+import type { Decision } from '../policy/policy.js';
 import type { Resolution } from './resolution.js';
 import type { SigningCredentials } from '../workspace/signer.js';
 import { certainlyNotApplied, isWorkspaceApiError, WorkspaceApiError } from '../workspace/errors.js';
@@ -149,7 +151,7 @@ export async function withKey<T>(ctx: FailureContext, call: (credentials: Signin
 async function failedCall(claim: Claim, decision: Extract<Decision, { kind: 'retry-now' }>, error: unknown, ctx: FailureContext): Promise<Resolution> {
   const { deps } = ctx;
   const attempt = claim.chain.attempts;
-  const backoff = () => Math.min(MAX_DELAY_SECONDS, backoffSeconds(attempt, deps.config.policy, stableJitter(claim.chain.pk, attempt)));
+  const backoff = () => Math.min(MAX_DELAY_SECONDS, redeliverySeconds(claim.chain.pk, attempt, deps.config.policy));
   const release = (errorCode: string, reason: string) => deps.ledger.release(claim, { errorCode, reason, ruleId: decision.ruleId });
   if (error instanceof CircuitOpenError) {
     await release('CIRCUIT_OPEN', error.message);

@@ -1,13 +1,13 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { DEAD_LETTER_ATTRIBUTES, deadLetterMessage, REPLAY_OF_ATTRIBUTE, replayedDecision, type SourceMessage } from './dead-letter.js';
+import { DEAD_LETTER_ATTRIBUTES, deadLetterMessage, REPLAY_OF_ATTRIBUTE, replayedDecision } from './dead-letter.js';
 import type { ScriptFailure } from '../events/failure.js';
 import { mapWithConcurrency } from '../platform/concurrency.js';
 import type { AttemptLedger } from '../ledger/attempt-ledger.js';
 import { countOutcome, logger } from '../platform/observability.js';
-import { MAX_DELAY_SECONDS, processFailure, type FailureInput, type PipelineDeps } from './process-failure.js';
+import { processFailure, type FailureInput, type PipelineDeps } from './process-failure.js';
 import type { Decision } from '../policy/policy.js';
 import type { Resolution } from './resolution.js';
-import { numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type QueueSender } from '../platform/queue-sender.js';
+import { MAX_DELAY_SECONDS, numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type QueueSender, type SourceMessage } from '../platform/queue-sender.js';
 import type { PreparedRequest } from '../workspace/client.js';
 
 /**

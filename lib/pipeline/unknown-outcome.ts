@@ -1,5 +1,6 @@
-import type { Located } from '../ledger/attempt-ledger.js';
-import { released, withRunFacts, type Chain } from '../ledger/chain.js';
+import type { Located } from '../ledger/locate.js';
+import { withRunFacts, type Chain } from '../ledger/chain.js';
+import { released } from '../ledger/transitions.js';
 import type { Standing } from '../ledger/standing.js';
 import type { FailureContext } from './process-failure.js';
 import { withKey } from './retry-call.js';

@@ -1,5 +1,20 @@
 import { SendMessageBatchCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
 
+/**
+ * A message as it came off the source queue (or as a way in without a queue
+ * stands one in): what a dead letter carries and a re-enqueue sends again.
+ */
+export interface SourceMessage {
+  readonly messageId: string;
+  /** The first message of a chain of re-enqueues (its own id when it is the first). */
+  readonly originId: string;
+  readonly body: string;
+  readonly attributes: Readonly<Record<string, MessageAttributeValue>>;
+}
+
+/** The longest delay SQS gives a message (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html). */
+export const MAX_DELAY_SECONDS = 900;
+
 /** One message to send; `key` ties the answer back to the caller's record. */
 export interface OutgoingMessage {
   readonly key: string;

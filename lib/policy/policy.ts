@@ -1,4 +1,5 @@
 import type { ScriptFailure } from '../events/failure.js';
+import { equalJitterSeconds } from '../platform/backoff.js';
 import type { PolicyOverride, PolicyRule, RetryPolicy } from './policy-config.js';
 
 /**
@@ -72,17 +73,6 @@ export function matchRule(rules: readonly PolicyRule[], failure: ScriptFailure):
   );
 }
 
-/**
- * Wait before attempt n+1 after n attempts: exponential with "equal jitter"
- * (half fixed, half random), so a retry never comes straight back and many
- * do not come back together. Seconds.
- */
-export function backoffSeconds(attemptsMade: number, policy: Pick<RetryPolicy, 'backoffBaseSeconds' | 'backoffMaxSeconds'>, jitter: number): number {
-  if (attemptsMade <= 0) return 0;
-  const ceiling = Math.min(policy.backoffMaxSeconds, policy.backoffBaseSeconds * 2 ** (attemptsMade - 1));
-  return Math.ceil(ceiling / 2 + (jitter * ceiling) / 2);
-}
-
 export function decide(input: DecisionInput): Decision {
   const { failure, attempts, policy, now } = input;
   const status = failure.status?.toUpperCase();
@@ -109,7 +99,7 @@ export function decide(input: DecisionInput): Decision {
   }
   const attempt = attempts.count + 1;
   const readyAt =
-    attempts.count === 0 ? failedAt + (rule?.delaySeconds ?? 0) * 1000 : (attempts.lastAttemptAt ?? failedAt) + backoffSeconds(attempts.count, policy, input.jitter) * 1000;
+    attempts.count === 0 ? failedAt + (rule?.delaySeconds ?? 0) * 1000 : (attempts.lastAttemptAt ?? failedAt) + equalJitterSeconds(attempts.count, policy, input.jitter) * 1000;
   if (readyAt > now) return { kind: 'retry-later', ruleId, attempt, delaySeconds: Math.ceil((readyAt - now) / 1000) };
   return { kind: 'retry-now', ruleId, attempt };
 }

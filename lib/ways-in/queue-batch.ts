@@ -1,6 +1,7 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { replayedDecision, type SourceMessage } from '../pipeline/dead-letter.js';
+import { replayedDecision } from '../pipeline/dead-letter.js';
+import type { SourceMessage } from '../platform/queue-sender.js';
 import { describeFailure } from '../events/failure.js';
 import { normaliseBody, type Normalised } from '../events/normalise.js';
 import { logger } from '../platform/observability.js';

@@ -4,7 +4,7 @@ import { logger } from '../platform/observability.js';
 import type { PipelineDeps } from '../pipeline/process-failure.js';
 import { processAll, resolveFailure, syntheticSource, type Forwarders, type Settling } from '../pipeline/settlement.js';
 import type { SweepConfig } from '../config/sweep-config.js';
-import { huaweiTime } from '../workspace/client.js';
+import { huaweiTime } from '../workspace/record-query.js';
 import type { ExecutionRecord } from '../workspace/types.js';
 
 /**

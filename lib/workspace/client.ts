@@ -1,11 +1,13 @@
-import { DelegateBackoff, handleWhen, retry } from 'cockatiel';
-import { fullJitterDelay } from '../platform/backoff.js';
+import { handleWhen, retry } from 'cockatiel';
+import { inCallBackoff } from '../platform/backoff.js';
 import { resolveEndpoint, type EndpointOverrides } from './endpoints.js';
-import { TransportError, undiciTransport, type HttpResponse, type HttpTransport } from './http-transport.js';
+import { undiciTransport, type HttpTransport } from './http-transport.js';
+import { exchange, type Answer, type WireRequest } from './exchange.js';
 import { assertSafeId } from '../events/identifiers.js';
 import { signRequest, type QueryParams, type SigningCredentials } from './signer.js';
-import { certainlyNotApplied, parseErrorBody, parseRetryAfter, WorkspaceApiError } from './errors.js';
+import { certainlyNotApplied, WorkspaceApiError } from './errors.js';
 import type { ExecutionRecord, ProjectRef, RecordFilters, RetryAccepted, RetryTarget } from './types.js';
+import { recordQuery } from './record-query.js';
 
 /** How the client reaches Workspace and how hard it tries. */
 export interface WorkspaceClientOptions {
@@ -31,12 +33,7 @@ export interface PreparedRequest {
   readonly signedHeaderNames: readonly string[];
 }
 
-interface Prepared extends PreparedRequest {
-  readonly headers: Record<string, string>;
-}
-
-/** Bodies we read at most: a list page of 100 records is far below this. */
-const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+type Prepared = PreparedRequest & WireRequest;
 
 /**
  * Calls Huawei Cloud Workspace's script-execution API, signed with AK/SK.
@@ -140,77 +137,15 @@ export class WorkspaceClient {
   }
 
   /** Sends with bounded in-call retries; each attempt is prepared (and signed) afresh. */
-  private async call(prepare: () => Prepared, method: 'GET' | 'POST'): Promise<{ json: unknown; requestId?: string | undefined }> {
-    return this.retryPolicies[method].execute(() => this.send(prepare()));
+  private async call(prepare: () => Prepared, method: 'GET' | 'POST'): Promise<Answer> {
+    return this.retryPolicies[method].execute(() => exchange(this.transport, prepare(), this.options.timeoutMs));
   }
 
   private retryPolicy(repeatable: (error: WorkspaceApiError) => boolean) {
     const { backoffBaseMs, backoffCapMs, maxInCallRetries } = this.options;
     return retry(handleWhen((error) => error instanceof WorkspaceApiError && error.kind === 'transient' && repeatable(error)), {
       maxAttempts: maxInCallRetries,
-      backoff: new DelegateBackoff((context) => {
-        const error = 'error' in context.result ? context.result.error : undefined;
-        const jitter = fullJitterDelay(context.attempt - 1, backoffBaseMs, backoffCapMs, this.random);
-        const retryAfterMs = error instanceof WorkspaceApiError && error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : 0;
-        return Math.min(Math.max(jitter, retryAfterMs), backoffCapMs);
-      }),
+      backoff: inCallBackoff({ baseMs: backoffBaseMs, capMs: backoffCapMs, random: this.random, retryAfterMs: (error) => (error instanceof WorkspaceApiError ? (error.retryAfterSeconds ?? 0) * 1000 : 0) }),
     });
   }
-
-  private async send(request: Prepared): Promise<{ json: unknown; requestId?: string | undefined }> {
-    let response: HttpResponse;
-    try {
-      response = await this.transport({ method: request.method, url: request.url, headers: request.headers, body: request.body, timeoutMs: this.options.timeoutMs, maxBytes: MAX_RESPONSE_BYTES });
-    } catch (error) {
-      throw transportError(error);
-    }
-    const requestId = firstHeader(response.headers['x-request-id']);
-    if (response.status < 200 || response.status > 299) {
-      const parsed = parseErrorBody(response.body);
-      throw new WorkspaceApiError({
-        status: response.status,
-        code: parsed?.code ?? `HTTP_${response.status}`,
-        message: parsed?.message ?? 'no error body',
-        requestId,
-        retryAfterSeconds: parseRetryAfter(firstHeader(response.headers['retry-after']) ?? null),
-      });
-    }
-    if (response.body === '') return { json: undefined, requestId };
-    try {
-      return { json: JSON.parse(response.body), requestId };
-    } catch {
-      throw new WorkspaceApiError({ status: response.status, code: 'MALFORMED_RESPONSE', message: 'answer is not JSON', requestId });
-    }
-  }
-}
-
-function recordQuery(filters: RecordFilters, offset: number, limit: number): QueryParams {
-  const query: Record<string, string | readonly string[]> = { offset: String(offset), limit: String(limit) };
-  if (filters.status) query['status'] = filters.status;
-  if (filters.scriptTaskId) query['script_task_id'] = assertSafeId('script_task_id', filters.scriptTaskId);
-  if (filters.scriptIds?.length) query['script_id'] = filters.scriptIds.map((id) => assertSafeId('script_id', id));
-  if (filters.resourceIds?.length) query['resource_id'] = filters.resourceIds.map((id) => assertSafeId('resource_id', id));
-  if (filters.taskType) query['task_type'] = filters.taskType;
-  if (filters.executeTimeStart) query['execute_time_start'] = huaweiTime(filters.executeTimeStart);
-  if (filters.executeTimeEnd) query['execute_time_end'] = huaweiTime(filters.executeTimeEnd);
-  return query;
-}
-
-/** `2021-10-01T12:00:00Z`: Workspace's time format, without milliseconds. */
-export function huaweiTime(date: Date): string {
-  return `${date.toISOString().slice(0, 19)}Z`;
-}
-
-function firstHeader(value: string | readonly string[] | undefined): string | undefined {
-  return typeof value === 'string' ? value : value?.[0];
-}
-
-/** What callers rely on: TIMEOUT and NETWORK may have reached Workspace; CONNECT (refused) never did. */
-const TRANSPORT_CODES = { timeout: 'TIMEOUT', refused: 'CONNECT', network: 'NETWORK', 'too-large': 'MALFORMED_RESPONSE' } as const;
-
-function transportError(error: unknown): WorkspaceApiError {
-  if (error instanceof WorkspaceApiError) return error;
-  if (error instanceof TransportError) return new WorkspaceApiError({ code: TRANSPORT_CODES[error.failure], message: error.message });
-  const err = error as { name?: string; message?: string };
-  return new WorkspaceApiError({ code: 'NETWORK', message: `${err?.name ?? 'error'}: ${err?.message ?? 'network failure'}` });
 }

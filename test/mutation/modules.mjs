@@ -13,7 +13,7 @@ export const MODULES = {
     mutate: ['lib/workspace/key-gate.ts', 'lib/workspace/key-admission.ts', 'lib/workspace/key-refusals.ts'],
     tests: ['test/unit/key-gate.test.ts', 'test/unit/key-gate-reports.test.ts', 'test/unit/key-admission.test.ts', 'test/integration/key-refusals.test.ts'],
   },
-  ledger: { mutate: ['lib/ledger/chain.ts', 'lib/ledger/standing.ts', 'lib/ledger/attempt-ledger.ts', 'lib/ledger/store.ts'], tests: ['test/integration/ledger.test.ts', 'test/integration/ledger-cases.test.ts', 'test/unit/standing.test.ts'] },
+  ledger: { mutate: ['lib/ledger/chain.ts', 'lib/ledger/transitions.ts', 'lib/ledger/standing.ts', 'lib/ledger/attempt-ledger.ts', 'lib/ledger/locate.ts', 'lib/ledger/store.ts'], tests: ['test/integration/ledger.test.ts', 'test/integration/ledger-cases.test.ts', 'test/unit/standing.test.ts'] },
   pipeline: { mutate: ['lib/pipeline/process-failure.ts'], tests: ['test/integration/ledger.test.ts', 'test/integration/queue-function.test.ts', 'test/integration/key-safety.test.ts'] },
   settlement: { mutate: ['lib/pipeline/settlement.ts'], tests: ['test/integration/queue-function.test.ts', 'test/integration/schedule-and-manual.test.ts'] },
   'queue-batch': { mutate: ['lib/ways-in/queue-batch.ts'], tests: ['test/integration/queue-function.test.ts', 'test/integration/crash-mid-batch.test.ts'] },

@@ -1,18 +1,18 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CircuitBreakers, CircuitOpenError } from '../../lib/workspace/circuit-breakers.js';
 import { logger } from '../../lib/platform/observability.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import { captureStdout, type LogCapture } from '../../local/log-capture.js';
 
-/** Every cool-down measured by a clock the test moves by hand: no sleeps. */
+/** Every cool-down measured by a clock the test moves by hand (Date, cockatiel's clock, faked; timers left real): no sleeps. */
 
 const KEY = 'https://workspace.example key#abc';
 const transient = () => new WorkspaceApiError({ status: 503, code: 'APIG.0613', message: 'IAM unavailable' });
 const permanent = () => new WorkspaceApiError({ status: 404, code: 'WKS.00210404', message: 'not found' });
 
 function setup(options: { failures?: number; cooldownMs?: number; authCooldownMs?: number } = {}) {
-  let now = 1_000_000;
-  const breakers = new CircuitBreakers({ consecutiveFailures: options.failures ?? 3, halfOpenAfterMs: options.cooldownMs ?? 30_000, authCooldownMs: options.authCooldownMs ?? 300_000, now: () => now });
+  vi.setSystemTime(1_000_000);
+  const breakers = new CircuitBreakers({ consecutiveFailures: options.failures ?? 3, halfOpenAfterMs: options.cooldownMs ?? 30_000, authCooldownMs: options.authCooldownMs ?? 300_000 });
   let calls = 0;
   const run = (outcome: 'ok' | 'transient' | 'permanent', key = KEY) =>
     breakers.execute(key, async () => {
@@ -21,15 +21,19 @@ function setup(options: { failures?: number; cooldownMs?: number; authCooldownMs
       if (outcome === 'permanent') throw permanent();
       return 'done';
     });
-  return { breakers, run, calls: () => calls, advance: (ms: number) => (now += ms) };
+  return { breakers, run, calls: () => calls, advance: (ms: number) => vi.setSystemTime(Date.now() + ms) };
 }
 
 let logs: LogCapture;
 beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date'] });
   logger.setLogLevel('INFO');
   logs = captureStdout();
 });
-afterEach(() => logs.restore());
+afterEach(() => {
+  logs.restore();
+  vi.useRealTimers();
+});
 const messages = () => logs.lines().map((l) => l['message']);
 const line = (message: string) => logs.lines().find((l) => l['message'] === message);
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ScriptFailure } from '../../lib/events/failure.js';
-import { backoffSeconds, decide, type DecisionInput } from '../../lib/policy/policy.js';
+import { equalJitterSeconds } from '../../lib/platform/backoff.js';
+import { decide, type DecisionInput } from '../../lib/policy/policy.js';
 import { loadPolicy } from '../../lib/policy/policy-config.js';
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
@@ -61,7 +62,7 @@ describe('backoff', () => {
     [3, 0.5, 180],
     [10, 1, 3600],
   ])('after %i attempts with jitter %f waits %i s', (attempts, jitter, seconds) => {
-    expect(backoffSeconds(attempts, policy, jitter)).toBe(seconds);
+    expect(equalJitterSeconds(attempts, policy, jitter)).toBe(seconds);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { claimed, deadLettered, handlingGeneration, newChain, released, retried, unknown, type Chain } from '../../lib/ledger/chain.js';
+import { handlingGeneration, newChain, type Chain } from '../../lib/ledger/chain.js';
+import { claimed, deadLettered, released, retried, unknown } from '../../lib/ledger/transitions.js';
 import { standingOf } from '../../lib/ledger/standing.js';
 
 const NOW = 1_000_000;

@@ -1,0 +1,117 @@
+import { withRunFacts, type Chain, type ClaimIntent, type HistoryEntry, type RunFacts } from './chain.js';
+
+/**
+ * The pure transitions of a chain (docs/ledger-protocol.md): each returns the
+ * next item; the store writes it with a condition on the revision it was
+ * computed from.
+ */
+
+const HISTORY_LIMIT = 50;
+
+function appendHistory(chain: Chain, entry: HistoryEntry): readonly HistoryEntry[] {
+  return [...chain.history, entry].slice(-HISTORY_LIMIT);
+}
+
+/** Everything a transition needs to know about the moment. */
+export interface Moment {
+  readonly now: number;
+}
+
+/** Takes the claim for one action on the run `run` names. A retry counts the attempt now. */
+export function claimed(chain: Chain, run: RunFacts, intent: ClaimIntent, moment: Moment & { readonly leaseMs: number; readonly decidedAt?: number | undefined }): Chain {
+  const known = withRunFacts(chain, run);
+  const tasks = run.taskId && !known.tasks.includes(run.taskId) ? [...known.tasks, run.taskId] : known.tasks;
+  return {
+    ...known,
+    state: 'claimed',
+    intent,
+    attempts: chain.attempts + (intent === 'retry' ? 1 : 0),
+    rev: chain.rev + 1,
+    current_record: run.recordId,
+    current_task: run.taskId ?? known.current_task,
+    tasks,
+    claimed_at: moment.now,
+    lease_until: moment.now + moment.leaseMs,
+    last_attempt_at: intent === 'retry' ? moment.now : chain.last_attempt_at,
+    decided_at: intent === 'give-up' ? (moment.decidedAt ?? moment.now) : chain.decided_at,
+  };
+}
+
+export interface RetriedDetails {
+  readonly taskId: string;
+  readonly requestId?: string | undefined;
+  readonly ruleId?: string | undefined;
+  readonly forcedBy?: string | undefined;
+  /** How the outcome became known: the answer, or a lookup after an unknown outcome. */
+  readonly via: 'answer' | 'lookup' | 'carried';
+}
+
+/** The retry landed: the chain now waits for the new task's run. */
+export function retried(chain: Chain, details: RetriedDetails, moment: Moment): Chain {
+  const { lease_until: _lease, intent: _intent, decided_at: _decided, ...rest } = chain;
+  return {
+    ...rest,
+    state: 'retried',
+    rev: chain.rev + 1,
+    new_task_id: details.taskId,
+    tasks: chain.tasks.includes(details.taskId) ? chain.tasks : [...chain.tasks, details.taskId],
+    history: appendHistory(chain, entry(chain.attempts, moment.now, details.via === 'answer' ? 'retried' : `retried (${details.via})`, {
+      record_id: chain.current_record, task_id: details.taskId, rule_id: details.ruleId, request_id: details.requestId, forced_by: details.forcedBy,
+    })),
+  };
+}
+
+export interface Evidence {
+  readonly reason: string;
+  readonly errorCode?: string | undefined;
+  readonly ruleId?: string | undefined;
+  readonly requestId?: string | undefined;
+}
+
+/** The call's answer was lost: it may have run the script. Resolved by a lookup once the lease has ended. */
+export function unknown(chain: Chain, evidence: Evidence, moment: Moment): Chain {
+  return {
+    ...chain,
+    state: 'unknown',
+    rev: chain.rev + 1,
+    history: appendHistory(chain, entry(chain.attempts, moment.now, 'unknown', { record_id: chain.current_record, error_code: evidence.errorCode, reason: evidence.reason, request_id: evidence.requestId })),
+  };
+}
+
+/**
+ * The claim is given back: the call certainly did not run the script (or
+ * was never made), so a retry's attempt is not counted.
+ */
+export function released(chain: Chain, evidence: Evidence, moment: Moment): Chain {
+  const { lease_until: _lease, intent, ...rest } = chain;
+  const refund = intent === 'retry' || chain.state === 'unknown' ? 1 : 0;
+  return {
+    ...rest,
+    state: 'open',
+    attempts: chain.attempts - refund,
+    rev: chain.rev + 1,
+    history: appendHistory(chain, entry(chain.attempts, moment.now, refund ? 'not run' : 'released', { record_id: chain.current_record, error_code: evidence.errorCode, reason: evidence.reason, rule_id: evidence.ruleId })),
+  };
+}
+
+/** Given up, and the dead letter was accepted: surfaced once, with its reason. */
+export function deadLettered(chain: Chain, evidence: Evidence & { readonly decidedAt: number; readonly refund: boolean; readonly forcedBy?: string | undefined }, moment: Moment): Chain {
+  const { lease_until: _lease, intent: _intent, ...rest } = chain;
+  return {
+    ...rest,
+    state: 'dead-lettered',
+    attempts: chain.attempts - (evidence.refund ? 1 : 0),
+    rev: chain.rev + 1,
+    reason: evidence.reason.slice(0, 1000),
+    rule_id: evidence.ruleId,
+    error_code: evidence.errorCode,
+    dead_lettered_at: evidence.decidedAt,
+    history: appendHistory(chain, entry(chain.attempts, moment.now, 'dead-lettered', { record_id: chain.current_record, error_code: evidence.errorCode, reason: evidence.reason, rule_id: evidence.ruleId, request_id: evidence.requestId, forced_by: evidence.forcedBy })),
+  };
+}
+
+function entry(attempt: number, now: number, outcome: string, fields: Record<string, string | undefined>): HistoryEntry {
+  const result: Record<string, unknown> = { attempt, at: new Date(now).toISOString(), outcome };
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) result[key] = key === 'reason' ? value.slice(0, 500) : value;
+  return result as unknown as HistoryEntry;
+}
