@@ -1,5 +1,5 @@
 import { stableJitter } from '../platform/backoff.js';
-import { MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
+import { delayPast, MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { WorkspaceCredentials } from '../workspace/credentials.js';
 import type { DeadLetter } from './dead-letter.js';
@@ -142,7 +142,7 @@ async function step(located: Located, ctx: FailureContext): Promise<Resolution |
       return { kind: 'duplicate', reason: standing.reason, link: standing.relink && chain && !ctx.dryRun ? deps.ledger.relinkOf(chain) : undefined };
     case 'in-flight': {
       const why = chain?.state === 'unknown' ? 'outcome-unknown: the last retry\'s answer was lost; Workspace is asked once its lease ends' : 'in-flight: another delivery of this failure holds the claim';
-      return { kind: 'requeue', reason: why, delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil((standing.until - now) / 1000) + 1)), attempt: 0 };
+      return { kind: 'requeue', reason: why, delaySeconds: delayPast(standing.until, now), attempt: 0 };
     }
     case 'unresolved':
       return resolveUnknownOutcome(located, standing, ctx, decideAndAct);

@@ -8,7 +8,7 @@ import type { Standing } from '../ledger/standing.js';
 import { describeApiError } from './lookup-failure.js';
 import { countApiError, logger } from '../platform/observability.js';
 import type { FailureContext } from './process-failure.js';
-import { MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
+import { delayFor, delayPast, MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
 import type { Decision } from '../policy/policy.js';
 import type { Resolution } from './resolution.js';
 import type { SigningCredentials } from '../workspace/signer.js';
@@ -34,7 +34,7 @@ export async function callRetry(located: Located, standing: Extract<Standing, { 
   }
   const admission = await admit(ctx);
   if (admission.kind === 'refused') {
-    const seconds = Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(admission.retryAfterMs / 1000)));
+    const seconds = delayFor(admission.retryAfterMs);
     return { kind: 'requeue', reason: `auth-refused: ${keyRefused(admission).message}`, delaySeconds: seconds, attempt: decision.attempt, ruleId: decision.ruleId };
   }
   // The pass is given back whatever happens before the call (callWith releases it after).
@@ -74,7 +74,7 @@ export async function callRetry(located: Located, standing: Extract<Standing, { 
 /** While the endpoint's circuit is open for this key, the failure waits without a call (and without a claim). */
 export function circuitOpen(ctx: FailureContext, attempt: number, ruleId?: string): Resolution | undefined {
   const wait = ctx.deps.breakers.waitFor(CircuitBreakers.keyFor(ctx.endpoint, ctx.credentials.ak));
-  return wait > 0 ? { kind: 'requeue', reason: `circuit-open: no calls to ${ctx.endpoint} for now`, delaySeconds: Math.ceil(wait / 1000), attempt, ruleId } : undefined;
+  return wait > 0 ? { kind: 'requeue', reason: `circuit-open: no calls to ${ctx.endpoint} for now`, delaySeconds: delayFor(wait), attempt, ruleId } : undefined;
 }
 
 /** A key admitted by the gate (lib/workspace/key-gate.ts) for one call, or refused for a while. */
@@ -155,7 +155,7 @@ async function failedCall(claim: Claim, decision: Extract<Decision, { kind: 'ret
   const release = (errorCode: string, reason: string) => deps.ledger.release(claim, { errorCode, reason, ruleId: decision.ruleId });
   if (error instanceof CircuitOpenError) {
     await release('CIRCUIT_OPEN', error.message);
-    return { kind: 'requeue', reason: `circuit-open: ${error.message}`, delaySeconds: Math.ceil(error.retryAfterMs / 1000), attempt, ruleId: decision.ruleId };
+    return { kind: 'requeue', reason: `circuit-open: ${error.message}`, delaySeconds: delayFor(error.retryAfterMs), attempt, ruleId: decision.ruleId };
   }
   if (!isWorkspaceApiError(error)) {
     // Not an answer from Workspace (the secret unreadable, a bug): nothing was sent, so the claim is given back.
@@ -177,6 +177,6 @@ async function failedCall(claim: Claim, decision: Extract<Decision, { kind: 'ret
   // The desktop and script let the lost retry's run find this chain (and the lookup check it): look them up if unknown.
   const facts = claim.chain.resource_id && claim.chain.script_id ? undefined : await withKey(ctx, (key) => lookUpRun(deps.workspace, ctx.project, claim.chain.current_record, key)).catch(() => undefined);
   await deps.ledger.markUnknown(claim, { errorCode: error.code, reason: evidence, ruleId: decision.ruleId, requestId: error.requestId }, facts).catch(() => undefined);
-  const untilLeaseEnd = Math.ceil(((claim.chain.lease_until ?? 0) - (deps.now ?? Date.now)()) / 1000) + 1;
-  return { kind: 'requeue', reason: `outcome-unknown: ${evidence}; Workspace is asked whether it ran before any new call`, delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(1, untilLeaseEnd)), attempt, ruleId: decision.ruleId };
+  const delaySeconds = delayPast(claim.chain.lease_until ?? 0, (deps.now ?? Date.now)());
+  return { kind: 'requeue', reason: `outcome-unknown: ${evidence}; Workspace is asked whether it ran before any new call`, delaySeconds, attempt, ruleId: decision.ruleId };
 }

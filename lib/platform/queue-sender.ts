@@ -15,6 +15,16 @@ export interface SourceMessage {
 /** The longest delay SQS gives a message (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html). */
 export const MAX_DELAY_SECONDS = 900;
 
+/** The SQS delay for a wait of `ms`: whole seconds rounded up, at least 1, at most MAX_DELAY_SECONDS. */
+export function delayFor(ms: number): number {
+  return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(ms / 1000)));
+}
+
+/** The SQS delay that wakes a message just after `untilMs` (a lease's end): a second after it, so the lease has surely ended. */
+export function delayPast(untilMs: number, now: number): number {
+  return delayFor(untilMs - now + 1000);
+}
+
 /** One message to send; `key` ties the answer back to the caller's record. */
 export interface OutgoingMessage {
   readonly key: string;
