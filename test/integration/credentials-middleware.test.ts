@@ -31,6 +31,21 @@ const secretId = () => `credentials-middleware/${process.pid}-${++n}`;
 // The middleware sets workspaceCredentials; Lambda passes a plain context.
 const context = { getRemainingTimeInMillis: () => 30_000 } as Context & WithWorkspaceCredentials;
 
+/** Runs `act`, then gives any failed read time to settle; answers the unhandled rejections seen meanwhile. */
+async function unhandledRejectionsDuring(act: () => Promise<void>): Promise<unknown[]> {
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown) => rejections.push(reason);
+  process.on('unhandledRejection', onRejection);
+  try {
+    await act();
+    // Too short a wait could only let a test pass wrongly, never fail wrongly.
+    await new Promise<void>((resolve) => setTimeout(resolve, 200));
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
+  return rejections;
+}
+
 /** A handler that answers the access key it would sign with, refetching first when asked to. */
 function handlerFor(id: string, cacheTtlSeconds = 300) {
   return middy<{ refresh?: boolean }, string, Error, Context & WithWorkspaceCredentials>()
@@ -76,20 +91,14 @@ describe('the credentials middleware', () => {
   });
 
   it('leaves no unhandled rejection when a secret that cannot be read is never needed (a batch of poison pills)', async () => {
-    const rejections: unknown[] = [];
-    const onRejection = (reason: unknown) => rejections.push(reason);
-    process.on('unhandledRejection', onRejection);
-    try {
-      const handler = middy<unknown, string, Error, Context & WithWorkspaceCredentials>()
-        .use(workspaceCredentialsMiddleware({ secretId: secretId(), cacheTtlSeconds: 300 }))
-        .handler(async () => 'no key needed');
+    const handler = middy<unknown, string, Error, Context & WithWorkspaceCredentials>()
+      .use(workspaceCredentialsMiddleware({ secretId: secretId(), cacheTtlSeconds: 300 }))
+      .handler(async () => 'no key needed');
 
+    const rejections = await unhandledRejectionsDuring(async () => {
       expect(await handler({}, context)).toBe('no key needed');
-      // Time for the failed read to settle; too short could only let the test pass wrongly, never fail wrongly.
-      await new Promise<void>((resolve) => setTimeout(resolve, 200));
-    } finally {
-      process.off('unhandledRejection', onRejection);
-    }
+    });
+
     expect(rejections).toEqual([]);
   });
 
@@ -134,22 +143,16 @@ describe('the credentials middleware', () => {
 
   it('fails only the invocation that needs a key during an outage, naming the secret and what it answered, and reads again once it is back', async () => {
     // Prepare
-    const rejections: unknown[] = [];
-    const onRejection = (reason: unknown) => rejections.push(reason);
     const id = secretId();
     server.putSecret(id, { ak: 'AK1', sk: 'S' });
     const handler = handlerFor(id);
     server.down = true;
-    process.on('unhandledRejection', onRejection);
-    try {
-      // Act / Assess: the SDK's own retries meet the outage too, then the invocation fails, classified.
+    // Act / Assess: the SDK's own retries meet the outage too, then the invocation fails, classified.
+    const rejections = await unhandledRejectionsDuring(async () => {
       await expect(handler({}, context)).rejects.toMatchObject({ name: 'CredentialsUnavailableError', message: `secret ${id} could not be read (InternalServiceError)` });
       server.down = false;
       expect(await handler({}, context)).toBe('AK1');
-      await new Promise<void>((resolve) => setTimeout(resolve, 50));
-    } finally {
-      process.off('unhandledRejection', onRejection);
-    }
+    });
     expect(rejections).toEqual([]);
   });
 
