@@ -1,7 +1,9 @@
-import { parseEndpointOverrides, validateRegion, type EndpointOverrides } from '../workspace/endpoints.js';
-import { loadPolicy, type RetryPolicy } from '../policy/policy-config.js';
 import * as z from 'zod';
 import { ConfigError, flag, readEnv, required, url, wholeNumber, type Env } from '../platform/env-schema.js';
+import { parseEndpointOverrides, validateRegion, type EndpointOverrides } from '../workspace/endpoints.js';
+import { loadPolicy, type RetryPolicy } from '../policy/policy-config.js';
+
+export { ConfigError } from '../platform/env-schema.js';
 
 /**
  * The function's configuration, read from the environment once at cold start.
@@ -40,8 +42,6 @@ export interface AppConfig {
   readonly errorThreshold: number;
   readonly errorThresholdMinCalls: number;
 }
-
-export { ConfigError } from '../platform/env-schema.js';
 
 /** Every variable the functions read, with its default and accepted range (README, "Configuration"). */
 const appEnv = z.object({
