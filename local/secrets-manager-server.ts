@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 /**
  * A Secrets-Manager-compatible HTTP server for the local stack: the AWS JSON
  * 1.1 protocol's GetSecretValue and DescribeSecret, enough for the AWS SDK
- * (and so @middy/secrets-manager) pointed at it with
+ * (and so Powertools' SecretsProvider) pointed at it with
  * AWS_ENDPOINT_URL_SECRETS_MANAGER. No emulator for it exists on npm.
  */
 export class SecretsManagerServer {

@@ -1,5 +1,9 @@
+import * as z from 'zod';
+import { ConfigError, flag, readEnv, required, url, wholeNumber, type Env } from '../platform/env-schema.js';
 import { parseEndpointOverrides, validateRegion, type EndpointOverrides } from '../workspace/endpoints.js';
 import { loadPolicy, type RetryPolicy } from '../policy/policy-config.js';
+
+export { ConfigError } from '../platform/env-schema.js';
 
 /**
  * The function's configuration, read from the environment once at cold start.
@@ -39,51 +43,31 @@ export interface AppConfig {
   readonly errorThresholdMinCalls: number;
 }
 
-/** A configuration value that cannot be used; the message names the variable. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-function required(env: Env, name: string): string {
-  const value = env[name]?.trim();
-  if (!value) throw new ConfigError(`${name} is required`);
-  return value;
-}
-
-function optional(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value ? value : undefined;
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = optional(env, name);
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(raw.slice(0, 40))}`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
-  return value;
-}
-
-function boolean(env: Env, name: string, fallback: boolean): boolean {
-  const raw = optional(env, name)?.toLowerCase();
-  if (raw === undefined) return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw.slice(0, 40))}`);
-}
-
-function queueUrl(env: Env, name: string, isRequired: boolean): string | undefined {
-  const raw = isRequired ? required(env, name) : optional(env, name);
-  if (raw === undefined) return undefined;
-  try {
-    new URL(raw);
-  } catch {
-    throw new ConfigError(`${name} must be a queue URL, got ${JSON.stringify(raw.slice(0, 80))}`);
-  }
-  return raw;
-}
+/** Every variable the functions read, with its default and accepted range (README, "Configuration"). */
+const appEnv = z.object({
+  WORKSPACE_REGION: required(),
+  WORKSPACE_ENDPOINTS: z.string().optional(),
+  RETRY_POLICY: z.string().optional(),
+  CREDENTIALS_SECRET_ID: required(),
+  CREDENTIALS_CACHE_TTL_SECONDS: wholeNumber(1, 86_400).default(300),
+  DLQ_URL: url('a queue URL'),
+  SOURCE_QUEUE_URL: url('a queue URL'),
+  LEDGER_TABLE: required(),
+  LEDGER_TTL_DAYS: wholeNumber(1, 3650).default(30),
+  // Its default and its floor come from the worst-case call: see loadConfig.
+  LEDGER_LEASE_SECONDS: wholeNumber(1, 3600).optional(),
+  CLOCK_SKEW_SECONDS: wholeNumber(0, 900).default(120),
+  MAX_CONCURRENCY: wholeNumber(1, 100).default(10),
+  DRY_RUN: flag().default(false),
+  RETRIES_ENABLED: flag().default(true),
+  WORKSPACE_TIMEOUT_MS: wholeNumber(100, 60_000).default(3_000),
+  WORKSPACE_IN_CALL_RETRIES: wholeNumber(0, 5).default(1),
+  BREAKER_FAILURES: wholeNumber(1, 100).default(5),
+  BREAKER_COOLDOWN_SECONDS: wholeNumber(1, 3600).default(30),
+  AUTH_COOLDOWN_SECONDS: wholeNumber(1, 86_400).default(300),
+  ERROR_THRESHOLD_PERCENT: wholeNumber(1, 100).default(50),
+  ERROR_THRESHOLD_MIN_CALLS: wholeNumber(1, 1000).default(5),
+});
 
 /** Backoff between in-call retries is at most this (lib/ways-in/runtime.ts builds the client with it). */
 export const IN_CALL_BACKOFF_CAP_MS = 2_000;
@@ -107,48 +91,47 @@ export function leaseFloorSeconds(worstCaseMs: number): number {
 
 /** Reads and validates every variable the functions use. */
 export function loadConfig(env: Env = process.env): AppConfig {
+  const vars = readEnv(appEnv, env);
   let endpoints: EndpointOverrides;
   try {
-    endpoints = parseEndpointOverrides(env['WORKSPACE_ENDPOINTS']);
+    endpoints = parseEndpointOverrides(vars.WORKSPACE_ENDPOINTS);
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
-  const defaultRegion = required(env, 'WORKSPACE_REGION');
-  const regionProblem = validateRegion(defaultRegion, endpoints);
+  const regionProblem = validateRegion(vars.WORKSPACE_REGION, endpoints);
   if (regionProblem) throw new ConfigError(`WORKSPACE_REGION: ${regionProblem}`);
-  const policy = loadPolicy(env['RETRY_POLICY']);
-  const workspaceTimeoutMs = integer(env, 'WORKSPACE_TIMEOUT_MS', 3_000, 100, 60_000);
-  const workspaceInCallRetries = integer(env, 'WORKSPACE_IN_CALL_RETRIES', 1, 0, 5);
+  const policy = loadPolicy(vars.RETRY_POLICY);
+  const { WORKSPACE_TIMEOUT_MS: workspaceTimeoutMs, WORKSPACE_IN_CALL_RETRIES: workspaceInCallRetries } = vars;
   const worstCase = worstCaseCallMs(workspaceTimeoutMs, workspaceInCallRetries);
   const floor = leaseFloorSeconds(worstCase);
-  const leaseSeconds = integer(env, 'LEDGER_LEASE_SECONDS', Math.max(60, floor), 1, 3600);
+  const leaseSeconds = vars.LEDGER_LEASE_SECONDS ?? Math.max(60, floor);
   if (leaseSeconds < floor) {
     throw new ConfigError(
       `LEDGER_LEASE_SECONDS must be at least ${floor}: a call can take ${Math.ceil(worstCase / 1000)} s (WORKSPACE_TIMEOUT_MS ${workspaceTimeoutMs} × (1 + WORKSPACE_IN_CALL_RETRIES ${workspaceInCallRetries}) with backoff, twice on the 401 path), got ${leaseSeconds}`,
     );
   }
   return {
-    defaultRegion,
+    defaultRegion: vars.WORKSPACE_REGION,
     endpoints,
-    credentialsSecretId: required(env, 'CREDENTIALS_SECRET_ID'),
-    credentialsCacheTtlSeconds: integer(env, 'CREDENTIALS_CACHE_TTL_SECONDS', 300, 1, 86_400),
-    deadLetterQueueUrl: queueUrl(env, 'DLQ_URL', true)!,
-    sourceQueueUrl: queueUrl(env, 'SOURCE_QUEUE_URL', true)!,
-    ledgerTable: required(env, 'LEDGER_TABLE'),
-    ledgerTtlDays: integer(env, 'LEDGER_TTL_DAYS', 30, 1, 3650),
+    credentialsSecretId: vars.CREDENTIALS_SECRET_ID,
+    credentialsCacheTtlSeconds: vars.CREDENTIALS_CACHE_TTL_SECONDS,
+    deadLetterQueueUrl: vars.DLQ_URL,
+    sourceQueueUrl: vars.SOURCE_QUEUE_URL,
+    ledgerTable: vars.LEDGER_TABLE,
+    ledgerTtlDays: vars.LEDGER_TTL_DAYS,
     leaseSeconds,
     worstCaseCallMs: worstCase,
-    clockSkewSeconds: integer(env, 'CLOCK_SKEW_SECONDS', 120, 0, 900),
-    maxConcurrency: integer(env, 'MAX_CONCURRENCY', 10, 1, 100),
+    clockSkewSeconds: vars.CLOCK_SKEW_SECONDS,
+    maxConcurrency: vars.MAX_CONCURRENCY,
     policy,
-    dryRun: boolean(env, 'DRY_RUN', false) || policy.dryRun,
-    retriesEnabled: boolean(env, 'RETRIES_ENABLED', true),
+    dryRun: vars.DRY_RUN || policy.dryRun,
+    retriesEnabled: vars.RETRIES_ENABLED,
     workspaceTimeoutMs,
     workspaceInCallRetries,
-    breakerFailures: integer(env, 'BREAKER_FAILURES', 5, 1, 100),
-    breakerCooldownSeconds: integer(env, 'BREAKER_COOLDOWN_SECONDS', 30, 1, 3600),
-    authCooldownSeconds: integer(env, 'AUTH_COOLDOWN_SECONDS', 300, 1, 86_400),
-    errorThreshold: integer(env, 'ERROR_THRESHOLD_PERCENT', 50, 1, 100) / 100,
-    errorThresholdMinCalls: integer(env, 'ERROR_THRESHOLD_MIN_CALLS', 5, 1, 1000),
+    breakerFailures: vars.BREAKER_FAILURES,
+    breakerCooldownSeconds: vars.BREAKER_COOLDOWN_SECONDS,
+    authCooldownSeconds: vars.AUTH_COOLDOWN_SECONDS,
+    errorThreshold: vars.ERROR_THRESHOLD_PERCENT / 100,
+    errorThresholdMinCalls: vars.ERROR_THRESHOLD_MIN_CALLS,
   };
 }

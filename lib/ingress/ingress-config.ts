@@ -1,4 +1,5 @@
-import { ConfigError } from '../config/app-config.js';
+import * as z from 'zod';
+import { commaList, excerpt, readEnv, url, wholeNumber, type Env } from '../platform/env-schema.js';
 import { parseHostRule, type HostRule } from './host-rules.js';
 
 /**
@@ -29,8 +30,6 @@ export interface IngressConfig {
   readonly tokenCacheTtlSeconds: number;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 /** SMN serves signing certificates from smn.<region>.myhuaweicloud.com (docs/ingress.md, "Certificate and confirmation hosts"). */
 export const DEFAULT_CERT_HOSTS = 'smn.*.myhuaweicloud.com';
 /** Subscription-confirmation links point at Huawei's console (docs/ingress.md, "Certificate and confirmation hosts"). */
@@ -40,58 +39,45 @@ export const DEFAULT_CONFIRM_HOSTS = 'console.huaweicloud.com,console-intl.huawe
 const TOPIC_URN = /^urn:smn:[a-z0-9-]{1,64}:[A-Za-z0-9]{1,64}:[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/;
 const HEADER_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
-function text(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value ? value : undefined;
-}
+const hostRule = z.string().transform((item, ctx) => {
+  const rule = parseHostRule(item);
+  if (!rule) ctx.issues.push({ code: 'custom', input: item, message: `${excerpt(item, 80)} is not a host name (letters, digits, "-", "." and "*" for one label, optional :port)` });
+  return rule ?? z.NEVER;
+});
 
-function list(env: Env, name: string, fallback?: string): string[] {
-  const raw = text(env, name) ?? fallback;
-  if (raw === undefined) throw new ConfigError(`${name} is required`);
-  const items = raw.split(',').map((item) => item.trim()).filter(Boolean);
-  if (items.length === 0) throw new ConfigError(`${name} must list at least one value`);
-  return items;
-}
-
-function hostRules(env: Env, name: string, fallback: string): HostRule[] {
-  return list(env, name, fallback).map((item) => {
-    const rule = parseHostRule(item);
-    if (!rule) throw new ConfigError(`${name}: ${JSON.stringify(item.slice(0, 80))} is not a host name (letters, digits, "-", "." and "*" for one label, optional :port)`);
-    return rule;
-  });
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = text(env, name);
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new ConfigError(`${name} must be a whole number between ${min} and ${max}, got ${JSON.stringify(raw.slice(0, 40))}`);
-  }
-  return Number(raw);
-}
+const ingressEnv = z.object({
+  FAILURE_QUEUE_URL: url('a queue URL'),
+  TRUSTED_TOPIC_URNS: commaList(
+    z.string().regex(TOPIC_URN, { error: (issue) => `${excerpt(issue.input, 80)} is not an SMN topic URN (urn:smn:<region>:<project_id>:<topic>)` }),
+  ),
+  SMN_CERT_HOSTS: commaList(hostRule).prefault(DEFAULT_CERT_HOSTS),
+  SMN_CONFIRM_HOSTS: commaList(hostRule).prefault(DEFAULT_CONFIRM_HOSTS),
+  SMN_MAX_AGE_SECONDS: wholeNumber(60, 7 * 86_400).default(86_400),
+  SMN_CLOCK_SKEW_SECONDS: wholeNumber(0, 3_600).default(300),
+  SMN_FETCH_TIMEOUT_MS: wholeNumber(100, 4_000).default(2_000),
+  INGRESS_TOKEN_SECRET_ID: z.string().optional(),
+  INGRESS_TOKEN_HEADER: z
+    .string()
+    .transform((name) => name.toLowerCase())
+    .refine((name) => HEADER_NAME.test(name) && !name.startsWith('x-smn-'), {
+      error: (issue) => `must be an HTTP header name (not an X-SMN- one), got ${excerpt(issue.input)}`,
+    })
+    .default('authorization'),
+  INGRESS_TOKEN_CACHE_TTL_SECONDS: wholeNumber(1, 86_400).default(300),
+});
 
 export function loadIngressConfig(env: Env = process.env): IngressConfig {
-  const queueUrl = text(env, 'FAILURE_QUEUE_URL');
-  if (!queueUrl) throw new ConfigError('FAILURE_QUEUE_URL is required');
-  if (!URL.canParse(queueUrl)) throw new ConfigError(`FAILURE_QUEUE_URL must be a queue URL, got ${JSON.stringify(queueUrl.slice(0, 80))}`);
-  const topics = list(env, 'TRUSTED_TOPIC_URNS');
-  topics.forEach((urn, i) => {
-    if (!TOPIC_URN.test(urn)) throw new ConfigError(`TRUSTED_TOPIC_URNS[${i}]: ${JSON.stringify(urn.slice(0, 80))} is not an SMN topic URN (urn:smn:<region>:<project_id>:<topic>)`);
-  });
-  const tokenHeader = (text(env, 'INGRESS_TOKEN_HEADER') ?? 'authorization').toLowerCase();
-  if (!HEADER_NAME.test(tokenHeader) || tokenHeader.startsWith('x-smn-')) {
-    throw new ConfigError(`INGRESS_TOKEN_HEADER must be an HTTP header name (not an X-SMN- one), got ${JSON.stringify(tokenHeader.slice(0, 40))}`);
-  }
+  const vars = readEnv(ingressEnv, env);
   return {
-    queueUrl,
-    trustedTopicUrns: new Set(topics),
-    certHosts: hostRules(env, 'SMN_CERT_HOSTS', DEFAULT_CERT_HOSTS),
-    confirmHosts: hostRules(env, 'SMN_CONFIRM_HOSTS', DEFAULT_CONFIRM_HOSTS),
-    maxAgeSeconds: integer(env, 'SMN_MAX_AGE_SECONDS', 86_400, 60, 7 * 86_400),
-    clockSkewSeconds: integer(env, 'SMN_CLOCK_SKEW_SECONDS', 300, 0, 3_600),
-    fetchTimeoutMs: integer(env, 'SMN_FETCH_TIMEOUT_MS', 2_000, 100, 4_000),
-    tokenSecretId: text(env, 'INGRESS_TOKEN_SECRET_ID'),
-    tokenHeader,
-    tokenCacheTtlSeconds: integer(env, 'INGRESS_TOKEN_CACHE_TTL_SECONDS', 300, 1, 86_400),
+    queueUrl: vars.FAILURE_QUEUE_URL,
+    trustedTopicUrns: new Set(vars.TRUSTED_TOPIC_URNS),
+    certHosts: vars.SMN_CERT_HOSTS,
+    confirmHosts: vars.SMN_CONFIRM_HOSTS,
+    maxAgeSeconds: vars.SMN_MAX_AGE_SECONDS,
+    clockSkewSeconds: vars.SMN_CLOCK_SKEW_SECONDS,
+    fetchTimeoutMs: vars.SMN_FETCH_TIMEOUT_MS,
+    tokenSecretId: vars.INGRESS_TOKEN_SECRET_ID,
+    tokenHeader: vars.INGRESS_TOKEN_HEADER,
+    tokenCacheTtlSeconds: vars.INGRESS_TOKEN_CACHE_TTL_SECONDS,
   };
 }

@@ -1,14 +1,14 @@
-import type { MiddlewareObj, Request } from '@middy/core';
-import secretsManager from '@middy/secrets-manager';
-import { getCache, getInternal, modifyCache } from '@middy/util';
+import { TransformParameterError } from '@aws-lambda-powertools/parameters/errors';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import type { MiddlewareObj } from '@middy/core';
 import * as z from 'zod';
 import type { SigningCredentials } from './signer.js';
 
 /**
  * Workspace AK/SK from AWS Secrets Manager. The secret is JSON:
  * `{"ak", "sk", "security_token"?, "projects"?: {"<project_id>": {"ak", "sk", "security_token"?}}}`.
- * Fetched by @middy/secrets-manager and cached across invocations for a TTL;
- * fetched again once when Workspace answers 401 (a rotated key). Nothing here
+ * Read with Powertools' SecretsProvider and cached across invocations for a TTL;
+ * read again once when Workspace answers 401 (a rotated key). Nothing here
  * ever puts a key, a secret string or a token into a message.
  */
 
@@ -84,13 +84,22 @@ export class WorkspaceCredentials {
     await this.refreshing;
   }
 
+  /** Starts reading the secret now, for a caller that will want it soon; a failure waits for forProject to report it. */
+  prefetch(): void {
+    this.secret ??= this.read(() => this.loader.load());
+    this.secret.catch(() => undefined);
+  }
+
   private async read(fetchSecret: () => Promise<unknown>): Promise<Secret> {
     let value: unknown;
     try {
       value = await fetchSecret();
     } catch (error) {
-      const causes = ((error as { cause?: { data?: Array<{ name?: string }> } }).cause?.data ?? []).map((e) => e.name).filter(Boolean);
-      throw new CredentialsUnavailableError(`secret ${this.secretId} could not be read (${causes.join(', ') || (error as Error).name})`);
+      // The JSON parser's message quotes the start of the secret: only the fact is kept.
+      if (error instanceof TransformParameterError) throw new CredentialsUnavailableError(`secret ${this.secretId} is not a JSON object`);
+      // Powertools wraps what the SDK threw (GetParameterError); the SDK error's name says what Secrets Manager answered.
+      const cause = (error as { cause?: unknown }).cause;
+      throw new CredentialsUnavailableError(`secret ${this.secretId} could not be read (${(cause instanceof Error ? cause : (error as Error)).name})`);
     }
     return parseSecret(this.secretId, value);
   }
@@ -106,47 +115,29 @@ export interface WithWorkspaceCredentials {
   workspaceCredentials: WorkspaceCredentials;
 }
 
-const INTERNAL_KEY = 'workspaceCredentials';
-
 /**
- * A middy middleware: @middy/secrets-manager fetches and caches the secret;
- * this puts a WorkspaceCredentials on `context.workspaceCredentials` whose
- * refresh drops the cached value and lets the same middleware fetch it again.
+ * A middy middleware that puts a WorkspaceCredentials on `context.workspaceCredentials`.
+ * One SecretsProvider per function keeps the parsed secret for the TTL across
+ * invocations (https://docs.aws.amazon.com/powertools/typescript/latest/features/parameters/);
+ * the refetch after a 401 is a forceFetch, which also refreshes that cache.
+ * The secret is read only inside an invocation, never at init and never on a
+ * background timer, so an outage fails that batch back to the queue rather
+ * than ending the runtime with an unhandled rejection. The SDK client is the
+ * default one: AWS_ENDPOINT_URL_SECRETS_MANAGER points it at the local stack.
  */
 export function workspaceCredentialsMiddleware(options: CredentialsMiddlewareOptions): MiddlewareObj {
-  const cacheKey = `workspace-credentials:${options.secretId}`;
-  const fetcher = secretsManager({
-    fetchData: { [INTERNAL_KEY]: options.secretId },
-    cacheKey,
-    cacheExpiry: options.cacheTtlSeconds * 1000,
-    // Fetch inside the invocation, so a missing secret fails that batch back to the queue
-    // instead of crashing the init with an unhandled rejection.
-    disablePrefetch: true,
-  });
-  // Starts (or reuses) the fetch; the value is awaited only when a record needs a key. Marking the
-  // promise as observed keeps a failed fetch from surfacing as an unhandled rejection meanwhile.
-  const fetchInto = async (request: Request) => {
-    await fetcher.before!(request as never);
-    Promise.resolve((request.internal as Record<string, unknown>)[INTERNAL_KEY]).catch(() => undefined);
-    // middy also refetches in the background when the TTL ends, outside any invocation: a failure there is an
-    // unhandled rejection (which ends a Lambda runtime) and the timer keeps scripts alive. The TTL still holds:
-    // the first invocation after it fetches again, inside the invocation, where a failure is handled.
-    clearTimeout((getCache(cacheKey) as { refresh?: NodeJS.Timeout }).refresh);
+  let provider: SecretsProvider | undefined;
+  const read = (forceFetch: boolean) => {
+    provider ??= new SecretsProvider();
+    return provider.get(options.secretId, { maxAge: options.cacheTtlSeconds, transform: 'json', forceFetch });
   };
+  const loader: SecretLoader = { load: () => read(false), reload: () => read(true) };
   return {
-    before: async (request: Request) => {
-      await fetchInto(request);
-      const resolve = async () => (await getInternal([INTERNAL_KEY], request))[INTERNAL_KEY];
-      const loader: SecretLoader = {
-        load: resolve,
-        reload: async () => {
-          const cached = getCache(cacheKey) as { value?: Record<string, unknown> };
-          modifyCache(cacheKey, { ...cached.value, [INTERNAL_KEY]: undefined });
-          await fetchInto(request);
-          return resolve();
-        },
-      };
-      (request.context as unknown as WithWorkspaceCredentials).workspaceCredentials = new WorkspaceCredentials(options.secretId, loader);
+    before: (request) => {
+      const credentials = new WorkspaceCredentials(options.secretId, loader);
+      // The read overlaps whatever a record does before it needs a key (a cache hit costs nothing).
+      credentials.prefetch();
+      (request.context as unknown as WithWorkspaceCredentials).workspaceCredentials = credentials;
     },
   };
 }

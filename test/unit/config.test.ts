@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../lib/config/app-config.js';
+import { ConfigError, loadConfig, type AppConfig } from '../../lib/config/app-config.js';
 import { loadPolicy, PolicyConfigError } from '../../lib/policy/policy-config.js';
 
 const base = {
@@ -28,8 +28,8 @@ describe('configuration from the environment', () => {
     [{ SOURCE_QUEUE_URL: undefined }, 'SOURCE_QUEUE_URL is required'],
     [{ LEDGER_LEASE_SECONDS: '20' }, /LEDGER_LEASE_SECONDS must be at least 26: a call can take 21 s/],
     [{ WORKSPACE_TIMEOUT_MS: '20000', LEDGER_LEASE_SECONDS: '60' }, /LEDGER_LEASE_SECONDS must be at least 94/],
-    [{ CLOCK_SKEW_SECONDS: '3600' }, 'CLOCK_SKEW_SECONDS must be between 0 and 900, got 3600'],
-    [{ MAX_CONCURRENCY: '0' }, 'MAX_CONCURRENCY must be between 1 and 100, got 0'],
+    [{ CLOCK_SKEW_SECONDS: '3600' }, 'CLOCK_SKEW_SECONDS must be a whole number between 0 and 900, got "3600"'],
+    [{ MAX_CONCURRENCY: '0' }, 'MAX_CONCURRENCY must be a whole number between 1 and 100, got "0"'],
     [{ MAX_CONCURRENCY: 'ten' }, /MAX_CONCURRENCY must be a whole number/],
     [{ DRY_RUN: 'yes' }, /DRY_RUN must be true or false/],
     [{ RETRIES_ENABLED: 'maybe' }, /RETRIES_ENABLED must be true or false/],
@@ -47,6 +47,72 @@ describe('configuration from the environment', () => {
   it('turns on dry run from DRY_RUN or from the policy', () => {
     expect(loadConfig({ ...base, DRY_RUN: 'true' }).dryRun).toBe(true);
     expect(loadConfig({ ...base, RETRY_POLICY: '{"dry_run":true}' }).dryRun).toBe(true);
+  });
+});
+
+describe('every variable keeps its default and its accepted range', () => {
+  // variable, field, default, min, max (README, "Configuration").
+  const numbers: ReadonlyArray<[string, keyof AppConfig, number, number, number]> = [
+    ['CREDENTIALS_CACHE_TTL_SECONDS', 'credentialsCacheTtlSeconds', 300, 1, 86_400],
+    ['LEDGER_TTL_DAYS', 'ledgerTtlDays', 30, 1, 3650],
+    ['CLOCK_SKEW_SECONDS', 'clockSkewSeconds', 120, 0, 900],
+    ['MAX_CONCURRENCY', 'maxConcurrency', 10, 1, 100],
+    ['WORKSPACE_TIMEOUT_MS', 'workspaceTimeoutMs', 3_000, 100, 60_000],
+    ['WORKSPACE_IN_CALL_RETRIES', 'workspaceInCallRetries', 1, 0, 5],
+    ['BREAKER_FAILURES', 'breakerFailures', 5, 1, 100],
+    ['BREAKER_COOLDOWN_SECONDS', 'breakerCooldownSeconds', 30, 1, 3600],
+    ['AUTH_COOLDOWN_SECONDS', 'authCooldownSeconds', 300, 1, 86_400],
+    ['ERROR_THRESHOLD_MIN_CALLS', 'errorThresholdMinCalls', 5, 1, 1000],
+  ];
+
+  it.each(numbers)('%s: defaults when unset or blank, accepts its bounds, refuses one past them', (name, field, fallback, min, max) => {
+    // Prepare: a lease long enough for the longest call these bounds allow, so the lease rule never interferes.
+    const env = { ...base, LEDGER_LEASE_SECONDS: '3600' };
+    // Act / Assess
+    expect(loadConfig(env)[field]).toBe(fallback);
+    expect(loadConfig({ ...env, [name]: '  ' })[field]).toBe(fallback);
+    expect(loadConfig({ ...env, [name]: String(min) })[field]).toBe(min);
+    expect(loadConfig({ ...env, [name]: ` ${max} ` })[field]).toBe(max);
+    if (min > 0) expect(() => loadConfig({ ...env, [name]: String(min - 1) })).toThrow(`${name} must be a whole number between ${min} and ${max}, got "${min - 1}"`);
+    expect(() => loadConfig({ ...env, [name]: String(max + 1) })).toThrow(`${name} must be a whole number between ${min} and ${max}, got "${max + 1}"`);
+  });
+
+  it.each(['1e1', '0x10', '+5', '-1', '5.0', '5 5', 'Infinity'])('refuses %j, a spelling of a number that was never accepted', (spelling) => {
+    expect(() => loadConfig({ ...base, MAX_CONCURRENCY: spelling })).toThrow(`MAX_CONCURRENCY must be a whole number between 1 and 100, got ${JSON.stringify(spelling)}`);
+  });
+
+  it('reads ERROR_THRESHOLD_PERCENT as a share, 50 % by default, 1 to 100 accepted', () => {
+    expect(loadConfig(base).errorThreshold).toBe(0.5);
+    expect(loadConfig({ ...base, ERROR_THRESHOLD_PERCENT: '100' }).errorThreshold).toBe(1);
+    expect(() => loadConfig({ ...base, ERROR_THRESHOLD_PERCENT: '0' })).toThrow('ERROR_THRESHOLD_PERCENT must be a whole number between 1 and 100');
+  });
+
+  it.each([
+    ['true', true], ['TRUE', true], ['1', true], ['false', false], ['False', false], ['0', false],
+  ])('reads the flag %j as %s, and an unset flag as its default', (spelling, value) => {
+    expect(loadConfig({ ...base, DRY_RUN: spelling }).dryRun).toBe(value);
+    expect(loadConfig({ ...base, RETRIES_ENABLED: spelling }).retriesEnabled).toBe(value);
+    expect(loadConfig({ ...base, DRY_RUN: ' ', RETRIES_ENABLED: '' })).toMatchObject({ dryRun: false, retriesEnabled: true });
+  });
+
+  it.each(['yes', 'on', 'y', 'enabled'])('refuses the flag %j (only true/1 and false/0 were ever accepted)', (spelling) => {
+    expect(() => loadConfig({ ...base, RETRIES_ENABLED: spelling })).toThrow(`RETRIES_ENABLED must be true or false, got ${JSON.stringify(spelling)}`);
+  });
+
+  it('names every wrong variable at once, each with its own problem', () => {
+    const error = (() => {
+      try {
+        loadConfig({ ...base, LEDGER_TABLE: undefined, MAX_CONCURRENCY: 'ten', DRY_RUN: 'yes' });
+      } catch (caught) {
+        return caught as Error;
+      }
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error?.message.split('; ').sort()).toEqual(['DRY_RUN must be true or false, got "yes"', 'LEDGER_TABLE is required', 'MAX_CONCURRENCY must be a whole number between 1 and 100, got "ten"']);
+  });
+
+  it('quotes only the start of a long wrong value', () => {
+    expect(() => loadConfig({ ...base, DLQ_URL: `not a url ${'x'.repeat(200)}` })).toThrow(/^DLQ_URL must be a queue URL, got "not a url x{70}"$/);
   });
 });
 

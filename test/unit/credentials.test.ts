@@ -1,3 +1,4 @@
+import { GetParameterError, TransformParameterError } from '@aws-lambda-powertools/parameters/errors';
 import { describe, expect, it } from 'vitest';
 import { CredentialsUnavailableError, WorkspaceCredentials } from '../../lib/workspace/credentials.js';
 
@@ -54,10 +55,37 @@ describe('the credentials errors and refetches, precisely', () => {
     await expect(arraySecret.forProject('p')).rejects.toThrow('secret s: field (root) is missing or not a non-empty string');
   });
 
-  it('lists every cause Secrets Manager gave when the secret cannot be read', async () => {
-    const error = Object.assign(new Error('x'), { name: 'AggregateError', cause: { data: [{ name: 'ResourceNotFoundException' }, {}, { name: 'AccessDeniedException' }] } });
-    const creds = new WorkspaceCredentials('s', { load: () => Promise.reject(error), reload: () => Promise.reject(error) });
-    await expect(creds.forProject('p')).rejects.toThrow('secret s could not be read (ResourceNotFoundException, AccessDeniedException)');
+  it('names what Secrets Manager answered when Powertools wraps the SDK error', async () => {
+    // Prepare: GetParameterError carries the SDK's error as its cause.
+    const sdkError = Object.assign(new Error('Secrets Manager cannot find the specified secret.'), { name: 'ResourceNotFoundException' });
+    const wrapped = new GetParameterError(sdkError.message, { cause: sdkError });
+    const creds = new WorkspaceCredentials('s', { load: () => Promise.reject(wrapped), reload: () => Promise.reject(wrapped) });
+    // Act / Assess
+    await expect(creds.forProject('p')).rejects.toThrow('secret s could not be read (ResourceNotFoundException)');
+  });
+
+  it('says a secret that is not JSON is not a JSON object, without the parser quoting it', async () => {
+    // Prepare: what Powertools throws for transform 'json' on a plain string (JSON.parse's message quotes the input).
+    const notJson = new TransformParameterError('json', 'Unexpected token \'p\', "plain-stri"... is not valid JSON');
+    const creds = new WorkspaceCredentials('s', { load: () => Promise.reject(notJson), reload: () => Promise.reject(notJson) });
+    // Act
+    const failure = creds.forProject('p');
+    // Assess
+    await expect(failure).rejects.toMatchObject({ name: 'CredentialsUnavailableError', message: 'secret s is not a JSON object' });
+  });
+
+  it('starts the read before a key is needed, and a failed read waits for forProject to report it', async () => {
+    // Prepare
+    const loader = { reads: 0, load: async () => { loader.reads++; throw new Error('down'); }, reload: () => Promise.reject(new Error('down')) };
+    const creds = new WorkspaceCredentials('s', loader);
+    // Act: prefetch twice, then ask.
+    creds.prefetch();
+    creds.prefetch();
+    await Promise.resolve();
+    // Assess: one read, and the failure is what forProject answers.
+    expect(loader.reads).toBe(1);
+    await expect(creds.forProject('p')).rejects.toThrow('secret s could not be read (Error)');
+    expect(loader.reads).toBe(1);
   });
 
   it('refetch once per version: a caller that saw an older version does not refetch again', async () => {

@@ -36,7 +36,18 @@ describe('allowed hosts', () => {
 
 describe('the ingress configuration', () => {
   it('has defaults for everything but the queue and the trusted topics', () => {
-    expect(loadIngressConfig(BASE)).toMatchObject({ maxAgeSeconds: 86_400, clockSkewSeconds: 300, fetchTimeoutMs: 2_000, tokenSecretId: undefined, tokenHeader: 'authorization' });
+    expect(loadIngressConfig(BASE)).toMatchObject({ maxAgeSeconds: 86_400, clockSkewSeconds: 300, fetchTimeoutMs: 2_000, tokenSecretId: undefined, tokenHeader: 'authorization', tokenCacheTtlSeconds: 300 });
+    expect(loadIngressConfig(BASE).certHosts).toHaveLength(1);
+    expect(loadIngressConfig(BASE).confirmHosts).toHaveLength(2);
+  });
+
+  it('reads blank values as unset, lists trimmed, and a header name in lower case', () => {
+    // Act
+    const config = loadIngressConfig({ ...BASE, TRUSTED_TOPIC_URNS: ` ${TOPIC} ,, `, SMN_CERT_HOSTS: ' ', INGRESS_TOKEN_HEADER: 'X-Webhook-Token', INGRESS_TOKEN_SECRET_ID: '' });
+    // Assess
+    expect([...config.trustedTopicUrns]).toEqual([TOPIC]);
+    expect(config.certHosts).toHaveLength(1);
+    expect(config).toMatchObject({ tokenHeader: 'x-webhook-token', tokenSecretId: undefined });
   });
 
   it.each([
@@ -44,7 +55,13 @@ describe('the ingress configuration', () => {
     [{ TRUSTED_TOPIC_URNS: ' , ' }, 'TRUSTED_TOPIC_URNS must list at least one value'],
     [{ TRUSTED_TOPIC_URNS: `${TOPIC},arn:aws:sns:us-east-1:1:t` }, 'TRUSTED_TOPIC_URNS[1]: "arn:aws:sns:us-east-1:1:t" is not an SMN topic URN'],
     [{ FAILURE_QUEUE_URL: undefined }, 'FAILURE_QUEUE_URL is required'],
-    [{ SMN_CERT_HOSTS: 'https://smn.x.com' }, 'SMN_CERT_HOSTS: "https://smn.x.com" is not a host name'],
+    [{ SMN_CERT_HOSTS: 'https://smn.x.com' }, 'SMN_CERT_HOSTS[0]: "https://smn.x.com" is not a host name'],
+    [{ SMN_CONFIRM_HOSTS: 'console.huaweicloud.com, a b' }, 'SMN_CONFIRM_HOSTS[1]: "a b" is not a host name'],
+    [{ SMN_CONFIRM_HOSTS: ',' }, 'SMN_CONFIRM_HOSTS must list at least one value'],
+    [{ FAILURE_QUEUE_URL: 'failures' }, 'FAILURE_QUEUE_URL must be a queue URL, got "failures"'],
+    [{ SMN_CLOCK_SKEW_SECONDS: '-1' }, 'SMN_CLOCK_SKEW_SECONDS must be a whole number between 0 and 3600, got "-1"'],
+    [{ INGRESS_TOKEN_CACHE_TTL_SECONDS: '0' }, 'INGRESS_TOKEN_CACHE_TTL_SECONDS must be a whole number between 1 and 86400, got "0"'],
+    [{ INGRESS_TOKEN_HEADER: 'x token' }, 'INGRESS_TOKEN_HEADER must be an HTTP header name (not an X-SMN- one), got "x token"'],
     [{ SMN_MAX_AGE_SECONDS: '10' }, 'SMN_MAX_AGE_SECONDS must be a whole number between 60 and 604800, got "10"'],
     [{ SMN_FETCH_TIMEOUT_MS: '9000' }, 'SMN_FETCH_TIMEOUT_MS must be a whole number between 100 and 4000'],
     [{ INGRESS_TOKEN_HEADER: 'X-SMN-Token' }, 'INGRESS_TOKEN_HEADER must be an HTTP header name (not an X-SMN- one)'],
