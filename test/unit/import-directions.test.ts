@@ -17,7 +17,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   config: ['platform', 'workspace', 'policy', 'events'],
   pipeline: ['platform', 'events', 'ledger', 'workspace', 'policy', 'config'],
   'ways-in': ['platform', 'events', 'ledger', 'workspace', 'policy', 'config', 'pipeline'],
-  ingress: ['platform', 'config'],
+  ingress: ['platform'],
 };
 
 const LIB = path.resolve(__dirname, '../../lib');
