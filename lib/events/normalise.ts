@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import type { ScriptFailure } from './failure.js';
 import { safeIdSchema } from './identifiers.js';
+import { parseJson, PoisonPill } from './safe-json.js';
 
 /**
  * Turns a message body into one ScriptFailure, whatever shape the user has:
@@ -17,17 +18,22 @@ export interface NormaliseOptions {
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
-const MAX_DEPTH = 10;
 const MAX_ENVELOPES = 3;
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** Keys that would let an event choose where a request goes: refused outright. */
 const ROUTING_KEYS = ['endpoint', 'url', 'host', 'base_url', 'endpoint_url', 'hostname'];
 
 const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
+/** Times from 2000 to 2100: epoch seconds or nanoseconds fall outside and are refused with the reason, never stored. */
+const EARLIEST_MS = Date.UTC(2000, 0, 1);
+const LATEST_MS = Date.UTC(2100, 0, 1);
 const timestamp = z.union([z.string().max(64), z.number()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? value : Date.parse(value);
   if (!Number.isFinite(ms)) {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or epoch milliseconds' });
+    return z.NEVER;
+  }
+  if (ms < EARLIEST_MS || ms >= LATEST_MS) {
+    ctx.addIssue({ code: 'custom', message: `must be a time between 2000 and 2100 (epoch milliseconds, not seconds or nanoseconds), got ${String(value).slice(0, 32)}` });
     return z.NEVER;
   }
   return ms;
@@ -63,33 +69,6 @@ type Json = Record<string, unknown>;
 
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-class PoisonPill extends Error {}
-
-/** JSON.parse that refuses prototype-polluting keys and nesting beyond MAX_DEPTH. */
-function parseJson(textValue: string, where: string): unknown {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < textValue.length; i++) {
-    const c = textValue[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{' || c === '[') {
-      if (++depth > MAX_DEPTH) throw new PoisonPill(`${where}: JSON nested deeper than ${MAX_DEPTH} levels`);
-    } else if (c === '}' || c === ']') depth--;
-  }
-  try {
-    return JSON.parse(textValue, (key, value: unknown) => {
-      if (FORBIDDEN_KEYS.has(key)) throw new PoisonPill(`${where}: key "${key}" is not allowed`);
-      return value;
-    });
-  } catch (error) {
-    if (error instanceof PoisonPill) throw error;
-    throw new PoisonPill(`${where}: not valid JSON (${(error as Error).message})`);
-  }
 }
 
 interface Unwrapped {
