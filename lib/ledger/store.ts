@@ -1,5 +1,5 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetItemCommand, BatchWriteItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { fromAttributes, toAttributes, type Attributes } from '../platform/attribute-values.js';
 
 /**
  * The ledger table as the protocol needs it: strongly consistent reads
@@ -7,6 +7,9 @@ import { BatchGetCommand, BatchWriteCommand, PutCommand, type DynamoDBDocumentCl
  * one BatchGetItem), whole-item writes conditional on the revision they were
  * computed from, and unconditional puts for facts that never change (links).
  * Single-item conditional writes only, so it runs on DynamoDB and dynalite.
+ * On the low-level client with attribute values built here
+ * (lib/platform/attribute-values.ts): the DocumentClient's marshalling
+ * middleware cost CPU on every call for the same result.
  */
 
 export type Item = Record<string, unknown>;
@@ -36,7 +39,7 @@ export class DynamoLedgerStore implements LedgerStore {
   private scheduled = false;
 
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DynamoDBClient,
     readonly tableName: string,
   ) {}
 
@@ -53,19 +56,20 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   async write(item: Keyed, expectedRev: number | undefined): Promise<'written' | 'conflict'> {
-    const condition = expectedRev === undefined ? { ConditionExpression: 'attribute_not_exists(pk)' } : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': expectedRev } };
+    const condition = expectedRev === undefined ? { ConditionExpression: 'attribute_not_exists(pk)' } : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': { N: String(expectedRev) } } };
     try {
-      await this.db.send(new PutCommand({ TableName: this.tableName, Item: item as Item, ...condition }));
+      await this.db.send(new PutItemCommand({ TableName: this.tableName, Item: toAttributes(item), ...condition }));
       return 'written';
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return 'conflict';
+      // By name: the error class may come from another copy of the SDK than the one imported here.
+      if ((error as Error).name === 'ConditionalCheckFailedException') return 'conflict';
       throw this.unavailable('written', error);
     }
   }
 
   async put(item: Keyed): Promise<void> {
     try {
-      await this.db.send(new PutCommand({ TableName: this.tableName, Item: item as Item }));
+      await this.db.send(new PutItemCommand({ TableName: this.tableName, Item: toAttributes(item) }));
     } catch (error) {
       throw this.unavailable('written', error);
     }
@@ -78,9 +82,9 @@ export class DynamoLedgerStore implements LedgerStore {
     await Promise.all(
       chunks.map(async (chunk) => {
         try {
-          const result = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: chunk.map((item) => ({ PutRequest: { Item: item as Item } })) } }));
+          const result = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: chunk.map((item) => ({ PutRequest: { Item: toAttributes(item) } })) } }));
           // Whatever DynamoDB left unprocessed is written one by one.
-          const left = (result.UnprocessedItems?.[this.tableName] ?? []).map((r) => r.PutRequest?.Item as Keyed);
+          const left = (result.UnprocessedItems?.[this.tableName] ?? []).map((r) => fromAttributes(r.PutRequest?.Item ?? {}) as Keyed);
           await Promise.all(left.map((item) => this.put(item).catch(() => failed.push(item.pk))));
         } catch {
           failed.push(...chunk.map((i) => i.pk));
@@ -109,17 +113,20 @@ export class DynamoLedgerStore implements LedgerStore {
   /** One BatchGetItem (strongly consistent); keys DynamoDB leaves unprocessed are asked for again. */
   private async batchGet(keys: readonly string[]): Promise<Map<string, Item>> {
     const found = new Map<string, Item>();
-    let ask = keys.map((pk) => ({ pk }));
+    let ask: Attributes[] = keys.map((pk) => ({ pk: { S: pk } }));
     for (let round = 0; ask.length > 0; round++) {
       if (round === 5) throw new LedgerUnavailableError(`ledger ${this.tableName} could not be read: keys left unprocessed 5 times`);
       let result;
       try {
-        result = await this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: ask, ConsistentRead: true } } }));
+        result = await this.db.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: ask, ConsistentRead: true } } }));
       } catch (error) {
         throw this.unavailable('read', error);
       }
-      for (const item of result.Responses?.[this.tableName] ?? []) found.set(String(item['pk']), item);
-      ask = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<{ pk: string }>;
+      for (const attributes of result.Responses?.[this.tableName] ?? []) {
+        const item = fromAttributes(attributes);
+        found.set(String(item['pk']), item);
+      }
+      ask = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
     }
     return found;
   }

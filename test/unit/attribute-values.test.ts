@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { fromAttributes, toAttributes } from '../../lib/platform/attribute-values.js';
+
+/** The ledger's items as the low-level client carries them (lib/platform/attribute-values.ts). */
+
+const chain = {
+  pk: 'p#record#r1',
+  state: 'claimed',
+  attempts: 2,
+  rev: 7,
+  lease_until: 1_764_460_000_123,
+  ratio: 0.25,
+  forced: false,
+  tasks: ['t0', 't1'],
+  history: [{ attempt: 1, at: '2026-11-29T22:00:00.000Z', outcome: 'retried', task_id: 't1', reason: undefined }],
+  nothing: null,
+  empty: '',
+  current_task: undefined,
+};
+
+describe('attribute values for the low-level DynamoDB client', () => {
+  it('maps strings, numbers, booleans, null, lists and maps as the DocumentClient does, leaving undefined out', () => {
+    // Act
+    const attributes = toAttributes(chain);
+
+    // Assess
+    expect(attributes).toEqual({
+      pk: { S: 'p#record#r1' },
+      state: { S: 'claimed' },
+      attempts: { N: '2' },
+      rev: { N: '7' },
+      lease_until: { N: '1764460000123' },
+      ratio: { N: '0.25' },
+      forced: { BOOL: false },
+      tasks: { L: [{ S: 't0' }, { S: 't1' }] },
+      history: { L: [{ M: { attempt: { N: '1' }, at: { S: '2026-11-29T22:00:00.000Z' }, outcome: { S: 'retried' }, task_id: { S: 't1' } } }] },
+      nothing: { NULL: true },
+      empty: { S: '' },
+    });
+  });
+
+  it('reads back what it wrote, without the undefined attributes', () => {
+    // Act
+    const back = fromAttributes(toAttributes(chain));
+
+    // Assess
+    const { current_task: _, ...defined } = chain;
+    expect(back).toEqual({ ...defined, history: [{ attempt: 1, at: '2026-11-29T22:00:00.000Z', outcome: 'retried', task_id: 't1' }] });
+    expect(Object.keys(back)).not.toContain('current_task');
+  });
+
+  it('refuses a number DynamoDB cannot hold, naming the attribute', () => {
+    expect(() => toAttributes({ pk: 'k', history: [{ at: Number.NaN }] })).toThrow(/history\[0\]\.at: NaN/);
+    expect(() => toAttributes({ pk: 'k', lease_until: Number.POSITIVE_INFINITY })).toThrow(/lease_until: Infinity/);
+  });
+
+  it('refuses a value that is not plain data rather than storing it as an empty map', () => {
+    expect(() => toAttributes({ pk: 'k', at: new Date(0) })).toThrow(/attribute at: a Date cannot be stored/);
+    expect(() => toAttributes({ pk: 'k', f: () => 1 })).toThrow(/attribute f: a function cannot be stored/);
+  });
+
+  it('reads sets and binaries an operator may have written, and refuses an integer beyond 2^53 rather than rounding it', () => {
+    expect(fromAttributes({ ss: { SS: ['a', 'b'] }, ns: { NS: ['1', '2'] } })).toEqual({ ss: new Set(['a', 'b']), ns: new Set([1, 2]) });
+    expect(() => fromAttributes({ big: { N: '9007199254740993' } })).toThrow(/big: 9007199254740993 is beyond/);
+  });
+});
