@@ -2,11 +2,21 @@ import { BatchGetItemCommand, BatchWriteItemCommand, PutItemCommand, type Dynamo
 import { fromAttributes, toAttributes, type Attributes } from '../platform/attribute-values.js';
 
 /**
- * The ledger table as the protocol needs it: strongly consistent reads
- * (batched: every read asked for in the same turn of the event loop goes in
- * one BatchGetItem), whole-item writes conditional on the revision they were
- * computed from, and unconditional puts for facts that never change (links).
+ * The ledger table as the protocol needs it: strongly consistent reads,
+ * whole-item writes conditional on the revision they were computed from, and
+ * unconditional puts for facts that never change (links, pending markers).
  * Single-item conditional writes only, so it runs on DynamoDB and dynalite.
+ *
+ * Every read asked for in the same turn of the event loop goes in one
+ * BatchGetItem, and so does every unconditional put in one BatchWriteItem:
+ * the records of a batch claim together, so their pending markers (and the
+ * links of answers that arrive together) share a round trip instead of one
+ * call each. A put still resolves only once DynamoDB has written its item
+ * (unprocessed items are put again one by one), and goes out in the turn it
+ * was asked for, alongside the conditional write it accompanies: nothing is
+ * held back for later (docs/ledger-protocol.md). Conditional writes cannot be
+ * batched (BatchWriteItem takes no condition) and go one PutItem each.
+ *
  * On the low-level client with attribute values built here
  * (lib/platform/attribute-values.ts): the DocumentClient's marshalling
  * middleware cost CPU on every call for the same result.
@@ -33,9 +43,17 @@ export interface LedgerStore {
 
 const MAX_BATCH_GET = 100;
 const MAX_BATCH_WRITE = 25;
+/** Rounds of BatchGetItem for keys DynamoDB leaves unprocessed before the read fails. */
+const MAX_READ_ROUNDS = 5;
+
+interface Waiter<T> {
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
 
 export class DynamoLedgerStore implements LedgerStore {
-  private pending = new Map<string, Array<{ resolve: (item: Item | undefined) => void; reject: (error: unknown) => void }>>();
+  private reads = new Map<string, Array<Waiter<Item | undefined>>>();
+  private puts: Array<{ item: Keyed } & Waiter<void>> = [];
   private scheduled = false;
 
   constructor(
@@ -45,13 +63,10 @@ export class DynamoLedgerStore implements LedgerStore {
 
   read(pk: string): Promise<Item | undefined> {
     return new Promise((resolve, reject) => {
-      const waiters = this.pending.get(pk) ?? [];
+      const waiters = this.reads.get(pk) ?? [];
       waiters.push({ resolve, reject });
-      this.pending.set(pk, waiters);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
+      this.reads.set(pk, waiters);
+      this.schedule();
     });
   }
 
@@ -67,7 +82,65 @@ export class DynamoLedgerStore implements LedgerStore {
     }
   }
 
-  async put(item: Keyed): Promise<void> {
+  put(item: Keyed): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.puts.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  async putAll(items: ReadonlyArray<Keyed>): Promise<string[]> {
+    const settled = await Promise.allSettled(items.map((item) => this.put(item)));
+    return items.filter((_, i) => settled[i]!.status === 'rejected').map((item) => item.pk);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flushReads();
+      this.flushPuts();
+    });
+  }
+
+  private flushPuts(): void {
+    const puts = this.puts;
+    this.puts = [];
+    // A batch may not name a key twice: a second put of a key goes in a later batch.
+    const batches: Array<typeof puts> = [];
+    for (const put of puts) {
+      const batch = batches.find((b) => b.length < MAX_BATCH_WRITE && !b.some((p) => p.item.pk === put.item.pk));
+      if (batch) batch.push(put);
+      else batches.push([put]);
+    }
+    for (const batch of batches) {
+      this.writeBatch(batch.map((p) => p.item)).then(
+        (failed) => batch.forEach((p) => (failed.has(p.item.pk) ? p.reject(failed.get(p.item.pk)) : p.resolve())),
+        (error: unknown) => batch.forEach((p) => p.reject(error)),
+      );
+    }
+  }
+
+  /** One PutItem, or one BatchWriteItem whose unprocessed items are put one by one; answers the keys not written. */
+  private async writeBatch(items: readonly Keyed[]): Promise<Map<string, unknown>> {
+    const failed = new Map<string, unknown>();
+    if (items.length === 1) {
+      await this.putOne(items[0]!);
+      return failed;
+    }
+    let result;
+    try {
+      result = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: items.map((item) => ({ PutRequest: { Item: toAttributes(item) } })) } }));
+    } catch (error) {
+      throw this.unavailable('written', error);
+    }
+    const left = (result.UnprocessedItems?.[this.tableName] ?? []).map((r) => fromAttributes(r.PutRequest?.Item ?? {}) as Keyed);
+    await Promise.all(left.map((item) => this.putOne(item).catch((error: unknown) => failed.set(item.pk, error))));
+    return failed;
+  }
+
+  private async putOne(item: Keyed): Promise<void> {
     try {
       await this.db.send(new PutItemCommand({ TableName: this.tableName, Item: toAttributes(item) }));
     } catch (error) {
@@ -75,29 +148,9 @@ export class DynamoLedgerStore implements LedgerStore {
     }
   }
 
-  async putAll(items: ReadonlyArray<Keyed>): Promise<string[]> {
-    const failed: string[] = [];
-    const chunks: Array<ReadonlyArray<Keyed>> = [];
-    for (let i = 0; i < items.length; i += MAX_BATCH_WRITE) chunks.push(items.slice(i, i + MAX_BATCH_WRITE));
-    await Promise.all(
-      chunks.map(async (chunk) => {
-        try {
-          const result = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: chunk.map((item) => ({ PutRequest: { Item: toAttributes(item) } })) } }));
-          // Whatever DynamoDB left unprocessed is written one by one.
-          const left = (result.UnprocessedItems?.[this.tableName] ?? []).map((r) => fromAttributes(r.PutRequest?.Item ?? {}) as Keyed);
-          await Promise.all(left.map((item) => this.put(item).catch(() => failed.push(item.pk))));
-        } catch {
-          failed.push(...chunk.map((i) => i.pk));
-        }
-      }),
-    );
-    return failed;
-  }
-
-  private async flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = new Map();
-    this.scheduled = false;
+  private async flushReads(): Promise<void> {
+    const batch = this.reads;
+    this.reads = new Map();
     const keys = [...batch.keys()];
     for (let i = 0; i < keys.length; i += MAX_BATCH_GET) {
       const chunk = keys.slice(i, i + MAX_BATCH_GET);
@@ -115,7 +168,7 @@ export class DynamoLedgerStore implements LedgerStore {
     const found = new Map<string, Item>();
     let ask: Attributes[] = keys.map((pk) => ({ pk: { S: pk } }));
     for (let round = 0; ask.length > 0; round++) {
-      if (round === 5) throw new LedgerUnavailableError(`ledger ${this.tableName} could not be read: keys left unprocessed 5 times`);
+      if (round === MAX_READ_ROUNDS) throw new LedgerUnavailableError(`ledger ${this.tableName} could not be read: keys left unprocessed ${MAX_READ_ROUNDS} times`);
       let result;
       try {
         result = await this.db.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: ask, ConsistentRead: true } } }));
@@ -132,6 +185,7 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   private unavailable(what: 'read' | 'written', error: unknown): LedgerUnavailableError {
+    if (error instanceof LedgerUnavailableError) return error;
     const e = error as Error;
     return new LedgerUnavailableError(`ledger ${this.tableName} could not be ${what}: ${e.name}${e.message && e.message !== e.name ? ` (${e.message.slice(0, 200)})` : ''}`);
   }
