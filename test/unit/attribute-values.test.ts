@@ -64,3 +64,11 @@ describe('attribute values for the low-level DynamoDB client', () => {
     expect(() => fromAttributes({ big: { N: '9007199254740993' } })).toThrow(/big: 9007199254740993 is beyond/);
   });
 });
+
+describe('numbers stored are numbers read', () => {
+  it('refuses to store an integer beyond 2^53 (an epoch-nanosecond failed_at), which it would refuse to read back, as the DocumentClient refused it', () => {
+    expect(() => toAttributes({ pk: 'k', failed_at: 1_732_900_000_000_000_000 })).toThrow(/failed_at: 1732900000000000000 is beyond/);
+    expect(() => toAttributes({ pk: 'k', history: [{ at: -1e300 }] })).toThrow(/history\[0\]\.at/);
+    expect(fromAttributes(toAttributes({ pk: 'k', n: Number.MAX_SAFE_INTEGER, f: -0.5, tiny: 1e-7 }))).toEqual({ pk: 'k', n: Number.MAX_SAFE_INTEGER, f: -0.5, tiny: 1e-7 });
+  });
+});
