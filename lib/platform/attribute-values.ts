@@ -29,6 +29,8 @@ export function toAttribute(value: unknown, where: string): AttributeValue {
     case 'number':
       // DynamoDB has no NaN or infinity: refuse here, with the attribute's name, rather than as a ValidationException.
       if (!Number.isFinite(value)) throw new TypeError(`attribute ${where}: ${value} cannot be stored (DynamoDB numbers are finite)`);
+      // Beyond 2^53 it would be stored and then refused when read (toNumber): refused here, as the DocumentClient refused it.
+      if (!Number.isSafeInteger(value) && Number.isInteger(value)) throw new RangeError(`attribute ${where}: ${value} is beyond JavaScript's exact integers`);
       return { N: String(value) };
     case 'boolean':
       return { BOOL: value };
