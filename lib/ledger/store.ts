@@ -53,7 +53,7 @@ interface Waiter<T> {
 
 export class DynamoLedgerStore implements LedgerStore {
   private reads = new Map<string, Array<Waiter<Item | undefined>>>();
-  private puts: Array<{ item: Keyed } & Waiter<void>> = [];
+  private puts: Array<{ item: Keyed; attributes: Attributes } & Waiter<void>> = [];
   private scheduled = false;
 
   constructor(
@@ -84,7 +84,10 @@ export class DynamoLedgerStore implements LedgerStore {
 
   put(item: Keyed): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.puts.push({ item, resolve, reject });
+      // Marshalled here: an item that cannot be stored fails its own put, not the batch it would have joined.
+      const attributes = this.classified('written', () => toAttributes(item));
+      if (attributes instanceof LedgerUnavailableError) return reject(attributes);
+      this.puts.push({ item, attributes, resolve, reject });
       this.schedule();
     });
   }
@@ -115,37 +118,30 @@ export class DynamoLedgerStore implements LedgerStore {
       else batches.push([put]);
     }
     for (const batch of batches) {
-      this.writeBatch(batch.map((p) => p.item)).then(
+      this.writeBatch(batch).then(
         (failed) => batch.forEach((p) => (failed.has(p.item.pk) ? p.reject(failed.get(p.item.pk)) : p.resolve())),
         (error: unknown) => batch.forEach((p) => p.reject(error)),
       );
     }
   }
 
-  /** One PutItem, or one BatchWriteItem whose unprocessed items are put one by one; answers the keys not written. */
-  private async writeBatch(items: readonly Keyed[]): Promise<Map<string, unknown>> {
+  /** One BatchWriteItem whose unprocessed items are put one by one; answers the keys not written. */
+  private async writeBatch(puts: ReadonlyArray<{ item: Keyed; attributes: Attributes }>): Promise<Map<string, unknown>> {
     const failed = new Map<string, unknown>();
-    if (items.length === 1) {
-      await this.putOne(items[0]!);
-      return failed;
-    }
+    const put = (attributes: Attributes) => this.db.send(new PutItemCommand({ TableName: this.tableName, Item: attributes }));
+    const alone = (some: typeof puts) => Promise.all(some.map((p) => put(p.attributes).catch((error: unknown) => failed.set(p.item.pk, this.unavailable('written', error)))));
+    if (puts.length === 1) return alone(puts).then(() => failed);
     let result;
     try {
-      result = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: items.map((item) => ({ PutRequest: { Item: toAttributes(item) } })) } }));
+      result = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: puts.map((p) => ({ PutRequest: { Item: p.attributes } })) } }));
     } catch (error) {
+      // One item DynamoDB refuses (over 400 KB) refuses the whole batch: each is put alone and answered for itself.
+      if ((error as Error).name === 'ValidationException') return alone(puts).then(() => failed);
       throw this.unavailable('written', error);
     }
-    const left = (result.UnprocessedItems?.[this.tableName] ?? []).map((r) => fromAttributes(r.PutRequest?.Item ?? {}) as Keyed);
-    await Promise.all(left.map((item) => this.putOne(item).catch((error: unknown) => failed.set(item.pk, error))));
+    const left = new Set((result.UnprocessedItems?.[this.tableName] ?? []).map((r) => r.PutRequest?.Item?.['pk']?.S));
+    await alone(puts.filter((p) => left.has(p.item.pk)));
     return failed;
-  }
-
-  private async putOne(item: Keyed): Promise<void> {
-    try {
-      await this.db.send(new PutItemCommand({ TableName: this.tableName, Item: toAttributes(item) }));
-    } catch (error) {
-      throw this.unavailable('written', error);
-    }
   }
 
   private async flushReads(): Promise<void> {
@@ -156,7 +152,11 @@ export class DynamoLedgerStore implements LedgerStore {
       const chunk = keys.slice(i, i + MAX_BATCH_GET);
       try {
         const found = await this.batchGet(chunk);
-        for (const key of chunk) for (const waiter of batch.get(key)!) waiter.resolve(found.get(key));
+        for (const key of chunk) {
+          const item = found.get(key);
+          for (const waiter of batch.get(key)!) if (item instanceof Error) waiter.reject(item);
+          else waiter.resolve(item);
+        }
       } catch (error) {
         for (const key of chunk) for (const waiter of batch.get(key)!) waiter.reject(error);
       }
@@ -164,8 +164,8 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   /** One BatchGetItem (strongly consistent); keys DynamoDB leaves unprocessed are asked for again. */
-  private async batchGet(keys: readonly string[]): Promise<Map<string, Item>> {
-    const found = new Map<string, Item>();
+  private async batchGet(keys: readonly string[]): Promise<Map<string, Item | Error>> {
+    const found = new Map<string, Item | Error>();
     let ask: Attributes[] = keys.map((pk) => ({ pk: { S: pk } }));
     for (let round = 0; ask.length > 0; round++) {
       if (round === MAX_READ_ROUNDS) throw new LedgerUnavailableError(`ledger ${this.tableName} could not be read: keys left unprocessed ${MAX_READ_ROUNDS} times`);
@@ -175,13 +175,20 @@ export class DynamoLedgerStore implements LedgerStore {
       } catch (error) {
         throw this.unavailable('read', error);
       }
-      for (const attributes of result.Responses?.[this.tableName] ?? []) {
-        const item = fromAttributes(attributes);
-        found.set(String(item['pk']), item);
-      }
+      // Decoded one by one: an item that cannot be read fails its own key only, as unavailable.
+      for (const attributes of result.Responses?.[this.tableName] ?? []) found.set(String(attributes['pk']?.S), this.classified('read', () => fromAttributes(attributes)));
       ask = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
     }
     return found;
+  }
+
+  /** What `make` returns, or what it threw as unavailable: an item that cannot be marshalled fails its own call only. */
+  private classified<T>(what: 'read' | 'written', make: () => T): T | LedgerUnavailableError {
+    try {
+      return make();
+    } catch (error) {
+      return this.unavailable(what, error);
+    }
   }
 
   private unavailable(what: 'read' | 'written', error: unknown): LedgerUnavailableError {
