@@ -4,7 +4,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
  * Plain items to DynamoDB attribute values and back, for the low-level
  * client: the same mapping the DocumentClient makes with
  * `removeUndefinedValues` (string S, number N, boolean BOOL, null NULL,
- * array L, object M; undefined left out), in one pass and without its
+ * array L, object M, Set SS/NS/BS, bytes B; undefined left out), in one pass and without its
  * middleware. Items written by the DocumentClient read back the same, and the
  * other way round (test/unit/attribute-values.test.ts checks both against
  * @aws-sdk/util-dynamodb). Data types:
@@ -36,6 +36,10 @@ export function toAttribute(value: unknown, where: string): AttributeValue {
       return { BOOL: value };
     case 'object':
       if (value === null) return { NULL: true };
+      // What fromAttribute reads (an operator's or an earlier version's sets and bytes) is written back as it was:
+      // transitions carry every attribute of a chain into its next write.
+      if (value instanceof Uint8Array) return { B: value };
+      if (value instanceof Set) return toSet(value as Set<unknown>, where);
       if (Array.isArray(value)) {
         const list: AttributeValue[] = [];
         value.forEach((v: unknown, i) => v !== undefined && list.push(toAttribute(v, `${where}[${i}]`)));
@@ -53,6 +57,16 @@ export function toAttribute(value: unknown, where: string): AttributeValue {
     default:
       throw new TypeError(`attribute ${where}: a ${typeof value} cannot be stored`);
   }
+}
+
+/** A set as DynamoDB holds it: strings SS, numbers NS, bytes BS; none empty, none mixed (as the DocumentClient maps them). */
+function toSet(set: Set<unknown>, where: string): AttributeValue {
+  const values = [...set];
+  if (values.length === 0) throw new TypeError(`attribute ${where}: an empty set cannot be stored (DynamoDB has no empty sets)`);
+  if (values.every((v) => typeof v === 'string')) return { SS: values as string[] };
+  if (values.every((v) => typeof v === 'number')) return { NS: values.map((v, i) => toAttribute(v, `${where}{${i}}`).N!) };
+  if (values.every((v) => v instanceof Uint8Array)) return { BS: values as Uint8Array[] };
+  throw new TypeError(`attribute ${where}: a set of mixed or unsupported values cannot be stored`);
 }
 
 export function fromAttributes(attributes: Readonly<Attributes>): Record<string, unknown> {

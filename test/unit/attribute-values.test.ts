@@ -72,3 +72,13 @@ describe('numbers stored are numbers read', () => {
     expect(fromAttributes(toAttributes({ pk: 'k', n: Number.MAX_SAFE_INTEGER, f: -0.5, tiny: 1e-7 }))).toEqual({ pk: 'k', n: Number.MAX_SAFE_INTEGER, f: -0.5, tiny: 1e-7 });
   });
 });
+
+describe('sets and bytes', () => {
+  it('writes back the sets and bytes it reads, and refuses an empty or mixed set by name', () => {
+    const item = { pk: 'k', ss: new Set(['a', 'b']), ns: new Set([1, -2.5]), b: new Uint8Array([1, 2]), bs: new Set([new Uint8Array([3])]) };
+    expect(toAttributes(item)).toEqual({ pk: { S: 'k' }, ss: { SS: ['a', 'b'] }, ns: { NS: ['1', '-2.5'] }, b: { B: new Uint8Array([1, 2]) }, bs: { BS: [new Uint8Array([3])] } });
+    expect(fromAttributes(toAttributes(item))).toEqual(item);
+    expect(() => toAttributes({ pk: 'k', tags: new Set() })).toThrow(/tags: an empty set/);
+    expect(() => toAttributes({ pk: 'k', tags: new Set(['a', 1]) })).toThrow(/tags: a set of mixed/);
+  });
+});
