@@ -7,20 +7,27 @@
  * with require(), and this package is "type": "module".
  */
 /**
- * `import … from "node:http"` in ESM builds the module's ESM namespace, which
- * reads every export, including the lazy `WebSocket` getter that loads Node's
- * internal undici (fetch, WebSocket, …): 20-30 ms of a cold start on an idle
- * machine, for nothing. The AWS SDK's ESM build imports http/https that way;
- * this plugin hands them require() instead, which reads no getter.
+ * Node's own modules through require(), not `import`. An `import … from
+ * "node:x"` left in an ESM bundle is linked before any code runs: every
+ * builtin any bundled module names is loaded at cold start, even when only
+ * code that never runs uses it (credential providers for other platforms,
+ * the SDK's stream helpers), and each gets an ESM namespace that reads every
+ * export, including node:http's lazy `WebSocket` getter that loads Node's
+ * internal undici (20-30 ms on an idle machine). Handed to require() inside
+ * esbuild's lazy module wrappers, a builtin is loaded when the code that
+ * needs it first runs, and no namespace is built.
  */
-const httpThroughRequire = {
-  name: 'http-through-require',
+const { builtinModules } = require('node:module');
+const escape = (name) => name.replace(/[/]/g, '\\/');
+const BUILTIN = new RegExp(`^(node:.+|${builtinModules.filter((m) => !m.startsWith('_')).map(escape).join('|')})$`);
+const builtinsThroughRequire = {
+  name: 'builtins-through-require',
   setup(build) {
-    build.onResolve({ filter: /^(node:)?https?$/ }, (args) =>
+    build.onResolve({ filter: BUILTIN }, (args) =>
       // The shim's own require() stays Node's, or it would resolve to itself.
-      args.namespace === 'http-through-require' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'http-through-require' },
+      args.namespace === 'builtin-through-require' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'builtin-through-require' },
     );
-    build.onLoad({ filter: /.*/, namespace: 'http-through-require' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
+    build.onLoad({ filter: /.*/, namespace: 'builtin-through-require' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
   },
 };
 
@@ -34,7 +41,7 @@ const esbuildOptions = {
   mainFields: ['module', 'main'],
   // Bundled CommonJS dependencies call require(); ESM has none, so give them one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  plugins: [httpThroughRequire],
+  plugins: [builtinsThroughRequire],
 };
 
 /** serverless-esbuild's own options (not esbuild's): bundle the AWS SDK v3 too, so the versions we test are the versions we ship. */

@@ -1,12 +1,25 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetItemCommand, BatchWriteItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { fromAttributes, toAttributes, type Attributes } from '../platform/attribute-values.js';
 
 /**
- * The ledger table as the protocol needs it: strongly consistent reads
- * (batched: every read asked for in the same turn of the event loop goes in
- * one BatchGetItem), whole-item writes conditional on the revision they were
- * computed from, and unconditional puts for facts that never change (links).
+ * The ledger table as the protocol needs it: strongly consistent reads,
+ * whole-item writes conditional on the revision they were computed from, and
+ * unconditional puts for facts that never change (links, pending markers).
  * Single-item conditional writes only, so it runs on DynamoDB and dynalite.
+ *
+ * Every read asked for in the same turn of the event loop goes in one
+ * BatchGetItem, and so does every unconditional put in one BatchWriteItem:
+ * the records of a batch claim together, so their pending markers (and the
+ * links of answers that arrive together) share a round trip instead of one
+ * call each. A put still resolves only once DynamoDB has written its item
+ * (unprocessed items are put again one by one), and goes out in the turn it
+ * was asked for, alongside the conditional write it accompanies: nothing is
+ * held back for later (docs/ledger-protocol.md). Conditional writes cannot be
+ * batched (BatchWriteItem takes no condition) and go one PutItem each.
+ *
+ * On the low-level client with attribute values built here
+ * (lib/platform/attribute-values.ts): the DocumentClient's marshalling
+ * middleware cost CPU on every call for the same result.
  */
 
 export type Item = Record<string, unknown>;
@@ -30,76 +43,120 @@ export interface LedgerStore {
 
 const MAX_BATCH_GET = 100;
 const MAX_BATCH_WRITE = 25;
+/** Rounds of BatchGetItem for keys DynamoDB leaves unprocessed before the read fails. */
+const MAX_READ_ROUNDS = 5;
+
+interface Waiter<T> {
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
 
 export class DynamoLedgerStore implements LedgerStore {
-  private pending = new Map<string, Array<{ resolve: (item: Item | undefined) => void; reject: (error: unknown) => void }>>();
+  private reads = new Map<string, Array<Waiter<Item | undefined>>>();
+  private puts: Array<{ item: Keyed; attributes: Attributes } & Waiter<void>> = [];
   private scheduled = false;
 
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DynamoDBClient,
     readonly tableName: string,
   ) {}
 
   read(pk: string): Promise<Item | undefined> {
     return new Promise((resolve, reject) => {
-      const waiters = this.pending.get(pk) ?? [];
+      const waiters = this.reads.get(pk) ?? [];
       waiters.push({ resolve, reject });
-      this.pending.set(pk, waiters);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
+      this.reads.set(pk, waiters);
+      this.schedule();
     });
   }
 
   async write(item: Keyed, expectedRev: number | undefined): Promise<'written' | 'conflict'> {
-    const condition = expectedRev === undefined ? { ConditionExpression: 'attribute_not_exists(pk)' } : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': expectedRev } };
+    const condition = expectedRev === undefined ? { ConditionExpression: 'attribute_not_exists(pk)' } : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': { N: String(expectedRev) } } };
     try {
-      await this.db.send(new PutCommand({ TableName: this.tableName, Item: item as Item, ...condition }));
+      await this.db.send(new PutItemCommand({ TableName: this.tableName, Item: toAttributes(item), ...condition }));
       return 'written';
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return 'conflict';
+      // By name: the error class may come from another copy of the SDK than the one imported here.
+      if ((error as Error).name === 'ConditionalCheckFailedException') return 'conflict';
       throw this.unavailable('written', error);
     }
   }
 
-  async put(item: Keyed): Promise<void> {
-    try {
-      await this.db.send(new PutCommand({ TableName: this.tableName, Item: item as Item }));
-    } catch (error) {
-      throw this.unavailable('written', error);
-    }
+  put(item: Keyed): Promise<void> {
+    return new Promise((resolve, reject) => {
+      // Marshalled here: an item that cannot be stored fails its own put, not the batch it would have joined.
+      const attributes = this.classified('written', () => toAttributes(item));
+      if (attributes instanceof LedgerUnavailableError) return reject(attributes);
+      this.puts.push({ item, attributes, resolve, reject });
+      this.schedule();
+    });
   }
 
   async putAll(items: ReadonlyArray<Keyed>): Promise<string[]> {
-    const failed: string[] = [];
-    const chunks: Array<ReadonlyArray<Keyed>> = [];
-    for (let i = 0; i < items.length; i += MAX_BATCH_WRITE) chunks.push(items.slice(i, i + MAX_BATCH_WRITE));
-    await Promise.all(
-      chunks.map(async (chunk) => {
-        try {
-          const result = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: chunk.map((item) => ({ PutRequest: { Item: item as Item } })) } }));
-          // Whatever DynamoDB left unprocessed is written one by one.
-          const left = (result.UnprocessedItems?.[this.tableName] ?? []).map((r) => r.PutRequest?.Item as Keyed);
-          await Promise.all(left.map((item) => this.put(item).catch(() => failed.push(item.pk))));
-        } catch {
-          failed.push(...chunk.map((i) => i.pk));
-        }
-      }),
-    );
+    const settled = await Promise.allSettled(items.map((item) => this.put(item)));
+    return items.filter((_, i) => settled[i]!.status === 'rejected').map((item) => item.pk);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flushReads();
+      this.flushPuts();
+    });
+  }
+
+  private flushPuts(): void {
+    const puts = this.puts;
+    this.puts = [];
+    // A batch may not name a key twice: a second put of a key goes in a later batch.
+    const batches: Array<typeof puts> = [];
+    for (const put of puts) {
+      const batch = batches.find((b) => b.length < MAX_BATCH_WRITE && !b.some((p) => p.item.pk === put.item.pk));
+      if (batch) batch.push(put);
+      else batches.push([put]);
+    }
+    for (const batch of batches) {
+      this.writeBatch(batch).then(
+        (failed) => batch.forEach((p) => (failed.has(p.item.pk) ? p.reject(failed.get(p.item.pk)) : p.resolve())),
+        (error: unknown) => batch.forEach((p) => p.reject(error)),
+      );
+    }
+  }
+
+  /** One BatchWriteItem whose unprocessed items are put one by one; answers the keys not written. */
+  private async writeBatch(puts: ReadonlyArray<{ item: Keyed; attributes: Attributes }>): Promise<Map<string, unknown>> {
+    const failed = new Map<string, unknown>();
+    const put = (attributes: Attributes) => this.db.send(new PutItemCommand({ TableName: this.tableName, Item: attributes }));
+    const alone = (some: typeof puts) => Promise.all(some.map((p) => put(p.attributes).catch((error: unknown) => failed.set(p.item.pk, this.unavailable('written', error)))));
+    if (puts.length === 1) return alone(puts).then(() => failed);
+    let result;
+    try {
+      result = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: puts.map((p) => ({ PutRequest: { Item: p.attributes } })) } }));
+    } catch (error) {
+      // One item DynamoDB refuses (over 400 KB) refuses the whole batch: each is put alone and answered for itself.
+      if ((error as Error).name === 'ValidationException') return alone(puts).then(() => failed);
+      throw this.unavailable('written', error);
+    }
+    const left = new Set((result.UnprocessedItems?.[this.tableName] ?? []).map((r) => r.PutRequest?.Item?.['pk']?.S));
+    await alone(puts.filter((p) => left.has(p.item.pk)));
     return failed;
   }
 
-  private async flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = new Map();
-    this.scheduled = false;
+  private async flushReads(): Promise<void> {
+    const batch = this.reads;
+    this.reads = new Map();
     const keys = [...batch.keys()];
     for (let i = 0; i < keys.length; i += MAX_BATCH_GET) {
       const chunk = keys.slice(i, i + MAX_BATCH_GET);
       try {
         const found = await this.batchGet(chunk);
-        for (const key of chunk) for (const waiter of batch.get(key)!) waiter.resolve(found.get(key));
+        for (const key of chunk) {
+          const item = found.get(key);
+          for (const waiter of batch.get(key)!) if (item instanceof Error) waiter.reject(item);
+          else waiter.resolve(item);
+        }
       } catch (error) {
         for (const key of chunk) for (const waiter of batch.get(key)!) waiter.reject(error);
       }
@@ -107,24 +164,35 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   /** One BatchGetItem (strongly consistent); keys DynamoDB leaves unprocessed are asked for again. */
-  private async batchGet(keys: readonly string[]): Promise<Map<string, Item>> {
-    const found = new Map<string, Item>();
-    let ask = keys.map((pk) => ({ pk }));
+  private async batchGet(keys: readonly string[]): Promise<Map<string, Item | Error>> {
+    const found = new Map<string, Item | Error>();
+    let ask: Attributes[] = keys.map((pk) => ({ pk: { S: pk } }));
     for (let round = 0; ask.length > 0; round++) {
-      if (round === 5) throw new LedgerUnavailableError(`ledger ${this.tableName} could not be read: keys left unprocessed 5 times`);
+      if (round === MAX_READ_ROUNDS) throw new LedgerUnavailableError(`ledger ${this.tableName} could not be read: keys left unprocessed ${MAX_READ_ROUNDS} times`);
       let result;
       try {
-        result = await this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: ask, ConsistentRead: true } } }));
+        result = await this.db.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: ask, ConsistentRead: true } } }));
       } catch (error) {
         throw this.unavailable('read', error);
       }
-      for (const item of result.Responses?.[this.tableName] ?? []) found.set(String(item['pk']), item);
-      ask = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<{ pk: string }>;
+      // Decoded one by one: an item that cannot be read fails its own key only, as unavailable.
+      for (const attributes of result.Responses?.[this.tableName] ?? []) found.set(String(attributes['pk']?.S), this.classified('read', () => fromAttributes(attributes)));
+      ask = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
     }
     return found;
   }
 
+  /** What `make` returns, or what it threw as unavailable: an item that cannot be marshalled fails its own call only. */
+  private classified<T>(what: 'read' | 'written', make: () => T): T | LedgerUnavailableError {
+    try {
+      return make();
+    } catch (error) {
+      return this.unavailable(what, error);
+    }
+  }
+
   private unavailable(what: 'read' | 'written', error: unknown): LedgerUnavailableError {
+    if (error instanceof LedgerUnavailableError) return error;
     const e = error as Error;
     return new LedgerUnavailableError(`ledger ${this.tableName} could not be ${what}: ${e.name}${e.message && e.message !== e.name ? ` (${e.message.slice(0, 200)})` : ''}`);
   }

@@ -4,52 +4,64 @@ import { SAFE_ID } from '../events/identifiers.js';
 
 /**
  * The retry policy as operators write it (snake_case JSON in RETRY_POLICY, or
- * the bundled default-policy.json), validated once at cold start.
+ * the bundled default-policy.json), validated once at cold start (the
+ * default once in CI, see defaultPolicy).
  */
 
-const matchList = z.array(z.string().min(1).max(200)).max(100);
+/**
+ * The schemas are built on first use, not at import: building zod schemas
+ * costs cold-start CPU, and a function that runs the bundled default policy
+ * (RETRY_POLICY unset) never needs them (see loadPolicy).
+ */
+function buildSchemas() {
+  const matchList = z.array(z.string().min(1).max(200)).max(100);
 
-const ruleSchema = z
-  .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be lower-case letters, digits and "-"'),
-    verdict: z.enum(['retry', 'give-up']),
-    description: z.string().max(500).optional(),
-    result_codes: matchList.optional(),
-    reason_contains: matchList.optional(),
-    statuses: matchList.optional(),
-    delay_seconds: z.number().int().min(0).max(86_400).optional(),
-  })
-  .strict()
-  .refine((rule) => rule.result_codes?.length || rule.reason_contains?.length || rule.statuses?.length, {
-    message: 'a rule needs result_codes, reason_contains or statuses to match on',
-  });
+  const ruleSchema = z
+    .object({
+      id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be lower-case letters, digits and "-"'),
+      verdict: z.enum(['retry', 'give-up']),
+      description: z.string().max(500).optional(),
+      result_codes: matchList.optional(),
+      reason_contains: matchList.optional(),
+      statuses: matchList.optional(),
+      delay_seconds: z.number().int().min(0).max(86_400).optional(),
+    })
+    .strict()
+    .refine((rule) => rule.result_codes?.length || rule.reason_contains?.length || rule.statuses?.length, {
+      message: 'a rule needs result_codes, reason_contains or statuses to match on',
+    });
 
-const overrideSchema = z
-  .object({
-    max_attempts: z.number().int().min(0).max(100).optional(),
-    max_age_seconds: z.number().int().min(60).max(30 * 86_400).optional(),
-    retries_enabled: z.boolean().optional(),
-    rules: z.array(ruleSchema).max(100).optional(),
-  })
-  .strict();
+  const overrideSchema = z
+    .object({
+      max_attempts: z.number().int().min(0).max(100).optional(),
+      max_age_seconds: z.number().int().min(60).max(30 * 86_400).optional(),
+      retries_enabled: z.boolean().optional(),
+      rules: z.array(ruleSchema).max(100).optional(),
+    })
+    .strict();
 
-const idMap = z.record(z.string().regex(SAFE_ID, 'keys must be safe ids'), overrideSchema);
+  const idMap = z.record(z.string().regex(SAFE_ID, 'keys must be safe ids'), overrideSchema);
 
-const policySchema = z
-  .object({
-    max_attempts: z.number().int().min(0).max(100).default(3),
-    max_age_seconds: z.number().int().min(60).max(30 * 86_400).default(86_400),
-    backoff: z
-      .object({ base_seconds: z.number().int().min(1).max(3_600), max_seconds: z.number().int().min(1).max(86_400) })
-      .strict()
-      .default({ base_seconds: 60, max_seconds: 3_600 }),
-    dry_run: z.boolean().default(false),
-    default_verdict: z.enum(['retry', 'give-up']).default('give-up'),
-    rules: z.array(ruleSchema).max(200).default([]),
-    projects: idMap.default({}),
-    scripts: idMap.default({}),
-  })
-  .strict();
+  const policySchema = z
+    .object({
+      max_attempts: z.number().int().min(0).max(100).default(3),
+      max_age_seconds: z.number().int().min(60).max(30 * 86_400).default(86_400),
+      backoff: z
+        .object({ base_seconds: z.number().int().min(1).max(3_600), max_seconds: z.number().int().min(1).max(86_400) })
+        .strict()
+        .default({ base_seconds: 60, max_seconds: 3_600 }),
+      dry_run: z.boolean().default(false),
+      default_verdict: z.enum(['retry', 'give-up']).default('give-up'),
+      rules: z.array(ruleSchema).max(200).default([]),
+      projects: idMap.default({}),
+      scripts: idMap.default({}),
+    })
+    .strict();
+  return { ruleSchema, overrideSchema, policySchema };
+}
+
+let schemas: ReturnType<typeof buildSchemas> | undefined;
+const policySchemas = () => (schemas ??= buildSchemas());
 
 /** One rule: the first whose codes, reason substrings or statuses match decides. */
 export interface PolicyRule {
@@ -89,8 +101,10 @@ export class PolicyConfigError extends Error {
   override readonly name = 'PolicyConfigError';
 }
 
-type RuleJson = z.infer<typeof ruleSchema>;
-type OverrideJson = z.infer<typeof overrideSchema>;
+type Schemas = ReturnType<typeof buildSchemas>;
+type RuleJson = z.infer<Schemas['ruleSchema']>;
+type OverrideJson = z.infer<Schemas['overrideSchema']>;
+type PolicyJson = z.output<Schemas['policySchema']>;
 
 function toRule(rule: RuleJson): PolicyRule {
   return {
@@ -122,12 +136,16 @@ function describeIssues(source: string, error: z.ZodError): string {
 
 /** Validates a policy document; throws PolicyConfigError naming the bad field. */
 export function parsePolicy(document: unknown, source = 'RETRY_POLICY'): RetryPolicy {
-  const parsed = policySchema.safeParse(document);
+  const parsed = policySchemas().policySchema.safeParse(document);
   if (!parsed.success) throw new PolicyConfigError(describeIssues(source, parsed.error));
   const p = parsed.data;
   if (p.backoff.max_seconds < p.backoff.base_seconds) {
     throw new PolicyConfigError(`${source}.backoff.max_seconds: must be at least base_seconds`);
   }
+  return toPolicy(p);
+}
+
+function toPolicy(p: PolicyJson): RetryPolicy {
   return {
     maxAttempts: p.max_attempts,
     maxAgeSeconds: p.max_age_seconds,
@@ -147,7 +165,7 @@ export function parsePolicy(document: unknown, source = 'RETRY_POLICY'): RetryPo
  * rules when given.
  */
 export function loadPolicy(json: string | undefined): RetryPolicy {
-  if (json === undefined || json.trim() === '') return parsePolicy(defaultPolicyJson, 'default-policy.json');
+  if (json === undefined || json.trim() === '') return defaultPolicy();
   let document: unknown;
   try {
     document = JSON.parse(json);
@@ -158,6 +176,15 @@ export function loadPolicy(json: string | undefined): RetryPolicy {
     throw new PolicyConfigError('RETRY_POLICY: must be a JSON object');
   }
   return parsePolicy({ ...defaultPolicyJson, ...document });
+}
+
+/**
+ * The bundled default, read without validating it again at every cold start:
+ * test/unit/policy-config.test.ts holds it equal to the validated parse, so
+ * an edit to default-policy.json that the schema refuses fails CI instead.
+ */
+function defaultPolicy(): RetryPolicy {
+  return toPolicy({ projects: {}, scripts: {}, ...(defaultPolicyJson as Omit<PolicyJson, 'projects' | 'scripts'>) });
 }
 
 /** The bundled default policy, as a document (for docs and for building variants in tests). */

@@ -1,4 +1,4 @@
-import { documentClient } from '../platform/dynamodb-client.js';
+import { documentClient, dynamoClient } from '../platform/dynamodb-client.js';
 import { sqsClient } from '../platform/sqs-client.js';
 import { IN_CALL_BACKOFF_CAP_MS, type AppConfig } from '../config/app-config.js';
 import { CircuitBreakers } from '../workspace/circuit-breakers.js';
@@ -38,7 +38,7 @@ export function createRuntime(config: AppConfig): Runtime {
       backoffBaseMs: 200,
       backoffCapMs: IN_CALL_BACKOFF_CAP_MS,
     }),
-    ledger: new AttemptLedger(new DynamoLedgerStore(documentClient(), config.ledgerTable), { leaseMs: config.leaseSeconds * 1000, ttlDays: config.ledgerTtlDays }),
+    ledger: new AttemptLedger(new DynamoLedgerStore(dynamoClient(), config.ledgerTable), { leaseMs: config.leaseSeconds * 1000, ttlDays: config.ledgerTtlDays }),
     breakers: new CircuitBreakers({
       consecutiveFailures: config.breakerFailures,
       halfOpenAfterMs: config.breakerCooldownSeconds * 1000,

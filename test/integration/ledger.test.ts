@@ -1,9 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { recordKey } from '../../lib/ledger/chain.js';
-import { DynamoLedgerStore } from '../../lib/ledger/store.js';
+import { DynamoLedgerStore, type Keyed } from '../../lib/ledger/store.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { body, failedRecord, inSns, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { invoke, outcomesOf, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
@@ -23,7 +23,7 @@ function countedLedger(now = Date.now): { ledger: AttemptLedger; calls: Map<stri
     calls.set(String(context.commandName), (calls.get(String(context.commandName)) ?? 0) + 1);
     return next(args);
   }, { step: 'initialize' });
-  const ledger = new AttemptLedger(new DynamoLedgerStore(DynamoDBDocumentClient.from(client), h.stack.tableName), { leaseMs: 60_000, ttlDays: 30, now, sleep: async () => undefined });
+  const ledger = new AttemptLedger(new DynamoLedgerStore(client, h.stack.tableName), { leaseMs: 60_000, ttlDays: 30, now, sleep: async () => undefined });
   return { ledger, calls };
 }
 
@@ -78,6 +78,24 @@ describe('the ledger store on DynamoDB (dynalite)', () => {
     const second = await ledger.locate({ projectId: PROJECT_ID, recordId: 'looked-up' }, lookup);
     expect(lookups).toBe(1);
     expect(second.chain).toMatchObject({ resource_id: 'desk-of-looked-up', script_id: 'script-1', tasks: ['task-of-looked-up'] });
+  });
+
+  it('items written through the DocumentClient (earlier versions, ops tooling) read back the same through the store, and the other way round', async () => {
+    // Prepare
+    const client = new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+    const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    const store = new DynamoLedgerStore(client, h.stack.tableName);
+    const item = { state: 'retried', attempts: 1, rev: 3, tasks: ['t0', 't1'], history: [{ attempt: 1, at: '2026-11-29T22:00:00.000Z', outcome: 'retried', task_id: 't1' }], forced: false, lease_until: 1_764_460_000_123 };
+
+    // Act
+    await documents.send(new PutCommand({ TableName: h.stack.tableName, Item: { pk: 'compat#written-by-documents', ...item } }));
+    await store.put({ pk: 'compat#written-by-store', ...item, reason: undefined } as Keyed);
+    const readByStore = await store.read('compat#written-by-documents');
+    const readByDocuments = (await documents.send(new GetCommand({ TableName: h.stack.tableName, Key: { pk: 'compat#written-by-store' }, ConsistentRead: true }))).Item;
+
+    // Assess
+    expect(readByStore).toEqual({ pk: 'compat#written-by-documents', ...item });
+    expect(readByDocuments).toEqual({ pk: 'compat#written-by-store', ...item });
   });
 });
 

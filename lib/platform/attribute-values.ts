@@ -1,0 +1,102 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+
+/**
+ * Plain items to DynamoDB attribute values and back, for the low-level
+ * client: the same mapping the DocumentClient makes with
+ * `removeUndefinedValues` (string S, number N, boolean BOOL, null NULL,
+ * array L, object M, Set SS/NS/BS, bytes B; undefined left out), in one pass and without its
+ * middleware. Items written by the DocumentClient read back the same, and the
+ * other way round (test/unit/attribute-values.test.ts checks both against
+ * @aws-sdk/util-dynamodb). Data types:
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html#HowItWorks.DataTypes
+ */
+
+export type Attributes = Record<string, AttributeValue>;
+
+export function toAttributes(item: Readonly<Record<string, unknown>>): Attributes {
+  const out: Attributes = {};
+  for (const key in item) {
+    const value = item[key];
+    if (value !== undefined) out[key] = toAttribute(value, key);
+  }
+  return out;
+}
+
+export function toAttribute(value: unknown, where: string): AttributeValue {
+  switch (typeof value) {
+    case 'string':
+      return { S: value };
+    case 'number':
+      // DynamoDB has no NaN or infinity: refuse here, with the attribute's name, rather than as a ValidationException.
+      if (!Number.isFinite(value)) throw new TypeError(`attribute ${where}: ${value} cannot be stored (DynamoDB numbers are finite)`);
+      // Beyond 2^53 it would be stored and then refused when read (toNumber): refused here, as the DocumentClient refused it.
+      if (!Number.isSafeInteger(value) && Number.isInteger(value)) throw new RangeError(`attribute ${where}: ${value} is beyond JavaScript's exact integers`);
+      return { N: String(value) };
+    case 'boolean':
+      return { BOOL: value };
+    case 'object':
+      if (value === null) return { NULL: true };
+      // What fromAttribute reads (an operator's or an earlier version's sets and bytes) is written back as it was:
+      // transitions carry every attribute of a chain into its next write.
+      if (value instanceof Uint8Array) return { B: value };
+      if (value instanceof Set) return toSet(value as Set<unknown>, where);
+      if (Array.isArray(value)) {
+        const list: AttributeValue[] = [];
+        value.forEach((v: unknown, i) => v !== undefined && list.push(toAttribute(v, `${where}[${i}]`)));
+        return { L: list };
+      }
+      if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
+        const map: Attributes = {};
+        for (const key in value) {
+          const v = (value as Record<string, unknown>)[key];
+          if (v !== undefined) map[key] = toAttribute(v, `${where}.${key}`);
+        }
+        return { M: map };
+      }
+      throw new TypeError(`attribute ${where}: a ${value.constructor?.name ?? 'object'} cannot be stored (plain objects, arrays and scalars only)`);
+    default:
+      throw new TypeError(`attribute ${where}: a ${typeof value} cannot be stored`);
+  }
+}
+
+/** A set as DynamoDB holds it: strings SS, numbers NS, bytes BS; none empty, none mixed (as the DocumentClient maps them). */
+function toSet(set: Set<unknown>, where: string): AttributeValue {
+  const values = [...set];
+  if (values.length === 0) throw new TypeError(`attribute ${where}: an empty set cannot be stored (DynamoDB has no empty sets)`);
+  if (values.every((v) => typeof v === 'string')) return { SS: values as string[] };
+  if (values.every((v) => typeof v === 'number')) return { NS: values.map((v, i) => toAttribute(v, `${where}{${i}}`).N!) };
+  if (values.every((v) => v instanceof Uint8Array)) return { BS: values as Uint8Array[] };
+  throw new TypeError(`attribute ${where}: a set of mixed or unsupported values cannot be stored`);
+}
+
+export function fromAttributes(attributes: Readonly<Attributes>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key in attributes) out[key] = fromAttribute(attributes[key]!, key);
+  return out;
+}
+
+/** Every type DynamoDB answers with, read as the DocumentClient reads it (sets as Set, binary as bytes). */
+export function fromAttribute(value: AttributeValue, where: string): unknown {
+  if (value.S !== undefined) return value.S;
+  if (value.N !== undefined) return toNumber(value.N, where);
+  if (value.BOOL !== undefined) return value.BOOL;
+  if (value.NULL !== undefined) return null;
+  if (value.L !== undefined) return value.L.map((v, i) => fromAttribute(v, `${where}[${i}]`));
+  if (value.M !== undefined) {
+    const map: Record<string, unknown> = {};
+    for (const key in value.M) map[key] = fromAttribute(value.M[key]!, `${where}.${key}`);
+    return map;
+  }
+  if (value.SS !== undefined) return new Set(value.SS);
+  if (value.NS !== undefined) return new Set(value.NS.map((n) => toNumber(n, where)));
+  if (value.B !== undefined) return value.B;
+  if (value.BS !== undefined) return new Set(value.BS);
+  throw new TypeError(`attribute ${where}: no value of a known type in ${JSON.stringify(Object.keys(value))}`);
+}
+
+/** Beyond 2^53 a JS number would round silently: refused (the DocumentClient answers a BigInt there, which no ledger item holds). */
+function toNumber(text: string, where: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) && Number.isInteger(n)) throw new RangeError(`attribute ${where}: ${text} is beyond JavaScript's exact integers`);
+  return n;
+}

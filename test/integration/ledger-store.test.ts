@@ -1,0 +1,93 @@
+import { DynamoDBClient, type BatchWriteItemCommandInput, type BatchWriteItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
+import { pendingKey } from '../../lib/ledger/chain.js';
+import { DynamoLedgerStore, LedgerUnavailableError } from '../../lib/ledger/store.js';
+import { PROJECT_ID } from '../helpers/factories.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/**
+ * How the store puts unconditional items (lib/ledger/store.ts): every put of
+ * one turn of the event loop in one BatchWriteItem, each put resolved only
+ * once its item is written. On the stack's dynalite, with the calls counted
+ * and, where a case needs it, DynamoDB's answer bent by a middleware.
+ */
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.stop());
+
+type Bend = (input: BatchWriteItemCommandInput, send: (input: BatchWriteItemCommandInput) => Promise<BatchWriteItemCommandOutput>) => Promise<BatchWriteItemCommandOutput>;
+
+function countedStore(bend?: Bend): { store: DynamoLedgerStore; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const client = new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      calls.set(String(context.commandName), (calls.get(String(context.commandName)) ?? 0) + 1);
+      if (!bend || context.commandName !== 'BatchWriteItemCommand') return next(args);
+      const send = async (input: BatchWriteItemCommandInput) => (await next({ ...args, input })).output as BatchWriteItemCommandOutput;
+      return { output: await bend(args.input as BatchWriteItemCommandInput, send), response: {} };
+    },
+    { step: 'initialize' },
+  );
+  return { store: new DynamoLedgerStore(client, h.stack.tableName), calls };
+}
+
+const runOf = (recordId: string) => ({ projectId: PROJECT_ID, recordId, taskId: `task-of-${recordId}`, resourceId: `desk-of-${recordId}`, scriptId: 'script-1' });
+
+describe('unconditional puts share a round trip', () => {
+  it('the pending markers of ten retry claims taken together go in one BatchWriteItem, and each claim returns with its marker written', async () => {
+    // Prepare
+    const { store, calls } = countedStore();
+    const ledger = new AttemptLedger(store, { leaseMs: 60_000, ttlDays: 30, sleep: async () => undefined });
+    const runs = Array.from({ length: 10 }, (_, i) => runOf(`together-${i}`));
+    const located = await Promise.all(runs.map((run) => ledger.locate(run, async () => run)));
+    calls.clear();
+
+    // Act
+    const claims = await Promise.all(located.map((l) => ledger.claim(l, undefined, 'retry')));
+
+    // Assess
+    expect(claims.every(Boolean)).toBe(true);
+    expect(Object.fromEntries(calls)).toEqual({ PutItemCommand: 10, BatchWriteItemCommand: 1 });
+    for (const run of runs) expect(await store.read(pendingKey(run.projectId, run.resourceId, run.scriptId))).toMatchObject({ link_to: expect.stringContaining(run.recordId) });
+  });
+
+  it('two puts of one key in one turn go in separate calls (a batch may not name a key twice) and both land', async () => {
+    const { store, calls } = countedStore();
+    await Promise.all([store.put({ pk: 'twice', n: 1 } as never), store.put({ pk: 'twice', n: 2 } as never), store.put({ pk: 'once' })]);
+    expect(Object.fromEntries(calls)).toEqual({ BatchWriteItemCommand: 1, PutItemCommand: 1 });
+    expect([1, 2]).toContain((await store.read('twice'))?.['n']);
+  });
+
+  it('items DynamoDB leaves unprocessed are put again one by one before their puts resolve', async () => {
+    // Prepare: DynamoDB writes only the first item of each batch
+    const { store, calls } = countedStore(async (input, send) => {
+      const [first, ...rest] = input.RequestItems![h.stack.tableName]!;
+      const output = await send({ RequestItems: { [h.stack.tableName]: [first!] } });
+      return { ...output, UnprocessedItems: { [h.stack.tableName]: rest } };
+    });
+    const items = Array.from({ length: 4 }, (_, i) => ({ pk: `unprocessed-${i}`, link_to: 'chain', generation: 1 }));
+
+    // Act
+    const failed = await store.putAll(items);
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(Object.fromEntries(calls)).toEqual({ BatchWriteItemCommand: 1, PutItemCommand: 3 });
+    for (const item of items) expect(await store.read(item.pk)).toEqual(item);
+  });
+
+  it('a batch DynamoDB refuses fails every put in it, as unavailable, and putAll names each key', async () => {
+    const { store } = countedStore(async () => {
+      throw Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' });
+    });
+    const puts = [store.put({ pk: 'refused-a' }), store.put({ pk: 'refused-b' })];
+    for (const put of puts) await expect(put).rejects.toBeInstanceOf(LedgerUnavailableError);
+    expect(await store.putAll([{ pk: 'refused-c' }, { pk: 'refused-d' }])).toEqual(['refused-c', 'refused-d']);
+  });
+});
