@@ -19,6 +19,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   positionTicks?: Array<{ line: number; ticks: number }>;
+  children?: number[];
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -47,12 +48,15 @@ export async function importProfile(bundleFile: string, env: Record<string, stri
     const profile = JSON.parse(await readFile(join(dir, name), 'utf8')) as Profile;
     const self = new Map<number, number>();
     profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const parent = new Map<number, number>();
+    for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
     for (const node of profile.nodes) {
       const micros = self.get(node.id) ?? 0;
       if (micros === 0) continue;
       const { url: nodeUrl, functionName, lineNumber, columnNumber } = node.callFrame;
       if (nodeUrl !== url) {
-        add(nodeUrl === '' ? `(V8: ${functionName || 'anonymous'})` : '(Node.js itself)', micros);
+        add(nodeUrl === '' ? `(V8: ${functionName || 'anonymous'})` : nodeWork(node, byId, parent), micros);
         continue;
       }
       // Spread the node's time over the lines it was sampled on (top-level code is one big function).
@@ -62,6 +66,20 @@ export async function importProfile(bundleFile: string, env: Record<string, stri
     }
   }
   return [...totals].map(([module, micros]) => ({ module, ms: round1(micros / 1000 / RUNS) })).sort((a, b) => b.ms - a.ms);
+}
+
+/**
+ * What Node was doing: compiling the bundle (V8's parse shows as the self
+ * time of the loader function that asked for it), loading its own modules
+ * (the builtins the bundle requires or imports), or the rest (the ESM loader).
+ */
+function nodeWork(node: ProfileNode, byId: Map<number, ProfileNode>, parent: Map<number, number>): string {
+  for (let at: ProfileNode | undefined = node; at; at = byId.get(parent.get(at.id) ?? -1)) {
+    const name = at.callFrame.functionName;
+    if (name === 'compileSourceTextModule' || name === 'wrapSafe') return '(V8: compiling the bundle)';
+    if (name === 'compileForInternalLoader' || name === 'loadBuiltinModule' || name === 'getESMFacade') return "(Node.js: loading Node's own modules)";
+  }
+  return '(Node.js: module loader, other)';
 }
 
 /** The package (`@smithy/core`) or our file (`lib/ledger.ts`) a bundle position came from. */
