@@ -91,3 +91,35 @@ describe('unconditional puts share a round trip', () => {
     expect(await store.putAll([{ pk: 'refused-c' }, { pk: 'refused-d' }])).toEqual(['refused-c', 'refused-d']);
   });
 });
+
+describe('DynamoDB\'s request limits', () => {
+  it('sixty puts asked in one turn go in BatchWriteItems of at most 25 items (its limit), and all land', async () => {
+    // Prepare
+    const { store, calls } = countedStore();
+    const keys = Array.from({ length: 60 }, (_, i) => `limit-put-${i}`);
+
+    // Act
+    const failed = await store.putAll(keys.map((pk) => ({ pk })));
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(Object.fromEntries(calls)).toEqual({ BatchWriteItemCommand: 3 });
+    const read = await Promise.all(keys.map((pk) => store.read(pk)));
+    expect(read.every((item, i) => item?.['pk'] === keys[i])).toBe(true);
+  });
+
+  it('150 reads asked in one turn go in BatchGetItems of at most 100 keys (its limit), each answered with its own item', async () => {
+    // Prepare: every third key exists
+    const { store, calls } = countedStore();
+    const keys = Array.from({ length: 150 }, (_, i) => `limit-read-${i}`);
+    await store.putAll(keys.filter((_, i) => i % 3 === 0).map((pk) => ({ pk, n: Number(pk.split('-').pop()) })));
+    calls.clear();
+
+    // Act
+    const read = await Promise.all(keys.map((pk) => store.read(pk)));
+
+    // Assess
+    expect(Object.fromEntries(calls)).toEqual({ BatchGetItemCommand: 2 });
+    expect(read.map((item, i) => (i % 3 === 0 ? item?.['n'] === i : item === undefined)).every(Boolean)).toBe(true);
+  });
+});
