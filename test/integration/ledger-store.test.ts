@@ -123,3 +123,50 @@ describe('DynamoDB\'s request limits', () => {
     expect(read.map((item, i) => (i % 3 === 0 ? item?.['n'] === i : item === undefined)).every(Boolean)).toBe(true);
   });
 });
+
+/** A store whose client answers `command` through `answer` (the real call is `send`), everything else as dynalite does. */
+function storeAnswering(command: string, answer: (input: Record<string, unknown>, send: () => Promise<Record<string, unknown>>) => Promise<Record<string, unknown>>): DynamoLedgerStore {
+  const client = new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== command) return next(args);
+      return { output: await answer(args.input as Record<string, unknown>, async () => (await next(args)).output as unknown as Record<string, unknown>), response: {} } as never;
+    },
+    { step: 'initialize' },
+  );
+  return new DynamoLedgerStore(client, h.stack.tableName);
+}
+
+describe('failures the store must not mistake', () => {
+  it('a conditional write that fails for another reason than its condition is unavailable, never a conflict', async () => {
+    // Prepare: DynamoDB throttles the write
+    const store = storeAnswering('PutItemCommand', async () => {
+      throw Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' });
+    });
+
+    // Act + Assess
+    await expect(store.write({ pk: 'throttled-claim' }, undefined)).rejects.toBeInstanceOf(LedgerUnavailableError);
+  });
+
+  it('keys BatchGetItem leaves unprocessed are asked for again, and a read that never completes fails as unavailable after 5 rounds', async () => {
+    // Prepare: one store whose first answer leaves the key unprocessed, one whose every answer does
+    const once = { rounds: 0 };
+    const always = { rounds: 0 };
+    const leaveUnprocessed = (counter: { rounds: number }, times: number) => async (input: Record<string, unknown>, send: () => Promise<Record<string, unknown>>) => {
+      if (++counter.rounds > times) return send();
+      const requested = (input['RequestItems'] as Record<string, unknown>)[h.stack.tableName];
+      return { Responses: { [h.stack.tableName]: [] }, UnprocessedKeys: { [h.stack.tableName]: requested } };
+    };
+    await storeAnswering('BatchGetItemCommand', async (_i, send) => send()).put({ pk: 'unprocessed-read', n: 1 } as never);
+
+    // Act
+    const read = await storeAnswering('BatchGetItemCommand', leaveUnprocessed(once, 1)).read('unprocessed-read');
+    const never = storeAnswering('BatchGetItemCommand', leaveUnprocessed(always, Infinity)).read('unprocessed-read');
+
+    // Assess
+    expect(read).toMatchObject({ pk: 'unprocessed-read', n: 1 });
+    expect(once.rounds).toBe(2);
+    await expect(never).rejects.toBeInstanceOf(LedgerUnavailableError);
+    expect(always.rounds).toBe(5);
+  });
+});
