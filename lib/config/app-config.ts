@@ -3,8 +3,6 @@ import { ConfigError, flag, readEnv, required, url, wholeNumber, type Env } from
 import { parseEndpointOverrides, validateRegion, type EndpointOverrides } from '../workspace/endpoints.js';
 import { loadPolicy, type RetryPolicy } from '../policy/policy-config.js';
 
-export { ConfigError } from '../platform/env-schema.js';
-
 /**
  * The function's configuration, read from the environment once at cold start.
  * A bad value fails the cold start with a message that names the variable, so

@@ -8,7 +8,6 @@ import type { AttemptLedger } from '../ledger/attempt-ledger.js';
 import type { Located } from '../ledger/locate.js';
 import type { Chain, RunFacts } from '../ledger/chain.js';
 import { standingOf, type Standing } from '../ledger/standing.js';
-import { LedgerUnavailableError } from '../ledger/store.js';
 import { decide, type Decision } from '../policy/policy.js';
 import type { Resolution } from './resolution.js';
 import { callRetry, circuitOpen, withKey } from './retry-call.js';
@@ -188,5 +187,3 @@ async function settleCarried(chain: Chain, taskId: string, ctx: FailureContext):
   if (outcome === 'lease-lost') return 'conflict';
   return { kind: 'retried', newTaskId: taskId, ruleId: 'carried', attempt: chain.attempts, via: 'carried' };
 }
-
-export { LedgerUnavailableError };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type AppConfig } from '../../lib/config/app-config.js';
+import { loadConfig, type AppConfig } from '../../lib/config/app-config.js';
+import { ConfigError } from '../../lib/platform/env-schema.js';
 import { loadPolicy, PolicyConfigError } from '../../lib/policy/policy-config.js';
 
 const base = {

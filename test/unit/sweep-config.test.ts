@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../lib/config/app-config.js';
+import { ConfigError } from '../../lib/platform/env-schema.js';
 import { loadSweepConfig } from '../../lib/config/sweep-config.js';
 import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
 
