@@ -14,10 +14,15 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 export type Attributes = Record<string, AttributeValue>;
 
 export function toAttributes(item: Readonly<Record<string, unknown>>): Attributes {
+  return toMap(item, (key) => key);
+}
+
+/** An item or a nested map, its undefined fields left out; `path` names a field in a message. */
+function toMap(record: Readonly<Record<string, unknown>>, path: (key: string) => string): Attributes {
   const out: Attributes = {};
-  for (const key in item) {
-    const value = item[key];
-    if (value !== undefined) out[key] = toAttribute(value, key);
+  for (const key in record) {
+    const value = record[key];
+    if (value !== undefined) out[key] = toAttribute(value, path(key));
   }
   return out;
 }
@@ -46,12 +51,7 @@ export function toAttribute(value: unknown, where: string): AttributeValue {
         return { L: list };
       }
       if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
-        const map: Attributes = {};
-        for (const key in value) {
-          const v = (value as Record<string, unknown>)[key];
-          if (v !== undefined) map[key] = toAttribute(v, `${where}.${key}`);
-        }
-        return { M: map };
+        return { M: toMap(value as Record<string, unknown>, (key) => `${where}.${key}`) };
       }
       throw new TypeError(`attribute ${where}: a ${value.constructor?.name ?? 'object'} cannot be stored (plain objects, arrays and scalars only)`);
     default:
@@ -70,8 +70,12 @@ function toSet(set: Set<unknown>, where: string): AttributeValue {
 }
 
 export function fromAttributes(attributes: Readonly<Attributes>): Record<string, unknown> {
+  return fromMap(attributes, (key) => key);
+}
+
+function fromMap(attributes: Readonly<Attributes>, path: (key: string) => string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key in attributes) out[key] = fromAttribute(attributes[key]!, key);
+  for (const key in attributes) out[key] = fromAttribute(attributes[key]!, path(key));
   return out;
 }
 
@@ -82,11 +86,7 @@ export function fromAttribute(value: AttributeValue, where: string): unknown {
   if (value.BOOL !== undefined) return value.BOOL;
   if (value.NULL !== undefined) return null;
   if (value.L !== undefined) return value.L.map((v, i) => fromAttribute(v, `${where}[${i}]`));
-  if (value.M !== undefined) {
-    const map: Record<string, unknown> = {};
-    for (const key in value.M) map[key] = fromAttribute(value.M[key]!, `${where}.${key}`);
-    return map;
-  }
+  if (value.M !== undefined) return fromMap(value.M, (key) => `${where}.${key}`);
   if (value.SS !== undefined) return new Set(value.SS);
   if (value.NS !== undefined) return new Set(value.NS.map((n) => toNumber(n, where)));
   if (value.B !== undefined) return value.B;
