@@ -21,6 +21,8 @@ export interface RecordQuery {
   /** Inclusive window on `start_time`, in ms since the epoch. */
   readonly executeTimeStart?: number;
   readonly executeTimeEnd?: number;
+  /** Also runs a later run superseded (ListScriptRecords' `show_history`; needs `resource_id` and `script_id`). */
+  readonly showHistory?: boolean;
 }
 
 export type ParsedQuery = { readonly ok: true; readonly query: RecordQuery } | { readonly ok: false; readonly message: string };
@@ -35,6 +37,10 @@ export function parseRecordQuery(params: URLSearchParams): ParsedQuery {
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) return refuse('limit must be an integer from 1 to 100');
   const taskType = params.get('task_type') ?? undefined;
   if (taskType !== undefined && taskType !== 'SCRIPT' && taskType !== 'COMMAND') return refuse('task_type must be SCRIPT or COMMAND');
+  const history = params.get('show_history') ?? undefined;
+  if (history !== undefined && history !== 'true' && history !== 'false') return refuse('show_history must be true or false');
+  const showHistory = history === 'true';
+  if (showHistory && (params.getAll('resource_id').length === 0 || params.getAll('script_id').length === 0)) return refuse('show_history=true needs both resource_id and script_id');
   const window: Partial<Record<'executeTimeStart' | 'executeTimeEnd', number>> = {};
   for (const [name, key] of [
     ['execute_time_start', 'executeTimeStart'],
@@ -55,6 +61,7 @@ export function parseRecordQuery(params: URLSearchParams): ParsedQuery {
       scriptIds: params.getAll('script_id'),
       resourceIds: params.getAll('resource_id'),
       ...(taskType !== undefined ? { taskType } : {}),
+      ...(showHistory ? { showHistory } : {}),
       ...window,
     },
   };

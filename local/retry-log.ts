@@ -9,10 +9,16 @@ export interface RetryTargetIds {
   readonly taskId?: string;
 }
 
-/** One execution a retry started again: the record it re-ran and the record of the new run. */
+/**
+ * One execution a retry started again: the record it re-ran and the record of
+ * the new run (the same record when it runs again in place), and both runs'
+ * keys (`<record id>#<run number>`).
+ */
 export interface Rerun {
   readonly originalId: string;
   readonly newRecordId: string;
+  readonly originalRun: string;
+  readonly newRun: string;
   readonly scriptId?: string | undefined;
   readonly resourceId?: string | undefined;
 }
@@ -47,6 +53,16 @@ export class RetryLog {
   /** Applied retries that ran this record's execution again (by record, or as a failed record of a retried task). */
   rerunsOf(recordId: string): number {
     return this.entries.filter((r) => r.reruns.some((rerun) => rerun.originalId === recordId)).length;
+  }
+
+  /** Applied retries that ran this run again: more than one means a failed run was retried twice. */
+  rerunsOfRun(runKey: string): number {
+    return this.entries.filter((r) => r.reruns.some((rerun) => rerun.originalRun === runKey)).length;
+  }
+
+  /** Every run our retries started, and the run each one re-ran: the true lineage of every run. */
+  parents(): Map<string, string> {
+    return new Map(this.entries.flatMap((r) => r.reruns.map((rerun) => [rerun.newRun, rerun.originalRun] as const)));
   }
 
   /** Applied retries whose answer a fault lost. */

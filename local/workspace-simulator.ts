@@ -140,6 +140,11 @@ export class WorkspaceSimulator {
     return this.state.log.rerunsOf(recordId);
   }
 
+  /** Applied retries that ran this run (`<record id>#<run number>`, see `state.runKey`) again. */
+  rerunsOfRun(runKey: string): number {
+    return this.state.log.rerunsOfRun(runKey);
+  }
+
   /** The next requests get these faults, in order; after-state kinds wait for the next retry POST. */
   forceFaults(...kinds: FaultKind[]): void {
     this.plan.push(...kinds.map((kind) => ({ kind })));

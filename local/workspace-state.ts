@@ -1,20 +1,34 @@
 import { randomBytes } from 'node:crypto';
 import { huaweiTime } from '../lib/workspace/record-query.js';
 import type { ExecutionRecord } from '../lib/workspace/types.js';
-import { matchesQuery, type RecordQuery, type TaskType } from './record-filters.js';
+import type { RecordQuery, TaskType } from './record-filters.js';
 import { RetryLog, type AppliedRetry, type Rerun, type RetryTargetIds } from './retry-log.js';
+import { ProjectRecords, type MutableRecord } from './workspace-records.js';
 
 export type { AppliedRetry, Rerun, RetryTargetIds } from './retry-log.js';
 
 /**
  * What Workspace keeps behind its script-execution API, without HTTP: tasks,
- * their execution records, and what a retry does to them
- * (docs/workspace-api.md, "What a retry does"). A retry never changes the
- * record it names: it starts a NEW task whose new records run the same script
- * on the same desktop. Every applied retry is logged, including those whose
- * answer a fault then lost, so a test can prove that no script ran twice.
- * The simulator serves this over HTTP; a model-based test can drive it in-process.
+ * their execution records, and what a retry does to them. Huawei documents
+ * the retry's answer only as "Script execution task ID", so the simulator
+ * offers every reading of it (docs/workspace-api.md, "What a retry does"):
+ *
+ * - `new-task` (the default): a NEW task whose new records run the same
+ *   script on the same desktops; the retried records keep their FAILED run.
+ * - `original-task`: the answer is the retried record's own task; new records
+ *   are added to it, and the runs they supersede are listed only with
+ *   `show_history=true`.
+ * - `in-place`: the failed record itself runs again, same id and task, with a
+ *   new `start_time` and status; its earlier run is kept as history.
+ *
+ * Every applied retry is logged, including those whose answer a fault then
+ * lost, by run (`<record id>#<run number>`), so a test can prove that no run
+ * was retried twice under any reading. The simulator serves this over HTTP; a
+ * model-based test can drive it in-process.
  */
+
+export type RetryReading = 'new-task' | 'original-task' | 'in-place';
+export const RETRY_READINGS: readonly RetryReading[] = ['new-task', 'original-task', 'in-place'];
 
 export type RunStatus = 'FAILED' | 'SUCCESS' | 'RUNNING';
 
@@ -27,6 +41,10 @@ export interface WorkspaceStateOptions {
   readonly newRunOutcome?: (run: ExecutionRecord, original: ExecutionRecord | undefined) => RunStatus;
   /** Treat every record and task id as known (benchmarks: no seeding of thousands of ids). */
   readonly acceptAnyId?: boolean;
+  /** What a retry does (default `new-task`). */
+  readonly reading?: RetryReading;
+  /** Under `new-task`, list a retried record only with `show_history=true`, as `original-task` does. */
+  readonly hideSuperseded?: boolean;
 }
 
 export interface RetryContext {
@@ -43,68 +61,58 @@ export interface RunEnd {
   readonly result_code?: string;
 }
 
-type MutableRecord = { -readonly [K in keyof ExecutionRecord]: ExecutionRecord[K] };
-interface Task {
-  readonly taskType: TaskType;
-  readonly recordIds: string[];
-}
-interface Project {
-  readonly records: Map<string, MutableRecord>;
-  readonly tasks: Map<string, Task>;
-}
-
 export class WorkspaceState {
-  /** Every applied retry, in order, with `retryCount(id)` and `rerunsOf(recordId)`. */
+  /** Every applied retry, in order, with `retryCount(id)`, `rerunsOf(recordId)` and `rerunsOfRun(runKey)`. */
   readonly log = new RetryLog();
   readonly now: () => Date;
-  private readonly projects = new Map<string, Project>();
+  readonly reading: RetryReading;
+  private readonly projects = new Map<string, ProjectRecords>();
   private readonly newId: () => string;
 
   constructor(private readonly options: WorkspaceStateOptions = {}) {
     this.now = options.now ?? (() => new Date());
     this.newId = options.newId ?? (() => randomBytes(16).toString('hex'));
+    this.reading = options.reading ?? 'new-task';
   }
 
   /** Adds or replaces records; their `script_task_id`s become known SCRIPT tasks. */
   seedRecords(projectId: string, records: readonly ExecutionRecord[]): void {
     const project = this.project(projectId);
-    for (const record of records) {
-      const previous = project.tasks.get(project.records.get(record.id)?.script_task_id ?? '')?.recordIds;
-      if (previous) previous.splice(previous.indexOf(record.id), 1);
-      project.records.set(record.id, { ...record });
-      if (record.script_task_id !== undefined) this.taskOf(project, record.script_task_id).recordIds.push(record.id);
-    }
+    for (const record of records) project.put(record);
   }
 
   /** Makes a task known, with no records of its own (a task-level failure). */
   seedTask(projectId: string, taskId: string, taskType: TaskType = 'SCRIPT'): void {
-    this.taskOf(this.project(projectId), taskId, taskType);
+    this.project(projectId).task(taskId, taskType);
   }
 
   /**
-   * POST .../script-executions/retry. A record: a new task with one new run of
-   * that record's script on its desktop. A task: a new task with one new run
-   * per FAILED record of that task (none if it has no failed records).
+   * POST .../script-executions/retry. A record: one new run of that record's
+   * script on its desktop. A task: one new run per FAILED record of that task
+   * (none if it has no failed records). Where the runs go and which task id is
+   * answered depend on the reading.
    */
   retry(projectId: string, target: RetryTargetIds, context: RetryContext = {}): RetryResult {
     const project = this.project(projectId);
     const known = this.options.acceptAnyId === true;
-    let originals: (MutableRecord | { id: string })[];
+    let originals: MutableRecord[];
+    let ownTask: string | undefined;
     if (target.recordId !== undefined) {
-      const record = project.records.get(target.recordId);
+      const record = project.current(target.recordId);
       if (!record && !known) return { ok: false, message: `Record ${target.recordId} not found.` };
       originals = [record ?? { id: target.recordId }];
+      ownTask = record?.script_task_id;
     } else if (target.taskId !== undefined) {
-      const task = project.tasks.get(target.taskId);
-      if (!task && !known) return { ok: false, message: `Task ${target.taskId} not found.` };
-      originals = (task?.recordIds ?? []).map((id) => project.records.get(id)!).filter((r) => r.status === 'FAILED');
+      if (!project.hasTask(target.taskId) && !known) return { ok: false, message: `Task ${target.taskId} not found.` };
+      originals = project.ofTask(target.taskId).filter((r) => r.status === 'FAILED');
+      ownTask = target.taskId;
     } else {
       return { ok: false, message: 'A retry names a record_id or a task_id.' };
     }
-    const newTaskId = this.newId();
-    const task = this.taskOf(project, newTaskId);
-    const reruns = originals.map((original) => this.rerun(project, task, newTaskId, original));
-    const applied: AppliedRetry = { projectId, target, newTaskId, reruns, at: this.now(), ak: context.ak, answerLost: context.lostBy !== undefined, lostBy: context.lostBy };
+    const answered = this.reading === 'new-task' || ownTask === undefined ? this.newId() : ownTask;
+    project.task(answered);
+    const reruns = originals.map((original) => this.rerun(project, answered, original));
+    const applied: AppliedRetry = { projectId, target, newTaskId: answered, reruns, at: this.now(), ak: context.ak, answerLost: context.lostBy !== undefined, lostBy: context.lostBy };
     this.log.add(applied);
     return { ok: true, applied };
   }
@@ -112,68 +120,73 @@ export class WorkspaceState {
   /** POST .../script-executions/stop: accepted for a known record or task (runs are not modelled as stoppable). */
   stop(projectId: string, target: RetryTargetIds): boolean {
     const project = this.project(projectId);
-    return target.recordId !== undefined ? project.records.has(target.recordId) : project.tasks.has(target.taskId ?? '');
+    return target.recordId !== undefined ? project.has(target.recordId) : project.hasTask(target.taskId ?? '');
   }
 
+  /** Record detail: the record's current run. */
   record(projectId: string, recordId: string): ExecutionRecord | undefined {
-    const record = this.project(projectId).records.get(recordId);
+    const record = this.project(projectId).current(recordId);
     return record && { ...record };
   }
 
+  /** The key of a record's current run (`<record id>#<run number>`), the unit the retry log counts. */
+  runKey(projectId: string, recordId: string): string | undefined {
+    return this.project(projectId).runKey(recordId);
+  }
+
   recordsOfTask(projectId: string, taskId: string): ExecutionRecord[] {
-    const project = this.project(projectId);
-    return (project.tasks.get(taskId)?.recordIds ?? []).map((id) => ({ ...project.records.get(id)! }));
+    return this.project(projectId).ofTask(taskId).map((r) => ({ ...r }));
   }
 
-  /** GET .../script-execution-records, in the order records were created. */
+  /** GET .../script-execution-records: superseded runs only with `show_history`. */
   listRecords(projectId: string, query: RecordQuery): { count: number; script_records: ExecutionRecord[] } {
-    const project = this.project(projectId);
-    const taskTypeOf = (r: ExecutionRecord) => project.tasks.get(r.script_task_id ?? '')?.taskType ?? 'SCRIPT';
-    const matching = [...project.records.values()].filter((r) => matchesQuery(r, query, taskTypeOf));
-    return { count: matching.length, script_records: matching.slice(query.offset, query.offset + query.limit).map((r) => ({ ...r })) };
+    return this.project(projectId).list(query);
   }
 
-  /** Ends a run as Workspace would report it: status, end_time now, and why. */
+  /** Ends a record's current run as Workspace would report it: status, end_time now, and why. */
   finishRun(projectId: string, recordId: string, end: RunEnd): ExecutionRecord {
-    const record = this.project(projectId).records.get(recordId);
+    const record = this.project(projectId).current(recordId);
     if (!record) throw new Error(`finishRun: project ${projectId} has no record ${recordId}`);
     endRun(record, end, this.now());
     return { ...record };
   }
 
-  private rerun(project: Project, task: Task, taskId: string, original: MutableRecord | { id: string }): Rerun {
-    const source = original as MutableRecord;
+  private rerun(project: ProjectRecords, taskId: string, original: MutableRecord): Rerun {
+    const originalRun = project.runKey(original.id) ?? `${original.id}#0`;
+    const inPlace = this.reading === 'in-place' && project.has(original.id);
+    // A retry's run starts in a later second than the run it retries started and ended: Workspace's times have no finer grain.
+    const previous = Math.max(-Infinity, ...[original.start_time, original.end_time].map((time) => Date.parse(time ?? '')).filter((ms) => !Number.isNaN(ms)));
+    const start = new Date(Math.max(this.now().getTime(), previous + 1000));
     const run: MutableRecord = {
-      id: this.newId(),
-      script_id: source.script_id,
-      script_name: source.script_name,
+      id: inPlace ? original.id : this.newId(),
+      script_id: original.script_id,
+      script_name: original.script_name,
       script_task_id: taskId,
-      resource_id: source.resource_id,
-      resource_name: source.resource_name,
-      resource_type: source.resource_type,
-      start_time: huaweiTime(this.now()),
+      resource_id: original.resource_id,
+      resource_name: original.resource_name,
+      resource_type: original.resource_type,
+      start_time: huaweiTime(start),
       status: 'RUNNING',
-      execute_order: source.execute_order ?? 0,
+      execute_order: original.execute_order ?? 0,
     };
-    project.records.set(run.id, run);
-    task.recordIds.push(run.id);
-    const outcome = this.options.newRunOutcome?.({ ...run }, project.records.has(source.id) ? { ...source } : undefined) ?? 'RUNNING';
+    const before = project.has(original.id) ? { ...original } : undefined;
+    if (inPlace) project.runAgain(original.id, run);
+    else {
+      project.put(run);
+      if (this.reading !== 'new-task' || this.options.hideSuperseded === true) project.supersede(original.id);
+    }
+    const live = project.current(run.id)!;
+    const outcome = this.options.newRunOutcome?.({ ...live }, before) ?? 'RUNNING';
     // A script that failed on a desktop usually fails there again the same way.
-    if (outcome === 'FAILED') endRun(run, { status: 'FAILED', reason: source.reason ?? 'Script execution failed', result_code: source.result_code ?? 'WKS.SCRIPT_FAILED' }, this.now());
-    if (outcome === 'SUCCESS') endRun(run, { status: 'SUCCESS' }, this.now());
-    return { originalId: source.id, newRecordId: run.id, scriptId: run.script_id, resourceId: run.resource_id };
+    if (outcome === 'FAILED') endRun(live, { status: 'FAILED', reason: original.reason ?? 'Script execution failed', result_code: original.result_code ?? 'WKS.SCRIPT_FAILED' }, start);
+    if (outcome === 'SUCCESS') endRun(live, { status: 'SUCCESS' }, start);
+    return { originalId: original.id, newRecordId: run.id, originalRun, newRun: project.runKey(run.id)!, scriptId: run.script_id, resourceId: run.resource_id };
   }
 
-  private project(projectId: string): Project {
+  private project(projectId: string): ProjectRecords {
     let project = this.projects.get(projectId);
-    if (!project) this.projects.set(projectId, (project = { records: new Map(), tasks: new Map() }));
+    if (!project) this.projects.set(projectId, (project = new ProjectRecords()));
     return project;
-  }
-
-  private taskOf(project: Project, taskId: string, taskType: TaskType = 'SCRIPT'): Task {
-    let task = project.tasks.get(taskId);
-    if (!task) project.tasks.set(taskId, (task = { taskType, recordIds: [] }));
-    return task;
   }
 }
 

@@ -14,6 +14,10 @@ export interface ScriptFailure {
   readonly resourceId?: string | undefined;
   /** When the execution failed (epoch ms), when the event says. */
   readonly failedAt?: number | undefined;
+  /** When the run started (Workspace's `start_time`, epoch ms), when the event says: with the record, the run's identity. */
+  readonly startedAt?: number | undefined;
+  /** When the run ended (Workspace's `end_time`, epoch ms), when the event carries Workspace's record. */
+  readonly endedAt?: number | undefined;
   /** The event's own id, when it has one (duplicate deliveries share it). */
   readonly eventId?: string | undefined;
   /** Which shape it arrived in, e.g. `sns>record`. */

@@ -55,6 +55,7 @@ const plainSchema = z.object({
   task_id: safeIdSchema.optional(),
   record_id: safeIdSchema.optional(),
   failed_at: timestamp.optional(),
+  start_time: timestamp.optional(),
 });
 
 const recordSchema = z.object({
@@ -135,7 +136,7 @@ function toFailure(unwrapped: Unwrapped, options: NormaliseOptions): ScriptFailu
     const r = parsed.data;
     failure = {
       projectId: r.project_id, region: r.region, recordId: r.id, taskId: r.script_task_id, status: r.status, resultCode: r.result_code,
-      reason: r.reason, scriptId: r.script_id, resourceId: r.resource_id, failedAt: r.end_time ?? r.start_time,
+      reason: r.reason, scriptId: r.script_id, resourceId: r.resource_id, failedAt: r.end_time ?? r.start_time, startedAt: r.start_time, endedAt: r.end_time,
       eventId: r.event_id ?? envelopeId, shape: [...shapes, 'record'].join('>'),
     };
   } else {
@@ -145,7 +146,7 @@ function toFailure(unwrapped: Unwrapped, options: NormaliseOptions): ScriptFailu
     if (p.task_id === undefined && p.record_id === undefined) throw new PoisonPill(`${path}: needs task_id or record_id`);
     failure = {
       projectId: p.project_id, region: p.region, recordId: p.record_id, taskId: p.task_id, status: p.status, resultCode: p.result_code,
-      reason: p.reason, scriptId: p.script_id, resourceId: p.resource_id, failedAt: p.failed_at,
+      reason: p.reason, scriptId: p.script_id, resourceId: p.resource_id, failedAt: p.failed_at, startedAt: p.start_time,
       eventId: p.event_id ?? envelopeId, shape: [...shapes, 'plain'].join('>'),
     };
   }

@@ -1,8 +1,10 @@
-import { isChain, newChain, pendingKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type Link, type RunFacts } from './chain.js';
+import { isChain, isLink, newChain, pendingKey, recordKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type Link, type RunFacts } from './chain.js';
 import { locateRun, type Located, type RecordLookup } from './locate.js';
+import { runsOf } from './runs.js';
 import { claimed, deadLettered, released, retried, unknown, type Evidence, type RetriedDetails } from './transitions.js';
 import { exponentialCeiling } from '../platform/backoff.js';
 import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore } from './store.js';
+import { logger } from '../platform/observability.js';
 
 /**
  * The attempt ledger: where a failure event's run belongs (its chain and
@@ -15,9 +17,21 @@ import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore } from 
 export interface LedgerOptions {
   readonly leaseMs: number;
   readonly ttlDays: number;
+  /** How far other clocks (other containers', Workspace's) may differ from ours (CLOCK_SKEW_SECONDS; default none). */
+  readonly skewMs?: number;
   readonly now?: () => number;
   /** Waits between attempts to record an accepted retry (tests pass a no-op). */
   readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** How a claim is taken. */
+export interface ClaimOptions {
+  /** The chain to claim from, when the pipeline already moved it on (a lost retry found not to have run). */
+  readonly base?: Chain | undefined;
+  /** A give-up decided again keeps its first decision's time. */
+  readonly decidedAt?: number | undefined;
+  /** Workspace is known to answer retries with a new task (lib/workspace/retry-readings.ts). */
+  readonly freshTask?: boolean | undefined;
 }
 
 /** A claim held by this delivery: its writes are conditional on `chain.rev`. */
@@ -48,7 +62,7 @@ export class AttemptLedger {
 
   /** Where the run an event names belongs: its chain and generation (lib/ledger/locate.ts). */
   locate(run: RunFacts, lookup: RecordLookup, options: { readonly cache: boolean } = { cache: true }): Promise<Located> {
-    return locateRun({ store: this.store, now: this.now, stamped: (item) => this.stamped(item) }, run, lookup, options);
+    return locateRun({ store: this.store, now: this.now, skewMs: this.options.skewMs ?? 0, stamped: (item) => this.stamped(item) }, run, lookup, options);
   }
 
   /** Reads a chain again (after a conflict). */
@@ -58,10 +72,10 @@ export class AttemptLedger {
   }
 
   /** Takes the claim; undefined when another delivery wrote first (read again and decide again). */
-  async claim(located: Located, expectedRev: number | undefined, intent: ClaimIntent, base?: Chain, decidedAt?: number): Promise<Claim | undefined> {
+  async claim(located: Located, expectedRev: number | undefined, intent: ClaimIntent, options: ClaimOptions = {}): Promise<Claim | undefined> {
     const now = this.now();
-    const from = base ?? located.chain ?? newChain(located.run, now);
-    const next = this.stamped(claimed(from, located.run, intent, { now, leaseMs: this.options.leaseMs, decidedAt }));
+    const from = options.base ?? located.chain ?? newChain(located.run, now);
+    const next = this.stamped(claimed(from, located.run, intent, { now, leaseMs: this.options.leaseMs, decidedAt: options.decidedAt, freshTask: options.freshTask }));
     // A retry's pending marker goes with its claim: if this holder dies mid-call, a failure of the retry's run
     // reported before anyone links it still finds this chain (an unconfirmed claim's marker is ignored).
     const marker = intent === 'retry' ? this.pendingOf(next) : undefined;
@@ -73,19 +87,18 @@ export class AttemptLedger {
    * Records an accepted retry, trying the write a few times: the new task id
    * must not be thrown away. 'lease-lost' when another delivery took over.
    */
-  async settleRetried(claim: Claim, details: RetriedDetails): Promise<{ outcome: 'settled' | 'lease-lost'; link: Link }> {
-    // (The link is returned too, for the resolution; it is already written.)
+  async settleRetried(claim: Claim, details: RetriedDetails): Promise<{ outcome: 'settled' | 'lease-lost' }> {
     const next = this.stamped(retried(claim.chain, details, { now: this.now() }));
     const link = this.linkOf(claim.chain, details.taskId);
     for (let attempt = 1; ; attempt++) {
       try {
         // The link is written with the outcome, not later: a failure of the new run must find this chain even if
         // the delivery dies right after (batching it with the rest of the batch would leave that window open).
-        const [written] = await Promise.all([this.store.write(next, claim.chain.rev), this.store.put(link)]);
-        if (written === 'written') return { outcome: 'settled', link };
+        const [written] = await Promise.all([this.store.write(next, claim.chain.rev), link && this.writeLink(link)]);
+        if (written === 'written') return { outcome: 'settled' };
         const current = await this.store.read(claim.chain.pk);
         const ours = isChain(current) && current.rev === next.rev && current.new_task_id === details.taskId;
-        return { outcome: ours ? 'settled' : 'lease-lost', link };
+        return { outcome: ours ? 'settled' : 'lease-lost' };
       } catch (error) {
         if (!(error instanceof LedgerUnavailableError) || attempt === SETTLE_ATTEMPTS) throw error;
         await this.sleep(exponentialCeiling(attempt, SETTLE_BASE_MS, SETTLE_CAP_MS));
@@ -93,12 +106,27 @@ export class AttemptLedger {
     }
   }
 
-  /** Resolves an unknown outcome the lookup found landed: no call is made. */
-  async resolveLanded(chain: Chain, details: RetriedDetails): Promise<Link | undefined> {
+  /** Resolves an unknown outcome the lookup found landed: no call is made. False when another delivery wrote first. */
+  async resolveLanded(chain: Chain, details: RetriedDetails): Promise<boolean> {
     const next = this.stamped(retried(chain, details, { now: this.now() }));
     const link = this.linkOf(chain, details.taskId);
-    const [written] = await Promise.all([this.store.write(next, chain.rev), this.store.put(link)]);
-    return written === 'written' ? link : undefined;
+    const [written] = await Promise.all([this.store.write(next, chain.rev), link && this.writeLink(link)]);
+    return written === 'written';
+  }
+
+  /**
+   * Which chain, other than `chainKey`, already claims each of these runs: a
+   * chain rooted at its record, a pointer from its record, or its task's
+   * link. The lost-answer lookup never takes such a run for its own.
+   */
+  async claimedElsewhere(chainKey: string, runs: ReadonlyArray<Pick<RunFacts, 'projectId' | 'recordId' | 'taskId'>>): Promise<Set<string>> {
+    const owners = await Promise.all(
+      runs.map(async (run) => {
+        const [own, link] = await Promise.all([this.store.read(recordKey(run.projectId, run.recordId)), run.taskId ? this.store.read(taskKey(run.projectId, run.taskId)) : undefined]);
+        return [own, link].map((item) => (isChain(item) ? item.pk : isLink(item) ? item.link_to : undefined)).filter((owner) => owner !== undefined && owner !== chainKey);
+      }),
+    );
+    return new Set(runs.filter((_, i) => owners[i]!.length > 0).map((run) => run.recordId));
   }
 
   /**
@@ -128,11 +156,22 @@ export class AttemptLedger {
     return chain.new_task_id ? this.linkOf(chain, chain.new_task_id) : undefined;
   }
 
-  /** Writes links (a batch's new tasks) together; returns the keys not written. */
-  writeLinks(links: readonly Link[]): Promise<string[]> {
-    // BatchWriteItem refuses a batch that names one key twice (copies of one run in one batch): once each.
+  /** Writes links (a batch's repairs) each as `writeLink` does; returns the keys that could not be written. */
+  async writeLinks(links: readonly Link[]): Promise<string[]> {
     const unique = [...new Map(links.map((link) => [link.pk, link])).values()];
-    return unique.length ? this.store.putAll(unique) : Promise.resolve([]);
+    const results = await Promise.all(unique.map((link) => this.writeLink(link).then(() => undefined, () => link.pk)));
+    return results.filter((pk): pk is string => pk !== undefined);
+  }
+
+  /**
+   * Writes a link only where the task id means nothing else to the ledger:
+   * absent, or already this chain's. A link of another chain under that key
+   * is left as it is (the run is placed by its chain's runs, not by the key).
+   */
+  private async writeLink(link: Link): Promise<void> {
+    if ((await this.store.write(link, undefined)) === 'written') return;
+    const current = await this.store.read(link.pk);
+    if (isLink(current) && current.link_to !== link.link_to) logger.warn('a retry answered a task another chain already links: its link is kept', { task: link.pk, chain: link.link_to, linkedTo: current.link_to });
   }
 
   /** Reads one item by key (sweep progress, operators, tests). */
@@ -149,7 +188,13 @@ export class AttemptLedger {
     return chain.resource_id && chain.script_id ? this.stamped({ pk: pendingKey(chain.project_id, chain.resource_id, chain.script_id), link_to: chain.pk, generation: chain.attempts }) : undefined;
   }
 
-  private linkOf(chain: Chain, taskId: string): Link {
+  /**
+   * The link from the answer of retry `chain.attempts` to the chain; none when
+   * the answer names the task of an earlier run (the retried run's own task:
+   * that task id also means its other desktops' runs, so it must not point here).
+   */
+  private linkOf(chain: Chain, taskId: string): Link | undefined {
+    if (runsOf(chain).some((run) => run.g < chain.attempts && run.task === taskId)) return undefined;
     return this.stamped({ pk: taskKey(chain.project_id, taskId), link_to: chain.pk, generation: chain.attempts });
   }
 

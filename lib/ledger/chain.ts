@@ -24,6 +24,21 @@ export interface HistoryEntry {
   readonly forced_by?: string;
 }
 
+/** One run of a chain: the original (generation 0) or the run retry `g` started. */
+export interface RunEntry {
+  readonly g: number;
+  readonly record?: string | undefined;
+  readonly task?: string | undefined;
+  /** Workspace's `start_time` of the run, epoch ms (Workspace's clock). */
+  readonly start?: number | undefined;
+  /** Workspace's `end_time` of the run, epoch ms: the run a retry starts begins after it, on the same clock. */
+  readonly end?: number | undefined;
+  /** For a retry's run: when that retry was claimed (our clock). */
+  readonly claimed_at?: number | undefined;
+  /** For a retry's run: Workspace was known to answer retries with a new task when it was claimed, so it runs no record in place. */
+  readonly fresh_task?: boolean | undefined;
+}
+
 /**
  * One failed execution of one script on one desktop, followed through its
  * retries: `pk` = `<project_id>#record#<root record id>`.
@@ -45,6 +60,8 @@ export interface Chain {
   readonly current_task?: string | undefined;
   /** Every task of the chain, oldest first: the root's, then each retry's. */
   readonly tasks: readonly string[];
+  /** Every run of the chain, oldest first (lib/ledger/runs.ts); absent on chains written before runs were kept. */
+  readonly runs?: readonly RunEntry[] | undefined;
   readonly intent?: ClaimIntent | undefined;
   readonly claimed_at?: number | undefined;
   readonly lease_until?: number | undefined;
@@ -107,6 +124,16 @@ export interface RunFacts {
   readonly scriptId?: string | undefined;
   readonly region?: string | undefined;
   readonly failedAt?: number | undefined;
+  /** Workspace's `start_time` of the run, epoch ms: with the record, what tells one run from another. */
+  readonly startedAt?: number | undefined;
+  /** Workspace's `end_time` of the run, epoch ms (not a producer's own failure time). */
+  readonly endedAt?: number | undefined;
+}
+
+/** What `base` says of a run, with every fact `over` knows laid over it (an event's own facts over a lookup's). */
+export function overlaidFacts(base: RunFacts, over: RunFacts): RunFacts {
+  const known = Object.fromEntries(Object.entries(over).filter(([, value]) => value !== undefined));
+  return { ...base, ...known } as RunFacts;
 }
 
 /** A chain seen for the first time, before its first write. */
@@ -124,6 +151,7 @@ export function newChain(run: RunFacts, now: number): Chain {
     current_record: run.recordId,
     current_task: run.taskId,
     tasks: run.taskId ? [run.taskId] : [],
+    runs: [{ g: 0, record: run.recordId, task: run.taskId, start: run.startedAt, end: run.endedAt }],
     first_seen_at: now,
     failed_at: run.failedAt,
     history: [],

@@ -1,10 +1,12 @@
-import { isChain, isLink, newChain, pendingKey, recordKey, taskKey, type Chain, type Link, type RunFacts } from './chain.js';
+import { isChain, isLink, newChain, overlaidFacts, pendingKey, recordKey, taskKey, type Chain, type RunFacts } from './chain.js';
+import { placeRun, type CurrentRun } from './runs.js';
 import type { Item, LedgerStore } from './store.js';
 
 /**
  * Where a failure event's run belongs: its chain and its generation
- * (docs/ledger-protocol.md, "Identity"). Reads, plus the one write that keeps
- * what a record lookup found (a new chain, or a pointer to an old one).
+ * (docs/ledger-protocol.md, "Identity" and "Runs"). Reads, plus the one
+ * write that keeps what a record lookup found (a new chain, or a pointer to
+ * an old one).
  */
 
 /** A failure event's place in the ledger. */
@@ -18,79 +20,93 @@ export interface Located {
   readonly run: RunFacts;
 }
 
-/** Looks a record up in Workspace when an event lacks its task (record detail). */
-export type RecordLookup = () => Promise<RunFacts>;
+/** Workspace's current run of the record an event names (record detail), and whether it failed (undefined: as the event says). */
+export type RecordNow = RunFacts & { readonly failed?: boolean | undefined };
 
-/** What locating needs of the ledger: its store, its clock, and the expiry every item it writes carries. */
+/** Looks the event's record up in Workspace: to complete an event that lacks its task, desktop or script, or to tell its runs apart. */
+export type RecordLookup = () => Promise<RecordNow>;
+
+/** What locating needs of the ledger: its store, its clock, the clock skew it allows, and the expiry every item it writes carries. */
 export interface LocateAccess {
   readonly store: LedgerStore;
   readonly now: () => number;
+  readonly skewMs: number;
   readonly stamped: <T extends object>(item: T) => T & { expires_at: number };
 }
 
 /**
- * Finds the chain of the run an event names: the record's own item (a
- * chain, or a cached pointer), else its task's link (a retry's new task),
- * else a pending lost retry on its desktop and script. An event without its
- * task, desktop or script is completed by one lookup, cached here.
+ * Finds the chain of the run an event names, among the chains its keys lead
+ * to: its task's link (a retry's new task), the record's own item (a chain,
+ * or a cached pointer), the marker of its desktop and script (a retry's run
+ * no link names). Each candidate is asked whether the run is one of its runs
+ * (lib/ledger/runs.ts placeRun), so a key never decides alone. An event that
+ * lacks its task, desktop or script, or names a record that may have run
+ * again in place without its start, is completed by one lookup. A run no
+ * chain claims starts a chain of its own.
  */
 export async function locateRun(access: LocateAccess, run: RunFacts, lookup: RecordLookup, options: { readonly cache: boolean }): Promise<Located> {
-  const { store } = access;
-  const [own, link, pending] = await Promise.all([
-    store.read(recordKey(run.projectId, run.recordId)),
-    run.taskId ? store.read(taskKey(run.projectId, run.taskId)) : undefined,
-    readPending(store, run),
-  ]);
-  // A retry's task link is the lineage's word: it wins over an item cached for the record before the link existed.
-  if (isLink(link)) return follow(store, link, run);
-  if (isChain(own)) return { chainKey: own.pk, chain: own, generation: 0, run };
-  if (isLink(own)) return follow(store, own, run);
-  if (run.taskId && run.resourceId && run.scriptId) return (await lostRetryRun(store, pending, run)) ?? { chainKey: recordKey(run.projectId, run.recordId), chain: undefined, generation: 0, run };
-  // A new run that does not say its task, desktop or script: one lookup completes it (and is cached below).
-  const full = { ...(await lookup()), ...definedOf(run) };
-  const [taskLink, pendingFull] = await Promise.all([full.taskId ? store.read(taskKey(run.projectId, full.taskId)) : undefined, readPending(store, full)]);
-  if (isLink(taskLink)) {
-    if (options.cache) await store.put(access.stamped({ pk: recordKey(run.projectId, run.recordId), link_to: taskLink.link_to, generation: taskLink.generation }));
-    return follow(store, taskLink, full);
+  const first = await placeAmongCandidates(access, run);
+  if (first.located) return first.located;
+  const complete = run.taskId !== undefined && run.resourceId !== undefined && run.scriptId !== undefined;
+  if (complete && !first.ask) return startChain(access, run, first.own, lookup, options, options.cache ? 'over-pointer' : 'never');
+  // One lookup: what the event lacks, or the record's current run (its start, and whether it failed) when the event has no start.
+  const { failed, ...now } = await lookup();
+  const full = overlaidFacts(now, run);
+  const second = await placeAmongCandidates(access, full, run.startedAt === undefined ? { failed: failed ?? true } : undefined);
+  if (second.located) {
+    // A record found through a link or a marker keeps a pointer to its chain, so the next event needs no lookup.
+    if (options.cache && second.located.chainKey !== recordKey(run.projectId, run.recordId) && !second.own) {
+      await access.store.put(access.stamped({ pk: recordKey(run.projectId, run.recordId), link_to: second.located.chainKey, generation: second.located.generation, rev: 0 }));
+    }
+    return second.located;
   }
-  const lost = await lostRetryRun(store, pendingFull, full);
-  if (lost) return lost;
-  // A new chain: what the lookup found is kept, so the next event for this record needs none.
-  if (!options.cache) return { chainKey: recordKey(run.projectId, run.recordId), chain: undefined, generation: 0, run: full };
-  const chain = { ...newChain(full, access.now()), rev: 1 };
-  if ((await store.write(access.stamped(chain), undefined)) === 'conflict') return locateRun(access, full, lookup, options);
-  return { chainKey: chain.pk, chain, generation: 0, run: full };
+  return startChain(access, full, second.own, lookup, options, options.cache ? 'always' : 'never');
 }
 
-function readPending(store: LedgerStore, run: RunFacts): Promise<Item | undefined> | undefined {
-  return run.resourceId && run.scriptId ? store.read(pendingKey(run.projectId, run.resourceId, run.scriptId)) : undefined;
+interface Candidates {
+  readonly located?: Located | undefined;
+  /** Some chain needs Workspace's word on the record to place the run. */
+  readonly ask: boolean;
+  /** The record's own item, when it has one. */
+  readonly own: Item | undefined;
+}
+
+async function placeAmongCandidates(access: LocateAccess, run: RunFacts, current?: CurrentRun): Promise<Candidates> {
+  const { store } = access;
+  const [own, link, marker] = await Promise.all([
+    store.read(recordKey(run.projectId, run.recordId)),
+    run.taskId ? store.read(taskKey(run.projectId, run.taskId)) : undefined,
+    run.resourceId && run.scriptId ? store.read(pendingKey(run.projectId, run.resourceId, run.scriptId)) : undefined,
+  ]);
+  // A retry's task link first (the lineage's word), then the record's own item, then its desktop and script's marker.
+  const keys = [...new Set([isLink(link) ? link.link_to : undefined, isChain(own) ? own.pk : isLink(own) ? own.link_to : undefined, isLink(marker) ? marker.link_to : undefined].filter((k): k is string => k !== undefined))];
+  const chains = await Promise.all(keys.map((key) => (isChain(own) && own.pk === key ? own : store.read(key))));
+  let ask = false;
+  for (const chain of chains) {
+    if (!isChain(chain)) continue;
+    const placement = placeRun(chain, run, { skewMs: access.skewMs }, current);
+    if (placement.kind === 'run') return { located: { chainKey: chain.pk, chain, generation: placement.generation, run }, ask, own };
+    if (placement.kind === 'ask') ask = true;
+  }
+  return { ask, own };
 }
 
 /**
- * A run no link names, on a desktop and script whose chain has a retry with
- * a lost answer pending: it may be that retry's run, so it belongs to that
- * chain (one generation on) and the lost answer is resolved first.
+ * A run no chain claims: the record's own chain. Written now (`always`) when
+ * a lookup found what it holds, so the next event for the record needs no
+ * lookup; written over a pointer its chain no longer claims (a lost retry's
+ * run that turned out not to have run) unless nothing may be written (a dry
+ * run); otherwise written by its first claim.
  */
-async function lostRetryRun(store: LedgerStore, pending: Item | undefined, run: RunFacts): Promise<Located | undefined> {
-  if (!isLink(pending)) return undefined;
-  const item = await store.read(pending.link_to);
-  if (!isChain(item)) return undefined;
-  const at = (generation: number): Located => ({ chainKey: item.pk, chain: item, generation, run });
-  // A run the chain already knows (its root, the run it handles, a task of its own) is that run, never a new chain.
-  if (run.recordId === item.root_record) return at(0);
-  const pendingRetry = item.state === 'unknown' || (item.state === 'claimed' && item.intent === 'retry');
-  if (run.recordId === item.current_record) return at(pendingRetry || item.state === 'retried' ? item.attempts - 1 : item.attempts);
-  const known = run.taskId !== undefined ? item.tasks.indexOf(run.taskId) : -1;
-  if (known >= 0) return at(known);
-  // Otherwise only a retry still pending makes a run no link names yet: the next generation.
-  return pendingRetry ? at(item.attempts) : undefined;
-}
-
-async function follow(store: LedgerStore, link: Link, run: RunFacts): Promise<Located> {
-  const item = await store.read(link.link_to);
-  return { chainKey: link.link_to, chain: isChain(item) ? item : undefined, generation: link.generation, run };
-}
-
-function definedOf(run: RunFacts): Partial<RunFacts> {
-  return Object.fromEntries(Object.entries(run).filter(([, v]) => v !== undefined)) as Partial<RunFacts>;
+async function startChain(access: LocateAccess, run: RunFacts, own: Item | undefined, lookup: RecordLookup, options: { readonly cache: boolean }, write: 'always' | 'over-pointer' | 'never'): Promise<Located> {
+  const chainKey = recordKey(run.projectId, run.recordId);
+  // The record is a chain's root whatever its keys say (its desktop or script was given otherwise): that chain.
+  if (isChain(own)) return { chainKey, chain: own, generation: 0, run };
+  const pointerRev = isLink(own) && typeof own['rev'] === 'number' ? (own['rev'] as number) : undefined;
+  // A pointer written before pointers had a revision cannot be replaced safely: its chain's claim decides.
+  if (isLink(own) && pointerRev === undefined) return { chainKey, chain: undefined, generation: 0, run };
+  if (write === 'never' || (write === 'over-pointer' && !isLink(own))) return { chainKey, chain: undefined, generation: 0, run };
+  const chain = { ...newChain(run, access.now()), rev: (pointerRev ?? 0) + 1 };
+  if ((await access.store.write(access.stamped(chain), pointerRev)) === 'conflict') return locateRun(access, run, lookup, options);
+  return { chainKey, chain, generation: 0, run };
 }

@@ -1,4 +1,5 @@
-import { withRunFacts, type Chain, type ClaimIntent, type HistoryEntry, type RunFacts } from './chain.js';
+import { handlingGeneration, withRunFacts, type Chain, type ClaimIntent, type HistoryEntry, type RunFacts } from './chain.js';
+import { runsOf, withoutRun, withRun } from './runs.js';
 
 /**
  * The pure transitions of a chain (docs/ledger-protocol.md): each returns the
@@ -18,11 +19,17 @@ export interface Moment {
 }
 
 /** Takes the claim for one action on the run `run` names. A retry counts the attempt now. */
-export function claimed(chain: Chain, run: RunFacts, intent: ClaimIntent, moment: Moment & { readonly leaseMs: number; readonly decidedAt?: number | undefined }): Chain {
+export function claimed(chain: Chain, run: RunFacts, intent: ClaimIntent, moment: Moment & { readonly leaseMs: number; readonly decidedAt?: number | undefined; readonly freshTask?: boolean | undefined }): Chain {
   const known = withRunFacts(chain, run);
   const tasks = run.taskId && !known.tasks.includes(run.taskId) ? [...known.tasks, run.taskId] : known.tasks;
+  // The run handled is recorded with its record and start; a retry's run is a new entry, told apart by its claim time.
+  const handling = handlingGeneration(chain);
+  const handled = withRun(runsOf(chain), handling, run);
+  const retryRun = { g: handling + 1, claimed_at: moment.now, ...(moment.freshTask ? { fresh_task: true } : {}) };
+  const runs = intent === 'retry' ? [...withoutRun(handled, handling + 1), retryRun] : handled;
   return {
     ...known,
+    runs,
     state: 'claimed',
     intent,
     attempts: chain.attempts + (intent === 'retry' ? 1 : 0),
@@ -44,6 +51,8 @@ export interface RetriedDetails {
   readonly forcedBy?: string | undefined;
   /** How the outcome became known: the answer, or a lookup after an unknown outcome. */
   readonly via: 'answer' | 'lookup' | 'carried';
+  /** The retry's run, when a lookup found it. */
+  readonly run?: Pick<RunFacts, 'recordId' | 'startedAt' | 'endedAt'> | undefined;
 }
 
 /** The retry landed: the chain now waits for the new task's run. */
@@ -55,6 +64,7 @@ export function retried(chain: Chain, details: RetriedDetails, moment: Moment): 
     rev: chain.rev + 1,
     new_task_id: details.taskId,
     tasks: chain.tasks.includes(details.taskId) ? chain.tasks : [...chain.tasks, details.taskId],
+    runs: withRun(runsOf(chain), chain.attempts, { ...details.run, taskId: details.taskId }),
     history: appendHistory(chain, entry(chain.attempts, moment.now, details.via === 'answer' ? 'retried' : `retried (${details.via})`, {
       record_id: chain.current_record, task_id: details.taskId, rule_id: details.ruleId, request_id: details.requestId, forced_by: details.forcedBy,
     })),
@@ -89,6 +99,7 @@ export function released(chain: Chain, evidence: Evidence, moment: Moment): Chai
     ...rest,
     state: 'open',
     attempts: chain.attempts - refund,
+    runs: refund ? withoutRun(runsOf(chain), chain.attempts) : runsOf(chain),
     rev: chain.rev + 1,
     history: appendHistory(chain, entry(chain.attempts, moment.now, refund ? 'not run' : 'released', { record_id: chain.current_record, error_code: evidence.errorCode, reason: evidence.reason, rule_id: evidence.ruleId })),
   };
@@ -101,6 +112,7 @@ export function deadLettered(chain: Chain, evidence: Evidence & { readonly decid
     ...rest,
     state: 'dead-lettered',
     attempts: chain.attempts - (evidence.refund ? 1 : 0),
+    runs: evidence.refund ? withoutRun(runsOf(chain), chain.attempts) : runsOf(chain),
     rev: chain.rev + 1,
     reason: evidence.reason.slice(0, 1000),
     rule_id: evidence.ruleId,

@@ -5,7 +5,7 @@ import type { WorkspaceCredentials } from '../workspace/credentials.js';
 import type { DeadLetter } from './dead-letter.js';
 import { retryTargetOf, type ScriptFailure } from '../events/failure.js';
 import type { AttemptLedger } from '../ledger/attempt-ledger.js';
-import type { Located } from '../ledger/locate.js';
+import type { Located, RecordNow } from '../ledger/locate.js';
 import type { Chain, RunFacts } from '../ledger/chain.js';
 import { standingOf, type Standing } from '../ledger/standing.js';
 import { decide, type Decision } from '../policy/policy.js';
@@ -17,6 +17,7 @@ import type { CircuitBreakers } from '../workspace/circuit-breakers.js';
 import type { ErrorBudget } from '../workspace/error-budget.js';
 import type { InvocationKeyGate } from '../workspace/key-gate.js';
 import type { WorkspaceClient } from '../workspace/client.js';
+import type { RetryReadings } from '../workspace/retry-readings.js';
 import { lookUpRun, failedRecordsOf } from './workspace-lookups.js';
 import { lookupFailure } from './lookup-failure.js';
 import { isWorkspaceApiError } from '../workspace/errors.js';
@@ -38,6 +39,8 @@ export interface PipelineDeps {
   readonly errorBudget: ErrorBudget;
   /** One call first per key version not yet accepted; refusals shared across containers (lib/workspace/key-gate.ts). */
   readonly keyGate?: InvocationKeyGate | undefined;
+  /** What the container has seen Workspace's retries do (lib/workspace/retry-readings.ts); none: nothing assumed. */
+  readonly readings?: RetryReadings | undefined;
   readonly now?: () => number;
 }
 
@@ -90,7 +93,7 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
     const open = circuitOpen(ctx, 0);
     if (open) return open;
     if (failure.recordId === undefined) return expandTask(failure.taskId!, ctx);
-    const run = { projectId: failure.projectId, recordId: failure.recordId, taskId: failure.taskId, resourceId: failure.resourceId, scriptId: failure.scriptId, region: failure.region, failedAt: failure.failedAt };
+    const run = { projectId: failure.projectId, recordId: failure.recordId, taskId: failure.taskId, resourceId: failure.resourceId, scriptId: failure.scriptId, region: failure.region, failedAt: failure.failedAt, startedAt: failure.startedAt, endedAt: failure.endedAt };
     // A dry run reads but never writes: the lookup is not cached.
     let located = await deps.ledger.locate(run, () => lookUpOrAsIs(run, ctx), { cache: !dryRun });
     // A conflict means another delivery wrote first: read again and decide again (a few times at most).
@@ -118,7 +121,7 @@ async function expandTask(taskId: string, ctx: FailureContext): Promise<Resoluti
  * know (404) is taken as the event describes it: the policy decides, and a
  * retry of it is refused with the evidence.
  */
-async function lookUpOrAsIs(run: RunFacts, ctx: FailureContext): Promise<RunFacts> {
+async function lookUpOrAsIs(run: RunFacts, ctx: FailureContext): Promise<RecordNow> {
   try {
     return await withKey(ctx, (key) => lookUpRun(ctx.deps.workspace, ctx.project, run.recordId, key));
   } catch (error) {
@@ -168,7 +171,7 @@ export async function decideAndAct(located: Located, standing: Extract<Standing,
     if (dryRun) return { kind: 'dead-letter', letter: { ...dead, reason: `dry-run: would give up: ${decision.reason}`, errorCode: 'DRY_RUN' }, decision, dryRun };
     // A status that is not a failure says nothing about the chain: it is dead-lettered without touching it.
     if (decision.ruleId === 'not-failed') return { kind: 'dead-letter', letter: dead, decision };
-    const claim = await deps.ledger.claim(located, standing.rev, 'give-up', base, dead.decidedAt);
+    const claim = await deps.ledger.claim(located, standing.rev, 'give-up', { base, decidedAt: dead.decidedAt });
     return claim ? { kind: 'dead-letter', letter: dead, decision, claim } : 'conflict';
   }
   if (decision.kind === 'retry-later') {

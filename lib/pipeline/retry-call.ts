@@ -16,6 +16,8 @@ import { certainlyNotApplied, isWorkspaceApiError, WorkspaceApiError } from '../
 import { admitKey, admitRotatedKey, type KeyAdmission } from '../workspace/key-admission.js';
 import type { RetryAccepted } from '../workspace/types.js';
 import { lookUpRun } from './workspace-lookups.js';
+import { withHandledStart } from './handled-run.js';
+import { runsOf } from '../ledger/runs.js';
 
 /**
  * The retry call under a claim, and what its answer means for the chain
@@ -24,7 +26,7 @@ import { lookUpRun } from './workspace-lookups.js';
  * attempt not counted; refused for good → dead-lettered; answer lost → the
  * chain says "unknown" and no one calls again before asking Workspace.
  */
-export async function callRetry(located: Located, standing: Extract<Standing, { kind: 'fresh' }>, decision: Extract<Decision, { kind: 'retry-now' }>, ctx: FailureContext, base?: Chain): Promise<Resolution | 'conflict'> {
+export async function callRetry(found: Located, standing: Extract<Standing, { kind: 'fresh' }>, decision: Extract<Decision, { kind: 'retry-now' }>, ctx: FailureContext, base?: Chain): Promise<Resolution | 'conflict'> {
   const { deps } = ctx;
   // Calls this invocation or container should not make are deferred before the claim: no attempt is spent.
   const open = circuitOpen(ctx, decision.attempt, decision.ruleId);
@@ -32,13 +34,17 @@ export async function callRetry(located: Located, standing: Extract<Standing, { 
   if (deps.errorBudget.exhausted()) {
     return { kind: 'requeue', reason: `error-threshold: ${deps.errorBudget.describe()}; the rest of the batch waits`, delaySeconds: deps.config.breakerCooldownSeconds, attempt: decision.attempt, ruleId: decision.ruleId };
   }
+  // The claim records when the retried run started: if Workspace re-runs the record in place, nothing else tells the two runs apart.
+  const handled = await withHandledStart(found, ctx);
+  if ('superseded' in handled) return { kind: 'duplicate', reason: handled.superseded };
+  const { located, freshTask } = handled;
   const admission = await admit(ctx);
   if (admission.kind === 'refused') {
     const seconds = delayFor(admission.retryAfterMs);
     return { kind: 'requeue', reason: `auth-refused: ${keyRefused(admission).message}`, delaySeconds: seconds, attempt: decision.attempt, ruleId: decision.ruleId };
   }
   // The pass is given back whatever happens before the call (callWith releases it after).
-  const claim = await deps.ledger.claim(located, standing.rev, 'retry', base).catch((error: unknown) => {
+  const claim = await deps.ledger.claim(located, standing.rev, 'retry', { base, freshTask }).catch((error: unknown) => {
     admission.pass.release();
     throw error;
   });
@@ -57,6 +63,7 @@ export async function callRetry(located: Located, standing: Extract<Standing, { 
   }
   deps.errorBudget.record(true);
   const attempt = claim.chain.attempts;
+  deps.readings?.observe(retriedTaskOf(claim.chain), accepted.taskId);
   try {
     const { outcome } = await deps.ledger.settleRetried(claim, { taskId: accepted.taskId, requestId: accepted.requestId, ruleId: decision.ruleId, forcedBy, via: 'answer' });
     if (outcome === 'lease-lost') {
@@ -69,6 +76,11 @@ export async function callRetry(located: Located, standing: Extract<Standing, { 
     logger.error('retry accepted but the ledger could not record it: re-enqueued with the new task id', { chain: claim.chain.pk, newTaskId: accepted.taskId, error: (error as Error).message });
     return { kind: 'requeue', reason: `recording: retried (new task ${accepted.taskId}) but the ledger could not record it`, delaySeconds: 2, attempt, ruleId: decision.ruleId, carry: { taskId: accepted.taskId, rev: claim.chain.rev } };
   }
+}
+
+/** The task of the run a chain's pending retry retried. */
+export function retriedTaskOf(chain: Chain): string | undefined {
+  return runsOf(chain).find((run) => run.g === chain.attempts - 1)?.task;
 }
 
 /** While the endpoint's circuit is open for this key, the failure waits without a call (and without a claim). */

@@ -1,11 +1,12 @@
 import type { Located } from '../ledger/locate.js';
-import { withRunFacts, type Chain } from '../ledger/chain.js';
+import { withRunFacts, type Chain, type RunFacts } from '../ledger/chain.js';
+import { placeRun, runsOf } from '../ledger/runs.js';
 import { released } from '../ledger/transitions.js';
 import type { Standing } from '../ledger/standing.js';
 import type { FailureContext } from './process-failure.js';
-import { withKey } from './retry-call.js';
+import { retriedTaskOf, withKey } from './retry-call.js';
 import type { Resolution } from './resolution.js';
-import { findLandedRun, lookUpRun } from './workspace-lookups.js';
+import { lookUpRun, runsSince } from './workspace-lookups.js';
 
 type Fresh = Extract<Standing, { kind: 'fresh' }>;
 type DecideAndAct = (located: Located, standing: Fresh, ctx: FailureContext, base?: Chain) => Promise<Resolution | 'conflict'>;
@@ -13,9 +14,10 @@ type DecideAndAct = (located: Located, standing: Fresh, ctx: FailureContext, bas
 /**
  * A retry whose outcome is unknown (its answer was lost, or its holder died
  * mid-call) is resolved before anyone calls again (docs/ledger-protocol.md,
- * "Unknown outcomes"): Workspace is asked for a run of the same script on the
- * same desktop that started after the claim (less the allowed clock skew).
- * Found: the retry landed, settled as retried with that run's task, no call.
+ * "Unknown outcomes"): Workspace lists the runs of the same script on the
+ * same desktop that started after the claim (less the allowed clock skew),
+ * superseded runs included, and the one the retry started is looked for.
+ * Found: the retry landed, settled as retried with that run, no call.
  * Not found: the attempt is given back and the run is decided afresh.
  * The lookup failing: deferred (lookupFailure, by the caller).
  */
@@ -29,28 +31,53 @@ export async function resolveUnknownOutcome(located: Located, standing: Extract<
     // Workspace does not say which desktop and script: the outcome cannot be checked, so it is surfaced, never called again.
     const reason = `outcome-unknown: the retry's answer was lost and record ${chain.current_record} names no desktop or script to check it by`;
     if (ctx.dryRun) return dryRunPreview(`would give up: ${reason}`, 'outcome-unknown', ctx, chain);
-    const claim = await deps.ledger.claim(located, standing.rev, 'give-up', chain);
+    const claim = await deps.ledger.claim(located, standing.rev, 'give-up', { base: chain });
     return claim ? { kind: 'dead-letter', letter: ctx.letter(reason, 'OUTCOME_UNKNOWN', 'outcome-unknown', chain.attempts), claim } : 'conflict';
   }
-  const { resource_id: resourceId, script_id: scriptId } = chain;
-  const landed = await withKey(ctx, (key) => findLandedRun(deps.workspace, ctx.project, {
-    resourceId,
-    scriptId,
-    since: standing.claimedAt - deps.config.clockSkewSeconds * 1000,
-    knownRecords: [chain.root_record, chain.current_record],
-    knownTasks: chain.tasks,
-  }, key));
+  const landed = await findOwnRun(chain, { resourceId: chain.resource_id, scriptId: chain.script_id }, standing.claimedAt, ctx);
   if (landed) {
-    const taskId = landed.script_task_id!;
-    if (ctx.dryRun) return dryRunPreview(`would record the lost retry as retried: Workspace shows its run (task ${taskId})`, 'lost-answer-found', ctx, chain);
-    const link = await deps.ledger.resolveLanded(chain, { taskId, via: 'lookup' });
-    if (!link) return 'conflict';
+    const taskId = landed.taskId!;
+    if (ctx.dryRun) return dryRunPreview(`would record the lost retry as retried: Workspace shows its run (record ${landed.recordId}, task ${taskId})`, 'lost-answer-found', ctx, chain);
+    const written = await deps.ledger.resolveLanded(chain, { taskId, via: 'lookup', run: landed });
+    if (!written) return 'conflict';
+    deps.readings?.observe(retriedTaskOf(chain), taskId);
     // This event is a later run (the lost retry's own, or its failure): written now, it is decided as its generation.
     if (located.generation > standing.attemptsMade) return 'conflict';
     return { kind: 'retried', newTaskId: taskId, ruleId: 'lost-answer-found', attempt: chain.attempts, via: 'lookup' };
   }
   const reopened = released(chain, { reason: 'the lost retry did not run (Workspace shows no run after the claim)', errorCode: 'NOT_RUN' }, { now: ctx.now });
   return decideAndAct(located, { kind: 'fresh', attemptsMade: reopened.attempts, lastAttemptAt: reopened.last_attempt_at, rev: standing.rev }, ctx, { ...reopened, rev: chain.rev });
+}
+
+/**
+ * The run the chain's pending retry started, if Workspace shows one: a run of
+ * its script on its desktop, started after the claim (less the skew), that
+ * the chain places as that retry's run (lib/ledger/runs.ts placeRun: not the
+ * run it retried, not a run of another record's task) and that no other chain
+ * claims. Preferred, in order: a run Workspace ties to the chain (its record
+ * run again in place, or a new record in one of its tasks); a run that
+ * started at or after the claim; a run inside the skew window. The earliest
+ * of the best kind.
+ */
+async function findOwnRun(chain: Chain, on: { readonly resourceId: string; readonly scriptId: string }, claimedAt: number, ctx: FailureContext): Promise<RunFacts | undefined> {
+  const { deps } = ctx;
+  const skewMs = deps.config.clockSkewSeconds * 1000;
+  const query = { ...on, since: claimedAt - skewMs };
+  const runs = await withKey(ctx, (key) => runsSince(deps.workspace, ctx.project, query, key));
+  const retry = chain.attempts;
+  const candidates = runs.filter((run) => run.taskId !== undefined && placesAt(chain, run, skewMs) === retry);
+  if (candidates.length === 0) return undefined;
+  const elsewhere = await deps.ledger.claimedElsewhere(chain.pk, candidates);
+  const ours = candidates.filter((run) => !elsewhere.has(run.recordId));
+  const known = runsOf(chain);
+  const tied = (run: RunFacts) => known.some((entry) => entry.g < retry && (entry.record === run.recordId || entry.task === run.taskId));
+  const rank = (run: RunFacts) => (tied(run) ? 0 : (run.startedAt ?? claimedAt) >= claimedAt ? 1 : 2);
+  return ours.sort((a, b) => rank(a) - rank(b) || (a.startedAt ?? 0) - (b.startedAt ?? 0))[0];
+}
+
+function placesAt(chain: Chain, run: RunFacts, skewMs: number): number | undefined {
+  const placement = placeRun(chain, run, { skewMs });
+  return placement.kind === 'run' ? placement.generation : undefined;
 }
 
 /** A dry run reads but never writes: what resolving the outcome would record, shown instead. */

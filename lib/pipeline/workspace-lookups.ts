@@ -1,12 +1,15 @@
 import type { RunFacts } from '../ledger/chain.js';
+import type { RecordNow } from '../ledger/locate.js';
+import { parseWorkspaceTime } from '../events/workspace-time.js';
 import type { SigningCredentials } from '../workspace/signer.js';
 import type { WorkspaceClient } from '../workspace/client.js';
 import type { ExecutionRecord, ProjectRef } from '../workspace/types.js';
 
 /**
  * The read calls the protocol makes to Workspace (docs/ledger-protocol.md):
- * completing an event that lacks its task, expanding a task-level event into
- * its failed records, and finding whether a retry whose answer was lost
+ * completing an event that lacks its task, desktop, script or start,
+ * expanding a task-level event into its failed records, and listing the runs
+ * of a script on a desktop to find whether a retry whose answer was lost
  * landed after all.
  */
 
@@ -14,7 +17,6 @@ export type WorkspaceReader = Pick<WorkspaceClient, 'getRecord' | 'listRecords'>
 
 /** What an execution record says about its run. */
 export function factsOf(projectId: string, record: ExecutionRecord, region?: string): RunFacts {
-  const failedAt = record.end_time ? Date.parse(record.end_time) : undefined;
   return {
     projectId,
     recordId: record.id,
@@ -22,13 +24,25 @@ export function factsOf(projectId: string, record: ExecutionRecord, region?: str
     resourceId: record.resource_id,
     scriptId: record.script_id,
     region,
-    failedAt: Number.isFinite(failedAt) ? failedAt : undefined,
+    failedAt: timeOf(record.end_time),
+    startedAt: timeOf(record.start_time),
+    endedAt: timeOf(record.end_time),
   };
 }
 
-/** Record detail: the run's task, desktop and script. */
-export async function lookUpRun(workspace: WorkspaceReader, project: ProjectRef, recordId: string, credentials: SigningCredentials): Promise<RunFacts> {
-  return factsOf(project.projectId, await workspace.getRecord(project, recordId, credentials), project.region);
+function timeOf(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseWorkspaceTime(text);
+}
+
+/** Whether a record's status says its run failed (a missing status is taken as the event's word: failed). */
+export function runFailed(record: Pick<ExecutionRecord, 'status'>): boolean {
+  return record.status === undefined || /^FAIL(ED)?$/i.test(record.status);
+}
+
+/** Record detail: the record's current run, its task, desktop, script and start, and whether it failed. */
+export async function lookUpRun(workspace: WorkspaceReader, project: ProjectRef, recordId: string, credentials: SigningCredentials): Promise<RecordNow> {
+  const record = await workspace.getRecord(project, recordId, credentials);
+  return { ...factsOf(project.projectId, record, project.region), failed: runFailed(record) };
 }
 
 /** Every failed record of a task, all pages. */
@@ -38,23 +52,17 @@ export async function failedRecordsOf(workspace: WorkspaceReader, project: Proje
   return records;
 }
 
-export interface LandedQuery {
+export interface RunsQuery {
   readonly resourceId: string;
   readonly scriptId: string;
-  /** The claim's time less the allowed clock skew: runs that started from then on. */
+  /** Runs that started from then on (Workspace's clock). */
   readonly since: number;
-  /** Runs that are not the retry: the chain's own records and tasks. */
-  readonly knownRecords: readonly string[];
-  readonly knownTasks: readonly string[];
 }
 
-/** A run of the same script on the same desktop that started after the claim: the lost retry's run, if any. */
-export async function findLandedRun(workspace: WorkspaceReader, project: ProjectRef, query: LandedQuery, credentials: SigningCredentials): Promise<ExecutionRecord | undefined> {
-  const runs = workspace.listRecords(project, { resourceIds: [query.resourceId], scriptIds: [query.scriptId], executeTimeStart: new Date(query.since) }, credentials);
-  for await (const run of runs) {
-    if (query.knownRecords.includes(run.id)) continue;
-    if (run.script_task_id === undefined || query.knownTasks.includes(run.script_task_id)) continue;
-    return run;
-  }
-  return undefined;
+/** Every run of the script on the desktop that started since `since`, superseded runs included (`show_history`). */
+export async function runsSince(workspace: WorkspaceReader, project: ProjectRef, query: RunsQuery, credentials: SigningCredentials): Promise<RunFacts[]> {
+  const runs: RunFacts[] = [];
+  const filters = { resourceIds: [query.resourceId], scriptIds: [query.scriptId], executeTimeStart: new Date(query.since), showHistory: true };
+  for await (const record of workspace.listRecords(project, filters, credentials)) runs.push(factsOf(project.projectId, record, project.region));
+  return runs;
 }

@@ -13,6 +13,7 @@ import { DynamoLedgerStore } from '../ledger/store.js';
 import { QueueSender } from '../platform/queue-sender.js';
 import type { Forwarders } from '../pipeline/settlement.js';
 import { WorkspaceClient } from '../workspace/client.js';
+import { RetryReadings } from '../workspace/retry-readings.js';
 
 /** Everything a way in needs besides the credentials, built once per container from the configuration. */
 export interface Runtime {
@@ -24,6 +25,8 @@ export interface Runtime {
   /** The container's key gate and the fleet's refusals (lib/workspace/key-gate.ts, lib/workspace/key-refusals.ts). */
   readonly keys: KeyGate;
   readonly keyRefusals: KeyRefusalStore;
+  /** What Workspace's retry answers have shown in this container. */
+  readonly readings: RetryReadings;
 }
 
 export function createRuntime(config: AppConfig): Runtime {
@@ -38,13 +41,14 @@ export function createRuntime(config: AppConfig): Runtime {
       backoffBaseMs: 200,
       backoffCapMs: IN_CALL_BACKOFF_CAP_MS,
     }),
-    ledger: new AttemptLedger(new DynamoLedgerStore(dynamoClient(), config.ledgerTable), { leaseMs: config.leaseSeconds * 1000, ttlDays: config.ledgerTtlDays }),
+    ledger: new AttemptLedger(new DynamoLedgerStore(dynamoClient(), config.ledgerTable), { leaseMs: config.leaseSeconds * 1000, ttlDays: config.ledgerTtlDays, skewMs: config.clockSkewSeconds * 1000 }),
     breakers: new CircuitBreakers({
       consecutiveFailures: config.breakerFailures,
       halfOpenAfterMs: config.breakerCooldownSeconds * 1000,
       authCooldownMs: config.authCooldownSeconds * 1000,
     }),
     keys: new KeyGate({ cooldownMs: config.authCooldownSeconds * 1000 }),
+    readings: new RetryReadings(),
     keyRefusals: new KeyRefusalStore(documentClient(), { tableName: config.ledgerTable }),
     forwarders: {
       forwardDryRuns: true,

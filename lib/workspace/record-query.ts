@@ -18,6 +18,7 @@ export function recordQuery(filters: RecordFilters, offset: number, limit: numbe
   if (filters.taskType) query['task_type'] = filters.taskType;
   if (filters.executeTimeStart) query['execute_time_start'] = huaweiTime(filters.executeTimeStart);
   if (filters.executeTimeEnd) query['execute_time_end'] = huaweiTime(filters.executeTimeEnd);
+  if (filters.showHistory) query['show_history'] = 'true';
   return query;
 }
 

@@ -38,6 +38,8 @@ export interface RecordFilters {
   /** Inclusive window on execute time. */
   readonly executeTimeStart?: Date;
   readonly executeTimeEnd?: Date;
+  /** Also runs a later run superseded (`show_history`): needs exactly one desktop and one script. */
+  readonly showHistory?: boolean;
   /** Page size, 1–100 (default 100). */
   readonly pageSize?: number;
   /** Start this many records into the listing (resuming a walk). */

@@ -89,8 +89,9 @@ describe('protocol breaks found by review', () => {
     await deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'after-call');
     // Act: the retry's run (r2, task t2) fails and is reported before the claim's lease ends (the known gap (b)):
     // it starts a chain of its own; then the lookup for r1's expired claim skips r2 as "owned elsewhere".
-    world.ws.fail('r2', 'Script execution timed out');
-    emit(world, 'r2', 'plain');
+    const run = world.ws.rerunOf('r1')!;
+    world.ws.fail(run, 'Script execution timed out');
+    emit(world, run, 'plain');
     await launch(world, [{ kind: 'queue', picks: [1], crash: 'none' }]);
     await drain(world, now);
     // Assess: r1 was retried once (the docs promise "never retried twice" for this window).

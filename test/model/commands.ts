@@ -69,7 +69,7 @@ class AnotherEvent extends Step {
 
 export function emit(world: World, recordId: string, shape: Shape): void {
   const record = world.ws.records.get(recordId)!;
-  world.send(envelope(PROJECT_ID, record, shape), shape === 'task' ? { taskId: record.script_task_id } : { recordId });
+  world.send(envelope(PROJECT_ID, record, shape), shape === 'task' ? world.ws.failedRunsOfTask(record.script_task_id) : [world.ws.runOf(recordId)]);
 }
 
 class Simple extends Step {

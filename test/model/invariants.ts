@@ -1,4 +1,5 @@
 import { isChain, isLink, recordKey, taskKey, type Chain } from '../../lib/ledger/chain.js';
+import { runsOf } from '../../lib/ledger/runs.js';
 import { normaliseBody } from '../../lib/events/normalise.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 import type { World } from './world.js';
@@ -8,44 +9,46 @@ import type { World } from './world.js';
  * the violations it found, in words that say which record or chain and why.
  */
 
-/** P1: Workspace applied at most one retry to each failed execution record. */
+/** P1: Workspace applied at most one retry to each failed run. */
 export function p1OneRetryPerRun(world: World): string[] {
-  return [...world.ws.applied].filter(([, n]) => n > 1).map(([id, n]) => `P1: record ${id} was re-run ${n} times by our retries`);
+  return [...world.ws.applied].filter(([, n]) => n > 1).map(([run, n]) => `P1: run ${run} was retried ${n} times by our retries`);
 }
 
 /** P2: per true chain, retries applied ≤ max_attempts; the ledger's attempts never above it (forced chains aside). */
 export function p2AttemptsBounded(world: World): string[] {
   const max = world.spec.maxAttempts;
   const perRoot = new Map<string, number>();
-  for (const [id, n] of world.ws.applied) perRoot.set(world.ws.rootOf(id), (perRoot.get(world.ws.rootOf(id)) ?? 0) + n);
+  for (const [run, n] of world.ws.applied) perRoot.set(world.ws.rootOf(run), (perRoot.get(world.ws.rootOf(run)) ?? 0) + n);
   const problems = [...perRoot].filter(([root, n]) => n > max && !world.forced.has(root)).map(([root, n]) => `P2: chain of ${root} got ${n} retries, max_attempts is ${max}`);
   for (const [pk, attempts] of world.store.maxAttempts) {
-    const root = pk.split('#record#')[1]!;
+    const root = `${pk.split('#record#')[1]!}#0`;
     if (attempts > max && !world.forced.has(world.ws.rootOf(root))) problems.push(`P2: ledger item ${pk} reached attempts ${attempts}, max_attempts is ${max}`);
   }
   return problems;
 }
 
-/** Record and task a message body names (undefined when it is not a failure event). */
+/** Record a message body names (undefined when it is not a failure event). */
 function named(body: string): { recordId?: string | undefined; taskId?: string | undefined } | undefined {
   const normalised = normaliseBody(body, { checkRegion: () => undefined });
   return normalised.ok ? { recordId: normalised.failure.recordId, taskId: normalised.failure.taskId } : undefined;
 }
 
-/** P3: the queue is empty, and every failed record an event named was retried or dead-lettered with a reason. */
+/**
+ * P3: the queue is empty, and every failed run an event named was retried, or
+ * dead-lettered with a reason by a letter decided once it had failed.
+ */
 export function p3NothingLost(world: World): string[] {
   const problems = [...world.source.messages.values()].map((m) => `P3: message ${m.id} (${m.body.slice(0, 120)}) is still on the queue`);
-  const letters = [...world.dlq.messages.values()].filter((m) => (m.attributes['reason']?.StringValue ?? '') !== '').map((m) => named(m.body));
-  const lettered = (recordId: string, taskId: string) => letters.some((n) => n?.recordId === recordId || (n?.recordId === undefined && n?.taskId === taskId));
-  const due = new Set<string>();
-  for (const names of world.named) {
-    if (names.recordId) due.add(names.recordId);
-    else for (const r of world.ws.records.values()) if (r.script_task_id === names.taskId && r.status === 'FAILED') due.add(r.id);
-  }
-  for (const id of due) {
-    const record = world.ws.records.get(id)!;
-    if ((world.ws.applied.get(id) ?? 0) === 0 && !lettered(id, record.script_task_id)) {
-      problems.push(`P3: record ${id} (task ${record.script_task_id}) failed, its event was sent, and it was neither retried nor dead-lettered; ledger: ${describeChainOf(world, id)}`);
+  const letters = [...world.dlq.messages.values()]
+    .filter((m) => (m.attributes['reason']?.StringValue ?? '') !== '')
+    .map((m) => ({ names: named(m.body), decidedAt: Date.parse(m.attributes['decided_at']?.StringValue ?? '') }));
+  const lettered = (recordId: string, taskId: string, failedAt: number) =>
+    letters.some(({ names, decidedAt }) => (names?.recordId === recordId || (names?.recordId === undefined && names?.taskId === taskId)) && !(decidedAt < failedAt));
+  for (const run of new Set(world.named)) {
+    const recordId = run.split('#')[0]!;
+    const record = world.ws.records.get(recordId)!;
+    if ((world.ws.applied.get(run) ?? 0) === 0 && !lettered(recordId, record.script_task_id, world.ws.failedAt.get(run) ?? 0)) {
+      problems.push(`P3: run ${run} (task ${record.script_task_id}) failed, its event was sent, and it was neither retried nor dead-lettered; ledger: ${describeChainOf(world, recordId)}`);
     }
   }
   return problems;
@@ -71,13 +74,16 @@ export function ledgerConsistent(world: World): string[] {
   const problems: string[] = [];
   for (const item of world.store.items.values()) {
     if (!isChain(item)) continue;
-    if (item.state === 'retried' && item.new_task_id) {
+    // A retry that answered a new task links it back; one that answered a task of an earlier run must not.
+    const earlierTask = runsOf(item).some((run) => run.g < item.attempts && run.task === item.new_task_id);
+    if (item.state === 'retried' && item.new_task_id && !earlierTask) {
       const link = world.store.items.get(taskKey(item.project_id, item.new_task_id));
       if (!isLink(link) || link.link_to !== item.pk) problems.push(`ledger: chain ${item.pk} was retried into task ${item.new_task_id} but no link points back (${JSON.stringify(link)})`);
     }
-    // A claim a crashed sweep left behind waits for the next sight of its record; P3 judges the records events named.
+    // A claim a crashed sweep left behind waits for the next sight of its record; P3 judges the runs events named.
     if (item.state === 'claimed' || item.state === 'unknown') continue;
-    const ran = [...world.ws.applied].filter(([id]) => world.ws.rootOf(id) === world.ws.rootOf(item.root_record)).reduce((sum, [, n]) => sum + n, 0);
+    const root = world.ws.rootOf(`${item.root_record}#0`);
+    const ran = [...world.ws.applied].filter(([run]) => world.ws.rootOf(run) === root).reduce((sum, [, n]) => sum + n, 0);
     if (item.attempts !== ran) problems.push(`ledger: chain ${item.pk} counts ${item.attempts} attempts, Workspace ran ${ran} retries of its lineage`);
   }
   return problems;

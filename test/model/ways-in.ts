@@ -83,7 +83,7 @@ async function consoleRun(world: World, actor: Extract<Actor, { kind: 'console' 
   const record = world.record(actor.pick, (r) => r.status === 'FAILED' && world.known(r));
   if (!record) return;
   const target = actor.byTask ? { task_id: record.script_task_id } : { record_id: record.id };
-  if (actor.force && !actor.dryRun) for (const r of world.ws.records.values()) if (actor.byTask ? r.script_task_id === record.script_task_id : r.id === record.id) world.forced.add(world.ws.rootOf(r.id));
+  if (actor.force && !actor.dryRun) for (const r of world.ws.records.values()) if (actor.byTask ? r.script_task_id === record.script_task_id : r.id === record.id) world.forced.add(world.ws.rootOf(world.ws.runOf(r.id)));
   if (actor.dryRun) return dryRun(world, { project_id: PROJECT_ID, ...target, dry_run: true, ...(actor.force ? { force: true, reason: 'model: operator forces' } : {}) });
   await operatorAsks(world, { project_id: PROJECT_ID, ...target, ...(actor.force ? { force: true, reason: 'model: operator forces' } : {}) });
 }

@@ -1,11 +1,17 @@
+import type { RetryReading } from '../../local/workspace-state.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import type { ExecutionRecord, RecordFilters, RetryAccepted, RetryTarget } from '../../lib/workspace/types.js';
 
 /**
  * Workspace as the protocol sees it: tasks of execution records, one per
- * desktop. A retry creates a new task whose records run the same script on
- * the same desktops (RUNNING, started now). It keeps its own count of the
- * retries it applied to each record: the model's ground truth for P1 and P2.
+ * desktop, and what a retry does to them under each reading of Huawei's
+ * one-line documentation (docs/workspace-api.md, "What a retry does"): a new
+ * task with new records (`new-task`), new records in the retried record's own
+ * task with the superseded runs listed only as history (`original-task`), or
+ * the failed record run again in place (`in-place`). Workspace's clock may
+ * run ahead of or behind the model's by `skewMs`; runs of one record start one
+ * after the other. It keeps its own count of the retries it applied to each
+ * run (`<record id>#<run number>`): the model's ground truth for P1 and P2.
  * Faults are armed by the model for the next retry call (or read):
  * `before-*` throw without applying, `lose-*` apply and then lose the answer.
  */
@@ -14,7 +20,7 @@ export type RetryFault = 'before-503' | 'before-429' | 'lose-TIMEOUT' | 'lose-NE
 
 export interface ModelRecord extends ExecutionRecord {
   readonly id: string;
-  readonly script_task_id: string;
+  script_task_id: string;
   readonly resource_id: string;
   readonly script_id: string;
   status: string;
@@ -24,18 +30,37 @@ export interface ModelRecord extends ExecutionRecord {
   result_code?: string;
 }
 
+export interface WorkspaceModelOptions {
+  readonly reading?: RetryReading;
+  /** Workspace's clock minus the model's. */
+  readonly skewMs?: number;
+}
+
 export class WorkspaceModel {
+  /** Every record's current run. */
   readonly records = new Map<string, ModelRecord>();
-  /** Retries Workspace applied to each record (P1: at most one). */
+  /** Retries Workspace applied to each run (P1: at most one). */
   readonly applied = new Map<string, number>();
-  /** New record → the record whose retry created it (the true lineage, for P2). */
+  /** New run → the run whose retry started it (the true lineage, for P2). */
   readonly parent = new Map<string, string>();
+  /** When each run failed, in the model's time (P3: a dead letter decided after it covers it). */
+  readonly failedAt = new Map<string, number>();
+  readonly reading: RetryReading;
+  private readonly runNumber = new Map<string, number>();
+  /** Runs a later run superseded: listed only with `show_history`. */
+  private readonly history: ModelRecord[] = [];
+  private readonly superseded = new Set<string>();
   private retryFaults: RetryFault[] = [];
   private readFaults = 0;
   private sequence = { task: 0, record: 0 };
   retryCalls = 0;
 
-  constructor(private readonly now: () => number) {}
+  constructor(
+    private readonly now: () => number,
+    private readonly options: WorkspaceModelOptions = {},
+  ) {
+    this.reading = options.reading ?? 'new-task';
+  }
 
   armRetry(fault: RetryFault): void {
     this.retryFaults.push(fault);
@@ -53,14 +78,24 @@ export class WorkspaceModel {
   /** A new task with one record per desktop, all failed with `reason`. */
   seedTask(desktops: readonly string[], scriptId: string, reason: string): ModelRecord[] {
     const taskId = `t${++this.sequence.task}`;
-    return desktops.map((desktop) => this.add({ taskId, desktop, scriptId, status: 'FAILED', reason }));
+    return desktops.map((desktop) => {
+      const record = this.add({ id: `r${++this.sequence.record}`, taskId, desktop, scriptId, status: 'FAILED', reason });
+      this.failedAt.set(this.runOf(record.id), this.now());
+      return record;
+    });
+  }
+
+  /** The key of a record's current run. */
+  runOf(recordId: string): string {
+    return `${recordId}#${this.runNumber.get(recordId) ?? 0}`;
   }
 
   fail(recordId: string, reason: string): void {
     const record = this.records.get(recordId)!;
     record.status = 'FAILED';
     record.reason = reason;
-    record.end_time = isoSeconds(this.now());
+    record.end_time = isoSeconds(Math.max(this.clock(), Date.parse(record.start_time)));
+    this.failedAt.set(this.runOf(recordId), this.now());
   }
 
   retry(target: RetryTarget): RetryAccepted {
@@ -71,13 +106,14 @@ export class WorkspaceModel {
     if (fault === 'permanent-404') throw notFound(target.recordId ?? target.taskId!);
     const originals = target.recordId !== undefined ? [this.records.get(target.recordId)] : this.failedOf(target.taskId);
     if (originals.length === 0 || originals[0] === undefined) throw notFound(target.recordId ?? target.taskId!);
-    const taskId = `t${++this.sequence.task}`;
+    const own = target.recordId !== undefined ? originals[0].script_task_id : target.taskId!;
+    const taskId = this.reading === 'new-task' ? `t${++this.sequence.task}` : own;
     for (const original of originals as ModelRecord[]) {
-      this.applied.set(original.id, (this.applied.get(original.id) ?? 0) + 1);
-      const created = this.add({ taskId, desktop: original.resource_id, scriptId: original.script_id, status: 'RUNNING' });
-      this.parent.set(created.id, original.id);
+      const before = this.runOf(original.id);
+      this.applied.set(before, (this.applied.get(before) ?? 0) + 1);
+      this.parent.set(this.rerun(original, taskId), before);
     }
-    const requestId = `req-${taskId}`;
+    const requestId = `req-${taskId}-${this.retryCalls}`;
     if (fault === 'lose-TIMEOUT') throw new WorkspaceApiError({ code: 'TIMEOUT', message: 'no complete answer (model)' });
     if (fault === 'lose-NETWORK') throw new WorkspaceApiError({ code: 'NETWORK', message: 'ECONNRESET after processing (model)' });
     if (fault === 'lose-502') throw new WorkspaceApiError({ status: 502, code: 'HTTP_502', message: 'bad gateway after processing (model)', requestId });
@@ -94,9 +130,14 @@ export class WorkspaceModel {
 
   list(filters: RecordFilters): ExecutionRecord[] {
     this.readFault();
+    if (filters.showHistory && (filters.resourceIds?.length !== 1 || filters.scriptIds?.length !== 1)) {
+      throw new WorkspaceApiError({ status: 400, code: 'WKS.00211102', message: 'show_history needs resource_id and script_id (model)' });
+    }
     const since = filters.executeTimeStart?.getTime() ?? -Infinity;
     const until = filters.executeTimeEnd?.getTime() ?? Infinity;
-    const matching = [...this.records.values()].filter(
+    const live = [...this.records.values()].filter((r) => filters.showHistory || !this.superseded.has(r.id));
+    const runs = filters.showHistory ? [...this.history, ...live] : live;
+    const matching = runs.filter(
       (r) =>
         (filters.status === undefined || r.status === filters.status) &&
         (filters.scriptTaskId === undefined || r.script_task_id === filters.scriptTaskId) &&
@@ -108,21 +149,57 @@ export class WorkspaceModel {
     return matching.slice(filters.offset ?? 0).map((r) => ({ ...r }));
   }
 
-  /** The root of a record's true lineage. */
-  rootOf(recordId: string): string {
-    let id = recordId;
-    while (this.parent.has(id)) id = this.parent.get(id)!;
-    return id;
+  /** The root of a run's true lineage. */
+  rootOf(run: string): string {
+    let key = run;
+    while (this.parent.has(key)) key = this.parent.get(key)!;
+    return key;
+  }
+
+  /** The record of the newest run a retry of `recordId`'s runs started (itself when runs go in place). */
+  rerunOf(recordId: string): string | undefined {
+    const runs = [...this.parent].filter(([, from]) => from.startsWith(`${recordId}#`)).map(([run]) => run.split('#')[0]!);
+    return runs.at(-1);
+  }
+
+  /** Whether a record's current run was started by one of our retries. */
+  isRetryRun(recordId: string): boolean {
+    return this.parent.has(this.runOf(recordId));
+  }
+
+  /** Workspace's clock. */
+  private clock(): number {
+    return this.now() + (this.options.skewMs ?? 0);
+  }
+
+  /** The run a retry starts from `original`, by the reading; returns its key. */
+  private rerun(original: ModelRecord, taskId: string): string {
+    // A retry's run starts in a later second than the run it retries started and ended (Workspace's times are whole seconds).
+    const start = Math.max(this.clock(), Date.parse(original.end_time ?? original.start_time) + 1000, Date.parse(original.start_time) + 1000);
+    if (this.reading === 'in-place') {
+      this.history.push({ ...original });
+      Object.assign(original, { status: 'RUNNING', start_time: isoSeconds(start), end_time: undefined, reason: undefined, result_code: undefined });
+      this.runNumber.set(original.id, (this.runNumber.get(original.id) ?? 0) + 1);
+      return this.runOf(original.id);
+    }
+    if (this.reading === 'original-task') this.superseded.add(original.id);
+    const created = this.add({ id: `r${++this.sequence.record}`, taskId, desktop: original.resource_id, scriptId: original.script_id, status: 'RUNNING', start });
+    return this.runOf(created.id);
+  }
+
+  /** The runs a task-level event names: the task's failed records as its listing shows them. */
+  failedRunsOfTask(taskId: string): string[] {
+    return this.failedOf(taskId).map((r) => this.runOf(r.id));
   }
 
   private failedOf(taskId: string): ModelRecord[] {
-    return [...this.records.values()].filter((r) => r.script_task_id === taskId && r.status === 'FAILED');
+    return [...this.records.values()].filter((r) => r.script_task_id === taskId && r.status === 'FAILED' && !this.superseded.has(r.id));
   }
 
-  private add(spec: { taskId: string; desktop: string; scriptId: string; status: string; reason?: string }): ModelRecord {
-    const now = this.now();
+  private add(spec: { id: string; taskId: string; desktop: string; scriptId: string; status: string; reason?: string; start?: number }): ModelRecord {
+    const now = spec.start ?? this.clock();
     const record: ModelRecord = {
-      id: `r${++this.sequence.record}`,
+      id: spec.id,
       script_task_id: spec.taskId,
       resource_id: spec.desktop,
       script_id: spec.scriptId,

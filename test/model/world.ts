@@ -7,7 +7,9 @@ import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { parsePolicy } from '../../lib/policy/policy-config.js';
 import type { QueueBatchDeps } from '../../lib/ways-in/queue-batch.js';
 import type { SweepConfig } from '../../lib/config/sweep-config.js';
-import { taskKey } from '../../lib/ledger/chain.js';
+import { isChain } from '../../lib/ledger/chain.js';
+import type { RetryReading } from '../../local/workspace-state.js';
+import { RetryReadings } from '../../lib/workspace/retry-readings.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 import { Invocation, type CrashPoint, type Gate } from './invocation.js';
 import { MemoryLedgerStore } from './memory-ledger-store.js';
@@ -32,6 +34,10 @@ export interface WorldSpec {
   readonly failUnlinkedRuns?: boolean;
   /** Seeded tasks run the same script on the same desktops, so their runs are told apart only by time and task. */
   readonly sharedDesktops?: boolean;
+  /** What a retry does in Workspace (default `new-task`). */
+  readonly reading?: RetryReading;
+  /** Workspace's clock minus ours, in seconds (within CLOCK_SKEW_SECONDS). */
+  readonly workspaceSkewSeconds?: number;
 }
 
 export interface LoggedOutcome {
@@ -51,16 +57,18 @@ const T0 = Date.parse('2026-11-29T12:00:00Z');
 export class World {
   private time = T0;
   readonly now = (): number => this.time;
-  readonly ws = new WorkspaceModel(this.now);
+  readonly ws: WorkspaceModel;
   readonly store = new MemoryLedgerStore();
   readonly source = new QueueModel('source', this.now, VISIBILITY_SECONDS * 1000);
   readonly dlq = new QueueModel('dlq', this.now, VISIBILITY_SECONDS * 1000);
   readonly config: AppConfig;
   readonly sweep: SweepConfig = { projects: [{ projectId: PROJECT_ID }], lookbackMinutes: 60, overlapMinutes: 30, safetyMarginMs: 10_000 };
   readonly breakers: CircuitBreakers;
+  /** What the container has seen Workspace's retries do (one container: the world's). */
+  readonly readings = new RetryReadings();
   readonly credentials = new WorkspaceCredentials('model-secret', { load: async () => ({ ak: 'MODELAK', sk: 'MODELSK' }), reload: async () => ({ ak: 'MODELAK', sk: 'MODELSK' }) });
-  /** Records named by the failure events sent (a task event names every failed record of its task). */
-  readonly named: Array<{ readonly recordId?: string; readonly taskId?: string }> = [];
+  /** Runs named by the failure events sent (`<record id>#<run number>`; a task event names every failed run of its task). */
+  readonly named: string[] = [];
   readonly outcomes: LoggedOutcome[] = [];
   /** Replayed dead letters: their id on the source queue, the record they name, when they were decided. */
   readonly replays: Array<{ readonly messageId: string; readonly decidedAt: number; readonly body: string }> = [];
@@ -78,6 +86,7 @@ export class World {
     readonly gate: Gate,
   ) {
     vi.setSystemTime(T0);
+    this.ws = new WorkspaceModel(this.now, { reading: spec.reading, skewMs: (spec.workspaceSkewSeconds ?? 0) * 1000 });
     const worstCase = worstCaseCallMs(3_000, 1);
     this.config = {
       defaultRegion: 'cn-north-4',
@@ -132,23 +141,24 @@ export class World {
 
   /** What one invocation works with, as lib/ways-in/runtime.ts forInvocation builds it, over the models. */
   deps(invocation: Invocation): QueueBatchDeps {
-    const ledger = new AttemptLedger(invocation.store(this.store), { leaseMs: this.config.leaseSeconds * 1000, ttlDays: 30, now: this.now, sleep: async () => undefined });
+    const ledger = new AttemptLedger(invocation.store(this.store), { leaseMs: this.config.leaseSeconds * 1000, ttlDays: 30, skewMs: this.config.clockSkewSeconds * 1000, now: this.now, sleep: async () => undefined });
     return {
       config: this.config,
       workspace: invocation.workspace(this.ws),
       ledger,
       credentials: this.credentials,
       breakers: this.breakers,
+      readings: this.readings,
       errorBudget: new ErrorBudget(this.config.errorThreshold, this.config.errorThresholdMinCalls),
       now: this.now,
       forwarders: { forwardDryRuns: true, deadLetters: invocation.sender(this.dlq), requeue: invocation.sender(this.source) },
     };
   }
 
-  /** Sends a failure event for a record to the source queue. */
-  send(body: string, names: { recordId?: string; taskId?: string }): void {
+  /** Sends a failure event to the source queue; `runs` are the failed runs it names (a task event: every one of its task). */
+  send(body: string, runs: readonly string[]): void {
     this.source.add(body);
-    this.named.push(names);
+    this.named.push(...runs);
   }
 
   record(index: number, filter: (r: ModelRecord) => boolean = () => true): ModelRecord | undefined {
@@ -157,13 +167,13 @@ export class World {
   }
 
   /**
-   * Whether the ledger can place a run: an original failure, or a retry's run
-   * whose task the ledger has linked. Runs it cannot place are never failed
-   * or named by the console in the property (the known gap: see the skipped
-   * reproduction in protocol.model.test.ts).
+   * Whether the ledger has settled the retry that started a run (so a failure
+   * of it cannot race the retry's outcome): an original failure, or a retry's
+   * run whose answer a chain recorded. With `failUnlinkedRuns`, every run.
    */
   known(record: ModelRecord): boolean {
-    return this.spec.failUnlinkedRuns === true || !this.ws.parent.has(record.id) || this.store.items.has(taskKey(PROJECT_ID, record.script_task_id));
+    if (this.spec.failUnlinkedRuns === true || !this.ws.isRetryRun(record.id)) return true;
+    return [...this.store.items.values()].some((item) => isChain(item) && item.state !== 'claimed' && item.state !== 'unknown' && item.tasks.includes(record.script_task_id) && item.attempts > 0);
   }
 
   disarm(): void {

@@ -26,7 +26,7 @@ describe('retry by record', () => {
   it('creates a new task whose one new record runs the same script on the same desktop', () => {
     // Prepare
     const { state, advance } = workspace();
-    state.seedRecords(PROJECT_ID, [failedRecord({ id: 'r1', script_task_id: 't1', script_id: 's1', resource_id: 'd1', resource_name: 'DESK-1' })]);
+    state.seedRecords(PROJECT_ID, [failedRecord({ id: 'r1', script_task_id: 't1', script_id: 's1', resource_id: 'd1', resource_name: 'DESK-1', start_time: '2026-11-29T09:58:00Z', end_time: '2026-11-29T09:59:00Z' })]);
     advance(90_000);
     // Act
     const result = state.retry(PROJECT_ID, { recordId: 'r1' });
@@ -39,7 +39,7 @@ describe('retry by record', () => {
     expect(records[0]).toMatchObject({ script_id: 's1', resource_id: 'd1', resource_name: 'DESK-1', script_task_id: newTaskId, status: 'RUNNING', start_time: '2026-11-29T10:01:30Z' });
     expect(records[0]!.id).not.toBe('r1');
     expect(records[0]!.end_time).toBeUndefined();
-    expect(reruns).toEqual([{ originalId: 'r1', newRecordId: records[0]!.id, scriptId: 's1', resourceId: 'd1' }]);
+    expect(reruns).toEqual([{ originalId: 'r1', newRecordId: records[0]!.id, originalRun: 'r1#0', newRun: `${records[0]!.id}#0`, scriptId: 's1', resourceId: 'd1' }]);
     expect(state.record(PROJECT_ID, 'r1')).toMatchObject({ status: 'FAILED', script_task_id: 't1' });
   });
 
