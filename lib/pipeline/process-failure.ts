@@ -18,7 +18,7 @@ import type { ErrorBudget } from '../workspace/error-budget.js';
 import type { InvocationKeyGate } from '../workspace/key-gate.js';
 import type { WorkspaceClient } from '../workspace/client.js';
 import type { RetryReadings } from '../workspace/retry-readings.js';
-import { lookUpRun, failedRecordsOf } from './workspace-lookups.js';
+import { lookUpRun, failedRecordsOf, hasRecords } from './workspace-lookups.js';
 import { lookupFailure } from './lookup-failure.js';
 import { isWorkspaceApiError } from '../workspace/errors.js';
 
@@ -108,12 +108,20 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
   }
 }
 
-/** A task-level event: its failed records, each a failure of its own (none: surfaced once, nothing to retry). */
+/**
+ * A task-level event: its failed records, each a failure of its own. None
+ * failed, but the task has runs: nothing to retry (its failures were retried
+ * and superseded, as Workspace may list them only as history, or it
+ * succeeded). No runs at all: surfaced once.
+ */
 async function expandTask(taskId: string, ctx: FailureContext): Promise<Resolution> {
   const records = await withKey(ctx, (key) => failedRecordsOf(ctx.deps.workspace, ctx.project, taskId, key));
   if (records.length > 0) return { kind: 'expand', taskId, records };
-  const reason = `no-failed-records: task ${taskId} has no failed execution records (it succeeded, or its records are gone)`;
-  return { kind: 'dead-letter', letter: ctx.letter(reason, ctx.input.failure.resultCode ?? 'NO_FAILED_RECORDS', 'no-failed-records', 0) };
+  if (await withKey(ctx, (key) => hasRecords(ctx.deps.workspace, ctx.project, taskId, key))) {
+    return { kind: 'duplicate', reason: `no-failed-records: task ${taskId} has no failed record now (its failures were retried, or it succeeded): nothing to retry` };
+  }
+  const reason = `no-failed-records: task ${taskId} has no execution records (Workspace does not know it, or its records are gone)`;
+  return { kind: 'dead-letter', letter: ctx.letter(reason, ctx.input.failure.resultCode ?? 'NO_FAILED_RECORDS', 'no-failed-records', 0), dryRun: ctx.dryRun || undefined };
 }
 
 /**

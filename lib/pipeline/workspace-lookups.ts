@@ -52,6 +52,12 @@ export async function failedRecordsOf(workspace: WorkspaceReader, project: Proje
   return records;
 }
 
+/** Whether the task has any execution record Workspace lists (of any status). */
+export async function hasRecords(workspace: WorkspaceReader, project: ProjectRef, taskId: string, credentials: SigningCredentials): Promise<boolean> {
+  for await (const _record of workspace.listRecords(project, { scriptTaskId: taskId, pageSize: 1 }, credentials)) return true;
+  return false;
+}
+
 export interface RunsQuery {
   readonly resourceId: string;
   readonly scriptId: string;

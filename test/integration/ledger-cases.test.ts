@@ -55,7 +55,7 @@ describe('the ledger protocol, case by case', () => {
     const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', WORKSPACE_IN_CALL_RETRIES: '0' });
     const failure = knownFailure();
     const event = body(wrap(failure));
-    h.stack.simulator.forceFaults('503');
+    h.stack.simulator.planFaults({ kind: '503', route: 'retry' });
     const outcomes = await outcomesOf(async () => {
       await invoke(handler, sqsEvent([event]));
       await invoke(handler, sqsEvent([event]));
@@ -189,7 +189,7 @@ describe('the ledger protocol, case by case', () => {
     const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', WORKSPACE_TIMEOUT_MS: '300', WORKSPACE_IN_CALL_RETRIES: '0' });
     const failure = knownFailure();
     // The first delivery's call is cut off (its answer lost, the retry did not land).
-    h.stack.simulator.forceFaults('reset');
+    h.stack.simulator.planFaults({ kind: 'reset', route: 'retry' });
     await invoke(handler, sqsEvent([body(failure)]));
     const giveUp = { ...failure, reason: 'Access denied' };
     const during = await outcomesOf(() => invoke(handler, sqsEvent([body(giveUp)])));

@@ -10,10 +10,12 @@ beforeAll(async () => {
 });
 afterAll(() => h.stop());
 
+/** A failed run Workspace knows, and its event with the run's start (so the pipeline needs no record lookup before the retry). */
 function seeded(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const failure = plainFailure(overrides);
-  h.stack.simulator.seedRecords(PROJECT_ID, [recordFor(failure)]);
-  return failure;
+  const record = recordFor(failure);
+  h.stack.simulator.seedRecords(PROJECT_ID, [record]);
+  return { ...failure, start_time: record.start_time };
 }
 
 const HOSTILE: Array<[string, string, RegExp]> = [
@@ -91,7 +93,7 @@ describe('protecting Workspace', () => {
     const handler = await h.loadHandler('queue', { BREAKER_FAILURES: '3', BREAKER_COOLDOWN_SECONDS: '1', WORKSPACE_IN_CALL_RETRIES: '0', MAX_CONCURRENCY: '1', ERROR_THRESHOLD_PERCENT: '100', POWERTOOLS_LOG_LEVEL: 'INFO' });
     const capture = captureStdout();
     try {
-      h.stack.simulator.forceFaults('500', '500', '500');
+      h.stack.simulator.planFaults(...Array.from({ length: 3 }, () => ({ kind: '500' as const, route: 'retry' as const })));
       const failing = Array.from({ length: 6 }, () => seeded());
       const before = h.stack.simulator.requestsReceived;
       await invoke(handler, sqsEvent(failing.map(body)));
@@ -118,7 +120,7 @@ describe('protecting Workspace', () => {
 
   it('stops calling for the rest of the batch once the share of failed calls passes the threshold', async () => {
     const handler = await h.loadHandler('queue', { ERROR_THRESHOLD_PERCENT: '50', ERROR_THRESHOLD_MIN_CALLS: '4', BREAKER_FAILURES: '100', WORKSPACE_IN_CALL_RETRIES: '0', MAX_CONCURRENCY: '1', POWERTOOLS_LOG_LEVEL: 'INFO' });
-    h.stack.simulator.forceFaults('500', '500', '500');
+    h.stack.simulator.planFaults(...Array.from({ length: 3 }, () => ({ kind: '500' as const, route: 'retry' as const })));
     const failures = Array.from({ length: 10 }, () => seeded());
     const before = h.stack.simulator.requestsReceived;
     const capture = captureStdout();

@@ -25,9 +25,9 @@ beforeAll(async () => {
   sim = await WorkspaceSimulator.start({ credentials: [KEY], now: () => new Date(clock) });
   client = new WorkspaceClient({ defaultRegion: 'cn-north-4', endpoints: parseEndpointOverrides(JSON.stringify({ 'cn-north-4': sim.url })), timeoutMs: 1_000, maxInCallRetries: 0, backoffBaseMs: 1, backoffCapMs: 1 });
   sim.seedRecords(PROJECT_ID, [
-    failedRecord({ id: 'h1', script_task_id: 'ht1', script_id: 'hs1', resource_id: 'hd1', start_time: '2026-11-29T08:00:00Z' }),
-    failedRecord({ id: 'h2', script_task_id: 'ht1', script_id: 'hs2', resource_id: 'hd2', start_time: '2026-11-29T09:00:00Z' }),
-    failedRecord({ id: 'h3', script_task_id: 'ht1', script_id: 'hs1', resource_id: 'hd3', start_time: '2026-11-29T10:00:00Z', status: 'SUCCESS' }),
+    failedRecord({ id: 'h1', script_task_id: 'ht1', script_id: 'hs1', resource_id: 'hd1', start_time: '2026-11-29T08:00:00Z', end_time: '2026-11-29T08:01:00Z' }),
+    failedRecord({ id: 'h2', script_task_id: 'ht1', script_id: 'hs2', resource_id: 'hd2', start_time: '2026-11-29T09:00:00Z', end_time: '2026-11-29T09:01:00Z' }),
+    failedRecord({ id: 'h3', script_task_id: 'ht1', script_id: 'hs1', resource_id: 'hd3', start_time: '2026-11-29T10:00:00Z', end_time: '2026-11-29T10:01:00Z', status: 'SUCCESS' }),
   ]);
 });
 afterAll(() => sim.stop());

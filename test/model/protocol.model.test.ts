@@ -7,6 +7,8 @@ import { drain } from './ways-in.js';
 import { quietPipeline } from './quiet-pipeline.js';
 import { story } from './story.js';
 import { World, type ReasonKind, type WorldSpec } from './world.js';
+import { readingsToRun } from './readings.js';
+import type { RetryReading } from '../../local/workspace-state.js';
 
 /**
  * The attempt-ledger protocol, proven by a model: random sequences of
@@ -29,9 +31,11 @@ const RUNS = Number(process.env['MODEL_RUNS'] ?? 300);
 // naming no desktop or script, started a chain of its own); it is kept as the regression. `npm run test:model`
 // (MODEL_RUNS set) explores fresh seeds.
 const SEED = Number(process.env['MODEL_SEED'] ?? (process.env['MODEL_RUNS'] ? Math.floor(Math.random() * 2 ** 31) : 173755319));
+/** What Workspace's retry does (docs/workspace-api.md, "What a retry does"): every reading, or the one MODEL_READING names. */
+const READINGS = readingsToRun(process.env['MODEL_READING']);
 
 let current: World | undefined;
-const stats = { runs: 0, applied: 0, crashes: 0, replays: 0, ledgerFaults: 0, outcomes: {} as Record<string, number> };
+const newStats = () => ({ runs: 0, applied: 0, crashes: 0, replays: 0, ledgerFaults: 0, outcomes: {} as Record<string, number> });
 
 let undo: () => void;
 beforeAll(() => {
@@ -39,7 +43,10 @@ beforeAll(() => {
 });
 afterAll(() => undo());
 
-const specArb: fc.Arbitrary<WorldSpec & { readonly shapes: readonly Shape[] }> = fc.record({
+const specArb = (reading: RetryReading): fc.Arbitrary<WorldSpec & { readonly shapes: readonly Shape[] }> => fc.record({
+  reading: fc.constant(reading),
+  // Workspace's clock runs ahead or behind ours, within CLOCK_SKEW_SECONDS (120).
+  workspaceSkewSeconds: fc.integer({ min: -100, max: 100 }),
   maxAttempts: fc.integer({ min: 1, max: 3 }),
   tasks: fc.array(fc.record({ desktops: fc.integer({ min: 1, max: 2 }), reason: fc.constantFrom<ReasonKind>('retry', 'retry', 'later', 'giveUp') }), { minLength: 1, maxLength: 2 }),
   shapes: fc.array(fc.constantFrom<Shape>(...SHAPES), { minLength: 2, maxLength: 2 }),
@@ -49,12 +56,13 @@ const specArb: fc.Arbitrary<WorldSpec & { readonly shapes: readonly Shape[] }> =
   failUnlinkedRuns: fc.constant(process.env['MODEL_FAIL_UNLINKED'] !== 'false'),
 });
 
-describe('the attempt-ledger protocol under a model of queue, ledger and Workspace', () => {
+describe.each(READINGS)('the attempt-ledger protocol under a model of queue, ledger and Workspace (retry reading: %s)', (reading) => {
   it(`keeps P1-P4 over ${RUNS} random runs (seed ${SEED})`, async () => {
     // Prepare
-    console.log(`model: ${RUNS} runs, seed ${SEED} (MODEL_SEED=${SEED} MODEL_RUNS=${RUNS} replays it)`);
+    console.log(`model (${reading}): ${RUNS} runs, seed ${SEED} (MODEL_READING=${reading} MODEL_SEED=${SEED} MODEL_RUNS=${RUNS} replays it)`);
+    const stats = newStats();
     const started = performance.now();
-    const property = fc.asyncProperty(fc.scheduler(), specArb, fc.commands(commandArbs(), { maxCommands: 30, size: '+1', ...(REPLAY ? { replayPath: REPLAY } : {}) }), async (s, spec, commands) => {
+    const property = fc.asyncProperty(fc.scheduler(), specArb(reading), fc.commands(commandArbs(), { maxCommands: 30, size: '+1', ...(REPLAY ? { replayPath: REPLAY } : {}) }), async (s, spec, commands) => {
       const world = new World(spec, (label) => s.schedule(Promise.resolve(label), label).then(() => undefined));
       current = world;
       // The seeded failures' events: a task event, or one event per record.
@@ -79,8 +87,8 @@ describe('the attempt-ledger protocol under a model of queue, ledger and Workspa
       if (violations.length > 0) throw new Error(`${violations.join('\n')}\n${story(world)}`);
     });
     await fc.assert(property, { numRuns: RUNS, seed: SEED, verbose: 1, ...(PATH ? { path: PATH, endOnFailure: true } : {}) });
-    console.log(`model: what the runs did: ${JSON.stringify(stats)}`);
-    console.log(`model: ${RUNS} runs passed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`model (${reading}): what the runs did: ${JSON.stringify(stats)}`);
+    console.log(`model (${reading}): ${RUNS} runs passed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     expect(true).toBe(true);
   }, 3_600_000);
 });
