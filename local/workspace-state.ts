@@ -161,7 +161,7 @@ export class WorkspaceState {
       id: inPlace ? original.id : this.newId(),
       script_id: original.script_id,
       script_name: original.script_name,
-      script_task_id: taskId,
+      script_task_id: inPlace ? (original.script_task_id ?? taskId) : taskId,
       resource_id: original.resource_id,
       resource_name: original.resource_name,
       resource_type: original.resource_type,

@@ -1,5 +1,5 @@
-import { isChain, isLink, newChain, pendingKey, recordKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type Link, type RunFacts } from './chain.js';
-import { locateRun, type Located, type RecordLookup } from './locate.js';
+import { isChain, isLink, memberKey, newChain, pendingKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type Link, type RunFacts } from './chain.js';
+import { locateRun, placedElsewhere, type LocateAccess, type Located, type RecordLookup } from './locate.js';
 import { runsOf } from './runs.js';
 import { claimed, deadLettered, released, retried, unknown, type Evidence, type RetriedDetails } from './transitions.js';
 import { exponentialCeiling } from '../platform/backoff.js';
@@ -62,7 +62,11 @@ export class AttemptLedger {
 
   /** Where the run an event names belongs: its chain and generation (lib/ledger/locate.ts). */
   locate(run: RunFacts, lookup: RecordLookup, options: { readonly cache: boolean } = { cache: true }): Promise<Located> {
-    return locateRun({ store: this.store, now: this.now, skewMs: this.options.skewMs ?? 0, stamped: (item) => this.stamped(item) }, run, lookup, options);
+    return locateRun(this.access(), run, lookup, options);
+  }
+
+  private access(): LocateAccess {
+    return { store: this.store, now: this.now, skewMs: this.options.skewMs ?? 0, stamped: (item) => this.stamped(item) };
   }
 
   /** Reads a chain again (after a conflict). */
@@ -78,8 +82,8 @@ export class AttemptLedger {
     const next = this.stamped(claimed(from, located.run, intent, { now, leaseMs: this.options.leaseMs, decidedAt: options.decidedAt, freshTask: options.freshTask }));
     // A retry's pending marker goes with its claim: if this holder dies mid-call, a failure of the retry's run
     // reported before anyone links it still finds this chain (an unconfirmed claim's marker is ignored).
-    const marker = intent === 'retry' ? this.pendingOf(next) : undefined;
-    const [written] = await Promise.all([this.store.write(next, expectedRev), marker ? this.store.put(marker) : undefined]);
+    const markers = intent === 'retry' ? [this.pendingOf(next), this.memberOf(next, located.run.taskId)] : [];
+    const [written] = await Promise.all([this.store.write(next, expectedRev), ...markers.map((marker) => marker && this.store.put(marker))]);
     return written === 'written' ? { chain: next } : undefined;
   }
 
@@ -115,18 +119,13 @@ export class AttemptLedger {
   }
 
   /**
-   * Which chain, other than `chainKey`, already claims each of these runs: a
-   * chain rooted at its record, a pointer from its record, or its task's
-   * link. The lost-answer lookup never takes such a run for its own.
+   * The runs among these that a chain other than `chainKey` places among its
+   * own (lib/ledger/locate.ts placedElsewhere), by record id: the lost-answer
+   * lookup never takes such a run for its own.
    */
-  async claimedElsewhere(chainKey: string, runs: ReadonlyArray<Pick<RunFacts, 'projectId' | 'recordId' | 'taskId'>>): Promise<Set<string>> {
-    const owners = await Promise.all(
-      runs.map(async (run) => {
-        const [own, link] = await Promise.all([this.store.read(recordKey(run.projectId, run.recordId)), run.taskId ? this.store.read(taskKey(run.projectId, run.taskId)) : undefined]);
-        return [own, link].map((item) => (isChain(item) ? item.pk : isLink(item) ? item.link_to : undefined)).filter((owner) => owner !== undefined && owner !== chainKey);
-      }),
-    );
-    return new Set(runs.filter((_, i) => owners[i]!.length > 0).map((run) => run.recordId));
+  async claimedElsewhere(chainKey: string, runs: readonly RunFacts[]): Promise<Set<string>> {
+    const elsewhere = await Promise.all(runs.map((run) => placedElsewhere(this.access(), run, chainKey)));
+    return new Set(runs.filter((_, i) => elsewhere[i]).map((run) => run.recordId));
   }
 
   /**
@@ -182,6 +181,12 @@ export class AttemptLedger {
   /** Writes a plain item (sweep progress). */
   put(item: Keyed & Item): Promise<void> {
     return this.store.put(this.stamped(item));
+  }
+
+  /** The chain's claim on its runs in the retried run's task, on its desktop and script (chain.ts memberKey). */
+  private memberOf(chain: Chain, taskId: string | undefined): (Link & { expires_at: number }) | undefined {
+    const { project_id: project, resource_id: desktop, script_id: script } = chain;
+    return taskId && desktop && script ? this.stamped({ pk: memberKey(project, taskId, desktop, script), link_to: chain.pk, generation: chain.attempts }) : undefined;
   }
 
   private pendingOf(chain: Chain): (Link & { expires_at: number }) | undefined {

@@ -98,6 +98,13 @@ export const taskKey = (projectId: string, taskId: string): string => `${project
  */
 export const pendingKey = (projectId: string, resourceId: string, scriptId: string): string => `${projectId}#pending#${resourceId}#${scriptId}`;
 
+/**
+ * A chain that retried a run of this task on this desktop and script: a
+ * retry that adds its run to the retried run's own task is found by it (and
+ * by no other chain with runs on the same desktop and script).
+ */
+export const memberKey = (projectId: string, taskId: string, resourceId: string, scriptId: string): string => `${projectId}#run#${taskId}#${resourceId}#${scriptId}`;
+
 export function isLink(item: Record<string, unknown> | undefined): item is Record<string, unknown> & Link {
   return typeof item?.['link_to'] === 'string';
 }

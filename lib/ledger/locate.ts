@@ -1,4 +1,4 @@
-import { isChain, isLink, newChain, overlaidFacts, pendingKey, recordKey, taskKey, type Chain, type RunFacts } from './chain.js';
+import { isChain, isLink, memberKey, newChain, overlaidFacts, pendingKey, recordKey, taskKey, type Chain, type RunFacts } from './chain.js';
 import { placeRun, type CurrentRun } from './runs.js';
 import type { Item, LedgerStore } from './store.js';
 
@@ -71,15 +71,27 @@ interface Candidates {
   readonly own: Item | undefined;
 }
 
-async function placeAmongCandidates(access: LocateAccess, run: RunFacts, current?: CurrentRun): Promise<Candidates> {
+/**
+ * Whether a chain other than `chainKey` places this run among its runs, by
+ * any key that leads to one (its record's item, its task's link, its desktop
+ * and script's marker): the lost-answer lookup never takes such a run.
+ */
+export async function placedElsewhere(access: LocateAccess, run: RunFacts, chainKey: string): Promise<boolean> {
+  return (await placeAmongCandidates(access, run, undefined, chainKey)).located !== undefined;
+}
+
+async function placeAmongCandidates(access: LocateAccess, run: RunFacts, current?: CurrentRun, except?: string): Promise<Candidates> {
   const { store } = access;
-  const [own, link, marker] = await Promise.all([
+  const onDesktop = run.resourceId !== undefined && run.scriptId !== undefined;
+  const [own, link, member, marker] = await Promise.all([
     store.read(recordKey(run.projectId, run.recordId)),
     run.taskId ? store.read(taskKey(run.projectId, run.taskId)) : undefined,
-    run.resourceId && run.scriptId ? store.read(pendingKey(run.projectId, run.resourceId, run.scriptId)) : undefined,
+    run.taskId && onDesktop ? store.read(memberKey(run.projectId, run.taskId, run.resourceId!, run.scriptId!)) : undefined,
+    onDesktop ? store.read(pendingKey(run.projectId, run.resourceId!, run.scriptId!)) : undefined,
   ]);
-  // A retry's task link first (the lineage's word), then the record's own item, then its desktop and script's marker.
-  const keys = [...new Set([isLink(link) ? link.link_to : undefined, isChain(own) ? own.pk : isLink(own) ? own.link_to : undefined, isLink(marker) ? marker.link_to : undefined].filter((k): k is string => k !== undefined))];
+  // A retry's task link first (the lineage's word), the record's own item, its task's chain on its desktop and script, the marker.
+  const leads = [link, own, member, marker].map((item) => (isChain(item) ? item.pk : isLink(item) ? item.link_to : undefined));
+  const keys = [...new Set(leads.filter((key): key is string => key !== undefined && key !== except))];
   const chains = await Promise.all(keys.map((key) => (isChain(own) && own.pk === key ? own : store.read(key))));
   let ask = false;
   for (const chain of chains) {

@@ -4,25 +4,19 @@ import type { ManualAnswer } from '../../lib/ways-in/manual.js';
 import { lambdaContext, toRecord } from '../../local/poller.js';
 import { body, failedRecord, inCloudEvent, inEventBridge, inSns, minutesAgo, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { attr, invoke, sqsEvent, startHarness, type Harness, outcomesOf } from '../helpers/harness.js';
+import { RETRY_READINGS } from '../../local/workspace-state.js';
 
 /**
- * One regression test per case of the ledger-protocol issue
- * (docs/ledger-protocol.md, "The eleven cases"), through the real handlers
- * on the local stack. Time jumps past leases with a faked Date, never a sleep.
+ * One regression test per case of docs/ledger-protocol.md ("The cases"),
+ * through the real handlers on the local stack, under every reading of what
+ * Workspace's retry does (docs/workspace-api.md, "What a retry does"): a new
+ * task, the original task, or the record run again in place. Time jumps past
+ * leases with a faked Date, never a sleep.
  */
 
 type Manual = (event: unknown, context: Context) => Promise<ManualAnswer>;
 let h: Harness;
 const QUICK = JSON.stringify({ backoff: { base_seconds: 1, max_seconds: 1 } });
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(() => h.stop());
-afterEach(() => {
-  vi.useRealTimers();
-  h.stack.simulator.clearFaults();
-});
 
 /** A failed record Workspace knows, and its failure event (record + task, as real events carry). */
 function knownFailure(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -45,7 +39,16 @@ function failNewRunsOf(recordId: string): string[] {
   return runs;
 }
 
-describe('the ledger protocol, case by case', () => {
+describe.each(RETRY_READINGS)('the ledger protocol, case by case (retry reading: %s)', (reading) => {
+  beforeAll(async () => {
+    h = await startHarness({ simulator: { reading } });
+  });
+  afterAll(() => h.stop());
+  afterEach(() => {
+    vi.useRealTimers();
+    h.stack.simulator.clearFaults();
+  });
+
   it.each([
     ['an SNS notification (MessageId)', inSns],
     ['an EventBridge event (id)', inEventBridge],
@@ -92,7 +95,7 @@ describe('the ledger protocol, case by case', () => {
     jump(200_000); // past the lease (60 s) and the clock-skew allowance (120 s)
     const after = await outcomesOf(() => invoke(handler, sqsEvent([event])));
     expect(after[0]).toMatchObject({ kind: 'dead-lettered', ruleId: 'max-attempts' });
-    expect(h.stack.simulator.rerunsOf(lostRun!)).toBe(0);
+    expect(h.stack.simulator.rerunsOfRun(h.stack.simulator.state.runKey(PROJECT_ID, lostRun!)!)).toBe(0);
   });
 
   it('case 3: a task failing on four desktops is four failures, and each one\'s next run is its own attempt 2', async () => {
@@ -147,12 +150,12 @@ describe('the ledger protocol, case by case', () => {
 
   it('case 6: events that name only a record follow the lineage through a lookup, so max_attempts 1 stops the second run', async () => {
     const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', RETRY_POLICY: JSON.stringify({ max_attempts: 1 }) });
-    const failure = knownFailure({ task_id: undefined });
-    await invoke(handler, sqsEvent([body(failure)]));
+    const failure = knownFailure();
+    await invoke(handler, sqsEvent([body({ ...failure, task_id: undefined })]));
     const [next] = failNewRunsOf(String(failure['record_id']));
     const outcomes = await outcomesOf(() => invoke(handler, sqsEvent([body({ project_id: PROJECT_ID, record_id: next, status: 'FAILED', reason: 'Script execution timed out' })])));
     expect(outcomes[0]).toMatchObject({ kind: 'dead-lettered', ruleId: 'max-attempts' });
-    expect(h.stack.simulator.rerunsOf(next!)).toBe(0);
+    expect(h.stack.simulator.rerunsOfRun(h.stack.simulator.state.runKey(PROJECT_ID, next!)!)).toBe(0);
   });
 
   it('case 8: force never retries a run already retried, even when a later run of its chain was dead-lettered', async () => {
@@ -164,10 +167,13 @@ describe('the ledger protocol, case by case', () => {
     const manual = await h.loadHandler<Manual>('manual', { RETRY_POLICY: JSON.stringify({ max_attempts: 1 }) });
     const forceOld = await manual({ project_id: PROJECT_ID, record_id: String(failure['record_id']), force: true, reason: 'INC-7' }, lambdaContext('retryManually', 120_000));
     const forceNew = await manual({ project_id: PROJECT_ID, record_id: next!, force: true, reason: 'INC-7' }, lambdaContext('retryManually', 120_000));
-    expect(forceOld.ok && forceOld.results[0]).toMatchObject({ outcome: 'duplicate' });
-    expect(forceNew.ok && forceNew.results[0]).toMatchObject({ outcome: 'retried', forced: true, attempt: 2 });
-    expect(h.stack.simulator.rerunsOf(String(failure['record_id']))).toBe(1);
-    expect(h.stack.simulator.rerunsOf(next!)).toBe(1);
+    // In place, both requests name one record: the first is its current (dead-lettered) run, the second finds that run retried.
+    const [first, second] = reading === 'in-place' ? ['retried', 'duplicate'] : ['duplicate', 'retried'];
+    expect(forceOld.ok && forceOld.results[0]).toMatchObject({ outcome: first });
+    expect(forceNew.ok && forceNew.results[0]).toMatchObject({ outcome: second });
+    expect([forceOld, forceNew].flatMap((a) => (a.ok ? a.results : [])).find((r) => r.outcome === 'retried')).toMatchObject({ forced: true, attempt: 2 });
+    expect(h.stack.simulator.rerunsOfRun(`${String(failure['record_id'])}#0`)).toBe(1);
+    expect(h.stack.simulator.retries.filter((r) => [String(failure['record_id']), next].includes(r.target.recordId))).toHaveLength(2);
   });
 
   it('case 9: a lease shorter than the worst-case call is refused at cold start, naming the variable', async () => {
@@ -198,5 +204,56 @@ describe('the ledger protocol, case by case', () => {
     const after = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
     expect(after[0]).toMatchObject({ kind: 'retried', via: 'answer', attempt: 1 });
     expect(h.stack.simulator.rerunsOf(String(failure['record_id']))).toBe(1);
+  });
+
+  it('case 12: each failure delivered again after its retry, in another envelope, is a duplicate: one retry per failed run', async () => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const failures = Array.from({ length: 4 }, () => knownFailure());
+    // Workspace's records as they were when they failed (in place, a retry changes the record itself).
+    const records = failures.map((f) => ({ ...h.stack.simulator.state.record(PROJECT_ID, String(f['record_id'])), project_id: PROJECT_ID }));
+    await invoke(handler, sqsEvent(failures.map((f, i) => body(i % 2 ? records[i] : f))));
+    const again = await outcomesOf(() => invoke(handler, sqsEvent(failures.map((f, i) => body(i % 2 ? f : inSns(records[i]))))));
+    expect(again.map((o) => o['kind'])).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate']);
+    for (const f of failures) expect(h.stack.simulator.rerunsOfRun(`${String(f['record_id'])}#0`)).toBe(1);
+  });
+
+  it.each([
+    ['a plain event (no start)', (run: Record<string, unknown>) => ({ project_id: PROJECT_ID, record_id: run['id'], task_id: run['script_task_id'], resource_id: run['resource_id'], script_id: run['script_id'], status: 'FAILED', reason: 'Script execution timed out' })],
+    ['Workspace\'s record', (run: Record<string, unknown>) => ({ ...run, project_id: PROJECT_ID })],
+  ])('case 13: a retried run that fails again, told by %s, is its chain\'s next attempt: dead-lettered under max_attempts 1, never a duplicate', async (_, eventOf) => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', RETRY_POLICY: JSON.stringify({ max_attempts: 1 }) });
+    const failure = knownFailure();
+    await invoke(handler, sqsEvent([body(failure)]));
+    jump(5_000);
+    const [next] = failNewRunsOf(String(failure['record_id']));
+    const run = h.stack.simulator.state.record(PROJECT_ID, next!)! as unknown as Record<string, unknown>;
+    const outcomes = await outcomesOf(() => invoke(handler, sqsEvent([body(eventOf(run))])));
+    expect(outcomes[0]).toMatchObject({ kind: 'dead-lettered', ruleId: 'max-attempts' });
+    const again = await outcomesOf(() => invoke(handler, sqsEvent([body(eventOf(run))])));
+    expect(again[0]).toMatchObject({ kind: 'duplicate' });
+    expect(h.stack.simulator.rerunsOfRun(`${String(failure['record_id'])}#0`)).toBe(1);
+  });
+
+  it('case 14: the lost-answer lookup never takes a run another chain owns, even one of the same script and desktop started inside the skew window', async () => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', WORKSPACE_TIMEOUT_MS: '300', WORKSPACE_IN_CALL_RETRIES: '0' });
+    const task = `shared-${reading}-${Date.now()}`;
+    const [r1, r2] = [
+      failedRecord({ id: `${task}-a`, script_task_id: `${task}-ta`, resource_id: `${task}-desk`, script_id: 'shared-script', start_time: minutesAgo(5), end_time: minutesAgo(4) }),
+      failedRecord({ id: `${task}-b`, script_task_id: `${task}-tb`, resource_id: `${task}-desk`, script_id: 'shared-script', start_time: minutesAgo(1), end_time: minutesAgo(0.5) }),
+    ];
+    h.stack.simulator.seedRecords(PROJECT_ID, [r1!, r2!]);
+    const eventOf = (r: typeof r1) => body({ ...r, project_id: PROJECT_ID });
+    // r2, the same script on the same desktop, is retried; then r1's retry is cut off before Workspace ran it: its outcome is unknown.
+    await invoke(handler, sqsEvent([eventOf(r2)]));
+    expect(h.stack.simulator.rerunsOfRun(`${r2!.id}#0`)).toBe(1);
+    h.stack.simulator.planFaults({ kind: 'reset', route: 'retry' });
+    await invoke(handler, sqsEvent([eventOf(r1)]));
+    // Past r1's lease: its lookup sees r2 and r2's retry's run, both r2's chain's, and takes neither for its own.
+    jump(200_000);
+    const after = await outcomesOf(() => invoke(handler, sqsEvent([eventOf(r1)])));
+    expect(after[0]).toMatchObject({ kind: 'retried', via: 'answer' });
+    const r2Again = await outcomesOf(() => invoke(handler, sqsEvent([eventOf(r2)])));
+    expect(r2Again[0]).toMatchObject({ kind: 'duplicate' });
+    expect([h.stack.simulator.rerunsOfRun(`${r1!.id}#0`), h.stack.simulator.rerunsOfRun(`${r2!.id}#0`)]).toEqual([1, 1]);
   });
 });

@@ -73,8 +73,8 @@ describe('protocol breaks found by review', () => {
     world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true }, async () => undefined);
     emit(world, 'r1', 'plain');
     world.ws.armRetry('lose-502');
-    // The writes before it: the looked-up chain, the claim, the claim's pending marker; then the "unknown" write.
-    world.store.arm('write-lost', 1, 3);
+    // The writes before it: the looked-up chain, the claim, the claim's pending marker and task marker; then the "unknown" write.
+    world.store.arm('write-lost', 1, 4);
     await deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'none');
     world.store.disarm();
     // Act: the retry's run (r2, task t2) fails and is reported before anyone linked it.
