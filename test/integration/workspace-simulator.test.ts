@@ -106,3 +106,28 @@ describe('list records over HTTP', () => {
     expect(await list(filters)).toEqual(expected);
   });
 });
+
+describe('show_history over HTTP', () => {
+  it('lists a record run again in place twice, its earlier run as history, only when asked with the desktop and script', async () => {
+    // Prepare: a simulator that runs retried records again in place.
+    const inPlace = await WorkspaceSimulator.start({ credentials: [KEY], reading: 'in-place', now: () => new Date(clock) });
+    const viaInPlace = new WorkspaceClient({ defaultRegion: 'cn-north-4', endpoints: parseEndpointOverrides(JSON.stringify({ 'cn-north-4': inPlace.url })), timeoutMs: 1_000, maxInCallRetries: 0, backoffBaseMs: 1, backoffCapMs: 1 });
+    inPlace.seedRecords(PROJECT_ID, [failedRecord({ id: 'ip1', script_task_id: 'ipt', script_id: 'ips', resource_id: 'ipd', start_time: '2026-11-29T08:00:00Z', end_time: '2026-11-29T08:01:00Z' })]);
+    const runs = async (filters: RecordFilters) => {
+      const seen: string[] = [];
+      for await (const r of viaInPlace.listRecords(project, filters, KEY)) seen.push(`${r.id}@${r.start_time}`);
+      return seen;
+    };
+    try {
+      // Act
+      const accepted = await viaInPlace.retry(project, { recordId: 'ip1' }, KEY);
+      // Assess
+      expect(accepted.taskId).toBe('ipt');
+      expect(await runs({ resourceIds: ['ipd'], scriptIds: ['ips'] })).toEqual([`ip1@${new Date(clock).toISOString().slice(0, 19)}Z`]);
+      expect(await runs({ resourceIds: ['ipd'], scriptIds: ['ips'], showHistory: true })).toEqual(['ip1@2026-11-29T08:00:00Z', `ip1@${new Date(clock).toISOString().slice(0, 19)}Z`]);
+      await expect(runs({ resourceIds: ['ipd'], showHistory: true })).rejects.toMatchObject({ status: 400, code: 'WKS.00211102' });
+    } finally {
+      await inPlace.stop();
+    }
+  });
+});

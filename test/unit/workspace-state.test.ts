@@ -175,3 +175,75 @@ describe('list records', () => {
     expect(!parsed.ok && parsed.message).toMatch(message);
   });
 });
+
+describe('the readings of what a retry does', () => {
+  const seed = (state: WorkspaceState) =>
+    state.seedRecords(PROJECT_ID, [
+      failedRecord({ id: 'r1', script_task_id: 't1', script_id: 's1', resource_id: 'd1', start_time: '2026-11-29T09:00:00Z', end_time: '2026-11-29T09:01:00Z' }),
+      failedRecord({ id: 'r2', script_task_id: 't1', script_id: 's1', resource_id: 'd2', start_time: '2026-11-29T09:00:00Z', end_time: '2026-11-29T09:01:00Z' }),
+    ]);
+  const ids = (state: WorkspaceState, params: Record<string, string | string[]>) => state.listRecords(PROJECT_ID, query(params)).script_records.map((r) => `${r.id}@${r.start_time}:${r.status}`);
+
+  it('original-task: the answer is the retried record\'s task; the superseded run is listed only with show_history', () => {
+    // Prepare
+    const { state } = workspace({ reading: 'original-task' });
+    seed(state);
+    // Act
+    const result = state.retry(PROJECT_ID, { recordId: 'r1' });
+    // Assess
+    if (!result.ok) throw new Error(result.message);
+    expect(result.applied.newTaskId).toBe('t1');
+    const [rerun] = result.applied.reruns;
+    expect(rerun).toMatchObject({ originalId: 'r1', originalRun: 'r1#0', newRun: `${rerun!.newRecordId}#0` });
+    expect(state.recordsOfTask(PROJECT_ID, 't1').map((r) => r.id)).toEqual(['r1', 'r2', rerun!.newRecordId]);
+    expect(ids(state, { resource_id: 'd1', script_id: 's1' })).toEqual([`${rerun!.newRecordId}@2026-11-29T10:00:00Z:RUNNING`]);
+    expect(ids(state, { resource_id: 'd1', script_id: 's1', show_history: 'true' })).toEqual(['r1@2026-11-29T09:00:00Z:FAILED', `${rerun!.newRecordId}@2026-11-29T10:00:00Z:RUNNING`]);
+    expect(state.record(PROJECT_ID, 'r1')).toMatchObject({ status: 'FAILED' });
+  });
+
+  it('in-place: the record runs again, same id and task, with a new start; its earlier run is history', () => {
+    const { state } = workspace({ reading: 'in-place' });
+    seed(state);
+    const result = state.retry(PROJECT_ID, { recordId: 'r1' });
+    if (!result.ok) throw new Error(result.message);
+    expect(result.applied).toMatchObject({ newTaskId: 't1', reruns: [{ originalId: 'r1', newRecordId: 'r1', originalRun: 'r1#0', newRun: 'r1#1' }] });
+    expect(state.record(PROJECT_ID, 'r1')).toMatchObject({ script_task_id: 't1', status: 'RUNNING', start_time: '2026-11-29T10:00:00Z' });
+    expect(ids(state, { resource_id: 'd1', script_id: 's1' })).toEqual(['r1@2026-11-29T10:00:00Z:RUNNING']);
+    expect(ids(state, { resource_id: 'd1', script_id: 's1', show_history: 'true' })).toEqual(['r1@2026-11-29T09:00:00Z:FAILED', 'r1@2026-11-29T10:00:00Z:RUNNING']);
+    expect([state.runKey(PROJECT_ID, 'r1'), state.log.rerunsOfRun('r1#0'), state.log.rerunsOfRun('r1#1')]).toEqual(['r1#1', 1, 0]);
+  });
+
+  it('in-place by task: each failed record runs again in its own place', () => {
+    const { state } = workspace({ reading: 'in-place' });
+    seed(state);
+    const result = state.retry(PROJECT_ID, { taskId: 't1' });
+    expect(result.ok && result.applied.reruns.map((r) => r.newRun)).toEqual(['r1#1', 'r2#1']);
+    expect(state.recordsOfTask(PROJECT_ID, 't1').map((r) => r.status)).toEqual(['RUNNING', 'RUNNING']);
+  });
+
+  it('new-task with hideSuperseded: the retried record is listed only as history, the answer a new task', () => {
+    const { state } = workspace({ hideSuperseded: true });
+    seed(state);
+    const result = state.retry(PROJECT_ID, { recordId: 'r1' });
+    expect(result.ok && result.applied.newTaskId).not.toBe('t1');
+    expect(ids(state, { resource_id: 'd1', script_id: 's1', status: 'FAILED' })).toEqual([]);
+    expect(ids(state, { resource_id: 'd1', script_id: 's1', status: 'FAILED', show_history: 'true' })).toEqual(['r1@2026-11-29T09:00:00Z:FAILED']);
+  });
+
+  it('a run a retry starts begins in a later second than the run it retried ended', () => {
+    const { state } = workspace({ reading: 'in-place' });
+    state.seedRecords(PROJECT_ID, [failedRecord({ id: 'late', start_time: '2026-11-29T09:59:00Z', end_time: '2026-11-29T10:00:00Z' })]);
+    state.retry(PROJECT_ID, { recordId: 'late' });
+    expect(state.record(PROJECT_ID, 'late')!.start_time).toBe('2026-11-29T10:00:01Z');
+  });
+
+  it.each([
+    [{ show_history: 'true', resource_id: 'd1' }, /needs both resource_id and script_id/],
+    [{ show_history: 'yes', resource_id: 'd1', script_id: 's1' }, /show_history must be true or false/],
+  ])('refuses %j, naming the parameter', (params, message) => {
+    const search = new URLSearchParams(params);
+    const parsed = parseRecordQuery(search);
+    expect(parsed.ok).toBe(false);
+    expect(!parsed.ok && parsed.message).toMatch(message);
+  });
+});
