@@ -25,6 +25,8 @@ export type Outcome =
   | { readonly kind: 'dead-lettered'; readonly reason: string; readonly errorCode: string; readonly ruleId?: string | undefined; readonly attempts: number; readonly preview?: PreparedRequest | undefined; readonly decision?: Decision | undefined }
   | { readonly kind: 'deferred'; readonly reason: string; readonly delaySeconds?: number | undefined; readonly held: boolean }
   | { readonly kind: 'duplicate'; readonly reason: string }
+  /** The event's run did not fail (its status word): acknowledged and counted, so the DLQ holds only what a person must see. */
+  | { readonly kind: 'not-failed'; readonly reason: string; readonly status: string }
   /** A dry run's decision, shown and not forwarded (the console and the sweep, where nothing would be lost). */
   | { readonly kind: 'previewed'; readonly reason: string; readonly ruleId?: string | undefined; readonly preview?: PreparedRequest | undefined; readonly decision?: Decision | undefined };
 
@@ -136,6 +138,8 @@ async function outcomeOf(item: Settling, rejects: Rejects, forwarders: Forwarder
       return [{ kind: 'duplicate', reason: r.reason }, !(r.link && rejects.linkRejects.has(r.link.pk))];
     case 'hold':
       return held(r.reason);
+    case 'not-failed':
+      return [{ kind: 'not-failed', reason: r.reason, status: r.status }, true];
     case 'dead-letter': {
       if (r.dryRun && !forwarders.forwardDryRuns) return [{ kind: 'previewed', reason: r.letter.reason, ruleId: r.letter.ruleId, preview: r.preview, decision: r.decision }, true];
       const claim = r.claim;

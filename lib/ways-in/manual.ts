@@ -172,5 +172,7 @@ function toResult(failure: { projectId: string; recordId?: string | undefined; t
       return { ...base, outcome: 'deferred', reason: outcome.reason, retry_after_seconds: outcome.delaySeconds };
     case 'duplicate':
       return { ...base, outcome: 'duplicate', reason: outcome.reason };
+    case 'not-failed':
+      return { ...base, outcome: 'not-failed', reason: outcome.reason };
   }
 }

@@ -35,6 +35,8 @@ export interface ProjectSummary {
   duplicate: number;
   /** Dry runs: decisions shown, nothing sent, and progress not saved (so nothing is skipped when the dry run ends). */
   previewed: number;
+  /** Records whose status was no longer a failure when they were handled. */
+  'not-failed': number;
   /** False when the sweep stopped early (time budget, or a failure it could not settle): the next run resumes. */
   complete: boolean;
   window: { readonly start: string; readonly end: string };
@@ -68,7 +70,7 @@ async function sweepProject(project: { projectId: string; region?: string | unde
   const start = resuming ? state.window_start! : huaweiTime(new Date(state.watermark ? Date.parse(state.watermark) - overlapMs : now - deps.sweep.lookbackMinutes * 60_000));
   const end = resuming ? state.window_end! : huaweiTime(new Date(now));
   let offset = resuming ? (state.next_offset ?? 0) : 0;
-  const summary: ProjectSummary = { projectId: project.projectId, seen: 0, retried: 0, 'dead-lettered': 0, deferred: 0, duplicate: 0, previewed: 0, complete: false, window: { start, end } };
+  const summary: ProjectSummary = { projectId: project.projectId, seen: 0, retried: 0, 'dead-lettered': 0, deferred: 0, duplicate: 0, previewed: 0, 'not-failed': 0, complete: false, window: { start, end } };
   const saveProgress = async () => {
     if (!deps.config.dryRun) await deps.ledger.put({ pk: stateKey(project.projectId), watermark: state.watermark, window_start: start, window_end: end, next_offset: offset });
   };
