@@ -7,7 +7,7 @@ import { countOutcome, logger } from '../platform/observability.js';
 import { processFailure, type FailureInput, type PipelineDeps } from './process-failure.js';
 import type { Decision } from '../policy/policy.js';
 import type { Resolution } from './resolution.js';
-import { MAX_DELAY_SECONDS, numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type QueueSender, type SourceMessage } from '../platform/queue-sender.js';
+import { MAX_DELAY_SECONDS, MAX_MESSAGE_BYTES, numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type QueueSender, type SourceMessage } from '../platform/queue-sender.js';
 import type { PreparedRequest } from '../workspace/client.js';
 
 /**
@@ -56,10 +56,11 @@ export interface Forwarders {
   readonly requeue?: QueueSender | undefined;
 }
 
-/** Our control attributes, then the original ones that are not a dead letter's (a replayed letter's reason is spent). */
+/** Our control attributes, then the original ones that are not a dead letter's (a replayed letter's reason is spent), as many as fit in MAX_MESSAGE_BYTES. */
 function controlled(item: Settling, ours: Record<string, MessageAttributeValue>): Record<string, MessageAttributeValue> {
   const originals = Object.fromEntries(Object.entries(item.source.attributes).filter(([name]) => !DEAD_LETTER_ATTRIBUTES.has(name)));
-  return withOriginalAttributes({ ...ours, [CONTROL_ATTRIBUTES.firstSeenAt]: numberAttribute(item.firstSeenAt), [CONTROL_ATTRIBUTES.originMessageId]: textAttribute(item.source.originId) }, originals);
+  const controls = { ...ours, [CONTROL_ATTRIBUTES.firstSeenAt]: numberAttribute(item.firstSeenAt), [CONTROL_ATTRIBUTES.originMessageId]: textAttribute(item.source.originId) };
+  return withOriginalAttributes(controls, originals, MAX_MESSAGE_BYTES - Buffer.byteLength(item.source.body, 'utf8'));
 }
 
 function requeueMessage(item: Settling, r: Extract<Resolution, { kind: 'requeue' }>): OutgoingMessage {
