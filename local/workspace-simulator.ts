@@ -39,6 +39,11 @@ export interface SimulatorOptions extends WorkspaceStateOptions {
   readonly maxSkewMs?: number;
   /** How error bodies are laid out (default `error_code`: `{"error_code", "error_msg"}`). */
   readonly errorShape?: ErrorShape;
+  /**
+   * Called as each request arrives, before anything else: a test changes Workspace's state here
+   * as other clients would between two calls (runs that end, records re-run by someone else).
+   */
+  readonly onRequest?: (request: { readonly route: SimulatorRoute; readonly routeCall: number; readonly query: URLSearchParams }, state: WorkspaceState) => void;
 }
 
 /** Kept for callers of the first simulator: an applied retry. */
@@ -65,6 +70,7 @@ export class WorkspaceSimulator {
   private readonly sockets = new Set<Socket>();
   private readonly random: () => number;
   private readonly errorShape: ErrorShape;
+  private readonly onRequest: SimulatorOptions['onRequest'];
 
   private constructor(
     private readonly server: Server,
@@ -76,6 +82,7 @@ export class WorkspaceSimulator {
     this.faults = options.faults ?? {};
     this.random = options.random ?? Math.random;
     this.errorShape = options.errorShape ?? 'error_code';
+    this.onRequest = options.onRequest;
     this.keys = new GatewayKeys(options.credentials ?? [], options.maxSkewMs ?? 15 * 60_000);
   }
 
@@ -184,6 +191,7 @@ export class WorkspaceSimulator {
     const position = { route, call: ++this.requestsReceived, routeCall };
     const byRoute = `${method} /${segments.map((s, i) => (i === 1 || i === 3 ? '{id}' : s)).join('/')}`;
     this.requestsByRoute.set(byRoute, (this.requestsByRoute.get(byRoute) ?? 0) + 1);
+    this.onRequest?.({ route, routeCall, query: url.searchParams }, this.state);
     const body = await readBody(req);
 
     if (this.faults.latencyMs) await sleep(this.faults.latencyMs);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { huaweiTime } from '../lib/workspace/record-query.js';
 import type { ExecutionRecord } from '../lib/workspace/types.js';
-import { matchesQuery, type RecordQuery, type TaskType } from './record-filters.js';
+import { inListOrder, matchesQuery, type ListOrder, type RecordQuery, type TaskType } from './record-filters.js';
 import { RetryLog, type AppliedRetry, type Rerun, type RetryTargetIds } from './retry-log.js';
 
 export type { AppliedRetry, Rerun, RetryTargetIds } from './retry-log.js';
@@ -27,6 +27,8 @@ export interface WorkspaceStateOptions {
   readonly newRunOutcome?: (run: ExecutionRecord, original: ExecutionRecord | undefined) => RunStatus;
   /** Treat every record and task id as known (benchmarks: no seeding of thousands of ids). */
   readonly acceptAnyId?: boolean;
+  /** The order the list call pages in (default `created`). */
+  readonly listOrder?: ListOrder;
 }
 
 export interface RetryContext {
@@ -125,11 +127,11 @@ export class WorkspaceState {
     return (project.tasks.get(taskId)?.recordIds ?? []).map((id) => ({ ...project.records.get(id)! }));
   }
 
-  /** GET .../script-execution-records, in the order records were created. */
+  /** GET .../script-execution-records, in the configured list order. */
   listRecords(projectId: string, query: RecordQuery): { count: number; script_records: ExecutionRecord[] } {
     const project = this.project(projectId);
     const taskTypeOf = (r: ExecutionRecord) => project.tasks.get(r.script_task_id ?? '')?.taskType ?? 'SCRIPT';
-    const matching = [...project.records.values()].filter((r) => matchesQuery(r, query, taskTypeOf));
+    const matching = inListOrder([...project.records.values()], this.options.listOrder).filter((r) => matchesQuery(r, query, taskTypeOf));
     return { count: matching.length, script_records: matching.slice(query.offset, query.offset + query.limit).map((r) => ({ ...r })) };
   }
 
