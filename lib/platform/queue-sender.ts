@@ -154,11 +154,18 @@ export function withOriginalAttributes(
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
  * A lone surrogate (half of a character cut in two) is none of them.
  */
-const NOT_ACCEPTED = /[^\t\n\r\u{20}-\u{D7FF}\u{E000}-\u{FFFD}\u{10000}-\u{10FFFF}]/gu;
+const ACCEPTED = String.raw`\t\n\r\u{20}-\u{D7FF}\u{E000}-\u{FFFD}\u{10000}-\u{10FFFF}`;
+const NOT_ACCEPTED = new RegExp(`[^${ACCEPTED}]`, 'u');
+const EVERY_NOT_ACCEPTED = new RegExp(`[^${ACCEPTED}]`, 'gu');
+
+/** Whether SQS accepts every character of `text` (in a body or a string attribute). */
+export function acceptedBySqs(text: string): boolean {
+  return !NOT_ACCEPTED.test(text);
+}
 
 /** `value` with every character SQS refuses replaced by U+FFFD, so a string from an event can never make SQS refuse a message. */
 export function sqsText(value: string): string {
-  return value.replace(NOT_ACCEPTED, '\uFFFD');
+  return value.replace(EVERY_NOT_ACCEPTED, '\uFFFD');
 }
 
 /** What an empty string attribute becomes: SQS refuses an empty value. */

@@ -1,6 +1,6 @@
 import type { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { batchesOf, EMPTY_ATTRIBUTE, MAX_BATCH_BYTES, MAX_MESSAGE_ATTRIBUTES, messageBytes, numberAttribute, QueueSender, sqsText, textAttribute, withOriginalAttributes } from '../../lib/platform/queue-sender.js';
+import { acceptedBySqs, batchesOf, EMPTY_ATTRIBUTE, MAX_BATCH_BYTES, MAX_MESSAGE_ATTRIBUTES, messageBytes, numberAttribute, QueueSender, sqsText, textAttribute, withOriginalAttributes } from '../../lib/platform/queue-sender.js';
 
 /**
  * What the sender makes of SQS's answers (the wire itself is exercised by the
@@ -108,6 +108,9 @@ describe('what SQS accepts', () => {
   it('keeps what SQS accepts: tabs, newlines, accents, CJK and characters beyond the BMP', () => {
     const text = 'line\tone\r\nzweite Zeile ü 脚本执行失败 🚀';
     expect(textAttribute(text).StringValue).toBe(text);
+    expect(acceptedBySqs(text)).toBe(true);
+    expect(acceptedBySqs('a\u0000b')).toBe(false);
+    expect(acceptedBySqs('ab\uD83D')).toBe(false);
   });
 
   it('never sends an empty string attribute (SQS refuses one)', () => {
