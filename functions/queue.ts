@@ -9,7 +9,7 @@ import { logger, metrics } from '../lib/platform/observability.js';
 import { processQueueBatch } from '../lib/ways-in/queue-batch.js';
 import { createRuntime, forInvocation } from '../lib/ways-in/runtime.js';
 
-/** retryFromQueue: SQS failure events → retried, dead-lettered, deferred or duplicate (partial batch response). */
+/** retryFromQueue: SQS failure events → retried, dead-lettered, deferred, duplicate or not-failed (partial batch response). */
 const config = loadConfig();
 const runtime = createRuntime(config);
 

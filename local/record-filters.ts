@@ -1,3 +1,4 @@
+import { parseWorkspaceTime } from '../lib/events/workspace-time.js';
 import type { ExecutionRecord } from '../lib/workspace/types.js';
 
 /**
@@ -80,9 +81,26 @@ export function matchesQuery(record: ExecutionRecord, query: RecordQuery, taskTy
   if (query.resourceIds.length > 0 && !query.resourceIds.includes(record.resource_id ?? '')) return false;
   if (query.taskType !== undefined && taskTypeOf(record) !== query.taskType) return false;
   if (query.executeTimeStart === undefined && query.executeTimeEnd === undefined) return true;
-  const started = Date.parse(record.start_time ?? '');
-  if (Number.isNaN(started)) return false;
+  const started = parseWorkspaceTime(record.start_time ?? '');
+  if (started === undefined) return false;
   return started >= (query.executeTimeStart ?? -Infinity) && started <= (query.executeTimeEnd ?? Infinity);
+}
+
+/**
+ * The order the list call pages in. Workspace documents none, so a walk must
+ * hold in any: `created` (the order records were added, the default),
+ * `oldest-first` and `newest-first` (by start time, ties as created), `by-id`.
+ */
+export type ListOrder = 'created' | 'oldest-first' | 'newest-first' | 'by-id';
+
+/** `records` (in the order they were created) in `order`; a new array. */
+export function inListOrder(records: readonly ExecutionRecord[], order: ListOrder = 'created'): ExecutionRecord[] {
+  const started = (record: ExecutionRecord) => parseWorkspaceTime(record.start_time ?? '') ?? 0;
+  const sorted = [...records];
+  if (order === 'oldest-first') sorted.sort((a, b) => started(a) - started(b));
+  if (order === 'newest-first') sorted.sort((a, b) => started(b) - started(a));
+  if (order === 'by-id') sorted.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return sorted;
 }
 
 function refuse(message: string): ParsedQuery {

@@ -23,6 +23,8 @@ export interface StackOptions {
   /** Source queue visibility timeout (default 2 s, so deferred records come back quickly locally). */
   readonly visibilityTimeoutSeconds?: number;
   readonly maxReceiveCount?: number;
+  /** The DLQ's MaximumMessageSize (default SQS's, 1 MiB; a queue created before 2025 kept 262,144). */
+  readonly dlqMaximumMessageSize?: number;
   /** A suffix for queue, table and secret names, so several stacks or tests never share state. */
   readonly name?: string;
 }
@@ -82,7 +84,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
   ]);
   // fauxqs names queues sqs.<region>.localhost, which not every resolver knows: use path-style URLs on its address.
   const pathStyle = (url: string) => `${fauxqs.address}${new URL(url).pathname}`;
-  const dlq = fauxqs.createQueue(`workspace-script-retry-dlq-${suffix}`);
+  const dlq = fauxqs.createQueue(`workspace-script-retry-dlq-${suffix}`, options.dlqMaximumMessageSize ? { attributes: { MaximumMessageSize: String(options.dlqMaximumMessageSize) } } : undefined);
   const source = fauxqs.createQueue(`workspace-script-retry-${suffix}`, {
     attributes: {
       VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 2),

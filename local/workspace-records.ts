@@ -1,5 +1,5 @@
 import type { ExecutionRecord } from '../lib/workspace/types.js';
-import { matchesQuery, type RecordQuery, type TaskType } from './record-filters.js';
+import { inListOrder, matchesQuery, type ListOrder, type RecordQuery, type TaskType } from './record-filters.js';
 
 /**
  * One project's execution records as the simulated Workspace keeps them: the
@@ -80,11 +80,11 @@ export class ProjectRecords {
   }
 
   /** GET .../script-execution-records, in the order runs were created (history first, as it is older). */
-  list(query: RecordQuery & { readonly showHistory?: boolean }): { count: number; script_records: ExecutionRecord[] } {
+  list(query: RecordQuery, order?: ListOrder): { count: number; script_records: ExecutionRecord[] } {
     const taskTypeOf = (r: ExecutionRecord) => this.tasks.get(r.script_task_id ?? '')?.taskType ?? 'SCRIPT';
     const live = [...this.records.values()].filter((r) => query.showHistory === true || !r.superseded).map((r) => r.current);
     const runs = query.showHistory === true ? [...this.history, ...live] : live;
-    const matching = runs.filter((r) => matchesQuery(r, query, taskTypeOf));
+    const matching = inListOrder(runs, order).filter((r) => matchesQuery(r, query, taskTypeOf));
     return { count: matching.length, script_records: matching.slice(query.offset, query.offset + query.limit).map((r) => ({ ...r })) };
   }
 }

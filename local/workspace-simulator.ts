@@ -5,13 +5,14 @@ import { GatewayKeys, type SimulatorCredential } from './key-lockout.js';
 import type { TaskType } from './record-filters.js';
 import type { AppliedRetry } from './retry-log.js';
 import { chooseFault, type FaultKind, type FaultRates, type PlannedFault, type SimulatorRoute } from './simulator-faults.js';
-import { deliverBeforeFault, loseAnswer, readBody, send, sleep } from './simulator-wire.js';
+import { deliverBeforeFault, loseAnswer, readBody, send, sleep, type ErrorShape } from './simulator-wire.js';
 import { answer, routeOf } from './workspace-routes.js';
 import { WorkspaceState, type RunEnd, type WorkspaceStateOptions } from './workspace-state.js';
 
 export type { FaultKind, FaultRates, ForcedFault, PlannedFault, SimulatorRoute } from './simulator-faults.js';
 export type { AppliedRetry, Rerun } from './retry-log.js';
 export type { SimulatorCredential } from './key-lockout.js';
+export type { ErrorShape } from './simulator-wire.js';
 
 /**
  * A local Huawei Cloud Workspace: the script-execution calls of
@@ -36,6 +37,13 @@ export interface SimulatorOptions extends WorkspaceStateOptions {
   readonly random?: () => number;
   /** Allowed clock skew of X-Sdk-Date (default 15 minutes). */
   readonly maxSkewMs?: number;
+  /** How error bodies are laid out (default `error_code`: `{"error_code", "error_msg"}`). */
+  readonly errorShape?: ErrorShape;
+  /**
+   * Called as each request arrives, before anything else: a test changes Workspace's state here
+   * as other clients would between two calls (runs that end, records re-run by someone else).
+   */
+  readonly onRequest?: (request: { readonly route: SimulatorRoute; readonly routeCall: number; readonly query: URLSearchParams }, state: WorkspaceState) => void;
 }
 
 /** Kept for callers of the first simulator: an applied retry. */
@@ -61,6 +69,8 @@ export class WorkspaceSimulator {
   private readonly keys: GatewayKeys;
   private readonly sockets = new Set<Socket>();
   private readonly random: () => number;
+  private readonly errorShape: ErrorShape;
+  private readonly onRequest: SimulatorOptions['onRequest'];
 
   private constructor(
     private readonly server: Server,
@@ -71,6 +81,8 @@ export class WorkspaceSimulator {
     this.state = new WorkspaceState(options);
     this.faults = options.faults ?? {};
     this.random = options.random ?? Math.random;
+    this.errorShape = options.errorShape ?? 'error_code';
+    this.onRequest = options.onRequest;
     this.keys = new GatewayKeys(options.credentials ?? [], options.maxSkewMs ?? 15 * 60_000);
   }
 
@@ -184,6 +196,7 @@ export class WorkspaceSimulator {
     const position = { route, call: ++this.requestsReceived, routeCall };
     const byRoute = `${method} /${segments.map((s, i) => (i === 1 || i === 3 ? '{id}' : s)).join('/')}`;
     this.requestsByRoute.set(byRoute, (this.requestsByRoute.get(byRoute) ?? 0) + 1);
+    this.onRequest?.({ route, routeCall, query: url.searchParams }, this.state);
     const body = await readBody(req);
 
     if (this.faults.latencyMs) await sleep(this.faults.latencyMs);
@@ -191,12 +204,12 @@ export class WorkspaceSimulator {
     if (fault?.planned !== undefined) this.plan.splice(fault.planned, 1);
     if (fault) this.faultsInjected.set(fault.kind, (this.faultsInjected.get(fault.kind) ?? 0) + 1);
     const stallMs = this.faults.stallMs ?? DEFAULT_STALL_MS;
-    if (fault?.timing === 'before') return deliverBeforeFault(res, fault.kind, stallMs);
+    if (fault?.timing === 'before') return deliverBeforeFault(res, fault.kind, stallMs, this.errorShape);
 
     const verdict = this.keys.authenticate(req, segments, url.search, body);
     const lostBy = fault?.kind;
     const result = typeof verdict === 'string' ? answer(this.state, { method, segments, query: url.searchParams, body }, { ak: verdict, lostBy }) : verdict;
-    if (fault?.timing === 'after') return loseAnswer(res, fault.kind, result, stallMs);
-    send(res, result);
+    if (fault?.timing === 'after') return loseAnswer(res, fault.kind, result, stallMs, this.errorShape);
+    send(res, result, this.errorShape);
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { huaweiTime } from '../lib/workspace/record-query.js';
 import type { ExecutionRecord } from '../lib/workspace/types.js';
-import type { RecordQuery, TaskType } from './record-filters.js';
+import type { ListOrder, RecordQuery, TaskType } from './record-filters.js';
 import { RetryLog, type AppliedRetry, type Rerun, type RetryTargetIds } from './retry-log.js';
 import { ProjectRecords, type MutableRecord } from './workspace-records.js';
 
@@ -45,6 +45,8 @@ export interface WorkspaceStateOptions {
   readonly reading?: RetryReading;
   /** Under `new-task`, list a retried record only with `show_history=true`, as `original-task` does. */
   readonly hideSuperseded?: boolean;
+  /** The order the list call pages in (default `created`). */
+  readonly listOrder?: ListOrder;
 }
 
 export interface RetryContext {
@@ -138,9 +140,9 @@ export class WorkspaceState {
     return this.project(projectId).ofTask(taskId).map((r) => ({ ...r }));
   }
 
-  /** GET .../script-execution-records: superseded runs only with `show_history`. */
+  /** GET .../script-execution-records, in the configured list order: superseded runs only with `show_history`. */
   listRecords(projectId: string, query: RecordQuery): { count: number; script_records: ExecutionRecord[] } {
-    return this.project(projectId).list(query);
+    return this.project(projectId).list(query, this.options.listOrder);
   }
 
   /** Ends a record's current run as Workspace would report it: status, end_time now, and why. */

@@ -5,7 +5,8 @@ import { renderTable } from '../local/table.js';
 /**
  * `npm run ops -- dead-letters` and `replay --reason`: what a dead letter says
  * (pure). Our dead letters carry `reason`, `error_code`, `attempts`, `rule_id`,
- * `decided_at` and `first_seen_at` as message attributes (lib/pipeline/dead-letter.ts);
+ * `decided_at` and `first_seen_at` as message attributes, and `body_bytes` and
+ * `body_sha256` when the body was cut to fit (lib/pipeline/dead-letter.ts);
  * a message the queue's redrive policy moved after maxReceiveCount receives has
  * none of them, and says so.
  */
@@ -25,6 +26,8 @@ export interface DeadLetterRow {
   /** Since decided_at, else since SQS received the message. */
   readonly age_seconds?: number | undefined;
   readonly body: string;
+  /** A body too large to go whole: `body` is its beginning; this is the whole one's size and SHA-256. */
+  readonly body_cut?: { readonly original_bytes: number; readonly sha256: string } | undefined;
 }
 
 const attribute = (message: Message, name: string) => message.MessageAttributes?.[name]?.StringValue;
@@ -47,7 +50,14 @@ export function describeDeadLetter(message: Message, now: number): DeadLetterRow
     first_seen_at: attribute(message, 'first_seen_at'),
     age_seconds: Number.isFinite(since) ? Math.max(0, Math.round((now - since) / 1000)) : undefined,
     body,
+    body_cut: cutBody(message),
   };
+}
+
+function cutBody(message: Message): DeadLetterRow['body_cut'] {
+  const bytes = Number(attribute(message, 'body_bytes'));
+  const sha256 = attribute(message, 'body_sha256');
+  return Number.isFinite(bytes) && sha256 !== undefined ? { original_bytes: bytes, sha256 } : undefined;
 }
 
 /** Whether a dead letter is one `replay --reason R` should move: R found in its reason, rule id or error code (any case). */
@@ -70,7 +80,7 @@ export function formatAge(seconds: number | undefined): string {
 }
 
 export function failureLabel(row: DeadLetterRow): string {
-  if (!row.failure) return '(unreadable body)';
+  if (!row.failure) return row.body_cut ? `(body cut: first of ${row.body_cut.original_bytes} bytes)` : '(unreadable body)';
   const id = row.failure.record_id ? `record#${row.failure.record_id}` : `task#${row.failure.task_id ?? '?'}`;
   return `${row.failure.project_id.slice(0, 8)}… ${id}`;
 }

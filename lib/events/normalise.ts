@@ -2,12 +2,16 @@ import * as z from 'zod';
 import type { ScriptFailure } from './failure.js';
 import { safeIdSchema } from './identifiers.js';
 import { parseJson, PoisonPill } from './safe-json.js';
+import { parseWorkspaceTime } from './workspace-time.js';
 
 /**
  * Turns a message body into one ScriptFailure, whatever shape the user has:
  * the plain failure JSON, a Workspace execution record (plus project_id),
  * either inside an SNS notification, an EventBridge event (`detail`) or a
  * CloudEvent (`data`). Anything else is a poison pill with a precise reason.
+ * A field whose value is `null` is absent (a timed-out run reports
+ * `result_code: null`); times are read by parseWorkspaceTime, a zone-less one
+ * as UTC (docs/workspace-api.md, "Times").
  */
 
 export type Normalised = { readonly ok: true; readonly failure: ScriptFailure } | { readonly ok: false; readonly error: string };
@@ -27,9 +31,9 @@ const text = (max: number) => z.string().max(max, `must be at most ${max} charac
 const EARLIEST_MS = Date.UTC(2000, 0, 1);
 const LATEST_MS = Date.UTC(2100, 0, 1);
 const timestamp = z.union([z.string().max(64), z.number()]).transform((value, ctx) => {
-  const ms = typeof value === 'number' ? value : Date.parse(value);
-  if (!Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or epoch milliseconds' });
+  const ms = typeof value === 'number' ? value : parseWorkspaceTime(value);
+  if (ms === undefined || !Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a time like 2021-10-01T12:00:00Z (without a zone: UTC) or epoch milliseconds' });
     return z.NEVER;
   }
   if (ms < EARLIEST_MS || ms >= LATEST_MS) {
@@ -124,8 +128,14 @@ function zodProblem(path: string, payload: Json, error: z.ZodError): string {
   return `${field}: must be a ${issue.expected}, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`;
 }
 
+/** An object without its `null` fields: null means absent, as in Workspace's own answers. */
+export function withoutNulls(payload: Json): Json {
+  return Object.fromEntries(Object.entries(payload).filter(([, value]) => value !== null));
+}
+
 function toFailure(unwrapped: Unwrapped, options: NormaliseOptions): ScriptFailure {
-  const { payload, path, shapes, envelopeId } = unwrapped;
+  const { path, shapes, envelopeId } = unwrapped;
+  const payload = withoutNulls(unwrapped.payload);
   const routing = ROUTING_KEYS.find((key) => key in payload);
   if (routing) throw new PoisonPill(`${path}.${routing}: events cannot choose where a request goes`);
   const isRecord = !('record_id' in payload) && !('task_id' in payload) && 'id' in payload;

@@ -1,5 +1,5 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { textAttribute, type OutgoingMessage, type QueueSender } from '../platform/queue-sender.js';
+import { acceptedBySqs, messageBytes, textAttribute, type OutgoingMessage, type QueueSender } from '../platform/queue-sender.js';
 import { badRequest, unavailable, type IngressAnswer } from './answers.js';
 
 /**
@@ -10,9 +10,6 @@ import { badRequest, unavailable, type IngressAnswer } from './answers.js';
 
 /** SQS's message size limit (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html). */
 export const MAX_SQS_MESSAGE_BYTES = 256 * 1024;
-
-// The characters SQS accepts in a body (same page): #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF.
-const OUTSIDE_SQS_CHARACTERS = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
 export interface Outgoing {
   readonly body: string;
@@ -27,19 +24,18 @@ export function attributes(values: Record<string, string | undefined>): Record<s
   const result: Record<string, MessageAttributeValue> = {};
   for (const [name, value] of Object.entries(values)) {
     const text = value?.slice(0, 256);
-    if (text && !OUTSIDE_SQS_CHARACTERS.test(text)) result[name] = textAttribute(text);
+    if (text && acceptedBySqs(text)) result[name] = textAttribute(text);
   }
   return result;
 }
 
-const bytes = (message: Outgoing) =>
-  Buffer.byteLength(message.body, 'utf8') + Object.entries(message.attributes).reduce((sum, [name, value]) => sum + name.length + 6 + Buffer.byteLength(value.StringValue ?? ''), 0);
+const bytes = (message: Outgoing) => messageBytes(message.body, message.attributes);
 
 /** Why SQS would refuse this body, or undefined. Checked first, so a bad body is a 400 and not a 5xx SMN retries forever. */
 export function bodyProblem(what: string, body: string): string | undefined {
   if (body.length === 0) return `${what} is empty`;
   if (Buffer.byteLength(body, 'utf8') > MAX_SQS_MESSAGE_BYTES) return `${what} is larger than 256 KB (the SQS limit)`;
-  if (OUTSIDE_SQS_CHARACTERS.test(body)) return `${what} contains characters SQS does not accept (control characters or lone surrogates)`;
+  if (!acceptedBySqs(body)) return `${what} contains characters SQS does not accept (control characters or lone surrogates)`;
   return undefined;
 }
 

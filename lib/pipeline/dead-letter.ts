@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type SourceMessage } from '../platform/queue-sender.js';
+import { MAX_MESSAGE_BYTES, messageBytes, numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type SourceMessage } from '../platform/queue-sender.js';
 
 /**
- * What goes to the dead-letter queue: the original body, untouched, with the
- * reason and the evidence as message attributes.
+ * What goes to the dead-letter queue: the original body with the reason and
+ * the evidence as message attributes, always a message SQS accepts. A body
+ * too large to go with them is cut to fit, and the letter says so: its
+ * original size in `body_bytes` and its SHA-256 in `body_sha256`.
  */
 
 /** One failure given up on, with the evidence an operator needs. */
@@ -20,7 +23,7 @@ export interface DeadLetter {
 const MAX_REASON_CHARS = 1000;
 
 /** The attributes a dead letter carries (ours); a message that has `reason` and `decided_at` is a replayed dead letter. */
-export const DEAD_LETTER_ATTRIBUTES: ReadonlySet<string> = new Set(['reason', 'error_code', 'attempts', 'source_message_id', 'decided_at', 'first_seen_at', 'rule_id']);
+export const DEAD_LETTER_ATTRIBUTES: ReadonlySet<string> = new Set(['reason', 'error_code', 'attempts', 'source_message_id', 'decided_at', 'first_seen_at', 'rule_id', 'body_bytes', 'body_sha256']);
 
 /** Carried by a re-enqueued copy of a replayed dead letter: the decision it reopens (epoch ms), since its own attributes are dropped. */
 export const REPLAY_OF_ATTRIBUTE = 'replay_of';
@@ -39,7 +42,7 @@ export function replayedDecision(attributes: Readonly<Record<string, { readonly 
 
 /** Our attributes first (reason, error_code, attempts, source_message_id, decided_at, first_seen_at, rule_id), then as many original ones as fit. */
 export function deadLetterMessage(source: SourceMessage, letter: DeadLetter): OutgoingMessage {
-  const attributes: Record<string, MessageAttributeValue> = {
+  const ours: Record<string, MessageAttributeValue> = {
     reason: textAttribute(letter.reason.slice(0, MAX_REASON_CHARS) || 'unknown'),
     error_code: textAttribute(letter.errorCode),
     attempts: numberAttribute(letter.attempts),
@@ -47,6 +50,24 @@ export function deadLetterMessage(source: SourceMessage, letter: DeadLetter): Ou
     decided_at: textAttribute(new Date(letter.decidedAt).toISOString()),
     first_seen_at: textAttribute(new Date(letter.firstSeenAt).toISOString()),
   };
-  if (letter.ruleId) attributes['rule_id'] = textAttribute(letter.ruleId);
-  return { key: source.messageId, body: source.body, attributes: withOriginalAttributes(attributes, source.attributes) };
+  if (letter.ruleId) ours['rule_id'] = textAttribute(letter.ruleId);
+  const { body, evidence } = fitted(source.body, ours);
+  const attributes = withOriginalAttributes({ ...ours, ...evidence }, source.attributes, MAX_MESSAGE_BYTES - Buffer.byteLength(body, 'utf8'));
+  return { key: source.messageId, body, attributes };
+}
+
+/** The body as it fits beside `ours` in MAX_MESSAGE_BYTES: whole, or its first bytes with its size and digest. */
+function fitted(body: string, ours: Record<string, MessageAttributeValue>): { body: string; evidence: Record<string, MessageAttributeValue> } {
+  if (messageBytes(body, ours) <= MAX_MESSAGE_BYTES) return { body, evidence: {} };
+  const bytes = Buffer.from(body, 'utf8');
+  const evidence = { body_bytes: numberAttribute(bytes.length), body_sha256: textAttribute(createHash('sha256').update(bytes).digest('hex')) };
+  return { body: utf8Prefix(bytes, MAX_MESSAGE_BYTES - messageBytes('', { ...ours, ...evidence })), evidence };
+}
+
+/** The longest prefix of `bytes` of at most `max` bytes that ends on a character boundary, as text. */
+function utf8Prefix(bytes: Buffer, max: number): string {
+  let end = Math.max(0, Math.min(max, bytes.length));
+  // A UTF-8 continuation byte (10xxxxxx) never starts a character: step back to the start of the one it belongs to.
+  while (end > 0 && end < bytes.length && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
 }

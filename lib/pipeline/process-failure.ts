@@ -8,7 +8,7 @@ import type { AttemptLedger } from '../ledger/attempt-ledger.js';
 import type { Located, RecordNow } from '../ledger/locate.js';
 import type { Chain, RunFacts } from '../ledger/chain.js';
 import { standingOf, type Standing } from '../ledger/standing.js';
-import { decide, type Decision } from '../policy/policy.js';
+import { decide, statusVerdict, type Decision } from '../policy/policy.js';
 import type { Resolution } from './resolution.js';
 import { callRetry, circuitOpen, withKey } from './retry-call.js';
 import type { SigningCredentials } from '../workspace/signer.js';
@@ -81,6 +81,13 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
   const { failure } = input;
   const dryRun = deps.config.dryRun || input.dryRun === true;
   const letter = (reason: string, errorCode: string, ruleId: string, attempts: number): DeadLetter => ({ reason, errorCode, attempts, ruleId, firstSeenAt: input.firstSeenAt, decidedAt: now });
+  // The status word first: it says nothing about a chain, so neither answer touches the ledger or Workspace.
+  const status = statusVerdict(failure, deps.config.policy);
+  if (status.kind === 'not-failed') return { kind: 'not-failed', status: status.status, reason: status.reason };
+  if (status.kind === 'unknown-status') {
+    const dead = letter(status.reason, 'UNKNOWN_STATUS', 'unknown-status', 0);
+    return { kind: 'dead-letter', letter: dryRun ? { ...dead, reason: `dry-run: would give up: ${status.reason}`, errorCode: 'DRY_RUN' } : dead, dryRun };
+  }
   if (!deps.config.retriesEnabled) {
     const reason = 'retries-disabled: RETRIES_ENABLED is false';
     if (dryRun) return { kind: 'dead-letter', letter: letter(`dry-run: would defer (${reason})`, 'DRY_RUN', 'retries-disabled', 0), dryRun };
@@ -177,8 +184,6 @@ export async function decideAndAct(located: Located, standing: Extract<Standing,
     const again = standing.reopened === undefined && chain?.decided_at !== undefined && (chain.state === 'claimed' || chain.state === 'open') ? chain.decided_at : undefined;
     const dead = { ...letter(decision.reason, failure.resultCode ?? decision.ruleId, decision.ruleId), ...(again !== undefined ? { decidedAt: again } : {}) };
     if (dryRun) return { kind: 'dead-letter', letter: { ...dead, reason: `dry-run: would give up: ${decision.reason}`, errorCode: 'DRY_RUN' }, decision, dryRun };
-    // A status that is not a failure says nothing about the chain: it is dead-lettered without touching it.
-    if (decision.ruleId === 'not-failed') return { kind: 'dead-letter', letter: dead, decision };
     const claim = await deps.ledger.claim(located, standing.rev, 'give-up', { base, decidedAt: dead.decidedAt });
     return claim ? { kind: 'dead-letter', letter: dead, decision, claim } : 'conflict';
   }

@@ -22,6 +22,8 @@ export type Resolution =
       readonly via: 'answer' | 'lookup' | 'carried';
     }
   | { readonly kind: 'duplicate'; readonly reason: string; readonly link?: Link | undefined }
+  /** The event's status word says the run did not fail (SUCCESS, SKIP, RUNNING, …): acknowledged, counted, nothing else. */
+  | { readonly kind: 'not-failed'; readonly status: string; readonly reason: string }
   | {
       readonly kind: 'dead-letter';
       readonly letter: DeadLetter;

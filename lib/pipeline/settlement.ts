@@ -7,7 +7,7 @@ import { countOutcome, logger } from '../platform/observability.js';
 import { processFailure, type FailureInput, type PipelineDeps } from './process-failure.js';
 import type { Decision } from '../policy/policy.js';
 import type { Resolution } from './resolution.js';
-import { MAX_DELAY_SECONDS, numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type QueueSender, type SourceMessage } from '../platform/queue-sender.js';
+import { MAX_DELAY_SECONDS, MAX_MESSAGE_BYTES, numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type QueueSender, type SourceMessage } from '../platform/queue-sender.js';
 import type { PreparedRequest } from '../workspace/client.js';
 
 /**
@@ -25,6 +25,8 @@ export type Outcome =
   | { readonly kind: 'dead-lettered'; readonly reason: string; readonly errorCode: string; readonly ruleId?: string | undefined; readonly attempts: number; readonly preview?: PreparedRequest | undefined; readonly decision?: Decision | undefined }
   | { readonly kind: 'deferred'; readonly reason: string; readonly delaySeconds?: number | undefined; readonly held: boolean }
   | { readonly kind: 'duplicate'; readonly reason: string }
+  /** The event's run did not fail (its status word): acknowledged and counted, so the DLQ holds only what a person must see. */
+  | { readonly kind: 'not-failed'; readonly reason: string; readonly status: string }
   /** A dry run's decision, shown and not forwarded (the console and the sweep, where nothing would be lost). */
   | { readonly kind: 'previewed'; readonly reason: string; readonly ruleId?: string | undefined; readonly preview?: PreparedRequest | undefined; readonly decision?: Decision | undefined };
 
@@ -54,10 +56,11 @@ export interface Forwarders {
   readonly requeue?: QueueSender | undefined;
 }
 
-/** Our control attributes, then the original ones that are not a dead letter's (a replayed letter's reason is spent). */
+/** Our control attributes, then the original ones that are not a dead letter's (a replayed letter's reason is spent), as many as fit in MAX_MESSAGE_BYTES. */
 function controlled(item: Settling, ours: Record<string, MessageAttributeValue>): Record<string, MessageAttributeValue> {
   const originals = Object.fromEntries(Object.entries(item.source.attributes).filter(([name]) => !DEAD_LETTER_ATTRIBUTES.has(name)));
-  return withOriginalAttributes({ ...ours, [CONTROL_ATTRIBUTES.firstSeenAt]: numberAttribute(item.firstSeenAt), [CONTROL_ATTRIBUTES.originMessageId]: textAttribute(item.source.originId) }, originals);
+  const controls = { ...ours, [CONTROL_ATTRIBUTES.firstSeenAt]: numberAttribute(item.firstSeenAt), [CONTROL_ATTRIBUTES.originMessageId]: textAttribute(item.source.originId) };
+  return withOriginalAttributes(controls, originals, MAX_MESSAGE_BYTES - Buffer.byteLength(item.source.body, 'utf8'));
 }
 
 function requeueMessage(item: Settling, r: Extract<Resolution, { kind: 'requeue' }>): OutgoingMessage {
@@ -136,6 +139,8 @@ async function outcomeOf(item: Settling, rejects: Rejects, forwarders: Forwarder
       return [{ kind: 'duplicate', reason: r.reason }, !(r.link && rejects.linkRejects.has(r.link.pk))];
     case 'hold':
       return held(r.reason);
+    case 'not-failed':
+      return [{ kind: 'not-failed', reason: r.reason, status: r.status }, true];
     case 'dead-letter': {
       if (r.dryRun && !forwarders.forwardDryRuns) return [{ kind: 'previewed', reason: r.letter.reason, ruleId: r.letter.ruleId, preview: r.preview, decision: r.decision }, true];
       const claim = r.claim;

@@ -1,5 +1,6 @@
 import type { RunFacts } from '../ledger/chain.js';
 import type { RecordNow } from '../ledger/locate.js';
+import { runStateOf } from '../events/run-status.js';
 import { parseWorkspaceTime } from '../events/workspace-time.js';
 import type { SigningCredentials } from '../workspace/signer.js';
 import type { WorkspaceClient } from '../workspace/client.js';
@@ -34,9 +35,9 @@ function timeOf(text: string | undefined): number | undefined {
   return text === undefined ? undefined : parseWorkspaceTime(text);
 }
 
-/** Whether a record's status says its run failed (a missing status is taken as the event's word: failed). */
+/** Whether a record's status says its run failed (lib/events/run-status.ts; no status is taken as the event's word: failed). */
 export function runFailed(record: Pick<ExecutionRecord, 'status'>): boolean {
-  return record.status === undefined || /^FAIL(ED)?$/i.test(record.status);
+  return runStateOf(record.status) === 'failed';
 }
 
 /** Record detail: the record's current run, its task, desktop, script and start, and whether it failed. */

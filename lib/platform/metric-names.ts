@@ -17,6 +17,8 @@ export const METRIC = {
   duplicate: 'Duplicate',
   /** One per decision made in a dry run (nothing called). */
   previewed: 'Previewed',
+  /** One per event whose run did not fail (SUCCESS, SKIP, RUNNING, …): acknowledged with a log line, never dead-lettered. */
+  notFailed: 'NotFailed',
   /** One per Workspace call that failed, with dimension ErrorCode. */
   apiError: 'ApiError',
   /** One each time an endpoint's circuit opens, including each failed probe while Workspace stays down. */
@@ -32,7 +34,7 @@ export const DIMENSION = {
   service: 'service',
   errorCode: 'ErrorCode',
   projectId: 'ProjectId',
-  /** seen, retried, dead-lettered, deferred, duplicate, previewed. */
+  /** seen, retried, dead-lettered, deferred, duplicate, previewed, not-failed. */
   outcome: 'Outcome',
 } as const;
 

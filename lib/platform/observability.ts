@@ -34,6 +34,7 @@ const OUTCOME_METRIC = {
   deferred: METRIC.deferred,
   duplicate: METRIC.duplicate,
   previewed: METRIC.previewed,
+  'not-failed': METRIC.notFailed,
 } as const;
 
 export function countOutcome(kind: keyof typeof OUTCOME_METRIC): void {

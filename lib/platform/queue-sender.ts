@@ -34,8 +34,60 @@ export interface OutgoingMessage {
 }
 
 /**
- * Sends messages with SendMessageBatch, 10 per call (the SQS maximum:
- * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html),
+ * What SendMessageBatch takes in one call: at most 10 entries, and at most
+ * 1 MiB (1,048,576 bytes) for all of them together, counted as messageBytes
+ * counts (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html;
+ * AWS raised the total from 256 KiB to 1 MiB in 2025, and fauxqs enforces 1 MiB).
+ */
+export const MAX_BATCH_ENTRIES = 10;
+
+/**
+ * The largest message we send, attributes included: 256 KiB. AWS raised the
+ * limit to 1 MiB in 2025 (and fauxqs takes 1 MiB), but queues created before
+ * kept 256 KiB as their MaximumMessageSize, and ours may be among them.
+ */
+export const MAX_MESSAGE_BYTES = 262_144;
+/** SQS allows at most 10 message attributes per message. */
+export const MAX_MESSAGE_ATTRIBUTES = 10;
+export const MAX_BATCH_BYTES = 1_048_576;
+
+/**
+ * A message's size as SQS counts it against its limits: the body's UTF-8
+ * bytes plus, for every attribute, its name, its data type and its value
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_MessageAttributeValue.html).
+ */
+export function messageBytes(body: string, attributes: Readonly<Record<string, MessageAttributeValue>>): number {
+  let bytes = Buffer.byteLength(body, 'utf8');
+  for (const [name, value] of Object.entries(attributes)) bytes += attributeBytes(name, value);
+  return bytes;
+}
+
+function attributeBytes(name: string, value: MessageAttributeValue): number {
+  const content = value.StringValue !== undefined ? Buffer.byteLength(value.StringValue, 'utf8') : (value.BinaryValue?.byteLength ?? 0);
+  return Buffer.byteLength(name, 'utf8') + Buffer.byteLength(value.DataType ?? '', 'utf8') + content;
+}
+
+/** Messages in send order, cut into batches of at most MAX_BATCH_ENTRIES and MAX_BATCH_BYTES (a message larger than that goes alone, for SQS to judge). */
+export function batchesOf<T extends OutgoingMessage>(messages: readonly T[], maxBytes = MAX_BATCH_BYTES): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = messageBytes(message.body, message.attributes);
+    if (current.length > 0 && (current.length >= MAX_BATCH_ENTRIES || bytes + size > maxBytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/**
+ * Sends messages with SendMessageBatch, in batches SQS accepts (batchesOf),
  * and reports every message SQS did not accept, so its source stays on the queue.
  */
 export class QueueSender {
@@ -47,9 +99,7 @@ export class QueueSender {
   /** Returns key → why, for each message not accepted. */
   async sendAll(messages: readonly OutgoingMessage[]): Promise<Map<string, string>> {
     const rejected = new Map<string, string>();
-    const chunks: OutgoingMessage[][] = [];
-    for (let i = 0; i < messages.length; i += 10) chunks.push(messages.slice(i, i + 10));
-    await Promise.all(chunks.map((chunk) => this.sendChunk(chunk, rejected)));
+    await Promise.all(batchesOf(messages).map((chunk) => this.sendChunk(chunk, rejected)));
     return rejected;
   }
 
@@ -77,25 +127,53 @@ export class QueueSender {
   }
 }
 
-/** SQS allows at most 10 message attributes per message. */
-export const MAX_MESSAGE_ATTRIBUTES = 10;
-
-/** Our attributes first, then as many of the original message's as fit, never replacing one of ours. */
+/**
+ * Our attributes first, then as many of the original message's as fit in
+ * MAX_MESSAGE_ATTRIBUTES and in `maxBytes` of attribute bytes, never replacing
+ * one of ours.
+ */
 export function withOriginalAttributes(
   ours: Record<string, MessageAttributeValue>,
   originals: Readonly<Record<string, MessageAttributeValue>>,
+  maxBytes = Number.POSITIVE_INFINITY,
 ): Record<string, MessageAttributeValue> {
   const attributes = { ...ours };
+  let bytes = messageBytes('', attributes);
   for (const [name, value] of Object.entries(originals)) {
     if (Object.keys(attributes).length >= MAX_MESSAGE_ATTRIBUTES) break;
-    if (!(name in attributes)) attributes[name] = value;
+    if (name in attributes || bytes + attributeBytes(name, value) > maxBytes) continue;
+    attributes[name] = value;
+    bytes += attributeBytes(name, value);
   }
   return attributes;
 }
 
-/** A string message attribute. */
+/**
+ * The characters SQS accepts in a body or a string attribute value: #x9, #xA,
+ * #xD, #x20 to #xD7FF, #xE000 to #xFFFD and #x10000 to #x10FFFF
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
+ * A lone surrogate (half of a character cut in two) is none of them.
+ */
+const ACCEPTED = String.raw`\t\n\r\u{20}-\u{D7FF}\u{E000}-\u{FFFD}\u{10000}-\u{10FFFF}`;
+const NOT_ACCEPTED = new RegExp(`[^${ACCEPTED}]`, 'u');
+const EVERY_NOT_ACCEPTED = new RegExp(`[^${ACCEPTED}]`, 'gu');
+
+/** Whether SQS accepts every character of `text` (in a body or a string attribute). */
+export function acceptedBySqs(text: string): boolean {
+  return !NOT_ACCEPTED.test(text);
+}
+
+/** `value` with every character SQS refuses replaced by U+FFFD, so a string from an event can never make SQS refuse a message. */
+export function sqsText(value: string): string {
+  return value.replace(EVERY_NOT_ACCEPTED, '\uFFFD');
+}
+
+/** What an empty string attribute becomes: SQS refuses an empty value. */
+export const EMPTY_ATTRIBUTE = '(empty)';
+
+/** A string message attribute, in characters SQS accepts and never empty. */
 export function textAttribute(value: string): MessageAttributeValue {
-  return { DataType: 'String', StringValue: value };
+  return { DataType: 'String', StringValue: value === '' ? EMPTY_ATTRIBUTE : sqsText(value) };
 }
 
 /** A number message attribute. */

@@ -1,4 +1,5 @@
 import type { ScriptFailure } from '../events/failure.js';
+import { KNOWN_STATUS_WORDS, runStateOf, statusWord, type RunState } from '../events/run-status.js';
 import { equalJitterSeconds } from '../platform/backoff.js';
 import type { PolicyOverride, PolicyRule, RetryPolicy } from './policy-config.js';
 
@@ -33,9 +34,6 @@ export type Decision =
   | { readonly kind: 'retry-now'; readonly ruleId: string; readonly attempt: number }
   | { readonly kind: 'retry-later'; readonly ruleId: string; readonly attempt: number; readonly delaySeconds: number }
   | { readonly kind: 'give-up'; readonly ruleId: string; readonly reason: string };
-
-/** Statuses that are not a failure: nothing to retry. An absent status means "failed" (a failure event). */
-const NOT_FAILED = new Set(['SUCCESS', 'FINISH', 'RUNNING', 'WAITING', 'INIT']);
 
 interface Effective {
   readonly maxAttempts: number;
@@ -73,12 +71,37 @@ export function matchRule(rules: readonly PolicyRule[], failure: ScriptFailure):
   );
 }
 
+/** What an event's status word means before anything else is looked at. */
+export type StatusVerdict =
+  | { readonly kind: 'failure' }
+  /** A run that did not fail (succeeded, skipped, not ended yet): nothing to retry, nothing to surface. */
+  | { readonly kind: 'not-failed'; readonly status: string; readonly state: RunState; readonly reason: string }
+  /** A word Workspace's SDKs never use and no rule names: surfaced for a person, never guessed at. */
+  | { readonly kind: 'unknown-status'; readonly status: string; readonly reason: string };
+
+/**
+ * Sorts an event by its status word (docs/workspace-api.md, "Status words").
+ * FAILED and FAIL (or no status) are failures for `decide`. SUCCESS, SKIP,
+ * SKIPPED, RUNNING, WAITING and INIT are not: a skipped run was never run, so
+ * a retry would not repeat anything that failed. FINISH is not a failure of a
+ * record, but a task that finished may hold failed records: a task-level
+ * event is looked into. Any other word is unknown, unless a rule of the
+ * effective policy lists it under `statuses`: then it is a failure.
+ */
+export function statusVerdict(failure: ScriptFailure, policy: RetryPolicy): StatusVerdict {
+  const status = statusWord(failure.status);
+  const state = runStateOf(status);
+  if (state === 'failed' || status === undefined) return { kind: 'failure' };
+  if (state === 'finished' && failure.recordId === undefined) return { kind: 'failure' };
+  if (state !== 'unknown') return { kind: 'not-failed', status, state, reason: `not-failed: status ${status} (${state}) is not a failure; nothing to retry` };
+  if (effectivePolicy(policy, failure.projectId, failure.scriptId).rules.some((rule) => rule.statuses.includes(status))) return { kind: 'failure' };
+  const known = KNOWN_STATUS_WORDS.join(', ');
+  return { kind: 'unknown-status', status, reason: `unknown-status: status ${JSON.stringify(status.slice(0, 32))} is none of ${known}; a policy rule listing it under statuses has it decided as a failure` };
+}
+
+/** Decides a failure (one whose status word is a failure's: see statusVerdict). */
 export function decide(input: DecisionInput): Decision {
   const { failure, attempts, policy, now } = input;
-  const status = failure.status?.toUpperCase();
-  if (status !== undefined && NOT_FAILED.has(status)) {
-    return { kind: 'give-up', ruleId: 'not-failed', reason: `status is ${status}, not a failure` };
-  }
   const effective = effectivePolicy(policy, failure.projectId, failure.scriptId);
   if (!effective.retriesEnabled) {
     return { kind: 'give-up', ruleId: 'retries-disabled', reason: 'retries are disabled for this project or script by policy' };

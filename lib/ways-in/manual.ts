@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { validateRegion } from '../workspace/endpoints.js';
 import { safeIdSchema } from '../events/identifiers.js';
+import { withoutNulls } from '../events/normalise.js';
 import type { PipelineDeps } from '../pipeline/process-failure.js';
 import { mapWithConcurrency } from '../platform/concurrency.js';
 import { reportOutcome, resolveFailure, settleAll, syntheticSource, type Forwarders, type Outcome, type Settling } from '../pipeline/settlement.js';
@@ -97,7 +98,8 @@ export function parseManualPayload(payload: unknown, checkRegion: (region: strin
   const errors: FieldProblem[] = [];
   raw.forEach((value, index) => {
     const prefix = multiple ? `items.${index}` : '';
-    const parsed = itemSchema.safeParse(value);
+    // A null field is absent, as in an event: `"task_id": null` beside a record id is not a second target.
+    const parsed = itemSchema.safeParse(typeof value === 'object' && value !== null && !Array.isArray(value) ? withoutNulls(value as Record<string, unknown>) : value);
     if (!parsed.success) return errors.push(...problems(prefix, parsed.error));
     const regionProblem = parsed.data.region === undefined ? undefined : checkRegion(parsed.data.region);
     if (regionProblem) return errors.push({ field: [prefix, 'region'].filter(Boolean).join('.'), problem: regionProblem });
@@ -170,5 +172,7 @@ function toResult(failure: { projectId: string; recordId?: string | undefined; t
       return { ...base, outcome: 'deferred', reason: outcome.reason, retry_after_seconds: outcome.delaySeconds };
     case 'duplicate':
       return { ...base, outcome: 'duplicate', reason: outcome.reason };
+    case 'not-failed':
+      return { ...base, outcome: 'not-failed', reason: outcome.reason };
   }
 }

@@ -6,6 +6,8 @@ import { processAll, resolveFailure, syntheticSource, type Forwarders, type Sett
 import type { SweepConfig } from '../config/sweep-config.js';
 import { huaweiTime } from '../workspace/record-query.js';
 import type { ExecutionRecord } from '../workspace/types.js';
+import { parseWorkspaceTime } from '../events/workspace-time.js';
+import { failedSlices, isAfter, positionOf, type PageReader, type SweepPosition } from './sweep-slices.js';
 
 /**
  * The scheduled sweep: lists the execution records that failed since the
@@ -15,8 +17,11 @@ import type { ExecutionRecord } from '../workspace/types.js';
  *
  * Progress is kept in the ledger table (`sweep#<project_id>`): the watermark
  * (the end of the last window fully handled) and, while a window is half
- * done, its bounds and the offset of the next record to handle. A sweep cut
- * short by its time budget resumes there.
+ * done, its bounds and the last record handled in the sweep's own order (start
+ * time, then id), never an offset into Workspace's listing, which shifts as
+ * records leave it. The window is read a slice of time at a time
+ * (sweep-slices.ts). A sweep cut short by its time budget resumes after that
+ * record.
  */
 
 export interface SweepDeps extends PipelineDeps {
@@ -35,6 +40,8 @@ export interface ProjectSummary {
   duplicate: number;
   /** Dry runs: decisions shown, nothing sent, and progress not saved (so nothing is skipped when the dry run ends). */
   previewed: number;
+  /** Records whose status was no longer a failure when they were handled. */
+  'not-failed': number;
   /** False when the sweep stopped early (time budget, or a failure it could not settle): the next run resumes. */
   complete: boolean;
   window: { readonly start: string; readonly end: string };
@@ -45,7 +52,9 @@ interface SweepState {
   readonly watermark?: string;
   readonly window_start?: string;
   readonly window_end?: string;
-  readonly next_offset?: number;
+  /** The last record handled of a half-done window: its start time (epoch ms) and id. */
+  readonly after_at?: number;
+  readonly after_id?: string;
 }
 
 const stateKey = (projectId: string) => `sweep#${projectId}`;
@@ -65,44 +74,48 @@ async function sweepProject(project: { projectId: string; region?: string | unde
   const state = ((await deps.ledger.get(stateKey(project.projectId))) ?? {}) as SweepState;
   const resuming = state.window_start !== undefined && state.window_end !== undefined;
   const overlapMs = deps.sweep.overlapMinutes * 60_000;
-  const start = resuming ? state.window_start! : huaweiTime(new Date(state.watermark ? Date.parse(state.watermark) - overlapMs : now - deps.sweep.lookbackMinutes * 60_000));
+  const watermark = state.watermark === undefined ? undefined : parseWorkspaceTime(state.watermark);
+  const start = resuming ? state.window_start! : huaweiTime(new Date(watermark !== undefined ? watermark - overlapMs : now - deps.sweep.lookbackMinutes * 60_000));
   const end = resuming ? state.window_end! : huaweiTime(new Date(now));
-  let offset = resuming ? (state.next_offset ?? 0) : 0;
-  const summary: ProjectSummary = { projectId: project.projectId, seen: 0, retried: 0, 'dead-lettered': 0, deferred: 0, duplicate: 0, previewed: 0, complete: false, window: { start, end } };
+  let cursor: SweepPosition | undefined = resuming && state.after_at !== undefined && state.after_id !== undefined ? { at: state.after_at, id: state.after_id } : undefined;
+  const summary: ProjectSummary = { projectId: project.projectId, seen: 0, retried: 0, 'dead-lettered': 0, deferred: 0, duplicate: 0, previewed: 0, 'not-failed': 0, complete: false, window: { start, end } };
   const saveProgress = async () => {
-    if (!deps.config.dryRun) await deps.ledger.put({ pk: stateKey(project.projectId), watermark: state.watermark, window_start: start, window_end: end, next_offset: offset });
+    if (!deps.config.dryRun) await deps.ledger.put({ pk: stateKey(project.projectId), watermark: state.watermark, window_start: start, window_end: end, after_at: cursor?.at, after_id: cursor?.id });
   };
 
   const { credentials } = await deps.credentials.forProject(project.projectId);
-  const records = deps.workspace.listRecords(
-    project,
-    { status: 'FAILED', executeTimeStart: new Date(start), executeTimeEnd: new Date(end), offset },
-    credentials,
-  );
-  let chunk: ExecutionRecord[] = [];
+  const read: PageReader = async (fromMs, toMs, offset, limit) => {
+    const page: ExecutionRecord[] = [];
+    const filters = { status: 'FAILED', executeTimeStart: new Date(fromMs), executeTimeEnd: new Date(toMs), offset, pageSize: limit };
+    for await (const record of deps.workspace.listRecords(project, filters, credentials)) {
+      page.push(record);
+      if (page.length >= limit) break;
+    }
+    return page;
+  };
   // A dry run's decisions are only shown here: the records stay in Workspace for the next sweep.
   const forwarders = { ...deps.forwarders, forwardDryRuns: false };
-  const flush = async (): Promise<boolean> => {
-    const settled = await processAll(chunk, deps.config.maxConcurrency, (record) => resolveRecord(record, project, deps), forwarders, deps.ledger, 'schedule');
-    chunk = [];
-    for (const { outcome, durable } of settled) {
+  /** Handles records in the sweep's order; false when one could not be made durable (the next sweep starts from it). */
+  const handle = async (records: readonly ExecutionRecord[]): Promise<boolean> => {
+    const settled = await processAll(records, deps.config.maxConcurrency, (record) => resolveRecord(record, project, deps), forwarders, deps.ledger, 'schedule');
+    for (const [index, { outcome, durable }] of settled.entries()) {
       summary.seen++;
       summary[outcome.kind]++;
-      // A failure that could not be made durable stops the walk here: the next sweep starts from it.
-      if (!durable) return false;
-      offset++;
+      if (!durable) break;
+      cursor = positionOf(records[index]!);
     }
     await saveProgress();
-    return true;
+    return settled.every((item) => item.durable);
   };
   try {
-    for await (const record of records) {
-      chunk.push(record);
-      if (chunk.length < deps.config.maxConcurrency) continue;
-      if (!(await flush())) return summary;
-      if (deps.remainingMs() < deps.sweep.safetyMarginMs) return summary;
+    const from = cursor === undefined ? parseWorkspaceTime(start)! : Math.floor(cursor.at / 1000) * 1000;
+    for await (const slice of failedSlices(read, from, parseWorkspaceTime(end)!)) {
+      const pending = slice.records.filter((record) => isAfter(record, cursor));
+      for (let i = 0; i < pending.length; i += deps.config.maxConcurrency) {
+        if (!(await handle(pending.slice(i, i + deps.config.maxConcurrency)))) return summary;
+        if (deps.remainingMs() < deps.sweep.safetyMarginMs) return summary;
+      }
     }
-    if (chunk.length > 0 && !(await flush())) return summary;
   } catch (error) {
     summary.error = `${(error as Error).name}: ${(error as Error).message}`;
     await saveProgress().catch(() => undefined);

@@ -4,11 +4,13 @@
  * per-region override (WORKSPACE_ENDPOINTS); an event never chooses a host.
  */
 
-/** Regions where Huawei publishes a Workspace endpoint (docs/workspace-api.md, "Endpoint"). */
+/**
+ * The regions Huawei's SDKs list for Workspace (docs/workspace-api.md,
+ * "Regions"); any other region needs an endpoint in WORKSPACE_ENDPOINTS.
+ */
 export const WORKSPACE_REGIONS: ReadonlySet<string> = new Set([
-  'cn-east-3', 'cn-north-4', 'cn-south-1', 'cn-southwest-2', 'la-south-2', 'sa-brazil-1', 'la-north-2',
-  'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'cn-north-9', 'cn-east-5', 'cn-north-11', 'me-east-1',
-  'af-south-1', 'af-north-1', 'tr-west-1', 'eu-west-101', 'na-mexico-1',
+  'af-north-1', 'af-south-1', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'cn-east-3', 'cn-east-5', 'cn-north-11', 'cn-north-4',
+  'cn-north-9', 'cn-south-1', 'cn-southwest-2', 'eu-west-101', 'la-north-2', 'la-south-2', 'me-east-1', 'sa-brazil-1', 'tr-west-1',
 ]);
 
 const REGION_PATTERN = /^[a-z]{2,4}(-[a-z]+)+-\d{1,3}$/;

@@ -68,7 +68,16 @@ export function classifyError(status: number | undefined, code: string): ErrorKi
   return 'permanent';
 }
 
-/** Parses `{error_code, error_msg}` or `{error: {code, message}}`; undefined when neither. */
+/** How deep an error body may nest its code: `{"error": {"code": …}}` is one level. */
+const MAX_ERROR_NESTING = 3;
+
+/**
+ * Workspace's code and message from an error body, read as Huawei's SDKs read
+ * them (docs/workspace-api.md, "Errors"): `{error_code, error_msg}` first, then
+ * `{code, message}`, then the same inside a nested object such as
+ * `{"error": {"code", "message"}}`. A code is a non-empty string; a missing
+ * message reads as empty. Undefined when no code is found (not JSON, or no code).
+ */
 export function parseErrorBody(text: string): { code: string; message: string } | undefined {
   let body: unknown;
   try {
@@ -76,10 +85,30 @@ export function parseErrorBody(text: string): { code: string; message: string } 
   } catch {
     return undefined;
   }
-  if (typeof body !== 'object' || body === null) return undefined;
-  const flat = body as { error_code?: unknown; error_msg?: unknown; error?: { code?: unknown; message?: unknown } };
-  if (typeof flat.error_code === 'string') return { code: flat.error_code, message: String(flat.error_msg ?? '') };
-  if (flat.error && typeof flat.error.code === 'string') return { code: flat.error.code, message: String(flat.error.message ?? '') };
+  return findErrorCode(body, 0);
+}
+
+const CODE_FIELDS = [
+  ['error_code', 'error_msg'],
+  ['code', 'message'],
+] as const;
+
+function findErrorCode(value: unknown, depth: number): { code: string; message: string } | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || depth > MAX_ERROR_NESTING) return undefined;
+  const fields = value as Record<string, unknown>;
+  for (const [codeField, messageField] of CODE_FIELDS) {
+    const code = fields[codeField];
+    if (typeof code === 'string' && code !== '') {
+      const message = fields[messageField];
+      return { code, message: typeof message === 'string' ? message : '' };
+    }
+  }
+  // `error` first, as both SDKs look there; then any other nested object, in order.
+  const nested = ['error', ...Object.keys(fields).filter((key) => key !== 'error')];
+  for (const key of nested) {
+    const found = findErrorCode(fields[key], depth + 1);
+    if (found) return found;
+  }
   return undefined;
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import { takeAll } from '../../local/drain-queue.js';
+import { batchesOf } from '../../lib/platform/queue-sender.js';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { vi } from 'vitest';
 import { captureStdout } from '../../local/log-capture.js';
@@ -43,19 +44,14 @@ export async function startHarness(options: StackOptions = {}): Promise<Harness>
     },
     async send(bodies, attributes = {}) {
       const ids: string[] = [];
-      for (let i = 0; i < bodies.length; i += 10) {
+      const messageAttributes = Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }]));
+      // Batches SQS takes: at most 10 messages and 1 MiB.
+      for (const batch of batchesOf(bodies.map((body, index) => ({ key: String(index), body, attributes: messageAttributes })))) {
         const result = await stack.sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: stack.queueUrl,
-            Entries: bodies.slice(i, i + 10).map((body, index) => ({
-              Id: String(index),
-              MessageBody: body,
-              MessageAttributes: Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }])),
-            })),
-          }),
+          new SendMessageBatchCommand({ QueueUrl: stack.queueUrl, Entries: batch.map((m, index) => ({ Id: String(index), MessageBody: m.body, MessageAttributes: m.attributes })) }),
         );
         const byId = new Map((result.Successful ?? []).map((s) => [Number(s.Id), s.MessageId!]));
-        bodies.slice(i, i + 10).forEach((_, index) => ids.push(byId.get(index)!));
+        batch.forEach((_, index) => ids.push(byId.get(index)!));
       }
       return ids;
     },

@@ -172,7 +172,7 @@ describe('the operator\'s view in the packaged CloudFormation', () => {
   it('has a dashboard with outcomes, API errors by code, both queues, the functions and the sweep per project', () => {
     const metrics = dashboardMetrics(resources['Dashboard']!.Properties['DashboardBody']);
     const names = metrics.map((m) => m.name);
-    expect(names).toEqual(expect.arrayContaining(['Retried', 'DeadLettered', 'Deferred', 'Duplicate', 'ApiError', 'SweepRecords', 'CircuitOpened']));
+    expect(names).toEqual(expect.arrayContaining(['Retried', 'DeadLettered', 'Deferred', 'Duplicate', 'NotFailed', 'ApiError', 'SweepRecords', 'CircuitOpened']));
     expect(names).toEqual(expect.arrayContaining(['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage', 'Duration', 'Errors']));
     expect(metrics.find((m) => m.name === 'ApiError')?.dimensions).toContain('ErrorCode');
     expect(metrics.find((m) => m.name === 'SweepRecords')?.dimensions).toEqual(expect.arrayContaining(['ProjectId', 'Outcome']));

@@ -31,9 +31,9 @@ describe('metric emission', () => {
     const { countOutcome, countApiError, countSweepProject, metrics } = await import('../../lib/platform/observability.js');
     const { CircuitBreakers } = await import('../../lib/workspace/circuit-breakers.js');
     const { WorkspaceApiError } = await import('../../lib/workspace/errors.js');
-    for (const kind of ['retried', 'dead-lettered', 'deferred', 'duplicate', 'previewed'] as const) countOutcome(kind);
+    for (const kind of ['retried', 'dead-lettered', 'deferred', 'duplicate', 'previewed', 'not-failed'] as const) countOutcome(kind);
     countApiError('WKS.00210404');
-    countSweepProject({ projectId: 'p1', seen: 3, retried: 2, 'dead-lettered': 1, deferred: 0, duplicate: 0, previewed: 0 });
+    countSweepProject({ projectId: 'p1', seen: 3, retried: 2, 'dead-lettered': 1, deferred: 0, duplicate: 0, previewed: 0, 'not-failed': 0 });
     const breakers = new CircuitBreakers({ consecutiveFailures: 1, halfOpenAfterMs: 60_000, authCooldownMs: 60_000 });
     await breakers.execute('endpoint', () => Promise.reject(new WorkspaceApiError({ status: 503, code: 'APIG.0613', message: 'busy' }))).catch(() => undefined);
     metrics.publishStoredMetrics();
@@ -52,10 +52,10 @@ describe('metric emission', () => {
 
   it('counts the sweep per project and outcome, zeros included, so a run that found nothing still shows', async () => {
     const { countSweepProject } = await import('../../lib/platform/observability.js');
-    countSweepProject({ projectId: 'p1', seen: 0, retried: 0, 'dead-lettered': 0, deferred: 0, duplicate: 0, previewed: 0 });
+    countSweepProject({ projectId: 'p1', seen: 0, retried: 0, 'dead-lettered': 0, deferred: 0, duplicate: 0, previewed: 0, 'not-failed': 0 });
     const sweep = emitted().filter((l) => METRIC.sweepRecords in l);
     expect(sweep.map((l) => [l['ProjectId'], l['Outcome'], l[METRIC.sweepRecords]])).toEqual(
-      ['seen', 'retried', 'dead-lettered', 'deferred', 'duplicate', 'previewed'].map((outcome) => ['p1', outcome, 0]),
+      ['seen', 'retried', 'dead-lettered', 'deferred', 'duplicate', 'previewed', 'not-failed'].map((outcome) => ['p1', outcome, 0]),
     );
   });
 

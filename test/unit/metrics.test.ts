@@ -20,6 +20,7 @@ describe('metrics', () => {
     ['deferred', 'Deferred'],
     ['duplicate', 'Duplicate'],
     ['previewed', 'Previewed'],
+    ['not-failed', 'NotFailed'],
   ] as const)('count a %s outcome as %s, in the service namespace', (kind, name) => {
     countOutcome(kind);
     metrics.publishStoredMetrics();

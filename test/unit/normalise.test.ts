@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES, normaliseBody } from '../../lib/events/normalise.js';
 import { failedRecord, inCloudEvent, inEventBridge, inSns, PROJECT_ID } from '../helpers/factories.js';
 
@@ -43,6 +43,56 @@ describe('accepted shapes', () => {
   });
 });
 
+describe('times as Workspace writes them (docs/workspace-api.md, "Times")', () => {
+  const NOON = Date.UTC(2026, 10, 29, 12, 0, 0);
+  // A host away from UTC: a zone-less time read in the host's zone would land eight hours off.
+  const savedZone = process.env['TZ'];
+  beforeAll(() => {
+    process.env['TZ'] = 'Asia/Shanghai';
+  });
+  afterAll(() => {
+    if (savedZone === undefined) delete process.env['TZ'];
+    else process.env['TZ'] = savedZone;
+  });
+
+  it.each([
+    ['with Z', '2026-11-29T12:00:00Z'],
+    ['with an offset', '2026-11-29T20:00:00+08:00'],
+    ['without a zone (UTC)', '2026-11-29T12:00:00'],
+    ['with a space and no zone (UTC)', '2026-11-29 12:00:00'],
+    ['with a fraction', '2026-11-29T12:00:00.000Z'],
+  ])('reads start_time, end_time and failed_at %s as the same instant', (_, time) => {
+    // Act
+    const fromRecord = parse({ ...record, start_time: time, end_time: time });
+    const started = parse({ ...record, start_time: time, end_time: undefined });
+    const fromPlain = parse({ ...plain, failed_at: time });
+
+    // Assess
+    expect(fromRecord).toMatchObject({ ok: true, failure: { failedAt: NOON } });
+    expect(started).toMatchObject({ ok: true, failure: { failedAt: NOON } });
+    expect(fromPlain).toMatchObject({ ok: true, failure: { failedAt: NOON } });
+  });
+});
+
+describe('null is absent', () => {
+  it('reads a timed-out run reported with result_code, reason and end_time null as a failure to decide on, not a poison pill', () => {
+    // Prepare: what a producer copying a record still running out of Workspace sends once it times out.
+    const timedOut = { ...record, status: 'FAILED', result_code: null, reason: null, end_time: null, script_id: null, resource_id: null, event_id: null, region: null };
+
+    // Act
+    const result = parse(timedOut);
+
+    // Assess
+    expect(result).toEqual({ ok: true, failure: expect.objectContaining({ recordId: 'rec-2', status: 'FAILED', resultCode: undefined, reason: undefined, scriptId: undefined, failedAt: Date.parse(record.start_time!) }) });
+  });
+
+  it('reads null ids and times of the plain shape as absent, and a null routing key as no routing key', () => {
+    const result = parse({ project_id: PROJECT_ID, task_id: null, record_id: 'rec-1', failed_at: null, endpoint: null, status: null });
+
+    expect(result).toEqual({ ok: true, failure: expect.objectContaining({ recordId: 'rec-1', taskId: undefined, failedAt: undefined, status: undefined, shape: 'plain' }) });
+  });
+});
+
 describe('poison pills, each with a precise reason', () => {
   it.each([
     ['not JSON', 'hello {', /^body: not valid JSON/],
@@ -55,7 +105,9 @@ describe('poison pills, each with a precise reason', () => {
     ['an over-long id', { project_id: PROJECT_ID, record_id: 'a'.repeat(65) }, /^body\.record_id: must be at most 64 characters/],
     ['an over-long reason', { project_id: PROJECT_ID, record_id: 'r', reason: 'x'.repeat(2049) }, /^body\.reason: must be at most 2048 characters/],
     ['a wrong type', { project_id: PROJECT_ID, record_id: 42 }, /^body\.record_id: must be a string, got number$/],
-    ['a bad time', { project_id: PROJECT_ID, record_id: 'r', failed_at: 'yesterday' }, /^body\.failed_at: must be an ISO 8601 time/],
+    ['a bad time', { project_id: PROJECT_ID, record_id: 'r', failed_at: 'yesterday' }, /^body\.failed_at: must be a time like 2021-10-01T12:00:00Z \(without a zone: UTC\) or epoch milliseconds$/],
+    ['a date without a time', { project_id: PROJECT_ID, record_id: 'r', failed_at: '2026-11-29' }, /^body\.failed_at: must be a time like/],
+    ['a null project (null is absent)', { project_id: null, record_id: 'r' }, /^body\.project_id: is required$/],
     ['a time in epoch seconds', { project_id: PROJECT_ID, record_id: 'r', failed_at: 1_790_000_000 }, /^body\.failed_at: must be a time between 2000 and 2100 \(epoch milliseconds, not seconds or nanoseconds\), got 1790000000$/],
     ['a time in epoch nanoseconds (beyond what the ledger can store exactly)', { project_id: PROJECT_ID, id: 'r', end_time: 1.79e18 }, /^body\.end_time: must be a time between 2000 and 2100/],
     ['an ISO time far in the future', { project_id: PROJECT_ID, record_id: 'r', failed_at: '2200-01-01T00:00:00Z' }, /^body\.failed_at: must be a time between 2000 and 2100/],

@@ -32,6 +32,13 @@ describe('ops dead-letters and replay: what a dead letter says', () => {
     expect(renderDeadLetters([row])).toMatch(/2h 5m\s+0a1b2c3d… record#rec-1\s+workspace-refused: 404 WKS.00210404\s+WKS.00210404\s+1\s+timeout\s+m-1/);
   });
 
+  it('says when a body was cut to fit, with the whole size and digest', () => {
+    const cut = { body_bytes: { DataType: 'Number', StringValue: '307220' }, body_sha256: text('ab'.repeat(32)) };
+    const row = describeDeadLetter(deadLetter('invalid-event: body: 307220 bytes, larger than 65536', { Body: '{"project_id":"', MessageAttributes: { ...deadLetter('x').MessageAttributes, ...cut } }), NOW);
+    expect(row.body_cut).toEqual({ original_bytes: 307220, sha256: 'ab'.repeat(32) });
+    expect(renderDeadLetters([row])).toContain('(body cut: first of 307220 bytes)');
+  });
+
   it('says when a message came by the redrive policy (no reason attribute), aged from when SQS received it', () => {
     const row = describeDeadLetter(deadLetter('', { MessageAttributes: {}, Body: 'not json' }), NOW);
     expect(row).toMatchObject({ reason: REDRIVE_REASON, attempts: undefined, age_seconds: 7499, failure: undefined });

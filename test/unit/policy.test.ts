@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ScriptFailure } from '../../lib/events/failure.js';
 import { equalJitterSeconds } from '../../lib/platform/backoff.js';
-import { decide, type DecisionInput } from '../../lib/policy/policy.js';
+import { decide, statusVerdict, type DecisionInput } from '../../lib/policy/policy.js';
 import { loadPolicy } from '../../lib/policy/policy-config.js';
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
@@ -32,9 +32,6 @@ describe('the default policy, as a table', () => {
     expect(decide(input({ failure: failure({ resultCode: 'WKS.00081102', reason: undefined }) }))).toMatchObject({ kind: 'give-up', ruleId: 'permission-denied' });
   });
 
-  it.each(['SUCCESS', 'FINISH', 'RUNNING', 'WAITING', 'INIT'])('does not retry a %s execution', (status) => {
-    expect(decide(input({ failure: failure({ status, reason: 'timed out' }) }))).toMatchObject({ kind: 'give-up', ruleId: 'not-failed' });
-  });
 
   it('gives up on a failure older than max_age_seconds, using first-seen when the event has no time', () => {
     expect(decide(input({ failure: failure({ reason: 'timed out', failedAt: NOW - 86_401_000 }) }))).toMatchObject({ kind: 'give-up', ruleId: 'max-age' });
@@ -50,6 +47,59 @@ describe('the default policy, as a table', () => {
     expect(later).toMatchObject({ kind: 'retry-later', attempt: 2 });
     expect((later as { delaySeconds: number }).delaySeconds).toBe(45 - 10);
     expect(decide(input({ failure: failure({ reason: 'timed out' }), attempts: { count: 1, lastAttemptAt: NOW - 61_000 } }))).toMatchObject({ kind: 'retry-now', attempt: 2 });
+  });
+});
+
+describe('status words (docs/workspace-api.md, "Status words")', () => {
+  it.each([
+    ['FAILED', 'failure'],
+    ['FAIL', 'failure'],
+    ['failed', 'failure'],
+    [' Failed ', 'failure'],
+    [undefined, 'failure'],
+    ['', 'failure'],
+  ] as const)('a record whose status is %j is a failure to decide on', (status, kind) => {
+    expect(statusVerdict(failure({ status }), policy)).toEqual({ kind });
+  });
+
+  it.each([
+    ['SUCCESS', 'succeeded'],
+    ['SKIP', 'skipped'],
+    ['SKIPPED', 'skipped'],
+    ['skipped', 'skipped'],
+    ['RUNNING', 'in-progress'],
+    ['WAITING', 'in-progress'],
+    ['INIT', 'in-progress'],
+    ['FINISH', 'finished'],
+  ] as const)('a record whose status is %s is not a failure (%s): nothing to retry, whatever its reason', (status, state) => {
+    expect(statusVerdict(failure({ status, reason: 'timed out' }), policy)).toEqual({ kind: 'not-failed', status: status.toUpperCase(), state, reason: expect.stringMatching(/^not-failed: status [A-Z]+ \([a-z-]+\) is not a failure/) });
+  });
+
+  it('a task that FINISHed may hold failed records: a task-level event is looked into; one that succeeded is not', () => {
+    expect(statusVerdict(failure({ recordId: undefined, taskId: 't1', status: 'FINISH' }), policy)).toEqual({ kind: 'failure' });
+    expect(statusVerdict(failure({ recordId: undefined, taskId: 't1', status: 'SUCCESS' }), policy)).toMatchObject({ kind: 'not-failed', state: 'succeeded' });
+  });
+
+  it('an unknown word is surfaced, never retried nor taken for a success', () => {
+    expect(statusVerdict(failure({ status: 'TIMEOUT', reason: 'timed out' }), policy)).toEqual({
+      kind: 'unknown-status',
+      status: 'TIMEOUT',
+      reason: 'unknown-status: status "TIMEOUT" is none of FAILED, FAIL, SUCCESS, SKIP, SKIPPED, RUNNING, WAITING, INIT, FINISH; a policy rule listing it under statuses has it decided as a failure',
+    });
+  });
+
+  it('an unknown word that a rule of the project lists under statuses is a failure, decided by that rule', () => {
+    // Prepare
+    const listing = loadPolicy(JSON.stringify({ projects: { p1: { rules: [{ id: 'timeouts', verdict: 'retry', statuses: ['timeout'] }] } } }));
+    const other = failure({ projectId: 'p2', status: 'TIMEOUT' });
+
+    // Act
+    const verdict = statusVerdict(failure({ status: 'TIMEOUT' }), listing);
+
+    // Assess
+    expect(verdict).toEqual({ kind: 'failure' });
+    expect(decide(input({ failure: failure({ status: 'TIMEOUT' }), policy: listing }))).toMatchObject({ kind: 'retry-now', ruleId: 'timeouts' });
+    expect(statusVerdict(other, listing)).toMatchObject({ kind: 'unknown-status' });
   });
 });
 

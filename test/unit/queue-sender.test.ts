@@ -1,6 +1,6 @@
 import type { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { MAX_MESSAGE_ATTRIBUTES, QueueSender, textAttribute, withOriginalAttributes } from '../../lib/platform/queue-sender.js';
+import { acceptedBySqs, batchesOf, EMPTY_ATTRIBUTE, MAX_BATCH_BYTES, MAX_MESSAGE_ATTRIBUTES, messageBytes, numberAttribute, QueueSender, sqsText, textAttribute, withOriginalAttributes } from '../../lib/platform/queue-sender.js';
 
 /**
  * What the sender makes of SQS's answers (the wire itself is exercised by the
@@ -57,5 +57,69 @@ describe('attributes carried on', () => {
     expect(Object.keys(attributes)).toHaveLength(MAX_MESSAGE_ATTRIBUTES);
     expect(attributes['reason']?.StringValue).toBe('ours');
     expect(Object.keys(attributes).slice(0, 4)).toEqual(['reason', 'attempt', 'orig0', 'orig1']);
+  });
+});
+
+describe('what SQS accepts', () => {
+  const kb = (n: number) => 'x'.repeat(n * 1024);
+
+  it('counts a message as SQS does: body bytes plus each attribute name, data type and value', () => {
+    expect(messageBytes('héllo', {})).toBe(6);
+    expect(messageBytes('', { reason: textAttribute('ab'), attempts: numberAttribute(3) })).toBe('reason'.length + 'String'.length + 2 + 'attempts'.length + 'Number'.length + 1);
+    expect(messageBytes('', { blob: { DataType: 'Binary', BinaryValue: new Uint8Array(5) } })).toBe(4 + 6 + 5);
+  });
+
+  it('cuts ten 110 KB messages into batches within the 1 MiB SendMessageBatch total, in order', () => {
+    // Prepare
+    const big = Array.from({ length: 10 }, (_, i) => ({ key: `m${i}`, body: kb(110), attributes: {} }));
+
+    // Act
+    const batches = batchesOf(big);
+
+    // Assess
+    expect(batches.map((b) => b.length)).toEqual([9, 1]);
+    expect(batches.flat().map((m) => m.key)).toEqual(big.map((m) => m.key));
+    for (const batch of batches) expect(batch.reduce((sum, m) => sum + messageBytes(m.body, m.attributes), 0)).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+  });
+
+  it('sends each batch of such messages in its own call', async () => {
+    const { sender, sizes } = senderWith([]);
+    const rejected = await sender.sendAll(Array.from({ length: 10 }, (_, i) => ({ key: `m${i}`, body: kb(300), attributes: {} })));
+    expect(sizes).toEqual([3, 3, 3, 1]);
+    expect(rejected.size).toBe(0);
+  });
+
+  it('sends a message larger than a whole batch alone, for SQS to judge', () => {
+    const batches = batchesOf([{ key: 'a', body: 'x', attributes: {} }, { key: 'huge', body: kb(1100), attributes: {} }, { key: 'b', body: 'y', attributes: {} }]);
+    expect(batches.map((b) => b.map((m) => m.key))).toEqual([['a'], ['huge'], ['b']]);
+  });
+
+  it.each([
+    ['a NUL', 'a\u0000b', 'a\uFFFDb'],
+    ['a form feed', 'a\u000Cb', 'a\uFFFDb'],
+    ['a lone high surrogate (a character cut in half)', 'ab\uD83D', 'ab\uFFFD'],
+    ['a lone low surrogate', '\uDE00ab', '\uFFFDab'],
+    ['a non-character', 'a\uFFFEb', 'a\uFFFDb'],
+  ])('replaces %s in a string attribute, which SQS would refuse', (_, value, expected) => {
+    expect(textAttribute(value).StringValue).toBe(expected);
+    expect(sqsText(value)).toBe(expected);
+  });
+
+  it('keeps what SQS accepts: tabs, newlines, accents, CJK and characters beyond the BMP', () => {
+    const text = 'line\tone\r\nzweite Zeile ü 脚本执行失败 🚀';
+    expect(textAttribute(text).StringValue).toBe(text);
+    expect(acceptedBySqs(text)).toBe(true);
+    expect(acceptedBySqs('a\u0000b')).toBe(false);
+    expect(acceptedBySqs('ab\uD83D')).toBe(false);
+  });
+
+  it('never sends an empty string attribute (SQS refuses one)', () => {
+    expect(textAttribute('')).toEqual({ DataType: 'String', StringValue: EMPTY_ATTRIBUTE });
+  });
+
+  it('carries original attributes only while they fit in the byte budget', () => {
+    const ours = { reason: textAttribute('r') };
+    const attributes = withOriginalAttributes(ours, { big: textAttribute(kb(10)), small: textAttribute('s') }, 1024);
+    expect(Object.keys(attributes)).toEqual(['reason', 'small']);
   });
 });

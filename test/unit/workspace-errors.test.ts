@@ -39,11 +39,27 @@ describe('error classification (docs/workspace-api.md, "Errors")', () => {
 });
 
 describe('error bodies and Retry-After', () => {
-  it('reads both error body shapes', () => {
-    expect(parseErrorBody('{"error_code":"APIG.0308","error_msg":"throttled"}')).toEqual({ code: 'APIG.0308', message: 'throttled' });
-    expect(parseErrorBody('{"error":{"code":"WKS.00211102","message":"bad"}}')).toEqual({ code: 'WKS.00211102', message: 'bad' });
-    expect(parseErrorBody('<html>')).toBeUndefined();
-    expect(parseErrorBody('{"x":1}')).toBeUndefined();
+  it.each([
+    ['{error_code, error_msg} (the gateway and most services)', '{"error_code":"APIG.0308","error_msg":"throttled"}', { code: 'APIG.0308', message: 'throttled' }],
+    ['{code, message}', '{"code":"WKS.00210404","message":"not found"}', { code: 'WKS.00210404', message: 'not found' }],
+    ['{error: {code, message}}', '{"error":{"code":"WKS.00211102","message":"bad"}}', { code: 'WKS.00211102', message: 'bad' }],
+    ['{error: {error_code, error_msg}}', '{"error":{"error_code":"WKS.00081102","error_msg":"no permission"}}', { code: 'WKS.00081102', message: 'no permission' }],
+    ['a code nested under another name', '{"request_id":"r1","result":{"code":"APIG.0201","message":"backend"}}', { code: 'APIG.0201', message: 'backend' }],
+    ['a code without a message', '{"error_code":"WKS.00211401"}', { code: 'WKS.00211401', message: '' }],
+    ['error_code before code', '{"code":"OTHER","message":"m2","error_code":"APIG.0303","error_msg":"m1"}', { code: 'APIG.0303', message: 'm1' }],
+    ['an empty error_code, then code', '{"error_code":"","code":"WKS.00210404","message":"gone"}', { code: 'WKS.00210404', message: 'gone' }],
+  ])('reads an error body shaped %s', (_shape, body, expected) => {
+    expect(parseErrorBody(body)).toEqual(expected);
+  });
+
+  it.each([
+    ['not JSON', '<html>'],
+    ['no code', '{"x":1}'],
+    ['a number for a code', '{"code":400,"message":"bad"}'],
+    ['an array', '[{"error_code":"APIG.0308"}]'],
+    ['a code nested deeper than three levels', '{"a":{"b":{"c":{"d":{"code":"X"}}}}}'],
+  ])('finds no code in %s', (_what, body) => {
+    expect(parseErrorBody(body)).toBeUndefined();
   });
 
   it('reads Retry-After as seconds or as a date', () => {
