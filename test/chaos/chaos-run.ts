@@ -9,6 +9,7 @@ import { LocalEventSource, type QueueHandler } from '../../local/poller.js';
 import { LOCAL_KEY, startLocalStack, type LocalStack } from '../../local/stack.js';
 import { seededRandom } from '../helpers/random.js';
 import { CHAOS_PROJECT, eventFor, planChaos, type Kind } from './chaos-plan.js';
+import type { RetryReading } from '../../local/workspace-state.js';
 
 /**
  * The proof that nothing is lost and no script runs twice: failure events in
@@ -25,10 +26,13 @@ export interface ChaosOptions {
   readonly seed?: number;
   /** Parallel pollers (Lambda's concurrent batches). */
   readonly pollers?: number;
+  /** What Workspace's retry does (docs/workspace-api.md, "What a retry does"; default `new-task`). */
+  readonly reading?: RetryReading;
 }
 
 export interface ChaosReport {
   readonly seed: number;
+  readonly reading: RetryReading;
   readonly events: number;
   readonly deliveries: number;
   readonly failedRuns: number;
@@ -88,6 +92,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     visibilityTimeoutSeconds: 2,
     maxReceiveCount: 50,
     simulator: {
+      reading: options.reading ?? 'new-task',
       random: seededRandom(seed + 1),
       // A retry's run fails again now and then: its failure event comes back as the next attempt.
       newRunOutcome: () => (outcomes() < 0.25 ? 'FAILED' : 'SUCCESS'),
@@ -105,7 +110,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const plan = planChaos(options.events, random);
   stack.simulator.seedRecords(CHAOS_PROJECT, plan.runs.map((r) => r.record));
-  const kinds = new Map<string, Kind>(plan.named);
+  // Every failed run an event names, by run (`<record id>#<run number>`): a record run again in place is a new run.
+  const kinds = new Map<string, Kind>([...plan.named].map(([id, kind]) => [`${id}#0`, kind]));
   const deliveries = [...plan.bodies];
 
   const savedEnv = { ...process.env };
@@ -142,14 +148,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       return depth.visible + depth.inFlight + depth.delayed === 0;
     };
     const emitted = new Set<string>();
+    const state = stack.simulator.state;
     // The runs our retries started that failed again: their failure events arrive like any other, while the run goes on.
     const emitNewFailures = async (): Promise<number> => {
-      const again = stack.simulator.state.log.entries.flatMap((e) => e.reruns).map((r) => stack.simulator.state.record(CHAOS_PROJECT, r.newRecordId)!).filter((r) => r.status === 'FAILED' && !emitted.has(r.id));
+      const runs = state.log.entries.flatMap((e) => e.reruns).filter((r) => !emitted.has(r.newRun) && state.runKey(CHAOS_PROJECT, r.newRecordId) === r.newRun);
+      const again = runs.filter((r) => state.record(CHAOS_PROJECT, r.newRecordId)!.status === 'FAILED');
       for (const r of again) {
-        emitted.add(r.id);
-        kinds.set(r.id, 'retry');
+        emitted.add(r.newRun);
+        kinds.set(r.newRun, 'retry');
       }
-      const bodies = again.map((r) => eventFor(r, random, `evt-${r.id}`));
+      const bodies = again.map((r) => eventFor(state.record(CHAOS_PROJECT, r.newRecordId)!, random, `evt-${r.newRun}`));
       deliveries.push(...bodies);
       if (bodies.length) await sendAll(stack, bodies);
       return bodies.length;
@@ -161,7 +169,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
     Object.assign(process.env, savedEnv);
   }
-  const report = await account(stack, kinds, capture, { seed, deliveries: deliveries.length, events: options.events, crashes: counter.crashes, dlqSendsRefused: proxy.refused, started });
+  const report = await account(stack, kinds, capture, { seed, reading: options.reading ?? 'new-task', deliveries: deliveries.length, events: options.events, crashes: counter.crashes, dlqSendsRefused: proxy.refused, started });
   await proxy.stop();
   await stack.stop();
   return report;
@@ -169,6 +177,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
 interface RunFacts {
   readonly seed: number;
+  readonly reading: RetryReading;
   readonly events: number;
   readonly deliveries: number;
   readonly crashes: number;
@@ -189,29 +198,31 @@ async function account(stack: LocalStack, kinds: ReadonlyMap<string, Kind>, capt
   }
   const sim = stack.simulator;
   let retriedOnce = 0, twice = 0, wrongly = 0, withReason = 0, byRedrive = 0, lost = 0;
-  for (const [id, kind] of kinds) {
-    const reruns = sim.rerunsOf(id);
+  for (const [run, kind] of kinds) {
+    const reruns = sim.rerunsOfRun(run);
     if (reruns > 1) twice++;
     if (reruns >= 1 && kind !== 'retry') wrongly++;
-    const mine = letters.get(id) ?? [];
+    // A run not retried is accounted for by a letter for its record (a retried run of that record has a later run).
+    const mine = letters.get(run.split('#')[0]!) ?? [];
     if (reruns === 1) retriedOnce++;
     else if (mine.some((m) => m.MessageAttributes?.['reason']?.StringValue)) withReason++;
     else if (mine.length > 0) byRedrive++;
     else if (onQueue === 0) lost++;
   }
   // A chain's budget: the retries along each original run's line of re-runs.
-  const next = new Map(sim.state.log.entries.flatMap((e) => e.reruns.map((r) => [r.originalId, r.newRecordId] as const)));
+  const next = new Map([...sim.state.log.parents()].map(([run, from]) => [from, run] as const));
   let overBudget = 0;
-  for (const [id] of kinds) {
-    if (!id.startsWith('chaos-')) continue;
+  for (const [run] of kinds) {
+    if (!run.endsWith('#0') || !run.startsWith('chaos-')) continue;
     let length = 0;
-    for (let at = next.get(id); at !== undefined; at = next.get(at)) length++;
+    for (let at = next.get(run); at !== undefined; at = next.get(at)) length++;
     if (length > MAX_ATTEMPTS) overBudget++;
   }
   const output = capture.raw.join('') + JSON.stringify(dlq);
   const lines = capture.lines();
   return {
     seed: facts.seed,
+    reading: facts.reading,
     events: facts.events,
     deliveries: facts.deliveries,
     failedRuns: kinds.size,
@@ -247,6 +258,7 @@ function countBy(values: readonly string[]): Record<string, number> {
 export function renderReport(report: ChaosReport): string {
   const rows: Array<[string, string]> = [
     ['seed', String(report.seed)],
+    ['reading of the retry', report.reading],
     ['failure events planned', String(report.events)],
     ['deliveries (duplicates, task-level and re-failed runs included)', String(report.deliveries)],
     ['failed runs named by an event', String(report.failedRuns)],

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import type { RetryReading } from '../../local/workspace-state.js';
+import { renderReport, runChaos } from './chaos-run.js';
+
+/**
+ * A smaller chaos run under one reading of Workspace's retry (one test file
+ * each: the functions build their runtime once per process, as in Lambda);
+ * `npm run test:chaos` runs 2,000 events under each.
+ */
+export function chaosCase(reading: RetryReading, events = 150): void {
+  describe(`chaos, ${reading} (${events} events)`, () => {
+    it('accounts for every failed run under faults: none lost, none retried twice, no chain over budget, no secret in any output', async () => {
+      const report = await runChaos({ events, timeoutMs: 120_000, pollers: 3, reading });
+      console.log(renderReport(report));
+      expect(report.lost).toBe(0);
+      expect(report.scriptsRunTwice).toBe(0);
+      expect(report.chainsOverBudget).toBe(0);
+      expect(report.wronglyRetried).toBe(0);
+      expect(report.secretsInOutput).toBe(0);
+      expect(report.stillOnQueue).toBe(0);
+      expect(report.retriedOnce + report.deadLetteredWithReason + report.deadLetteredByRedrive).toBe(report.failedRuns);
+      // The faults really happened: answers lost after landing, an outage that opened the breaker, crashes, DLQ and secret outages.
+      expect(report.answersLostAfterLanding).toBeGreaterThan(0);
+      expect(report.breakerOpened).toBeGreaterThan(0);
+      expect(report.breakerClosed).toBeGreaterThan(0);
+      expect(report.handlerCrashes).toBeGreaterThan(0);
+      expect(report.dlqSendsRefused).toBeGreaterThan(0);
+      expect(report.secretReadsRefused).toBeGreaterThan(0);
+    }, 150_000);
+  });
+}

@@ -1,0 +1,3 @@
+import { chaosCase } from './chaos-case.js';
+
+chaosCase('original-task');
