@@ -6,6 +6,7 @@
  *   status <project_id> <record_id|task_id>   the ledger's view of one failure
  *   dead-letters [--limit N]                   the DLQ's messages, not consumed
  *   replay [--reason R] [--limit N]            move dead letters back to the failure queue
+ *   reading <project_id> <record_id>           what Workspace's retry does, on one failed record
  *
  * Exit codes: 0 done, 1 nothing found or nothing to do, 2 usage error or no
  * stack/credentials, 3 an AWS call failed (or a replay moved only part).
@@ -19,7 +20,9 @@ import { approximateDepth, peek, replay } from './dead-letter-queue.js';
 import { describeDeadLetter, matchesReason, renderDeadLetters } from './dead-letter-view.js';
 import { readChains } from './ledger-reader.js';
 import { classifyFailure, EXIT_CODE, OpsError } from './ops-error.js';
+import { checkReading, renderReadingReport } from './reading-check.js';
 import { resolveTarget, type Target } from './target.js';
+import { workspaceAccess } from './workspace-access.js';
 
 export const USAGE = `usage: npm run ops -- [--local [--stack-env F] | --stage S | --stack NAME] [--region R] [--json] <command>
 
@@ -27,6 +30,10 @@ export const USAGE = `usage: npm run ops -- [--local [--stack-env F] | --stage S
   dead-letters [--limit N]                   the dead-letter queue's messages (default 20), without consuming them
   replay [--reason R] [--limit N]            move dead letters (those whose reason, rule or error code contains R)
                                              back to the failure queue, after their cause is fixed
+  reading <project_id> <record_id> [--confirm-retry] [--secret-id S] [--workspace-region R] [--workspace-endpoint URL]
+                                             which reading of Workspace's retry holds: with --confirm-retry, retries
+                                             that one FAILED record, compares the answer's task with the record's and
+                                             lists its desktop and script with and without show_history
 
   --local       the embedded stack (\`npm run stack\` writes local/.stack.env; --stack-env reads another file)
   --stage S     the deployed stack workspace-script-retry-S (default dev); --stack names it outright
@@ -47,6 +54,10 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
   limit: { type: 'string' },
   reason: { type: 'string' },
+  'confirm-retry': { type: 'boolean', default: false },
+  'secret-id': { type: 'string' },
+  'workspace-region': { type: 'string' },
+  'workspace-endpoint': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -68,11 +79,12 @@ type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPosition
 
 /** Every usage error found before any AWS call. */
 function checkUsage(command: string, args: Args): void {
-  const extra = args.positionals.slice(command === 'status' ? 3 : 1);
-  if (extra.length > 0) throw new OpsError('usage', `${command} takes ${command === 'status' ? 'two arguments' : 'no arguments'}; unexpected "${extra.join(' ')}"`);
-  if (command === 'status') {
+  const pair = command === 'status' || command === 'reading';
+  const extra = args.positionals.slice(pair ? 3 : 1);
+  if (extra.length > 0) throw new OpsError('usage', `${command} takes ${pair ? 'two arguments' : 'no arguments'}; unexpected "${extra.join(' ')}"`);
+  if (pair) {
     const [, projectId, id] = args.positionals;
-    if (!projectId || !id) throw new OpsError('usage', 'status takes two arguments: <project_id> <record_id|task_id>');
+    if (!projectId || !id) throw new OpsError('usage', `${command} takes two arguments: <project_id> <${command === 'status' ? 'record_id|task_id' : 'record_id'}>`);
     for (const [field, value] of [['project_id', projectId], ['record_id|task_id', id]] as const) {
       const problem = unsafeIdReason(value);
       if (problem) throw new OpsError('usage', `${field} "${value}" ${problem}`);
@@ -123,7 +135,21 @@ async function replayCommand(args: Args, target: Target, io: Io, json: boolean):
   return moved.length === 0 ? EXIT_CODE['not-found'] : 0;
 }
 
-const COMMANDS = { status, 'dead-letters': deadLetters, replay: replayCommand } as const;
+/** Settles which reading of Workspace's retry holds (ops/reading-check.ts): needs Workspace's keys, not the stack. */
+async function readingCommand(args: Args, io: Io, json: boolean): Promise<number> {
+  const [, projectId = '', recordId = ''] = args.positionals;
+  const access = await workspaceAccess({ local: args.values.local, envFile: envFileOf(args), secretId: args.values['secret-id'], workspaceRegion: args.values['workspace-region'], workspaceEndpoint: args.values['workspace-endpoint'] });
+  const probe = { workspace: access.workspace, project: { projectId, region: access.region }, credentials: await access.credentialsFor(projectId), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)), waitMs: 30_000 };
+  const report = await checkReading(probe, recordId, args.values['confirm-retry']);
+  io.out(json ? JSON.stringify(report, null, 2) : renderReadingReport(report));
+  return report.retried && report.verdict === 'undetermined' ? EXIT_CODE['not-found'] : 0;
+}
+
+function envFileOf(args: Args): string {
+  return args.values['stack-env'] ?? join(import.meta.dirname, '..', 'local', '.stack.env');
+}
+
+const COMMANDS = { status, 'dead-letters': deadLetters, replay: replayCommand, reading: readingCommand } as const;
 
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
   const json = argv.includes('--json');
@@ -139,9 +165,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     const command = args.positionals[0];
     if (!command || !(command in COMMANDS)) throw new OpsError('usage', command ? `unknown command "${command}"` : 'no command given');
     checkUsage(command, args);
+    if (command === 'reading') return await readingCommand(args, io, json).catch((error) => Promise.reject(classifyFailure(error, 'Workspace')));
     const resolved = await resolveTarget({
       local: args.values.local,
-      envFile: args.values['stack-env'] ?? join(import.meta.dirname, '..', 'local', '.stack.env'),
+      envFile: envFileOf(args),
       stage: args.values.stage,
       stack: args.values.stack,
       region: args.values.region,
@@ -150,7 +177,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       table: args.values.table,
     }).catch((error) => Promise.reject(classifyFailure(error, 'CloudFormation')));
     target = resolved;
-    return await COMMANDS[command as keyof typeof COMMANDS](args, resolved, io, json).catch((error) => Promise.reject(classifyFailure(error, 'the stack')));
+    return await COMMANDS[command as Exclude<keyof typeof COMMANDS, 'reading'>](args, resolved, io, json).catch((error) => Promise.reject(classifyFailure(error, 'the stack')));
   } catch (error) {
     const failure = classifyFailure(error, 'the stack');
     if (json) io.out(JSON.stringify({ error: failure.kind, message: failure.message }));
