@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { processQueueBatch } from '../../lib/ways-in/queue-batch.js';
 import { emit } from './commands.js';
-import { p1OneRetryPerRun, p2AttemptsBounded } from './invariants.js';
+import { p1OneRetryPerRun, p2AttemptsBounded, p3NothingLost } from './invariants.js';
+import { RETRY_READINGS } from '../../local/workspace-state.js';
 import { quietPipelineEachTest } from './quiet-pipeline.js';
 import { refailUnlinkedAndDrain } from './refail.js';
 import { deliver, drain, launch, replay } from './ways-in.js';
@@ -96,5 +97,31 @@ describe('protocol breaks found by review', () => {
     await drain(world, now);
     // Assess: r1 was retried once (the docs promise "never retried twice" for this window).
     expect(p1OneRetryPerRun(world)).toEqual([]);
+  });
+
+  it.each(RETRY_READINGS)('a holder whose lease was lost never gets a later failure of the run its retry started dropped (%s)', async (reading) => {
+    // Prepare: the first delivery is held inside its retry call until its lease (and the skew allowance) has passed.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    world = new World({ maxAttempts: 3, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true, reading }, async (label) => {
+      if (label === 'queue#1 retry r1') await held;
+    });
+    emit(world, 'r1', 'plain');
+    emit(world, 'r1', 'sns');
+    const [first, copy] = world.source.visible();
+    const a = deliver(world, [world.source.receive(first!)], 'none');
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    // Act: another delivery takes the expired claim over and retries; then the held call lands too, and its run fails.
+    world.advance(200);
+    await deliver(world, [world.source.receive(copy!)], 'none');
+    release();
+    await a;
+    const run = world.ws.rerunOf('r1')!;
+    world.ws.fail(run, 'Script execution timed out');
+    emit(world, run, 'record');
+    await drain(world, now);
+    // Assess: that run's failure was retried or dead-lettered, not taken for a duplicate of a run already handled.
+    expect(world.outcomes.some((o) => o.kind === 'duplicate' && /lease-lost/.test(o.reason ?? ''))).toBe(true);
+    expect(p3NothingLost(world)).toEqual([]);
   });
 });
