@@ -79,7 +79,7 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
   const dryRun = deps.config.dryRun || input.dryRun === true;
   const letter = (reason: string, errorCode: string, ruleId: string, attempts: number): DeadLetter => ({ reason, errorCode, attempts, ruleId, firstSeenAt: input.firstSeenAt, decidedAt: now });
   if (!deps.config.retriesEnabled) {
-    const reason = 'retries-disabled: RETRIES_ENABLED is false';
+    const reason = 'retries-disabled: the kill switch is off (its SSM parameter, or RETRIES_ENABLED)';
     if (dryRun) return { kind: 'dead-letter', letter: letter(`dry-run: would defer (${reason})`, 'DRY_RUN', 'retries-disabled', 0), dryRun };
     return { kind: 'requeue', reason, delaySeconds: MAX_DELAY_SECONDS, attempt: 0 };
   }
