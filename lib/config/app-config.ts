@@ -79,6 +79,9 @@ const appEnv = z.object({
   ERROR_THRESHOLD_MIN_CALLS: wholeNumber(1, 1000).default(5),
 });
 
+/** Every variable the queue function, the sweep and the console read (the sweep also reads SWEEP_VARIABLES). */
+export const APP_VARIABLES: readonly string[] = Object.keys(appEnv.shape);
+
 /** Backoff between in-call retries is at most this (lib/ways-in/runtime.ts builds the client with it). */
 export const IN_CALL_BACKOFF_CAP_MS = 2_000;
 /** Time allowed for reading the secret again after a 401, and for the ledger's writes around a call. */

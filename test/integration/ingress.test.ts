@@ -169,6 +169,21 @@ describe('EventGrid and other webhooks', () => {
     expect(published.filter((l) => METRIC.ingressUnavailable in l)).toHaveLength(1);
   });
 
+  it('runs webhook-only, with no SMN topic to trust: webhooks are queued, SMN deliveries refused', async () => {
+    // Prepare
+    const handler = await h.loadHandler<IngressHandler>('ingress', { ...ingressEnv(smn.env), TRUSTED_TOPIC_URNS: undefined });
+    const delivery = smn.notification(body(plainFailure()));
+
+    // Act
+    const webhook = await invokeFunctionUrl(handler, functionUrlEvent({ body: body(inCloudEvent(plainFailure())), headers: { authorization: `Bearer ${TOKEN}` } }));
+    const viaSmn = await smn.deliver(handler, delivery);
+
+    // Assess
+    expect(webhook.status).toBe(200);
+    expect(viaSmn.status).toBe(403);
+    expect(await h.takeAll(h.stack.queueUrl)).toHaveLength(1);
+  });
+
   it('reads the token only from the configured header', async () => {
     const { status } = await postWebhook(inCloudEvent(plainFailure()), { 'x-ingress-token': TOKEN, authorization: 'Bearer wrong' });
     // The configured header is Authorization, so a custom header alone does not count.
