@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
  * operation in X-Amz-Target, JSON in and out, errors as `__type` with the
  * x-amzn-errortype header), enough for the AWS SDK pointed at it with
  * AWS_ENDPOINT_URL_<SERVICE>. The local stand-ins for Secrets Manager and SSM
- * are built on it; no emulator for either exists on npm.
+ * are built on it (AwsJsonStandIn); no emulator for either exists on npm.
  */
 
 /** What one call answers: a status and a JSON body, and for an error its type. */
@@ -64,4 +64,26 @@ async function answer(req: IncomingMessage, res: ServerResponse, handle: AwsJson
 function send(res: ServerResponse, { status, body, errorType }: AwsJsonAnswer): void {
   res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', ...(errorType ? { 'x-amzn-errortype': errorType } : {}) });
   res.end(JSON.stringify(body));
+}
+
+/** A stand-in for one AWS service: it answers each call with `handle`, on a server of its own once `listen` resolves. */
+export abstract class AwsJsonStandIn {
+  private server: AwsJsonServer | undefined;
+
+  /** The endpoint to point the SDK at (AWS_ENDPOINT_URL_<SERVICE>). */
+  get url(): string {
+    if (!this.server) throw new Error('the stand-in is not listening yet');
+    return this.server.url;
+  }
+
+  protected abstract handle(target: string, body: Record<string, unknown>): AwsJsonAnswer;
+
+  protected async listen(): Promise<this> {
+    this.server = await AwsJsonServer.start((target, body) => this.handle(target, body));
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.stop();
+  }
 }

@@ -1,4 +1,4 @@
-import { AwsJsonServer, awsError, ok, type AwsJsonAnswer } from './aws-json-server.js';
+import { AwsJsonStandIn, awsError, ok, type AwsJsonAnswer } from './aws-json-server.js';
 
 /**
  * A Secrets-Manager-compatible server for the local stack: GetSecretValue and
@@ -6,8 +6,7 @@ import { AwsJsonServer, awsError, ok, type AwsJsonAnswer } from './aws-json-serv
  * enough for the AWS SDK (and so Powertools' SecretsProvider) pointed at it
  * with AWS_ENDPOINT_URL_SECRETS_MANAGER.
  */
-export class SecretsManagerServer {
-  readonly url: string;
+export class SecretsManagerServer extends AwsJsonStandIn {
   /** GetSecretValue calls answered, by secret id. */
   readonly reads = new Map<string, number>();
   /** When true, every call fails with a 500 (the service down). */
@@ -20,19 +19,8 @@ export class SecretsManagerServer {
 
   private readonly secrets = new Map<string, { value: string; version: number }>();
 
-  private constructor(private readonly server: AwsJsonServer) {
-    this.url = server.url;
-  }
-
-  static async start(): Promise<SecretsManagerServer> {
-    let instance: SecretsManagerServer | undefined;
-    const server = await AwsJsonServer.start((target, body) => instance!.handle(target, body));
-    instance = new SecretsManagerServer(server);
-    return instance;
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
+  static start(): Promise<SecretsManagerServer> {
+    return new SecretsManagerServer().listen();
   }
 
   /** Creates or rotates a secret (objects are stored as JSON, as the console does). */
@@ -49,7 +37,7 @@ export class SecretsManagerServer {
     return this.reads.get(id) ?? 0;
   }
 
-  private handle(target: string, body: Record<string, unknown>): AwsJsonAnswer {
+  protected handle(target: string, body: Record<string, unknown>): AwsJsonAnswer {
     const isRead = target === 'secretsmanager.GetSecretValue';
     if (this.down || (isRead && this.failRead(++this.readCalls))) {
       if (isRead) this.refusedReads++;

@@ -1,4 +1,4 @@
-import { AwsJsonServer, awsError, ok, type AwsJsonAnswer } from './aws-json-server.js';
+import { AwsJsonStandIn, awsError, ok, type AwsJsonAnswer } from './aws-json-server.js';
 
 /**
  * An SSM-Parameter-Store-compatible server for the local stack: GetParameter
@@ -6,8 +6,7 @@ import { AwsJsonServer, awsError, ok, type AwsJsonAnswer } from './aws-json-serv
  * enough for the AWS SDK (and so Powertools' SSMProvider, which reads the kill
  * switch) pointed at it with AWS_ENDPOINT_URL_SSM.
  */
-export class SsmServer {
-  readonly url: string;
+export class SsmServer extends AwsJsonStandIn {
   /** GetParameter calls answered, by name. */
   readonly reads = new Map<string, number>();
   /** When true, every call fails with a 500 (the service down). */
@@ -15,19 +14,8 @@ export class SsmServer {
 
   private readonly parameters = new Map<string, { value: string; version: number }>();
 
-  private constructor(private readonly server: AwsJsonServer) {
-    this.url = server.url;
-  }
-
-  static async start(): Promise<SsmServer> {
-    let instance: SsmServer | undefined;
-    const server = await AwsJsonServer.start((target, body) => instance!.handle(target, body));
-    instance = new SsmServer(server);
-    return instance;
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
+  static start(): Promise<SsmServer> {
+    return new SsmServer().listen();
   }
 
   /** Creates or overwrites a String parameter, as `aws ssm put-parameter --overwrite` does. */
@@ -43,7 +31,7 @@ export class SsmServer {
     return this.reads.get(name) ?? 0;
   }
 
-  private handle(target: string, body: Record<string, unknown>): AwsJsonAnswer {
+  protected handle(target: string, body: Record<string, unknown>): AwsJsonAnswer {
     if (this.down) return awsError(500, 'InternalServerError', 'SSM is unavailable.');
     const name = typeof body['Name'] === 'string' ? body['Name'] : '';
     if (target === 'AmazonSSM.PutParameter' && typeof body['Value'] === 'string') {
