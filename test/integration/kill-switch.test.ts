@@ -111,9 +111,10 @@ describe('the kill switch in SSM', () => {
     expect(outcomes).toEqual([expect.objectContaining({ kind: 'retried' })]);
   });
 
-  it('a switch that says neither true nor false holds retries', async () => {
+  it('a switch that says neither true nor false holds retries, even in a container that read true before (a typo of "false" means off)', async () => {
     // Prepare
     const queue = await h.loadHandler('queue', switchEnv());
+    await invoke(queue, sqsEvent([body(seeded())]));
     h.stack.ssm.putParameter(parameter, 'flase');
     const failure = seeded();
 
