@@ -75,16 +75,20 @@ export function reportConfigurationError(what: string, error: unknown): void {
   metrics.singleMetric().addMetric(METRIC.configurationError, MetricUnit.Count, 1);
 }
 
+/** What the configuration loaders throw (lib/platform/env-schema.ts, lib/policy/policy-config.ts), by name: platform imports neither layer. */
+const CONFIGURATION_ERRORS: ReadonlySet<string> = new Set(['ConfigError', 'PolicyConfigError']);
+
 /**
  * Runs a function's cold-start configuration: a value it refuses is reported
  * (reportConfigurationError) before the error ends the cold start, so a
- * broken deploy pages instead of only failing invocations.
+ * broken deploy pages instead of only failing invocations. Any other error
+ * ends the cold start as it is (the function-errors alarm sees it).
  */
 export function atColdStart<T>(load: () => T): T {
   try {
     return load();
   } catch (error) {
-    reportConfigurationError('configuration refused at cold start: the function cannot start until it is fixed', error);
+    if (CONFIGURATION_ERRORS.has((error as Error).name)) reportConfigurationError('configuration refused at cold start: the function cannot start until it is fixed', error);
     throw error;
   }
 }

@@ -70,7 +70,7 @@ describe('metric emission', () => {
     const thrown = (() => {
       try {
         return atColdStart(() => {
-          throw new Error('WORKSPACE_REGION: "xx-nowhere-1" is not a Huawei Cloud region');
+          throw Object.assign(new Error('WORKSPACE_REGION: "xx-nowhere-1" is not a Huawei Cloud region'), { name: 'ConfigError' });
         });
       } catch (error) {
         return error as Error;
@@ -82,6 +82,14 @@ describe('metric emission', () => {
     const error = capture.lines().find((l) => l['level'] === 'ERROR');
     expect(error).toMatchObject({ message: expect.stringContaining('configuration refused at cold start'), error: expect.stringContaining('WORKSPACE_REGION: "xx-nowhere-1"') });
     expect(emitted().filter((l) => METRIC.configurationError in l).map((l) => l[METRIC.configurationError])).toEqual([1]);
+  });
+
+  it('leaves any other cold-start error to the function-errors alarm (a bug is not a configuration error)', async () => {
+    const { atColdStart } = await import('../../lib/platform/observability.js');
+    expect(() => atColdStart(() => {
+      throw new TypeError('x is not a function');
+    })).toThrow(TypeError);
+    expect(emitted().filter((l) => METRIC.configurationError in l)).toEqual([]);
   });
 
   it('calls each emitter from the functions or the domain, not only from its tests', async () => {
