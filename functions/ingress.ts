@@ -7,11 +7,11 @@ import { CertificateCache } from '../lib/ingress/cert-cache.js';
 import { loadIngressConfig } from '../lib/ingress/ingress-config.js';
 import { handleIngressRequest } from '../lib/ingress/ingress-request.js';
 import { secretsManagerToken, TokenSource } from '../lib/ingress/token-source.js';
-import { logger, metrics } from '../lib/platform/observability.js';
+import { atColdStart, logger, metrics } from '../lib/platform/observability.js';
 import { QueueSender } from '../lib/platform/queue-sender.js';
 
 /** ingestEvents: Function URL → verified SMN notifications and webhook CloudEvents onto the failure queue. */
-const config = loadIngressConfig();
+const config = atColdStart(() => loadIngressConfig());
 const deps = {
   config,
   certificates: new CertificateCache({ allowedHosts: config.certHosts, timeoutMs: config.fetchTimeoutMs }),

@@ -5,15 +5,18 @@ import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config/app-config.js';
 import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/workspace/credentials.js';
 import { runManual, type ManualAnswer } from '../lib/ways-in/manual.js';
-import { logger, metrics } from '../lib/platform/observability.js';
+import { atColdStart, logger, metrics } from '../lib/platform/observability.js';
 import { createRuntime, forInvocation } from '../lib/ways-in/runtime.js';
 
 /** retryManually: the Lambda console's test event or `osls invoke`, answered synchronously per item. */
-const config = loadConfig();
+const config = atColdStart(() => loadConfig());
 const runtime = createRuntime(config);
 
 export const handler = middy<unknown, ManualAnswer, Error, Context & WithWorkspaceCredentials>()
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics))
   .use(workspaceCredentialsMiddleware({ secretId: config.credentialsSecretId, cacheTtlSeconds: config.credentialsCacheTtlSeconds }))
-  .handler((event, context) => runManual(event, { ...forInvocation(runtime, context.workspaceCredentials), remainingMs: () => context.getRemainingTimeInMillis() }));
+  .handler(async (event, context) => {
+    const deps = forInvocation(runtime, context.workspaceCredentials, await runtime.killSwitch.retriesEnabled());
+    return runManual(event, { ...deps, remainingMs: () => context.getRemainingTimeInMillis() });
+  });

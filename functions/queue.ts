@@ -5,12 +5,12 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { loadConfig } from '../lib/config/app-config.js';
 import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/workspace/credentials.js';
 import { batchFailureGuard } from '../lib/ways-in/batch-failure-guard.js';
-import { logger, metrics } from '../lib/platform/observability.js';
+import { atColdStart, logger, metrics } from '../lib/platform/observability.js';
 import { processQueueBatch } from '../lib/ways-in/queue-batch.js';
 import { createRuntime, forInvocation } from '../lib/ways-in/runtime.js';
 
 /** retryFromQueue: SQS failure events → retried, dead-lettered, deferred, duplicate or not-failed (partial batch response). */
-const config = loadConfig();
+const config = atColdStart(() => loadConfig());
 const runtime = createRuntime(config);
 
 export const handler = middy<SQSEvent, SQSBatchResponse, Error, Context & WithWorkspaceCredentials>()
@@ -18,4 +18,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse, Error, Context & WithWo
   .use(logMetrics(metrics))
   .use(batchFailureGuard())
   .use(workspaceCredentialsMiddleware({ secretId: config.credentialsSecretId, cacheTtlSeconds: config.credentialsCacheTtlSeconds }))
-  .handler((event, context) => processQueueBatch(event, { ...forInvocation(runtime, context.workspaceCredentials), remainingMs: () => context.getRemainingTimeInMillis() }));
+  .handler(async (event, context) => {
+    const deps = forInvocation(runtime, context.workspaceCredentials, await runtime.killSwitch.retriesEnabled());
+    return processQueueBatch(event, { ...deps, remainingMs: () => context.getRemainingTimeInMillis() });
+  });

@@ -4,14 +4,14 @@ import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { loadConfig } from '../lib/config/app-config.js';
 import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../lib/workspace/credentials.js';
-import { countSweepProject, logger, metrics } from '../lib/platform/observability.js';
+import { atColdStart, countSweepProject, logger, metrics } from '../lib/platform/observability.js';
 import { createRuntime, forInvocation } from '../lib/ways-in/runtime.js';
 import { runSweep, type ProjectSummary } from '../lib/ways-in/sweep.js';
 import { loadSweepConfig } from '../lib/config/sweep-config.js';
 
 /** sweepOnSchedule: finds failed executions whose events were lost and puts them through the pipeline. */
-const config = loadConfig();
-const sweep = loadSweepConfig(process.env, config.endpoints, config.worstCaseCallMs);
+const config = atColdStart(() => loadConfig());
+const sweep = atColdStart(() => loadSweepConfig(process.env, config.endpoints, config.worstCaseCallMs));
 const runtime = createRuntime(config);
 
 export const handler = middy<ScheduledEvent, { projects: ProjectSummary[] }, Error, Context & WithWorkspaceCredentials>()
@@ -19,7 +19,8 @@ export const handler = middy<ScheduledEvent, { projects: ProjectSummary[] }, Err
   .use(logMetrics(metrics))
   .use(workspaceCredentialsMiddleware({ secretId: config.credentialsSecretId, cacheTtlSeconds: config.credentialsCacheTtlSeconds }))
   .handler(async (_event, context) => {
-    const result = await runSweep({ ...forInvocation(runtime, context.workspaceCredentials), sweep, remainingMs: () => context.getRemainingTimeInMillis() });
+    const deps = forInvocation(runtime, context.workspaceCredentials, await runtime.killSwitch.retriesEnabled());
+    const result = await runSweep({ ...deps, sweep, remainingMs: () => context.getRemainingTimeInMillis() });
     result.projects.forEach(countSweepProject);
     return result;
   });

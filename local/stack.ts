@@ -5,11 +5,12 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
 import { SecretsManagerServer } from './secrets-manager-server.js';
+import { SsmServer } from './ssm-server.js';
 import { WorkspaceSimulator, type SimulatorOptions } from './workspace-simulator.js';
 
 /**
  * The embedded local stack: fauxqs (SQS with redrive), dynalite (DynamoDB),
- * a Secrets Manager server and the Workspace simulator, all in-process on
+ * Secrets Manager and SSM stand-ins and the Workspace simulator, all in-process on
  * 127.0.0.1 with random ports. `start()` also sets the standard environment
  * (AWS_ENDPOINT_URL_SQS, …) and the function's own variables, so the
  * handlers run unchanged against it.
@@ -32,6 +33,9 @@ export interface StackOptions {
 export interface LocalStack {
   readonly simulator: WorkspaceSimulator;
   readonly secrets: SecretsManagerServer;
+  /** SSM Parameter Store, holding the kill switch `killSwitchParameter` ("true"). */
+  readonly ssm: SsmServer;
+  readonly killSwitchParameter: string;
   readonly sqs: SQSClient;
   readonly sqsEndpoint: string;
   readonly dynamoEndpoint: string;
@@ -63,7 +67,7 @@ async function startDynalite(): Promise<{ endpoint: string; calls: Map<string, n
 }
 
 /** Sets what every AWS SDK client reads, so no code has a local-only branch. */
-function awsEnvironment(sqsEndpoint: string, dynamoEndpoint: string, secretsEndpoint: string): Record<string, string> {
+function awsEnvironment(sqsEndpoint: string, dynamoEndpoint: string, secretsEndpoint: string, ssmEndpoint: string): Record<string, string> {
   return {
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
@@ -71,15 +75,17 @@ function awsEnvironment(sqsEndpoint: string, dynamoEndpoint: string, secretsEndp
     AWS_ENDPOINT_URL_SQS: sqsEndpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsEndpoint,
+    AWS_ENDPOINT_URL_SSM: ssmEndpoint,
   };
 }
 
 export async function startLocalStack(options: StackOptions = {}): Promise<LocalStack> {
   const suffix = options.name ?? 'local';
-  const [fauxqs, dynamo, secrets, simulator] = await Promise.all([
+  const [fauxqs, dynamo, secrets, ssm, simulator] = await Promise.all([
     startFauxqs({ port: 0, logger: false }),
     startDynalite(),
     SecretsManagerServer.start(),
+    SsmServer.start(),
     WorkspaceSimulator.start({ credentials: [LOCAL_KEY], ...options.simulator }),
   ]);
   // fauxqs names queues sqs.<region>.localhost, which not every resolver knows: use path-style URLs on its address.
@@ -94,8 +100,11 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
   const tableName = `workspace-script-retry-ledger-${suffix}`;
   const secretId = `workspace-script-retry/credentials-${suffix}`;
   secrets.putSecret(secretId, LOCAL_KEY);
+  // Not in `env`: the functions read it only when RETRIES_ENABLED_PARAMETER names it (without it RETRIES_ENABLED decides).
+  const killSwitchParameter = `/workspace-script-retry/${suffix}/retries-enabled`;
+  ssm.putParameter(killSwitchParameter, 'true');
 
-  const aws = awsEnvironment(fauxqs.address, dynamo.endpoint, secrets.url);
+  const aws = awsEnvironment(fauxqs.address, dynamo.endpoint, secrets.url, ssm.url);
   const ddb = new DynamoDBClient({ region: aws.AWS_REGION, endpoint: dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   await ddb.send(
     new CreateTableCommand({
@@ -126,6 +135,8 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
   return {
     simulator,
     secrets,
+    ssm,
+    killSwitchParameter,
     sqs,
     sqsEndpoint: fauxqs.address,
     dynamoEndpoint: dynamo.endpoint,
@@ -151,7 +162,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     },
     async stop() {
       sqs.destroy();
-      await Promise.all([fauxqs.stop(), dynamo.close(), secrets.stop(), simulator.stop()]);
+      await Promise.all([fauxqs.stop(), dynamo.close(), secrets.stop(), ssm.stop(), simulator.stop()]);
     },
   };
 }

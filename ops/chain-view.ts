@@ -16,8 +16,8 @@ export type HistoryRow = Omit<HistoryEntry, 'attempt'> & { readonly attempt: num
 
 export interface ChainView {
   readonly pk: string;
-  /** How the id asked about led here: the chain item itself, or a link of the given generation. */
-  readonly via: { readonly pk: string; readonly generation?: number | undefined };
+  /** How the id asked about led here: the chain item itself, a link of the given generation, or a scan for one of its tasks. */
+  readonly via: { readonly pk: string; readonly generation?: number | undefined; readonly scan?: boolean | undefined };
   readonly project_id: string;
   readonly root_record: string | undefined;
   readonly state: string;
@@ -61,14 +61,14 @@ export function isoTime(value: unknown, unit: 'ms' | 's' = 'ms'): string | undef
 }
 
 /** Reads a chain item into a view; throws with the key and the missing field when it is not one. */
-export function describeChain(chain: LedgerItem, via: LedgerItem): ChainView {
+export function describeChain(chain: LedgerItem, via: LedgerItem, how: 'key' | 'scan' = 'key'): ChainView {
   const pk = String(chain['pk']);
   const state = text(chain['state']);
   if (!state) throw new Error(`ledger item ${pk} is not a failure chain: it has no "state"`);
   const history = Array.isArray(chain['history']) ? (chain['history'] as Array<Record<string, unknown>>) : [];
   return {
     pk,
-    via: { pk: String(via['pk']), generation: via === chain ? undefined : num(via['generation']) },
+    via: { pk: String(via['pk']), generation: via === chain ? undefined : num(via['generation']), scan: how === 'scan' ? true : undefined },
     project_id: text(chain['project_id']) ?? pk.split('#')[0]!,
     root_record: text(chain['root_record']),
     state,
@@ -100,7 +100,7 @@ export function describeChain(chain: LedgerItem, via: LedgerItem): ChainView {
 export function renderChain(view: ChainView, now: number): string {
   const lines: Array<[string, string | undefined]> = [
     ['failure', view.pk],
-    ['found via', view.via.pk === view.pk ? undefined : `${view.via.pk} (link, generation ${view.via.generation ?? '?'})`],
+    ['found via', view.via.scan ? 'a scan of the table for one of its tasks' : view.via.pk === view.pk ? undefined : `${view.via.pk} (link, generation ${view.via.generation ?? '?'})`],
     ['state', view.state + (view.state === 'claimed' && view.lease_until ? leaseNote(view.lease_until, now) : '')],
     ['attempts', String(view.attempts)],
     ['desktop', view.resource_id],

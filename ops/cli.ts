@@ -3,10 +3,12 @@
  * CloudFormation outputs, your AWS credentials) or, with --local, the
  * embedded stack of `npm run stack`.
  *
- *   status <project_id> <record_id|task_id>   the ledger's view of one failure
- *   dead-letters [--limit N]                   the DLQ's messages, not consumed
- *   replay [--reason R] [--limit N]            move dead letters back to the failure queue
+ *   status <project_id> <record_id|task_id>   the ledger's view of one failure (any of its tasks, the original's too)
+ *   dead-letters [--reason R] [--limit N]      the DLQ's messages, not consumed
+ *   replay [--reason R] [--limit N] [--dry-run]  move dead letters back to the failure queue (or list what would move)
  *   reading <project_id> <record_id>           what Workspace's retry does, on one failed record
+ *
+ * Installed as the bin `workspace-script-retry-ops` (ops/bin.mjs) with the same arguments.
  *
  * Exit codes: 0 done, 1 nothing found or nothing to do, 2 usage error or no
  * stack/credentials, 3 an AWS call failed (or a replay moved only part).
@@ -25,11 +27,16 @@ import { resolveTarget, type Target } from './target.js';
 import { workspaceAccess } from './workspace-access.js';
 
 export const USAGE = `usage: npm run ops -- [--local [--stack-env F] | --stage S | --stack NAME] [--region R] [--json] <command>
+   or: workspace-script-retry-ops [the same]
 
   status <project_id> <record_id|task_id>   the ledger's view of one failure: state, attempts, lineage, history
-  dead-letters [--limit N]                   the dead-letter queue's messages (default 20), without consuming them
-  replay [--reason R] [--limit N]            move dead letters (those whose reason, rule or error code contains R)
-                                             back to the failure queue, after their cause is fixed
+                                             (any task of it: the failed run's own, found by a scan of the table, or a retry's)
+  dead-letters [--reason R] [--limit N]      the dead-letter queue's messages (default 20), without consuming them;
+                                             --reason: only those whose reason, rule or error code contains R
+  replay [--reason R] [--limit N] [--dry-run]
+                                             move dead letters (those whose reason, rule or error code contains R)
+                                             back to the failure queue, after their cause is fixed;
+                                             --dry-run: list what would move, move nothing
   reading <project_id> <record_id> [--confirm-retry] [--secret-id S] [--workspace-region R] [--workspace-endpoint URL]
                                              which reading of Workspace's retry holds: with --confirm-retry, retries
                                              that one FAILED record, compares the answer's task with the record's and
@@ -54,6 +61,7 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
   limit: { type: 'string' },
   reason: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
   'confirm-retry': { type: 'boolean', default: false },
   'secret-id': { type: 'string' },
   'workspace-region': { type: 'string' },
@@ -92,8 +100,10 @@ function checkUsage(command: string, args: Args): void {
   }
   positiveInteger(args.values.limit, '--limit', 1);
   if (command === 'status' && args.values.limit !== undefined) throw new OpsError('usage', 'status takes no --limit');
-  if (command !== 'replay' && args.values.reason !== undefined) throw new OpsError('usage', `${command} takes no --reason`);
-  if (args.values.reason !== undefined && args.values.reason.trim() === '') throw new OpsError('usage', '--reason must not be empty (leave it out to replay every dead letter)');
+  if (command === 'status' && args.values.reason !== undefined) throw new OpsError('usage', 'status takes no --reason');
+  if (command === 'reading' && (args.values.reason !== undefined || args.values.limit !== undefined || args.values['dry-run'])) throw new OpsError('usage', 'reading takes no --reason, --limit or --dry-run (without --confirm-retry it sends nothing)');
+  if (command !== 'replay' && args.values['dry-run']) throw new OpsError('usage', `${command} takes no --dry-run (it moves nothing already)`);
+  if (args.values.reason !== undefined && args.values.reason.trim() === '') throw new OpsError('usage', '--reason must not be empty (leave it out for every dead letter)');
 }
 
 async function status(args: Args, target: Target, io: Io, json: boolean): Promise<number> {
@@ -109,26 +119,49 @@ async function status(args: Args, target: Target, io: Io, json: boolean): Promis
   return 0;
 }
 
+/** How many dead letters a filtered look reads at most to find its matches. */
+const FILTERED_PEEK = 1_000;
+
+/** Up to `limit` dead letters matching `reason` (all without one), read without consuming them. */
+async function matching(target: Target, io: Io, reason: string | undefined, limit: number) {
+  const messages = await peek(target.sqs, target.dlqUrl, reason === undefined ? limit : Math.max(limit, FILTERED_PEEK));
+  return messages.map((m) => describeDeadLetter(m, io.now())).filter((row) => matchesReason(row, reason)).slice(0, limit);
+}
+
+const matchingText = (reason: string | undefined) => (reason === undefined ? '' : ` matching "${reason}"`);
+
 async function deadLetters(args: Args, target: Target, io: Io, json: boolean): Promise<number> {
   const limit = positiveInteger(args.values.limit, '--limit', 20);
-  const [messages, depth] = await Promise.all([peek(target.sqs, target.dlqUrl, limit), approximateDepth(target.sqs, target.dlqUrl)]);
-  const rows = messages.map((m) => describeDeadLetter(m, io.now()));
-  if (json) io.out(JSON.stringify({ queue: target.dlqUrl, approximate_depth: depth, messages: rows }, null, 2));
-  else if (rows.length === 0) io.err(`the dead-letter queue is empty (${target.dlqUrl})`);
-  else io.out(`${renderDeadLetters(rows)}\n\n${rows.length} shown of about ${Math.max(depth, rows.length)} on ${target.dlqUrl} (none consumed)`);
+  const reason = args.values.reason;
+  const [rows, depth] = await Promise.all([matching(target, io, reason, limit), approximateDepth(target.sqs, target.dlqUrl)]);
+  if (json) io.out(JSON.stringify({ queue: target.dlqUrl, approximate_depth: depth, reason: reason ?? null, messages: rows }, null, 2));
+  else if (rows.length === 0) io.err(reason === undefined ? `the dead-letter queue is empty (${target.dlqUrl})` : `no dead letter${matchingText(reason)} among about ${depth} on ${target.dlqUrl}`);
+  else io.out(`${renderDeadLetters(rows)}\n\n${rows.length}${matchingText(reason)} shown of about ${Math.max(depth, rows.length)} on ${target.dlqUrl} (none consumed)`);
+  return rows.length === 0 ? EXIT_CODE['not-found'] : 0;
+}
+
+/** replay --dry-run: what would move, read without consuming anything. */
+async function replayPreview(args: Args, target: Target, io: Io, json: boolean): Promise<number> {
+  const reason = args.values.reason;
+  const rows = await matching(target, io, reason, positiveInteger(args.values.limit, '--limit', FILTERED_PEEK));
+  if (json) io.out(JSON.stringify({ dry_run: true, would_move: rows.length, to: target.queueUrl, reason: reason ?? null, messages: rows }, null, 2));
+  else {
+    if (rows.length > 0) io.out(`${renderDeadLetters(rows)}\n`);
+    io.out(`dry run: would move ${rows.length} dead letter${rows.length === 1 ? '' : 's'}${matchingText(reason)} to ${target.queueUrl}; nothing moved`);
+  }
   return rows.length === 0 ? EXIT_CODE['not-found'] : 0;
 }
 
 async function replayCommand(args: Args, target: Target, io: Io, json: boolean): Promise<number> {
+  if (args.values['dry-run']) return replayPreview(args, target, io, json);
   const limit = positiveInteger(args.values.limit, '--limit', 100_000);
   const reason = args.values.reason;
   const result = await replay(target.sqs, target.dlqUrl, target.queueUrl, (m) => matchesReason(describeDeadLetter(m, io.now()), reason), limit);
   const moved = result.moved.map((m) => describeDeadLetter(m, io.now()));
   if (json) io.out(JSON.stringify({ moved: moved.length, to: target.queueUrl, reason: reason ?? null, left_on_dlq: result.left, failed: result.failed, messages: moved }, null, 2));
   else {
-    const filter = reason === undefined ? '' : ` matching "${reason}"`;
     if (moved.length > 0) io.out(`${renderDeadLetters(moved)}\n`);
-    io.out(`moved ${moved.length} dead letter${moved.length === 1 ? '' : 's'}${filter} to ${target.queueUrl}; ${result.left} left on the DLQ`);
+    io.out(`moved ${moved.length} dead letter${moved.length === 1 ? '' : 's'}${matchingText(reason)} to ${target.queueUrl}; ${result.left} left on the DLQ`);
     for (const f of result.failed) io.err(`not moved: ${f.message_id}: ${f.error}`);
   }
   if (result.failed.length > 0) return EXIT_CODE.aws;

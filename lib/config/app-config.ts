@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ConfigError, flag, readEnv, required, url, wholeNumber, type Env } from '../platform/env-schema.js';
+import { ConfigError, excerpt, flag, readEnv, required, url, wholeNumber, type Env } from '../platform/env-schema.js';
 import { parseEndpointOverrides, validateRegion, type EndpointOverrides } from '../workspace/endpoints.js';
 import { loadPolicy, type RetryPolicy } from '../policy/policy-config.js';
 
@@ -29,8 +29,12 @@ export interface AppConfig {
   readonly policy: RetryPolicy;
   /** Global dry run: decide and describe, call nothing. RETRY_POLICY's dry_run or DRY_RUN. */
   readonly dryRun: boolean;
-  /** Kill switch: false defers every failure without calling Workspace. */
+  /** Kill switch: false defers every failure without calling Workspace. RETRIES_ENABLED, or per invocation the SSM parameter below (lib/config/kill-switch.ts). */
   readonly retriesEnabled: boolean;
+  /** The SSM parameter that holds the kill switch when deployed; undefined: RETRIES_ENABLED alone. */
+  readonly retriesEnabledParameter?: string | undefined;
+  /** How long a container keeps the parameter's value before reading it again. */
+  readonly retriesEnabledMaxAgeSeconds?: number | undefined;
   readonly workspaceTimeoutMs: number;
   readonly workspaceInCallRetries: number;
   readonly breakerFailures: number;
@@ -40,6 +44,9 @@ export interface AppConfig {
   readonly errorThreshold: number;
   readonly errorThresholdMinCalls: number;
 }
+
+// https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-parameter-name-constraints.html
+const SSM_PARAMETER_NAME = /^(?:(?:\/[A-Za-z0-9_.-]+)+|[A-Za-z0-9_.-]+)$/;
 
 /** Every variable the functions read, with its default and accepted range (README, "Configuration"). */
 const appEnv = z.object({
@@ -58,6 +65,11 @@ const appEnv = z.object({
   MAX_CONCURRENCY: wholeNumber(1, 100).default(10),
   DRY_RUN: flag().default(false),
   RETRIES_ENABLED: flag().default(true),
+  RETRIES_ENABLED_PARAMETER: z
+    .string()
+    .regex(SSM_PARAMETER_NAME, { error: (issue) => `must be an SSM parameter name (letters, digits, "_", ".", "-", "/" and a leading "/" for a path), got ${excerpt(issue.input)}` })
+    .optional(),
+  RETRIES_ENABLED_MAX_AGE_SECONDS: wholeNumber(0, 300).default(30),
   WORKSPACE_TIMEOUT_MS: wholeNumber(100, 60_000).default(3_000),
   WORKSPACE_IN_CALL_RETRIES: wholeNumber(0, 5).default(1),
   BREAKER_FAILURES: wholeNumber(1, 100).default(5),
@@ -66,6 +78,9 @@ const appEnv = z.object({
   ERROR_THRESHOLD_PERCENT: wholeNumber(1, 100).default(50),
   ERROR_THRESHOLD_MIN_CALLS: wholeNumber(1, 1000).default(5),
 });
+
+/** Every variable the queue function, the sweep and the console read (the sweep also reads SWEEP_VARIABLES). */
+export const APP_VARIABLES: readonly string[] = Object.keys(appEnv.shape);
 
 /** Backoff between in-call retries is at most this (lib/ways-in/runtime.ts builds the client with it). */
 export const IN_CALL_BACKOFF_CAP_MS = 2_000;
@@ -124,6 +139,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     policy,
     dryRun: vars.DRY_RUN || policy.dryRun,
     retriesEnabled: vars.RETRIES_ENABLED,
+    retriesEnabledParameter: vars.RETRIES_ENABLED_PARAMETER,
+    retriesEnabledMaxAgeSeconds: vars.RETRIES_ENABLED_MAX_AGE_SECONDS,
     workspaceTimeoutMs,
     workspaceInCallRetries,
     breakerFailures: vars.BREAKER_FAILURES,

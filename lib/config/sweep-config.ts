@@ -27,6 +27,9 @@ const sweepEnv = z.object({
   SWEEP_SAFETY_SECONDS: wholeNumber(1, 600).default(10),
 });
 
+/** Every variable the sweep reads besides APP_VARIABLES. */
+export const SWEEP_VARIABLES: readonly string[] = Object.keys(sweepEnv.shape);
+
 /**
  * `worstCaseMs` is the worst-case retry call (lib/config/app-config.ts): the sweep never
  * starts a record with less than that plus the ledger's writes left, whatever

@@ -11,7 +11,7 @@ import { parseHostRule, type HostRule } from './host-rules.js';
 export interface IngressConfig {
   /** The failure queue the queue function reads (FAILURE_QUEUE_URL). */
   readonly queueUrl: string;
-  /** SMN topics whose deliveries are accepted (TRUSTED_TOPIC_URNS). */
+  /** SMN topics whose deliveries are accepted (TRUSTED_TOPIC_URNS); empty for a webhook-only ingress. */
   readonly trustedTopicUrns: ReadonlySet<string>;
   /** Hosts signing certificates may be fetched from (SMN_CERT_HOSTS). */
   readonly certHosts: readonly HostRule[];
@@ -47,9 +47,10 @@ const hostRule = z.string().transform((item, ctx) => {
 
 const ingressEnv = z.object({
   FAILURE_QUEUE_URL: url('a queue URL'),
+  // Optional for a webhook-only ingress; the object's check below wants it or a token secret.
   TRUSTED_TOPIC_URNS: commaList(
     z.string().regex(TOPIC_URN, { error: (issue) => `${excerpt(issue.input, 80)} is not an SMN topic URN (urn:smn:<region>:<project_id>:<topic>)` }),
-  ),
+  ).optional(),
   SMN_CERT_HOSTS: commaList(hostRule).prefault(DEFAULT_CERT_HOSTS),
   SMN_CONFIRM_HOSTS: commaList(hostRule).prefault(DEFAULT_CONFIRM_HOSTS),
   SMN_MAX_AGE_SECONDS: wholeNumber(60, 7 * 86_400).default(86_400),
@@ -64,13 +65,20 @@ const ingressEnv = z.object({
     })
     .default('authorization'),
   INGRESS_TOKEN_CACHE_TTL_SECONDS: wholeNumber(1, 86_400).default(300),
+}).superRefine((vars, ctx) => {
+  if (vars.TRUSTED_TOPIC_URNS === undefined && vars.INGRESS_TOKEN_SECRET_ID === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['TRUSTED_TOPIC_URNS'], message: 'is required unless INGRESS_TOKEN_SECRET_ID is set: the ingress trusts SMN topics, a webhook token, or both' });
+  }
 });
+
+/** Every variable the ingress reads. */
+export const INGRESS_VARIABLES: readonly string[] = Object.keys(ingressEnv.shape);
 
 export function loadIngressConfig(env: Env = process.env): IngressConfig {
   const vars = readEnv(ingressEnv, env);
   return {
     queueUrl: vars.FAILURE_QUEUE_URL,
-    trustedTopicUrns: new Set(vars.TRUSTED_TOPIC_URNS),
+    trustedTopicUrns: new Set(vars.TRUSTED_TOPIC_URNS ?? []),
     certHosts: vars.SMN_CERT_HOSTS,
     confirmHosts: vars.SMN_CONFIRM_HOSTS,
     maxAgeSeconds: vars.SMN_MAX_AGE_SECONDS,

@@ -1,6 +1,5 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
-import { logger, metrics } from '../platform/observability.js';
+import { countIngress, logger, reportConfigurationError } from '../platform/observability.js';
 import type { QueueSender } from '../platform/queue-sender.js';
 import { answerBody, badRequest, forbidden, unavailable, type IngressAnswer } from './answers.js';
 import type { CertificateCache } from './cert-cache.js';
@@ -47,7 +46,10 @@ async function checkToken(headers: Record<string, string | undefined>, deps: Ing
     const reread = await deps.tokens.reread();
     if (reread !== undefined && sameToken(presented, reread)) return undefined;
   } catch (error) {
-    if (error instanceof TokenUnavailableError) return unavailable(`the webhook token cannot be checked now: ${error.message}`);
+    if (error instanceof TokenUnavailableError) {
+      reportConfigurationError('webhook token unavailable: webhook deliveries are answered 503 until it can be read', error);
+      return unavailable(`the webhook token cannot be checked now: ${error.message}`);
+    }
     throw error;
   }
   return forbidden(`wrong bearer token in the ${header} header`);
@@ -89,13 +91,14 @@ export async function handleIngressRequest(event: LambdaFunctionURLEvent, deps: 
     result = await route(event, deps);
   } catch (error) {
     logger.error('ingress', { outcome: 'error', error: (error as Error).name });
+    countIngress('unavailable');
     return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ok: false, reason: 'internal error; send again' }) };
   }
   const { answer, facts } = result;
   const line = { outcome: answer.kind, status: answer.status, reason: 'reason' in answer ? answer.reason : undefined, enqueued: answer.kind === 'enqueued' ? answer.count : undefined, ...facts };
   if (answer.status < 400) logger.info('ingress', line);
   else logger.warn('ingress', line);
-  if (answer.kind === 'enqueued') metrics.addMetric('IngressEnqueued', MetricUnit.Count, answer.count);
-  else if (answer.kind === 'refused') metrics.addMetric('IngressRefused', MetricUnit.Count, 1);
+  if (answer.kind === 'enqueued') countIngress('enqueued', answer.count);
+  else if (answer.kind === 'refused' || answer.kind === 'unavailable') countIngress(answer.kind);
   return { statusCode: answer.status, headers: { 'content-type': 'application/json' }, body: answerBody(answer) };
 }

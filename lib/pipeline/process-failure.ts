@@ -89,7 +89,7 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
     return { kind: 'dead-letter', letter: dryRun ? { ...dead, reason: `dry-run: would give up: ${status.reason}`, errorCode: 'DRY_RUN' } : dead, dryRun };
   }
   if (!deps.config.retriesEnabled) {
-    const reason = 'retries-disabled: RETRIES_ENABLED is false';
+    const reason = 'retries-disabled: the kill switch is off (its SSM parameter, or RETRIES_ENABLED)';
     if (dryRun) return { kind: 'dead-letter', letter: letter(`dry-run: would defer (${reason})`, 'DRY_RUN', 'retries-disabled', 0), dryRun };
     return { kind: 'requeue', reason, delaySeconds: MAX_DELAY_SECONDS, attempt: 0 };
   }

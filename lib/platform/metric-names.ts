@@ -25,6 +25,18 @@ export const METRIC = {
   circuitOpened: 'CircuitOpened',
   /** The sweep's count per project and outcome (dimensions ProjectId, Outcome), once per sweep run. */
   sweepRecords: 'SweepRecords',
+  /**
+   * One per configuration problem that stops work: a cold start refused for a
+   * bad variable, the Workspace keys or the webhook token unreadable, a kill
+   * switch that cannot be read. Always logged at ERROR with the same words.
+   */
+  configurationError: 'ConfigurationError',
+  /** The ingress: events put on the failure queue. */
+  ingressEnqueued: 'IngressEnqueued',
+  /** The ingress: requests refused with a 4xx (signature, topic, token, malformed); nothing was queued and the sender does not retry. */
+  ingressRefused: 'IngressRefused',
+  /** The ingress: requests answered with a 5xx (certificate host, queue or token secret unreachable); the sender retries. */
+  ingressUnavailable: 'IngressUnavailable',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

@@ -63,3 +63,40 @@ export function countSweepProject(counts: SweepCounts): void {
     single.addMetric(METRIC.sweepRecords, MetricUnit.Count, counts[outcome as keyof SweepCounts] as number);
   }
 }
+
+/**
+ * A configuration or secret problem that stops work (a bad variable at cold
+ * start, the keys or the webhook token unreadable, the kill switch unreadable):
+ * one ERROR line saying what and why, and one ConfigurationError metric,
+ * published at once because it may be a failing cold start's last word.
+ * `error` is a message that names the variable or the secret, never a value.
+ */
+export function reportConfigurationError(what: string, error: unknown): void {
+  logger.error(what, { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+  metrics.singleMetric().addMetric(METRIC.configurationError, MetricUnit.Count, 1);
+}
+
+/** What the configuration loaders throw (lib/platform/env-schema.ts, lib/policy/policy-config.ts), by name: platform imports neither layer. */
+const CONFIGURATION_ERRORS: ReadonlySet<string> = new Set(['ConfigError', 'PolicyConfigError']);
+
+/**
+ * Runs a function's cold-start configuration: a value it refuses is reported
+ * (reportConfigurationError) before the error ends the cold start, so a
+ * broken deploy pages instead of only failing invocations. Any other error
+ * ends the cold start as it is (the function-errors alarm sees it).
+ */
+export function atColdStart<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (CONFIGURATION_ERRORS.has((error as Error).name)) reportConfigurationError('configuration refused at cold start: the function cannot start until it is fixed', error);
+    throw error;
+  }
+}
+
+const INGRESS_METRIC = { enqueued: METRIC.ingressEnqueued, refused: METRIC.ingressRefused, unavailable: METRIC.ingressUnavailable } as const;
+
+/** The ingress's count for one answer: events queued, or one refused or unavailable request. */
+export function countIngress(kind: keyof typeof INGRESS_METRIC, count = 1): void {
+  metrics.addMetric(INGRESS_METRIC[kind], MetricUnit.Count, count);
+}

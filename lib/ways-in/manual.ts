@@ -6,6 +6,7 @@ import type { PipelineDeps } from '../pipeline/process-failure.js';
 import { mapWithConcurrency } from '../platform/concurrency.js';
 import { reportOutcome, resolveFailure, settleAll, syntheticSource, type Forwarders, type Outcome, type Settling } from '../pipeline/settlement.js';
 import type { PreparedRequest } from '../workspace/client.js';
+import { logger } from '../platform/observability.js';
 import { tooLateToStart } from './time-budget.js';
 
 /**
@@ -52,8 +53,12 @@ export interface ManualResult {
   readonly project_id: string;
   readonly record_id?: string | undefined;
   readonly task_id?: string | undefined;
-  /** The same word the logs, the metrics and the sweep's summary use for this outcome. */
-  readonly outcome: Outcome['kind'];
+  /**
+   * The same word the logs, the metrics and the sweep's summary use for this
+   * outcome; or, for a request that names nothing to retry, the console's own
+   * answer (`not-found`, `nothing-to-retry`: see ConsoleAnswer).
+   */
+  readonly outcome: Outcome['kind'] | ConsoleAnswer['outcome'];
   readonly reason?: string | undefined;
   readonly rule_id?: string | undefined;
   readonly new_task_id?: string | undefined;
@@ -141,11 +146,62 @@ export async function runManual(payload: unknown, deps: ManualDeps): Promise<Man
     return tooLateToStart(deps) ? notStarted(item.project_id, run.recordId, run.taskId, lateReason) : resolve(item, run);
   });
   const settlings = resolved.filter((r): r is Settling => 'resolution' in r);
+  const answers = new Map<Settling, ManualResult>();
+  for (const settling of settlings) {
+    const answer = consoleAnswer(settling);
+    if (answer) answers.set(settling, await answerInstead(settling, answer, deps));
+  }
   // The console answers a deferral ("invoke again") instead of re-enqueueing it, and never forwards a dry run.
-  const settled = await settleAll(settlings, { deadLetters: deps.forwarders.deadLetters, forwardDryRuns: false }, deps.ledger);
+  const toSettle = settlings.filter((s) => !answers.has(s));
+  const settled = await settleAll(toSettle, { deadLetters: deps.forwarders.deadLetters, forwardDryRuns: false }, deps.ledger);
   for (const item of settled) reportOutcome(item.outcome, item, 'manual');
-  const answers = new Map(settled.map((s, index) => [settlings[index]!, toResult(s.failure!, s.durable ? s.outcome : unsettled(s.outcome))]));
+  settled.forEach((s, index) => answers.set(toSettle[index]!, toResult(s.failure!, s.durable ? s.outcome : unsettled(s.outcome))));
   return { ok: true, results: resolved.map((r) => ('resolution' in r ? answers.get(r)! : r)) };
+}
+
+/**
+ * What the console answers where the queue would dead-letter: an operator's
+ * request that names something Workspace does not know (a 404, whether from a
+ * lookup or from the retry itself) or a task with no failed records is a typo
+ * or a question, answered at once, not a failure to surface on the DLQ (and
+ * not a page from its alarm).
+ */
+export interface ConsoleAnswer {
+  readonly outcome: 'not-found' | 'nothing-to-retry';
+  readonly reason: string;
+}
+
+// Workspace's refusals read `workspace-refused: <status> <code> …` (lib/pipeline/lookup-failure.ts, describeApiError).
+const NOT_FOUND = /^workspace-refused: 404 /;
+
+export function consoleAnswer(settling: Settling): ConsoleAnswer | undefined {
+  const r = settling.resolution;
+  if (r.kind !== 'dead-letter') return undefined;
+  if (r.letter.ruleId === 'no-failed-records') return { outcome: 'nothing-to-retry', reason: r.letter.reason };
+  if (NOT_FOUND.test(r.letter.reason)) {
+    const evidence = r.letter.reason.slice('workspace-refused: '.length);
+    return { outcome: 'not-found', reason: `not-found: Workspace does not know it (${evidence}); check the project, record and task ids. Nothing was retried or dead-lettered` };
+  }
+  return undefined;
+}
+
+/**
+ * Answers instead of settling: a claim taken for a retry that Workspace
+ * refused with a 404 is given back (the script certainly did not run, so the
+ * attempt is not counted), and one log line says what was answered.
+ */
+async function answerInstead(settling: Settling, answer: ConsoleAnswer, deps: ManualDeps): Promise<ManualResult> {
+  const r = settling.resolution as Extract<Settling['resolution'], { kind: 'dead-letter' }>;
+  if (r.claim) {
+    const claim = r.claim;
+    await deps.ledger.release(claim, { errorCode: r.letter.errorCode, reason: answer.reason, ruleId: r.letter.ruleId }).catch((error: unknown) => {
+      // The claim then expires with its lease; nothing else depends on it.
+      logger.warn('could not give back the claim of a request Workspace does not know', { chain: claim.chain.pk, error: (error as Error).message });
+    });
+  }
+  const f = settling.failure!;
+  logger.info('answered', { way: 'manual', kind: answer.outcome, reason: answer.reason, projectId: f.projectId, recordId: f.recordId, taskId: f.taskId });
+  return { project_id: f.projectId, record_id: f.recordId, task_id: f.taskId, outcome: answer.outcome, reason: answer.reason, rule_id: r.letter.ruleId };
 }
 
 /**

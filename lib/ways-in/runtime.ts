@@ -1,6 +1,7 @@
 import { documentClient, dynamoClient } from '../platform/dynamodb-client.js';
 import { sqsClient } from '../platform/sqs-client.js';
 import { IN_CALL_BACKOFF_CAP_MS, type AppConfig } from '../config/app-config.js';
+import { killSwitch, type KillSwitch } from '../config/kill-switch.js';
 import { CircuitBreakers } from '../workspace/circuit-breakers.js';
 import type { WorkspaceCredentials } from '../workspace/credentials.js';
 import { ErrorBudget } from '../workspace/error-budget.js';
@@ -27,6 +28,8 @@ export interface Runtime {
   readonly keyRefusals: KeyRefusalStore;
   /** What Workspace's retry answers have shown in this container. */
   readonly readings: RetryReadings;
+  /** Read at the start of every invocation: the kill switch as it stands now (lib/config/kill-switch.ts). */
+  readonly killSwitch: KillSwitch;
 }
 
 export function createRuntime(config: AppConfig): Runtime {
@@ -50,6 +53,7 @@ export function createRuntime(config: AppConfig): Runtime {
     keys: new KeyGate({ cooldownMs: config.authCooldownSeconds * 1000 }),
     readings: new RetryReadings(),
     keyRefusals: new KeyRefusalStore(documentClient(), { tableName: config.ledgerTable }),
+    killSwitch: killSwitch({ parameterName: config.retriesEnabledParameter, maxAgeSeconds: config.retriesEnabledMaxAgeSeconds ?? 30, fallback: config.retriesEnabled }),
     forwarders: {
       forwardDryRuns: true,
       deadLetters: new QueueSender(sqs, config.deadLetterQueueUrl),
@@ -58,8 +62,13 @@ export function createRuntime(config: AppConfig): Runtime {
   };
 }
 
-/** What one invocation works with: the container's runtime, its credentials, and a fresh error budget. */
-export function forInvocation(runtime: Runtime, credentials: WorkspaceCredentials): PipelineDeps & { readonly forwarders: Forwarders } {
+/**
+ * What one invocation works with: the container's runtime, its credentials, a
+ * fresh error budget, and the kill switch as the handler read it for this
+ * invocation (`runtime.killSwitch.retriesEnabled()`; without it, the configured value).
+ */
+export function forInvocation(runtime: Runtime, credentials: WorkspaceCredentials, retriesEnabled = runtime.config.retriesEnabled): PipelineDeps & { readonly forwarders: Forwarders } {
+  const config = retriesEnabled === runtime.config.retriesEnabled ? runtime.config : { ...runtime.config, retriesEnabled };
   const keyGate = runtime.keys.forInvocation(runtime.keyRefusals, (error) => logger.warn('key refusals in the ledger table unreachable: this container still sends one call per new key version', { error: `${(error as Error).name}: ${(error as Error).message}` }));
-  return { ...runtime, credentials, keyGate, errorBudget: new ErrorBudget(runtime.config.errorThreshold, runtime.config.errorThresholdMinCalls) };
+  return { ...runtime, config, credentials, keyGate, errorBudget: new ErrorBudget(config.errorThreshold, config.errorThresholdMinCalls) };
 }

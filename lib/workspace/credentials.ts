@@ -2,6 +2,7 @@ import { TransformParameterError } from '@aws-lambda-powertools/parameters/error
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { MiddlewareObj } from '@middy/core';
 import * as z from 'zod';
+import { reportConfigurationError } from '../platform/observability.js';
 import type { SigningCredentials } from './signer.js';
 
 /**
@@ -57,18 +58,29 @@ export class WorkspaceCredentials {
   private secret: Promise<Secret> | undefined;
   private version = 0;
   private refreshing: Promise<void> | undefined;
+  private readonly reported = new Set<string>();
 
+  /** `report` hears of each distinct problem once (an invocation's worth: the middleware makes one of these per invocation). */
   constructor(
     private readonly secretId: string,
     private readonly loader: SecretLoader,
+    private readonly report: (error: CredentialsUnavailableError) => void = () => undefined,
   ) {}
 
   async forProject(projectId: string): Promise<ProjectCredentials> {
-    this.secret ??= this.read(() => this.loader.load());
-    const secret = await this.secret;
-    const key = secret.projects?.[projectId] ?? (secret.ak && secret.sk ? { ak: secret.ak, sk: secret.sk, security_token: secret.security_token } : undefined);
-    if (!key) throw new CredentialsUnavailableError(`secret ${this.secretId} has no key for project ${projectId} and no default ak/sk`);
-    return { credentials: toSigning(key), version: this.version };
+    try {
+      this.secret ??= this.read(() => this.loader.load());
+      const secret = await this.secret;
+      const key = secret.projects?.[projectId] ?? (secret.ak && secret.sk ? { ak: secret.ak, sk: secret.sk, security_token: secret.security_token } : undefined);
+      if (!key) throw new CredentialsUnavailableError(`secret ${this.secretId} has no key for project ${projectId} and no default ak/sk`);
+      return { credentials: toSigning(key), version: this.version };
+    } catch (error) {
+      if (error instanceof CredentialsUnavailableError && !this.reported.has(error.message)) {
+        this.reported.add(error.message);
+        this.report(error);
+      }
+      throw error;
+    }
   }
 
   /** Refetches the secret once per version: callers that saw the same stale version share one fetch. */
@@ -134,7 +146,9 @@ export function workspaceCredentialsMiddleware(options: CredentialsMiddlewareOpt
   const loader: SecretLoader = { load: () => read(false), reload: () => read(true) };
   return {
     before: (request) => {
-      const credentials = new WorkspaceCredentials(options.secretId, loader);
+      const credentials = new WorkspaceCredentials(options.secretId, loader, (error) =>
+        reportConfigurationError('Workspace keys unavailable: failures wait on the queue (and reach the DLQ by redrive after maxReceiveCount) until the secret is fixed', error),
+      );
       // The read overlaps whatever a record does before it needs a key (a cache hit costs nothing).
       credentials.prefetch();
       (request.context as unknown as WithWorkspaceCredentials).workspaceCredentials = credentials;

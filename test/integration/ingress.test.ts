@@ -1,3 +1,4 @@
+import { METRIC } from '../../lib/platform/metric-names.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { functionUrlEvent, invokeFunctionUrl, type IngressHandler } from '../../local/function-url-event.js';
@@ -155,12 +156,32 @@ describe('EventGrid and other webhooks', () => {
     expect(new Set(messages.map((m) => attr(m, 'ingress')))).toEqual(new Set(['webhook']));
   });
 
-  it('answers 503, so the sender retries, when the token secret cannot be read, and names the secret, not a value', async () => {
-    const handler = await h.loadHandler<IngressHandler>('ingress', { ...ingressEnv(smn.env), INGRESS_TOKEN_SECRET_ID: 'workspace-script-retry/no-such-secret' });
-    const { status, answer } = await invokeFunctionUrl(handler, functionUrlEvent({ body: body(inCloudEvent(plainFailure())), headers: { authorization: `Bearer ${TOKEN}` } }));
+  it('answers 503, so the sender retries, when the token secret cannot be read, and names the secret, not a value, at ERROR with a ConfigurationError metric', async () => {
+    const handler = await h.loadHandler<IngressHandler>('ingress', { ...ingressEnv(smn.env), INGRESS_TOKEN_SECRET_ID: 'workspace-script-retry/no-such-secret', POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'false' });
+    const capture = captureStdout();
+    const { status, answer } = await invokeFunctionUrl(handler, functionUrlEvent({ body: body(inCloudEvent(plainFailure())), headers: { authorization: `Bearer ${TOKEN}` } })).finally(() => capture.restore());
     expect(status).toBe(503);
     expect(answer['reason']).toMatch(/^the webhook token cannot be checked now: secret workspace-script-retry\/no-such-secret could not be read \(\w+\)$/);
     expect((await h.stack.depth(h.stack.queueUrl)).visible).toBe(0);
+    expect(capture.lines().filter((l) => l['level'] === 'ERROR')).toEqual([expect.objectContaining({ message: expect.stringContaining('webhook token unavailable'), error: expect.stringContaining('workspace-script-retry/no-such-secret') })]);
+    const published = capture.lines().filter((l) => '_aws' in l);
+    expect(published.filter((l) => METRIC.configurationError in l)).toHaveLength(1);
+    expect(published.filter((l) => METRIC.ingressUnavailable in l)).toHaveLength(1);
+  });
+
+  it('runs webhook-only, with no SMN topic to trust: webhooks are queued, SMN deliveries refused', async () => {
+    // Prepare
+    const handler = await h.loadHandler<IngressHandler>('ingress', { ...ingressEnv(smn.env), TRUSTED_TOPIC_URNS: undefined });
+    const delivery = smn.notification(body(plainFailure()));
+
+    // Act
+    const webhook = await invokeFunctionUrl(handler, functionUrlEvent({ body: body(inCloudEvent(plainFailure())), headers: { authorization: `Bearer ${TOKEN}` } }));
+    const viaSmn = await smn.deliver(handler, delivery);
+
+    // Assess
+    expect(webhook.status).toBe(200);
+    expect(viaSmn.status).toBe(403);
+    expect(await h.takeAll(h.stack.queueUrl)).toHaveLength(1);
   });
 
   it('reads the token only from the configured header', async () => {
@@ -173,7 +194,7 @@ describe('EventGrid and other webhooks', () => {
 describe('logs', () => {
   it('say what happened to each request without the token, the signature or the message', async () => {
     // Prepare: the real logger at INFO, its output captured.
-    const handler = await h.loadHandler<IngressHandler>('ingress', { ...ingressEnv(smn.env), POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const handler = await h.loadHandler<IngressHandler>('ingress', { ...ingressEnv(smn.env), POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' });
     const wrongToken = 'Bearer guessed-token-0123456789';
     const delivery = smn.notification(body(plainFailure({ reason: 'marker-3b9f: the message itself' })));
     const capture = captureStdout();
@@ -197,5 +218,8 @@ describe('logs', () => {
       ['smn', 200, undefined],
     ]);
     expect(lines[2]).toMatchObject({ topicUrn: LOCAL_TOPIC_URN, smnMessageId: delivery['message_id'], enqueued: 1 });
+    // One EMF document per request, with the names of lib/platform/metric-names.ts (the dashboard's and the refusal alarm's).
+    const counted = capture.lines().filter((l) => '_aws' in l).map((l) => [l[METRIC.ingressEnqueued], l[METRIC.ingressRefused]]);
+    expect(counted).toEqual([[1, undefined], [undefined, 1], [1, undefined]]);
   });
 });

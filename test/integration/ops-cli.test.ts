@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -94,6 +94,14 @@ describe('npm run ops -- --local', () => {
     expect(json.chains).toEqual([expect.objectContaining({ state: 'retried', attempts: 1 })]);
   });
 
+  it('status finds a failure by the task of its failed run (keyed by record in the ledger) with a scan', async () => {
+    const { code, stdout } = await ops('status', P, 'task-0');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^failure\s+0a1b2c3d4e5f60718293a4b5c6d7e8f9#record#rec-root$/m);
+    expect(stdout).toMatch(/^found via\s+a scan of the table for one of its tasks$/m);
+    expect(stdout).toMatch(/^lineage\s+task-0 -> task-new-1$/m);
+  });
+
   it('status answers 1 for an id the ledger does not know, and 2 for a malformed one', async () => {
     const missing = await ops('status', P, 'never-seen');
     expect(missing.code).toBe(1);
@@ -111,6 +119,34 @@ describe('npm run ops -- --local', () => {
     expect(json.messages).toHaveLength(2);
     expect(json.messages[0]).toMatchObject({ attempts: 1 });
     expect(await receivable(stack.dlqUrl)).toBe(3);
+  });
+
+  it('dead-letters --reason lists only the matching ones (reason, rule or error code), and consumes none', async () => {
+    const { code, stdout } = await ops('dead-letters', '--reason', 'wks.00210404');
+    expect(code).toBe(0);
+    expect(stdout.match(/WKS\.00210404 \(X-Request-Id/g)).toHaveLength(2);
+    expect(stdout).not.toContain('permission-denied');
+    expect(stdout).toMatch(/2 matching "wks.00210404" shown of about \d+ on /);
+    expect((await ops('dead-letters', '--reason', 'no-such-reason')).code).toBe(1);
+    expect(await receivable(stack.dlqUrl)).toBe(3);
+  });
+
+  it('replay --dry-run lists what would move and moves nothing', async () => {
+    const { code, stdout } = await ops('replay', '--reason', 'permission-denied', '--dry-run');
+    expect(code).toBe(0);
+    expect(stdout).toContain('permission-denied: The script');
+    expect(stdout).toContain('dry run: would move 1 dead letter matching "permission-denied" to');
+    expect(JSON.parse((await ops('replay', '--dry-run', '--json')).stdout)).toMatchObject({ dry_run: true, would_move: 3 });
+    expect(await receivable(stack.dlqUrl)).toBe(3);
+    expect(await visible(stack.queueUrl)).toBe(0);
+    expect((await ops('dead-letters', '--dry-run')).code).toBe(2);
+  });
+
+  it('runs as the installed bin (package.json) with the same arguments', async () => {
+    const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { bin: Record<string, string> };
+    const bin = pkg.bin['workspace-script-retry-ops']!;
+    const { stdout } = await promisify(execFile)(bin, ['--local', '--stack-env', envFile, 'dead-letters', '--reason', 'permission-denied', '--json'], { timeout: 60_000 });
+    expect(JSON.parse(stdout)).toMatchObject({ reason: 'permission-denied', messages: [{ rule_id: 'permission-denied' }] });
   });
 
   it('replay --reason moves only the matching dead letters, with their body and every attribute, and leaves the rest visible', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRIC } from '../../lib/platform/metric-names.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { LOCAL_KEY } from '../../local/stack.js';
 import { body, failedRecord, inCloudEvent, inEventBridge, inSns, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
@@ -156,8 +157,8 @@ describe('credentials', () => {
     expect(h.stack.simulator.retries.filter((r) => failures.some((f) => f['record_id'] === r.target.recordId))).toHaveLength(0);
   });
 
-  it('keeps every record on the queue when the secret is missing, naming the secret but not its content', async () => {
-    const handler = await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: 'workspace-script-retry/does-not-exist', POWERTOOLS_LOG_LEVEL: 'INFO' });
+  it('keeps every record on the queue when the secret is missing, naming the secret but not its content, once at ERROR with a ConfigurationError metric', async () => {
+    const handler = await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: 'workspace-script-retry/does-not-exist', POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' });
     const capture = captureStdout();
     const event = sqsEvent([body(seeded(plainFailure())), body(seeded(plainFailure()))]);
     let response;
@@ -170,6 +171,21 @@ describe('credentials', () => {
     const text = capture.raw.join('');
     expect(text).toContain('workspace-script-retry/does-not-exist');
     expect(text).not.toContain(LOCAL_KEY.sk);
+    // Two records, one invocation: one ERROR line and one metric, which the configuration alarm watches.
+    const errors = capture.lines().filter((l) => l['level'] === 'ERROR');
+    expect(errors).toEqual([expect.objectContaining({ message: expect.stringContaining('Workspace keys unavailable'), error: expect.stringContaining('secret workspace-script-retry/does-not-exist could not be read') })]);
+    expect(capture.lines().filter((l) => METRIC.configurationError in l).map((l) => l[METRIC.configurationError])).toEqual([1]);
+  });
+
+  it('refuses a bad configuration at cold start with an ERROR line naming the variable and a ConfigurationError metric', async () => {
+    const capture = captureStdout();
+    try {
+      await expect(h.loadHandler('queue', { WORKSPACE_REGION: 'xx-nowhere-1', POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'false' })).rejects.toThrow(/WORKSPACE_REGION/);
+    } finally {
+      capture.restore();
+    }
+    expect(capture.lines().find((l) => l['level'] === 'ERROR')).toMatchObject({ message: expect.stringContaining('configuration refused at cold start'), error: expect.stringContaining('WORKSPACE_REGION') });
+    expect(capture.lines().filter((l) => METRIC.configurationError in l)).toHaveLength(1);
   });
 
   it('keeps every record on the queue when the secret is malformed', async () => {

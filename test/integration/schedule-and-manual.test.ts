@@ -62,9 +62,10 @@ describe('the scheduled sweep', () => {
     h.stack.simulator.seedRecords(project, records);
     const sweep = await h.loadHandler<Sweep>('schedule', { SWEEP_PROJECTS: JSON.stringify([{ project_id: project }]), MAX_CONCURRENCY: '10', SWEEP_SAFETY_SECONDS: '10' });
 
-    // Remaining time drops below the 10 s margin after the first chunk of 10.
-    let calls = 0;
-    const shortContext = { ...lambdaContext('sweepOnSchedule', 300_000), getRemainingTimeInMillis: () => (calls++ < 1 ? 60_000 : 5_000) };
+    // Remaining time drops below the 10 s margin once the first chunk of 10 is retried (by progress, not by call count:
+    // middy reads the remaining time too, for its own timeout).
+    const retriedBefore = h.stack.simulator.retries.length;
+    const shortContext = { ...lambdaContext('sweepOnSchedule', 300_000), getRemainingTimeInMillis: () => (h.stack.simulator.retries.length - retriedBefore < 10 ? 60_000 : 5_000) };
     const cut = await sweep({}, shortContext);
     expect(cut.projects[0]).toMatchObject({ seen: 10, retried: 10, complete: false });
     const state = await fetchState(project);
@@ -224,6 +225,53 @@ describe('the console keeps time in hand', () => {
     // Assess
     expect(answer.ok && answer.results.map((r) => r.outcome)).toEqual(['retried', 'deferred']);
     expect(h.stack.simulator.retryCount('console-late-3') + h.stack.simulator.retryCount('console-late-4')).toBe(1);
+  });
+});
+
+describe('the console answers an operator\'s typo instead of dead-lettering it', () => {
+  it('a record Workspace does not know (404 on the retry) is answered not-found, nothing reaches the DLQ and the attempt is given back', async () => {
+    // Prepare
+    const manual = await h.loadHandler<Manual>('manual');
+    await h.takeAll(h.stack.dlqUrl);
+
+    // Act
+    const answer = await manual({ project_id: PROJECT_ID, record_id: 'typo-0000000000000000000000dead' }, lambdaContext('retryManually', 30_000));
+
+    // Assess
+    expect(answer).toEqual({ ok: true, results: [expect.objectContaining({ record_id: 'typo-0000000000000000000000dead', outcome: 'not-found', reason: expect.stringMatching(/^not-found: Workspace does not know it \(404 WKS\.00210404/) })] });
+    expect(await h.takeAll(h.stack.dlqUrl)).toEqual([]);
+    expect(await ledgerItem(PROJECT_ID, 'typo-0000000000000000000000dead')).toMatchObject({ state: 'open', attempts: 0 });
+  });
+
+  it('a task with no failed records is answered nothing-to-retry, and nothing reaches the DLQ', async () => {
+    // Prepare
+    const manual = await h.loadHandler<Manual>('manual');
+    h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: 'all-good', status: 'SUCCESS', script_task_id: 'task-that-succeeded' })]);
+    await h.takeAll(h.stack.dlqUrl);
+
+    // Act
+    const answer = await manual({ items: [{ project_id: PROJECT_ID, task_id: 'task-that-succeeded' }, { project_id: PROJECT_ID, task_id: 'task-nobody-ran' }] }, lambdaContext('retryManually', 30_000));
+
+    // Assess
+    expect(answer.ok && answer.results.map((r) => [r.task_id, r.outcome])).toEqual([
+      ['task-that-succeeded', 'nothing-to-retry'],
+      ['task-nobody-ran', 'nothing-to-retry'],
+    ]);
+    expect(answer.ok && answer.results[0]!.reason).toContain('has no failed execution records');
+    expect(await h.takeAll(h.stack.dlqUrl)).toEqual([]);
+  });
+
+  it('the queue still dead-letters the same record (only an operator\'s request is answered)', async () => {
+    // Prepare
+    const queue = await h.loadHandler('queue');
+    await h.takeAll(h.stack.dlqUrl);
+
+    // Act
+    await invoke(queue, sqsEvent([body(plainFailure({ record_id: 'queue-typo-000000000000000dead' }))]));
+
+    // Assess
+    const letters = await h.takeAll(h.stack.dlqUrl);
+    expect(letters.map((m) => attr(m, 'reason'))).toEqual([expect.stringMatching(/^workspace-refused: 404 /)]);
   });
 });
 

@@ -50,8 +50,16 @@ describe('the ingress configuration', () => {
     expect(config).toMatchObject({ tokenHeader: 'x-webhook-token', tokenSecretId: undefined });
   });
 
+  it('starts webhook-only, with a token secret and no SMN topic to trust', () => {
+    // Act
+    const config = loadIngressConfig({ FAILURE_QUEUE_URL: BASE.FAILURE_QUEUE_URL, INGRESS_TOKEN_SECRET_ID: 'workspace-script-retry/ingress-token' });
+    // Assess
+    expect(config.trustedTopicUrns.size).toBe(0);
+    expect(config.tokenSecretId).toBe('workspace-script-retry/ingress-token');
+  });
+
   it.each([
-    [{ TRUSTED_TOPIC_URNS: undefined }, 'TRUSTED_TOPIC_URNS is required'],
+    [{ TRUSTED_TOPIC_URNS: undefined }, 'TRUSTED_TOPIC_URNS is required unless INGRESS_TOKEN_SECRET_ID is set'],
     [{ TRUSTED_TOPIC_URNS: ' , ' }, 'TRUSTED_TOPIC_URNS must list at least one value'],
     [{ TRUSTED_TOPIC_URNS: `${TOPIC},arn:aws:sns:us-east-1:1:t` }, 'TRUSTED_TOPIC_URNS[1]: "arn:aws:sns:us-east-1:1:t" is not an SMN topic URN'],
     [{ FAILURE_QUEUE_URL: undefined }, 'FAILURE_QUEUE_URL is required'],
