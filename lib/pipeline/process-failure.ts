@@ -125,7 +125,7 @@ async function expandTask(taskId: string, ctx: FailureContext): Promise<Resoluti
   const records = await withKey(ctx, (key) => failedRecordsOf(ctx.deps.workspace, ctx.project, taskId, key));
   if (records.length > 0) return { kind: 'expand', taskId, records };
   if (await withKey(ctx, (key) => hasRecords(ctx.deps.workspace, ctx.project, taskId, key))) {
-    return { kind: 'duplicate', reason: `no-failed-records: task ${taskId} has no failed record now (its failures were retried, or it succeeded): nothing to retry` };
+    return { kind: 'duplicate', ruleId: 'no-failed-records', reason: `no-failed-records: task ${taskId} has no failed execution records now (its failures were retried, or it succeeded): nothing to retry` };
   }
   const reason = `no-failed-records: task ${taskId} has no execution records (Workspace does not know it, or its records are gone)`;
   return { kind: 'dead-letter', letter: ctx.letter(reason, ctx.input.failure.resultCode ?? 'NO_FAILED_RECORDS', 'no-failed-records', 0), dryRun: ctx.dryRun || undefined };

@@ -21,7 +21,8 @@ export type Resolution =
       /** How it became known: Workspace's answer, a lookup after a lost answer, or a task id carried by a re-enqueue. */
       readonly via: 'answer' | 'lookup' | 'carried';
     }
-  | { readonly kind: 'duplicate'; readonly reason: string; readonly link?: Link | undefined }
+  /** `ruleId` `no-failed-records`: a task-level event whose task has runs but no failed one now. */
+  | { readonly kind: 'duplicate'; readonly reason: string; readonly link?: Link | undefined; readonly ruleId?: 'no-failed-records' | undefined }
   /** The event's status word says the run did not fail (SUCCESS, SKIP, RUNNING, …): acknowledged, counted, nothing else. */
   | { readonly kind: 'not-failed'; readonly status: string; readonly reason: string }
   | {

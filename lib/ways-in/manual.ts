@@ -176,6 +176,7 @@ const NOT_FOUND = /^workspace-refused: 404 /;
 
 export function consoleAnswer(settling: Settling): ConsoleAnswer | undefined {
   const r = settling.resolution;
+  if (r.kind === 'duplicate' && r.ruleId === 'no-failed-records') return { outcome: 'nothing-to-retry', reason: r.reason };
   if (r.kind !== 'dead-letter') return undefined;
   if (r.letter.ruleId === 'no-failed-records') return { outcome: 'nothing-to-retry', reason: r.letter.reason };
   if (NOT_FOUND.test(r.letter.reason)) {
@@ -191,17 +192,18 @@ export function consoleAnswer(settling: Settling): ConsoleAnswer | undefined {
  * attempt is not counted), and one log line says what was answered.
  */
 async function answerInstead(settling: Settling, answer: ConsoleAnswer, deps: ManualDeps): Promise<ManualResult> {
-  const r = settling.resolution as Extract<Settling['resolution'], { kind: 'dead-letter' }>;
-  if (r.claim) {
+  const r = settling.resolution;
+  const ruleId = r.kind === 'dead-letter' ? r.letter.ruleId : r.kind === 'duplicate' ? r.ruleId : undefined;
+  if (r.kind === 'dead-letter' && r.claim) {
     const claim = r.claim;
-    await deps.ledger.release(claim, { errorCode: r.letter.errorCode, reason: answer.reason, ruleId: r.letter.ruleId }).catch((error: unknown) => {
+    await deps.ledger.release(claim, { errorCode: r.letter.errorCode, reason: answer.reason, ruleId }).catch((error: unknown) => {
       // The claim then expires with its lease; nothing else depends on it.
       logger.warn('could not give back the claim of a request Workspace does not know', { chain: claim.chain.pk, error: (error as Error).message });
     });
   }
   const f = settling.failure!;
   logger.info('answered', { way: 'manual', kind: answer.outcome, reason: answer.reason, projectId: f.projectId, recordId: f.recordId, taskId: f.taskId });
-  return { project_id: f.projectId, record_id: f.recordId, task_id: f.taskId, outcome: answer.outcome, reason: answer.reason, rule_id: r.letter.ruleId };
+  return { project_id: f.projectId, record_id: f.recordId, task_id: f.taskId, outcome: answer.outcome, reason: answer.reason, rule_id: ruleId };
 }
 
 /**

@@ -256,4 +256,19 @@ describe.each(RETRY_READINGS)('the ledger protocol, case by case (retry reading:
     expect(r2Again[0]).toMatchObject({ kind: 'duplicate' });
     expect([h.stack.simulator.rerunsOfRun(`${r1!.id}#0`), h.stack.simulator.rerunsOfRun(`${r2!.id}#0`)]).toEqual([1, 1]);
   });
+
+  it('case 15: a task event delivered again after its records were retried retries nothing and dead-letters nothing', async () => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const task = `again-${reading}-${Date.now()}`;
+    const records = [0, 1].map((i) => failedRecord({ id: `${task}-r${i}`, script_task_id: task, resource_id: `${task}-d${i}`, start_time: minutesAgo(5), end_time: minutesAgo(4) }));
+    h.stack.simulator.seedRecords(PROJECT_ID, records);
+    const taskEvent = body({ project_id: PROJECT_ID, task_id: task, status: 'FAILED', reason: 'Script execution timed out' });
+    await h.takeAll(h.stack.dlqUrl);
+    await h.send([taskEvent]);
+    await h.drain(handler);
+    await h.send([taskEvent]);
+    await h.drain(handler);
+    for (const r of records) expect(h.stack.simulator.rerunsOfRun(`${r.id}#0`)).toBe(1);
+    expect(await h.takeAll(h.stack.dlqUrl)).toEqual([]);
+  });
 });
