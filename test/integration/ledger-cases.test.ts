@@ -271,4 +271,21 @@ describe.each(RETRY_READINGS)('the ledger protocol, case by case (retry reading:
     for (const r of records) expect(h.stack.simulator.rerunsOfRun(`${r.id}#0`)).toBe(1);
     expect(await h.takeAll(h.stack.dlqUrl)).toEqual([]);
   });
+
+  it('case 16: a failure whose record someone ran again meanwhile is not retried when that run did not fail (in place), else retried once', async () => {
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const failure = knownFailure();
+    const recordId = String(failure['record_id']);
+    // Someone retries it by hand first: in place, the record itself is RUNNING again.
+    h.stack.simulator.state.retry(PROJECT_ID, { recordId });
+    const outcomes = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
+    if (reading === 'in-place') {
+      expect(outcomes[0]).toMatchObject({ kind: 'duplicate' });
+      expect(String(outcomes[0]!['reason'])).toMatch(/^superseded: record .* has run again since this failure/);
+      expect(h.stack.simulator.retryCount(recordId)).toBe(1);
+    } else {
+      expect(outcomes[0]).toMatchObject({ kind: 'retried' });
+      expect(h.stack.simulator.retryCount(recordId)).toBe(2);
+    }
+  });
 });

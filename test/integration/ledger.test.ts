@@ -46,6 +46,28 @@ describe('the ledger store on DynamoDB (dynalite)', () => {
     expect(again.chain).toMatchObject({ state: 'claimed', attempts: 1, rev: 1 });
   });
 
+  it('a retry\'s answer naming a task another chain already links leaves that link as it is', async () => {
+    // Prepare: chain A was retried into task shared-answer; chain B's retry answers the same task id.
+    const { ledger } = countedLedger();
+    const [a, b] = [runOf('link-owner'), runOf('link-latecomer')];
+    const claimA = (await ledger.claim(await ledger.locate(a, async () => a), undefined, 'retry'))!;
+    await ledger.settleRetried(claimA, { taskId: 'shared-answer', via: 'answer' });
+    const claimB = (await ledger.claim(await ledger.locate(b, async () => b), undefined, 'retry'))!;
+    // Act
+    const settled = await ledger.settleRetried(claimB, { taskId: 'shared-answer', via: 'answer' });
+    // Assess: B is retried, and the task still leads to A.
+    expect(settled.outcome).toBe('settled');
+    expect(await ledger.get(`${PROJECT_ID}#task#shared-answer`)).toMatchObject({ link_to: recordKey(PROJECT_ID, 'link-owner') });
+  });
+
+  it('a retry\'s answer naming the retried run\'s own task writes no link (that task id also means its other desktops\' runs)', async () => {
+    const { ledger } = countedLedger();
+    const run = runOf('own-task-answer', 'task-of-many-desktops');
+    const claim = (await ledger.claim(await ledger.locate(run, async () => run), undefined, 'retry'))!;
+    await ledger.settleRetried(claim, { taskId: 'task-of-many-desktops', via: 'answer' });
+    expect(await ledger.get(`${PROJECT_ID}#task#task-of-many-desktops`)).toBeUndefined();
+  });
+
   it('a holder whose claim was taken over after its lease reports lease-lost, never its own success', async () => {
     let now = Date.now();
     const { ledger } = countedLedger(() => now);
