@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
+import { DEAD_LETTER_ATTRIBUTES, timeAttribute } from './message-attributes.js';
 import { MAX_MESSAGE_BYTES, messageBytes, numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type SourceMessage } from '../platform/queue-sender.js';
 
 /**
@@ -22,35 +23,18 @@ export interface DeadLetter {
 
 const MAX_REASON_CHARS = 1000;
 
-/** The attributes a dead letter carries (ours); a message that has `reason` and `decided_at` is a replayed dead letter. */
-export const DEAD_LETTER_ATTRIBUTES: ReadonlySet<string> = new Set(['reason', 'error_code', 'attempts', 'source_message_id', 'decided_at', 'first_seen_at', 'rule_id', 'body_bytes', 'body_sha256']);
-
-/** Carried by a re-enqueued copy of a replayed dead letter: the decision it reopens (epoch ms), since its own attributes are dropped. */
-export const REPLAY_OF_ATTRIBUTE = 'replay_of';
-
-/** When a replayed dead letter was decided (its `decided_at`, or the `replay_of` a deferral of it carried), or undefined when the message is not one. */
-export function replayedDecision(attributes: Readonly<Record<string, { readonly StringValue?: string | undefined }>>): number | undefined {
-  // A dead letter's own decision first: a letter decided from a deferred replay also carries the older `replay_of`.
-  const decidedAt = attributes['decided_at']?.StringValue;
-  const carried = attributes[REPLAY_OF_ATTRIBUTE]?.StringValue;
-  if (decidedAt === undefined || attributes['reason']?.StringValue === undefined || attributes['source_message_id']?.StringValue === undefined) {
-    return carried !== undefined && /^\d+$/.test(carried) ? Number(carried) : undefined;
-  }
-  const at = Date.parse(decidedAt);
-  return Number.isFinite(at) ? at : undefined;
-}
-
 /** Our attributes first (reason, error_code, attempts, source_message_id, decided_at, first_seen_at, rule_id), then as many original ones as fit. */
 export function deadLetterMessage(source: SourceMessage, letter: DeadLetter): OutgoingMessage {
+  const names = DEAD_LETTER_ATTRIBUTES;
   const ours: Record<string, MessageAttributeValue> = {
-    reason: textAttribute(letter.reason.slice(0, MAX_REASON_CHARS) || 'unknown'),
-    error_code: textAttribute(letter.errorCode),
-    attempts: numberAttribute(letter.attempts),
-    source_message_id: textAttribute(source.messageId),
-    decided_at: textAttribute(new Date(letter.decidedAt).toISOString()),
-    first_seen_at: textAttribute(new Date(letter.firstSeenAt).toISOString()),
+    [names.reason]: textAttribute(letter.reason.slice(0, MAX_REASON_CHARS) || 'unknown'),
+    [names.errorCode]: textAttribute(letter.errorCode),
+    [names.attempts]: numberAttribute(letter.attempts),
+    [names.sourceMessageId]: textAttribute(source.messageId),
+    [names.decidedAt]: textAttribute(timeAttribute(letter.decidedAt)),
+    [names.firstSeenAt]: textAttribute(timeAttribute(letter.firstSeenAt)),
   };
-  if (letter.ruleId) ours['rule_id'] = textAttribute(letter.ruleId);
+  if (letter.ruleId) ours[names.ruleId] = textAttribute(letter.ruleId);
   const { body, evidence } = fitted(source.body, ours);
   const attributes = withOriginalAttributes({ ...ours, ...evidence }, source.attributes, MAX_MESSAGE_BYTES - Buffer.byteLength(body, 'utf8'));
   return { key: source.messageId, body, attributes };
@@ -60,7 +44,10 @@ export function deadLetterMessage(source: SourceMessage, letter: DeadLetter): Ou
 function fitted(body: string, ours: Record<string, MessageAttributeValue>): { body: string; evidence: Record<string, MessageAttributeValue> } {
   if (messageBytes(body, ours) <= MAX_MESSAGE_BYTES) return { body, evidence: {} };
   const bytes = Buffer.from(body, 'utf8');
-  const evidence = { body_bytes: numberAttribute(bytes.length), body_sha256: textAttribute(createHash('sha256').update(bytes).digest('hex')) };
+  const evidence = {
+    [DEAD_LETTER_ATTRIBUTES.bodyBytes]: numberAttribute(bytes.length),
+    [DEAD_LETTER_ATTRIBUTES.bodySha256]: textAttribute(createHash('sha256').update(bytes).digest('hex')),
+  };
   return { body: utf8Prefix(bytes, MAX_MESSAGE_BYTES - messageBytes('', { ...ours, ...evidence })), evidence };
 }
 

@@ -1,8 +1,8 @@
 import { overlaidFacts } from '../ledger/chain.js';
 import type { Located } from '../ledger/locate.js';
 import { mayRunInPlace, runsOf } from '../ledger/runs.js';
-import type { FailureContext } from './process-failure.js';
-import { withKey } from './retry-call.js';
+import { withKey } from '../workspace/key-calls.js';
+import type { FailureContext } from './context.js';
 import { lookUpRun } from './workspace-lookups.js';
 
 /** The run a retry is about to retry, as the claim will record it. */
@@ -27,7 +27,7 @@ export async function withHandledStart(located: Located, ctx: FailureContext): P
   const freshTask = !mayRunInPlace(runs) || ctx.deps.readings?.mayRunInPlace === false;
   const entry = runs.find((run) => run.g === located.generation);
   if (freshTask || located.run.startedAt !== undefined || entry?.start !== undefined) return { located, freshTask };
-  const now = await withKey(ctx, (key) => lookUpRun(ctx.deps.workspace, ctx.project, located.run.recordId, key));
+  const now = await withKey(ctx.keys, (key) => lookUpRun(ctx.deps.workspace, ctx.project, located.run.recordId, key));
   if (now.failed === false) {
     const started = now.startedAt !== undefined ? new Date(now.startedAt).toISOString() : 'at an unknown time';
     return { superseded: `superseded: record ${located.run.recordId} has run again since this failure (its run that started ${started} did not fail)` };

@@ -1,29 +1,28 @@
-import { equalJitterSeconds, stableJitter } from '../platform/backoff.js';
 import { describeFailure } from '../events/failure.js';
+import { equalJitterSeconds, stableJitter } from '../platform/backoff.js';
 import { countApiError } from '../platform/observability.js';
-import { MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
-import type { FailureContext } from './process-failure.js';
-import type { Resolution } from './resolution.js';
-import { isWorkspaceApiError, type WorkspaceApiError } from '../workspace/errors.js';
+import { describeRefusal, isWorkspaceApiError } from '../workspace/errors.js';
+import { KeyRefusedError } from '../workspace/key-calls.js';
+import type { FailureContext } from './context.js';
+import { requeue, type Resolution } from './resolution.js';
 
 /**
  * A Workspace read the protocol needed (record detail, a task's failed
  * records, the lost-answer lookup) failed. Refused for good: surfaced once on
- * the DLQ with the evidence. Anything else: try again later. Errors that are
- * not Workspace's (ledger, secret) are thrown on: the record stays on the queue.
+ * the DLQ with the evidence. A key the gate refuses for now: wait for it (not
+ * an answer from Workspace, so not counted as its error). Anything else from
+ * Workspace: try again later. Errors that are not Workspace's (ledger,
+ * secret) are thrown on: the record stays on the queue.
  */
 export function lookupFailure(error: unknown, ctx: FailureContext): Resolution {
+  const what = describeFailure(ctx.input.failure);
+  if (error instanceof KeyRefusedError) return requeue('key-refused', `key-refused: ${error.message} (while looking up ${what})`, { ms: error.retryAfterMs });
   if (!isWorkspaceApiError(error)) throw error;
   countApiError(error.code);
-  const what = describeFailure(ctx.input.failure);
   if (error.kind === 'permanent') {
-    const reason = `workspace-refused: ${describeApiError(error)} while looking up ${what}`;
-    return { kind: 'dead-letter', letter: ctx.letter(reason, error.code, 'lookup-refused', 0) };
+    const reason = `workspace-refused: ${describeRefusal(error)} while looking up ${what}`;
+    return { kind: 'dead-letter', code: 'lookup-refused', letter: ctx.letter(reason, error.code, 'lookup-refused', 0), refusal: { status: error.status, errorCode: error.code, requestId: error.requestId } };
   }
-  const delaySeconds = Math.min(MAX_DELAY_SECONDS, equalJitterSeconds(1, ctx.deps.config.policy, stableJitter(what, 0)));
-  return { kind: 'requeue', reason: `lookup-failed: ${describeApiError(error)} while looking up ${what}`, delaySeconds, attempt: 0 };
-}
-
-export function describeApiError(error: WorkspaceApiError): string {
-  return `${error.status ?? '-'} ${error.code}${error.requestId ? ` (X-Request-Id ${error.requestId})` : ''}`;
+  const seconds = equalJitterSeconds(1, ctx.deps.config.policy, stableJitter(what, 0));
+  return requeue('lookup-failed', `lookup-failed: ${describeRefusal(error)} while looking up ${what}`, { seconds });
 }

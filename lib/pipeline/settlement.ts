@@ -1,46 +1,23 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { DEAD_LETTER_ATTRIBUTES, deadLetterMessage, REPLAY_OF_ATTRIBUTE, replayedDecision } from './dead-letter.js';
 import type { ScriptFailure } from '../events/failure.js';
-import { mapWithConcurrency } from '../platform/concurrency.js';
 import type { AttemptLedger } from '../ledger/attempt-ledger.js';
-import { countOutcome, logger } from '../platform/observability.js';
-import { processFailure, type FailureInput, type PipelineDeps } from './process-failure.js';
-import type { Decision } from '../policy/policy.js';
+import { logger } from '../platform/observability.js';
+import { MAX_MESSAGE_BYTES, numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type QueueSender, type SourceMessage } from '../platform/queue-sender.js';
+import { deadLetterMessage } from './dead-letter.js';
+import { DEAD_LETTER_NAMES, REQUEUE_ATTRIBUTES, replayedDecision, timeAttribute } from './message-attributes.js';
+import type { Outcome } from './outcome.js';
 import type { Resolution } from './resolution.js';
-import { MAX_DELAY_SECONDS, MAX_MESSAGE_BYTES, numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type QueueSender, type SourceMessage } from '../platform/queue-sender.js';
-import type { PreparedRequest } from '../workspace/client.js';
 
 /**
  * Turns resolutions into durable outcomes: dead letters, re-enqueues and a
- * task's fan-out are sent in batches, lineage links written in batches, and
- * only what SQS and the table accepted counts. The ledger is then settled
- * from the resolution's data (a give-up is dead-lettered once its letter is
- * accepted, released if not). Whatever could not be made durable is "held":
- * it stays on the source queue.
+ * task's fan-out are sent in batches, lineage links written, and only what
+ * SQS and the table accepted counts. The ledger is then settled from the
+ * resolution's data (a give-up is dead-lettered once its letter is accepted,
+ * released if not). Whatever could not be made durable is held: it stays on
+ * the source queue.
  */
 
-/** Exactly one per failure event. */
-export type Outcome =
-  | { readonly kind: 'retried'; readonly newTaskId: string; readonly requestId?: string | undefined; readonly ruleId: string; readonly attempt: number; readonly forced?: boolean | undefined; readonly via: string }
-  | { readonly kind: 'dead-lettered'; readonly reason: string; readonly errorCode: string; readonly ruleId?: string | undefined; readonly attempts: number; readonly preview?: PreparedRequest | undefined; readonly decision?: Decision | undefined }
-  | { readonly kind: 'deferred'; readonly reason: string; readonly delaySeconds?: number | undefined; readonly held: boolean }
-  | { readonly kind: 'duplicate'; readonly reason: string }
-  /** The event's run did not fail (its status word): acknowledged and counted, so the DLQ holds only what a person must see. */
-  | { readonly kind: 'not-failed'; readonly reason: string; readonly status: string }
-  /** A dry run's decision, shown and not forwarded (the console and the sweep, where nothing would be lost). */
-  | { readonly kind: 'previewed'; readonly reason: string; readonly ruleId?: string | undefined; readonly preview?: PreparedRequest | undefined; readonly decision?: Decision | undefined };
-
-/** Attributes this service sets on a re-enqueued message (replaced on each re-enqueue). */
-export const CONTROL_ATTRIBUTES = {
-  attempt: 'attempt',
-  firstSeenAt: 'first_seen_at',
-  deferredReason: 'deferred_reason',
-  originMessageId: 'origin_message_id',
-  acceptedTaskId: 'accepted_task_id',
-  acceptedRev: 'accepted_rev',
-  replayOf: REPLAY_OF_ATTRIBUTE,
-} as const;
-
+/** One failure event on its way to an outcome: where it came from and what the pipeline decided. */
 export interface Settling {
   readonly source: SourceMessage;
   readonly resolution: Resolution;
@@ -56,18 +33,27 @@ export interface Forwarders {
   readonly requeue?: QueueSender | undefined;
 }
 
-/** Our control attributes, then the original ones that are not a dead letter's (a replayed letter's reason is spent), as many as fit in MAX_MESSAGE_BYTES. */
+/** A settled item: what it was, what became of it, and whether its message may leave the queue. */
+export interface Settled extends Settling {
+  readonly outcome: Outcome;
+  readonly durable: boolean;
+}
+
+/** Our attributes, then the original ones that are not a dead letter's (a replayed letter's reason is spent), as many as fit in MAX_MESSAGE_BYTES. */
 function controlled(item: Settling, ours: Record<string, MessageAttributeValue>): Record<string, MessageAttributeValue> {
-  const originals = Object.fromEntries(Object.entries(item.source.attributes).filter(([name]) => !DEAD_LETTER_ATTRIBUTES.has(name)));
-  const controls = { ...ours, [CONTROL_ATTRIBUTES.firstSeenAt]: numberAttribute(item.firstSeenAt), [CONTROL_ATTRIBUTES.originMessageId]: textAttribute(item.source.originId) };
+  const originals = Object.fromEntries(Object.entries(item.source.attributes).filter(([name]) => !DEAD_LETTER_NAMES.has(name)));
+  const controls = { ...ours, [REQUEUE_ATTRIBUTES.firstSeenAt]: textAttribute(timeAttribute(item.firstSeenAt)), [REQUEUE_ATTRIBUTES.originMessageId]: textAttribute(item.source.originId) };
   return withOriginalAttributes(controls, originals, MAX_MESSAGE_BYTES - Buffer.byteLength(item.source.body, 'utf8'));
 }
 
 function requeueMessage(item: Settling, r: Extract<Resolution, { kind: 'requeue' }>): OutgoingMessage {
-  const replayOf = replayedDecision(item.source.attributes); // a deferred replay must still reopen its decision when it comes back
-  const ours: Record<string, MessageAttributeValue> = { [CONTROL_ATTRIBUTES.attempt]: numberAttribute(r.attempt), [CONTROL_ATTRIBUTES.deferredReason]: textAttribute(r.reason.slice(0, 500)), ...(replayOf !== undefined ? { [CONTROL_ATTRIBUTES.replayOf]: numberAttribute(replayOf) } : {}) };
-  if (r.carry) Object.assign(ours, { [CONTROL_ATTRIBUTES.acceptedTaskId]: textAttribute(r.carry.taskId), [CONTROL_ATTRIBUTES.acceptedRev]: numberAttribute(r.carry.rev) });
-  return { key: item.source.messageId, body: item.source.body, attributes: controlled(item, ours), delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(0, r.delaySeconds)) };
+  const names = REQUEUE_ATTRIBUTES;
+  // A deferred replay must still reopen its decision when it comes back.
+  const replayOf = replayedDecision(item.source.attributes);
+  const ours: Record<string, MessageAttributeValue> = { [names.nextAttempt]: numberAttribute(r.attempt), [names.deferredReason]: textAttribute(r.reason.slice(0, 500)) };
+  if (replayOf !== undefined) ours[names.replayOf] = textAttribute(timeAttribute(replayOf));
+  if (r.carry) Object.assign(ours, { [names.acceptedTaskId]: textAttribute(r.carry.taskId), [names.acceptedRev]: numberAttribute(r.carry.rev) });
+  return { key: item.source.messageId, body: item.source.body, attributes: controlled(item, ours), delaySeconds: r.delaySeconds };
 }
 
 /** A task-level event becomes one record-level event per failed record, each a failure event of its own. */
@@ -76,7 +62,7 @@ function fanOutMessages(item: Settling, r: Extract<Resolution, { kind: 'expand' 
   return r.records.map((record, index) => ({
     key: `${item.source.messageId}#${index}`,
     body: JSON.stringify({ ...record, project_id: item.failure!.projectId, ...(region ? { region } : {}) }),
-    attributes: controlled(item, { [CONTROL_ATTRIBUTES.deferredReason]: textAttribute(`expanded from task ${r.taskId}`) }),
+    attributes: controlled(item, { [REQUEUE_ATTRIBUTES.deferredReason]: textAttribute(`expanded from task ${r.taskId}`) }),
   }));
 }
 
@@ -89,12 +75,6 @@ async function quietly(step: () => Promise<unknown>, what: string, item: Settlin
   }
 }
 
-/** A settled item: what it was, what became of it, and whether its message may leave the queue. */
-export interface Settled extends Settling {
-  readonly outcome: Outcome;
-  readonly durable: boolean;
-}
-
 /** Sends the forwards and links, settles the ledger by their result, and returns one outcome per item, in order. */
 export async function settleAll(items: readonly Settling[], forwarders: Forwarders, ledger: AttemptLedger): Promise<Settled[]> {
   const letters: OutgoingMessage[] = [];
@@ -102,7 +82,7 @@ export async function settleAll(items: readonly Settling[], forwarders: Forwarde
   const links = [];
   for (const item of items) {
     const r = item.resolution;
-    if (r.kind === 'dead-letter' && (forwarders.forwardDryRuns || !r.dryRun)) letters.push(deadLetterMessage(item.source, r.letter));
+    if (r.kind === 'dead-letter' || (r.kind === 'preview' && forwarders.forwardDryRuns)) letters.push(deadLetterMessage(item.source, r.letter));
     if (r.kind === 'requeue' && forwarders.requeue) requeues.push(requeueMessage(item, r));
     if (r.kind === 'expand' && forwarders.requeue) requeues.push(...fanOutMessages(item, r));
     if (r.kind === 'duplicate' && r.link) links.push(r.link);
@@ -129,76 +109,46 @@ interface Rejects {
 async function outcomeOf(item: Settling, rejects: Rejects, forwarders: Forwarders, ledger: AttemptLedger): Promise<[Outcome, boolean]> {
   const r = item.resolution;
   const id = item.source.messageId;
-  const held = (reason: string, delaySeconds?: number): [Outcome, boolean] => [{ kind: 'deferred', reason, held: true, delaySeconds }, false];
+  const left = (code: Extract<Outcome, { kind: 'deferred' }>['code'], reason: string, delaySeconds?: number): [Outcome, boolean] => [{ kind: 'deferred', code, reason, how: 'left', delaySeconds }, false];
   switch (r.kind) {
-    case 'retried': {
+    case 'retried':
       return [{ kind: 'retried', newTaskId: r.newTaskId, requestId: r.requestId, ruleId: r.ruleId, attempt: r.attempt, forced: r.forced, via: r.via }, true];
-    }
     case 'duplicate':
       // A duplicate that re-asserts a lost link stays until the link is written.
-      return [{ kind: 'duplicate', reason: r.reason }, !(r.link && rejects.linkRejects.has(r.link.pk))];
+      return [{ kind: 'duplicate', code: r.code, reason: r.reason }, !(r.link && rejects.linkRejects.has(r.link.pk))];
     case 'hold':
-      return held(r.reason);
+      return left(r.code, r.reason);
     case 'not-failed':
       return [{ kind: 'not-failed', reason: r.reason, status: r.status }, true];
+    case 'preview': {
+      if (!forwarders.forwardDryRuns) return [{ kind: 'previewed', reason: r.letter.reason, ruleId: r.letter.ruleId, preview: r.preview, decision: r.decision }, true];
+      const rejected = rejects.letterRejects.get(id);
+      if (rejected !== undefined) return left('unavailable', `dead-letter queue did not accept the message (${rejected}); it stays on the queue`);
+      const { reason, errorCode, ruleId, attempts } = r.letter;
+      return [{ kind: 'dead-lettered', code: 'dry-run', reason, errorCode, ruleId, attempts, preview: r.preview, decision: r.decision }, true];
+    }
     case 'dead-letter': {
-      if (r.dryRun && !forwarders.forwardDryRuns) return [{ kind: 'previewed', reason: r.letter.reason, ruleId: r.letter.ruleId, preview: r.preview, decision: r.decision }, true];
       const claim = r.claim;
       const rejected = rejects.letterRejects.get(id);
       if (rejected !== undefined) {
         if (claim) await quietly(() => ledger.release(claim, { reason: `dead letter not accepted: ${rejected}`, errorCode: 'DLQ_REJECTED' }), 'a rejected dead letter', item);
-        return held(`dead-letter queue did not accept the message (${rejected}); it stays on the queue`);
+        return left('unavailable', `dead-letter queue did not accept the message (${rejected}); it stays on the queue`);
       }
       const { reason, errorCode, ruleId, attempts, decidedAt } = r.letter;
       if (claim) await quietly(() => ledger.settleDeadLettered(claim, { reason, errorCode, ruleId, decidedAt, forcedBy: r.forcedBy }), 'dead-lettering', item);
-      return [{ kind: 'dead-lettered', reason, errorCode, ruleId, attempts, preview: r.preview, decision: r.decision }, true];
+      return [{ kind: 'dead-lettered', code: r.code, reason, errorCode, ruleId, attempts, decision: r.decision }, true];
     }
     case 'requeue': {
-      if (!forwarders.requeue) return held(`${r.reason} (not re-enqueued: invoke again later)`, r.delaySeconds);
+      if (!forwarders.requeue) return [{ kind: 'deferred', code: r.code, reason: `${r.reason} (not re-enqueued: invoke again later)`, delaySeconds: r.delaySeconds, how: 'answered' }, false];
       const rejected = rejects.requeueRejects.get(id);
-      if (rejected !== undefined) return held(`${r.reason}; re-enqueue failed (${rejected}), left for redelivery`);
-      return [{ kind: 'deferred', reason: r.reason, delaySeconds: Math.min(MAX_DELAY_SECONDS, r.delaySeconds), held: false }, true];
+      if (rejected !== undefined) return left(r.code, `${r.reason}; re-enqueue failed (${rejected}), left for redelivery`);
+      return [{ kind: 'deferred', code: r.code, reason: r.reason, delaySeconds: r.delaySeconds, how: 're-enqueued' }, true];
     }
     case 'expand': {
-      if (!forwarders.requeue) return held(`task ${r.taskId}: expanding a task-level event needs the source queue`);
+      if (!forwarders.requeue) return left('expanded', `task ${r.taskId}: expanding a task-level event needs the source queue`);
       const failed = r.records.filter((_, index) => rejects.requeueRejects.has(`${id}#${index}`)).length;
-      if (failed > 0) return held(`task ${r.taskId}: ${failed} of ${r.records.length} record events were not accepted; the task event stays (the others are duplicates next time)`);
-      return [{ kind: 'deferred', reason: `expanded: task ${r.taskId} has ${r.records.length} failed record(s), each re-enqueued as its own failure event`, held: false }, true];
+      if (failed > 0) return left('expanded', `task ${r.taskId}: ${failed} of ${r.records.length} record events were not accepted; the task event stays (the others are duplicates next time)`);
+      return [{ kind: 'deferred', code: 'expanded', reason: `expanded: task ${r.taskId} has ${r.records.length} failed record(s), each re-enqueued as its own failure event`, how: 're-enqueued' }, true];
     }
   }
-}
-
-/** One structured log line and one metric per outcome, with the correlation ids. */
-export function reportOutcome(outcome: Outcome, item: Pick<Settling, 'source' | 'failure'>, way: string): void {
-  countOutcome(outcome.kind);
-  const f = item.failure;
-  const { preview: _preview, decision: _decision, ...fields } = outcome as Outcome & { preview?: unknown; decision?: unknown };
-  logger.info('outcome', { way, messageId: item.source.messageId, originMessageId: item.source.originId, projectId: f?.projectId, recordId: f?.recordId, taskId: f?.taskId, shape: f?.shape, ...fields });
-}
-
-/**
- * The shape every way in shares: resolve each item through the pipeline
- * (at most `concurrency` at once), make the forwards durable, report one
- * outcome line per item, and return them in order.
- */
-export async function processAll<T>(items: readonly T[], concurrency: number, resolve: (item: T) => Promise<Settling>, forwarders: Forwarders, ledger: AttemptLedger, way: string, keyOf?: (item: T) => string | undefined): Promise<Settled[]> {
-  const settling = await mapWithConcurrency(items, concurrency, resolve, keyOf);
-  const settled = await settleAll(settling, forwarders, ledger);
-  for (const item of settled) reportOutcome(item.outcome, item, way);
-  return settled;
-}
-
-/** Runs one failure through the pipeline; anything thrown (ledger or secret unreachable) holds it where it is. */
-export async function resolveFailure(input: FailureInput, source: SourceMessage, deps: PipelineDeps): Promise<Settling> {
-  try {
-    return { source, resolution: await processFailure(input, deps), firstSeenAt: input.firstSeenAt, failure: input.failure };
-  } catch (error) {
-    const reason = `${(error as Error).name}: ${(error as Error).message}`;
-    return { source, resolution: { kind: 'hold', reason }, firstSeenAt: input.firstSeenAt, failure: input.failure };
-  }
-}
-
-/** A source message for a failure that did not come from a queue (the sweep, the console): its body is the failure as JSON. */
-export function syntheticSource(messageId: string, payload: unknown): SourceMessage {
-  return { messageId, originId: messageId, body: JSON.stringify(payload), attributes: {} };
 }

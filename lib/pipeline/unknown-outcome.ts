@@ -3,13 +3,12 @@ import { withRunFacts, type Chain, type RunFacts } from '../ledger/chain.js';
 import { placeRun, runsOf } from '../ledger/runs.js';
 import { released } from '../ledger/transitions.js';
 import type { Standing } from '../ledger/standing.js';
-import type { FailureContext } from './process-failure.js';
-import { retriedTaskOf, withKey } from './retry-call.js';
+import { withKey } from '../workspace/key-calls.js';
+import type { FailureContext } from './context.js';
+import { decideAndAct } from './decide.js';
 import type { Resolution } from './resolution.js';
+import { retriedTaskOf } from './retry-call.js';
 import { lookUpRun, runsSince } from './workspace-lookups.js';
-
-type Fresh = Extract<Standing, { kind: 'fresh' }>;
-type DecideAndAct = (located: Located, standing: Fresh, ctx: FailureContext, base?: Chain) => Promise<Resolution | 'conflict'>;
 
 /**
  * A retry whose outcome is unknown (its answer was lost, or its holder died
@@ -21,18 +20,18 @@ type DecideAndAct = (located: Located, standing: Fresh, ctx: FailureContext, bas
  * Not found: the attempt is given back and the run is decided afresh.
  * The lookup failing: deferred (lookupFailure, by the caller).
  */
-export async function resolveUnknownOutcome(located: Located, standing: Extract<Standing, { kind: 'unresolved' }>, ctx: FailureContext, decideAndAct: DecideAndAct): Promise<Resolution | 'conflict'> {
+export async function resolveUnknownOutcome(located: Located, standing: Extract<Standing, { kind: 'unresolved' }>, ctx: FailureContext): Promise<Resolution | 'conflict'> {
   const { deps } = ctx;
   let chain = located.chain!;
   if (chain.resource_id === undefined || chain.script_id === undefined) {
-    chain = withRunFacts(chain, await withKey(ctx, (key) => lookUpRun(deps.workspace, ctx.project, chain.current_record, key)));
+    chain = withRunFacts(chain, await withKey(ctx.keys, (key) => lookUpRun(deps.workspace, ctx.project, chain.current_record, key)));
   }
   if (chain.resource_id === undefined || chain.script_id === undefined) {
     // Workspace does not say which desktop and script: the outcome cannot be checked, so it is surfaced, never called again.
     const reason = `outcome-unknown: the retry's answer was lost and record ${chain.current_record} names no desktop or script to check it by`;
     if (ctx.dryRun) return dryRunPreview(`would give up: ${reason}`, 'outcome-unknown', ctx, chain);
     const claim = await deps.ledger.claim(located, standing.rev, 'give-up', { base: chain });
-    return claim ? { kind: 'dead-letter', letter: ctx.letter(reason, 'OUTCOME_UNKNOWN', 'outcome-unknown', chain.attempts), claim } : 'conflict';
+    return claim ? { kind: 'dead-letter', code: 'outcome-unknown', letter: ctx.letter(reason, 'OUTCOME_UNKNOWN', 'outcome-unknown', chain.attempts), claim } : 'conflict';
   }
   const landed = await findOwnRun(chain, { resourceId: chain.resource_id, scriptId: chain.script_id }, standing.claimedAt, ctx);
   if (landed) {
@@ -63,7 +62,7 @@ async function findOwnRun(chain: Chain, on: { readonly resourceId: string; reado
   const { deps } = ctx;
   const skewMs = deps.config.clockSkewSeconds * 1000;
   const query = { ...on, since: claimedAt - skewMs };
-  const runs = await withKey(ctx, (key) => runsSince(deps.workspace, ctx.project, query, key));
+  const runs = await withKey(ctx.keys, (key) => runsSince(deps.workspace, ctx.project, query, key));
   const retry = chain.attempts;
   const candidates = runs.filter((run) => run.taskId !== undefined && placesAt(chain, run, skewMs) === retry);
   if (candidates.length === 0) return undefined;
@@ -82,5 +81,5 @@ function placesAt(chain: Chain, run: RunFacts, skewMs: number): number | undefin
 
 /** A dry run reads but never writes: what resolving the outcome would record, shown instead. */
 function dryRunPreview(would: string, ruleId: string, ctx: FailureContext, chain: Chain): Resolution {
-  return { kind: 'dead-letter', letter: ctx.letter(`dry-run: ${would}`, 'DRY_RUN', ruleId, chain.attempts), dryRun: true };
+  return { kind: 'preview', letter: ctx.letter(`dry-run: ${would}`, 'DRY_RUN', ruleId, chain.attempts) };
 }

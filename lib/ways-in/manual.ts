@@ -2,9 +2,11 @@ import * as z from 'zod';
 import { validateRegion } from '../workspace/endpoints.js';
 import { safeIdSchema } from '../events/identifiers.js';
 import { withoutNulls } from '../events/normalise.js';
-import type { PipelineDeps } from '../pipeline/process-failure.js';
+import type { PipelineDeps } from '../pipeline/context.js';
 import { mapWithConcurrency } from '../platform/concurrency.js';
-import { reportOutcome, resolveFailure, settleAll, syntheticSource, type Forwarders, type Outcome, type Settling } from '../pipeline/settlement.js';
+import { reportOutcome, type Outcome } from '../pipeline/outcome.js';
+import { resolveFailure, syntheticSource } from '../pipeline/runner.js';
+import { settleAll, type Forwarders, type Settling } from '../pipeline/settlement.js';
 import type { PreparedRequest } from '../workspace/client.js';
 import { logger } from '../platform/observability.js';
 import { tooLateToStart } from './time-budget.js';
@@ -171,16 +173,13 @@ export interface ConsoleAnswer {
   readonly reason: string;
 }
 
-// Workspace's refusals read `workspace-refused: <status> <code> …` (lib/pipeline/lookup-failure.ts, describeApiError).
-const NOT_FOUND = /^workspace-refused: 404 /;
-
 export function consoleAnswer(settling: Settling): ConsoleAnswer | undefined {
   const r = settling.resolution;
-  if (r.kind === 'duplicate' && r.ruleId === 'no-failed-records') return { outcome: 'nothing-to-retry', reason: r.reason };
+  if (r.kind === 'duplicate' && r.code === 'no-failed-records') return { outcome: 'nothing-to-retry', reason: r.reason };
   if (r.kind !== 'dead-letter') return undefined;
-  if (r.letter.ruleId === 'no-failed-records') return { outcome: 'nothing-to-retry', reason: r.letter.reason };
-  if (NOT_FOUND.test(r.letter.reason)) {
-    const evidence = r.letter.reason.slice('workspace-refused: '.length);
+  if (r.code === 'no-failed-records') return { outcome: 'nothing-to-retry', reason: r.letter.reason };
+  if ((r.code === 'workspace-refused' || r.code === 'lookup-refused') && r.refusal?.status === 404) {
+    const evidence = `404 ${r.refusal.errorCode}${r.refusal.requestId ? ` (X-Request-Id ${r.refusal.requestId})` : ''}`;
     return { outcome: 'not-found', reason: `not-found: Workspace does not know it (${evidence}); check the project, record and task ids. Nothing was retried or dead-lettered` };
   }
   return undefined;
@@ -193,7 +192,7 @@ export function consoleAnswer(settling: Settling): ConsoleAnswer | undefined {
  */
 async function answerInstead(settling: Settling, answer: ConsoleAnswer, deps: ManualDeps): Promise<ManualResult> {
   const r = settling.resolution;
-  const ruleId = r.kind === 'dead-letter' ? r.letter.ruleId : r.kind === 'duplicate' ? r.ruleId : undefined;
+  const ruleId = r.kind === 'dead-letter' ? r.letter.ruleId : r.kind === 'duplicate' ? r.code : undefined;
   if (r.kind === 'dead-letter' && r.claim) {
     const claim = r.claim;
     await deps.ledger.release(claim, { errorCode: r.letter.errorCode, reason: answer.reason, ruleId }).catch((error: unknown) => {
@@ -214,7 +213,7 @@ async function answerInstead(settling: Settling, answer: ConsoleAnswer, deps: Ma
  */
 function unsettled(outcome: Outcome): Outcome {
   if (outcome.kind !== 'duplicate') return outcome;
-  return { kind: 'deferred', reason: 'already handled, but the link from its new task could not be written: invoke again to write it (nothing is retried twice)', held: true };
+  return { kind: 'deferred', code: 'unavailable', reason: 'already handled, but the link from its new task could not be written: invoke again to write it (nothing is retried twice)', how: 'answered' };
 }
 
 function toResult(failure: { projectId: string; recordId?: string | undefined; taskId?: string | undefined }, outcome: Outcome): ManualResult {

@@ -8,7 +8,7 @@ import { ErrorBudget } from '../workspace/error-budget.js';
 import { KeyGate } from '../workspace/key-gate.js';
 import { KeyRefusalStore } from '../workspace/key-refusals.js';
 import { logger } from '../platform/observability.js';
-import type { PipelineDeps } from '../pipeline/process-failure.js';
+import type { PipelineDeps } from '../pipeline/context.js';
 import { AttemptLedger } from '../ledger/attempt-ledger.js';
 import { DynamoLedgerStore } from '../ledger/store.js';
 import { QueueSender } from '../platform/queue-sender.js';

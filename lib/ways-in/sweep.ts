@@ -1,8 +1,9 @@
 import { validateRegion } from '../workspace/endpoints.js';
 import { normaliseObject } from '../events/normalise.js';
 import { logger } from '../platform/observability.js';
-import type { PipelineDeps } from '../pipeline/process-failure.js';
-import { processAll, resolveFailure, syntheticSource, type Forwarders, type Settling } from '../pipeline/settlement.js';
+import type { PipelineDeps } from '../pipeline/context.js';
+import { runPipeline, syntheticSource, type PipelineItem } from '../pipeline/runner.js';
+import type { Forwarders } from '../pipeline/settlement.js';
 import type { SweepConfig } from '../config/sweep-config.js';
 import { huaweiTime } from '../workspace/record-query.js';
 import type { ExecutionRecord } from '../workspace/types.js';
@@ -97,7 +98,7 @@ async function sweepProject(project: { projectId: string; region?: string | unde
   const forwarders = { ...deps.forwarders, forwardDryRuns: false };
   /** Handles records in the sweep's order; false when one could not be made durable (the next sweep starts from it). */
   const handle = async (records: readonly ExecutionRecord[]): Promise<boolean> => {
-    const settled = await processAll(records, deps.config.maxConcurrency, (record) => resolveRecord(record, project, deps), forwarders, deps.ledger, 'schedule');
+    const settled = await runPipeline({ items: records.map((record) => itemOf(record, project, deps)), deps, forwarders, way: 'schedule' });
     for (const [index, { outcome, durable }] of settled.entries()) {
       summary.seen++;
       summary[outcome.kind]++;
@@ -126,17 +127,13 @@ async function sweepProject(project: { projectId: string; region?: string | unde
   return summary;
 }
 
-async function resolveRecord(record: ExecutionRecord, project: { projectId: string; region?: string | undefined }, deps: SweepDeps): Promise<Settling> {
+/** A listed record as the pipeline takes it: a failure to decide, or a record that is not one, dead-lettered with the reason. */
+function itemOf(record: ExecutionRecord, project: { projectId: string; region?: string | undefined }, deps: SweepDeps): PipelineItem {
   const payload = { ...record, project_id: project.projectId, ...(project.region ? { region: project.region } : {}) };
   const source = syntheticSource(`sweep:${project.projectId}:${String(record.id).slice(0, 64)}`, payload);
   const normalised = normaliseObject(payload, { checkRegion: (region) => validateRegion(region, deps.config.endpoints) });
   const now = (deps.now ?? Date.now)();
-  if (!normalised.ok) {
-    return {
-      source,
-      resolution: { kind: 'dead-letter', letter: { reason: `invalid-event: ${normalised.error}`, errorCode: 'INVALID_EVENT', attempts: 0, ruleId: 'invalid-event', firstSeenAt: now, decidedAt: now } },
-      firstSeenAt: now,
-    };
-  }
-  return resolveFailure({ failure: { ...normalised.failure, shape: 'sweep>record' }, firstSeenAt: now }, source, deps);
+  if (normalised.ok) return { source, firstSeenAt: now, input: { failure: { ...normalised.failure, shape: 'sweep>record' }, firstSeenAt: now } };
+  const letter = { reason: `invalid-event: ${normalised.error}`, errorCode: 'INVALID_EVENT', attempts: 0, ruleId: 'invalid-event', firstSeenAt: now, decidedAt: now };
+  return { source, firstSeenAt: now, resolution: { kind: 'dead-letter', code: 'invalid-event', letter } };
 }

@@ -14,3 +14,8 @@ export function safetyMarginMs(config: Pick<AppConfig, 'worstCaseCallMs'>): numb
 export function tooLateToStart(deps: { readonly config: Pick<AppConfig, 'worstCaseCallMs'>; readonly remainingMs?: (() => number) | undefined }): boolean {
   return deps.remainingMs !== undefined && deps.remainingMs() < safetyMarginMs(deps.config);
 }
+
+/** Why a failure is not started now (`time-budget: …`, then what becomes of it), or undefined when there is time. */
+export function lateReason(deps: Parameters<typeof tooLateToStart>[0], then: string): string | undefined {
+  return tooLateToStart(deps) ? `time-budget: the invocation is about to time out; ${then}` : undefined;
+}

@@ -23,10 +23,11 @@ export class CredentialsUnavailableError extends Error {
   override readonly name = 'CredentialsUnavailableError';
 }
 
-/** Credentials for one project, with the version of the secret they came from. */
+/** Credentials for one project, with the generation of the secret they came from. */
 export interface ProjectCredentials {
   readonly credentials: SigningCredentials;
-  readonly version: number;
+  /** How many times the secret was read again after a refusal: a refresh is shared by every call that saw the same generation. */
+  readonly generation: number;
 }
 
 /** Where the secret comes from: the cached value, and a forced refetch. */
@@ -51,12 +52,12 @@ function toSigning(key: z.infer<typeof keySchema>): SigningCredentials {
 
 /**
  * The credentials one invocation uses. A 401 leads to at most one refetch of
- * the secret, shared by every call that saw the same version (a key refused
+ * the secret, shared by every call that saw the same generation (a key refused
  * after that is isolated by its circuit breaker: lib/workspace/circuit-breakers.ts).
  */
 export class WorkspaceCredentials {
   private secret: Promise<Secret> | undefined;
-  private version = 0;
+  private generation = 0;
   private refreshing: Promise<void> | undefined;
   private readonly reported = new Set<string>();
 
@@ -73,7 +74,7 @@ export class WorkspaceCredentials {
       const secret = await this.secret;
       const key = secret.projects?.[projectId] ?? (secret.ak && secret.sk ? { ak: secret.ak, sk: secret.sk, security_token: secret.security_token } : undefined);
       if (!key) throw new CredentialsUnavailableError(`secret ${this.secretId} has no key for project ${projectId} and no default ak/sk`);
-      return { credentials: toSigning(key), version: this.version };
+      return { credentials: toSigning(key), generation: this.generation };
     } catch (error) {
       if (error instanceof CredentialsUnavailableError && !this.reported.has(error.message)) {
         this.reported.add(error.message);
@@ -83,13 +84,13 @@ export class WorkspaceCredentials {
     }
   }
 
-  /** Refetches the secret once per version: callers that saw the same stale version share one fetch. */
-  async refreshAfter(version: number): Promise<void> {
-    if (version < this.version) return;
+  /** Refetches the secret once per generation: callers that saw the same stale generation share one fetch. */
+  async refreshAfter(generation: number): Promise<void> {
+    if (generation < this.generation) return;
     this.refreshing ??= (async () => {
       this.secret = this.read(() => this.loader.reload());
       await this.secret;
-      this.version++;
+      this.generation++;
     })().finally(() => {
       this.refreshing = undefined;
     });

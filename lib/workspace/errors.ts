@@ -129,3 +129,8 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 export function certainlyNotApplied(error: WorkspaceApiError): boolean {
   return error.status === 429 || error.status === 503 || ['APIG.0308', 'APIG.0613', 'WKS.00211401', 'CONNECT'].includes(error.code);
 }
+
+/** A Workspace refusal as evidence for a reason: status, code and request id (`404 WKS.00210404 (X-Request-Id r-1)`). */
+export function describeRefusal(error: WorkspaceApiError): string {
+  return `${error.status ?? '-'} ${error.code}${error.requestId ? ` (X-Request-Id ${error.requestId})` : ''}`;
+}

@@ -4,7 +4,7 @@ import type { SigningCredentials } from './signer.js';
 /**
  * Key safety at any concurrency. Huawei's API gateway locks an access key
  * after more than five refused signatures in a row (docs/key-safety.md), and
- * a locked key also breaks every other tool that shares it. So a key version
+ * a locked key also breaks every other tool that shares it. So a key fingerprint
  * this container has not seen accepted sends ONE call first; every other call
  * with that version waits for its answer. An acceptance opens the gate for the
  * container; a refusal (a 401 that a fresh read of the secret did not cure)
@@ -13,26 +13,26 @@ import type { SigningCredentials } from './signer.js';
  */
 
 /**
- * A key version's fingerprint: sha256 over the access key, the secret key and
+ * A key fingerprint's fingerprint: sha256 over the access key, the secret key and
  * the token, so any new value in the secret is a new version, and the
  * fingerprint (stored and logged) can never be turned back into the key.
  */
-export function keyVersionOf(credentials: SigningCredentials): string {
+export function keyFingerprintOf(credentials: SigningCredentials): string {
   const material = ['workspace-key-version', credentials.ak, credentials.sk, credentials.securityToken ?? ''].join('\0');
   return createHash('sha256').update(material).digest('hex').slice(0, 32);
 }
 
 /** Refusals shared by every container (lib/workspace/key-refusals.ts keeps them in the ledger table). */
 export interface SharedRefusals {
-  /** Until when (epoch ms) the fleet refuses this key version; 0 when it does not. */
-  refusedUntil(keyVersion: string): Promise<number>;
-  record(keyVersion: string, refusedUntil: number): Promise<void>;
+  /** Until when (epoch ms) the fleet refuses this key fingerprint; 0 when it does not. */
+  refusedUntil(fingerprint: string): Promise<number>;
+  record(fingerprint: string, refusedUntil: number): Promise<void>;
 }
 
-/** What a call with an admitted key version reports: exactly one of these (later ones are ignored). */
+/** What a call with an admitted key fingerprint reports: exactly one of these (later ones are ignored). */
 export interface KeyPass {
-  readonly keyVersion: string;
-  /** True when this call is the one that finds out whether the key version is accepted. */
+  readonly fingerprint: string;
+  /** True when this call is the one that finds out whether the key fingerprint is accepted. */
   readonly probe: boolean;
   /** Workspace accepted the signature: the gate opens for the container. */
   accepted(): void;
@@ -45,7 +45,7 @@ export interface KeyPass {
 export type Admission = { readonly kind: 'go'; readonly pass: KeyPass } | { readonly kind: 'refused'; readonly retryAfterMs: number };
 
 export interface KeyGateOptions {
-  /** How long a refused key version is not used (AUTH_COOLDOWN_SECONDS). */
+  /** How long a refused key fingerprint is not used (AUTH_COOLDOWN_SECONDS). */
   readonly cooldownMs: number;
   readonly now?: () => number;
 }
@@ -68,25 +68,25 @@ export class KeyGate {
     this.now = options.now ?? (() => Date.now());
   }
 
-  /** One invocation's view of the gate: the shared refusal of each key version is read at most once in it. */
+  /** One invocation's view of the gate: the shared refusal of each key fingerprint is read at most once in it. */
   forInvocation(shared?: SharedRefusals, onStoreError?: (error: unknown) => void): InvocationKeyGate {
     return new InvocationKeyGate(this, shared, onStoreError);
   }
 
   /**
-   * Admits a call with this key version: at once when the version was accepted
+   * Admits a call with this key fingerprint: at once when the version was accepted
    * here, after the probing call's answer when one is out, as the probe when
    * none is; refused while the version is refused here or in the fleet.
    */
-  async admit(keyVersion: string, sharedUntil: () => Promise<number>, share: (until: number) => Promise<void>): Promise<Admission> {
-    const state = this.state(keyVersion);
+  async admit(fingerprint: string, sharedUntil: () => Promise<number>, share: (until: number) => Promise<void>): Promise<Admission> {
+    const state = this.state(fingerprint);
     if (state.refusedUntil > this.now()) return this.refusal(state);
     for (;;) {
       const fleetUntil = await sharedUntil();
       // Nothing below awaits until this call returns or waits: no other call can slip in between the checks.
       state.refusedUntil = Math.max(state.refusedUntil, fleetUntil);
       if (state.refusedUntil > this.now()) return this.refusal(state);
-      if (state.accepted) return { kind: 'go', pass: this.pass(keyVersion, state, false, share) };
+      if (state.accepted) return { kind: 'go', pass: this.pass(fingerprint, state, false, share) };
       if (state.probe) {
         await state.probe;
         continue;
@@ -98,7 +98,7 @@ export class KeyGate {
         state.endProbe = undefined;
         resolve();
       };
-      return { kind: 'go', pass: this.pass(keyVersion, state, true, share) };
+      return { kind: 'go', pass: this.pass(fingerprint, state, true, share) };
     }
   }
 
@@ -107,7 +107,7 @@ export class KeyGate {
     return { kind: 'refused', retryAfterMs: state.refusedUntil - this.now() };
   }
 
-  private pass(keyVersion: string, state: KeyState, probe: boolean, share: (until: number) => Promise<void>): KeyPass {
+  private pass(fingerprint: string, state: KeyState, probe: boolean, share: (until: number) => Promise<void>): KeyPass {
     let reported = false;
     const report = (): boolean => {
       if (reported) return false;
@@ -118,7 +118,7 @@ export class KeyGate {
       if (probe) state.endProbe?.();
     };
     return {
-      keyVersion,
+      fingerprint,
       probe,
       accepted: () => {
         if (!report()) return;
@@ -141,18 +141,18 @@ export class KeyGate {
     };
   }
 
-  private state(keyVersion: string): KeyState {
-    let state = this.states.get(keyVersion);
+  private state(fingerprint: string): KeyState {
+    let state = this.states.get(fingerprint);
     if (!state) {
       state = { accepted: false, refusedUntil: 0 };
-      this.states.set(keyVersion, state);
+      this.states.set(fingerprint, state);
     }
     return state;
   }
 }
 
 /**
- * The gate as one invocation sees it: the fleet's refusal of a key version is
+ * The gate as one invocation sees it: the fleet's refusal of a key fingerprint is
  * read once (the first admission of that version waits for it, the others
  * share it); a store that cannot be read or written counts as "no refusal",
  * because this container's own gate still lets only one call through.
@@ -166,20 +166,20 @@ export class InvocationKeyGate {
     private readonly onStoreError: (error: unknown) => void = () => undefined,
   ) {}
 
-  admit(keyVersion: string): Promise<Admission> {
-    return this.gate.admit(keyVersion, () => this.fleetUntil(keyVersion), (until) => this.share(keyVersion, until));
+  admit(fingerprint: string): Promise<Admission> {
+    return this.gate.admit(fingerprint, () => this.fleetUntil(fingerprint), (until) => this.share(fingerprint, until));
   }
 
-  private fleetUntil(keyVersion: string): Promise<number> {
-    let read = this.reads.get(keyVersion);
+  private fleetUntil(fingerprint: string): Promise<number> {
+    let read = this.reads.get(fingerprint);
     if (!read) {
-      read = this.shared ? this.shared.refusedUntil(keyVersion).catch((error: unknown) => (this.onStoreError(error), 0)) : Promise.resolve(0);
-      this.reads.set(keyVersion, read);
+      read = this.shared ? this.shared.refusedUntil(fingerprint).catch((error: unknown) => (this.onStoreError(error), 0)) : Promise.resolve(0);
+      this.reads.set(fingerprint, read);
     }
     return read;
   }
 
-  private async share(keyVersion: string, until: number): Promise<void> {
-    await this.shared?.record(keyVersion, until).catch((error: unknown) => this.onStoreError(error));
+  private async share(fingerprint: string, until: number): Promise<void> {
+    await this.shared?.record(fingerprint, until).catch((error: unknown) => this.onStoreError(error));
   }
 }

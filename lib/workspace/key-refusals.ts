@@ -2,11 +2,11 @@ import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk
 import type { SharedRefusals } from './key-gate.js';
 
 /**
- * The fleet's memory of refused key versions, in the ledger table: one item
- * `pk = key#<key version>` (a sha256 fingerprint, lib/workspace/key-gate.ts: never the
+ * The fleet's memory of refused key fingerprints, in the ledger table: one item
+ * `pk = key#<key fingerprint>` (a sha256 fingerprint, lib/workspace/key-gate.ts: never the
  * key) with `refused_until` (epoch ms), `key_version`, `refused_at` and
  * `expires_at` (the table's TTL). Every container reads it before its first
- * call with a key version in an invocation, so a key Workspace refused in one
+ * call with a key fingerprint in an invocation, so a key Workspace refused in one
  * container is not signed with by the others until the cool-down ends or the
  * secret holds a new version (docs/key-safety.md).
  */
@@ -19,8 +19,8 @@ export interface KeyRefusalStoreOptions {
 /** A refusal item outlives its cool-down by a day, then DynamoDB's TTL removes it. */
 const KEEP_AFTER_COOLDOWN_SECONDS = 86_400;
 
-export function refusalKey(keyVersion: string): string {
-  return `key#${keyVersion}`;
+export function refusalKey(fingerprint: string): string {
+  return `key#${fingerprint}`;
 }
 
 export class KeyRefusalStore implements SharedRefusals {
@@ -33,25 +33,25 @@ export class KeyRefusalStore implements SharedRefusals {
     this.now = options.now ?? (() => Date.now());
   }
 
-  async refusedUntil(keyVersion: string): Promise<number> {
+  async refusedUntil(fingerprint: string): Promise<number> {
     // Strongly consistent: a refusal written a moment ago by another container must be seen.
-    const result = await this.db.send(new GetCommand({ TableName: this.options.tableName, Key: { pk: refusalKey(keyVersion) }, ConsistentRead: true }));
+    const result = await this.db.send(new GetCommand({ TableName: this.options.tableName, Key: { pk: refusalKey(fingerprint) }, ConsistentRead: true }));
     const until: unknown = result.Item?.['refused_until'];
     return Number.isFinite(until) ? (until as number) : 0;
   }
 
   /** Records a refusal; a later `refused_until` already there is kept (a cool-down is never shortened). */
-  async record(keyVersion: string, refusedUntil: number): Promise<void> {
+  async record(fingerprint: string, refusedUntil: number): Promise<void> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.options.tableName,
-          Key: { pk: refusalKey(keyVersion) },
+          Key: { pk: refusalKey(fingerprint) },
           UpdateExpression: 'SET refused_until = :until, key_version = :version, refused_at = :now, expires_at = :ttl',
           ConditionExpression: 'attribute_not_exists(refused_until) OR refused_until < :until',
           ExpressionAttributeValues: {
             ':until': refusedUntil,
-            ':version': keyVersion,
+            ':version': fingerprint,
             ':now': this.now(),
             ':ttl': Math.ceil(refusedUntil / 1000) + KEEP_AFTER_COOLDOWN_SECONDS,
           },

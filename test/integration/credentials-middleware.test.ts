@@ -53,7 +53,7 @@ function handlerFor(id: string, cacheTtlSeconds = 300) {
     .handler(async (event, ctx) => {
       const creds = ctx.workspaceCredentials;
       const first = await creds.forProject('p');
-      if (event.refresh) await creds.refreshAfter(first.version);
+      if (event.refresh) await creds.refreshAfter(first.generation);
       return (await creds.forProject('p')).credentials.ak;
     });
 }

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyVersionOf } from '../../lib/workspace/key-gate.js';
+import { keyFingerprintOf } from '../../lib/workspace/key-gate.js';
 import { KeyRefusalStore } from '../../lib/workspace/key-refusals.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 
@@ -22,12 +22,12 @@ const store = () => new KeyRefusalStore(db, { tableName: stack.tableName, now: (
 const key = { ak: 'AKREFUSALSTORE', sk: 'refusal-store-secret-key-value' };
 
 describe('key refusals in the ledger table', () => {
-  it('knows no refusal of a key version it has never seen', async () => {
+  it('knows no refusal of a key fingerprint it has never seen', async () => {
     expect(await store().refusedUntil('never-seen')).toBe(0);
   });
 
-  it('keeps a refusal as a key# item with its end, the key version and a TTL, and never the key', async () => {
-    const version = keyVersionOf(key);
+  it('keeps a refusal as a key# item with its end, the key fingerprint and a TTL, and never the key', async () => {
+    const version = keyFingerprintOf(key);
 
     await store().record(version, NOW + 300_000);
 
@@ -39,7 +39,7 @@ describe('key refusals in the ledger table', () => {
   });
 
   it('never shortens a cool-down another container recorded, and extends a shorter one', async () => {
-    const version = keyVersionOf({ ...key, sk: 'second' });
+    const version = keyFingerprintOf({ ...key, sk: 'second' });
     await store().record(version, NOW + 500_000);
 
     await store().record(version, NOW + 300_000);

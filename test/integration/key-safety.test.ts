@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyVersionOf } from '../../lib/workspace/key-gate.js';
+import { keyFingerprintOf } from '../../lib/workspace/key-gate.js';
 import { body, failedRecord, plainFailure, PROJECT_ID } from '../helpers/factories.js';
 import { invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -59,14 +59,14 @@ describe('a revoked key at any concurrency', () => {
     expect((await h.stack.depth(h.stack.queueUrl)).delayed - delayedBefore).toBe(10);
   });
 
-  it('records the refusal in the ledger table under the key version, never the key', async () => {
+  it('records the refusal in the ledger table under the key fingerprint, never the key', async () => {
     const { secretId, key } = revokedSecret();
     const handler = await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: secretId });
     const before = Date.now();
 
     await invoke(handler, sqsEvent(batch(3)));
 
-    const version = keyVersionOf(key);
+    const version = keyFingerprintOf(key);
     const { Item } = await db.send(new GetCommand({ TableName: h.stack.tableName, Key: { pk: `key#${version}` }, ConsistentRead: true }));
     expect(Item?.['key_version']).toBe(version);
     expect(Item?.['refused_until']).toBeGreaterThanOrEqual(before + 300_000);
@@ -74,7 +74,7 @@ describe('a revoked key at any concurrency', () => {
     expect(JSON.stringify(Item)).not.toContain(key.sk);
   });
 
-  it('a second container does not sign with a key version the first one was refused', async () => {
+  it('a second container does not sign with a key fingerprint the first one was refused', async () => {
     const { secretId, key } = revokedSecret();
     const first = await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: secretId });
     const second = await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: secretId });
@@ -92,7 +92,7 @@ describe('a revoked key at any concurrency', () => {
 
     const responses = await Promise.all(containers.map((handler) => invoke(handler, sqsEvent(batch(concurrency)))));
 
-    console.info(`refused signatures for one key version, two containers at concurrency ${concurrency}: ${refused(key.ak)}`);
+    console.info(`refused signatures for one key fingerprint, two containers at concurrency ${concurrency}: ${refused(key.ak)}`);
     expect(refused(key.ak)).toBeGreaterThanOrEqual(1);
     expect(refused(key.ak)).toBeLessThanOrEqual(2);
     expect(h.stack.simulator.isLocked(key.ak)).toBe(false);

@@ -10,10 +10,15 @@ export const MODULES = {
   observability: { mutate: ['lib/platform/observability.ts'], tests: ['test/unit/redaction.test.ts', 'test/unit/metrics.test.ts'] },
   normalise: { mutate: ['lib/events/normalise.ts'], tests: ['test/unit/normalise.test.ts'] },
   'key-gate': {
-    mutate: ['lib/workspace/key-gate.ts', 'lib/workspace/key-admission.ts', 'lib/workspace/key-refusals.ts'],
-    tests: ['test/unit/key-gate.test.ts', 'test/unit/key-gate-reports.test.ts', 'test/unit/key-admission.test.ts', 'test/integration/key-refusals.test.ts'],
+    mutate: ['lib/workspace/key-gate.ts', 'lib/workspace/key-calls.ts', 'lib/workspace/key-refusals.ts'],
+    tests: ['test/unit/key-gate.test.ts', 'test/unit/key-gate-reports.test.ts', 'test/unit/key-calls.test.ts', 'test/integration/key-refusals.test.ts'],
   },
   ledger: { mutate: ['lib/ledger/chain.ts', 'lib/ledger/transitions.ts', 'lib/ledger/standing.ts', 'lib/ledger/attempt-ledger.ts', 'lib/ledger/locate.ts'], tests: ['test/integration/ledger.test.ts', 'test/integration/ledger-cases.test.ts', 'test/unit/standing.test.ts'] },
+  runs: { mutate: ['lib/ledger/runs.ts'], tests: ['test/unit/runs.test.ts', 'test/model/protocol-cases.test.ts', 'test/model/break-cases.test.ts'] },
+  'lost-answers': {
+    mutate: ['lib/ledger/locate.ts', 'lib/pipeline/unknown-outcome.ts', 'lib/pipeline/handled-run.ts', 'lib/pipeline/workspace-lookups.ts'],
+    tests: ['test/model/protocol-cases.test.ts', 'test/model/break-cases.test.ts', 'test/integration/ledger.test.ts', 'test/integration/ledger-cases.test.ts'],
+  },
   'ledger-store': {
     mutate: ['lib/ledger/store.ts', 'lib/platform/attribute-values.ts'],
     tests: ['test/unit/attribute-values.test.ts', 'test/integration/ledger.test.ts', 'test/integration/ledger-store.test.ts', 'test/integration/ledger-store-batching.test.ts', 'test/integration/ledger-numbers.test.ts', 'test/integration/ledger-operator-attributes.test.ts'],

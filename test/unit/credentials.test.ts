@@ -23,8 +23,8 @@ describe('Workspace credentials from the secret', () => {
   it('shares one refetch among the calls that saw the same version', async () => {
     const loader = source([{ ak: 'OLD', sk: 'S' }, { ak: 'NEW', sk: 'S' }]);
     const creds = new WorkspaceCredentials('s', loader);
-    const { version } = await creds.forProject('p');
-    await Promise.all([creds.refreshAfter(version), creds.refreshAfter(version), creds.refreshAfter(version)]);
+    const { generation } = await creds.forProject('p');
+    await Promise.all([creds.refreshAfter(generation), creds.refreshAfter(generation), creds.refreshAfter(generation)]);
     expect(loader.reads).toBe(2);
     expect((await creds.forProject('p')).credentials.ak).toBe('NEW');
   });
@@ -92,14 +92,14 @@ describe('the credentials errors and refetches, precisely', () => {
     const loader = source([{ ak: 'V0', sk: 'S' }, { ak: 'V1', sk: 'S' }, { ak: 'V2', sk: 'S' }]);
     const creds = new WorkspaceCredentials('s', loader);
     const first = await creds.forProject('p');
-    await creds.refreshAfter(first.version);
+    await creds.refreshAfter(first.generation);
     const second = await creds.forProject('p');
 
-    await creds.refreshAfter(first.version);
+    await creds.refreshAfter(first.generation);
 
-    expect(second.version).toBe(first.version + 1);
+    expect(second.generation).toBe(first.generation + 1);
     expect(loader.reads).toBe(2);
-    await creds.refreshAfter(second.version);
+    await creds.refreshAfter(second.generation);
     expect(loader.reads).toBe(3);
     expect((await creds.forProject('p')).credentials.ak).toBe('V2');
   });

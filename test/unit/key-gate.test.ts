@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { KeyGate, keyVersionOf, type KeyPass, type SharedRefusals } from '../../lib/workspace/key-gate.js';
+import { KeyGate, keyFingerprintOf, type KeyPass, type SharedRefusals } from '../../lib/workspace/key-gate.js';
 import { clock, COOLDOWN_MS, fleet, go, settle } from '../helpers/key-gate.js';
 
 describe('key gate', () => {
-  it('lets one call probe an unknown key version while the others wait, then opens for all on acceptance', async () => {
+  it('lets one call probe an unknown key fingerprint while the others wait, then opens for all on acceptance', async () => {
     const t = clock();
     const { shared } = fleet();
     const gate = new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now }).forInvocation(shared);
@@ -67,7 +67,7 @@ describe('key gate', () => {
     expect(done.filter((p) => p.probe)).toHaveLength(1);
   });
 
-  it('refuses a key version the fleet refused, without a probe, reading the fleet once per invocation', async () => {
+  it('refuses a key fingerprint the fleet refused, without a probe, reading the fleet once per invocation', async () => {
     const t = clock();
     const { shared, calls } = fleet({ v1: 1_000_000 + 60_000 });
     const gate = new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now });
@@ -82,7 +82,7 @@ describe('key gate', () => {
     expect(calls.reads).toBe(1);
   });
 
-  it('stops using a key version accepted here once the fleet has refused it, from the next invocation', async () => {
+  it('stops using a key fingerprint accepted here once the fleet has refused it, from the next invocation', async () => {
     const t = clock();
     const { shared, until } = fleet();
     const gate = new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now });
@@ -108,7 +108,7 @@ describe('key gate', () => {
     expect((await gate.admit('v1')).kind).toBe('refused');
   });
 
-  it('keeps one call per key version when the fleet store is unreachable, and says so', async () => {
+  it('keeps one call per key fingerprint when the fleet store is unreachable, and says so', async () => {
     const errors: unknown[] = [];
     const broken: SharedRefusals = { refusedUntil: () => Promise.reject(new Error('down')), record: () => Promise.reject(new Error('down')) };
     const gate = new KeyGate({ cooldownMs: COOLDOWN_MS }).forInvocation(broken, (e) => errors.push(e));
@@ -130,27 +130,27 @@ describe('key gate', () => {
 });
 
 
-describe('key version fingerprint', () => {
+describe('key fingerprint fingerprint', () => {
   const PINNED_AK_SK = '38c0cb5b6694d04f8862c88926be33d7';
   const PINNED_AK_SK_T = 'a61d12d6dd33553426ee0040614bbd2c';
   const key = { ak: 'AKEXAMPLE1234567', sk: 'secret-key-value-1234567890' };
 
   it('is the same for the same key and never contains it', () => {
-    const version = keyVersionOf(key);
-    expect(version).toBe(keyVersionOf({ ...key }));
+    const version = keyFingerprintOf(key);
+    expect(version).toBe(keyFingerprintOf({ ...key }));
     expect(version).toMatch(/^[0-9a-f]{32}$/);
     expect(version).not.toContain(key.ak);
   });
 
   it('changes with the access key, the secret key and the token: a new secret value is a new version', () => {
-    const versions = new Set([key, { ...key, ak: 'AKOTHER' }, { ...key, sk: 'other' }, { ...key, securityToken: 'token' }].map(keyVersionOf));
+    const versions = new Set([key, { ...key, ak: 'AKOTHER' }, { ...key, sk: 'other' }, { ...key, securityToken: 'token' }].map(keyFingerprintOf));
     expect(versions.size).toBe(4);
     // The fields are kept apart: moving a character from one to the next is another version.
-    expect(keyVersionOf({ ak: 'AB', sk: 'C' })).not.toBe(keyVersionOf({ ak: 'A', sk: 'BC' }));
+    expect(keyFingerprintOf({ ak: 'AB', sk: 'C' })).not.toBe(keyFingerprintOf({ ak: 'A', sk: 'BC' }));
   });
 
   it('stays the same across releases, so a refusal recorded by the running version is honoured by the next during a deployment', () => {
-    expect(keyVersionOf({ ak: 'AK', sk: 'SK' })).toBe(PINNED_AK_SK);
-    expect(keyVersionOf({ ak: 'AK', sk: 'SK', securityToken: 'T' })).toBe(PINNED_AK_SK_T);
+    expect(keyFingerprintOf({ ak: 'AK', sk: 'SK' })).toBe(PINNED_AK_SK);
+    expect(keyFingerprintOf({ ak: 'AK', sk: 'SK', securityToken: 'T' })).toBe(PINNED_AK_SK_T);
   });
 });

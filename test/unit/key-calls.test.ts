@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { WorkspaceCredentials } from '../../lib/workspace/credentials.js';
-import { admitKey, admitRotatedKey } from '../../lib/workspace/key-admission.js';
-import { KeyGate, keyVersionOf } from '../../lib/workspace/key-gate.js';
+import { admitKey, admitRotatedKey } from '../../lib/workspace/key-calls.js';
+import { KeyGate, keyFingerprintOf } from '../../lib/workspace/key-gate.js';
 
 const OLD = { ak: 'AKOLD', sk: 'old-secret' };
 const NEW = { ak: 'AKNEW', sk: 'new-secret' };
@@ -24,7 +24,7 @@ describe('admitting a key before the claim', () => {
 
     const admitted = await admitKey(undefined, creds, 'p', key);
 
-    expect(admitted).toMatchObject({ kind: 'go', key, pass: { keyVersion: keyVersionOf(OLD), probe: false } });
+    expect(admitted).toMatchObject({ kind: 'go', key, pass: { fingerprint: keyFingerprintOf(OLD), probe: false } });
     if (admitted.kind === 'go') {
       admitted.pass.accepted();
       await admitted.pass.refused();
@@ -42,7 +42,7 @@ describe('admitting a key before the claim', () => {
     expect(reads()).toBe(1);
   });
 
-  it('refuses a refused key version when a fresh read of the secret still holds it', async () => {
+  it('refuses a refused key fingerprint when a fresh read of the secret still holds it', async () => {
     const { creds, reads } = credentials(OLD);
     const g = gate();
     const key = await creds.forProject('p');
@@ -51,12 +51,12 @@ describe('admitting a key before the claim', () => {
 
     const second = await admitKey(g, creds, 'p', key);
 
-    expect(second).toEqual({ kind: 'refused', keyVersion: keyVersionOf(OLD), retryAfterMs: expect.any(Number) });
-    expect((second as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(59_000);
+    expect(second).toMatchObject({ kind: 'refused', error: { name: 'KeyRefusedError', fingerprint: keyFingerprintOf(OLD) } });
+    expect(second.kind === 'refused' && second.error.retryAfterMs).toBeGreaterThan(59_000);
     expect(reads()).toBe(2);
   });
 
-  it('takes the new key version the secret holds now when the old one is refused', async () => {
+  it('takes the new key fingerprint the secret holds now when the old one is refused', async () => {
     const { creds } = credentials(OLD, NEW);
     const g = gate();
     const key = await creds.forProject('p');
@@ -65,31 +65,31 @@ describe('admitting a key before the claim', () => {
 
     const second = await admitKey(g, creds, 'p', key);
 
-    expect(second).toMatchObject({ kind: 'go', key: { credentials: signing(NEW) }, pass: { keyVersion: keyVersionOf(NEW), probe: true } });
+    expect(second).toMatchObject({ kind: 'go', key: { credentials: signing(NEW) }, pass: { fingerprint: keyFingerprintOf(NEW), probe: true } });
   });
 
-  it('refuses when the new key version is refused as well', async () => {
+  it('refuses when the new key fingerprint is refused as well', async () => {
     const { creds } = credentials(OLD, NEW);
     const g = gate();
     for (const k of [OLD, NEW]) {
-      const pass = await g.admit(keyVersionOf(k));
+      const pass = await g.admit(keyFingerprintOf(k));
       if (pass.kind === 'go') await pass.pass.refused();
     }
 
     const admitted = await admitKey(g, creds, 'p', await creds.forProject('p'));
 
-    expect(admitted).toMatchObject({ kind: 'refused', keyVersion: keyVersionOf(NEW) });
+    expect(admitted).toMatchObject({ kind: 'refused', error: { fingerprint: keyFingerprintOf(NEW) } });
   });
 
   it('gives the call that found a rotated secret the new version\'s probe, or nothing when it is refused', async () => {
     const g = gate();
-    const fresh = { credentials: signing(NEW), version: 1 };
+    const fresh = { credentials: signing(NEW), generation: 1 };
 
     const pass = await admitRotatedKey(g, fresh);
-    expect(pass).toMatchObject({ keyVersion: keyVersionOf(NEW), probe: true });
+    expect(pass).toMatchObject({ fingerprint: keyFingerprintOf(NEW), probe: true });
     await pass!.refused();
 
     expect(await admitRotatedKey(g, fresh)).toBeUndefined();
-    expect(await admitRotatedKey(undefined, fresh)).toMatchObject({ keyVersion: keyVersionOf(NEW), probe: false });
+    expect(await admitRotatedKey(undefined, fresh)).toMatchObject({ fingerprint: keyFingerprintOf(NEW), probe: false });
   });
 });

@@ -1,0 +1,50 @@
+import { retryTargetOf, type ScriptFailure } from '../events/failure.js';
+import type { Chain } from '../ledger/chain.js';
+import type { Located } from '../ledger/locate.js';
+import type { Standing } from '../ledger/standing.js';
+import { stableJitter } from '../platform/backoff.js';
+import { decide, type Decision } from '../policy/policy.js';
+import type { FailureContext } from './context.js';
+import { requeue, type Resolution } from './resolution.js';
+import { callRetry } from './retry-call.js';
+
+/**
+ * A run that is the chain's to decide (docs/ledger-protocol.md, "Standing":
+ * fresh): the policy's verdict, then a give-up claimed for its dead letter, a
+ * wait, or a retry claimed and called. A dry run only says what it would do.
+ */
+export async function decideAndAct(located: Located, standing: Extract<Standing, { kind: 'fresh' }>, ctx: FailureContext, base?: Chain): Promise<Resolution | 'conflict'> {
+  const { input, deps, now, dryRun } = ctx;
+  const chain = base ?? located.chain;
+  const failure: ScriptFailure = { ...input.failure, scriptId: input.failure.scriptId ?? located.run.scriptId ?? chain?.script_id, failedAt: input.failure.failedAt ?? located.run.failedAt ?? chain?.failed_at };
+  const firstSeenAt = Math.min(input.firstSeenAt, chain?.first_seen_at ?? input.firstSeenAt);
+  const jitter = stableJitter(located.chainKey, standing.attemptsMade);
+  const decided = decide({ failure, attempts: { count: standing.attemptsMade, lastAttemptAt: standing.lastAttemptAt }, policy: deps.config.policy, now, firstSeenAt, jitter, requestedByOperator: input.manual });
+  const decision: Decision = input.force ? { kind: 'retry-now', ruleId: 'forced', attempt: standing.attemptsMade + 1 } : decided;
+  const letter = (reason: string, errorCode: string, ruleId: string) => ({ ...ctx.letter(reason, errorCode, ruleId, standing.attemptsMade), firstSeenAt });
+
+  if (decision.kind === 'give-up') {
+    // A give-up decided again because its letter was never confirmed keeps its first decision time: either letter's replay then matches.
+    const again = standing.reopened === undefined && chain?.decided_at !== undefined && (chain.state === 'claimed' || chain.state === 'open') ? chain.decided_at : undefined;
+    const dead = { ...letter(decision.reason, failure.resultCode ?? decision.ruleId, decision.ruleId), ...(again !== undefined ? { decidedAt: again } : {}) };
+    if (dryRun) return { kind: 'preview', letter: { ...dead, reason: `dry-run: would give up: ${decision.reason}`, errorCode: 'DRY_RUN' }, decision };
+    const claim = await deps.ledger.claim(located, standing.rev, 'give-up', { base, decidedAt: dead.decidedAt });
+    return claim ? { kind: 'dead-letter', code: 'policy', letter: dead, decision, claim } : 'conflict';
+  }
+  if (decision.kind === 'retry-later') {
+    if (dryRun) return { kind: 'preview', letter: letter(`dry-run: would retry in ${decision.delaySeconds} s (rule ${decision.ruleId})`, 'DRY_RUN', decision.ruleId), decision };
+    return requeue('retry-later', `retry-later: rule ${decision.ruleId}`, { seconds: decision.delaySeconds }, { attempt: decision.attempt, ruleId: decision.ruleId });
+  }
+  if (dryRun) {
+    const preview = deps.workspace.describeRetry(ctx.project, retryTargetOf(failure), ctx.credentials);
+    return { kind: 'preview', letter: letter(`dry-run: would retry now (rule ${decision.ruleId})`, 'DRY_RUN', decision.ruleId), preview, decision };
+  }
+  return callRetry(located, standing, decision, ctx, base);
+}
+
+/** An accepted retry the ledger could not record, carried by its re-enqueued message: recorded now, without calling. */
+export async function settleCarried(chain: Chain, taskId: string, ctx: FailureContext): Promise<Resolution | 'conflict'> {
+  const { outcome } = await ctx.deps.ledger.settleRetried({ chain }, { taskId, via: 'carried' });
+  if (outcome === 'lease-lost') return 'conflict';
+  return { kind: 'retried', newTaskId: taskId, ruleId: 'carried', attempt: chain.attempts, via: 'carried' };
+}

@@ -1,0 +1,135 @@
+import { CircuitBreakers } from './circuit-breakers.js';
+import type { ProjectCredentials, WorkspaceCredentials } from './credentials.js';
+import { isWorkspaceApiError } from './errors.js';
+import { keyFingerprintOf, type InvocationKeyGate, type KeyPass } from './key-gate.js';
+import type { SigningCredentials } from './signer.js';
+
+/**
+ * Every signed call to Workspace goes through here (docs/key-safety.md): the
+ * key gate admits a key fingerprint (one call first per fingerprint not yet
+ * accepted; refusals shared across containers), the endpoint's circuit
+ * breaker runs the call, and on a 401 the secret is read again once; a key
+ * refused after that is isolated for the auth cool-down, here and in every
+ * container, so no call walks a refused key towards Huawei's lockout.
+ */
+
+/** What a signed call needs: whose keys, for which project, to which endpoint, through which gate and breakers. */
+export interface KeyedCalls {
+  readonly credentials: WorkspaceCredentials;
+  readonly keyGate?: InvocationKeyGate | undefined;
+  readonly breakers: CircuitBreakers;
+  readonly projectId: string;
+  /** The Workspace origin the calls go to. */
+  readonly endpoint: string;
+}
+
+/** A key fingerprint the gate refuses for now. Not an answer from Workspace: never counted as a Workspace API error. */
+export class KeyRefusedError extends Error {
+  override readonly name = 'KeyRefusedError';
+
+  constructor(
+    readonly fingerprint: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(`key ${fingerprint.slice(0, 12)} was refused by Workspace; not used for ${Math.ceil(retryAfterMs / 1000)} s`);
+  }
+}
+
+export type KeyAdmission =
+  | { readonly kind: 'go'; readonly key: ProjectCredentials; readonly pass: KeyPass }
+  | { readonly kind: 'refused'; readonly error: KeyRefusedError };
+
+/** A key admitted by the gate for one call. */
+export type Admitted = Extract<KeyAdmission, { kind: 'go' }>;
+
+/** Without a gate (tests that build their own dependencies) every call goes, and reports to nobody. */
+function openPass(fingerprint: string): KeyPass {
+  return { fingerprint, probe: false, accepted: () => undefined, refused: async () => undefined, release: () => undefined };
+}
+
+/**
+ * Admits a call with `key`. A refused fingerprint gets one fresh read of the
+ * secret (one per invocation: WorkspaceCredentials shares it): the probe may
+ * have found the secret rotated while this call waited, or the operator may
+ * have fixed it; a new value is a new fingerprint with a probe of its own.
+ */
+export async function admitKey(gate: InvocationKeyGate | undefined, credentials: WorkspaceCredentials, projectId: string, key: ProjectCredentials): Promise<KeyAdmission> {
+  const fingerprint = keyFingerprintOf(key.credentials);
+  if (!gate) return { kind: 'go', key, pass: openPass(fingerprint) };
+  const first = await gate.admit(fingerprint);
+  if (first.kind === 'go') return { kind: 'go', key, pass: first.pass };
+  await credentials.refreshAfter(key.generation);
+  const fresh = await credentials.forProject(projectId);
+  const freshFingerprint = keyFingerprintOf(fresh.credentials);
+  if (freshFingerprint === fingerprint) return { kind: 'refused', error: new KeyRefusedError(fingerprint, first.retryAfterMs) };
+  const second = await gate.admit(freshFingerprint);
+  return second.kind === 'go' ? { kind: 'go', key: fresh, pass: second.pass } : { kind: 'refused', error: new KeyRefusedError(freshFingerprint, second.retryAfterMs) };
+}
+
+/**
+ * The pass for the key a 401 made us read afresh (a rotated secret), taken by
+ * the call that found it before the old fingerprint's waiters are let go, so
+ * this call is the new fingerprint's probe. Undefined when it is refused too.
+ */
+export async function admitRotatedKey(gate: InvocationKeyGate | undefined, fresh: ProjectCredentials): Promise<KeyPass | undefined> {
+  const fingerprint = keyFingerprintOf(fresh.credentials);
+  if (!gate) return openPass(fingerprint);
+  const admission = await gate.admit(fingerprint);
+  return admission.kind === 'go' ? admission.pass : undefined;
+}
+
+/** Passes the key gate with the project's current key: before any claim, so no lease is held while a call waits. */
+export async function admit(calls: KeyedCalls): Promise<KeyAdmission> {
+  const current = await calls.credentials.forProject(calls.projectId);
+  return admitKey(calls.keyGate, calls.credentials, calls.projectId, current);
+}
+
+/**
+ * Makes a signed call with an admitted key, through the key's circuit
+ * breaker; on 401 the secret is read again once and, if it rotated, the new
+ * key probes once more. The pass is given back whatever happens.
+ */
+export async function callWith<T>(calls: KeyedCalls, admitted: Admitted, call: (credentials: SigningCredentials) => Promise<T>): Promise<T> {
+  const through = (credentials: SigningCredentials) => calls.breakers.execute(CircuitBreakers.keyFor(calls.endpoint, credentials.ak), () => call(credentials));
+  const current = admitted.key;
+  try {
+    const result = await through(current.credentials);
+    admitted.pass.accepted();
+    return result;
+  } catch (error) {
+    if (!isWorkspaceApiError(error) || error.kind !== 'auth') throw error;
+    await calls.credentials.refreshAfter(current.generation);
+    const fresh = await calls.credentials.forProject(calls.projectId);
+    if (fresh.credentials.ak === current.credentials.ak && fresh.credentials.sk === current.credentials.sk) {
+      calls.breakers.refuseKey(CircuitBreakers.keyFor(calls.endpoint, current.credentials.ak));
+      await admitted.pass.refused();
+      throw error;
+    }
+    // A rotated secret: this call probes the new fingerprint, then the old one's waiters go (they read the secret again).
+    const freshPass = await admitRotatedKey(calls.keyGate, fresh);
+    await admitted.pass.refused(false);
+    if (!freshPass) throw error;
+    try {
+      const result = await through(fresh.credentials);
+      freshPass.accepted();
+      return result;
+    } catch (second) {
+      if (isWorkspaceApiError(second) && second.kind === 'auth') {
+        calls.breakers.refuseKey(CircuitBreakers.keyFor(calls.endpoint, fresh.credentials.ak));
+        await freshPass.refused();
+      }
+      throw second;
+    } finally {
+      freshPass.release();
+    }
+  } finally {
+    admitted.pass.release();
+  }
+}
+
+/** A signed read: admitted, called, released; a refused key throws KeyRefusedError. */
+export async function withKey<T>(calls: KeyedCalls, call: (credentials: SigningCredentials) => Promise<T>): Promise<T> {
+  const admission = await admit(calls);
+  if (admission.kind === 'refused') throw admission.error;
+  return callWith(calls, admission, call);
+}
