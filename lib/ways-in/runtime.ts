@@ -1,5 +1,5 @@
-import { documentClient, dynamoClient } from '../platform/dynamodb-client.js';
-import { sqsClient } from '../platform/sqs-client.js';
+import { dynamoDb } from '../platform/dynamodb-client.js';
+import { sqsBatchSend } from '../platform/sqs-client.js';
 import { IN_CALL_BACKOFF_CAP_MS, type AppConfig } from '../config/app-config.js';
 import { CircuitBreakers } from '../workspace/circuit-breakers.js';
 import type { WorkspaceCredentials } from '../workspace/credentials.js';
@@ -27,7 +27,7 @@ export interface Runtime {
 }
 
 export function createRuntime(config: AppConfig): Runtime {
-  const sqs = sqsClient();
+  const sqs = sqsBatchSend();
   return {
     config,
     workspace: new WorkspaceClient({
@@ -38,14 +38,14 @@ export function createRuntime(config: AppConfig): Runtime {
       backoffBaseMs: 200,
       backoffCapMs: IN_CALL_BACKOFF_CAP_MS,
     }),
-    ledger: new AttemptLedger(new DynamoLedgerStore(dynamoClient(), config.ledgerTable), { leaseMs: config.leaseSeconds * 1000, ttlDays: config.ledgerTtlDays }),
+    ledger: new AttemptLedger(new DynamoLedgerStore(dynamoDb(), config.ledgerTable), { leaseMs: config.leaseSeconds * 1000, ttlDays: config.ledgerTtlDays }),
     breakers: new CircuitBreakers({
       consecutiveFailures: config.breakerFailures,
       halfOpenAfterMs: config.breakerCooldownSeconds * 1000,
       authCooldownMs: config.authCooldownSeconds * 1000,
     }),
     keys: new KeyGate({ cooldownMs: config.authCooldownSeconds * 1000 }),
-    keyRefusals: new KeyRefusalStore(documentClient(), { tableName: config.ledgerTable }),
+    keyRefusals: new KeyRefusalStore(dynamoDb(), { tableName: config.ledgerTable }),
     forwarders: {
       forwardDryRuns: true,
       deadLetters: new QueueSender(sqs, config.deadLetterQueueUrl),
