@@ -1,8 +1,12 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failedRecord } from '../helpers/factories.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { zipEntries } from '../helpers/zip-entries.js';
 
 /** `osls invoke local --stage local` runs the bundled functions against the local stack, as the README shows. */
 let h: Harness;
@@ -36,4 +40,22 @@ describe('osls invoke local', () => {
     expect(summary).toMatchObject({ projects: [{ projectId: SAMPLE_PROJECT, complete: true }] });
     expect(h.stack.simulator.retryCount('invoke-local-sweep')).toBe(1);
   }, 150_000);
+});
+
+describe('a deploy package built after osls invoke local', () => {
+  it('carries none of the .js bundles the local stage built: every artifact holds .mjs files and their maps only', async () => {
+    // Prepare: the invocations above built the local stage's .js bundles (and left them behind)
+    const out = await mkdtemp(join(tmpdir(), 'wsr-after-invoke-'));
+    try {
+      // Act
+      await promisify(execFile)('node_modules/.bin/osls', ['package', '--package', out, '--stage', 'prod'], { env: { ...process.env, AWS_PROFILE: 'none' }, timeout: 240_000 });
+
+      // Assess
+      const artifacts = (await readdir(out)).filter((file) => file.endsWith('.zip'));
+      expect(artifacts.sort()).toEqual(['ingestEvents.zip', 'retryFromQueue.zip', 'retryManually.zip', 'sweepOnSchedule.zip']);
+      for (const artifact of artifacts) expect((await zipEntries(join(out, artifact))).map((e) => e.name).filter((name) => !/\.mjs(\.map)?$/.test(name))).toEqual([]);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
