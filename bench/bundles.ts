@@ -49,7 +49,8 @@ async function build(fn: Bundle['fn'], dir: string, overrides: esbuild.BuildOpti
   return { file: join(dir, `${fn}.mjs`), metafile: result.metafile };
 }
 
-function sizes(metafile: esbuild.Metafile, entry: string): Pick<Bundle, 'kb' | 'startKb' | 'laterKb'> {
+/** What a cold start reads of the bundle `entry` (as `metafile` names it): it and the chunks it imports statically; the rest is loaded later. */
+export function sizes(metafile: esbuild.Metafile, entry: string): Pick<Bundle, 'kb' | 'startKb' | 'laterKb'> {
   const outputs = metafile.outputs;
   const start = new Set<string>();
   const visit = (file: string) => {
