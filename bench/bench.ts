@@ -2,8 +2,8 @@
  * `npm run bench` (add `--json` for JSON): each measurement is its own file
  * in bench/; this runner starts the local stack in a child process (so the
  * figures are the function's own), runs them in turn and prints the report.
- * `--only=cpu,cold` runs just those pieces (throughput, cpu, calls, cold,
- * memory) and prints their figures as JSON: for before/after comparisons of
+ * `--only=cpu,cold` runs just those pieces (throughput, cpu, calls, clients,
+ * cold, memory) and prints their figures as JSON: for before/after comparisons of
  * one change, several times, without the 4 minutes of a full run.
  */
 import { cpus } from 'node:os';
@@ -14,6 +14,7 @@ import { coldStart } from './cold-start.js';
 import { connectionsOfFreshContainer } from './connections.js';
 import { cpuByStage } from './cpu-by-stage.js';
 import { dynamoCalls } from './dynamo-calls.js';
+import { dynamoClients } from './dynamo-clients.js';
 import { secretCredentials } from './fixtures.js';
 import { importProfile } from './import-profile.js';
 import { memory } from './memory.js';
@@ -22,7 +23,7 @@ import { secretReadsPer100Invocations } from './secret-reads.js';
 import { StackProcess } from './stack-process.js';
 import { throughput } from './throughput.js';
 
-const PIECES = ['throughput', 'cpu', 'calls', 'cold', 'memory'] as const;
+const PIECES = ['throughput', 'cpu', 'calls', 'clients', 'cold', 'memory'] as const;
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const only = onlyArg ? onlyArg.slice('--only='.length).split(',') : [...PIECES];
 const unknownPiece = only.find((p) => !(PIECES as readonly string[]).includes(p));
@@ -57,7 +58,11 @@ try {
   }
 
   const bundleEnv = { ...env, POWERTOOLS_METRICS_DISABLED: 'true' };
-  const built = runs('cold') || runs('memory') ? await buildBundles() : undefined;
+  const built = runs('cold') || runs('memory') || runs('clients') ? await buildBundles() : undefined;
+  if (built && runs('clients')) {
+    step('DynamoDB clients side by side');
+    partial.dynamoClients = await dynamoClients(config.ledgerTable, bundleEnv, built.dir);
+  }
   if (built && runs('cold')) {
     step('bundles, cold start, import profile');
     const cold = await coldStart(built.bundles, built.dir, bundleEnv);

@@ -8,7 +8,7 @@ import { decide } from '../lib/policy/policy.js';
 import { QueueSender } from '../lib/platform/queue-sender.js';
 import type { Runtime } from '../lib/ways-in/runtime.js';
 import { signRequest } from '../lib/workspace/signer.js';
-import { sqsClient } from '../lib/platform/sqs-client.js';
+import { sqsBatchSend } from '../lib/platform/sqs-client.js';
 import { lambdaContext } from '../local/poller.js';
 import { batch, cpuMicros, muted, round1 } from './fixtures.js';
 import { peerHandler } from './peer.js';
@@ -67,7 +67,7 @@ export async function cpuByStage(stack: StackProcess, runtime: Runtime, credenti
   let t = process.cpuUsage();
   for (const f of failures) signRequest({ method: 'POST', host: 'h', pathSegments: ['v2', f.projectId, 'script-executions', 'retry'], body: `{"record_id":"${f.recordId}"}`, projectId: f.projectId, date: new Date() }, { ak: 'a', sk: 's' });
   const signingMicros = round1(cpuMicros(t) / N);
-  const dlq = new QueueSender(sqsClient(), config.deadLetterQueueUrl);
+  const dlq = new QueueSender(sqsBatchSend(), config.deadLetterQueueUrl);
   t = process.cpuUsage();
   await dlq.sendAll(bodies.map((body, i) => ({ key: String(i), body, attributes: { reason: { DataType: 'String', StringValue: 'bench' } } })));
   const deadLetterMicros = round1(cpuMicros(t) / N);

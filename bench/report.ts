@@ -1,6 +1,7 @@
 import type { ColdStart } from './cold-start.js';
 import type { CpuFigures } from './cpu-by-stage.js';
 import type { DynamoCalls } from './dynamo-calls.js';
+import type { ClientFigures } from './dynamo-clients.js';
 import type { ImportCost } from './import-profile.js';
 import type { MemoryFigures } from './memory.js';
 import type { ThroughputRow } from './throughput.js';
@@ -12,7 +13,8 @@ export interface Report {
   throughput: ThroughputRow[];
   cpu: CpuFigures & { secretsCallsPer100Invocations: number };
   dynamoCalls: DynamoCalls;
-  bundles: Array<{ fn: string; kb: number; importMs: number; overEmptyMs: number }>;
+  dynamoClients: ClientFigures[];
+  bundles: ColdStart['bundles'];
   emptyImportMs: number;
   importProfile: ImportCost[];
   memory: MemoryFigures & { tcpConnectionsFreshContainer: number; connectionRunRecords: number };
@@ -28,6 +30,8 @@ export interface Headline {
   dynamoCallsPerRetriedRecord: number;
   coldImportMsOverEmpty: number;
   peakRssMb128: number;
+  /** The queue function's deployed `.mjs` (without the chunks it loads later). */
+  queueBundleKb: number;
 }
 
 export function headline(r: Omit<Report, 'headline' | 'benchSeconds'>): Headline {
@@ -40,6 +44,7 @@ export function headline(r: Omit<Report, 'headline' | 'benchSeconds'>): Headline
     dynamoCallsPerRetriedRecord: r.dynamoCalls.perRetriedRecord,
     coldImportMsOverEmpty: r.bundles.find((b) => b.fn === 'queue')!.overEmptyMs,
     peakRssMb128: r.memory.peakRssMbHeapFor128MbFunction,
+    queueBundleKb: r.bundles.find((b) => b.fn === 'queue')!.kb,
   };
 }
 
@@ -72,9 +77,12 @@ export function render(r: Report): string {
   lines.push(`  by stage (µs/record): ${Object.entries(c.stages).map(([k, v]) => `${k} ${v} (${Math.round((v / c.perRecordMicros) * 100)}%)`).join(', ')}`);
   lines.push(`  stages sum to ${Math.round(sum)} µs (${Math.round((sum / c.perRecordMicros) * 100)}%); the Workspace call includes ${c.signingMicros} µs of signing; a dead letter costs ${c.deadLetterMicros} µs (not on this path)`);
   lines.push(`Secrets Manager reads per 100 warm invocations: ${c.secretsCallsPer100Invocations}`);
+  lines.push('', 'DynamoDB clients on one conditional PutItem (C = 10, warmed; bench/dynamo-clients.ts):');
+  lines.push('  client                                              CPU µs/call   KB read at import   import ms over empty');
+  for (const d of r.dynamoClients) lines.push(`  ${d.client.padEnd(50)}  ${pad(d.cpuMicrosPerCall, 11)}   ${pad(d.startKb, 17)}   ${pad(d.importMsOverEmpty, 20)}`);
   lines.push(`TCP connections to Workspace opened by a fresh container for N = ${r.memory.connectionRunRecords.toLocaleString('en')}, C = 10: ${r.memory.tcpConnectionsFreshContainer}`);
   lines.push('', `Cold start: empty module imports in ${r.emptyImportMs} ms (median of 7)`);
-  for (const b of r.bundles) lines.push(`  ${b.fn.padEnd(9)} bundle ${pad(b.kb, 4)} KB minified, import ${b.importMs} ms (+${b.overEmptyMs} ms)`);
+  for (const b of r.bundles) lines.push(`  ${b.fn.padEnd(9)} bundle ${pad(b.kb, 4)} KB minified (${b.startKb} KB read at start, ${b.laterKb} KB of chunks loaded when first needed), import ${b.importMs} ms (+${b.overEmptyMs} ms)`);
   lines.push('  what importing the queue bundle costs, by package (--cpu-prof, ms per import, top 15):');
   for (const row of r.importProfile.slice(0, 15)) lines.push(`    ${pad(row.ms.toFixed(1), 6)}  ${row.module}`);
   lines.push('', 'Peak RSS handling one 10,000-record batch (bundled queue function, fresh process):');

@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
-import { sqsClient } from '../lib/platform/sqs-client.js';
+import { sqsBatchSend } from '../lib/platform/sqs-client.js';
 import { CertificateCache } from '../lib/ingress/cert-cache.js';
 import { loadIngressConfig } from '../lib/ingress/ingress-config.js';
 import { handleIngressRequest } from '../lib/ingress/ingress-request.js';
@@ -15,7 +15,7 @@ const config = atColdStart(() => loadIngressConfig());
 const deps = {
   config,
   certificates: new CertificateCache({ allowedHosts: config.certHosts, timeoutMs: config.fetchTimeoutMs }),
-  sender: new QueueSender(sqsClient(), config.queueUrl),
+  sender: new QueueSender(sqsBatchSend(), config.queueUrl),
   tokens: config.tokenSecretId ? new TokenSource(secretsManagerToken(config.tokenSecretId), config.tokenCacheTtlSeconds * 1000) : undefined,
   now: Date.now,
 };

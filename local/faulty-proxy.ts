@@ -1,6 +1,15 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** An AWS JSON error answer: the HTTP status and the error code (`__type`). */
+export interface Refusal {
+  readonly status: number;
+  readonly type: string;
+}
+
+/** What `refuse: () => true` answers: AWS failing on its side. */
+const INTERNAL_ERROR: Refusal = { status: 500, type: 'InternalError' };
+
 /**
  * An HTTP proxy in front of a local AWS emulator that can refuse chosen
  * calls, for fault injection: e.g. every SendMessageBatch to the DLQ fails
@@ -8,8 +17,8 @@ import type { AddressInfo } from 'node:net';
  */
 export class FaultyProxy {
   readonly url: string;
-  /** Return true to answer this call with a 500 instead of forwarding it. */
-  refuse: (target: string, body: string) => boolean = () => false;
+  /** Return true to answer this call with a 500 instead of forwarding it, or the error AWS should answer with. */
+  refuse: (target: string, body: string) => boolean | Refusal = () => false;
   refused = 0;
 
   private constructor(
@@ -38,10 +47,12 @@ export class FaultyProxy {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const target = String(req.headers['x-amz-target'] ?? '');
-    if (this.refuse(target, body.toString('utf8'))) {
+    const refusal = this.refuse(target, body.toString('utf8'));
+    if (refusal) {
       this.refused++;
-      res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': 'InternalError;Receiver' });
-      res.end(JSON.stringify({ __type: 'InternalError', message: 'injected fault' }));
+      const { status, type } = refusal === true ? INTERNAL_ERROR : refusal;
+      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': `${type};${status >= 500 ? 'Receiver' : 'Sender'}` });
+      res.end(JSON.stringify({ __type: type, message: 'injected fault' }));
       return;
     }
     const forward = request(

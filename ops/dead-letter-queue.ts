@@ -3,6 +3,7 @@ import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   type Message,
   type MessageAttributeValue,
   type SQSClient,
@@ -75,7 +76,7 @@ const HOLD_SECONDS = 120;
  * and made visible again at the end.
  */
 export async function replay(sqs: SQSClient, dlqUrl: string, queueUrl: string, select: (message: Message) => boolean, limit: number): Promise<ReplayResult> {
-  const sender = new QueueSender(sqs, queueUrl);
+  const sender = new QueueSender({ sendMessageBatch: (input) => sqs.send(new SendMessageBatchCommand(input)) }, queueUrl);
   const moved: Message[] = [];
   const failed: Array<{ message_id: string; error: string }> = [];
   const passed = new Map<string, string>();

@@ -1,4 +1,4 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { readFailureName, SecretsManagerProvider } from '../platform/secrets-provider.js';
 
 /**
  * The webhook bearer token, read from Secrets Manager when a webhook delivery
@@ -65,17 +65,17 @@ export class TokenSource {
   }
 }
 
-/** Reads the secret with the AWS SDK (endpoint from AWS_ENDPOINT_URL_SECRETS_MANAGER locally). */
+/** Reads the secret afresh each time (TokenSource keeps it); endpoint from AWS_ENDPOINT_URL_SECRETS_MANAGER locally. */
 export function secretsManagerToken(secretId: string): () => Promise<string> {
-  let client: SecretsManagerClient | undefined;
+  let provider: SecretsManagerProvider | undefined;
   return async () => {
-    client ??= new SecretsManagerClient({});
-    let secretString: string | undefined;
+    provider ??= new SecretsManagerProvider();
+    let secret: unknown;
     try {
-      ({ SecretString: secretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId })));
+      secret = await provider.get(secretId, { forceFetch: true, maxAge: 0 });
     } catch (error) {
-      throw new TokenUnavailableError(`secret ${secretId} could not be read (${(error as Error).name})`);
+      throw new TokenUnavailableError(`secret ${secretId} could not be read (${readFailureName(error)})`);
     }
-    return parseTokenSecret(secretId, secretString);
+    return parseTokenSecret(secretId, typeof secret === 'string' ? secret : undefined);
   };
 }

@@ -1,5 +1,5 @@
-import { BatchGetItemCommand, BatchWriteItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { fromAttributes, toAttributes, type Attributes } from '../platform/attribute-values.js';
+import type { DynamoDb } from '../platform/dynamodb-client.js';
 
 /**
  * The ledger table as the protocol needs it: strongly consistent reads,
@@ -17,9 +17,10 @@ import { fromAttributes, toAttributes, type Attributes } from '../platform/attri
  * held back for later (docs/ledger-protocol.md). Conditional writes cannot be
  * batched (BatchWriteItem takes no condition) and go one PutItem each.
  *
- * On the low-level client with attribute values built here
- * (lib/platform/attribute-values.ts): the DocumentClient's marshalling
- * middleware cost CPU on every call for the same result.
+ * Over the AWS JSON transport (lib/platform/dynamodb-client.ts), with
+ * attribute values built by lib/platform/attribute-values.ts: the AWS SDK's
+ * client cost several times the CPU per call for the same request
+ * (docs/performance.md).
  */
 
 export type Item = Record<string, unknown>;
@@ -57,7 +58,7 @@ export class DynamoLedgerStore implements LedgerStore {
   private scheduled = false;
 
   constructor(
-    private readonly db: DynamoDBClient,
+    private readonly db: DynamoDb,
     readonly tableName: string,
   ) {}
 
@@ -73,10 +74,10 @@ export class DynamoLedgerStore implements LedgerStore {
   async write(item: Keyed, expectedRev: number | undefined): Promise<'written' | 'conflict'> {
     const condition = expectedRev === undefined ? { ConditionExpression: 'attribute_not_exists(pk)' } : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': { N: String(expectedRev) } } };
     try {
-      await this.db.send(new PutItemCommand({ TableName: this.tableName, Item: toAttributes(item), ...condition }));
+      await this.db.send('PutItem', { TableName: this.tableName, Item: toAttributes(item), ...condition });
       return 'written';
     } catch (error) {
-      // By name: the error class may come from another copy of the SDK than the one imported here.
+      // By AWS's error code (lib/platform/aws-json.ts): only a refused condition is a conflict.
       if ((error as Error).name === 'ConditionalCheckFailedException') return 'conflict';
       throw this.unavailable('written', error);
     }
@@ -128,12 +129,12 @@ export class DynamoLedgerStore implements LedgerStore {
   /** One BatchWriteItem whose unprocessed items are put one by one; answers the keys not written. */
   private async writeBatch(puts: ReadonlyArray<{ item: Keyed; attributes: Attributes }>): Promise<Map<string, unknown>> {
     const failed = new Map<string, unknown>();
-    const put = (attributes: Attributes) => this.db.send(new PutItemCommand({ TableName: this.tableName, Item: attributes }));
+    const put = (attributes: Attributes) => this.db.send('PutItem', { TableName: this.tableName, Item: attributes });
     const alone = (some: typeof puts) => Promise.all(some.map((p) => put(p.attributes).catch((error: unknown) => failed.set(p.item.pk, this.unavailable('written', error)))));
     if (puts.length === 1) return alone(puts).then(() => failed);
     let result;
     try {
-      result = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: puts.map((p) => ({ PutRequest: { Item: p.attributes } })) } }));
+      result = await this.db.send('BatchWriteItem', { RequestItems: { [this.tableName]: puts.map((p) => ({ PutRequest: { Item: p.attributes } })) } });
     } catch (error) {
       // One item DynamoDB refuses (over 400 KB) refuses the whole batch: each is put alone and answered for itself.
       if ((error as Error).name === 'ValidationException') return alone(puts).then(() => failed);
@@ -171,7 +172,7 @@ export class DynamoLedgerStore implements LedgerStore {
       if (round === MAX_READ_ROUNDS) throw new LedgerUnavailableError(`ledger ${this.tableName} could not be read: keys left unprocessed ${MAX_READ_ROUNDS} times`);
       let result;
       try {
-        result = await this.db.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: ask, ConsistentRead: true } } }));
+        result = await this.db.send('BatchGetItem', { RequestItems: { [this.tableName]: { Keys: ask, ConsistentRead: true } } });
       } catch (error) {
         throw this.unavailable('read', error);
       }

@@ -1,15 +1,29 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-
 /**
- * Plain items to DynamoDB attribute values and back, for the low-level
- * client: the same mapping the DocumentClient makes with
- * `removeUndefinedValues` (string S, number N, boolean BOOL, null NULL,
- * array L, object M, Set SS/NS/BS, bytes B; undefined left out), in one pass and without its
- * middleware. Items written by the DocumentClient read back the same, and the
- * other way round (test/unit/attribute-values.test.ts checks both against
- * @aws-sdk/util-dynamodb). Data types:
+ * Plain items to DynamoDB attribute values and back, in the JSON form the
+ * wire carries (lib/platform/dynamodb-client.ts): the same mapping the
+ * DocumentClient makes with `removeUndefinedValues` (string S, number N,
+ * boolean BOOL, null NULL, array L, object M, Set SS/NS/BS, bytes B; undefined
+ * left out), in one pass. Bytes travel as base64 text, as the JSON protocol
+ * carries them. Items written by the DocumentClient read back the same, and
+ * the other way round (test/unit/attribute-values.test.ts checks both against
+ * @aws-sdk/util-dynamodb; test/integration/ledger.test.ts on dynalite). Data types:
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html#HowItWorks.DataTypes
  */
+
+/** One attribute value as DynamoDB's JSON carries it: exactly one of these is set. */
+export interface AttributeValue {
+  S?: string;
+  N?: string;
+  BOOL?: boolean;
+  NULL?: boolean;
+  L?: AttributeValue[];
+  M?: Attributes;
+  SS?: string[];
+  NS?: string[];
+  /** base64 */
+  B?: string;
+  BS?: string[];
+}
 
 export type Attributes = Record<string, AttributeValue>;
 
@@ -43,7 +57,7 @@ export function toAttribute(value: unknown, where: string): AttributeValue {
       if (value === null) return { NULL: true };
       // What fromAttribute reads (an operator's or an earlier version's sets and bytes) is written back as it was:
       // transitions carry every attribute of a chain into its next write.
-      if (value instanceof Uint8Array) return { B: value };
+      if (value instanceof Uint8Array) return { B: toBase64(value) };
       if (value instanceof Set) return toSet(value as Set<unknown>, where);
       if (Array.isArray(value)) {
         const list: AttributeValue[] = [];
@@ -65,7 +79,7 @@ function toSet(set: Set<unknown>, where: string): AttributeValue {
   if (values.length === 0) throw new TypeError(`attribute ${where}: an empty set cannot be stored (DynamoDB has no empty sets)`);
   if (values.every((v) => typeof v === 'string')) return { SS: values as string[] };
   if (values.every((v) => typeof v === 'number')) return { NS: values.map((v, i) => toAttribute(v, `${where}{${i}}`).N!) };
-  if (values.every((v) => v instanceof Uint8Array)) return { BS: values as Uint8Array[] };
+  if (values.every((v) => v instanceof Uint8Array)) return { BS: values.map((v) => toBase64(v as Uint8Array)) };
   throw new TypeError(`attribute ${where}: a set of mixed or unsupported values cannot be stored`);
 }
 
@@ -89,8 +103,8 @@ export function fromAttribute(value: AttributeValue, where: string): unknown {
   if (value.M !== undefined) return fromMap(value.M, (key) => `${where}.${key}`);
   if (value.SS !== undefined) return new Set(value.SS);
   if (value.NS !== undefined) return new Set(value.NS.map((n) => toNumber(n, where)));
-  if (value.B !== undefined) return value.B;
-  if (value.BS !== undefined) return new Set(value.BS);
+  if (value.B !== undefined) return fromBase64(value.B);
+  if (value.BS !== undefined) return new Set(value.BS.map(fromBase64));
   throw new TypeError(`attribute ${where}: no value of a known type in ${JSON.stringify(Object.keys(value))}`);
 }
 
@@ -99,4 +113,13 @@ function toNumber(text: string, where: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) && Number.isInteger(n)) throw new RangeError(`attribute ${where}: ${text} is beyond JavaScript's exact integers`);
   return n;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/** Bytes as the DocumentClient reads them: a Uint8Array (not a Buffer). */
+function fromBase64(text: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(text, 'base64'));
 }

@@ -1,22 +1,53 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { AwsJsonClient, type AwsJsonOptions, type AwsJsonService } from './aws-json.js';
+import type { Attributes } from './attribute-values.js';
 
 /**
- * One DynamoDB client per container (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB
- * from the environment, like every SDK client). The ledger speaks attribute
- * values to it directly (lib/platform/attribute-values.ts); the document
- * client shares its configuration, credentials and connections for the
- * callers that still hand it plain items.
+ * DynamoDB over the AWS JSON transport (lib/platform/aws-json.ts), with the
+ * operations the ledger and the key-refusal record send, typed as the API
+ * reference gives them: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Operations.html
+ * Items are attribute values in their JSON form (lib/platform/attribute-values.ts).
+ * One client per container; its retries are the SDK DynamoDB client's
+ * defaults (4 attempts, first wait under 25 ms).
  */
-let client: DynamoDBClient | undefined;
-let documents: DynamoDBDocumentClient | undefined;
 
-export function dynamoClient(): DynamoDBClient {
-  client ??= new DynamoDBClient({});
-  return client;
+export const DYNAMODB: AwsJsonService = { signingName: 'dynamodb', targetPrefix: 'DynamoDB_20120810', jsonVersion: '1.0', endpointVariable: 'AWS_ENDPOINT_URL_DYNAMODB', maxAttempts: 4, baseDelayMs: 25 };
+
+interface Conditional {
+  readonly ConditionExpression?: string;
+  readonly ExpressionAttributeValues?: Attributes;
 }
 
-export function documentClient(): DynamoDBDocumentClient {
-  documents ??= DynamoDBDocumentClient.from(dynamoClient(), { marshallOptions: { removeUndefinedValues: true } });
-  return documents;
+export interface DynamoDbOperations {
+  GetItem: { input: { TableName: string; Key: Attributes; ConsistentRead?: boolean }; output: { Item?: Attributes } };
+  PutItem: { input: { TableName: string; Item: Attributes } & Conditional; output: object };
+  UpdateItem: { input: { TableName: string; Key: Attributes; UpdateExpression: string } & Conditional; output: object };
+  BatchGetItem: {
+    input: { RequestItems: Record<string, { Keys: Attributes[]; ConsistentRead?: boolean }> };
+    output: { Responses?: Record<string, Attributes[]>; UnprocessedKeys?: Record<string, { Keys?: Attributes[] }> };
+  };
+  BatchWriteItem: {
+    input: { RequestItems: Record<string, Array<{ PutRequest: { Item: Attributes } }>> };
+    output: { UnprocessedItems?: Record<string, Array<{ PutRequest?: { Item?: Attributes } }>> };
+  };
+}
+
+export type DynamoDbOperation = keyof DynamoDbOperations;
+
+/** What the ledger store and the key-refusal record send DynamoDB through; tests wrap it to bend an answer. */
+export interface DynamoDb {
+  send<O extends DynamoDbOperation>(operation: O, input: DynamoDbOperations[O]['input']): Promise<DynamoDbOperations[O]['output']>;
+}
+
+/** A client of its own (tests point one at a stack); the functions share `dynamoDb()`. */
+export function dynamoDbClient(options?: AwsJsonOptions): DynamoDb {
+  const client = new AwsJsonClient(DYNAMODB, options);
+  return { send: (operation, input) => client.call(operation, input) as never };
+}
+
+let shared: DynamoDb | undefined;
+
+/** The container's client: AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB and the credentials read at the first call. */
+export function dynamoDb(): DynamoDb {
+  shared ??= dynamoDbClient();
+  return shared;
 }

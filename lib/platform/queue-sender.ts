@@ -1,4 +1,5 @@
-import { SendMessageBatchCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
+import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
+import type { BatchSend } from './sqs-client.js';
 
 /**
  * A message as it came off the source queue (or as a way in without a queue
@@ -92,7 +93,7 @@ export function batchesOf<T extends OutgoingMessage>(messages: readonly T[], max
  */
 export class QueueSender {
   constructor(
-    private readonly sqs: SQSClient,
+    private readonly sqs: BatchSend,
     readonly queueUrl: string,
   ) {}
 
@@ -105,17 +106,15 @@ export class QueueSender {
 
   private async sendChunk(chunk: readonly OutgoingMessage[], rejected: Map<string, string>): Promise<void> {
     try {
-      const result = await this.sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: this.queueUrl,
-          Entries: chunk.map((message, index) => ({
-            Id: String(index),
-            MessageBody: message.body,
-            MessageAttributes: message.attributes,
-            DelaySeconds: message.delaySeconds,
-          })),
-        }),
-      );
+      const result = await this.sqs.sendMessageBatch({
+        QueueUrl: this.queueUrl,
+        Entries: chunk.map((message, index) => ({
+          Id: String(index),
+          MessageBody: message.body,
+          MessageAttributes: message.attributes,
+          DelaySeconds: message.delaySeconds,
+        })),
+      });
       for (const failed of result.Failed ?? []) {
         const message = chunk[Number(failed.Id)];
         if (message) rejected.set(message.key, `${failed.Code ?? 'Failed'} ${failed.Message ?? ''}`.trim());

@@ -1,5 +1,5 @@
-import { documentClient, dynamoClient } from '../platform/dynamodb-client.js';
-import { sqsClient } from '../platform/sqs-client.js';
+import { dynamoDb } from '../platform/dynamodb-client.js';
+import { sqsBatchSend } from '../platform/sqs-client.js';
 import { IN_CALL_BACKOFF_CAP_MS, type AppConfig } from '../config/app-config.js';
 import { killSwitch, type KillSwitch } from '../config/kill-switch.js';
 import { CircuitBreakers } from '../workspace/circuit-breakers.js';
@@ -33,7 +33,7 @@ export interface Runtime {
 }
 
 export function createRuntime(config: AppConfig): Runtime {
-  const sqs = sqsClient();
+  const sqs = sqsBatchSend();
   return {
     config,
     workspace: new WorkspaceClient({
@@ -44,7 +44,7 @@ export function createRuntime(config: AppConfig): Runtime {
       backoffBaseMs: 200,
       backoffCapMs: IN_CALL_BACKOFF_CAP_MS,
     }),
-    ledger: new AttemptLedger(new DynamoLedgerStore(dynamoClient(), config.ledgerTable), { leaseMs: config.leaseSeconds * 1000, ttlDays: config.ledgerTtlDays, skewMs: config.clockSkewSeconds * 1000 }),
+    ledger: new AttemptLedger(new DynamoLedgerStore(dynamoDb(), config.ledgerTable), { leaseMs: config.leaseSeconds * 1000, ttlDays: config.ledgerTtlDays, skewMs: config.clockSkewSeconds * 1000 }),
     breakers: new CircuitBreakers({
       consecutiveFailures: config.breakerFailures,
       halfOpenAfterMs: config.breakerCooldownSeconds * 1000,
@@ -52,7 +52,7 @@ export function createRuntime(config: AppConfig): Runtime {
     }),
     keys: new KeyGate({ cooldownMs: config.authCooldownSeconds * 1000 }),
     readings: new RetryReadings(),
-    keyRefusals: new KeyRefusalStore(documentClient(), { tableName: config.ledgerTable }),
+    keyRefusals: new KeyRefusalStore(dynamoDb(), { tableName: config.ledgerTable }),
     killSwitch: killSwitch({ parameterName: config.retriesEnabledParameter, maxAgeSeconds: config.retriesEnabledMaxAgeSeconds ?? 30, fallback: config.retriesEnabled }),
     forwarders: {
       forwardDryRuns: true,

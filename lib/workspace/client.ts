@@ -1,7 +1,7 @@
 import { handleWhen, retry } from 'cockatiel';
 import { inCallBackoff } from '../platform/backoff.js';
 import { resolveEndpoint, type EndpointOverrides } from './endpoints.js';
-import { undiciTransport, type HttpTransport } from './http-transport.js';
+import { keepAliveTransport, type HttpTransport } from '../platform/keep-alive-http.js';
 import { exchange, type Answer, type WireRequest } from './exchange.js';
 import { assertSafeId } from '../events/identifiers.js';
 import { signRequest, type QueryParams, type SigningCredentials } from './signer.js';
@@ -19,7 +19,7 @@ export interface WorkspaceClientOptions {
   readonly maxInCallRetries: number;
   readonly backoffBaseMs: number;
   readonly backoffCapMs: number;
-  /** How requests reach the network (tests stand in for it); undici with keep-alive by default. */
+  /** How requests reach the network (tests stand in for it); node:http with keep-alive by default. */
   readonly transport?: HttpTransport;
   readonly now?: () => Date;
   readonly random?: () => number;
@@ -37,7 +37,7 @@ type Prepared = PreparedRequest & WireRequest;
 
 /**
  * Calls Huawei Cloud Workspace's script-execution API, signed with AK/SK.
- * undici (keep-alive connections are reused across calls), a timeout
+ * node:http (keep-alive connections are reused across calls: lib/platform/keep-alive-http.ts), a timeout
  * per request, and bounded in-call retries with full-jitter backoff that
  * honour Retry-After. Authentication failures are thrown as `kind: 'auth'`
  * and never retried here: the caller refreshes the credentials once.
@@ -50,7 +50,7 @@ export class WorkspaceClient {
   private readonly retryPolicies: Record<'GET' | 'POST', ReturnType<WorkspaceClient['retryPolicy']>>;
 
   constructor(private readonly options: WorkspaceClientOptions) {
-    this.transport = options.transport ?? undiciTransport;
+    this.transport = options.transport ?? keepAliveTransport;
     this.now = options.now ?? (() => new Date());
     this.random = options.random ?? Math.random;
     this.retryPolicies = { GET: this.retryPolicy(() => true), POST: this.retryPolicy(certainlyNotApplied) };

@@ -1,14 +1,14 @@
 import { TransformParameterError } from '@aws-lambda-powertools/parameters/errors';
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { MiddlewareObj } from '@middy/core';
 import * as z from 'zod';
 import { reportConfigurationError } from '../platform/observability.js';
+import { readFailureName, SecretsManagerProvider } from '../platform/secrets-provider.js';
 import type { SigningCredentials } from './signer.js';
 
 /**
  * Workspace AK/SK from AWS Secrets Manager. The secret is JSON:
  * `{"ak", "sk", "security_token"?, "projects"?: {"<project_id>": {"ak", "sk", "security_token"?}}}`.
- * Read with Powertools' SecretsProvider and cached across invocations for a TTL;
+ * Read through Powertools Parameters (lib/platform/secrets-provider.ts) and cached across invocations for a TTL;
  * read again once when Workspace answers 401 (a rotated key). Nothing here
  * ever puts a key, a secret string or a token into a message.
  */
@@ -110,9 +110,7 @@ export class WorkspaceCredentials {
     } catch (error) {
       // The JSON parser's message quotes the start of the secret: only the fact is kept.
       if (error instanceof TransformParameterError) throw new CredentialsUnavailableError(`secret ${this.secretId} is not a JSON object`);
-      // Powertools wraps what the SDK threw (GetParameterError); the SDK error's name says what Secrets Manager answered.
-      const cause = (error as { cause?: unknown }).cause;
-      throw new CredentialsUnavailableError(`secret ${this.secretId} could not be read (${(cause instanceof Error ? cause : (error as Error)).name})`);
+      throw new CredentialsUnavailableError(`secret ${this.secretId} could not be read (${readFailureName(error)})`);
     }
     return parseSecret(this.secretId, value);
   }
@@ -130,18 +128,18 @@ export interface WithWorkspaceCredentials {
 
 /**
  * A middy middleware that puts a WorkspaceCredentials on `context.workspaceCredentials`.
- * One SecretsProvider per function keeps the parsed secret for the TTL across
+ * One provider per function keeps the parsed secret for the TTL across
  * invocations (https://docs.aws.amazon.com/powertools/typescript/latest/features/parameters/);
  * the refetch after a 401 is a forceFetch, which also refreshes that cache.
  * The secret is read only inside an invocation, never at init and never on a
  * background timer, so an outage fails that batch back to the queue rather
- * than ending the runtime with an unhandled rejection. The SDK client is the
- * default one: AWS_ENDPOINT_URL_SECRETS_MANAGER points it at the local stack.
+ * than ending the runtime with an unhandled rejection.
+ * AWS_ENDPOINT_URL_SECRETS_MANAGER points it at the local stack.
  */
 export function workspaceCredentialsMiddleware(options: CredentialsMiddlewareOptions): MiddlewareObj {
-  let provider: SecretsProvider | undefined;
+  let provider: SecretsManagerProvider | undefined;
   const read = (forceFetch: boolean) => {
-    provider ??= new SecretsProvider();
+    provider ??= new SecretsManagerProvider();
     return provider.get(options.secretId, { maxAge: options.cacheTtlSeconds, transform: 'json', forceFetch });
   };
   const loader: SecretLoader = { load: () => read(false), reload: () => read(true) };

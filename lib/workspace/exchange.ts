@@ -1,4 +1,4 @@
-import { TransportError, type HttpResponse, type HttpTransport } from './http-transport.js';
+import { TransportError, type HttpResponse, type HttpTransport } from '../platform/keep-alive-http.js';
 import { parseErrorBody, parseRetryAfter, WorkspaceApiError } from './errors.js';
 
 /**

@@ -1,4 +1,5 @@
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { fromAttribute, toAttributes } from '../platform/attribute-values.js';
+import type { DynamoDb } from '../platform/dynamodb-client.js';
 import type { SharedRefusals } from './key-gate.js';
 
 /**
@@ -27,7 +28,7 @@ export class KeyRefusalStore implements SharedRefusals {
   private readonly now: () => number;
 
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DynamoDb,
     private readonly options: KeyRefusalStoreOptions,
   ) {
     this.now = options.now ?? (() => Date.now());
@@ -35,30 +36,29 @@ export class KeyRefusalStore implements SharedRefusals {
 
   async refusedUntil(fingerprint: string): Promise<number> {
     // Strongly consistent: a refusal written a moment ago by another container must be seen.
-    const result = await this.db.send(new GetCommand({ TableName: this.options.tableName, Key: { pk: refusalKey(fingerprint) }, ConsistentRead: true }));
-    const until: unknown = result.Item?.['refused_until'];
+    const result = await this.db.send('GetItem', { TableName: this.options.tableName, Key: { pk: { S: refusalKey(fingerprint) } }, ConsistentRead: true });
+    const stored = result.Item?.['refused_until'];
+    const until = stored?.N === undefined ? undefined : fromAttribute(stored, 'refused_until');
     return Number.isFinite(until) ? (until as number) : 0;
   }
 
   /** Records a refusal; a later `refused_until` already there is kept (a cool-down is never shortened). */
   async record(fingerprint: string, refusedUntil: number): Promise<void> {
     try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.options.tableName,
-          Key: { pk: refusalKey(fingerprint) },
-          UpdateExpression: 'SET refused_until = :until, key_version = :version, refused_at = :now, expires_at = :ttl',
-          ConditionExpression: 'attribute_not_exists(refused_until) OR refused_until < :until',
-          ExpressionAttributeValues: {
-            ':until': refusedUntil,
-            ':version': fingerprint,
-            ':now': this.now(),
-            ':ttl': Math.ceil(refusedUntil / 1000) + KEEP_AFTER_COOLDOWN_SECONDS,
-          },
+      await this.db.send('UpdateItem', {
+        TableName: this.options.tableName,
+        Key: { pk: { S: refusalKey(fingerprint) } },
+        UpdateExpression: 'SET refused_until = :until, key_version = :version, refused_at = :now, expires_at = :ttl',
+        ConditionExpression: 'attribute_not_exists(refused_until) OR refused_until < :until',
+        ExpressionAttributeValues: toAttributes({
+          ':until': refusedUntil,
+          ':version': fingerprint,
+          ':now': this.now(),
+          ':ttl': Math.ceil(refusedUntil / 1000) + KEEP_AFTER_COOLDOWN_SECONDS,
         }),
-      );
+      });
     } catch (error) {
-      // By name: the error class may come from another copy of the SDK than the one imported here.
+      // By AWS's error code (lib/platform/aws-json.ts): a later refusal already recorded is kept.
       if ((error as Error).name === 'ConditionalCheckFailedException') return;
       throw error;
     }

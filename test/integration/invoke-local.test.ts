@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareLocalStack, SAMPLE_PROJECT, type PreparedStack } from '../../local/stack-setup.js';
 import { failedRecord } from '../helpers/factories.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { zipEntries } from '../helpers/zip-entries.js';
 
 /**
  * The newcomer's path: `npm run stack` prepares the local stack and prints
@@ -85,4 +86,22 @@ describe('osls invoke local, as npm run stack prints it', () => {
     expect(run.code).not.toBe(0);
     expect(`${run.stdout}${run.stderr}`).toContain('DLQ_URL must be a queue URL, got "not-a-queue-url"');
   }, 180_000);
+});
+
+describe('a deploy package built after osls invoke local', () => {
+  it('carries none of the .js bundles the local stage built: every artifact holds .mjs files and their maps only', async () => {
+    // Prepare: the invocations above built the local stage's .js bundles (and left them behind)
+    const out = await mkdtemp(join(tmpdir(), 'wsr-after-invoke-'));
+    try {
+      // Act
+      await promisify(execFile)('node_modules/.bin/osls', ['package', '--package', out, '--stage', 'prod'], { env: { ...process.env, AWS_PROFILE: 'none' }, timeout: 240_000 });
+
+      // Assess
+      const artifacts = (await readdir(out)).filter((file) => file.endsWith('.zip'));
+      expect(artifacts.sort()).toEqual(['ingestEvents.zip', 'retryFromQueue.zip', 'retryManually.zip', 'sweepOnSchedule.zip']);
+      for (const artifact of artifacts) expect((await zipEntries(join(out, artifact))).map((e) => e.name).filter((name) => !/\.mjs(\.map)?$/.test(name))).toEqual([]);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

@@ -4,8 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyFingerprintOf } from '../../lib/workspace/key-gate.js';
 import { KeyRefusalStore } from '../../lib/workspace/key-refusals.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { stackDynamoDb } from '../helpers/dynamodb.js';
 
 let stack: LocalStack;
+/** Another client on the same table, to read and write what the store did not. */
 let db: DynamoDBDocumentClient;
 const NOW = 1_800_000_000_000;
 
@@ -18,7 +20,7 @@ afterAll(async () => {
   await stack.stop();
 });
 
-const store = () => new KeyRefusalStore(db, { tableName: stack.tableName, now: () => NOW });
+const store = () => new KeyRefusalStore(stackDynamoDb(stack), { tableName: stack.tableName, now: () => NOW });
 const key = { ak: 'AKREFUSALSTORE', sk: 'refusal-store-secret-key-value' };
 
 describe('key refusals in the ledger table', () => {
@@ -50,7 +52,7 @@ describe('key refusals in the ledger table', () => {
   });
 
   it('says what went wrong when the table is unreachable', async () => {
-    const missing = new KeyRefusalStore(db, { tableName: 'no-such-table' });
+    const missing = new KeyRefusalStore(stackDynamoDb(stack), { tableName: 'no-such-table' });
     await expect(missing.refusedUntil('v')).rejects.toThrow(/ResourceNotFound|not found/i);
     await expect(missing.record('v', NOW)).rejects.toThrow(/ResourceNotFound|not found/i);
   });

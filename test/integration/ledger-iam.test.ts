@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FaultyProxy } from '../../local/faulty-proxy.js';
 import { ledgerActions } from '../helpers/ledger-role.js';
 import { body, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { invoke, outcomesOf, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
@@ -7,31 +8,28 @@ import { invoke, outcomesOf, sqsEvent, startHarness, type Harness } from '../hel
  * The queue function with DynamoDB answering as the deployed role makes it
  * answer (serverless.yml, `&useLedger`): an operation the role does not allow
  * is an AccessDeniedException. dynalite checks no IAM, so the denial is
- * played by a middleware on the function's own client.
+ * played by a proxy in front of it, answering as DynamoDB does.
  */
 
 let h: Harness;
+let proxy: FaultyProxy;
 
 beforeAll(async () => {
   h = await startHarness();
+  proxy = await FaultyProxy.start(h.stack.dynamoEndpoint);
 });
-afterAll(() => h.stop());
+afterAll(async () => {
+  await proxy.stop();
+  await h.stop();
+});
 
 const ALLOWED = ledgerActions();
 
 describe('the ledger under the deployed role', () => {
   it('two failures arriving in one batch are both retried', async () => {
     // Prepare
-    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', WORKSPACE_IN_CALL_RETRIES: '0' });
-    const { dynamoClient } = await import('../../lib/platform/dynamodb-client.js');
-    dynamoClient().middlewareStack.add(
-      (next, context) => async (args) => {
-        const operation = String(context.commandName).replace(/Command$/, '');
-        if (!ALLOWED.includes(operation)) throw Object.assign(new Error(`User is not authorized to perform: dynamodb:${operation}`), { name: 'AccessDeniedException', $fault: 'client' });
-        return next(args);
-      },
-      { step: 'initialize' },
-    );
+    proxy.refuse = (target) => !ALLOWED.includes(target.split('.').pop()!) && { status: 400, type: 'AccessDeniedException' };
+    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', WORKSPACE_IN_CALL_RETRIES: '0', AWS_ENDPOINT_URL_DYNAMODB: proxy.url });
     const failures = [plainFailure(), plainFailure()];
     h.stack.simulator.seedRecords(PROJECT_ID, failures.map((f) => recordFor(f)));
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { newChain } from '../../lib/ledger/chain.js';
 import { DynamoLedgerStore } from '../../lib/ledger/store.js';
+import { stackDynamoDb } from '../helpers/dynamodb.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -31,7 +32,7 @@ describe('attributes the ledger reads it can write back', () => {
     // Prepare
     const client = new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
     const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-    const ledger = new AttemptLedger(new DynamoLedgerStore(client, h.stack.tableName), { leaseMs: 60_000, ttlDays: 30, sleep: async () => undefined });
+    const ledger = new AttemptLedger(new DynamoLedgerStore(stackDynamoDb(h.stack), h.stack.tableName), { leaseMs: 60_000, ttlDays: 30, sleep: async () => undefined });
     const recordId = `tagged-${Math.random().toString(36).slice(2)}`;
     const run = { projectId: PROJECT_ID, recordId, taskId: `task-of-${recordId}`, resourceId: `desk-of-${recordId}`, scriptId: 'script-1' };
     await documents.send(new PutCommand({ TableName: h.stack.tableName, Item: { ...newChain(run, Date.now()), rev: 1, operator_tag: tag }, removeUndefinedValues: true } as never));

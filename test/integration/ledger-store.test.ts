@@ -1,8 +1,8 @@
-import { DynamoDBClient, type BatchWriteItemCommandInput, type BatchWriteItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { pendingKey } from '../../lib/ledger/chain.js';
 import { DynamoLedgerStore, LedgerUnavailableError } from '../../lib/ledger/store.js';
+import { bent, counted, stackDynamoDb, throttled, type Bend } from '../helpers/dynamodb.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -20,21 +20,11 @@ beforeAll(async () => {
 });
 afterAll(() => h.stop());
 
-type Bend = (input: BatchWriteItemCommandInput, send: (input: BatchWriteItemCommandInput) => Promise<BatchWriteItemCommandOutput>) => Promise<BatchWriteItemCommandOutput>;
-
-function countedStore(bend?: Bend): { store: DynamoLedgerStore; calls: Map<string, number> } {
-  const calls = new Map<string, number>();
-  const client = new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      calls.set(String(context.commandName), (calls.get(String(context.commandName)) ?? 0) + 1);
-      if (!bend || context.commandName !== 'BatchWriteItemCommand') return next(args);
-      const send = async (input: BatchWriteItemCommandInput) => (await next({ ...args, input })).output as BatchWriteItemCommandOutput;
-      return { output: await bend(args.input as BatchWriteItemCommandInput, send), response: {} };
-    },
-    { step: 'initialize' },
-  );
-  return { store: new DynamoLedgerStore(client, h.stack.tableName), calls };
+/** A store whose calls are counted as they leave it; with `bend`, its BatchWriteItems are answered through it. */
+function countedStore(bend?: Bend<'BatchWriteItem'>): { store: DynamoLedgerStore; calls: Map<string, number> } {
+  const db = stackDynamoDb(h.stack);
+  const { db: counting, calls } = counted(bend ? bent(db, 'BatchWriteItem', bend) : db);
+  return { store: new DynamoLedgerStore(counting, h.stack.tableName), calls };
 }
 
 const runOf = (recordId: string) => ({ projectId: PROJECT_ID, recordId, taskId: `task-of-${recordId}`, resourceId: `desk-of-${recordId}`, scriptId: 'script-1' });
@@ -53,21 +43,21 @@ describe('unconditional puts share a round trip', () => {
 
     // Assess
     expect(claims.every(Boolean)).toBe(true);
-    expect(Object.fromEntries(calls)).toEqual({ PutItemCommand: 10, BatchWriteItemCommand: 1 });
+    expect(Object.fromEntries(calls)).toEqual({ PutItem: 10, BatchWriteItem: 1 });
     for (const run of runs) expect(await store.read(pendingKey(run.projectId, run.resourceId, run.scriptId))).toMatchObject({ link_to: expect.stringContaining(run.recordId) });
   });
 
   it('two puts of one key in one turn go in separate calls (a batch may not name a key twice) and both land', async () => {
     const { store, calls } = countedStore();
     await Promise.all([store.put({ pk: 'twice', n: 1 } as never), store.put({ pk: 'twice', n: 2 } as never), store.put({ pk: 'once' })]);
-    expect(Object.fromEntries(calls)).toEqual({ BatchWriteItemCommand: 1, PutItemCommand: 1 });
+    expect(Object.fromEntries(calls)).toEqual({ BatchWriteItem: 1, PutItem: 1 });
     expect([1, 2]).toContain((await store.read('twice'))?.['n']);
   });
 
   it('items DynamoDB leaves unprocessed are put again one by one before their puts resolve', async () => {
     // Prepare: DynamoDB writes only the first item of each batch
     const { store, calls } = countedStore(async (input, send) => {
-      const [first, ...rest] = input.RequestItems![h.stack.tableName]!;
+      const [first, ...rest] = input.RequestItems[h.stack.tableName]!;
       const output = await send({ RequestItems: { [h.stack.tableName]: [first!] } });
       return { ...output, UnprocessedItems: { [h.stack.tableName]: rest } };
     });
@@ -78,13 +68,13 @@ describe('unconditional puts share a round trip', () => {
 
     // Assess
     expect(failed).toEqual([]);
-    expect(Object.fromEntries(calls)).toEqual({ BatchWriteItemCommand: 1, PutItemCommand: 3 });
+    expect(Object.fromEntries(calls)).toEqual({ BatchWriteItem: 1, PutItem: 3 });
     for (const item of items) expect(await store.read(item.pk)).toEqual(item);
   });
 
   it('a batch DynamoDB refuses fails every put in it, as unavailable, and putAll names each key', async () => {
     const { store } = countedStore(async () => {
-      throw Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' });
+      throw throttled();
     });
     const puts = [store.put({ pk: 'refused-a' }), store.put({ pk: 'refused-b' })];
     for (const put of puts) await expect(put).rejects.toBeInstanceOf(LedgerUnavailableError);
@@ -103,7 +93,7 @@ describe('DynamoDB\'s request limits', () => {
 
     // Assess
     expect(failed).toEqual([]);
-    expect(Object.fromEntries(calls)).toEqual({ BatchWriteItemCommand: 3 });
+    expect(Object.fromEntries(calls)).toEqual({ BatchWriteItem: 3 });
     const read = await Promise.all(keys.map((pk) => store.read(pk)));
     expect(read.every((item, i) => item?.['pk'] === keys[i])).toBe(true);
   });
@@ -119,29 +109,21 @@ describe('DynamoDB\'s request limits', () => {
     const read = await Promise.all(keys.map((pk) => store.read(pk)));
 
     // Assess
-    expect(Object.fromEntries(calls)).toEqual({ BatchGetItemCommand: 2 });
+    expect(Object.fromEntries(calls)).toEqual({ BatchGetItem: 2 });
     expect(read.map((item, i) => (i % 3 === 0 ? item?.['n'] === i : item === undefined)).every(Boolean)).toBe(true);
   });
 });
 
-/** A store whose client answers `command` through `answer` (the real call is `send`), everything else as dynalite does. */
-function storeAnswering(command: string, answer: (input: Record<string, unknown>, send: () => Promise<Record<string, unknown>>) => Promise<Record<string, unknown>>): DynamoLedgerStore {
-  const client = new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName !== command) return next(args);
-      return { output: await answer(args.input as Record<string, unknown>, async () => (await next(args)).output as unknown as Record<string, unknown>), response: {} } as never;
-    },
-    { step: 'initialize' },
-  );
-  return new DynamoLedgerStore(client, h.stack.tableName);
+/** A store whose calls of `operation` are answered by `bend` (given the real call), everything else as dynalite does. */
+function storeAnswering<O extends 'PutItem' | 'BatchGetItem'>(operation: O, bend: Bend<O>): DynamoLedgerStore {
+  return new DynamoLedgerStore(bent(stackDynamoDb(h.stack), operation, bend), h.stack.tableName);
 }
 
 describe('failures the store must not mistake', () => {
   it('a conditional write that fails for another reason than its condition is unavailable, never a conflict', async () => {
     // Prepare: DynamoDB throttles the write
-    const store = storeAnswering('PutItemCommand', async () => {
-      throw Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' });
+    const store = storeAnswering('PutItem', async () => {
+      throw throttled();
     });
 
     // Act + Assess
@@ -152,16 +134,15 @@ describe('failures the store must not mistake', () => {
     // Prepare: one store whose first answer leaves the key unprocessed, one whose every answer does
     const once = { rounds: 0 };
     const always = { rounds: 0 };
-    const leaveUnprocessed = (counter: { rounds: number }, times: number) => async (input: Record<string, unknown>, send: () => Promise<Record<string, unknown>>) => {
-      if (++counter.rounds > times) return send();
-      const requested = (input['RequestItems'] as Record<string, unknown>)[h.stack.tableName];
-      return { Responses: { [h.stack.tableName]: [] }, UnprocessedKeys: { [h.stack.tableName]: requested } };
+    const leaveUnprocessed = (counter: { rounds: number }, times: number): Bend<'BatchGetItem'> => async (input, send) => {
+      if (++counter.rounds > times) return send(input);
+      return { Responses: { [h.stack.tableName]: [] }, UnprocessedKeys: { [h.stack.tableName]: input.RequestItems[h.stack.tableName]! } };
     };
-    await storeAnswering('BatchGetItemCommand', async (_i, send) => send()).put({ pk: 'unprocessed-read', n: 1 } as never);
+    await new DynamoLedgerStore(stackDynamoDb(h.stack), h.stack.tableName).put({ pk: 'unprocessed-read', n: 1 } as never);
 
     // Act
-    const read = await storeAnswering('BatchGetItemCommand', leaveUnprocessed(once, 1)).read('unprocessed-read');
-    const never = storeAnswering('BatchGetItemCommand', leaveUnprocessed(always, Infinity)).read('unprocessed-read');
+    const read = await storeAnswering('BatchGetItem', leaveUnprocessed(once, 1)).read('unprocessed-read');
+    const never = storeAnswering('BatchGetItem', leaveUnprocessed(always, Infinity)).read('unprocessed-read');
 
     // Assess
     expect(read).toMatchObject({ pk: 'unprocessed-read', n: 1 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +11,7 @@ import { METRIC, METRIC_NAMES } from '../../lib/platform/metric-names.js';
 import { APP_VARIABLES } from '../../lib/config/app-config.js';
 import { SWEEP_VARIABLES } from '../../lib/config/sweep-config.js';
 import { INGRESS_VARIABLES } from '../../lib/ingress/ingress-config.js';
+import { zipEntries } from '../helpers/zip-entries.js';
 
 /**
  * `osls package` with no AWS credentials, and the CloudFormation it produces:
@@ -70,6 +71,9 @@ beforeAll(async () => {
   defaults = await templateIn(defaultsDir);
 }, 600_000);
 afterAll(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
+
+/** Each function's CloudFormation resource and the module its handler is in (serverless.yml). */
+const FUNCTIONS = { RetryFromQueueLambdaFunction: 'queue', SweepOnScheduleLambdaFunction: 'schedule', RetryManuallyLambdaFunction: 'manual', IngestEventsLambdaFunction: 'ingress' };
 
 const ofType = (type: string, from: Template = template) => Object.entries(from.Resources).filter(([, r]) => r.Type === type);
 
@@ -181,9 +185,29 @@ describe('the packaged CloudFormation', () => {
     expect(applied.every((s: any) => s.Effect === 'Allow')).toBe(true);
   });
 
-  it('bundles each function into one minified ESM file', async () => {
-    const zip = await stat(join(defaultsDir, 'workspace-script-retry.zip'));
-    expect(zip.size).toBeGreaterThan(10_000);
+  it('packages each function on its own: its handler\'s ESM bundle, the chunks it loads later, their source maps, and nothing of another function', async () => {
+    for (const [logicalId, fn] of Object.entries(FUNCTIONS)) {
+      // Prepare
+      const { Code, Handler } = resources[logicalId]!.Properties;
+      const artifact = String(Code.S3Key).split('/').pop()!;
+
+      // Act
+      const names = (await zipEntries(join(configuredDir, artifact))).map((e) => e.name);
+
+      // Assess
+      expect(Handler).toBe(`functions/${fn}.handler`);
+      expect(names).toContain(`functions/${fn}.mjs`);
+      expect(names).toContain(`functions/${fn}.mjs.map`);
+      expect(names.filter((name) => !new RegExp(`^functions/${fn}(\\.mjs|\\.chunks/[\\w-]+\\.mjs)(\\.map)?$`).test(name))).toEqual([]);
+    }
+  });
+
+  it('ships source maps that add less to an artifact than its code does', async () => {
+    for (const artifact of Object.keys(FUNCTIONS).map((logicalId) => String(resources[logicalId]!.Properties.Code.S3Key).split('/').pop()!)) {
+      const entries = await zipEntries(join(configuredDir, artifact));
+      const compressed = (maps: boolean) => entries.filter((e) => e.name.endsWith('.map') === maps).reduce((sum, e) => sum + e.compressedBytes, 0);
+      expect(compressed(true)).toBeLessThan(compressed(false));
+    }
   });
 
 });

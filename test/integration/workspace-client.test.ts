@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
 import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { undiciTransport, type HttpTransport } from '../../lib/workspace/http-transport.js';
+import { keepAliveTransport, type HttpTransport } from '../../lib/platform/keep-alive-http.js';
 import { WorkspaceClient, type WorkspaceClientOptions } from '../../lib/workspace/client.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import { WorkspaceSimulator } from '../../local/workspace-simulator.js';
@@ -120,7 +120,7 @@ describe('retry', () => {
     const closed = await rawServer(() => undefined);
     await closed.stop();
     const sent: string[] = [];
-    const counting: HttpTransport = (request) => (sent.push(request.url), undiciTransport(request));
+    const counting: HttpTransport = (request) => (sent.push(request.url), keepAliveTransport(request));
     const refused = client({ endpoints: parseEndpointOverrides(JSON.stringify({ 'cn-north-4': closed.url })), transport: counting });
     const error = await rejection(refused.retry({ projectId: PROJECT_ID }, { recordId: 'rec4' }, KEY));
     expect(error).toMatchObject({ kind: 'transient', code: 'CONNECT' });

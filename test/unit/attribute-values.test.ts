@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromAttributes, toAttributes } from '../../lib/platform/attribute-values.js';
 
-/** The ledger's items as the low-level client carries them (lib/platform/attribute-values.ts). */
+/** The ledger's items as DynamoDB's JSON carries them (lib/platform/attribute-values.ts). */
 
 const chain = {
   pk: 'p#record#r1',
@@ -18,7 +18,7 @@ const chain = {
   current_task: undefined,
 };
 
-describe('attribute values for the low-level DynamoDB client', () => {
+describe('attribute values for the DynamoDB wire', () => {
   it('maps strings, numbers, booleans, null, lists and maps as the DocumentClient does, leaving undefined out', () => {
     // Act
     const attributes = toAttributes(chain);
@@ -74,9 +74,9 @@ describe('numbers stored are numbers read', () => {
 });
 
 describe('sets and bytes', () => {
-  it('writes back the sets and bytes it reads, and refuses an empty or mixed set by name', () => {
+  it('writes back the sets and bytes it reads (bytes as base64, as the JSON wire carries them), and refuses an empty or mixed set by name', () => {
     const item = { pk: 'k', ss: new Set(['a', 'b']), ns: new Set([1, -2.5]), b: new Uint8Array([1, 2]), bs: new Set([new Uint8Array([3])]) };
-    expect(toAttributes(item)).toEqual({ pk: { S: 'k' }, ss: { SS: ['a', 'b'] }, ns: { NS: ['1', '-2.5'] }, b: { B: new Uint8Array([1, 2]) }, bs: { BS: [new Uint8Array([3])] } });
+    expect(toAttributes(item)).toEqual({ pk: { S: 'k' }, ss: { SS: ['a', 'b'] }, ns: { NS: ['1', '-2.5'] }, b: { B: 'AQI=' }, bs: { BS: ['Aw=='] } });
     expect(fromAttributes(toAttributes(item))).toEqual(item);
     expect(() => toAttributes({ pk: 'k', tags: new Set() })).toThrow(/tags: an empty set/);
     expect(() => toAttributes({ pk: 'k', tags: new Set(['a', 1]) })).toThrow(/tags: a set of mixed/);

@@ -1,4 +1,4 @@
-import type { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { BatchSend } from '../../lib/platform/sqs-client.js';
 import { describe, expect, it } from 'vitest';
 import { acceptedBySqs, batchesOf, EMPTY_ATTRIBUTE, MAX_BATCH_BYTES, MAX_MESSAGE_ATTRIBUTES, messageBytes, numberAttribute, QueueSender, sqsText, textAttribute, withOriginalAttributes } from '../../lib/platform/queue-sender.js';
 
@@ -12,12 +12,12 @@ type Answer = (entries: Array<{ Id?: string }>) => { Failed?: Array<{ Id: string
 function senderWith(answers: Answer[]): { sender: QueueSender; sizes: number[] } {
   const sizes: number[] = [];
   const client = {
-    send: async (command: SendMessageBatchCommand) => {
-      const entries = command.input.Entries ?? [];
+    sendMessageBatch: async (input) => {
+      const entries = input.Entries ?? [];
       sizes.push(entries.length);
-      return answers[sizes.length - 1]?.(entries) ?? {};
+      return { $metadata: {}, ...answers[sizes.length - 1]?.(entries) } as never;
     },
-  } as unknown as SQSClient;
+  } satisfies BatchSend;
   return { sender: new QueueSender(client, 'http://queue'), sizes };
 }
 
