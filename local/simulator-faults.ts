@@ -20,7 +20,7 @@ export type FaultKind = BeforeFaultKind | AfterFaultKind;
 export type ForcedFault = FaultKind;
 
 /** What a request is, as far as fault plans care. */
-export type SimulatorRoute = 'retry' | 'stop' | 'list-records' | 'record-detail' | 'other';
+export type SimulatorRoute = 'retry' | 'stop' | 'list-records' | 'record-detail' | 'desktop-detail' | 'list-desktops' | 'desktop-action' | 'job-detail' | 'other';
 
 /** Random faults, each a share (0–1) of requests; after-state kinds are shares of retry POSTs. */
 export interface FaultRates {

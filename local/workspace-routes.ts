@@ -1,5 +1,6 @@
 import { parseRecordQuery } from './record-filters.js';
 import type { SimulatorRoute } from './simulator-faults.js';
+import { answerDesktops, desktopRouteOf } from './workspace-desktop-routes.js';
 import type { RetryContext, RetryTargetIds, WorkspaceState } from './workspace-state.js';
 
 /**
@@ -32,7 +33,7 @@ export function routeOf(method: string, segments: readonly string[]): SimulatorR
   if (version !== 'v2' || !projectId || extra !== undefined) return 'other';
   if (collection === 'script-executions' && method === 'POST') return id === 'retry' ? 'retry' : id === 'stop' ? 'stop' : 'other';
   if (collection === 'script-execution-records' && method === 'GET') return id === undefined ? 'list-records' : 'record-detail';
-  return 'other';
+  return desktopRouteOf(method, collection, id) ?? 'other';
 }
 
 export function answer(state: WorkspaceState, req: RouteRequest, context: RetryContext): Answer {
@@ -55,7 +56,7 @@ export function answer(state: WorkspaceState, req: RouteRequest, context: RetryC
     const record = state.record(projectId, id);
     return record ? { status: 200, body: JSON.stringify({ ...record, output: record.output ?? '' }) } : error(404, 'WKS.00210404', `Record ${id} not found.`);
   }
-  return NO_API;
+  return answerDesktops(state.desktops, projectId, collection, id, req) ?? NO_API;
 }
 
 export function error(status: number, code: string, message: string): Answer {

@@ -8,6 +8,7 @@ import { chooseFault, type FaultKind, type FaultRates, type PlannedFault, type S
 import { deliverBeforeFault, loseAnswer, readBody, send, sleep, type ErrorShape } from './simulator-wire.js';
 import { answer, routeOf } from './workspace-routes.js';
 import { WorkspaceState, type RunEnd, type WorkspaceStateOptions } from './workspace-state.js';
+import type { DesktopFleet } from './workspace-desktops.js';
 
 export type { FaultKind, FaultRates, ForcedFault, PlannedFault, SimulatorRoute } from './simulator-faults.js';
 export type { AppliedRetry, Rerun } from './retry-log.js';
@@ -89,7 +90,8 @@ export class WorkspaceSimulator {
   static async start(options: SimulatorOptions = {}): Promise<WorkspaceSimulator> {
     let simulator: WorkspaceSimulator | undefined;
     // A client that gives up mid-request aborts the body read: that request is simply over.
-    const server = createServer((req, res) => void simulator!.handle(req, res).catch(() => res.destroy()));
+    // Request lines up to the gateway's 32 KB (a list of 500 desktop ids takes 24 KB; Node's default stops at 16 KB).
+    const server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => void simulator!.handle(req, res).catch(() => res.destroy()));
     server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     simulator = new WorkspaceSimulator(server, options);
@@ -104,6 +106,11 @@ export class WorkspaceSimulator {
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Desktops: seed them, delete them, plan failed starts, count starts (local/workspace-desktops.ts). */
+  get desktops(): DesktopFleet {
+    return this.state.desktops;
   }
 
   /** Every applied retry, in order, including those whose answer a fault lost (`answerLost`). */
@@ -173,9 +180,10 @@ export class WorkspaceSimulator {
     this.plan = [];
   }
 
-  /** Clears counters, call numbers and the retry log (not records and tasks). */
+  /** Clears counters, call numbers, the retry log and the desktop actions received (not records, tasks and desktops). */
   resetCounters(): void {
     this.state.log.clear();
+    this.state.desktops.clearCounters();
     for (const map of [this.requestsByRoute, this.keys.authFailures, this.faultsInjected, this.callsByRoute]) map.clear();
     this.connectionsOpened = 0;
     this.requestsReceived = 0;

@@ -4,6 +4,7 @@ import type { ExecutionRecord } from '../lib/workspace/types.js';
 import type { ListOrder, RecordQuery, TaskType } from './record-filters.js';
 import { RetryLog, type AppliedRetry, type Rerun, type RetryTargetIds } from './retry-log.js';
 import { ProjectRecords, type MutableRecord } from './workspace-records.js';
+import { DesktopFleet, type DesktopFleetOptions } from './workspace-desktops.js';
 
 export type { AppliedRetry, Rerun, RetryTargetIds } from './retry-log.js';
 
@@ -47,6 +48,8 @@ export interface WorkspaceStateOptions {
   readonly hideSuperseded?: boolean;
   /** The order the list call pages in (default `created`). */
   readonly listOrder?: ListOrder;
+  /** How desktops boot, register and fail to start (local/workspace-desktops.ts). */
+  readonly desktops?: DesktopFleetOptions;
 }
 
 export interface RetryContext {
@@ -68,6 +71,8 @@ export class WorkspaceState {
   readonly log = new RetryLog();
   readonly now: () => Date;
   readonly reading: RetryReading;
+  /** Desktops, their power states and the jobs of desktop actions; a script on a seeded desktop that cannot run it fails. */
+  readonly desktops: DesktopFleet;
   private readonly projects = new Map<string, ProjectRecords>();
   private readonly newId: () => string;
 
@@ -75,6 +80,7 @@ export class WorkspaceState {
     this.now = options.now ?? (() => new Date());
     this.newId = options.newId ?? (() => randomBytes(16).toString('hex'));
     this.reading = options.reading ?? 'new-task';
+    this.desktops = new DesktopFleet(this.now, this.newId, options.desktops);
   }
 
   /** Adds or replaces records; their `script_task_id`s become known SCRIPT tasks. */
@@ -113,7 +119,7 @@ export class WorkspaceState {
     }
     const answered = this.reading === 'new-task' || ownTask === undefined ? this.newId() : ownTask;
     project.task(answered);
-    const reruns = originals.map((original) => this.rerun(project, answered, original));
+    const reruns = originals.map((original) => this.rerun(projectId, project, answered, original));
     const applied: AppliedRetry = { projectId, target, newTaskId: answered, reruns, at: this.now(), ak: context.ak, answerLost: context.lostBy !== undefined, lostBy: context.lostBy };
     this.log.add(applied);
     return { ok: true, applied };
@@ -153,7 +159,7 @@ export class WorkspaceState {
     return { ...record };
   }
 
-  private rerun(project: ProjectRecords, taskId: string, original: MutableRecord): Rerun {
+  private rerun(projectId: string, project: ProjectRecords, taskId: string, original: MutableRecord): Rerun {
     const originalRun = project.runKey(original.id) ?? `${original.id}#0`;
     const inPlace = this.reading === 'in-place' && project.has(original.id);
     // A retry's run starts in a later second than the run it retries started and ended: Workspace's times have no finer grain.
@@ -178,7 +184,10 @@ export class WorkspaceState {
       if (this.reading !== 'new-task' || this.options.hideSuperseded === true) project.supersede(original.id);
     }
     const live = project.current(run.id)!;
-    const outcome = this.options.newRunOutcome?.({ ...live }, before) ?? 'RUNNING';
+    // A desktop that cannot run the script now fails it, whatever else is configured.
+    const refusal = this.desktops.scriptRefusal(projectId, run.resource_id);
+    const outcome = refusal ? 'REFUSED' : (this.options.newRunOutcome?.({ ...live }, before) ?? 'RUNNING');
+    if (refusal) endRun(live, refusal, start);
     // A script that failed on a desktop usually fails there again the same way.
     if (outcome === 'FAILED') endRun(live, { status: 'FAILED', reason: original.reason ?? 'Script execution failed', result_code: original.result_code ?? 'WKS.SCRIPT_FAILED' }, start);
     if (outcome === 'SUCCESS') endRun(live, { status: 'SUCCESS' }, start);

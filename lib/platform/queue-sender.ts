@@ -1,5 +1,6 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { BatchSend } from './sqs-client.js';
+import { inBatches } from './batches.js';
 
 /**
  * A message as it came off the source queue (or as a way in without a queue
@@ -70,21 +71,7 @@ function attributeBytes(name: string, value: MessageAttributeValue): number {
 
 /** Messages in send order, cut into batches of at most MAX_BATCH_ENTRIES and MAX_BATCH_BYTES (a message larger than that goes alone, for SQS to judge). */
 export function batchesOf<T extends OutgoingMessage>(messages: readonly T[], maxBytes = MAX_BATCH_BYTES): T[][] {
-  const batches: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const message of messages) {
-    const size = messageBytes(message.body, message.attributes);
-    if (current.length > 0 && (current.length >= MAX_BATCH_ENTRIES || bytes + size > maxBytes)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(message);
-    bytes += size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  return inBatches(messages, MAX_BATCH_ENTRIES, maxBytes, (message) => messageBytes(message.body, message.attributes));
 }
 
 /**

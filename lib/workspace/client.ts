@@ -35,6 +35,14 @@ export interface PreparedRequest {
 
 type Prepared = PreparedRequest & WireRequest;
 
+/** Another Workspace operation, for companions such as WorkspaceDesktops: path segments from `v2` on, already checked. */
+export interface OperationCall {
+  readonly method: 'GET' | 'POST';
+  readonly segments: readonly string[];
+  readonly query?: QueryParams | undefined;
+  readonly body?: string | undefined;
+}
+
 /**
  * Calls Huawei Cloud Workspace's script-execution API, signed with AK/SK.
  * node:http (keep-alive connections are reused across calls: lib/platform/keep-alive-http.ts), a timeout
@@ -69,6 +77,17 @@ export class WorkspaceClient {
   /** The retry request exactly as it would be sent, for dry runs. */
   describeRetry(project: ProjectRef, target: RetryTarget, credentials: SigningCredentials): PreparedRequest {
     const { method, url, body, signedHeaderNames } = this.prepareRetry(project, target, credentials);
+    return { method, url, body, signedHeaderNames };
+  }
+
+  /** Sends another operation signed and retried in-call as these are (a POST only when it certainly did not run). */
+  async send(project: ProjectRef, operation: OperationCall, credentials: SigningCredentials): Promise<Answer> {
+    return this.call(() => this.prepare(project, operation.method, operation.segments, operation.query, operation.body, credentials), operation.method);
+  }
+
+  /** Another operation's request exactly as it would be sent, for dry runs. */
+  describe(project: ProjectRef, operation: OperationCall, credentials: SigningCredentials): PreparedRequest {
+    const { method, url, body, signedHeaderNames } = this.prepare(project, operation.method, operation.segments, operation.query, operation.body, credentials);
     return { method, url, body, signedHeaderNames };
   }
 

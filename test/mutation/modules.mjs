@@ -28,7 +28,7 @@ export const MODULES = {
     tests: ['test/integration/aws-json.test.ts', 'test/unit/aws-endpoint.test.ts', 'test/integration/workspace-client.test.ts'],
   },
   'env-schema': { mutate: ['lib/platform/env-schema.ts'], tests: ['test/unit/config.test.ts', 'test/unit/sweep-config.test.ts', 'test/unit/ingress/ingress-config.test.ts'] },
-  delays: { mutate: ['lib/platform/backoff.ts', 'lib/platform/queue-sender.ts'], tests: ['test/unit/backoff.test.ts', 'test/unit/queue-delays.test.ts', 'test/unit/queue-sender.test.ts', 'test/unit/policy.test.ts', 'test/integration/queue-function.test.ts'] },
+  delays: { mutate: ['lib/platform/backoff.ts', 'lib/platform/queue-sender.ts', 'lib/platform/batches.ts'], tests: ['test/unit/backoff.test.ts', 'test/unit/queue-delays.test.ts', 'test/unit/queue-sender.test.ts', 'test/unit/policy.test.ts', 'test/integration/queue-function.test.ts'] },
   'time-budget': { mutate: ['lib/ways-in/time-budget.ts'], tests: ['test/unit/time-budget.test.ts', 'test/unit/time-budget-margins.test.ts', 'test/integration/schedule-and-manual.test.ts'] },
   pipeline: { mutate: ['lib/pipeline/process-failure.ts'], tests: ['test/integration/ledger.test.ts', 'test/integration/queue-function.test.ts', 'test/integration/key-safety.test.ts'] },
   settlement: { mutate: ['lib/pipeline/settlement.ts'], tests: ['test/integration/queue-function.test.ts', 'test/integration/schedule-and-manual.test.ts'] },
