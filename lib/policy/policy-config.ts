@@ -63,6 +63,9 @@ function buildSchemas() {
 let schemas: ReturnType<typeof buildSchemas> | undefined;
 const policySchemas = () => (schemas ??= buildSchemas());
 
+/** The policy document's schema as operators write it; docs/retry-policy.schema.json is generated from it. */
+export const retryPolicySchema = () => policySchemas().policySchema;
+
 /** One rule: the first whose codes, reason substrings or statuses match decides. */
 export interface PolicyRule {
   readonly id: string;

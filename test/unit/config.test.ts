@@ -52,7 +52,7 @@ describe('configuration from the environment', () => {
 });
 
 describe('every variable keeps its default and its accepted range', () => {
-  // variable, field, default, min, max (README, "Configuration").
+  // variable, field, default, min, max (docs/configuration.md).
   const numbers: ReadonlyArray<[string, keyof AppConfig, number, number, number]> = [
     ['CREDENTIALS_CACHE_TTL_SECONDS', 'credentialsCacheTtlSeconds', 300, 1, 86_400],
     ['LEDGER_TTL_DAYS', 'ledgerTtlDays', 30, 1, 3650],
