@@ -1,3 +1,4 @@
+import { DEAD_LETTER_ATTRIBUTES, readTime } from '../lib/pipeline/message-attributes.js';
 import type { Message } from '@aws-sdk/client-sqs';
 import { normaliseBody } from '../lib/events/normalise.js';
 import { renderTable } from '../local/table.js';
@@ -30,24 +31,25 @@ export interface DeadLetterRow {
   readonly body_cut?: { readonly original_bytes: number; readonly sha256: string } | undefined;
 }
 
+const NAMES = DEAD_LETTER_ATTRIBUTES;
 const attribute = (message: Message, name: string) => message.MessageAttributes?.[name]?.StringValue;
 
 export function describeDeadLetter(message: Message, now: number): DeadLetterRow {
   const body = message.Body ?? '';
   const parsed = normaliseBody(body, { checkRegion: () => undefined });
-  const attempts = Number(attribute(message, 'attempts'));
-  const decidedAt = attribute(message, 'decided_at');
+  const attempts = Number(attribute(message, NAMES.attempts));
+  const decidedAt = attribute(message, NAMES.decidedAt);
   const sentAt = Number(message.Attributes?.SentTimestamp);
-  const since = decidedAt ? Date.parse(decidedAt) : sentAt;
+  const since = readTime(decidedAt) ?? sentAt;
   return {
     message_id: message.MessageId ?? '',
     failure: parsed.ok ? { project_id: parsed.failure.projectId, record_id: parsed.failure.recordId, task_id: parsed.failure.taskId } : undefined,
-    reason: attribute(message, 'reason') ?? REDRIVE_REASON,
-    error_code: attribute(message, 'error_code'),
-    attempts: Number.isFinite(attempts) && attribute(message, 'attempts') !== undefined ? attempts : undefined,
-    rule_id: attribute(message, 'rule_id'),
+    reason: attribute(message, NAMES.reason) ?? REDRIVE_REASON,
+    error_code: attribute(message, NAMES.errorCode),
+    attempts: Number.isFinite(attempts) && attribute(message, NAMES.attempts) !== undefined ? attempts : undefined,
+    rule_id: attribute(message, NAMES.ruleId),
     decided_at: decidedAt,
-    first_seen_at: attribute(message, 'first_seen_at'),
+    first_seen_at: attribute(message, NAMES.firstSeenAt),
     age_seconds: Number.isFinite(since) ? Math.max(0, Math.round((now - since) / 1000)) : undefined,
     body,
     body_cut: cutBody(message),
@@ -55,8 +57,8 @@ export function describeDeadLetter(message: Message, now: number): DeadLetterRow
 }
 
 function cutBody(message: Message): DeadLetterRow['body_cut'] {
-  const bytes = Number(attribute(message, 'body_bytes'));
-  const sha256 = attribute(message, 'body_sha256');
+  const bytes = Number(attribute(message, NAMES.bodyBytes));
+  const sha256 = attribute(message, NAMES.bodySha256);
   return Number.isFinite(bytes) && sha256 !== undefined ? { original_bytes: bytes, sha256 } : undefined;
 }
 

@@ -3,8 +3,8 @@ import type { SQSRecord } from 'aws-lambda';
 import type { SourceMessage } from '../platform/queue-sender.js';
 
 /**
- * The queue's message attributes, in one place (docs/operations.md, "Dead
- * letters"): the names this service sets on a re-enqueued message and on a
+ * The queue's message attributes, in one place (docs/ways-in.md,
+ * "Re-enqueued messages" and "Dead-letter messages"): the names this service sets on a re-enqueued message and on a
  * dead letter, reading them from Lambda's event shape, and their one time
  * format (ISO 8601; epoch milliseconds, which an earlier version wrote, are
  * still read). The functions and `npm run ops` use these and nothing else.
