@@ -1,9 +1,9 @@
-import { isChain, isLink, memberKey, newChain, pendingKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type Link, type RunFacts } from './chain.js';
-import { locateRun, placedElsewhere, type LocateAccess, type Located, type RecordLookup } from './locate.js';
+import { isChain, isLink, memberKey, newChain, pendingKey, readingKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type Link, type RunFacts } from './chain.js';
+import { locateRun, ownedElsewhere, type LocateAccess, type Located, type RecordLookup } from './locate.js';
 import { runsOf } from './runs.js';
 import { claimed, deadLettered, released, retried, unknown, type Evidence, type RetriedDetails } from './transitions.js';
 import { exponentialCeiling } from '../platform/backoff.js';
-import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore } from './store.js';
+import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore, type Marker } from './store.js';
 import { logger } from '../platform/observability.js';
 
 /**
@@ -82,8 +82,9 @@ export class AttemptLedger {
     const next = this.stamped(claimed(from, located.run, intent, { now, leaseMs: this.options.leaseMs, decidedAt: options.decidedAt, freshTask: options.freshTask }));
     // A retry's pending marker goes with its claim: if this holder dies mid-call, a failure of the retry's run
     // reported before anyone links it still finds this chain (an unconfirmed claim's marker is ignored).
-    const markers = intent === 'retry' ? [this.pendingOf(next), this.memberOf(next, located.run.taskId)] : [];
-    const [written] = await Promise.all([this.store.write(next, expectedRev), ...markers.map((marker) => marker && this.store.put(marker))]);
+    const marker = intent === 'retry' ? this.pendingOf(next) : undefined;
+    const member = intent === 'retry' ? this.memberOf(next, located.run.taskId) : undefined;
+    const [written] = await Promise.all([this.store.write(next, expectedRev), marker && this.store.putMarker(marker), member && this.store.put(member)]);
     return written === 'written' ? { chain: next } : undefined;
   }
 
@@ -119,12 +120,11 @@ export class AttemptLedger {
   }
 
   /**
-   * The runs among these that a chain other than `chainKey` places among its
-   * own (lib/ledger/locate.ts placedElsewhere), by record id: the lost-answer
-   * lookup never takes such a run for its own.
+   * The runs among these that belong to a chain other than `chain` (its lost
+   * retry's lookup asks: lib/ledger/locate.ts ownedElsewhere), by record id.
    */
-  async claimedElsewhere(chainKey: string, runs: readonly RunFacts[]): Promise<Set<string>> {
-    const elsewhere = await Promise.all(runs.map((run) => placedElsewhere(this.access(), run, chainKey)));
+  async claimedElsewhere(chain: Chain, runs: readonly RunFacts[]): Promise<Set<string>> {
+    const elsewhere = await Promise.all(runs.map((run) => ownedElsewhere(this.access(), run, chain)));
     return new Set(runs.filter((_, i) => elsewhere[i]).map((run) => run.recordId));
   }
 
@@ -136,7 +136,7 @@ export class AttemptLedger {
   async markUnknown(claim: Claim, evidence: Evidence, facts?: RunFacts): Promise<void> {
     const chain = facts ? withRunFacts(claim.chain, facts) : claim.chain;
     const marker = this.pendingOf(chain);
-    await Promise.all([this.store.write(this.stamped(unknown(chain, evidence, { now: this.now() })), claim.chain.rev), marker ? this.store.put(marker) : undefined]);
+    await Promise.all([this.store.write(this.stamped(unknown(chain, evidence, { now: this.now() })), claim.chain.rev), marker && this.store.putMarker(marker)]);
   }
 
   /** Gives the claim back; a retry's attempt is not counted (the script did not run). */
@@ -173,6 +173,18 @@ export class AttemptLedger {
     if (isLink(current) && current.link_to !== link.link_to) logger.warn('a retry answered a task another chain already links: its link is kept', { task: link.pk, chain: link.link_to, linkedTo: current.link_to });
   }
 
+  /** Which of these readings of Workspace's retry any container has recorded an answer showing, for this project (lib/workspace/retry-readings.ts). */
+  async readingsSeen<R extends string>(projectId: string, readings: readonly R[]): Promise<R[]> {
+    const items = await Promise.all(readings.map((reading) => this.store.read(readingKey(projectId, reading))));
+    return readings.filter((_, i) => items[i] !== undefined);
+  }
+
+  /** Records that an answer showed this reading (best effort: each container also keeps its own). */
+  async noteReading(projectId: string, reading: string): Promise<void> {
+    const item = { pk: readingKey(projectId, reading), seen_at: this.now() };
+    await this.store.put(item);
+  }
+
   /** Reads one item by key (sweep progress, operators, tests). */
   get(pk: string): Promise<Item | undefined> {
     return this.store.read(pk);
@@ -189,8 +201,10 @@ export class AttemptLedger {
     return taskId && desktop && script ? this.stamped({ pk: memberKey(project, taskId, desktop, script), link_to: chain.pk, generation: chain.attempts }) : undefined;
   }
 
-  private pendingOf(chain: Chain): (Link & { expires_at: number }) | undefined {
-    return chain.resource_id && chain.script_id ? this.stamped({ pk: pendingKey(chain.project_id, chain.resource_id, chain.script_id), link_to: chain.pk, generation: chain.attempts }) : undefined;
+  /** The pending marker naming this chain first (the store keeps the chains before it: lib/ledger/chain.ts markerChains). */
+  private pendingOf(chain: Chain): Marker | undefined {
+    if (!chain.resource_id || !chain.script_id) return undefined;
+    return this.stamped({ pk: pendingKey(chain.project_id, chain.resource_id, chain.script_id), link_to: chain.pk, generation: chain.attempts });
   }
 
   /**

@@ -98,6 +98,21 @@ export const taskKey = (projectId: string, taskId: string): string => `${project
  */
 export const pendingKey = (projectId: string, resourceId: string, scriptId: string): string => `${projectId}#pending#${resourceId}#${scriptId}`;
 
+/** That a retry's answer showed this reading of Workspace's retry, for the project (lib/workspace/retry-readings.ts). */
+export const readingKey = (projectId: string, reading: string): string => `${projectId}#reading#${reading}`;
+
+/**
+ * The chains a pending marker names, the last claimer first: `link_to`, then
+ * the ones before it (`recent`, newest first), so a chain whose retry is
+ * still pending is found even after another chain of the same desktop and
+ * script claimed.
+ */
+export function markerChains(item: Record<string, unknown> | undefined): string[] {
+  if (!isLink(item)) return [];
+  const recent = Array.isArray(item['recent']) ? item['recent'].filter((key): key is string => typeof key === 'string') : [];
+  return [...new Set([item.link_to, ...recent])];
+}
+
 /**
  * A chain that retried a run of this task on this desktop and script: a
  * retry that adds its run to the retried run's own task is found by it (and

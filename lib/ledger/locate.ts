@@ -1,5 +1,5 @@
-import { isChain, isLink, memberKey, newChain, overlaidFacts, pendingKey, recordKey, taskKey, type Chain, type RunFacts } from './chain.js';
-import { placeRun, type CurrentRun } from './runs.js';
+import { isChain, isLink, markerChains, memberKey, newChain, overlaidFacts, pendingKey, recordKey, taskKey, type Chain, type RunFacts } from './chain.js';
+import { placeRun, runsOf, type CurrentRun } from './runs.js';
 import type { Item, LedgerStore } from './store.js';
 
 /**
@@ -48,7 +48,7 @@ export async function locateRun(access: LocateAccess, run: RunFacts, lookup: Rec
   const first = await placeAmongCandidates(access, run);
   if (first.located) return first.located;
   const complete = run.taskId !== undefined && run.resourceId !== undefined && run.scriptId !== undefined;
-  if (complete && !first.ask) return startChain(access, run, first.own, lookup, options, options.cache ? 'over-pointer' : 'never');
+  if (complete && !first.ask) return startChain(access, run, first, lookup, options, options.cache ? 'over-pointer' : 'never');
   // One lookup: what the event lacks, or the record's current run (its start, and whether it failed) when the event has no start.
   const { failed, ...now } = await lookup();
   const full = overlaidFacts(now, run);
@@ -60,7 +60,7 @@ export async function locateRun(access: LocateAccess, run: RunFacts, lookup: Rec
     }
     return second.located;
   }
-  return startChain(access, full, second.own, lookup, options, options.cache ? 'always' : 'never');
+  return startChain(access, full, second, lookup, options, options.cache ? 'always' : 'never');
 }
 
 interface Candidates {
@@ -71,16 +71,8 @@ interface Candidates {
   readonly own: Item | undefined;
 }
 
-/**
- * Whether a chain other than `chainKey` places this run among its runs, by
- * any key that leads to one (its record's item, its task's link, its desktop
- * and script's marker): the lost-answer lookup never takes such a run.
- */
-export async function placedElsewhere(access: LocateAccess, run: RunFacts, chainKey: string): Promise<boolean> {
-  return (await placeAmongCandidates(access, run, undefined, chainKey)).located !== undefined;
-}
-
-async function placeAmongCandidates(access: LocateAccess, run: RunFacts, current?: CurrentRun, except?: string): Promise<Candidates> {
+/** The chains a run's keys lead to (other than `except`), in the order they are asked, with the record's own item and the marker's chains. */
+async function candidateChains(access: LocateAccess, run: RunFacts, except?: string): Promise<{ chains: Chain[]; own: Item | undefined; pending: string[] }> {
   const { store } = access;
   const onDesktop = run.resourceId !== undefined && run.scriptId !== undefined;
   const [own, link, member, marker] = await Promise.all([
@@ -89,18 +81,62 @@ async function placeAmongCandidates(access: LocateAccess, run: RunFacts, current
     run.taskId && onDesktop ? store.read(memberKey(run.projectId, run.taskId, run.resourceId!, run.scriptId!)) : undefined,
     onDesktop ? store.read(pendingKey(run.projectId, run.resourceId!, run.scriptId!)) : undefined,
   ]);
-  // A retry's task link first (the lineage's word), the record's own item, its task's chain on its desktop and script, the marker.
-  const leads = [link, own, member, marker].map((item) => (isChain(item) ? item.pk : isLink(item) ? item.link_to : undefined));
-  const keys = [...new Set(leads.filter((key): key is string => key !== undefined && key !== except))];
-  const chains = await Promise.all(keys.map((key) => (isChain(own) && own.pk === key ? own : store.read(key))));
+  const pending = markerChains(marker);
+  // A retry's task link first (the lineage's word), the record's own item, its task's chain on its desktop and script, the marker's chains.
+  const leads = [link, own, member].map((item) => (isChain(item) ? item.pk : isLink(item) ? item.link_to : undefined));
+  const keys = [...new Set([...leads, ...pending].filter((key): key is string => key !== undefined && key !== except))];
+  const items = await Promise.all(keys.map((key) => (isChain(own) && own.pk === key ? own : store.read(key))));
+  return { chains: items.filter(isChain), own, pending };
+}
+
+async function placeAmongCandidates(access: LocateAccess, run: RunFacts, current?: CurrentRun): Promise<Candidates> {
+  const { chains, own } = await candidateChains(access, run);
   let ask = false;
   for (const chain of chains) {
-    if (!isChain(chain)) continue;
     const placement = placeRun(chain, run, { skewMs: access.skewMs }, current);
     if (placement.kind === 'run') return { located: { chainKey: chain.pk, chain, generation: placement.generation, run }, ask, own };
     if (placement.kind === 'ask') ask = true;
   }
   return { ask, own };
+}
+
+/**
+ * Whether a run belongs to a chain other than `self`, for the lost-answer
+ * lookup of `self` (whose retry's answer is lost). Another chain's, when a
+ * chain its keys lead to places it by what it knows (lib/ledger/runs.ts,
+ * `knownOnly`), or it runs a record or in a task another chain already had and
+ * `self` did not (whatever the reading, a retry's run is in a new task, in the
+ * retried run's task, or the retried record itself). Else, a run of no
+ * record or task of `self`'s that another chain with a lost answer could also
+ * take goes to the first in line (it surely called, its holder did not die
+ * first; else it claimed last before the run started; else first after), so
+ * no run is taken by two chains.
+ */
+export async function ownedElsewhere(access: LocateAccess, run: RunFacts, self: Chain): Promise<boolean> {
+  const { chains } = await candidateChains(access, run, self.pk);
+  const skew = { skewMs: access.skewMs };
+  if (chains.some((chain) => placeRun(chain, run, { ...skew, knownOnly: true }).kind === 'run')) return true;
+  if (tiedTo(self, run)) return false;
+  if (chains.some((chain) => tiedTo(chain, run))) return true;
+  return chains.some((chain) => isPending(chain) && placeRun(chain, run, skew).kind === 'run' && beforeInLine(chain, self, run.startedAt) < 0);
+}
+
+/** Whether a run is of a record, or in a task, that the chain already had. */
+function tiedTo(chain: Chain, run: RunFacts): boolean {
+  return runsOf(chain).some((entry) => entry.record === run.recordId || (entry.task !== undefined && entry.task === run.taskId));
+}
+
+function isPending(chain: Chain): boolean {
+  return chain.state === 'unknown' || (chain.state === 'claimed' && chain.intent === 'retry');
+}
+
+/** Which of two chains with a lost answer takes a run that started at `start` (negative: `a`). */
+function beforeInLine(a: Chain, b: Chain, start: number | undefined): number {
+  const called = (c: Chain) => (c.state === 'unknown' ? 0 : 1);
+  const claimedAt = (c: Chain) => c.claimed_at ?? 0;
+  const before = (c: Chain) => (start === undefined || claimedAt(c) <= start ? 0 : 1);
+  const order = (c: Chain) => (before(c) === 0 ? -claimedAt(c) : claimedAt(c));
+  return called(a) - called(b) || before(a) - before(b) || order(a) - order(b) || (a.pk < b.pk ? -1 : a.pk > b.pk ? 1 : 0);
 }
 
 /**
@@ -110,7 +146,8 @@ async function placeAmongCandidates(access: LocateAccess, run: RunFacts, current
  * run that turned out not to have run) unless nothing may be written (a dry
  * run); otherwise written by its first claim.
  */
-async function startChain(access: LocateAccess, run: RunFacts, own: Item | undefined, lookup: RecordLookup, options: { readonly cache: boolean }, write: 'always' | 'over-pointer' | 'never'): Promise<Located> {
+async function startChain(access: LocateAccess, run: RunFacts, found: Candidates, lookup: RecordLookup, options: { readonly cache: boolean }, write: 'always' | 'over-pointer' | 'never'): Promise<Located> {
+  const { own } = found;
   const chainKey = recordKey(run.projectId, run.recordId);
   // The record is a chain's root whatever its keys say (its desktop or script was given otherwise): that chain.
   if (isChain(own)) return { chainKey, chain: own, generation: 0, run };

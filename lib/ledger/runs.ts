@@ -24,6 +24,12 @@ export type Placement =
 export interface PlacementOptions {
   /** How far other clocks may differ from ours: a retry's run may show a start this much before its claim. */
   readonly skewMs: number;
+  /**
+   * Place only by what the chain knows: a retry whose answer was lost places
+   * no run (it could be anyone's on its desktop and script). Whether a run is
+   * another chain's is asked so.
+   */
+  readonly knownOnly?: boolean | undefined;
 }
 
 /**
@@ -57,13 +63,14 @@ function handlingOf(chain: Chain): number {
 }
 
 /** The entries that are, or may be, runs of `record`: where it ran first, then each retry that may have run it again in place. */
-export function runsOfRecord(entries: readonly RunEntry[], record: string): RunEntry[] {
+export function runsOfRecord(entries: readonly RunEntry[], record: string, knownOnly = false): RunEntry[] {
   const sequence: RunEntry[] = [];
   const inPlace = mayRunInPlace(entries);
   for (const entry of entries) {
     const previous = sequence.at(-1);
+    const answer = knownOnly ? entry.task !== undefined && entry.task === previous?.task : entry.task === undefined || entry.task === previous?.task;
     if (entry.record === record) sequence.push(entry);
-    else if (inPlace && entry.record === undefined && previous && previous.g === entry.g - 1 && (entry.task === undefined || entry.task === previous.task)) sequence.push(entry);
+    else if (inPlace && entry.record === undefined && previous && previous.g === entry.g - 1 && answer) sequence.push(entry);
   }
   return sequence;
 }
@@ -95,10 +102,10 @@ export interface CurrentRun {
 export function placeRun(chain: Chain, run: Pick<RunFacts, 'recordId' | 'taskId' | 'resourceId' | 'scriptId' | 'startedAt'>, options: PlacementOptions, current?: CurrentRun): Placement {
   if (differs(chain.resource_id, run.resourceId) || differs(chain.script_id, run.scriptId)) return { kind: 'not-ours' };
   const entries = runsOf(chain);
-  const sequence = runsOfRecord(entries, run.recordId);
+  const sequence = runsOfRecord(entries, run.recordId, options.knownOnly);
   if (sequence.length > 0) return placeInSequence(sequence, run.startedAt, current);
   const newest = entries.at(-1)!;
-  if (newest.g === 0 || newest.record !== undefined) return { kind: 'not-ours' };
+  if (newest.g === 0 || newest.record !== undefined || (options.knownOnly && newest.task === undefined)) return { kind: 'not-ours' };
   // A record the chain has not seen: the newest retry's run, if that retry's answer named its task (or was lost).
   if (run.taskId === undefined) return current ? { kind: 'not-ours' } : { kind: 'ask' };
   // A retry known to answer with a new task does not put its run in a task the chain already had.

@@ -40,7 +40,23 @@ export interface LedgerStore {
   put(item: Keyed): Promise<void>;
   /** Puts many unconditional items; returns the keys that could not be written. */
   putAll(items: ReadonlyArray<Keyed>): Promise<string[]>;
+  /**
+   * Writes a pending marker's fields and puts `marker.link_to` first in its
+   * `recent` list, in one atomic update, so concurrent claims on one desktop
+   * and script all stay in it; past MARKER_RECENT entries it keeps the newest.
+   */
+  putMarker(marker: Marker): Promise<void>;
 }
+
+/** A pending marker (lib/ledger/chain.ts pendingKey): the last chain that claimed, and the ones before it, newest first. */
+export interface Marker extends Keyed {
+  readonly link_to: string;
+  readonly generation: number;
+  readonly expires_at: number;
+}
+
+/** How many chains a pending marker keeps in `recent`. */
+export const MARKER_RECENT = 8;
 
 const MAX_BATCH_GET = 100;
 const MAX_BATCH_WRITE = 25;
@@ -96,6 +112,20 @@ export class DynamoLedgerStore implements LedgerStore {
   async putAll(items: ReadonlyArray<Keyed>): Promise<string[]> {
     const settled = await Promise.allSettled(items.map((item) => this.put(item)));
     return items.filter((_, i) => settled[i]!.status === 'rejected').map((item) => item.pk);
+  }
+
+  async putMarker(marker: Marker): Promise<void> {
+    const values = toAttributes({ ':to': marker.link_to, ':g': marker.generation, ':ttl': marker.expires_at, ':one': [marker.link_to], ':none': [], ':max': MARKER_RECENT });
+    const update = 'SET link_to = :to, generation = :g, expires_at = :ttl, recent = list_append(:one, if_not_exists(recent, :none))';
+    try {
+      await this.db.send('UpdateItem', { TableName: this.tableName, Key: { pk: { S: marker.pk } }, UpdateExpression: update, ConditionExpression: 'attribute_not_exists(recent) OR size(recent) < :max', ExpressionAttributeValues: values });
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw this.unavailable('written', error);
+      // Full: the newest entries only, the newest first (a claim racing this rewrite may lose its entry: the next one puts it back).
+      const current = await this.read(marker.pk);
+      const recent = Array.isArray(current?.['recent']) ? (current['recent'] as unknown[]) : [];
+      await this.put({ ...marker, recent: [marker.link_to, ...recent.filter((key) => key !== marker.link_to)].slice(0, MARKER_RECENT / 2) } as Keyed);
+    }
   }
 
   private schedule(): void {

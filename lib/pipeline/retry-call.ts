@@ -58,7 +58,8 @@ export async function callRetry(found: Located, standing: Extract<Standing, { ki
   }
   deps.errorBudget.record(true);
   const attempt = claim.chain.attempts;
-  deps.readings?.observe(retriedTaskOf(claim.chain), accepted.taskId);
+  const learned = deps.readings?.observe(retriedTaskOf(claim.chain), accepted.taskId);
+  if (learned) await deps.ledger.noteReading(ctx.project.projectId, learned).catch(() => undefined);
   try {
     const { outcome } = await deps.ledger.settleRetried(claim, { taskId: accepted.taskId, requestId: accepted.requestId, ruleId: decision.ruleId, forcedBy, via: 'answer' });
     if (outcome === 'lease-lost') {

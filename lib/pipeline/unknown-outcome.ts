@@ -4,10 +4,10 @@ import { placeRun, runsOf } from '../ledger/runs.js';
 import { released } from '../ledger/transitions.js';
 import type { Standing } from '../ledger/standing.js';
 import { withKey } from '../workspace/key-calls.js';
+import type { Reading } from '../workspace/retry-readings.js';
 import type { FailureContext } from './context.js';
 import { decideAndAct } from './decide.js';
 import type { Resolution } from './resolution.js';
-import { retriedTaskOf } from './retry-call.js';
 import { lookUpRun, runsSince } from './workspace-lookups.js';
 
 /**
@@ -39,7 +39,6 @@ export async function resolveUnknownOutcome(located: Located, standing: Extract<
     if (ctx.dryRun) return dryRunPreview(`would record the lost retry as retried: Workspace shows its run (record ${landed.recordId}, task ${taskId})`, 'lost-answer-found', ctx, chain);
     const written = await deps.ledger.resolveLanded(chain, { taskId, via: 'lookup', run: landed });
     if (!written) return 'conflict';
-    deps.readings?.observe(retriedTaskOf(chain), taskId);
     // This event is a later run (the lost retry's own, or its failure): written now, it is decided as its generation.
     if (located.generation > standing.attemptsMade) return 'conflict';
     return { kind: 'retried', newTaskId: taskId, ruleId: 'lost-answer-found', attempt: chain.attempts, via: 'lookup' };
@@ -66,12 +65,31 @@ async function findOwnRun(chain: Chain, on: { readonly resourceId: string; reado
   const retry = chain.attempts;
   const candidates = runs.filter((run) => run.taskId !== undefined && placesAt(chain, run, skewMs) === retry);
   if (candidates.length === 0) return undefined;
-  const elsewhere = await deps.ledger.claimedElsewhere(chain.pk, candidates);
+  const elsewhere = await deps.ledger.claimedElsewhere(chain, candidates);
   const ours = candidates.filter((run) => !elsewhere.has(run.recordId));
   const known = runsOf(chain);
   const tied = (run: RunFacts) => known.some((entry) => entry.g < retry && (entry.record === run.recordId || entry.task === run.taskId));
+  // Once answers have shown the reading, a retry's run is tied to its chain (same task) or never is (new task).
+  const seen = await readingsKnown(chain, ctx);
+  const fitting = seen.size === 1 ? ours.filter((run) => tied(run) === seen.has('same-task')) : ours;
   const rank = (run: RunFacts) => (tied(run) ? 0 : (run.startedAt ?? claimedAt) >= claimedAt ? 1 : 2);
-  return ours.sort((a, b) => rank(a) - rank(b) || (a.startedAt ?? 0) - (b.startedAt ?? 0))[0];
+  return fitting.sort((a, b) => rank(a) - rank(b) || (a.startedAt ?? 0) - (b.startedAt ?? 0))[0];
+}
+
+/** What answers have shown of Workspace's retry: this chain's own, this container's, and any container's in the ledger. */
+async function readingsKnown(chain: Chain, ctx: FailureContext): Promise<Set<Reading>> {
+  const readings: readonly Reading[] = ['new-task', 'same-task'];
+  const recorded = await ctx.deps.ledger.readingsSeen(ctx.project.projectId, readings);
+  ctx.deps.readings?.learn(recorded);
+  const seen = new Set<Reading>(recorded);
+  for (const reading of readings) if (ctx.deps.readings?.has(reading)) seen.add(reading);
+  const runs = runsOf(chain);
+  runs.forEach((entry, i) => {
+    const previous = runs[i - 1];
+    if (entry.fresh_task) seen.add('new-task');
+    if (previous?.task !== undefined && entry.task !== undefined) seen.add(entry.task === previous.task ? 'same-task' : 'new-task');
+  });
+  return seen;
 }
 
 function placesAt(chain: Chain, run: RunFacts, skewMs: number): number | undefined {

@@ -30,7 +30,7 @@ function countedStore(bend?: Bend<'BatchWriteItem'>): { store: DynamoLedgerStore
 const runOf = (recordId: string) => ({ projectId: PROJECT_ID, recordId, taskId: `task-of-${recordId}`, resourceId: `desk-of-${recordId}`, scriptId: 'script-1' });
 
 describe('unconditional puts share a round trip', () => {
-  it('the pending markers of ten retry claims taken together go in one BatchWriteItem, and each claim returns with its marker written', async () => {
+  it('the task markers of ten retry claims taken together go in one BatchWriteItem, each pending marker in one atomic update, and each claim returns with its markers written', async () => {
     // Prepare
     const { store, calls } = countedStore();
     const ledger = new AttemptLedger(store, { leaseMs: 60_000, ttlDays: 30, sleep: async () => undefined });
@@ -43,8 +43,21 @@ describe('unconditional puts share a round trip', () => {
 
     // Assess
     expect(claims.every(Boolean)).toBe(true);
-    expect(Object.fromEntries(calls)).toEqual({ PutItem: 10, BatchWriteItem: 1 });
-    for (const run of runs) expect(await store.read(pendingKey(run.projectId, run.resourceId, run.scriptId))).toMatchObject({ link_to: expect.stringContaining(run.recordId) });
+    expect(Object.fromEntries(calls)).toEqual({ PutItem: 10, BatchWriteItem: 1, UpdateItem: 10 });
+    for (const run of runs) expect(await store.read(pendingKey(run.projectId, run.resourceId, run.scriptId))).toMatchObject({ link_to: expect.stringContaining(run.recordId), recent: [expect.stringContaining(run.recordId)] });
+  });
+
+  it('a pending marker keeps every chain that claimed on its desktop and script, the newest first, also when claims race, and only the newest when full', async () => {
+    // Prepare
+    const { store } = countedStore();
+    const marker = (chain: string) => ({ pk: 'marker-of-desk-and-script', link_to: chain, generation: 1, expires_at: 2_000_000_000 });
+    // Act: three claims at once, then enough to fill it.
+    await Promise.all(['a', 'b', 'c'].map((chain) => store.putMarker(marker(chain))));
+    const racing = (await store.read('marker-of-desk-and-script'))?.['recent'] as string[];
+    for (const chain of ['d', 'e', 'f', 'g', 'h', 'i']) await store.putMarker(marker(chain));
+    // Assess
+    expect([...racing].sort()).toEqual(['a', 'b', 'c']);
+    expect(await store.read('marker-of-desk-and-script')).toMatchObject({ link_to: 'i', recent: ['i', 'h', 'g', 'f'] });
   });
 
   it('two puts of one key in one turn go in separate calls (a batch may not name a key twice) and both land', async () => {

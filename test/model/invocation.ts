@@ -61,6 +61,7 @@ export class Invocation {
       write: (item, rev) => this.io(`write ${item.pk}@${rev}`, () => store.write(item, rev)),
       put: (item) => this.io(`put ${item.pk}`, () => store.put(item)),
       putAll: (items) => this.io(`putAll ${items.map((i) => i.pk).join(',')}`, () => store.putAll(items)),
+      putMarker: (marker) => this.io(`putMarker ${marker.pk}`, () => store.putMarker(marker)),
     };
   }
 

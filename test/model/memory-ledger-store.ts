@@ -1,5 +1,5 @@
 import { isChain } from '../../lib/ledger/chain.js';
-import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore } from '../../lib/ledger/store.js';
+import { LedgerUnavailableError, MARKER_RECENT, type Item, type Keyed, type LedgerStore, type Marker } from '../../lib/ledger/store.js';
 
 /**
  * The ledger table on a map, with the same contract as DynamoLedgerStore:
@@ -46,6 +46,15 @@ export class MemoryLedgerStore implements LedgerStore {
     const lost = this.fault('write', item.pk);
     this.store(item);
     this.after(lost, item.pk, undefined);
+  }
+
+  async putMarker(marker: Marker): Promise<void> {
+    const lost = this.fault('write', marker.pk);
+    const recent = this.items.get(marker.pk)?.['recent'];
+    const before = Array.isArray(recent) ? (recent as string[]) : [];
+    const recentNow = before.length < MARKER_RECENT ? [marker.link_to, ...before] : [marker.link_to, ...before.filter((key) => key !== marker.link_to)].slice(0, MARKER_RECENT / 2);
+    this.store({ ...marker, recent: recentNow } as Keyed);
+    this.after(lost, marker.pk, undefined);
   }
 
   async putAll(items: ReadonlyArray<Keyed>): Promise<string[]> {

@@ -7,15 +7,16 @@ import { quietPipelineEachTest } from './quiet-pipeline.js';
 import { deliver, drain } from './ways-in.js';
 import { REASONS, World } from './world.js';
 import type { RetryReading } from '../../local/workspace-state.js';
+import { PROJECT_ID } from '../helpers/factories.js';
 
 /**
- * Sequences that break the attempt-ledger protocol (docs/ledger-protocol.md)
- * as the code stands, replayed step by step (no scheduler). Each is marked
- * `it.fails` under the readings where it breaks, so the suite stays green;
- * remove `.fails` with the fix. Most need one script run on one desktop by
- * several tasks (a scheduled script, or one run again by hand): the pending
- * marker `<project>#pending#<desktop>#<script>` then names only the chain that
- * claimed last, while the others' lost retries still rely on it.
+ * Whose run is whose when one script runs on one desktop in several tasks (a
+ * scheduled script, or one run again by hand), or a record is run again by
+ * hand: replayed step by step (no scheduler), under the readings where each
+ * sequence once broke the protocol (docs/ledger-protocol.md). The pending
+ * marker remembers the chains that claimed before the last one, a lost
+ * answer's run goes to the chain that surely called, and a known reading
+ * tells tied runs from untied ones. The one window kept is `it.fails`.
  */
 
 let world: World;
@@ -39,7 +40,7 @@ function twoTasksOnOneDesktop(reading: RetryReading, maxAttempts: number): World
 
 describe('one script on one desktop in several tasks: whose run is whose', () => {
   // Breaks under every reading (new-task and original-task: r1 retried twice and r2 never; in-place: r1's chain gets a second retry past max_attempts).
-  it.fails.each(['new-task', 'original-task', 'in-place'] as const)(
+  it.each(['new-task', 'original-task', 'in-place'] as const)(
     'a lost retry\'s own run is not disowned because another chain of the same desktop and script holds an unresolved claim (%s)',
     async (reading) => {
       // Prepare: r1's retry lands but its answer is lost; then r2's holder claims and dies before calling (the pending marker now names r2's chain).
@@ -58,7 +59,7 @@ describe('one script on one desktop in several tasks: whose run is whose', () =>
   );
 
   // Breaks under new-task; under original-task and in-place the run is found through its task marker or its own record.
-  it.fails('a dead holder\'s lookup does not take the run that another chain\'s lost retry started on the same desktop and script (new-task)', async () => {
+  it('a dead holder\'s lookup does not take the run that another chain\'s lost retry started on the same desktop and script (new-task)', async () => {
     // Prepare: r2's retry lands (r3, task t3) with its answer lost; then r1's holder claims (the pending marker now names r1's chain) and dies before calling.
     twoTasksOnOneDesktop('new-task', 3);
     world.ws.armRetry('lose-502');
@@ -74,7 +75,7 @@ describe('one script on one desktop in several tasks: whose run is whose', () =>
   });
 
   // Breaks under new-task; under original-task and in-place the run is found through its task marker or its own record.
-  it.fails('a lost retry\'s own run that fails before the lookup stays in its chain when another chain of the same desktop and script claimed meanwhile (new-task)', async () => {
+  it('a lost retry\'s own run that fails before the lookup stays in its chain when another chain of the same desktop and script claimed meanwhile (new-task)', async () => {
     // Prepare: r1's retry lands (r3, task t3) with its answer lost; r2 is retried normally 5 s later (its claim overwrites the pending marker).
     twoTasksOnOneDesktop('new-task', 3);
     world.ws.armRetry('lose-502');
@@ -94,9 +95,23 @@ describe('one script on one desktop in several tasks: whose run is whose', () =>
 });
 
 describe('a run of another task on the same desktop and script, when the retry did not run', () => {
-  /** r1 (task t1, d1) claimed by a holder that dies before calling; 30 s later the script runs on d1 in another task (a schedule) and succeeds. */
-  async function deadHolderThenScheduledRun(reading: RetryReading): Promise<void> {
+  /** A world with two one-desktop tasks of script s1; its ledger, for what other containers recorded. */
+  function world0(reading: RetryReading): { ledger: ReturnType<World['deps']>['ledger'] } {
     world = new World({ maxAttempts: 3, tasks: [{ desktops: 1, reason: 'retry' }, { desktops: 1, reason: 'retry' }], reading }, async () => undefined);
+    return { ledger: world.deps(world.invocation('setup', 'none')).ledger };
+  }
+
+  // The window docs/ledger-protocol.md keeps ("Remaining window"): before any answer has shown how Workspace retries, an untied run could be ours.
+  it.fails.each(['original-task', 'in-place'] as const)('while no answer has shown the reading, the lookup may take it for the retry\'s run (%s)', async (reading) => {
+    await deadHolderThenScheduledRun(reading);
+    await deliverRecord('r1');
+    await drain(world, now);
+    expect(p3NothingLost(world)).toEqual([]);
+  });
+
+  /** r1 (task t1, d1) claimed by a holder that dies before calling; 30 s later the script runs on d1 in another task (a schedule) and succeeds. */
+  async function deadHolderThenScheduledRun(reading: RetryReading, fresh = true): Promise<void> {
+    if (fresh) world0(reading);
     emit(world, 'r1', 'plain');
     await deliverRecord('r1', 'before-call');
     world.advance(30);
@@ -105,10 +120,11 @@ describe('a run of another task on the same desktop and script, when the retry d
     world.advance(901);
   }
 
-  // The docs keep this window for new-task only ("Remaining window"); under original-task and in-place our own run would be tied to the chain.
-  it.fails.each(['original-task', 'in-place'] as const)('the lost-answer lookup does not take it for the retry\'s run: the failure is retried (%s)', async (reading) => {
-    // Prepare
-    await deadHolderThenScheduledRun(reading);
+  // Under original-task and in-place a retry's run is tied to its chain: once any answer has shown that (recorded in the ledger), an untied run is not ours.
+  it.each(['original-task', 'in-place'] as const)('the lost-answer lookup does not take it for the retry\'s run once an answer has shown the reading: the failure is retried (%s)', async (reading) => {
+    // Prepare: an earlier retry's answer named its own task (another container recorded it).
+    await world0(reading).ledger.noteReading(PROJECT_ID, 'same-task');
+    await deadHolderThenScheduledRun(reading, false);
     // Act: r1's expired claim is resolved by the lookup.
     await deliverRecord('r1');
     await drain(world, now);
@@ -116,7 +132,7 @@ describe('a run of another task on the same desktop and script, when the retry d
     expect(p3NothingLost(world)).toEqual([]);
   });
 
-  it.fails('and the container does not take Workspace for one that answers new tasks: a later in-place run that fails is its chain\'s next attempt (in-place)', async () => {
+  it('and the container does not take Workspace for one that answers new tasks: a later in-place run that fails is its chain\'s next attempt (in-place)', async () => {
     // Prepare: the lookup took the scheduled run (task t3) for r1's retry: RetryReadings saw "a new task" and every later claim says fresh_task.
     await deadHolderThenScheduledRun('in-place');
     await deliverRecord('r1');
@@ -131,7 +147,7 @@ describe('a run of another task on the same desktop and script, when the retry d
     expect(p3NothingLost(world).filter((p) => p.includes('r2#'))).toEqual([]);
   });
 
-  it.fails('and the container does not take Workspace for one that answers new tasks: a lost answer in the original task is resolved, not retried again (original-task)', async () => {
+  it('and the container does not take Workspace for one that answers new tasks: a lost answer in the original task is resolved, not retried again (original-task)', async () => {
     // Prepare: as above, under original-task.
     await deadHolderThenScheduledRun('original-task');
     await deliverRecord('r1');
@@ -149,7 +165,7 @@ describe('a run of another task on the same desktop and script, when the retry d
 describe('a record someone ran again in place before its failure was handled (in-place)', () => {
   // docs/ledger-protocol.md: "If the record's current run did not fail (someone ran it again meanwhile), the failure was superseded and is not retried."
   // Only an event with task, desktop and script but no start is checked (ledger-cases case 16); a lookup's start, or the event's, skips the check.
-  it.fails.each(['plain', 'record-only', 'record', 'sns'] as const satisfies readonly Shape[])('is not retried again while that run has not failed (event as %s)', async (shape) => {
+  it.each(['plain', 'record-only', 'record', 'sns'] as const satisfies readonly Shape[])('is not retried again while that run has not failed (event as %s)', async (shape) => {
     // Prepare: r1 failed and its event was sent; then someone retried it by hand, so r1 is RUNNING again.
     world = new World({ maxAttempts: 3, tasks: [{ desktops: 1, reason: 'retry' }], reading: 'in-place' }, async () => undefined);
     emit(world, 'r1', shape);
