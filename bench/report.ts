@@ -6,7 +6,7 @@ import type { ImportCost } from './import-profile.js';
 import type { MemoryFigures } from './memory.js';
 import type { ThroughputRow } from './throughput.js';
 
-/** The bench's figures: JSON (`--json`) or the table the README shows. */
+/** The bench's figures: JSON (`--json`) or the table docs/performance.md shows. */
 
 export interface Report {
   machine: string;

@@ -48,7 +48,7 @@ export interface AppConfig {
 // https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-parameter-name-constraints.html
 const SSM_PARAMETER_NAME = /^(?:(?:\/[A-Za-z0-9_.-]+)+|[A-Za-z0-9_.-]+)$/;
 
-/** Every variable the functions read, with its default and accepted range (README, "Configuration"). */
+/** Every variable the functions read, with its default and accepted range (docs/configuration.md). */
 const appEnv = z.object({
   WORKSPACE_REGION: required(),
   WORKSPACE_ENDPOINTS: z.string().optional(),

@@ -10,16 +10,16 @@ import { deliver, drain, launch, replay } from './ways-in.js';
 import { World } from './world.js';
 
 /**
- * Ways the attempt-ledger protocol was broken by a review (branch `break`):
- * each case replays the sequence step by step and fails on the code as it is
- * (marked `it.fails` so the suite stays green; remove `.fails` with the fix).
+ * Sequences that once broke the attempt-ledger protocol, replayed step by
+ * step (no scheduler), each kept as a regression test named for the promise
+ * it holds.
  */
 
 let world: World;
 const now = <T>(p: Promise<T>) => p;
 quietPipelineEachTest(() => world);
 
-describe('protocol breaks found by review', () => {
+describe('sequences that once broke the protocol', () => {
   it('a container whose clock runs ahead (within CLOCK_SKEW_SECONDS) does not take a live retry claim for expired and call again (P1)', async () => {
     // Prepare: one failure, sent twice (two envelopes); the first delivery is held inside its retry call.
     let release!: () => void;

@@ -3,7 +3,7 @@ import { worstCaseCallMs } from '../../lib/config/app-config.js';
 import { loadSweepConfig } from '../../lib/config/sweep-config.js';
 
 /**
- * Review (branch `break`): a way in that starts a retry with less time left
+ * A way in that starts a retry with less time left
  * than the worst-case call can be cut off by the Lambda timeout mid-call (the
  * holder dies: no "unknown", no marker), which test/model/break-cases.test.ts
  * shows can get the original run retried twice. The queue keeps
