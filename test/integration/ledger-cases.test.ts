@@ -2,7 +2,8 @@ import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ManualAnswer } from '../../lib/ways-in/manual.js';
 import { lambdaContext, toRecord } from '../../local/poller.js';
-import { body, failedRecord, inCloudEvent, inEventBridge, inSns, minutesAgo, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
+import { inCloudEvent, inEventBridge, inSns } from '../helpers/envelopes.js';
+import { body, failedRecord, minutesAgo, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { attr, invoke, sqsEvent, startHarness, type Harness, outcomesOf } from '../helpers/harness.js';
 import { RETRY_READINGS } from '../../local/workspace-state.js';
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { captureStdout } from '../../local/log-capture.js';
 import { LOCAL_KEY } from '../../local/stack.js';
-import { body, failedRecord, inSns, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
+import { inSns } from '../helpers/envelopes.js';
+import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
