@@ -115,8 +115,7 @@ describe('protecting Workspace', () => {
     const messages = capture.lines().map((l) => l['message']);
     expect(messages).toContain('circuit breaker opened');
     expect(messages).toContain('circuit breaker closed');
-    const reasons = capture.outcomes().map((o) => String(o['reason'] ?? ''));
-    expect(reasons.filter((r) => r.startsWith('circuit-open'))).toHaveLength(3);
+    expect(capture.outcomes().filter((o) => o['code'] === 'circuit-open')).toHaveLength(3);
   });
 
   it('stops calling for the rest of the batch once the share of failed calls passes the threshold', async () => {
@@ -132,7 +131,7 @@ describe('protecting Workspace', () => {
     }
     // Calls 1–3 fail, call 4 succeeds (3 of 4 failed > 50%): the other 6 are deferred without a call.
     expect(h.stack.simulator.requestsReceived - before).toBe(4);
-    expect(capture.outcomes().filter((o) => String(o['reason']).startsWith('error-threshold'))).toHaveLength(6);
+    expect(capture.outcomes().filter((o) => o['code'] === 'error-threshold')).toHaveLength(6);
   });
 });
 
