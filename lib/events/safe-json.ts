@@ -1,6 +1,13 @@
 const MAX_DEPTH = 10;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+/** A JSON object (not an array, not null). */
+export type JsonObject = Record<string, unknown>;
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** An event that can never be handled: its message says what is wrong and where. */
 export class PoisonPill extends Error {}
 

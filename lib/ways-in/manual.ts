@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { validateRegion } from '../workspace/endpoints.js';
 import { safeIdSchema } from '../events/identifiers.js';
 import { withoutNulls } from '../events/normalise.js';
+import { isJsonObject } from '../events/safe-json.js';
 import type { PipelineDeps } from '../pipeline/context.js';
 import { mapWithConcurrency } from '../platform/concurrency.js';
 import { reportOutcome, type Outcome } from '../pipeline/outcome.js';
@@ -106,7 +107,7 @@ export function parseManualPayload(payload: unknown, checkRegion: (region: strin
   raw.forEach((value, index) => {
     const prefix = multiple ? `items.${index}` : '';
     // A null field is absent, as in an event: `"task_id": null` beside a record id is not a second target.
-    const parsed = itemSchema.safeParse(typeof value === 'object' && value !== null && !Array.isArray(value) ? withoutNulls(value as Record<string, unknown>) : value);
+    const parsed = itemSchema.safeParse(isJsonObject(value) ? withoutNulls(value) : value);
     if (!parsed.success) return errors.push(...problems(prefix, parsed.error));
     const regionProblem = parsed.data.region === undefined ? undefined : checkRegion(parsed.data.region);
     if (regionProblem) return errors.push({ field: [prefix, 'region'].filter(Boolean).join('.'), problem: regionProblem });

@@ -1,4 +1,5 @@
 import type { ExecutionRecord } from '../../lib/workspace/types.js';
+import { inCloudEvent, inEventBridge, inSns, plainEventFor, recordEvent } from '../helpers/envelopes.js';
 
 /**
  * What the chaos run sends, from a seed: failed runs on desktops (grouped in
@@ -39,13 +40,11 @@ const minutesAgo = (m: number) => `${new Date(Date.now() - m * 60_000).toISOStri
 export function eventFor(record: ExecutionRecord, random: () => number, id: string): string {
   const roll = random();
   const recordOnly = random() < 0.15;
-  const payload: Record<string, unknown> = recordOnly
-    ? { project_id: CHAOS_PROJECT, record_id: record.id, status: 'FAILED', reason: record.reason, event_id: id }
-    : { ...record, project_id: CHAOS_PROJECT };
+  const payload = recordOnly ? plainEventFor(CHAOS_PROJECT, record, 'record', { event_id: id }) : recordEvent(CHAOS_PROJECT, record);
   if (roll < 0.25) return JSON.stringify({ ...payload, event_id: id });
-  if (roll < 0.5) return JSON.stringify({ Type: 'Notification', MessageId: id, TopicArn: 'arn:aws:sns:us-east-1:1:t', Message: JSON.stringify(payload) });
-  if (roll < 0.75) return JSON.stringify({ version: '0', id, 'detail-type': 'Workspace Script Execution Failed', source: 'custom.workspace', detail: payload });
-  return JSON.stringify({ specversion: '1.0', id, source: '/workspace', type: 'com.huaweicloud.workspace.script.failed', data: payload });
+  if (roll < 0.5) return JSON.stringify(inSns(payload, id));
+  if (roll < 0.75) return JSON.stringify(inEventBridge(payload, id));
+  return JSON.stringify(inCloudEvent(payload, id));
 }
 
 export function planChaos(count: number, random: () => number): ChaosPlan {
@@ -70,7 +69,7 @@ export function planChaos(count: number, random: () => number): ChaosPlan {
     bodies.push(eventFor(record, random, `evt-${i}`));
     // A duplicate delivery in another envelope; now and then the task-level event of the same task.
     if (random() < 0.1) bodies.push(eventFor(record, random, `evt-${i}`));
-    if (kind !== 'unknown' && random() < 0.06) bodies.push(JSON.stringify({ project_id: CHAOS_PROJECT, task_id: task, status: 'FAILED', reason: REASONS[kind], event_id: `task-evt-${i}` }));
+    if (kind !== 'unknown' && random() < 0.06) bodies.push(JSON.stringify(plainEventFor(CHAOS_PROJECT, record, 'task', { event_id: `task-evt-${i}` })));
   }
   return { runs, bodies, named };
 }

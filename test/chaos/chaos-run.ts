@@ -53,7 +53,7 @@ export interface ChaosReport {
   readonly dlqSendsRefused: number;
   readonly secretReadsRefused: number;
   readonly faultsInjected: Record<string, number>;
-  /** Deferrals by the reason's first word: where the run's time went. */
+  /** Deferrals by their outcome code (re-enqueued and left alike): where the run's time went. */
   readonly deferrals: Record<string, number>;
   readonly simulatorRequests: number;
   readonly seconds: number;
@@ -243,7 +243,7 @@ async function account(stack: LocalStack, kinds: ReadonlyMap<string, Kind>, capt
     dlqSendsRefused: facts.dlqSendsRefused,
     secretReadsRefused: stack.secrets.refusedReads,
     faultsInjected: Object.fromEntries(sim.faultsInjected),
-    deferrals: countBy(capture.outcomes().filter((o) => o['kind'] === 'deferred').map((o) => String(o['reason']).split(':')[0]!)),
+    deferrals: countBy(capture.outcomes().filter((o) => o['kind'] === 'deferred').map((o) => String(o['code']))),
     simulatorRequests: sim.requestsReceived,
     seconds: Math.round((Date.now() - facts.started) / 100) / 10,
   };
@@ -277,7 +277,7 @@ export function renderReport(report: ChaosReport): string {
     ['handler crashes mid-batch (inside middy)', String(report.handlerCrashes)],
     ['DLQ sends refused (outage)', String(report.dlqSendsRefused)],
     ['secret reads refused (outage)', String(report.secretReadsRefused)],
-    ['deferrals by reason', Object.entries(report.deferrals).map(([k, v]) => `${k}:${v}`).join(' ')],
+    ['deferrals by code', Object.entries(report.deferrals).map(([k, v]) => `${k}:${v}`).join(' ')],
     ['simulator requests', String(report.simulatorRequests)],
     ['simulator faults injected', Object.entries(report.faultsInjected).map(([k, v]) => `${k}:${v}`).join(' ')],
     ['wall time (s)', String(report.seconds)],

@@ -51,21 +51,6 @@ export function body(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Wraps a payload the way SNS delivers it to SQS. */
-export function inSns(payload: unknown): Record<string, unknown> {
-  return { Type: 'Notification', MessageId: `sns-${++sequence}`, TopicArn: 'arn:aws:sns:us-east-1:1:t', Message: JSON.stringify(payload), Timestamp: new Date().toISOString() };
-}
-
-/** Wraps a payload as an EventBridge event. */
-export function inEventBridge(payload: unknown): Record<string, unknown> {
-  return { version: '0', id: `eb-${++sequence}`, 'detail-type': 'Workspace Script Execution Failed', source: 'custom.workspace', time: new Date().toISOString(), detail: payload };
-}
-
-/** Wraps a payload as a CloudEvent. */
-export function inCloudEvent(payload: unknown): Record<string, unknown> {
-  return { specversion: '1.0', id: `ce-${++sequence}`, source: '/workspace', type: 'com.huaweicloud.workspace.script.failed', data: payload };
-}
-
 /** The execution record Workspace keeps for a plain failure event (same record, task, desktop, script, reason). */
 export function recordFor(failure: Record<string, unknown>): ExecutionRecord {
   const text = (key: string) => (typeof failure[key] === 'string' ? (failure[key] as string) : undefined);

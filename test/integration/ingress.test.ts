@@ -3,7 +3,8 @@ import { captureStdout } from '../../local/log-capture.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { functionUrlEvent, invokeFunctionUrl, type IngressHandler } from '../../local/function-url-event.js';
 import { LOCAL_TOPIC_URN, SmnStandIn, type SmnBody } from '../../local/smn-stand-in.js';
-import { body, failedRecord, inCloudEvent, plainFailure, PROJECT_ID } from '../helpers/factories.js';
+import { inCloudEvent } from '../helpers/envelopes.js';
+import { body, failedRecord, plainFailure, PROJECT_ID } from '../helpers/factories.js';
 import { attr, startHarness, type Harness } from '../helpers/harness.js';
 
 /** The ingress on the real local stack: fauxqs, the Secrets Manager server, and the SMN stand-in over HTTPS. */

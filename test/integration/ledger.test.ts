@@ -6,7 +6,8 @@ import { recordKey } from '../../lib/ledger/chain.js';
 import { DynamoLedgerStore, type Keyed } from '../../lib/ledger/store.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { counted, stackDynamoDb } from '../helpers/dynamodb.js';
-import { body, failedRecord, inSns, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
+import { inSns } from '../helpers/envelopes.js';
+import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { invoke, outcomesOf, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC } from '../../lib/platform/metric-names.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { LOCAL_KEY } from '../../local/stack.js';
-import { body, failedRecord, inCloudEvent, inEventBridge, inSns, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
+import { inCloudEvent, inEventBridge, inSns } from '../helpers/envelopes.js';
+import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;

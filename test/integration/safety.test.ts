@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { captureStdout } from '../../local/log-capture.js';
 import { LOCAL_KEY } from '../../local/stack.js';
-import { body, failedRecord, inSns, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
+import { inSns } from '../helpers/envelopes.js';
+import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -114,8 +115,7 @@ describe('protecting Workspace', () => {
     const messages = capture.lines().map((l) => l['message']);
     expect(messages).toContain('circuit breaker opened');
     expect(messages).toContain('circuit breaker closed');
-    const reasons = capture.outcomes().map((o) => String(o['reason'] ?? ''));
-    expect(reasons.filter((r) => r.startsWith('circuit-open'))).toHaveLength(3);
+    expect(capture.outcomes().filter((o) => o['code'] === 'circuit-open')).toHaveLength(3);
   });
 
   it('stops calling for the rest of the batch once the share of failed calls passes the threshold', async () => {
@@ -131,7 +131,7 @@ describe('protecting Workspace', () => {
     }
     // Calls 1–3 fail, call 4 succeeds (3 of 4 failed > 50%): the other 6 are deferred without a call.
     expect(h.stack.simulator.requestsReceived - before).toBe(4);
-    expect(capture.outcomes().filter((o) => String(o['reason']).startsWith('error-threshold'))).toHaveLength(6);
+    expect(capture.outcomes().filter((o) => o['code'] === 'error-threshold')).toHaveLength(6);
   });
 });
 

@@ -121,7 +121,7 @@ describe('sequences that once broke the protocol', () => {
     emit(world, run, 'record');
     await drain(world, now);
     // Assess: that run's failure was retried or dead-lettered, not taken for a duplicate of a run already handled.
-    expect(world.outcomes.some((o) => o.kind === 'duplicate' && /lease-lost/.test(o.reason ?? ''))).toBe(true);
+    expect(world.outcomes.some((o) => o.kind === 'duplicate' && o.code === 'lease-lost')).toBe(true);
     expect(p3NothingLost(world)).toEqual([]);
   });
 });

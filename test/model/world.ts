@@ -45,6 +45,7 @@ export interface LoggedOutcome {
   readonly messageId: string;
   readonly originMessageId?: string;
   readonly kind: string;
+  readonly code?: string;
   readonly reason?: string;
   readonly via?: string;
 }

@@ -8,7 +8,7 @@ export const MODULES = {
   'batch-failure-guard': { mutate: ['lib/ways-in/batch-failure-guard.ts'], tests: ['test/unit/batch-failure-guard.test.ts'] },
   credentials: { mutate: ['lib/workspace/credentials.ts'], tests: ['test/unit/credentials.test.ts', 'test/integration/credentials-middleware.test.ts'] },
   observability: { mutate: ['lib/platform/observability.ts'], tests: ['test/unit/redaction.test.ts', 'test/unit/metrics.test.ts'] },
-  normalise: { mutate: ['lib/events/normalise.ts'], tests: ['test/unit/normalise.test.ts'] },
+  normalise: { mutate: ['lib/events/normalise.ts', 'lib/events/envelopes.ts', 'lib/events/payloads.ts'], tests: ['test/unit/normalise.test.ts'] },
   'key-gate': {
     mutate: ['lib/workspace/key-gate.ts', 'lib/workspace/key-calls.ts', 'lib/workspace/key-refusals.ts'],
     tests: ['test/unit/key-gate.test.ts', 'test/unit/key-gate-reports.test.ts', 'test/unit/key-calls.test.ts', 'test/integration/key-refusals.test.ts'],

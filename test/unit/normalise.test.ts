@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES, normaliseBody } from '../../lib/events/normalise.js';
-import { failedRecord, inCloudEvent, inEventBridge, inSns, PROJECT_ID } from '../helpers/factories.js';
+import { inCloudEvent, inEventBridge, inSns } from '../helpers/envelopes.js';
+import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
 
 const options = { checkRegion: (region: string) => (region === 'cn-north-4' ? undefined : `region ${region} has no Workspace endpoint`) };
 const parse = (value: unknown) => normaliseBody(typeof value === 'string' ? value : JSON.stringify(value), options);
