@@ -1,4 +1,4 @@
-import type { Chain, RunEntry, RunFacts } from './chain.js';
+import { handlingGeneration, type Chain, type RunEntry, type RunFacts } from './chain.js';
 
 export type { RunEntry } from './chain.js';
 
@@ -40,7 +40,7 @@ export function runsOf(chain: Chain): readonly RunEntry[] {
   if (chain.runs) return chain.runs;
   const entries: RunEntry[] = [{ g: 0, record: chain.root_record, task: chain.tasks[0] }];
   for (let g = 1; g <= chain.attempts; g++) entries.push({ g, task: chain.tasks[g], ...(g === chain.attempts ? { claimed_at: chain.last_attempt_at } : {}) });
-  const handling = entries[Math.min(entries.length - 1, handlingOf(chain))];
+  const handling = entries[Math.min(entries.length - 1, handlingGeneration(chain))];
   if (handling && handling.record === undefined) entries[handling.g] = { ...handling, record: chain.current_record };
   return entries;
 }
@@ -55,11 +55,6 @@ export function withRun(entries: readonly RunEntry[], g: number, facts: Pick<Run
 /** The runs without the run a retry that did not run would have started. */
 export function withoutRun(entries: readonly RunEntry[], g: number): RunEntry[] {
   return entries.filter((entry) => entry.g !== g);
-}
-
-function handlingOf(chain: Chain): number {
-  const pending = (chain.state === 'claimed' && chain.intent === 'retry') || chain.state === 'unknown';
-  return pending ? chain.attempts - 1 : chain.attempts;
 }
 
 /** The entries that are, or may be, runs of `record`: where it ran first, then each retry that may have run it again in place. */

@@ -164,7 +164,7 @@ describe('a run of another task on the same desktop and script, when the retry d
 
 describe('a record someone ran again in place before its failure was handled (in-place)', () => {
   // docs/ledger-protocol.md, "Runs": a failure whose record has run again since (someone ran it again by hand) is superseded and not retried.
-  // Only an event with task, desktop and script but no start is checked (ledger-cases case 16); a lookup's start, or the event's, skips the check.
+  // Every event shape is checked against the record's detail before the retry (lib/pipeline/handled-run.ts).
   it.each(['plain', 'record-only', 'record', 'sns'] as const satisfies readonly Shape[])('is not retried again while that run has not failed (event as %s)', async (shape) => {
     // Prepare: r1 failed and its event was sent; then someone retried it by hand, so r1 is RUNNING again.
     world = new World({ maxAttempts: 3, tasks: [{ desktops: 1, reason: 'retry' }], reading: 'in-place' }, async () => undefined);

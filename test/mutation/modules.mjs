@@ -14,7 +14,7 @@ export const MODULES = {
     tests: ['test/unit/key-gate.test.ts', 'test/unit/key-gate-reports.test.ts', 'test/unit/key-calls.test.ts', 'test/integration/key-refusals.test.ts'],
   },
   ledger: { mutate: ['lib/ledger/chain.ts', 'lib/ledger/transitions.ts', 'lib/ledger/standing.ts', 'lib/ledger/attempt-ledger.ts', 'lib/ledger/locate.ts'], tests: ['test/integration/ledger.test.ts', 'test/integration/ledger-cases.test.ts', 'test/unit/standing.test.ts'] },
-  runs: { mutate: ['lib/ledger/runs.ts'], tests: ['test/unit/runs.test.ts', 'test/model/protocol-cases.test.ts', 'test/model/break-cases.test.ts'] },
+  runs: { mutate: ['lib/ledger/runs.ts'], tests: ['test/unit/runs.test.ts', 'test/model/protocol-cases.test.ts', 'test/model/break-cases.test.ts', 'test/model/shared-desktop-cases.test.ts'] },
   'lost-answers': {
     mutate: ['lib/ledger/locate.ts', 'lib/pipeline/unknown-outcome.ts', 'lib/pipeline/handled-run.ts', 'lib/pipeline/workspace-lookups.ts'],
     tests: ['test/model/protocol-cases.test.ts', 'test/model/break-cases.test.ts', 'test/integration/ledger.test.ts', 'test/integration/ledger-cases.test.ts'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newChain, type Chain, type RunEntry, type RunFacts } from '../../lib/ledger/chain.js';
-import { mayRunInPlace, placeRun, runsOf, runsOfRecord } from '../../lib/ledger/runs.js';
+import { mayRunInPlace, placeRun, runsOf, runsOfRecord, withRun } from '../../lib/ledger/runs.js';
 import { claimed, released, retried } from '../../lib/ledger/transitions.js';
 
 /** Where a run belongs in a chain, under each reading of Workspace's retry (docs/ledger-protocol.md, "Runs"). */
@@ -91,7 +91,35 @@ describe('the record\'s runs', () => {
   });
 });
 
+describe('placing by what a chain knows (knownOnly: whose run is it, for another chain\'s lookup)', () => {
+  const known = { ...SKEW, knownOnly: true };
+
+  it('places nothing new for a retry whose answer was lost', () => {
+    expect(placeRun(chain([original, { g: 1, claimed_at: at(20) }]), run('r9', 't9', at(21)), known)).toEqual({ kind: 'not-ours' });
+  });
+
+  it('takes a record run again in place for the retry only once its answer named the record\'s task', () => {
+    expect(placeRun(chain([original, { g: 1, claimed_at: at(20) }]), run('r1', 't1', at(21)), known)).toEqual({ kind: 'run', generation: 0 });
+    expect(placeRun(chain([original, { g: 1, claimed_at: at(20), task: 't1' }]), run('r1', 't1', at(21)), known)).toEqual({ kind: 'run', generation: 1 });
+  });
+
+  it('places a new record in the task the answer named', () => {
+    expect(placeRun(chain([original, { g: 1, claimed_at: at(20), task: 't2' }]), run('r2', 't2', at(21)), known)).toEqual({ kind: 'run', generation: 1 });
+  });
+});
+
 describe('the transitions keep the runs', () => {
+  it('adds what it learns of a run without reordering the others or overwriting what was known', () => {
+    const entries: RunEntry[] = [{ g: 0, record: 'r1', start: at(0) }, { g: 2, claimed_at: at(40) }];
+    expect(withRun(entries, 1, { recordId: 'r2', taskId: 't2', startedAt: at(21), endedAt: at(30) }).map((e) => e.g)).toEqual([0, 1, 2]);
+    expect(withRun(entries, 0, { recordId: 'other', startedAt: at(5), endedAt: at(10) })[0]).toEqual({ g: 0, record: 'r1', task: undefined, start: at(0), end: at(10) });
+  });
+
+  it('reads a legacy chain with a retry pending: the run it handles is the one before the pending retry\'s', () => {
+    const legacy: Chain = { ...chain([]), runs: undefined, state: 'unknown', attempts: 1, tasks: ['t1'], current_record: 'r1', last_attempt_at: at(20) };
+    expect(runsOf(legacy)).toEqual([{ g: 0, record: 'r1', task: 't1' }, { g: 1, task: undefined, claimed_at: at(20) }]);
+  });
+
   const facts = run('r1', 't1', at(0), { endedAt: at(10) });
   const fresh = newChain(facts, T0);
 
