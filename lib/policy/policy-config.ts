@@ -20,7 +20,7 @@ function buildSchemas() {
     .object({
       require: z.enum(['active', 'registered']).default('registered'),
       wake: z.boolean().default(false),
-      wait_max_seconds: z.number().int().min(60).max(86_400).default(1_800),
+      wait_max_seconds: z.number().int().min(10).max(86_400).default(1_800),
       on_error: z.enum(['give-up', 'wait']).default('give-up'),
       recheck_seconds: z.number().int().min(1).max(900).default(60),
     })

@@ -5,16 +5,30 @@ import type { ExecutionRecord } from '../../lib/workspace/types.js';
  * tasks of three), their failure events in every envelope the queue accepts
  * (each with an id), record-level and task-level events of the same tasks,
  * events that name only a record, duplicates in another envelope, poison
- * pills and records Workspace does not know.
+ * pills and records Workspace does not know; and the desktops the runs are
+ * on, most running, some not ready in each way a desktop can be (a second
+ * seeded source decides which, so the events stay those of the seed).
  */
 
 export const CHAOS_PROJECT = 'c0ffee00c0ffee00c0ffee00c0ffee00';
 
 export type Kind = 'retry' | 'permission' | 'unknown' | 'poison';
 
+/**
+ * A desktop's state when the run starts. `starting`: someone else started it
+ * (powering on); `off`, `hibernated`: the policy wakes it; the others never
+ * become ready: `maintenance` and `unregistered` are given up after
+ * wait_max_seconds, `error` and `deleted` at once.
+ */
+export type DesktopCondition = 'ready' | 'starting' | 'off' | 'hibernated' | 'maintenance' | 'unregistered' | 'error' | 'deleted';
+
+/** Conditions that never let a script run: a retry on one is an attempt spent for nothing. */
+export const NEVER_READY: ReadonlySet<DesktopCondition> = new Set(['maintenance', 'unregistered', 'error', 'deleted']);
+
 export interface PlannedRun {
   readonly record: ExecutionRecord;
   readonly kind: Kind;
+  readonly desktop: DesktopCondition;
 }
 
 export interface ChaosPlan {
@@ -24,6 +38,14 @@ export interface ChaosPlan {
   readonly bodies: readonly string[];
   /** Failures named by events (record ids), for the account. */
   readonly named: ReadonlyMap<string, Kind>;
+}
+
+/** Most desktops run; the rest are not ready in one of the ways a desktop can be. */
+function desktopCondition(roll: number): DesktopCondition {
+  const shares: Array<[DesktopCondition, number]> = [['starting', 0.03], ['off', 0.05], ['hibernated', 0.04], ['maintenance', 0.02], ['unregistered', 0.01], ['error', 0.015], ['deleted', 0.015]];
+  let edge = 0;
+  for (const [condition, share] of shares) if (roll < (edge += share)) return condition;
+  return 'ready';
 }
 
 const REASONS: Record<Kind, string> = {
@@ -48,7 +70,7 @@ export function eventFor(record: ExecutionRecord, random: () => number, id: stri
   return JSON.stringify({ specversion: '1.0', id, source: '/workspace', type: 'com.huaweicloud.workspace.script.failed', data: payload });
 }
 
-export function planChaos(count: number, random: () => number): ChaosPlan {
+export function planChaos(count: number, random: () => number, desktopRandom: () => number): ChaosPlan {
   const runs: PlannedRun[] = [];
   const bodies: string[] = [];
   const named = new Map<string, Kind>();
@@ -65,7 +87,7 @@ export function planChaos(count: number, random: () => number): ChaosPlan {
       id, script_id: `script-${i % 7}`, script_task_id: task, resource_id: `desk-${i}`, resource_type: 'DESKTOP',
       start_time: minutesAgo(3), end_time: minutesAgo(2), status: 'FAILED', reason: REASONS[kind], result_code: 'WKS.SCRIPT_FAILED',
     };
-    if (kind !== 'unknown') runs.push({ record, kind });
+    if (kind !== 'unknown') runs.push({ record, kind, desktop: desktopCondition(desktopRandom()) });
     named.set(id, kind);
     bodies.push(eventFor(record, random, `evt-${i}`));
     // A duplicate delivery in another envelope; now and then the task-level event of the same task.

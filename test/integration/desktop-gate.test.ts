@@ -98,6 +98,7 @@ describe('each state of a desktop, and what becomes of its failure', () => {
     expect(sim().desktops.startsOf(failure.resource_id)).toBe(starts);
     expect(sim().rerunsOf(failure.record_id)).toBe(kind === 'retried' ? 1 : 0);
     expect((await chainOf(failure.record_id))?.attempts ?? 0).toBe(kind === 'retried' ? 1 : 0);
+    expect(sim().state.log.onUnreadyDesktops()).toEqual([]);
   });
 
   it('a dead letter for a deleted desktop says so', async () => {
@@ -133,6 +134,7 @@ describe('a stopped desktop, woken', () => {
     expect(sim().desktops.startsOf(failure.resource_id)).toBe(1);
     expect(sim().rerunsOf(failure.record_id)).toBe(1);
     const rerun = sim().retries.find((r) => r.target.recordId === failure.record_id)!.reruns[0]!;
+    expect(rerun.desktopRefused).toBeUndefined();
     expect(sim().state.record(PROJECT_ID, rerun.newRecordId)).toMatchObject({ status: 'RUNNING' });
     const chain = await chainOf(failure.record_id);
     expect(chain).toMatchObject({ state: 'retried', attempts: 1, desktop_wait: { g: 0, desktop: failure.resource_id, woken_at: expect.any(Number) } });
@@ -189,6 +191,42 @@ describe('a stopped desktop, woken', () => {
     expect(sim().rerunsOf(failure.record_id)).toBe(0);
   });
 
+  it('a start that certainly did not reach Workspace (a 503) is given back: the next delivery sends it', async () => {
+    // Prepare
+    const failure = failureOn({ status: 'SHUTOFF' });
+    sim().planFaults({ kind: '503', route: 'desktop-action' });
+    const handler = await queue({ WORKSPACE_IN_CALL_RETRIES: '0' });
+
+    // Act
+    const [refused] = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
+    const [again] = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
+
+    // Assess
+    expect(refused).toMatchObject({ kind: 'deferred', code: 'workspace-transient', reason: expect.stringContaining(`while starting desktop ${failure.resource_id}`) });
+    expect(again).toMatchObject({ kind: 'deferred', code: 'desktop-waking', reason: expect.stringContaining('started now') });
+    expect(sim().desktops.startsOf(failure.resource_id)).toBe(1);
+  });
+
+  it('a desktop another failure\'s delivery is starting is not started again, even while it still reads off', async () => {
+    // Prepare: the first failure's start stalls before Workspace applies it (its answer never comes: not sent again).
+    const first = failureOn({ status: 'SHUTOFF' });
+    const second = plainFailure({ resource_id: first.resource_id, script_id: 'script-3', reason: first['reason'] });
+    sim().seedRecords(PROJECT_ID, [recordFor(second)]);
+    sim().faults = { stallMs: 1_000 };
+    sim().planFaults({ kind: 'stall', route: 'desktop-action' });
+    const handler = await queue({ WORKSPACE_IN_CALL_RETRIES: '0', WORKSPACE_TIMEOUT_MS: '300' });
+
+    // Act
+    const [lost] = await outcomesOf(() => invoke(handler, sqsEvent([body(first)])));
+    const [other] = await outcomesOf(() => invoke(handler, sqsEvent([body(second)])));
+
+    // Assess: the desktop still reads SHUTOFF, and no second start is sent within the window.
+    expect(lost).toMatchObject({ kind: 'deferred', code: 'desktop-waking', reason: expect.stringContaining('its answer lost') });
+    expect(other).toMatchObject({ kind: 'deferred', code: 'desktop-waking', reason: expect.stringContaining('by the retry of another failure on it') });
+    expect(sim().desktops.detail(PROJECT_ID, first.resource_id)).toMatchObject({ status: 'SHUTOFF', task_status: '' });
+    expect(sim().desktops.startsOf(first.resource_id)).toBe(0);
+  });
+
   it('a start that fails leaves the desktop off: the failure waits until wait_max_seconds, then is dead-lettered with the state', async () => {
     // Prepare
     const failure = failureOn({ status: 'SHUTOFF' });
@@ -209,6 +247,27 @@ describe('a stopped desktop, woken', () => {
     expect(sim().desktops.startsOf(failure.resource_id)).toBe(1);
     expect(sim().rerunsOf(failure.record_id)).toBe(0);
     expect(await chainOf(failure.record_id)).toMatchObject({ state: 'dead-lettered', attempts: 0 });
+  });
+});
+
+describe('a desktop that stays in maintenance', () => {
+  it('holds its failure from the first time it was found so, and wait_max_seconds later the failure is dead-lettered with the state', async () => {
+    // Prepare
+    const failure = failureOn({ in_maintenance_mode: true });
+    const handler = await queue();
+    const [first] = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
+
+    // Act
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + (WAIT_MAX_SECONDS - 5) * 1000 });
+    const [still] = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
+    vi.setSystemTime(Date.now() + 5_000);
+    const [given] = await outcomesOf(() => invoke(handler, sqsEvent([body(failure)])));
+
+    // Assess
+    expect(first).toMatchObject({ kind: 'deferred', code: 'desktop-not-ready', delaySeconds: 1 });
+    expect(still).toMatchObject({ kind: 'deferred', code: 'desktop-not-ready' });
+    expect(given).toMatchObject({ kind: 'dead-lettered', code: 'desktop-not-ready', reason: expect.stringContaining(`is still ACTIVE, REGISTERED, in maintenance ${WAIT_MAX_SECONDS} s after it was first found not ready`) });
+    expect(await chainOf(failure.record_id)).toMatchObject({ state: 'dead-lettered', attempts: 0, history: [{ outcome: 'desktop not ready' }, { outcome: 'dead-lettered' }] });
   });
 });
 

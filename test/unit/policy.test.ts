@@ -186,7 +186,7 @@ describe('what a retry needs of its desktop (`desktop`)', () => {
 
   it.each([
     [{ require: 'on' }, /rules\.0\.desktop\.require/],
-    [{ wait_max_seconds: 10 }, /rules\.0\.desktop\.wait_max_seconds/],
+    [{ wait_max_seconds: 5 }, /rules\.0\.desktop\.wait_max_seconds/],
     [{ recheck_seconds: 0 }, /rules\.0\.desktop\.recheck_seconds/],
     [{ on_error: 'retry' }, /rules\.0\.desktop\.on_error/],
     [{ wake: 'yes' }, /rules\.0\.desktop\.wake/],
