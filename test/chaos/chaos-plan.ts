@@ -38,6 +38,8 @@ export interface ChaosPlan {
   readonly bodies: readonly string[];
   /** Failures named by events (record ids), for the account. */
   readonly named: ReadonlyMap<string, Kind>;
+  /** Every desktop a record names, with its state (those of records Workspace does not know are running: only the record is unknown). */
+  readonly desktops: ReadonlyMap<string, DesktopCondition>;
 }
 
 /** Most desktops run; the rest are not ready in one of the ways a desktop can be. */
@@ -74,6 +76,7 @@ export function planChaos(count: number, random: () => number, desktopRandom: ()
   const runs: PlannedRun[] = [];
   const bodies: string[] = [];
   const named = new Map<string, Kind>();
+  const desktops = new Map<string, DesktopCondition>();
   for (let i = 0; i < count; i++) {
     const roll = random();
     const kind: Kind = roll < 0.86 ? 'retry' : roll < 0.94 ? 'permission' : roll < 0.97 ? 'unknown' : 'poison';
@@ -87,12 +90,14 @@ export function planChaos(count: number, random: () => number, desktopRandom: ()
       id, script_id: `script-${i % 7}`, script_task_id: task, resource_id: `desk-${i}`, resource_type: 'DESKTOP',
       start_time: minutesAgo(3), end_time: minutesAgo(2), status: 'FAILED', reason: REASONS[kind], result_code: 'WKS.SCRIPT_FAILED',
     };
-    if (kind !== 'unknown') runs.push({ record, kind, desktop: desktopCondition(desktopRandom()) });
+    const desktop = desktopCondition(desktopRandom());
+    desktops.set(record.resource_id!, kind === 'unknown' ? 'ready' : desktop);
+    if (kind !== 'unknown') runs.push({ record, kind, desktop });
     named.set(id, kind);
     bodies.push(eventFor(record, random, `evt-${i}`));
     // A duplicate delivery in another envelope; now and then the task-level event of the same task.
     if (random() < 0.1) bodies.push(eventFor(record, random, `evt-${i}`));
     if (kind !== 'unknown' && random() < 0.06) bodies.push(JSON.stringify({ project_id: CHAOS_PROJECT, task_id: task, status: 'FAILED', reason: REASONS[kind], event_id: `task-evt-${i}` }));
   }
-  return { runs, bodies, named };
+  return { runs, bodies, named, desktops };
 }

@@ -88,11 +88,10 @@ const SEEDS: Readonly<Record<Exclude<DesktopCondition, 'deleted'>, Omit<DesktopS
   error: { status: 'ERROR' },
 };
 
-/** Seeds each run's desktop as planned; a `starting` one is started by someone else (not counted as ours). */
-function seedDesktops(stack: LocalStack, runs: readonly PlannedRun[]): void {
+/** Seeds each desktop as planned; a `starting` one is started by someone else (not counted as ours). */
+function seedDesktops(stack: LocalStack, desktops: ReadonlyMap<string, DesktopCondition>): void {
   const fleet = stack.simulator.desktops;
-  for (const { record, desktop } of runs) {
-    const id = record.resource_id!;
+  for (const [id, desktop] of desktops) {
     if (desktop === 'deleted') fleet.delete(CHAOS_PROJECT, id);
     else fleet.seed(CHAOS_PROJECT, { desktop_id: id, ...SEEDS[desktop] });
     if (desktop === 'starting') fleet.run(CHAOS_PROJECT, [id], 'os-start');
@@ -150,7 +149,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const plan = planChaos(options.events, random, seededRandom(seed + 4));
   stack.simulator.seedRecords(CHAOS_PROJECT, plan.runs.map((r) => r.record));
-  seedDesktops(stack, plan.runs);
+  seedDesktops(stack, plan.desktops);
   // Every failed run an event names, by run (`<record id>#<run number>`): a record run again in place is a new run.
   const kinds = new Map<string, Kind>([...plan.named].map(([id, kind]) => [`${id}#0`, kind]));
   const deliveries = [...plan.bodies];
