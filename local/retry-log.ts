@@ -21,6 +21,8 @@ export interface Rerun {
   readonly newRun: string;
   readonly scriptId?: string | undefined;
   readonly resourceId?: string | undefined;
+  /** Why the desktop could not run the script when the retry came (its run failed at once): an attempt spent for nothing. */
+  readonly desktopRefused?: string | undefined;
 }
 
 /** One applied retry, as Workspace did it (whether or not its answer reached the caller). */
@@ -63,6 +65,11 @@ export class RetryLog {
   /** Every run our retries started, and the run each one re-ran: the true lineage of every run. */
   parents(): Map<string, string> {
     return new Map(this.entries.flatMap((r) => r.reruns.map((rerun) => [rerun.newRun, rerun.originalRun] as const)));
+  }
+
+  /** Runs our retries started on a desktop that could not run the script then. */
+  onUnreadyDesktops(): Rerun[] {
+    return this.entries.flatMap((r) => r.reruns.filter((rerun) => rerun.desktopRefused !== undefined));
   }
 
   /** Applied retries whose answer a fault lost. */

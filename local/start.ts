@@ -3,7 +3,10 @@
  * emulators and the Workspace simulator in-process, sends every sample in
  * events/queue/ to the queue (the first one twice, as SQS may deliver it),
  * runs the function as Lambda's event source mapping would until the queue
- * is drained, and prints what became of each failure.
+ * is drained, and prints what became of each failure. The policy is the
+ * bundled one with its `desktop-not-ready` rule reading the desktop and
+ * waking it (DEMO_POLICY): the sample on a stopped desktop shows the desktop
+ * started, its failure waiting, and its script retried once it is ready.
  *
  *   --verbose   also print the function's own JSON log lines
  */
@@ -12,6 +15,7 @@ import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { failureKey } from '../lib/events/failure.js';
 import { normaliseBody } from '../lib/events/normalise.js';
+import { DEFAULT_POLICY_DOCUMENT } from '../lib/policy/policy-config.js';
 import { captureStdout } from './log-capture.js';
 import { LocalEventSource, type QueueHandler } from './poller.js';
 import { publishOneFailureThroughSmn } from './smn-demo.js';
@@ -31,23 +35,56 @@ async function loadSamples(): Promise<Sample[]> {
   return Promise.all(files.map(async (file) => ({ file, body: await readFile(join(EVENTS_DIR, file), 'utf8') })));
 }
 
-/** The simulator knows the records and tasks the samples name, except the one meant to be unknown. */
+/**
+ * The bundled policy, with its `desktop-not-ready` rule reading the desktop
+ * instead of waiting two minutes blind, and starting it when it is off
+ * (docs/retry-policy.md, "Desktops"); desktops here boot in seconds.
+ */
+const DEMO_POLICY = {
+  ...(DEFAULT_POLICY_DOCUMENT as { rules: Array<{ id: string }> }),
+  rules: (DEFAULT_POLICY_DOCUMENT as { rules: Array<{ id: string }> }).rules.map((rule) =>
+    rule.id === 'desktop-not-ready' ? { ...rule, delay_seconds: 0, desktop: { require: 'registered', wake: true, wait_max_seconds: 300, recheck_seconds: 2 } } : rule,
+  ),
+};
+
+/**
+ * The simulator knows the records and tasks the samples name, except the one
+ * meant to be unknown, and their desktops: running, but for the sample on a
+ * stopped desktop.
+ */
 function seedSimulator(stack: LocalStack, samples: readonly Sample[]): void {
   for (const sample of samples) {
     const parsed = normaliseBody(sample.body, { checkRegion: () => undefined });
     if (!parsed.ok || sample.file.includes('unknown')) continue;
     const f = parsed.failure;
-    if (f.recordId) stack.simulator.seedRecords(f.projectId, [{ id: f.recordId, status: 'FAILED', script_task_id: f.taskId, resource_id: `desktop-${f.recordId.slice(0, 6)}`, script_id: 'sample-script' }]);
+    const desktops = f.recordId ? [f.resourceId ?? `desktop-${f.recordId.slice(0, 6)}`] : ['desktop-task-1', 'desktop-task-2'];
+    for (const desktop of desktops) stack.simulator.desktops.seed(f.projectId, { desktop_id: desktop, ...(sample.file.includes('desktop-stopped') ? { status: 'SHUTOFF' as const } : {}) });
+    if (f.recordId) stack.simulator.seedRecords(f.projectId, [{ id: f.recordId, status: 'FAILED', script_task_id: f.taskId, resource_id: desktops[0], script_id: 'sample-script' }]);
     // A task-level event names every failed desktop of its task: two here.
-    else if (f.taskId) stack.simulator.seedRecords(f.projectId, [1, 2].map((n) => ({ id: `${f.taskId!.slice(0, 24)}desk${n}`, status: 'FAILED', script_task_id: f.taskId, resource_id: `desktop-task-${n}`, script_id: 'sample-script', reason: f.reason, end_time: new Date().toISOString().slice(0, 19) + 'Z' })));
+    else if (f.taskId) stack.simulator.seedRecords(f.projectId, desktops.map((desktop, n) => ({ id: `${f.taskId!.slice(0, 24)}desk${n + 1}`, status: 'FAILED', script_task_id: f.taskId, resource_id: desktop, script_id: 'sample-script', reason: f.reason, end_time: new Date().toISOString().slice(0, 19) + 'Z' })));
   }
 }
 
+/** What happened to the failure on a stopped desktop: its desktop's starts, then each of its outcomes in turn. */
+function wakeStory(stack: LocalStack, samples: readonly Sample[], sent: ReadonlyMap<string, Sample>, outcomes: ReadonlyArray<Record<string, unknown>>): string {
+  const sample = samples.find((s) => s.file.includes('desktop-stopped'));
+  const parsed = sample && normaliseBody(sample.body, { checkRegion: () => undefined });
+  if (!sample || !parsed?.ok) return '';
+  const origin = [...sent].find(([, s]) => s === sample)?.[0];
+  const steps = outcomes.filter((o) => o['originMessageId'] === origin).map((o) => (o['kind'] === 'retried' ? `retried (attempt ${String(o['attempt'])})` : `${String(o['kind'])} (${String(o['code'])})`));
+  const desktop = parsed.failure.resourceId!;
+  const starts = stack.simulator.desktops.startsOf(desktop);
+  const reruns = stack.simulator.rerunsOf(parsed.failure.recordId!);
+  const times = (n: number) => (n === 1 ? 'once' : `${n} times`);
+  return `\n${sample.file}: desktop ${desktop} was SHUTOFF; started ${times(starts)} (os-start), then ${steps.join(' → ')}; its script was run again ${times(reruns)}.`;
+}
+
 async function main(): Promise<void> {
-  const stack = await startLocalStack();
+  const stack = await startLocalStack({ simulator: { desktops: { bootSeconds: 2, registerSeconds: 1 } } });
   Object.assign(process.env, stack.env, {
     POWERTOOLS_LOG_LEVEL: process.env['POWERTOOLS_LOG_LEVEL'] ?? 'INFO',
     POWERTOOLS_METRICS_DISABLED: 'true',
+    RETRY_POLICY: JSON.stringify(DEMO_POLICY),
   });
   const capture = captureStdout({ echo: verbose });
   try {
@@ -61,9 +98,10 @@ async function main(): Promise<void> {
     const smn = await publishOneFailureThroughSmn(stack);
     const { handler } = (await import('../functions/queue.js')) as unknown as { handler: QueueHandler };
     const poller = new LocalEventSource({ sqs: stack.sqs, queueUrl: stack.queueUrl, queueArn: stack.queueArn, handler });
+    // Drained once nothing is visible or in flight, and nothing waits with a delay but for longer than this run (the samples' own waits are seconds).
     const drained = async () => {
       const depth = await stack.depth(stack.queueUrl);
-      return depth.visible === 0 && depth.inFlight === 0;
+      return depth.visible === 0 && depth.inFlight === 0 && depth.delayed === 0;
     };
     const totals = await poller.runUntil(drained, 60_000);
     capture.restore();
@@ -85,6 +123,7 @@ async function main(): Promise<void> {
     const dlq = await stack.depth(stack.dlqUrl);
     const source = await stack.depth(stack.queueUrl);
     console.log(renderTable(rows, ['event', 'failure', 'outcome', 'reason', 'new task id']));
+    console.log(wakeStory(stack, samples, sent, capture.outcomes()));
     console.log(
       `\n${sent.size} messages sent, ${totals.received} received over ${totals.rounds} polls; ` +
         `simulator accepted ${stack.simulator.retries.length} retries; dead-letter queue holds ${dlq.visible}; ` +

@@ -191,7 +191,7 @@ export class WorkspaceState {
     // A script that failed on a desktop usually fails there again the same way.
     if (outcome === 'FAILED') endRun(live, { status: 'FAILED', reason: original.reason ?? 'Script execution failed', result_code: original.result_code ?? 'WKS.SCRIPT_FAILED' }, start);
     if (outcome === 'SUCCESS') endRun(live, { status: 'SUCCESS' }, start);
-    return { originalId: original.id, newRecordId: run.id, originalRun, newRun: project.runKey(run.id)!, scriptId: run.script_id, resourceId: run.resource_id };
+    return { originalId: original.id, newRecordId: run.id, originalRun, newRun: project.runKey(run.id)!, scriptId: run.script_id, resourceId: run.resource_id, ...(refusal ? { desktopRefused: refusal.reason } : {}) };
   }
 
   private project(projectId: string): ProjectRecords {

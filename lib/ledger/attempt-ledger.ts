@@ -1,7 +1,7 @@
-import { isChain, isLink, memberKey, newChain, pendingKey, readingKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type Link, type RunFacts } from './chain.js';
+import { desktopKey, handlingGeneration, isChain, isDesktopStart, isLink, memberKey, newChain, pendingKey, readingKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type DesktopStart, type Link, type RunFacts } from './chain.js';
 import { locateRun, ownedElsewhere, type LocateAccess, type Located, type RecordLookup } from './locate.js';
 import { runsOf } from './runs.js';
-import { claimed, deadLettered, released, retried, unknown, type Evidence, type RetriedDetails } from './transitions.js';
+import { claimed, deadLettered, desktopWaiting, released, retried, unknown, type DesktopWaitDetails, type Evidence, type RetriedDetails } from './transitions.js';
 import { exponentialCeiling } from '../platform/backoff.js';
 import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore, type Marker } from './store.js';
 import { logger } from '../platform/observability.js';
@@ -148,6 +148,49 @@ export class AttemptLedger {
   async settleDeadLettered(claim: Claim, evidence: Evidence & { decidedAt: number; forcedBy?: string | undefined }): Promise<void> {
     const refund = claim.chain.intent === 'retry';
     await this.store.write(this.stamped(deadLettered(claim.chain, { ...evidence, refund }, { now: this.now() })), claim.chain.rev);
+  }
+
+  /**
+   * The handled run waits for its desktop (docs/ledger-protocol.md,
+   * "Desktops"): written from the chain as located (or `base`), conditional on
+   * `expectedRev`, and false when another delivery wrote first. A start this
+   * delivery sent is recorded even so: the chain is read again and the start
+   * laid over it, while the chain still handles that run and no start of it
+   * is recorded (a few tries).
+   */
+  async recordDesktopWait(located: Located, expectedRev: number | undefined, details: DesktopWaitDetails, base?: Chain): Promise<boolean> {
+    let from = base ?? located.chain ?? newChain(located.run, this.now());
+    let rev = expectedRev;
+    for (let attempt = 1; ; attempt++) {
+      if ((await this.store.write(this.stamped(desktopWaiting(from, details, { now: this.now() })), rev)) === 'written') return true;
+      if (!details.started || attempt === SETTLE_ATTEMPTS) return false;
+      const current = await this.store.read(located.chainKey);
+      if (!isChain(current) || handlingGeneration(current) !== details.g || (current.desktop_wait?.g === details.g && current.desktop_wait.woken_at !== undefined)) return false;
+      from = current;
+      rev = current.rev;
+    }
+  }
+
+  /**
+   * Takes the desktop's one start for `windowMs` (a conditional write on its
+   * item): 'taken' for the caller, who then sends it; or the start another
+   * delivery took and that is still in its window (none sent again).
+   */
+  async claimDesktopStart(projectId: string, desktopId: string, by: { readonly chain: string; readonly g: number }, windowMs: number): Promise<{ readonly taken: DesktopStart } | { readonly held: DesktopStart | undefined }> {
+    const now = this.now();
+    const pk = desktopKey(projectId, desktopId);
+    const current = await this.store.read(pk);
+    if (isDesktopStart(current) && current.until > now) return { held: current };
+    const rev = typeof current?.['rev'] === 'number' ? (current['rev'] as number) : undefined;
+    const next: DesktopStart = this.stamped({ pk, started_by: by.chain, g: by.g, at: now, until: now + windowMs, rev: (rev ?? 0) + 1 });
+    if ((await this.store.write(next, rev)) === 'written') return { taken: next };
+    const winner = await this.store.read(pk);
+    return { held: isDesktopStart(winner) ? winner : undefined };
+  }
+
+  /** Gives a desktop's start back: it was certainly not sent, so the next delivery may send it. */
+  async releaseDesktopStart(start: DesktopStart): Promise<void> {
+    await this.store.write(this.stamped({ ...start, until: this.now(), rev: start.rev + 1 }), start.rev);
   }
 
   /** The link of the retry a chain received, written again (a redelivery repairs a link that was lost). */

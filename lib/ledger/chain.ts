@@ -76,6 +76,36 @@ export interface Chain {
   readonly failed_at?: number | undefined;
   readonly last_attempt_at?: number | undefined;
   readonly history: readonly HistoryEntry[];
+  /** The handled run waits for its desktop (docs/ledger-protocol.md, "Desktops"); absent until a desktop check first deferred it. */
+  readonly desktop_wait?: DesktopWait | undefined;
+  readonly expires_at?: number | undefined;
+}
+
+/** A run waiting for its desktop to be ready before its retry: since when, and whether this chain started it. */
+export interface DesktopWait {
+  /** The generation of the run that waits: the wait of an earlier run says nothing about a later one. */
+  readonly g: number;
+  readonly desktop: string;
+  /** When the run was first found waiting for its desktop: `wait_max_seconds` counts from here. */
+  readonly since: number;
+  /** When a delivery of this chain sent the desktop's start. */
+  readonly woken_at?: number | undefined;
+}
+
+/**
+ * One start of a desktop per window, whichever failure on it asked:
+ * `pk` = `<project_id>#desktop#<desktop id>`, taken by a conditional write
+ * before the start is sent.
+ */
+export interface DesktopStart {
+  readonly pk: string;
+  /** The chain whose delivery took it, and that chain's generation. */
+  readonly started_by: string;
+  readonly g: number;
+  readonly at: number;
+  /** No other start of the desktop before this (ms). */
+  readonly until: number;
+  readonly rev: number;
   readonly expires_at?: number | undefined;
 }
 
@@ -119,6 +149,12 @@ export function markerChains(item: Record<string, unknown> | undefined): string[
  * by no other chain with runs on the same desktop and script).
  */
 export const memberKey = (projectId: string, taskId: string, resourceId: string, scriptId: string): string => `${projectId}#run#${taskId}#${resourceId}#${scriptId}`;
+
+export const desktopKey = (projectId: string, desktopId: string): string => `${projectId}#desktop#${desktopId}`;
+
+export function isDesktopStart(item: Record<string, unknown> | undefined): item is Record<string, unknown> & DesktopStart {
+  return typeof item?.['started_by'] === 'string' && typeof item?.['until'] === 'number' && typeof item?.['rev'] === 'number';
+}
 
 export function isLink(item: Record<string, unknown> | undefined): item is Record<string, unknown> & Link {
   return typeof item?.['link_to'] === 'string';

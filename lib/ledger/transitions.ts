@@ -122,6 +122,34 @@ export function deadLettered(chain: Chain, evidence: Evidence & { readonly decid
   };
 }
 
+/** A run waiting for its desktop: the desktop check's words, and the start this delivery sent, if it sent one. */
+export interface DesktopWaitDetails {
+  /** The generation of the run that waits. */
+  readonly g: number;
+  readonly desktop: string;
+  /** What the desktop's state was, in words (`SHUTOFF, UNREGISTER`). */
+  readonly state: string;
+  readonly started?: { readonly jobId?: string | undefined; readonly requestId?: string | undefined } | undefined;
+}
+
+/**
+ * The handled run waits for its desktop: when it began waiting (kept for the
+ * same run), and when this chain started the desktop. Not an attempt. The
+ * history says when the wait began and when the start was sent.
+ */
+export function desktopWaiting(chain: Chain, details: DesktopWaitDetails, moment: Moment): Chain {
+  const same = chain.desktop_wait?.g === details.g ? chain.desktop_wait : undefined;
+  const startedAt = details.started ? moment.now : same?.woken_at;
+  const wait = { g: details.g, desktop: details.desktop, since: same?.since ?? moment.now, ...(startedAt !== undefined ? { woken_at: startedAt } : {}) };
+  const fields = { record_id: chain.current_record, request_id: details.started?.requestId };
+  const said = details.started
+    ? entry(chain.attempts, moment.now, 'desktop started', { ...fields, reason: `desktop ${details.desktop} was ${details.state}: os-start sent${details.started.jobId ? ` (job ${details.started.jobId})` : ''}` })
+    : same
+      ? undefined
+      : entry(chain.attempts, moment.now, 'desktop not ready', { ...fields, reason: `desktop ${details.desktop} is ${details.state}` });
+  return { ...chain, rev: chain.rev + 1, desktop_wait: wait, history: said ? appendHistory(chain, said) : chain.history };
+}
+
 function entry(attempt: number, now: number, outcome: string, fields: Record<string, string | undefined>): HistoryEntry {
   const result: Record<string, unknown> = { attempt, at: new Date(now).toISOString(), outcome };
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) result[key] = key === 'reason' ? value.slice(0, 500) : value;

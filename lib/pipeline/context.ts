@@ -2,6 +2,7 @@ import type { AppConfig } from '../config/app-config.js';
 import type { ScriptFailure } from '../events/failure.js';
 import type { AttemptLedger } from '../ledger/attempt-ledger.js';
 import type { CircuitBreakers } from '../workspace/circuit-breakers.js';
+import type { InvocationDesktops } from '../workspace/desktop-reads.js';
 import type { WorkspaceClient } from '../workspace/client.js';
 import type { WorkspaceCredentials } from '../workspace/credentials.js';
 import type { ErrorBudget } from '../workspace/error-budget.js';
@@ -27,6 +28,8 @@ export interface PipelineDeps {
   readonly errorBudget: ErrorBudget;
   /** One call first per key fingerprint not yet accepted; refusals shared across containers (lib/workspace/key-gate.ts). */
   readonly keyGate?: InvocationKeyGate | undefined;
+  /** This invocation's desktop reads (one per desktop, those of one turn together) and starts (lib/workspace/desktop-reads.ts). */
+  readonly desktops: InvocationDesktops;
   /** What the container has seen Workspace's retries do (lib/workspace/retry-readings.ts); none: nothing assumed. */
   readonly readings?: RetryReadings | undefined;
   readonly now?: () => number;

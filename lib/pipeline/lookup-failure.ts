@@ -8,14 +8,14 @@ import { requeue, type Resolution } from './resolution.js';
 
 /**
  * A Workspace read the protocol needed (record detail, a task's failed
- * records, the lost-answer lookup) failed. Refused for good: surfaced once on
- * the DLQ with the evidence. A key the gate refuses for now: wait for it (not
- * an answer from Workspace, so not counted as its error). Anything else from
- * Workspace: try again later. Errors that are not Workspace's (ledger,
- * secret) are thrown on: the record stays on the queue.
+ * records, the lost-answer lookup, a desktop's state: `what` names it)
+ * failed. Refused for good: surfaced once on the DLQ with the evidence. A
+ * key the gate refuses for now: wait for it (not an answer from Workspace,
+ * so not counted as its error). Anything else from Workspace: try again
+ * later. Errors that are not Workspace's (ledger, secret) are thrown on: the
+ * record stays on the queue.
  */
-export function lookupFailure(error: unknown, ctx: FailureContext): Resolution {
-  const what = describeFailure(ctx.input.failure);
+export function lookupFailure(error: unknown, ctx: FailureContext, what = describeFailure(ctx.input.failure)): Resolution {
   if (error instanceof KeyRefusedError) return requeue('key-refused', `key-refused: ${error.message} (while looking up ${what})`, { ms: error.retryAfterMs });
   if (!isWorkspaceApiError(error)) throw error;
   countApiError(error.code);

@@ -30,13 +30,26 @@ export type WaitCode =
   | 'lookup-failed'
   | 'recording'
   | 'time-budget'
-  | 'unavailable';
+  | 'unavailable'
+  | 'desktop-not-ready'
+  | 'desktop-waking';
 
 /** Why a failure event needs nothing more: its run was handled, its task has no failure left, or its record ran again. */
 export type DuplicateCode = 'handled' | 'no-failed-records' | 'superseded' | 'lease-lost';
 
 /** Why a failure is given up on: the policy's verdict (its rule in the letter), or what made it impossible to act on. */
-export type GiveUpCode = 'policy' | 'invalid-event' | 'unknown-status' | 'no-failed-records' | 'outcome-unknown' | 'workspace-refused' | 'lookup-refused';
+export type GiveUpCode =
+  | 'policy'
+  | 'invalid-event'
+  | 'unknown-status'
+  | 'no-failed-records'
+  | 'outcome-unknown'
+  | 'workspace-refused'
+  | 'lookup-refused'
+  | 'desktop-not-found'
+  | 'desktop-error'
+  | 'desktop-not-ready'
+  | 'desktop-start-refused';
 
 /** What Workspace refused with, when it did. */
 export interface Refusal {

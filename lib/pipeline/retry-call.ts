@@ -12,6 +12,7 @@ import { certainlyNotApplied, describeRefusal, isWorkspaceApiError } from '../wo
 import { admit, callWith, withKey } from '../workspace/key-calls.js';
 import type { RetryAccepted } from '../workspace/types.js';
 import type { FailureContext } from './context.js';
+import { desktopGate } from './desktop-gate.js';
 import { withHandledStart } from './handled-run.js';
 import { duplicate, hold, requeue, type Resolution } from './resolution.js';
 import { lookUpRun } from './workspace-lookups.js';
@@ -32,6 +33,9 @@ export async function callRetry(found: Located, standing: Extract<Standing, { ki
   if (deps.errorBudget.exhausted()) {
     return requeue('error-threshold', `error-threshold: ${deps.errorBudget.describe()}; the rest of the batch waits`, { seconds: deps.config.breakerCooldownSeconds }, rule);
   }
+  // A retry that needs its desktop ready waits, wakes it or gives up before the claim (lib/pipeline/desktop-gate.ts).
+  const desktop = await desktopGate(found, standing, decision, ctx, base);
+  if (desktop.kind === 'stop') return desktop.resolution;
   // The claim records when the retried run started: if Workspace re-runs the record in place, nothing else tells the two runs apart.
   const handled = await withHandledStart(found, ctx);
   if ('superseded' in handled) return duplicate('superseded', handled.superseded);

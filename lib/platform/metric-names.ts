@@ -23,6 +23,10 @@ export const METRIC = {
   apiError: 'ApiError',
   /** One each time an endpoint's circuit opens, including each failed probe while Workspace stays down. */
   circuitOpened: 'CircuitOpened',
+  /** One per start (os-start) sent to a desktop that a retry waits for (a policy rule's `desktop.wake`). */
+  desktopWoken: 'DesktopWoken',
+  /** One per failure event whose desktop could not take the script when its retry was due: deferred, given up, or its desktop started; no attempt spent. */
+  desktopNotReady: 'DesktopNotReady',
   /** The sweep's count per project and outcome (dimensions ProjectId, Outcome), once per sweep run. */
   sweepRecords: 'SweepRecords',
   /**

@@ -41,6 +41,13 @@ export function countOutcome(kind: keyof typeof OUTCOME_METRIC): void {
   metrics.addMetric(OUTCOME_METRIC[kind], MetricUnit.Count, 1);
 }
 
+const DESKTOP_METRIC = { woken: METRIC.desktopWoken, 'not-ready': METRIC.desktopNotReady } as const;
+
+/** The desktop check before a retry: a start sent, or a failure held back because its desktop could not take the script. */
+export function countDesktop(kind: keyof typeof DESKTOP_METRIC): void {
+  metrics.addMetric(DESKTOP_METRIC[kind], MetricUnit.Count, 1);
+}
+
 /** One metric per Workspace error code, as its own EMF line (a dimension per code). */
 export function countApiError(code: string): void {
   const single = metrics.singleMetric();

@@ -16,6 +16,16 @@ import { SAFE_ID } from '../events/identifiers.js';
 function buildSchemas() {
   const matchList = z.array(z.string().min(1).max(200)).max(100);
 
+  const desktopSchema = z
+    .object({
+      require: z.enum(['active', 'registered']).default('registered'),
+      wake: z.boolean().default(false),
+      wait_max_seconds: z.number().int().min(10).max(86_400).default(1_800),
+      on_error: z.enum(['give-up', 'wait']).default('give-up'),
+      recheck_seconds: z.number().int().min(1).max(900).default(60),
+    })
+    .strict();
+
   const ruleSchema = z
     .object({
       id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be lower-case letters, digits and "-"'),
@@ -25,6 +35,7 @@ function buildSchemas() {
       reason_contains: matchList.optional(),
       statuses: matchList.optional(),
       delay_seconds: z.number().int().min(0).max(86_400).optional(),
+      desktop: desktopSchema.optional(),
     })
     .strict()
     .refine((rule) => rule.result_codes?.length || rule.reason_contains?.length || rule.statuses?.length, {
@@ -37,6 +48,7 @@ function buildSchemas() {
       max_age_seconds: z.number().int().min(60).max(30 * 86_400).optional(),
       retries_enabled: z.boolean().optional(),
       rules: z.array(ruleSchema).max(100).optional(),
+      desktop: desktopSchema.optional(),
     })
     .strict();
 
@@ -77,6 +89,23 @@ export interface PolicyRule {
   readonly statuses: readonly string[];
   /** Wait this long after the failure before the first retry (a desktop waking up). */
   readonly delaySeconds: number;
+  /** Read the desktop's state before a retry this rule decides (docs/retry-policy.md, "Desktops"). */
+  readonly desktop?: DesktopRequirement | undefined;
+}
+
+/**
+ * What a retry needs of its desktop, read before the claim: how ready it
+ * must be, whether a stopped or hibernated one is started, how long to wait
+ * for it (from when it was first found not ready), what a desktop in ERROR
+ * means, and how often to read it again while waiting.
+ */
+export interface DesktopRequirement {
+  /** `active`: powered on, nothing in progress; `registered`: that, and its agent registered (it can take a script). */
+  readonly require: 'active' | 'registered';
+  readonly wake: boolean;
+  readonly waitMaxSeconds: number;
+  readonly onError: 'give-up' | 'wait';
+  readonly recheckSeconds: number;
 }
 
 /** A per-project or per-script override: unset fields inherit. Its rules are tried first. */
@@ -85,6 +114,8 @@ export interface PolicyOverride {
   readonly maxAgeSeconds?: number | undefined;
   readonly retriesEnabled?: boolean | undefined;
   readonly rules: readonly PolicyRule[];
+  /** For the project's or script's retries whose rule names no `desktop` of its own. */
+  readonly desktop?: DesktopRequirement | undefined;
 }
 
 export interface RetryPolicy {
@@ -107,6 +138,12 @@ export class PolicyConfigError extends Error {
 type Schemas = ReturnType<typeof buildSchemas>;
 type RuleJson = z.infer<Schemas['ruleSchema']>;
 type OverrideJson = z.infer<Schemas['overrideSchema']>;
+type DesktopJson = NonNullable<RuleJson['desktop']>;
+
+function toDesktop(desktop: DesktopJson | undefined): DesktopRequirement | undefined {
+  if (!desktop) return undefined;
+  return { require: desktop.require, wake: desktop.wake, waitMaxSeconds: desktop.wait_max_seconds, onError: desktop.on_error, recheckSeconds: desktop.recheck_seconds };
+}
 type PolicyJson = z.output<Schemas['policySchema']>;
 
 function toRule(rule: RuleJson): PolicyRule {
@@ -118,6 +155,7 @@ function toRule(rule: RuleJson): PolicyRule {
     reasonContains: (rule.reason_contains ?? []).map((s) => s.toLowerCase()),
     statuses: (rule.statuses ?? []).map((s) => s.toUpperCase()),
     delaySeconds: rule.delay_seconds ?? 0,
+    ...(rule.desktop ? { desktop: toDesktop(rule.desktop) } : {}),
   };
 }
 
@@ -127,6 +165,7 @@ function toOverride(override: OverrideJson): PolicyOverride {
     maxAgeSeconds: override.max_age_seconds,
     retriesEnabled: override.retries_enabled,
     rules: (override.rules ?? []).map(toRule),
+    ...(override.desktop ? { desktop: toDesktop(override.desktop) } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { ScriptFailure } from '../events/failure.js';
 import { KNOWN_STATUS_WORDS, runStateOf, statusWord, type RunState } from '../events/run-status.js';
 import { equalJitterSeconds } from '../platform/backoff.js';
-import type { PolicyOverride, PolicyRule, RetryPolicy } from './policy-config.js';
+import type { DesktopRequirement, PolicyOverride, PolicyRule, RetryPolicy } from './policy-config.js';
 
 /**
  * The retry decision: a pure function of the failure, the attempts already
@@ -31,7 +31,8 @@ export interface DecisionInput {
 }
 
 export type Decision =
-  | { readonly kind: 'retry-now'; readonly ruleId: string; readonly attempt: number }
+  /** `desktop`: what the retry needs of its desktop, read before the claim (lib/pipeline/desktop-gate.ts). */
+  | { readonly kind: 'retry-now'; readonly ruleId: string; readonly attempt: number; readonly desktop?: DesktopRequirement | undefined }
   | { readonly kind: 'retry-later'; readonly ruleId: string; readonly attempt: number; readonly delaySeconds: number }
   | { readonly kind: 'give-up'; readonly ruleId: string; readonly reason: string };
 
@@ -40,6 +41,7 @@ interface Effective {
   readonly maxAgeSeconds: number;
   readonly retriesEnabled: boolean;
   readonly rules: readonly PolicyRule[];
+  readonly desktop?: DesktopRequirement | undefined;
 }
 
 /** Script override over project override over the global policy; override rules are tried first. */
@@ -54,6 +56,7 @@ export function effectivePolicy(policy: RetryPolicy, projectId: string, scriptId
       maxAgeSeconds: o.maxAgeSeconds ?? effective.maxAgeSeconds,
       retriesEnabled: o.retriesEnabled ?? effective.retriesEnabled,
       rules: [...o.rules, ...effective.rules],
+      desktop: o.desktop ?? effective.desktop,
     };
   }
   return effective;
@@ -69,6 +72,16 @@ export function matchRule(rules: readonly PolicyRule[], failure: ScriptFailure):
       (reason !== '' && rule.reasonContains.some((s) => reason.includes(s))) ||
       (status !== '' && rule.statuses.includes(status)),
   );
+}
+
+/**
+ * What a retry of this failure needs of its desktop: the matching rule's
+ * `desktop`, else the script's override's, else the project's; none when
+ * no one asks (the retry then goes without reading the desktop).
+ */
+export function desktopRequirementOf(policy: RetryPolicy, failure: ScriptFailure): DesktopRequirement | undefined {
+  const effective = effectivePolicy(policy, failure.projectId, failure.scriptId);
+  return matchRule(effective.rules, failure)?.desktop ?? effective.desktop;
 }
 
 /** What an event's status word means before anything else is looked at. */
@@ -124,5 +137,6 @@ export function decide(input: DecisionInput): Decision {
   const readyAt =
     attempts.count === 0 ? failedAt + (rule?.delaySeconds ?? 0) * 1000 : (attempts.lastAttemptAt ?? failedAt) + equalJitterSeconds(attempts.count, policy, input.jitter) * 1000;
   if (readyAt > now) return { kind: 'retry-later', ruleId, attempt, delaySeconds: Math.ceil((readyAt - now) / 1000) };
-  return { kind: 'retry-now', ruleId, attempt };
+  const desktop = rule?.desktop ?? effective.desktop;
+  return desktop ? { kind: 'retry-now', ruleId, attempt, desktop } : { kind: 'retry-now', ruleId, attempt };
 }

@@ -3,6 +3,8 @@ import { sqsBatchSend } from '../platform/sqs-client.js';
 import { IN_CALL_BACKOFF_CAP_MS, type AppConfig } from '../config/app-config.js';
 import { killSwitch, type KillSwitch } from '../config/kill-switch.js';
 import { CircuitBreakers } from '../workspace/circuit-breakers.js';
+import { WorkspaceDesktops } from '../workspace/desktop-calls.js';
+import { InvocationDesktops } from '../workspace/desktop-reads.js';
 import type { WorkspaceCredentials } from '../workspace/credentials.js';
 import { ErrorBudget } from '../workspace/error-budget.js';
 import { KeyGate } from '../workspace/key-gate.js';
@@ -28,22 +30,26 @@ export interface Runtime {
   readonly keyRefusals: KeyRefusalStore;
   /** What Workspace's retry answers have shown in this container. */
   readonly readings: RetryReadings;
+  /** Workspace's desktop calls, over the same client (each invocation reads through its own InvocationDesktops). */
+  readonly desktopCalls: WorkspaceDesktops;
   /** Read at the start of every invocation: the kill switch as it stands now (lib/config/kill-switch.ts). */
   readonly killSwitch: KillSwitch;
 }
 
 export function createRuntime(config: AppConfig): Runtime {
   const sqs = sqsBatchSend();
+  const workspace = new WorkspaceClient({
+    defaultRegion: config.defaultRegion,
+    endpoints: config.endpoints,
+    timeoutMs: config.workspaceTimeoutMs,
+    maxInCallRetries: config.workspaceInCallRetries,
+    backoffBaseMs: 200,
+    backoffCapMs: IN_CALL_BACKOFF_CAP_MS,
+  });
   return {
     config,
-    workspace: new WorkspaceClient({
-      defaultRegion: config.defaultRegion,
-      endpoints: config.endpoints,
-      timeoutMs: config.workspaceTimeoutMs,
-      maxInCallRetries: config.workspaceInCallRetries,
-      backoffBaseMs: 200,
-      backoffCapMs: IN_CALL_BACKOFF_CAP_MS,
-    }),
+    workspace,
+    desktopCalls: new WorkspaceDesktops(workspace),
     ledger: new AttemptLedger(new DynamoLedgerStore(dynamoDb(), config.ledgerTable), { leaseMs: config.leaseSeconds * 1000, ttlDays: config.ledgerTtlDays, skewMs: config.clockSkewSeconds * 1000 }),
     breakers: new CircuitBreakers({
       consecutiveFailures: config.breakerFailures,
@@ -64,11 +70,12 @@ export function createRuntime(config: AppConfig): Runtime {
 
 /**
  * What one invocation works with: the container's runtime, its credentials, a
- * fresh error budget, and the kill switch as the handler read it for this
+ * fresh error budget, its own desktop reads (counted in that budget), and the kill switch as the handler read it for this
  * invocation (`runtime.killSwitch.retriesEnabled()`; without it, the configured value).
  */
 export function forInvocation(runtime: Runtime, credentials: WorkspaceCredentials, retriesEnabled = runtime.config.retriesEnabled): PipelineDeps & { readonly forwarders: Forwarders } {
   const config = retriesEnabled === runtime.config.retriesEnabled ? runtime.config : { ...runtime.config, retriesEnabled };
   const keyGate = runtime.keys.forInvocation(runtime.keyRefusals, (error) => logger.warn('key refusals in the ledger table unreachable: this container still sends one call per new key version', { error: `${(error as Error).name}: ${(error as Error).message}` }));
-  return { ...runtime, config, credentials, keyGate, errorBudget: new ErrorBudget(config.errorThreshold, config.errorThresholdMinCalls) };
+  const errorBudget = new ErrorBudget(config.errorThreshold, config.errorThresholdMinCalls);
+  return { ...runtime, config, credentials, keyGate, errorBudget, desktops: new InvocationDesktops(runtime.desktopCalls, errorBudget) };
 }

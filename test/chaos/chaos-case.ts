@@ -9,7 +9,7 @@ import { renderReport, runChaos } from './chaos-run.js';
  */
 export function chaosCase(reading: RetryReading, events = 150): void {
   describe(`chaos, ${reading} (${events} events)`, () => {
-    it('accounts for every failed run under faults: none lost, none retried twice, no chain over budget, no secret in any output', async () => {
+    it('accounts for every failed run under faults: none lost, none retried twice, no chain over budget, no attempt on a desktop not ready, no secret in any output', async () => {
       const report = await runChaos({ events, timeoutMs: 120_000, pollers: 3, reading });
       console.log(renderReport(report));
       expect(report.lost).toBe(0);
@@ -19,6 +19,11 @@ export function chaosCase(reading: RetryReading, events = 150): void {
       expect(report.secretsInOutput).toBe(0);
       expect(report.stillOnQueue).toBe(0);
       expect(report.retriedOnce + report.deadLetteredWithReason + report.deadLetteredByRedrive).toBe(report.failedRuns);
+      // Desktops that were not ready: no attempt spent on one, none started twice, and sleeping ones woken and then retried.
+      expect(report.attemptsOnUnreadyDesktops).toBe(0);
+      expect(report.desktopsStartedTwice).toBe(0);
+      expect(report.onDesktopsNotReady).toBeGreaterThan(0);
+      expect(report.wokenThenRetried).toBeGreaterThan(0);
       // The faults really happened: answers lost after landing, an outage that opened the breaker, crashes, DLQ and secret outages.
       expect(report.answersLostAfterLanding).toBeGreaterThan(0);
       expect(report.breakerOpened).toBeGreaterThan(0);

@@ -8,7 +8,8 @@ import { FaultyProxy } from '../../local/faulty-proxy.js';
 import { LocalEventSource, type QueueHandler } from '../../local/poller.js';
 import { LOCAL_KEY, startLocalStack, type LocalStack } from '../../local/stack.js';
 import { seededRandom } from '../helpers/random.js';
-import { CHAOS_PROJECT, eventFor, planChaos, type Kind } from './chaos-plan.js';
+import { CHAOS_PROJECT, eventFor, NEVER_READY, planChaos, type DesktopCondition, type Kind, type PlannedRun } from './chaos-plan.js';
+import type { DesktopSeed } from '../../local/workspace-desktops.js';
 import type { RetryReading } from '../../local/workspace-state.js';
 
 /**
@@ -16,7 +17,10 @@ import type { RetryReading } from '../../local/workspace-state.js';
  * every envelope through the whole local stack while Workspace loses answers
  * after doing the work, the DLQ and Secrets Manager go down and the handler
  * crashes mid-batch, then an account of every failed run by the simulator's
- * own count. Every fault is placed by a seed or a call count, never a timer.
+ * own count. The runs' desktops are read before each retry (the policy's
+ * `desktop`); some are off, hibernated, starting, in maintenance, in ERROR,
+ * deleted or never registered, and some starts fail. Every fault is placed
+ * by a seed or a call count, never a timer.
  */
 
 export interface ChaosOptions {
@@ -52,6 +56,17 @@ export interface ChaosReport {
   readonly handlerCrashes: number;
   readonly dlqSendsRefused: number;
   readonly secretReadsRefused: number;
+  /** Failed runs planned on a desktop that was not ready. */
+  readonly onDesktopsNotReady: number;
+  /** Retries Workspace applied while the run's desktop could not run the script: attempts spent for nothing. */
+  readonly attemptsOnUnreadyDesktops: number;
+  /** Starts our pipeline sent, and the desktops that got more than one. */
+  readonly desktopStarts: number;
+  readonly desktopsStartedTwice: number;
+  /** Runs on a desktop that was off or hibernated, retried once after it was started. */
+  readonly wokenThenRetried: number;
+  /** Dead letters by the start of their reason. */
+  readonly deadLetters: Record<string, number>;
   readonly faultsInjected: Record<string, number>;
   /** Deferrals by their outcome code (re-enqueued and left alike): where the run's time went. */
   readonly deferrals: Record<string, number>;
@@ -60,6 +75,29 @@ export interface ChaosReport {
 }
 
 const MAX_ATTEMPTS = 3;
+/** The policy's `desktop` for the chaos project: desktops boot in 2 s and register 1 s later. */
+const DESKTOP = { require: 'registered', wake: true, wait_max_seconds: 20, recheck_seconds: 1 };
+
+const SEEDS: Readonly<Record<Exclude<DesktopCondition, 'deleted'>, Omit<DesktopSeed, 'desktop_id'>>> = {
+  ready: {},
+  starting: { status: 'SHUTOFF' },
+  off: { status: 'SHUTOFF' },
+  hibernated: { status: 'HIBERNATED' },
+  maintenance: { in_maintenance_mode: true },
+  unregistered: { status: 'ACTIVE', login_status: 'UNREGISTER' },
+  error: { status: 'ERROR' },
+};
+
+/** Seeds each desktop as planned; a `starting` one is started by someone else (not counted as ours). */
+function seedDesktops(stack: LocalStack, desktops: ReadonlyMap<string, DesktopCondition>): void {
+  const fleet = stack.simulator.desktops;
+  for (const [id, desktop] of desktops) {
+    if (desktop === 'deleted') fleet.delete(CHAOS_PROJECT, id);
+    else fleet.seed(CHAOS_PROJECT, { desktop_id: id, ...SEEDS[desktop] });
+    if (desktop === 'starting') fleet.run(CHAOS_PROJECT, [id], 'os-start');
+  }
+  fleet.clearCounters();
+}
 
 /** The handler, whose context throws on the seeded calls: a record handler failing mid-batch inside the middy chain. */
 function crashing(handler: QueueHandler, crashAt: (call: number) => boolean, counter: { crashes: number; calls: number }): QueueHandler {
@@ -97,6 +135,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // A retry's run fails again now and then: its failure event comes back as the next attempt.
       newRunOutcome: () => (outcomes() < 0.25 ? 'FAILED' : 'SUCCESS'),
       faults: { throttle429: 0.03, unavailable503: 0.06, reset: 0.01, stall: 0.005, stallMs: 1_200, malformed: 0.01, stallAfter: 0.01, resetAfter: 0.01, garbledAfter: 0.01, error5xxAfter: 0.01 },
+      desktops: { bootSeconds: 2, registerSeconds: 1, startFailureShare: 0.1, random: seededRandom(seed + 5) },
     },
   });
   // An outage: the 100th to 139th retry calls answer 503 (enough to open the breaker among concurrent successes; its probes end it).
@@ -108,8 +147,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   proxy.refuse = (target, body) => target.endsWith('SendMessageBatch') && body.includes(dlqName) && ++dlqSends >= 3 && dlqSends <= 8;
   stack.secrets.failRead = (call) => call >= 3 && call <= 5;
 
-  const plan = planChaos(options.events, random);
+  const plan = planChaos(options.events, random, seededRandom(seed + 4));
   stack.simulator.seedRecords(CHAOS_PROJECT, plan.runs.map((r) => r.record));
+  seedDesktops(stack, plan.desktops);
   // Every failed run an event names, by run (`<record id>#<run number>`): a record run again in place is a new run.
   const kinds = new Map<string, Kind>([...plan.named].map(([id, kind]) => [`${id}#0`, kind]));
   const deliveries = [...plan.bodies];
@@ -129,7 +169,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     BREAKER_COOLDOWN_SECONDS: '1',
     ERROR_THRESHOLD_PERCENT: '80',
     ERROR_THRESHOLD_MIN_CALLS: '8',
-    RETRY_POLICY: JSON.stringify({ max_attempts: MAX_ATTEMPTS, backoff: { base_seconds: 1, max_seconds: 2 } }),
+    RETRY_POLICY: JSON.stringify({ max_attempts: MAX_ATTEMPTS, backoff: { base_seconds: 1, max_seconds: 2 }, projects: { [CHAOS_PROJECT]: { desktop: DESKTOP } } }),
     POWERTOOLS_LOG_LEVEL: 'INFO',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
@@ -169,13 +209,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
     Object.assign(process.env, savedEnv);
   }
-  const report = await account(stack, kinds, capture, { seed, reading: options.reading ?? 'new-task', deliveries: deliveries.length, events: options.events, crashes: counter.crashes, dlqSendsRefused: proxy.refused, started });
+  const report = await account(stack, kinds, capture, { seed, reading: options.reading ?? 'new-task', deliveries: deliveries.length, events: options.events, crashes: counter.crashes, dlqSendsRefused: proxy.refused, started, runs: plan.runs });
   await proxy.stop();
   await stack.stop();
   return report;
 }
 
 interface RunFacts {
+  readonly runs: readonly PlannedRun[];
   readonly seed: number;
   readonly reading: RetryReading;
   readonly events: number;
@@ -220,6 +261,7 @@ async function account(stack: LocalStack, kinds: ReadonlyMap<string, Kind>, capt
   }
   const output = capture.raw.join('') + JSON.stringify(dlq);
   const lines = capture.lines();
+  const desktops = desktopAccount(stack, facts.runs);
   return {
     seed: facts.seed,
     reading: facts.reading,
@@ -242,10 +284,34 @@ async function account(stack: LocalStack, kinds: ReadonlyMap<string, Kind>, capt
     handlerCrashes: facts.crashes,
     dlqSendsRefused: facts.dlqSendsRefused,
     secretReadsRefused: stack.secrets.refusedReads,
+    ...desktops,
+    deadLetters: countBy(dlq.map((m) => m.MessageAttributes?.['rule_id']?.StringValue ?? (m.MessageAttributes?.['reason'] ? '(no rule)' : '(redrive)'))),
     faultsInjected: Object.fromEntries(sim.faultsInjected),
     deferrals: countBy(capture.outcomes().filter((o) => o['kind'] === 'deferred').map((o) => String(o['code']))),
     simulatorRequests: sim.requestsReceived,
     seconds: Math.round((Date.now() - facts.started) / 100) / 10,
+  };
+}
+
+/**
+ * The desktops' part of the account: no retry reached a desktop that could
+ * not run the script (the simulator's word at the retry, and any retry of a
+ * run planned on a desktop that never becomes ready), no desktop started
+ * twice, and runs on sleeping desktops woken and then retried.
+ */
+function desktopAccount(stack: LocalStack, runs: readonly PlannedRun[]): Pick<ChaosReport, 'onDesktopsNotReady' | 'attemptsOnUnreadyDesktops' | 'desktopStarts' | 'desktopsStartedTwice' | 'wokenThenRetried'> {
+  const sim = stack.simulator;
+  const condition = new Map(runs.map((run) => [run.record.resource_id!, run.desktop]));
+  const spent = sim.state.log.entries.flatMap((e) => e.reruns).filter((rerun) => rerun.desktopRefused !== undefined || NEVER_READY.has(condition.get(rerun.resourceId ?? '') ?? 'ready'));
+  const starts = sim.desktops.actions.filter((action) => action.opType === 'os-start');
+  const perDesktop = countBy(starts.flatMap((action) => action.desktopIds));
+  const sleeping = runs.filter((run) => run.kind === 'retry' && (run.desktop === 'off' || run.desktop === 'hibernated'));
+  return {
+    onDesktopsNotReady: runs.filter((run) => run.desktop !== 'ready').length,
+    attemptsOnUnreadyDesktops: spent.length,
+    desktopStarts: starts.length,
+    desktopsStartedTwice: Object.values(perDesktop).filter((n) => n > 1).length,
+    wokenThenRetried: sleeping.filter((run) => sim.desktops.startsOf(run.record.resource_id!) === 1 && sim.rerunsOfRun(`${run.record.id}#0`) === 1).length,
   };
 }
 
@@ -277,7 +343,12 @@ export function renderReport(report: ChaosReport): string {
     ['handler crashes mid-batch (inside middy)', String(report.handlerCrashes)],
     ['DLQ sends refused (outage)', String(report.dlqSendsRefused)],
     ['secret reads refused (outage)', String(report.secretReadsRefused)],
+    ['failed runs on desktops not ready (planned)', String(report.onDesktopsNotReady)],
+    ['attempts spent on desktops not ready', String(report.attemptsOnUnreadyDesktops)],
+    ['desktop starts sent / desktops started twice', `${report.desktopStarts} / ${report.desktopsStartedTwice}`],
+    ['runs on sleeping desktops woken, then retried once', String(report.wokenThenRetried)],
     ['deferrals by code', Object.entries(report.deferrals).map(([k, v]) => `${k}:${v}`).join(' ')],
+    ['dead letters by rule', Object.entries(report.deadLetters).map(([k, v]) => `${k}:${v}`).join(' ')],
     ['simulator requests', String(report.simulatorRequests)],
     ['simulator faults injected', Object.entries(report.faultsInjected).map(([k, v]) => `${k}:${v}`).join(' ')],
     ['wall time (s)', String(report.seconds)],

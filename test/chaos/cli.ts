@@ -21,5 +21,6 @@ if (readings.length > 1) {
 const seed = option('seed');
 const report = await runChaos({ events, timeoutMs: 600_000, pollers: 4, seed: seed ? Number(seed) : undefined, reading: readings[0] });
 console.log(process.argv.includes('--json') ? JSON.stringify(report, null, 2) : `${renderReport(report)}\n`);
-const broken = (r: ChaosReport) => r.lost > 0 || r.scriptsRunTwice > 0 || r.chainsOverBudget > 0 || r.wronglyRetried > 0 || r.secretsInOutput > 0 || r.stillOnQueue > 0 || r.breakerOpened === 0 || r.breakerClosed === 0;
+const broken = (r: ChaosReport) =>
+  r.lost > 0 || r.scriptsRunTwice > 0 || r.chainsOverBudget > 0 || r.wronglyRetried > 0 || r.secretsInOutput > 0 || r.stillOnQueue > 0 || r.breakerOpened === 0 || r.breakerClosed === 0 || r.attemptsOnUnreadyDesktops > 0 || r.desktopsStartedTwice > 0;
 process.exit(broken(report) ? 1 : 0);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { SHAPES, envelope, type Shape } from './envelopes.js';
 import type { CrashPoint } from './invocation.js';
 import type { LedgerFault } from './memory-ledger-store.js';
-import type { RetryFault } from './workspace-model.js';
+import type { RetryFault, StartFault } from './workspace-model.js';
 import { describeActor, launch, replay, type Actor } from './ways-in.js';
 import { REASONS, type ReasonKind, type World } from './world.js';
 import { PROJECT_ID } from '../helpers/factories.js';
@@ -101,8 +101,25 @@ const shapeArb = fc.constantFrom<Shape>(...SHAPES);
 const reasonArb = fc.constantFrom<ReasonKind>('retry', 'retry', 'later', 'giveUp');
 const retryFaults: RetryFault[] = ['before-503', 'before-429', 'lose-TIMEOUT', 'lose-NETWORK', 'lose-502', 'lose-MALFORMED', 'permanent-404'];
 
-export function commandArbs(): Array<fc.Arbitrary<fc.AsyncCommand<Model, Real>>> {
+/** What else may happen to a desktop while a run goes: only ever towards ready, so a desktop read ready stays ready for its retry. */
+function desktopChanges(): Array<fc.Arbitrary<fc.AsyncCommand<Model, Real>>> {
   return [
+    pick.map((p) => new Simple(`an administrator ends maintenance of desktop pick ${p}`, (w) => {
+      const desktop = w.desktopAt(p);
+      if (desktop && w.fleet.detail(PROJECT_ID, desktop)?.in_maintenance_mode) w.fleet.setMaintenance(PROJECT_ID, desktop, false);
+    })),
+    pick.map((p) => new Simple(`someone else starts desktop pick ${p}`, (w) => {
+      const desktop = w.desktopAt(p);
+      if (desktop) w.fleet.run(PROJECT_ID, [desktop], 'os-start');
+    })),
+    fc.constantFrom<StartFault>('before-503', 'lose-TIMEOUT').map((f) => new Simple(`workspace: next desktop start ${f}`, (w) => w.ws.armStart(f))),
+  ];
+}
+
+/** The commands; with `desktops`, also what happens to desktops that are not ready. */
+export function commandArbs(options: { readonly desktops?: boolean } = {}): Array<fc.Arbitrary<fc.AsyncCommand<Model, Real>>> {
+  return [
+    ...(options.desktops ? desktopChanges() : []),
     fc.tuple(queueActor, fc.array(otherActor, { maxLength: 2 })).map(([first, rest]) => new Concurrently([first, ...rest])),
     fc.tuple(queueActor, fc.array(otherActor, { maxLength: 2 })).map(([first, rest]) => new Concurrently([first, ...rest])),
     otherActor.map((actor) => new Concurrently([actor])),

@@ -2,7 +2,7 @@ import { isChain, isLink, recordKey, taskKey, type Chain } from '../../lib/ledge
 import { runsOf } from '../../lib/ledger/runs.js';
 import { normaliseBody } from '../../lib/events/normalise.js';
 import { PROJECT_ID } from '../helpers/factories.js';
-import type { World } from './world.js';
+import { MODEL_DESKTOP_WAIT_MAX_SECONDS, type World } from './world.js';
 
 /**
  * The protocol's promises, checked after a run has been drained. Each returns
@@ -102,6 +102,32 @@ function describeChainOf(world: World, recordId: string): string {
   return chain ? `${chain.pk} ${chain.state} attempts ${chain.attempts} history ${JSON.stringify(chain.history.map((h) => `${h.attempt}:${h.outcome}`))}` : 'no chain';
 }
 
+/** P5: no retry was applied while its desktop could not run the script (an attempt spent for nothing). */
+export function p5NoAttemptOnUnreadyDesktop(world: World): string[] {
+  return world.ws.unreadyRetries.map((retry) => `P5: a retry was spent on a desktop that was not ready: run ${retry}`);
+}
+
+/** P6: our pipeline started each desktop at most once per window (the policy's wait_max_seconds). */
+export function p6OneStartPerWindow(world: World): string[] {
+  const problems: string[] = [];
+  const last = new Map<string, number>();
+  for (const start of world.starts) {
+    const before = last.get(start.desktop);
+    if (before !== undefined && start.at - before < MODEL_DESKTOP_WAIT_MAX_SECONDS * 1000) problems.push(`P6: desktop ${start.desktop} was started again ${(start.at - before) / 1000} s after our last start`);
+    last.set(start.desktop, start.at);
+  }
+  return problems;
+}
+
 export function allViolations(world: World): string[] {
-  return [...world.violations, ...p1OneRetryPerRun(world), ...p2AttemptsBounded(world), ...p3NothingLost(world), ...p4ReplayDecidedAgain(world), ...ledgerConsistent(world)];
+  return [
+    ...world.violations,
+    ...p1OneRetryPerRun(world),
+    ...p2AttemptsBounded(world),
+    ...p3NothingLost(world),
+    ...p4ReplayDecidedAgain(world),
+    ...ledgerConsistent(world),
+    ...p5NoAttemptOnUnreadyDesktop(world),
+    ...p6OneStartPerWindow(world),
+  ];
 }

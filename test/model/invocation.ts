@@ -1,6 +1,10 @@
 import type { LedgerStore } from '../../lib/ledger/store.js';
 import type { QueueSender } from '../../lib/platform/queue-sender.js';
 import type { WorkspaceClient } from '../../lib/workspace/client.js';
+import type { DesktopCalls } from '../../lib/workspace/desktop-reads.js';
+import type { DesktopDetail } from '../../lib/workspace/desktops.js';
+import { WorkspaceApiError } from '../../lib/workspace/errors.js';
+import type { DesktopFleet } from '../../local/workspace-desktops.js';
 import type { MemoryLedgerStore } from './memory-ledger-store.js';
 import type { QueueModel } from './queue-model.js';
 import type { WorkspaceModel } from './workspace-model.js';
@@ -77,6 +81,43 @@ export class Invocation {
       describeRetry: (_project, target) => ({ method: 'POST', url: 'https://workspace.cn-north-4.model/retry', body: JSON.stringify(target), signedHeaderNames: [] }),
     };
     return client as unknown as WorkspaceClient;
+  }
+
+  /**
+   * Workspace's desktop calls over the simulator's fleet, on the model's
+   * clock: reads are `read …` (a dry run may make them), a start is an effect.
+   * `started` hears of every start that reached Workspace.
+   */
+  desktops(fleet: DesktopFleet, ws: WorkspaceModel, started: (desktopId: string) => void): DesktopCalls {
+    const io = this.io.bind(this);
+    const notFound = (id: string) => new WorkspaceApiError({ status: 404, code: 'WKS.DESKTOP_NOT_FOUND', message: `desktop ${id} does not exist (model)` });
+    return {
+      readDesktops: (project, ids) =>
+        io(`read desktops ${[...ids].join(',')}`, () => {
+          ws.readFault();
+          const wanted = [...ids];
+          const found = new Map<string, DesktopDetail>(fleet.list(project.projectId, { desktopIds: wanted }, 0, 500).desktops.map((d) => [d.desktop_id, d]));
+          return { found, missing: wanted.filter((id) => !found.has(id)), calls: 1 };
+        }),
+      showDesktop: (project, id) =>
+        io(`read desktop ${id}`, () => {
+          ws.readFault();
+          const detail = fleet.detail(project.projectId, id);
+          if (!detail) throw notFound(id);
+          return detail;
+        }),
+      runDesktops: (project, action) =>
+        io(`start ${action.desktopIds.join(',')}`, () => {
+          const fault = ws.takeStartFault();
+          if (fault === 'before-503') throw new WorkspaceApiError({ status: 503, code: 'HTTP_503', message: 'start unavailable (model)' });
+          const result = fleet.run(project.projectId, action.desktopIds, action.opType);
+          if (result.ok) for (const id of action.desktopIds) if (!result.failed.some((f) => f.desktop_id === id)) started(id);
+          if (fault === 'lose-TIMEOUT') throw new WorkspaceApiError({ code: 'TIMEOUT', message: 'start answer lost (model)' });
+          if (!result.ok) throw new WorkspaceApiError({ status: result.status, code: result.code, message: result.message });
+          return { jobId: result.jobId, failed: result.failed };
+        }),
+      describeAction: (_project, action) => ({ method: 'POST', url: 'https://workspace.cn-north-4.model/desktops/action', body: JSON.stringify(action), signedHeaderNames: [] }),
+    };
   }
 
   sender(queue: QueueModel): QueueSender {

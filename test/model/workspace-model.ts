@@ -34,7 +34,12 @@ export interface WorkspaceModelOptions {
   readonly reading?: RetryReading;
   /** Workspace's clock minus the model's. */
   readonly skewMs?: number;
+  /** Why a desktop cannot run a script now (undefined: it can): a retry applied then is an attempt spent for nothing. */
+  readonly desktopRefusal?: (desktopId: string) => string | undefined;
 }
+
+/** A fault armed for the next desktop start: refused before it reaches Workspace, or applied and its answer lost. */
+export type StartFault = 'before-503' | 'lose-TIMEOUT';
 
 export class WorkspaceModel {
   /** Every record's current run. */
@@ -50,7 +55,10 @@ export class WorkspaceModel {
   /** Runs a later run superseded: listed only with `show_history`. */
   private readonly history: ModelRecord[] = [];
   private readonly superseded = new Set<string>();
+  /** Retries applied to a run whose desktop could not run the script then (the desktop invariant: none). */
+  readonly unreadyRetries: string[] = [];
   private retryFaults: RetryFault[] = [];
+  private startFaults: StartFault[] = [];
   private readFaults = 0;
   private sequence = { task: 0, record: 0 };
   retryCalls = 0;
@@ -70,8 +78,18 @@ export class WorkspaceModel {
     this.readFaults += count;
   }
 
+  armStart(fault: StartFault): void {
+    this.startFaults.push(fault);
+  }
+
+  /** The fault for this desktop start, if one is armed. */
+  takeStartFault(): StartFault | undefined {
+    return this.startFaults.shift();
+  }
+
   disarm(): void {
     this.retryFaults = [];
+    this.startFaults = [];
     this.readFaults = 0;
   }
 
@@ -110,6 +128,8 @@ export class WorkspaceModel {
     const taskId = this.reading === 'new-task' ? `t${++this.sequence.task}` : own;
     for (const original of originals as ModelRecord[]) {
       const before = this.runOf(original.id);
+      const refusal = this.options.desktopRefusal?.(original.resource_id);
+      if (refusal !== undefined) this.unreadyRetries.push(`${before} on desktop ${original.resource_id}: ${refusal}`);
       this.applied.set(before, (this.applied.get(before) ?? 0) + 1);
       this.parent.set(this.rerun(original, taskId), before);
     }
@@ -211,7 +231,8 @@ export class WorkspaceModel {
     return record;
   }
 
-  private readFault(): void {
+  /** A read fault armed for the next read (record or desktop) is spent here. */
+  readFault(): void {
     if (this.readFaults <= 0) return;
     this.readFaults--;
     throw new WorkspaceApiError({ status: 503, code: 'HTTP_503', message: 'read unavailable (model)' });

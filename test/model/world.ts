@@ -10,6 +10,8 @@ import type { SweepConfig } from '../../lib/config/sweep-config.js';
 import { isChain } from '../../lib/ledger/chain.js';
 import type { RetryReading } from '../../local/workspace-state.js';
 import { RetryReadings } from '../../lib/workspace/retry-readings.js';
+import { InvocationDesktops } from '../../lib/workspace/desktop-reads.js';
+import { DesktopFleet, type DesktopSeed } from '../../local/workspace-desktops.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 import { Invocation, type CrashPoint, type Gate } from './invocation.js';
 import { MemoryLedgerStore } from './memory-ledger-store.js';
@@ -26,6 +28,23 @@ import { WorkspaceModel, type ModelRecord } from './workspace-model.js';
 export const REASONS = { retry: 'Script execution timed out', later: 'desktop offline', giveUp: 'script error: exit code 1' } as const;
 export type ReasonKind = keyof typeof REASONS;
 
+/** A desktop's state when a run starts: ready, or one of the ways a desktop cannot take a script. */
+/** `unregistered`: running, its agent never registers. */
+export type DesktopCondition = 'ready' | 'off' | 'hibernated' | 'unregistered' | 'maintenance' | 'error' | 'deleted';
+export const DESKTOP_CONDITIONS: readonly DesktopCondition[] = ['ready', 'off', 'hibernated', 'unregistered', 'maintenance', 'error', 'deleted'];
+
+const SEEDS: Readonly<Record<Exclude<DesktopCondition, 'deleted'>, Omit<DesktopSeed, 'desktop_id'>>> = {
+  ready: {},
+  off: { status: 'SHUTOFF' },
+  hibernated: { status: 'HIBERNATED' },
+  unregistered: { status: 'ACTIVE', login_status: 'UNREGISTER' },
+  maintenance: { in_maintenance_mode: true },
+  error: { status: 'ERROR' },
+};
+
+/** The policy's `desktop` for the project (docs/retry-policy.md, "Desktops"), when the run models desktops. */
+export const MODEL_DESKTOP_WAIT_MAX_SECONDS = 600;
+
 export interface WorldSpec {
   readonly maxAttempts: number;
   /** Desktops of each seeded task and the reason its records failed with. */
@@ -38,6 +57,12 @@ export interface WorldSpec {
   readonly reading?: RetryReading;
   /** Workspace's clock minus ours, in seconds (within CLOCK_SKEW_SECONDS). */
   readonly workspaceSkewSeconds?: number;
+  /**
+   * Desktops that may not be ready: each one's state at the start (by desktop
+   * number, cycling), whether the policy wakes them, and which desktops'
+   * first start fails. Without it the policy reads no desktop.
+   */
+  readonly desktops?: { readonly states: readonly DesktopCondition[]; readonly wake: boolean; readonly failFirstStart?: readonly boolean[] };
 }
 
 export interface LoggedOutcome {
@@ -81,13 +106,20 @@ export class World {
   readonly started: Invocation[] = [];
   /** Violations seen while the run went (a dry run that wrote), reported with the invariants. */
   readonly violations: string[] = [];
+  /** Desktops as Workspace keeps them, on the model's clock (local/workspace-desktops.ts). */
+  readonly fleet: DesktopFleet;
+  /** Starts our pipeline sent that reached Workspace: the desktop and when. */
+  readonly starts: Array<{ readonly desktop: string; readonly at: number }> = [];
 
   constructor(
     readonly spec: WorldSpec,
     readonly gate: Gate,
   ) {
     vi.setSystemTime(T0);
-    this.ws = new WorkspaceModel(this.now, { reading: spec.reading, skewMs: (spec.workspaceSkewSeconds ?? 0) * 1000 });
+    let jobs = 0;
+    this.fleet = new DesktopFleet(() => new Date(this.now()), () => `job${++jobs}`, { bootSeconds: 30, registerSeconds: 10 });
+    const desktopRefusal = spec.desktops ? (desktopId: string) => this.fleet.scriptRefusal(PROJECT_ID, desktopId)?.reason : undefined;
+    this.ws = new WorkspaceModel(this.now, { reading: spec.reading, skewMs: (spec.workspaceSkewSeconds ?? 0) * 1000, desktopRefusal });
     const worstCase = worstCaseCallMs(3_000, 1);
     this.config = {
       defaultRegion: 'cn-north-4',
@@ -111,6 +143,7 @@ export class World {
           { id: 'timeout', verdict: 'retry', reason_contains: ['timed out'] },
           { id: 'desktop-not-ready', verdict: 'retry', delay_seconds: 30, reason_contains: ['offline'] },
         ],
+        ...(spec.desktops ? { projects: { [PROJECT_ID]: { desktop: { require: 'registered', wake: spec.desktops.wake, wait_max_seconds: MODEL_DESKTOP_WAIT_MAX_SECONDS, recheck_seconds: 120 } } } } : {}),
       }),
       dryRun: false,
       retriesEnabled: true,
@@ -126,6 +159,17 @@ export class World {
     let desktop = 0;
     // With `sharedDesktops`, every task runs the script on the same desktops (a script run again by its schedule or by hand).
     spec.tasks.forEach((task) => this.ws.seedTask(Array.from({ length: task.desktops }, (_, i) => (spec.sharedDesktops ? `d${i + 1}` : `d${++desktop}`)), 's1', REASONS[task.reason]));
+    if (spec.desktops) this.seedDesktops(spec.desktops);
+  }
+
+  private seedDesktops(desktops: NonNullable<WorldSpec['desktops']>): void {
+    const ids = [...new Set([...this.ws.records.values()].map((r) => r.resource_id))];
+    ids.forEach((id, i) => {
+      const condition = desktops.states[i % desktops.states.length] ?? 'ready';
+      if (condition === 'deleted') this.fleet.delete(PROJECT_ID, id);
+      else this.fleet.seed(PROJECT_ID, { desktop_id: id, ...SEEDS[condition] });
+      if (desktops.failFirstStart?.[i % desktops.failFirstStart.length]) this.fleet.failNextStart(id);
+    });
   }
 
   advance(seconds: number): void {
@@ -143,14 +187,17 @@ export class World {
   /** What one invocation works with, as lib/ways-in/runtime.ts forInvocation builds it, over the models. */
   deps(invocation: Invocation): QueueBatchDeps {
     const ledger = new AttemptLedger(invocation.store(this.store), { leaseMs: this.config.leaseSeconds * 1000, ttlDays: 30, skewMs: this.config.clockSkewSeconds * 1000, now: this.now, sleep: async () => undefined });
+    const errorBudget = new ErrorBudget(this.config.errorThreshold, this.config.errorThresholdMinCalls);
+    const desktopCalls = invocation.desktops(this.fleet, this.ws, (desktop) => this.starts.push({ desktop, at: this.now() }));
     return {
       config: this.config,
       workspace: invocation.workspace(this.ws),
+      desktops: new InvocationDesktops(desktopCalls, errorBudget),
       ledger,
       credentials: this.credentials,
       breakers: this.breakers,
       readings: this.readings,
-      errorBudget: new ErrorBudget(this.config.errorThreshold, this.config.errorThresholdMinCalls),
+      errorBudget,
       now: this.now,
       forwarders: { forwardDryRuns: true, deadLetters: invocation.sender(this.dlq), requeue: invocation.sender(this.source) },
     };
@@ -160,6 +207,12 @@ export class World {
   send(body: string, runs: readonly string[]): void {
     this.source.add(body);
     this.named.push(...runs);
+  }
+
+  /** A desktop the run's records are on, by pick. */
+  desktopAt(index: number): string | undefined {
+    const ids = [...new Set([...this.ws.records.values()].map((r) => r.resource_id))];
+    return ids.length ? ids[index % ids.length] : undefined;
   }
 
   record(index: number, filter: (r: ModelRecord) => boolean = () => true): ModelRecord | undefined {

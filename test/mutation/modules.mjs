@@ -33,6 +33,10 @@ export const MODULES = {
   pipeline: { mutate: ['lib/pipeline/process-failure.ts'], tests: ['test/integration/ledger.test.ts', 'test/integration/queue-function.test.ts', 'test/integration/key-safety.test.ts'] },
   settlement: { mutate: ['lib/pipeline/settlement.ts'], tests: ['test/integration/queue-function.test.ts', 'test/integration/schedule-and-manual.test.ts'] },
   'queue-batch': { mutate: ['lib/ways-in/queue-batch.ts'], tests: ['test/integration/queue-function.test.ts', 'test/integration/crash-mid-batch.test.ts'] },
+  desktops: {
+    mutate: ['lib/pipeline/desktop-verdict.ts', 'lib/pipeline/desktop-gate.ts', 'lib/workspace/desktop-reads.ts'],
+    tests: ['test/unit/desktop-verdict.test.ts', 'test/unit/desktop-reads.test.ts', 'test/integration/desktop-gate.test.ts'],
+  },
 };
 
 /** The modules this run mutates. */

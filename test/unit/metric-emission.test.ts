@@ -28,13 +28,14 @@ const emitted = () => capture.lines().filter((line): line is Emf => '_aws' in li
 
 describe('metric emission', () => {
   it('publishes every metric the dashboard may show, in the configured namespace with the service dimension', async () => {
-    const { countOutcome, countApiError, countSweepProject, countIngress, reportConfigurationError, metrics } = await import('../../lib/platform/observability.js');
+    const { countOutcome, countApiError, countSweepProject, countIngress, countDesktop, reportConfigurationError, metrics } = await import('../../lib/platform/observability.js');
     const { CircuitBreakers } = await import('../../lib/workspace/circuit-breakers.js');
     const { WorkspaceApiError } = await import('../../lib/workspace/errors.js');
     for (const kind of ['retried', 'dead-lettered', 'deferred', 'duplicate', 'previewed', 'not-failed'] as const) countOutcome(kind);
     countApiError('WKS.00210404');
     countSweepProject({ projectId: 'p1', seen: 3, retried: 2, 'dead-lettered': 1, deferred: 0, duplicate: 0, previewed: 0, 'not-failed': 0 });
     for (const kind of ['enqueued', 'refused', 'unavailable'] as const) countIngress(kind);
+    for (const kind of ['woken', 'not-ready'] as const) countDesktop(kind);
     reportConfigurationError('secret unreadable', new Error('secret s could not be read (AccessDeniedException)'));
     const breakers = new CircuitBreakers({ consecutiveFailures: 1, halfOpenAfterMs: 60_000, authCooldownMs: 60_000 });
     await breakers.execute('endpoint', () => Promise.reject(new WorkspaceApiError({ status: 503, code: 'APIG.0613', message: 'busy' }))).catch(() => undefined);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ScriptFailure } from '../../lib/events/failure.js';
 import { equalJitterSeconds } from '../../lib/platform/backoff.js';
-import { decide, statusVerdict, type DecisionInput } from '../../lib/policy/policy.js';
+import { decide, desktopRequirementOf, statusVerdict, type DecisionInput } from '../../lib/policy/policy.js';
 import { loadPolicy } from '../../lib/policy/policy-config.js';
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
@@ -140,5 +140,58 @@ describe('overrides and switches', () => {
   it('can default to retry when no rule matches', () => {
     const lenient = loadPolicy('{"default_verdict":"retry"}');
     expect(decide(input({ policy: lenient, failure: failure({ reason: 'mystery' }) }))).toMatchObject({ kind: 'retry-now', ruleId: 'default' });
+  });
+});
+
+describe('what a retry needs of its desktop (`desktop`)', () => {
+  const desktop = { require: 'registered', wake: true, wait_max_seconds: 900 };
+  const rules = [
+    { id: 'desktop-not-ready', verdict: 'retry', reason_contains: ['offline'], desktop },
+    { id: 'timeout', verdict: 'retry', reason_contains: ['timed out'] },
+  ];
+
+  it('a rule that names one passes it on with its retry, the defaults filled in', () => {
+    // Prepare
+    const withDesktop = loadPolicy(JSON.stringify({ rules }));
+
+    // Act
+    const decision = decide(input({ policy: withDesktop, failure: failure({ reason: 'Desktop is offline' }) }));
+
+    // Assess
+    expect(decision).toEqual({ kind: 'retry-now', ruleId: 'desktop-not-ready', attempt: 1, desktop: { require: 'registered', wake: true, waitMaxSeconds: 900, onError: 'give-up', recheckSeconds: 60 } });
+  });
+
+  it('a rule that names none: the script\'s, else the project\'s, else none at all', () => {
+    // Prepare
+    const byProject = { require: 'active' };
+    const byScript = { wake: true };
+    const policy = loadPolicy(JSON.stringify({ rules, projects: { p1: { desktop: byProject } }, scripts: { s1: { desktop: byScript } } }));
+    const timeout = (overrides: Partial<ScriptFailure>) => decide(input({ policy, failure: failure({ reason: 'Script timed out', ...overrides }) }));
+
+    // Act, Assess
+    expect(timeout({ scriptId: 's1' })).toMatchObject({ desktop: { require: 'registered', wake: true } });
+    expect(timeout({ scriptId: 's2' })).toMatchObject({ desktop: { require: 'active', wake: false } });
+    expect(timeout({ projectId: 'p2' })).not.toHaveProperty('desktop');
+  });
+
+  it('the rule\'s own comes before the script\'s', () => {
+    const policy = loadPolicy(JSON.stringify({ rules, scripts: { s1: { desktop: { wake: false } } } }));
+    expect(desktopRequirementOf(policy, failure({ reason: 'Desktop is offline', scriptId: 's1' }))).toMatchObject({ wake: true, waitMaxSeconds: 900 });
+  });
+
+  it('is not looked at by a wait or a give-up: only a retry due now reads the desktop', () => {
+    const policy = loadPolicy(JSON.stringify({ rules: [{ ...rules[0], delay_seconds: 120 }] }));
+    expect(decide(input({ policy, failure: failure({ reason: 'Desktop is offline', failedAt: NOW }) }))).toEqual({ kind: 'retry-later', ruleId: 'desktop-not-ready', attempt: 1, delaySeconds: 120 });
+  });
+
+  it.each([
+    [{ require: 'on' }, /rules\.0\.desktop\.require/],
+    [{ wait_max_seconds: 5 }, /rules\.0\.desktop\.wait_max_seconds/],
+    [{ recheck_seconds: 0 }, /rules\.0\.desktop\.recheck_seconds/],
+    [{ on_error: 'retry' }, /rules\.0\.desktop\.on_error/],
+    [{ wake: 'yes' }, /rules\.0\.desktop\.wake/],
+    [{ power: 'on' }, /rules\.0\.desktop: Unrecognized key/],
+  ])('refuses %j, naming the field', (bad, message) => {
+    expect(() => loadPolicy(JSON.stringify({ rules: [{ ...rules[0], desktop: bad }] }))).toThrow(message);
   });
 });

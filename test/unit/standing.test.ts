@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { handlingGeneration, newChain, type Chain } from '../../lib/ledger/chain.js';
-import { claimed, deadLettered, released, retried, unknown } from '../../lib/ledger/transitions.js';
+import { claimed, deadLettered, desktopWaiting, released, retried, unknown } from '../../lib/ledger/transitions.js';
 import { standingOf } from '../../lib/ledger/standing.js';
 
 const NOW = 1_000_000;
@@ -90,5 +90,35 @@ describe('chain transitions (pure)', () => {
     for (let i = 0; i < 60; i++) chain = released(claimed(chain, run, 'retry', lease), { reason: 'x' }, { now: NOW });
     expect(chain.rev).toBe(120);
     expect(chain.history).toHaveLength(50);
+  });
+});
+
+describe('a run waiting for its desktop (desktopWaiting, pure)', () => {
+  const details = { g: 0, desktop: 'desk', state: 'SHUTOFF' };
+
+  it('records when the wait began, once per run, and never counts an attempt', () => {
+    // Act
+    const waiting = desktopWaiting(open, details, { now: NOW });
+    const still = desktopWaiting(waiting, { ...details, state: 'SHUTOFF, powering-on' }, { now: NOW + 60_000 });
+
+    // Assess
+    expect(waiting).toMatchObject({ attempts: 0, state: 'open', rev: open.rev + 1, desktop_wait: { g: 0, desktop: 'desk', since: NOW } });
+    expect(waiting.history.map((h) => h.outcome)).toEqual(['desktop not ready']);
+    expect(still.desktop_wait).toEqual({ g: 0, desktop: 'desk', since: NOW });
+    expect(still.history).toHaveLength(1);
+    expect(standingOf(still, 0, { now: NOW + 60_000 })).toMatchObject({ kind: 'fresh', attemptsMade: 0, rev: still.rev });
+  });
+
+  it('a start sent is written in the history with its job, the wait kept from its beginning', () => {
+    const waiting = desktopWaiting(open, details, { now: NOW });
+    const started = desktopWaiting(waiting, { ...details, started: { jobId: 'job-1', requestId: 'req-1' } }, { now: NOW + 5_000 });
+    expect(started.desktop_wait).toEqual({ g: 0, desktop: 'desk', since: NOW, woken_at: NOW + 5_000 });
+    expect(started.history.at(-1)).toMatchObject({ attempt: 0, outcome: 'desktop started', request_id: 'req-1', reason: 'desktop desk was SHUTOFF: os-start sent (job job-1)' });
+  });
+
+  it('the wait of a later run starts afresh', () => {
+    const earlier = desktopWaiting(open, details, { now: NOW });
+    const laterRun = desktopWaiting({ ...retried(claimed(earlier, run, 'retry', lease), { taskId: 't1', via: 'answer' }, { now: NOW }) }, { ...details, g: 1 }, { now: later });
+    expect(laterRun.desktop_wait).toEqual({ g: 1, desktop: 'desk', since: later });
   });
 });
