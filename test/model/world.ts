@@ -38,6 +38,12 @@ export interface WorldSpec {
   readonly reading?: RetryReading;
   /** Workspace's clock minus ours, in seconds (within CLOCK_SKEW_SECONDS). */
   readonly workspaceSkewSeconds?: number;
+  /**
+   * MAX_CONCURRENCY (default 10). Below a batch's size, the next records' ledger reads are made while the first
+   * ones run, and a record whose call was answered gives its place away while its outcome is written
+   * (lib/pipeline/runner.ts): the model then judges reads of any age within an invocation.
+   */
+  readonly concurrency?: number;
 }
 
 export interface LoggedOutcome {
@@ -100,7 +106,7 @@ export class World {
       leaseSeconds: LEASE_SECONDS,
       worstCaseCallMs: worstCase,
       clockSkewSeconds: 120,
-      maxConcurrency: 10,
+      maxConcurrency: spec.concurrency ?? 10,
       policy: parsePolicy({
         max_attempts: spec.maxAttempts,
         max_age_seconds: 7 * 86_400,
