@@ -1,8 +1,8 @@
-import * as z from 'zod';
 import type { ScriptFailure } from './failure.js';
 import { safeIdSchema } from './identifiers.js';
 import { parseJson, PoisonPill } from './safe-json.js';
 import { parseWorkspaceTime } from './workspace-time.js';
+import * as z from '../platform/zod.js';
 
 /**
  * Turns a message body into one ScriptFailure, whatever shape the user has:
@@ -26,48 +26,48 @@ const MAX_ENVELOPES = 3;
 /** Keys that would let an event choose where a request goes: refused outright. */
 const ROUTING_KEYS = ['endpoint', 'url', 'host', 'base_url', 'endpoint_url', 'hostname'];
 
-const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
+const text = (max: number) => z.string().check(z.maxLength(max, `must be at most ${max} characters`));
 /** Times from 2000 to 2100: epoch seconds or nanoseconds fall outside and are refused with the reason, never stored. */
 const EARLIEST_MS = Date.UTC(2000, 0, 1);
 const LATEST_MS = Date.UTC(2100, 0, 1);
-const timestamp = z.union([z.string().max(64), z.number()]).transform((value, ctx) => {
+const timestamp = z.pipe(z.union([z.string().check(z.maxLength(64)), z.number()]), z.transform((value: string | number, ctx) => {
   const ms = typeof value === 'number' ? value : parseWorkspaceTime(value);
   if (ms === undefined || !Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: 'must be a time like 2021-10-01T12:00:00Z (without a zone: UTC) or epoch milliseconds' });
+    ctx.issues.push({ code: 'custom', input: value, message: 'must be a time like 2021-10-01T12:00:00Z (without a zone: UTC) or epoch milliseconds' });
     return z.NEVER;
   }
   if (ms < EARLIEST_MS || ms >= LATEST_MS) {
-    ctx.addIssue({ code: 'custom', message: `must be a time between 2000 and 2100 (epoch milliseconds, not seconds or nanoseconds), got ${String(value).slice(0, 32)}` });
+    ctx.issues.push({ code: 'custom', input: value, message: `must be a time between 2000 and 2100 (epoch milliseconds, not seconds or nanoseconds), got ${String(value).slice(0, 32)}` });
     return z.NEVER;
   }
   return ms;
-});
+}));
 
 const common = {
   project_id: safeIdSchema,
-  region: text(32).optional(),
-  status: text(32).optional(),
-  result_code: text(128).optional(),
-  reason: text(2048).optional(),
-  script_id: safeIdSchema.optional(),
-  resource_id: safeIdSchema.optional(),
-  event_id: text(128).optional(),
+  region: z.optional(text(32)),
+  status: z.optional(text(32)),
+  result_code: z.optional(text(128)),
+  reason: z.optional(text(2048)),
+  script_id: z.optional(safeIdSchema),
+  resource_id: z.optional(safeIdSchema),
+  event_id: z.optional(text(128)),
 };
 
 const plainSchema = z.object({
   ...common,
-  task_id: safeIdSchema.optional(),
-  record_id: safeIdSchema.optional(),
-  failed_at: timestamp.optional(),
-  start_time: timestamp.optional(),
+  task_id: z.optional(safeIdSchema),
+  record_id: z.optional(safeIdSchema),
+  failed_at: z.optional(timestamp),
+  start_time: z.optional(timestamp),
 });
 
 const recordSchema = z.object({
   ...common,
   id: safeIdSchema,
-  script_task_id: safeIdSchema.optional(),
-  start_time: timestamp.optional(),
-  end_time: timestamp.optional(),
+  script_task_id: z.optional(safeIdSchema),
+  start_time: z.optional(timestamp),
+  end_time: z.optional(timestamp),
 });
 
 type Json = Record<string, unknown>;
@@ -119,7 +119,7 @@ function unwrap(value: unknown): Unwrapped {
   throw new PoisonPill(`body: more than ${MAX_ENVELOPES} nested envelopes`);
 }
 
-function zodProblem(path: string, payload: Json, error: z.ZodError): string {
+function zodProblem(path: string, payload: Json, error: z.core.$ZodError): string {
   const issue = error.issues[0]!;
   const field = issue.path.length ? `${path}.${issue.path.join('.')}` : path;
   if (issue.code !== 'invalid_type') return `${field}: ${issue.message}`;
