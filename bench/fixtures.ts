@@ -7,9 +7,14 @@ import { WorkspaceCredentials } from '../lib/workspace/credentials.js';
 export const PROJECT = 'be0cbe0cbe0cbe0cbe0cbe0cbe0cbe0c';
 let runId = 0;
 
-/** A plain failure event as a queue record; every batch gets fresh ids, so nothing is a duplicate of an earlier run. */
+/**
+ * A plain failure event as a queue record; every batch gets fresh ids, so nothing is a duplicate of an earlier run.
+ * It names its run's start, as the sweep's and Workspace's own records do: without it a retry first asks Workspace
+ * for the record (lib/pipeline/handled-run.ts), which the simulator does not know here.
+ */
 function record(i: number, run: number): SQSRecord {
-  const body = JSON.stringify({ project_id: PROJECT, record_id: `b${run}r${i}`, task_id: `b${run}t${i % 50}`, resource_id: `desk${i}`, script_id: 'bench-script', status: 'FAILED', reason: 'Script execution timed out', event_id: `e${run}-${i}` });
+  const started = new Date(Date.now() - 60_000).toISOString();
+  const body = JSON.stringify({ project_id: PROJECT, record_id: `b${run}r${i}`, task_id: `b${run}t${i % 50}`, resource_id: `desk${i}`, script_id: 'bench-script', status: 'FAILED', reason: 'Script execution timed out', start_time: started, event_id: `e${run}-${i}` });
   return {
     messageId: `m${run}-${i}`, receiptHandle: 'r', body, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:0:q', awsRegion: 'us-east-1',
     attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'b', ApproximateFirstReceiveTimestamp: String(Date.now()) },

@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { ConfigError, excerpt, flag, readEnv, required, url, wholeNumber, type Env } from '../platform/env-schema.js';
+import * as z from '../platform/zod.js';
 import { parseEndpointOverrides, validateRegion, type EndpointOverrides } from '../workspace/endpoints.js';
 import { loadPolicy, type RetryPolicy } from '../policy/policy-config.js';
 
@@ -51,32 +51,31 @@ const SSM_PARAMETER_NAME = /^(?:(?:\/[A-Za-z0-9_.-]+)+|[A-Za-z0-9_.-]+)$/;
 /** Every variable the functions read, with its default and accepted range (docs/configuration.md). */
 const appEnv = z.object({
   WORKSPACE_REGION: required(),
-  WORKSPACE_ENDPOINTS: z.string().optional(),
-  RETRY_POLICY: z.string().optional(),
+  WORKSPACE_ENDPOINTS: z.optional(z.string()),
+  RETRY_POLICY: z.optional(z.string()),
   CREDENTIALS_SECRET_ID: required(),
-  CREDENTIALS_CACHE_TTL_SECONDS: wholeNumber(1, 86_400).default(300),
+  CREDENTIALS_CACHE_TTL_SECONDS: z._default(wholeNumber(1, 86_400), 300),
   DLQ_URL: url('a queue URL'),
   SOURCE_QUEUE_URL: url('a queue URL'),
   LEDGER_TABLE: required(),
-  LEDGER_TTL_DAYS: wholeNumber(1, 3650).default(30),
+  LEDGER_TTL_DAYS: z._default(wholeNumber(1, 3650), 30),
   // Its default and its floor come from the worst-case call: see loadConfig.
-  LEDGER_LEASE_SECONDS: wholeNumber(1, 3600).optional(),
-  CLOCK_SKEW_SECONDS: wholeNumber(0, 900).default(120),
-  MAX_CONCURRENCY: wholeNumber(1, 100).default(10),
-  DRY_RUN: flag().default(false),
-  RETRIES_ENABLED: flag().default(true),
-  RETRIES_ENABLED_PARAMETER: z
-    .string()
-    .regex(SSM_PARAMETER_NAME, { error: (issue) => `must be an SSM parameter name (letters, digits, "_", ".", "-", "/" and a leading "/" for a path), got ${excerpt(issue.input)}` })
-    .optional(),
-  RETRIES_ENABLED_MAX_AGE_SECONDS: wholeNumber(0, 300).default(30),
-  WORKSPACE_TIMEOUT_MS: wholeNumber(100, 60_000).default(3_000),
-  WORKSPACE_IN_CALL_RETRIES: wholeNumber(0, 5).default(1),
-  BREAKER_FAILURES: wholeNumber(1, 100).default(5),
-  BREAKER_COOLDOWN_SECONDS: wholeNumber(1, 3600).default(30),
-  AUTH_COOLDOWN_SECONDS: wholeNumber(1, 86_400).default(300),
-  ERROR_THRESHOLD_PERCENT: wholeNumber(1, 100).default(50),
-  ERROR_THRESHOLD_MIN_CALLS: wholeNumber(1, 1000).default(5),
+  LEDGER_LEASE_SECONDS: z.optional(wholeNumber(1, 3600)),
+  CLOCK_SKEW_SECONDS: z._default(wholeNumber(0, 900), 120),
+  MAX_CONCURRENCY: z._default(wholeNumber(1, 100), 10),
+  DRY_RUN: z._default(flag(), false),
+  RETRIES_ENABLED: z._default(flag(), true),
+  RETRIES_ENABLED_PARAMETER: z.optional(
+    z.string().check(z.regex(SSM_PARAMETER_NAME, { error: (issue) => `must be an SSM parameter name (letters, digits, "_", ".", "-", "/" and a leading "/" for a path), got ${excerpt(issue.input)}` })),
+  ),
+  RETRIES_ENABLED_MAX_AGE_SECONDS: z._default(wholeNumber(0, 300), 30),
+  WORKSPACE_TIMEOUT_MS: z._default(wholeNumber(100, 60_000), 3_000),
+  WORKSPACE_IN_CALL_RETRIES: z._default(wholeNumber(0, 5), 1),
+  BREAKER_FAILURES: z._default(wholeNumber(1, 100), 5),
+  BREAKER_COOLDOWN_SECONDS: z._default(wholeNumber(1, 3600), 30),
+  AUTH_COOLDOWN_SECONDS: z._default(wholeNumber(1, 86_400), 300),
+  ERROR_THRESHOLD_PERCENT: z._default(wholeNumber(1, 100), 50),
+  ERROR_THRESHOLD_MIN_CALLS: z._default(wholeNumber(1, 1000), 5),
 });
 
 /** Every variable the queue function, the sweep and the console read (the sweep also reads SWEEP_VARIABLES). */

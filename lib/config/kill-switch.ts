@@ -1,11 +1,11 @@
-import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { excerpt } from '../platform/env-schema.js';
+import { SsmParameterProvider } from '../platform/ssm-provider.js';
 import { logger, reportConfigurationError } from '../platform/observability.js';
 
 /**
  * The kill switch, where an operator can turn it without a redeploy: an SSM
  * parameter (RETRIES_ENABLED_PARAMETER, `true` or `false`) read through
- * Powertools' SSMProvider by every way in at the start of each invocation and
+ * Powertools Parameters (lib/platform/ssm-provider.ts) by every way in at the start of each invocation and
  * kept for RETRIES_ENABLED_MAX_AGE_SECONDS, so a change reaches every
  * container within that time (docs/operations.md, "Stop"). Off, nothing calls
  * Workspace: every failure is deferred.
@@ -26,7 +26,7 @@ export interface KillSwitchOptions {
   readonly maxAgeSeconds: number;
   /** RETRIES_ENABLED: the switch when there is no parameter. */
   readonly fallback: boolean;
-  /** Reads the parameter (default: Powertools' SSMProvider with `maxAge`). */
+  /** Reads the parameter (default: Powertools Parameters' cache with `maxAge`, lib/platform/ssm-provider.ts). */
   readonly read?: ((name: string, maxAgeSeconds: number) => Promise<string | undefined>) | undefined;
 }
 
@@ -39,9 +39,9 @@ export function parseSwitch(value: string | undefined): boolean | undefined {
 }
 
 function ssmReader(): (name: string, maxAgeSeconds: number) => Promise<string | undefined> {
-  let provider: SSMProvider | undefined;
-  // The SDK client is the default one: AWS_ENDPOINT_URL_SSM points it at the local stack's stand-in.
-  return (name, maxAge) => (provider ??= new SSMProvider()).get(name, { maxAge });
+  let provider: SsmParameterProvider | undefined;
+  // AWS_ENDPOINT_URL_SSM points it at the local stack's stand-in, as it pointed the SDK's client.
+  return (name, maxAge) => (provider ??= new SsmParameterProvider()).get(name, { maxAge }) as Promise<string | undefined>;
 }
 
 /** What went wrong, by the SDK error's name (Powertools wraps it), never a value. */

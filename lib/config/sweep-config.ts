@@ -1,7 +1,7 @@
-import * as z from 'zod';
 import { validateRegion, type EndpointOverrides } from '../workspace/endpoints.js';
 import { SAFE_ID } from '../events/identifiers.js';
 import { ConfigError, jsonValue, readEnv, wholeNumber, type Env } from '../platform/env-schema.js';
+import * as z from '../platform/zod.js';
 import { worstCaseCallMs } from './app-config.js';
 
 /** What the scheduled sweep looks at, from SWEEP_PROJECTS and friends, validated at cold start. */
@@ -18,13 +18,13 @@ export interface SweepConfig {
 const sweepEnv = z.object({
   SWEEP_PROJECTS: jsonValue(
     z
-      .array(z.object({ project_id: z.string().regex(SAFE_ID, 'must be a safe id'), region: z.string().optional() }).strict(), { error: 'must be a JSON list of {"project_id","region"?}' })
-      .max(100, 'must list at most 100 projects'),
+      .array(z.strictObject({ project_id: z.string().check(z.regex(SAFE_ID, 'must be a safe id')), region: z.optional(z.string()) }), { error: 'must be a JSON list of {"project_id","region"?}' })
+      .check(z.maxLength(100, 'must list at most 100 projects')),
     'is required: a JSON list of {"project_id","region"?}',
   ),
-  SWEEP_LOOKBACK_MINUTES: wholeNumber(1, 10_080).default(60),
-  SWEEP_OVERLAP_MINUTES: wholeNumber(1, 1_440).default(30),
-  SWEEP_SAFETY_SECONDS: wholeNumber(1, 600).default(10),
+  SWEEP_LOOKBACK_MINUTES: z._default(wholeNumber(1, 10_080), 60),
+  SWEEP_OVERLAP_MINUTES: z._default(wholeNumber(1, 1_440), 30),
+  SWEEP_SAFETY_SECONDS: z._default(wholeNumber(1, 600), 10),
 });
 
 /** Every variable the sweep reads besides APP_VARIABLES. */

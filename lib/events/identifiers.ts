@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../platform/zod.js';
 
 /**
  * Identifiers that go into a URL path. Workspace ids are hex strings in every
@@ -18,10 +18,12 @@ export function unsafeIdReason(value: unknown): string | undefined {
 }
 
 /** The same check as a zod schema, for every parser that takes ids (events, console payloads). */
-export const safeIdSchema = z.string().superRefine((value, ctx) => {
-  const reason = unsafeIdReason(value);
-  if (reason) ctx.addIssue({ code: 'custom', message: reason });
-});
+export const safeIdSchema = z.string().check(
+  z.superRefine((value, ctx) => {
+    const reason = unsafeIdReason(value);
+    if (reason) ctx.addIssue({ code: 'custom', message: reason });
+  }),
+);
 
 /** Thrown when an id would not be a safe path segment. */
 export class UnsafeIdentifierError extends Error {

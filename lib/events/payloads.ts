@@ -1,8 +1,8 @@
-import * as z from 'zod';
 import type { ScriptFailure } from './failure.js';
 import { safeIdSchema } from './identifiers.js';
 import { isJsonObject, type JsonObject, PoisonPill } from './safe-json.js';
 import { parseWorkspaceTime } from './workspace-time.js';
+import * as z from '../platform/zod.js';
 
 /**
  * The payloads the queue accepts once every envelope (envelopes.ts) is off,
@@ -26,52 +26,55 @@ export interface Payload {
 
 export type PayloadName = Payload['name'];
 
-const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
+const text = (max: number) => z.string().check(z.maxLength(max, `must be at most ${max} characters`));
 /** Times from 2000 to 2100: epoch seconds or nanoseconds fall outside and are refused with the reason, never stored. */
 const EARLIEST_MS = Date.UTC(2000, 0, 1);
 const LATEST_MS = Date.UTC(2100, 0, 1);
-const timestamp = z.union([z.string().max(64), z.number()]).transform((value, ctx) => {
-  const ms = typeof value === 'number' ? value : parseWorkspaceTime(value);
-  if (ms === undefined || !Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: 'must be a time like 2021-10-01T12:00:00Z (without a zone: UTC) or epoch milliseconds' });
-    return z.NEVER;
-  }
-  if (ms < EARLIEST_MS || ms >= LATEST_MS) {
-    ctx.addIssue({ code: 'custom', message: `must be a time between 2000 and 2100 (epoch milliseconds, not seconds or nanoseconds), got ${String(value).slice(0, 32)}` });
-    return z.NEVER;
-  }
-  return ms;
-});
+const timestamp = z.pipe(
+  z.union([z.string().check(z.maxLength(64)), z.number()]),
+  z.transform((value: string | number, ctx) => {
+    const ms = typeof value === 'number' ? value : parseWorkspaceTime(value);
+    if (ms === undefined || !Number.isFinite(ms)) {
+      ctx.issues.push({ code: 'custom', input: value, message: 'must be a time like 2021-10-01T12:00:00Z (without a zone: UTC) or epoch milliseconds' });
+      return z.NEVER;
+    }
+    if (ms < EARLIEST_MS || ms >= LATEST_MS) {
+      ctx.issues.push({ code: 'custom', input: value, message: `must be a time between 2000 and 2100 (epoch milliseconds, not seconds or nanoseconds), got ${String(value).slice(0, 32)}` });
+      return z.NEVER;
+    }
+    return ms;
+  }),
+);
 
 const common = {
   project_id: safeIdSchema,
-  region: text(32).optional(),
-  status: text(32).optional(),
-  result_code: text(128).optional(),
-  reason: text(2048).optional(),
-  script_id: safeIdSchema.optional(),
-  resource_id: safeIdSchema.optional(),
-  event_id: text(128).optional(),
+  region: z.optional(text(32)),
+  status: z.optional(text(32)),
+  result_code: z.optional(text(128)),
+  reason: z.optional(text(2048)),
+  script_id: z.optional(safeIdSchema),
+  resource_id: z.optional(safeIdSchema),
+  event_id: z.optional(text(128)),
 };
 
 const plainSchema = z.object({
   ...common,
-  task_id: safeIdSchema.optional(),
-  record_id: safeIdSchema.optional(),
-  failed_at: timestamp.optional(),
-  start_time: timestamp.optional(),
+  task_id: z.optional(safeIdSchema),
+  record_id: z.optional(safeIdSchema),
+  failed_at: z.optional(timestamp),
+  start_time: z.optional(timestamp),
 });
 
 const recordSchema = z.object({
   ...common,
   id: safeIdSchema,
-  script_task_id: safeIdSchema.optional(),
-  start_time: timestamp.optional(),
-  end_time: timestamp.optional(),
+  script_task_id: z.optional(safeIdSchema),
+  start_time: z.optional(timestamp),
+  end_time: z.optional(timestamp),
 });
 
 /** The first problem zod found, as `path.field: what is wrong`. */
-function zodProblem(path: string, payload: JsonObject, error: z.ZodError): string {
+function zodProblem(path: string, payload: JsonObject, error: z.core.$ZodError): string {
   const issue = error.issues[0]!;
   const field = issue.path.length ? `${path}.${issue.path.join('.')}` : path;
   if (issue.code !== 'invalid_type') return `${field}: ${issue.message}`;
@@ -80,7 +83,7 @@ function zodProblem(path: string, payload: JsonObject, error: z.ZodError): strin
   return `${field}: must be a ${issue.expected}, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`;
 }
 
-function parsed<T>(schema: z.ZodType<T>, payload: JsonObject, path: string): T {
+function parsed<T>(schema: z.ZodMiniType<T>, payload: JsonObject, path: string): T {
   const result = schema.safeParse(payload);
   if (!result.success) throw new PoisonPill(zodProblem(path, payload, result.error));
   return result.data;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../platform/zod.js';
 
 /**
  * An SMN HTTP(S) delivery, parsed and checked for shape only (authenticity is
@@ -25,19 +25,20 @@ export interface SmnMessage {
   readonly subscribeUrl: string | undefined;
 }
 
-const text = z.string().min(1).max(2048);
+const text = z.string().check(z.minLength(1), z.maxLength(2048));
+const matching = (pattern: RegExp, message: string) => z.string().check(z.regex(pattern, message));
 const body = z.object({
   type: z.enum(SMN_TYPES),
   message: z.string(),
-  message_id: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be letters, digits, "_" or "-" (1-128)'),
+  message_id: matching(/^[A-Za-z0-9_-]{1,128}$/, 'must be letters, digits, "_" or "-" (1-128)'),
   topic_urn: text,
-  subject: z.string().max(2048).nullish(),
-  timestamp: z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/, 'must be an ISO 8601 UTC time like 2016-08-15T07:29:16Z'),
-  signature: z.string().regex(/^[A-Za-z0-9+/]{16,2048}={0,2}$/, 'must be base64'),
+  subject: z.nullish(z.string().check(z.maxLength(2048))),
+  timestamp: matching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/, 'must be an ISO 8601 UTC time like 2016-08-15T07:29:16Z'),
+  signature: matching(/^[A-Za-z0-9+/]{16,2048}={0,2}$/, 'must be base64'),
   // The guide's text says "V1" and its samples "v1".
-  signature_version: z.string().regex(/^[vV]1$/, 'must be v1'),
+  signature_version: matching(/^[vV]1$/, 'must be v1'),
   signing_cert_url: text,
-  subscribe_url: text.nullish(),
+  subscribe_url: z.nullish(text),
 });
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };

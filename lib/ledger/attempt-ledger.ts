@@ -1,5 +1,5 @@
 import { desktopKey, handlingGeneration, isChain, isDesktopStart, isLink, memberKey, newChain, pendingKey, readingKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type DesktopStart, type Link, type RunFacts } from './chain.js';
-import { locateRun, ownedElsewhere, type LocateAccess, type Located, type RecordLookup } from './locate.js';
+import { locateRun, ownedElsewhere, readAhead, type LocateAccess, type LocateOptions, type Located, type ReadAhead, type RecordLookup } from './locate.js';
 import { runsOf } from './runs.js';
 import { claimed, deadLettered, desktopWaiting, released, retried, unknown, type DesktopWaitDetails, type Evidence, type RetriedDetails } from './transitions.js';
 import { exponentialCeiling } from '../platform/backoff.js';
@@ -61,8 +61,13 @@ export class AttemptLedger {
   }
 
   /** Where the run an event names belongs: its chain and generation (lib/ledger/locate.ts). */
-  locate(run: RunFacts, lookup: RecordLookup, options: { readonly cache: boolean } = { cache: true }): Promise<Located> {
+  locate(run: RunFacts, lookup: RecordLookup, options: LocateOptions = { cache: true }): Promise<Located> {
     return locateRun(this.access(), run, lookup, options);
+  }
+
+  /** Starts the reads that locating this run begins with, for `locate`'s `ahead` (lib/ledger/locate.ts readAhead). */
+  readAhead(run: RunFacts): ReadAhead {
+    return readAhead(this.access(), run);
   }
 
   private access(): LocateAccess {

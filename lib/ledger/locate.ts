@@ -26,6 +26,45 @@ export type RecordNow = RunFacts & { readonly failed?: boolean | undefined };
 /** Looks the event's record up in Workspace: to complete an event that lacks its task, desktop or script, or to tell its runs apart. */
 export type RecordLookup = () => Promise<RecordNow>;
 
+/**
+ * A run's reads made before its turn (lib/pipeline/runner.ts reads the next
+ * records' keys while the current records' calls are in flight). Items of
+ * any age: every write computed from them is conditional on the revision
+ * read, so an item that changed since gives a conflict and a fresh read,
+ * never a second call (docs/ledger-protocol.md, "Reads made ahead").
+ */
+export interface ReadAhead {
+  readonly read: (pk: string) => Promise<Item | undefined>;
+}
+
+export interface LocateOptions {
+  /** Whether a lookup's findings are written (not in a dry run). */
+  readonly cache: boolean;
+  /** The run's first reads, made ahead (readAhead). */
+  readonly ahead?: ReadAhead | undefined;
+}
+
+/**
+ * Starts the reads a run's location begins with (its keys, then the chains
+ * they lead to) and keeps them for its first placement. A read that failed
+ * is made again when used.
+ */
+export function readAhead(access: LocateAccess, run: RunFacts): ReadAhead {
+  const issued = new Map<string, Promise<Item | undefined>>();
+  const read = (pk: string): Promise<Item | undefined> => {
+    let item = issued.get(pk);
+    if (!item) {
+      item = access.store.read(pk);
+      // Never left unhandled: a read that failed is made again when used.
+      item.catch(() => undefined);
+      issued.set(pk, item);
+    }
+    return item;
+  };
+  void candidateChains(access, run, { read }).catch(() => undefined);
+  return { read: (pk) => read(pk).catch(() => access.store.read(pk)) };
+}
+
 /** What locating needs of the ledger: its store, its clock, the clock skew it allows, and the expiry every item it writes carries. */
 export interface LocateAccess {
   readonly store: LedgerStore;
@@ -44,15 +83,16 @@ export interface LocateAccess {
  * again in place without its start, is completed by one lookup. A run no
  * chain claims starts a chain of its own.
  */
-export async function locateRun(access: LocateAccess, run: RunFacts, lookup: RecordLookup, options: { readonly cache: boolean }): Promise<Located> {
-  const first = await placeAmongCandidates(access, run);
+export async function locateRun(access: LocateAccess, run: RunFacts, lookup: RecordLookup, options: LocateOptions): Promise<Located> {
+  // Only the first placement may use reads made ahead: whatever follows it (a lookup, a write that found another revision) reads afresh.
+  const first = await placeAmongCandidates(access, run, { read: options.ahead?.read });
   if (first.located) return first.located;
   const complete = run.taskId !== undefined && run.resourceId !== undefined && run.scriptId !== undefined;
   if (complete && !first.ask) return startChain(access, run, first, lookup, options, options.cache ? 'over-pointer' : 'never');
   // One lookup: what the event lacks, or the record's current run (its start, and whether it failed) when the event has no start.
   const { failed, ...now } = await lookup();
   const full = overlaidFacts(now, run);
-  const second = await placeAmongCandidates(access, full, run.startedAt === undefined ? { failed: failed ?? true } : undefined);
+  const second = await placeAmongCandidates(access, full, { current: run.startedAt === undefined ? { failed: failed ?? true } : undefined });
   if (second.located) {
     // A record found through a link or a marker keeps a pointer to its chain, so the next event needs no lookup.
     if (options.cache && second.located.chainKey !== recordKey(run.projectId, run.recordId) && !second.own) {
@@ -71,29 +111,38 @@ interface Candidates {
   readonly own: Item | undefined;
 }
 
+interface Placing {
+  /** Workspace's current run of the record (a lookup's answer, when the event has no start). */
+  readonly current?: CurrentRun | undefined;
+  /** A chain not to ask. */
+  readonly except?: string | undefined;
+  /** How the items are read (default: from the store, now). */
+  readonly read?: ((pk: string) => Promise<Item | undefined>) | undefined;
+}
+
 /** The chains a run's keys lead to (other than `except`), in the order they are asked, with the record's own item and the marker's chains. */
-async function candidateChains(access: LocateAccess, run: RunFacts, except?: string): Promise<{ chains: Chain[]; own: Item | undefined; pending: string[] }> {
-  const { store } = access;
+async function candidateChains(access: LocateAccess, run: RunFacts, placing: Placing = {}): Promise<{ chains: Chain[]; own: Item | undefined; pending: string[] }> {
+  const read = placing.read ?? ((pk: string) => access.store.read(pk));
   const onDesktop = run.resourceId !== undefined && run.scriptId !== undefined;
   const [own, link, member, marker] = await Promise.all([
-    store.read(recordKey(run.projectId, run.recordId)),
-    run.taskId ? store.read(taskKey(run.projectId, run.taskId)) : undefined,
-    run.taskId && onDesktop ? store.read(memberKey(run.projectId, run.taskId, run.resourceId!, run.scriptId!)) : undefined,
-    onDesktop ? store.read(pendingKey(run.projectId, run.resourceId!, run.scriptId!)) : undefined,
+    read(recordKey(run.projectId, run.recordId)),
+    run.taskId ? read(taskKey(run.projectId, run.taskId)) : undefined,
+    run.taskId && onDesktop ? read(memberKey(run.projectId, run.taskId, run.resourceId!, run.scriptId!)) : undefined,
+    onDesktop ? read(pendingKey(run.projectId, run.resourceId!, run.scriptId!)) : undefined,
   ]);
   const pending = markerChains(marker);
   // A retry's task link first (the lineage's word), the record's own item, its task's chain on its desktop and script, the marker's chains.
   const leads = [link, own, member].map((item) => (isChain(item) ? item.pk : isLink(item) ? item.link_to : undefined));
-  const keys = [...new Set([...leads, ...pending].filter((key): key is string => key !== undefined && key !== except))];
-  const items = await Promise.all(keys.map((key) => (isChain(own) && own.pk === key ? own : store.read(key))));
+  const keys = [...new Set([...leads, ...pending].filter((key): key is string => key !== undefined && key !== placing.except))];
+  const items = await Promise.all(keys.map((key) => (isChain(own) && own.pk === key ? own : read(key))));
   return { chains: items.filter(isChain), own, pending };
 }
 
-async function placeAmongCandidates(access: LocateAccess, run: RunFacts, current?: CurrentRun): Promise<Candidates> {
-  const { chains, own } = await candidateChains(access, run);
+async function placeAmongCandidates(access: LocateAccess, run: RunFacts, placing: Placing = {}): Promise<Candidates> {
+  const { chains, own } = await candidateChains(access, run, placing);
   let ask = false;
   for (const chain of chains) {
-    const placement = placeRun(chain, run, { skewMs: access.skewMs }, current);
+    const placement = placeRun(chain, run, { skewMs: access.skewMs }, placing.current);
     if (placement.kind === 'run') return { located: { chainKey: chain.pk, chain, generation: placement.generation, run }, ask, own };
     if (placement.kind === 'ask') ask = true;
   }
@@ -113,7 +162,7 @@ async function placeAmongCandidates(access: LocateAccess, run: RunFacts, current
  * no run is taken by two chains.
  */
 export async function ownedElsewhere(access: LocateAccess, run: RunFacts, self: Chain): Promise<boolean> {
-  const { chains } = await candidateChains(access, run, self.pk);
+  const { chains } = await candidateChains(access, run, { except: self.pk });
   const skew = { skewMs: access.skewMs };
   if (chains.some((chain) => placeRun(chain, run, { ...skew, knownOnly: true }).kind === 'run')) return true;
   if (tiedTo(self, run)) return false;
@@ -146,7 +195,7 @@ function beforeInLine(a: Chain, b: Chain, start: number | undefined): number {
  * run that turned out not to have run) unless nothing may be written (a dry
  * run); otherwise written by its first claim.
  */
-async function startChain(access: LocateAccess, run: RunFacts, found: Candidates, lookup: RecordLookup, options: { readonly cache: boolean }, write: 'always' | 'over-pointer' | 'never'): Promise<Located> {
+async function startChain(access: LocateAccess, run: RunFacts, found: Candidates, lookup: RecordLookup, options: LocateOptions, write: 'always' | 'over-pointer' | 'never'): Promise<Located> {
   const { own } = found;
   const chainKey = recordKey(run.projectId, run.recordId);
   // The record is a chain's root whatever its keys say (its desktop or script was given otherwise): that chain.
@@ -156,6 +205,7 @@ async function startChain(access: LocateAccess, run: RunFacts, found: Candidates
   if (isLink(own) && pointerRev === undefined) return { chainKey, chain: undefined, generation: 0, run };
   if (write === 'never' || (write === 'over-pointer' && !isLink(own))) return { chainKey, chain: undefined, generation: 0, run };
   const chain = { ...newChain(run, access.now()), rev: (pointerRev ?? 0) + 1 };
-  if ((await access.store.write(access.stamped(chain), pointerRev)) === 'conflict') return locateRun(access, run, lookup, options);
+  // Another revision: located again from fresh reads (the ones made ahead led here).
+  if ((await access.store.write(access.stamped(chain), pointerRev)) === 'conflict') return locateRun(access, run, lookup, { cache: options.cache });
   return { chainKey, chain, generation: 0, run };
 }

@@ -1,6 +1,7 @@
 import type { AppConfig } from '../config/app-config.js';
 import type { ScriptFailure } from '../events/failure.js';
 import type { AttemptLedger } from '../ledger/attempt-ledger.js';
+import type { ReadAhead } from '../ledger/locate.js';
 import type { CircuitBreakers } from '../workspace/circuit-breakers.js';
 import type { InvocationDesktops } from '../workspace/desktop-reads.js';
 import type { WorkspaceClient } from '../workspace/client.js';
@@ -52,10 +53,19 @@ export interface FailureInput {
   readonly carried?: { readonly taskId: string; readonly rev: number } | undefined;
 }
 
+/** What the runner (lib/pipeline/runner.ts) gives one failure beyond its input: its place among the MAX_CONCURRENCY running. */
+export interface ItemSlot {
+  /** Its first ledger reads, made while the failures before it were being handled. */
+  readonly ahead?: ReadAhead | undefined;
+  /** Gives its place to the next failure: called once the retry call is answered, while its outcome is written. */
+  readonly free?: (() => void) | undefined;
+}
+
 /** Everything the steps of one failure share. */
 export interface FailureContext {
   readonly input: FailureInput;
   readonly deps: PipelineDeps;
+  readonly slot: ItemSlot;
   readonly now: number;
   readonly dryRun: boolean;
   readonly project: { readonly projectId: string; readonly region?: string | undefined };
@@ -78,11 +88,11 @@ export function letterOf(input: FailureInput, now: number): FailureContext['lett
 }
 
 /** What the steps of one failure share, with the project's keys read once. */
-export async function failureContext(input: FailureInput, deps: PipelineDeps, now: number): Promise<FailureContext> {
+export async function failureContext(input: FailureInput, deps: PipelineDeps, now: number, slot: ItemSlot = {}): Promise<FailureContext> {
   const { projectId, region } = input.failure;
   const project = { projectId, region };
   const { credentials } = await deps.credentials.forProject(projectId);
   const endpoint = deps.workspace.endpointOf(project);
   const keys: KeyedCalls = { credentials: deps.credentials, keyGate: deps.keyGate, breakers: deps.breakers, projectId, endpoint };
-  return { input, deps, now, dryRun: isDryRun(input, deps), project, keys, credentials, letter: letterOf(input, now) };
+  return { input, deps, slot, now, dryRun: isDryRun(input, deps), project, keys, credentials, letter: letterOf(input, now) };
 }

@@ -1,11 +1,12 @@
 import type { RunFacts } from '../ledger/chain.js';
-import type { Located, RecordNow } from '../ledger/locate.js';
+import type { Located, ReadAhead, RecordNow } from '../ledger/locate.js';
+import type { ScriptFailure } from '../events/failure.js';
 import { standingOf } from '../ledger/standing.js';
 import { MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
 import { statusVerdict } from '../policy/policy.js';
 import { isWorkspaceApiError } from '../workspace/errors.js';
 import { withKey } from '../workspace/key-calls.js';
-import { failureContext, isDryRun, letterOf, type FailureContext, type FailureInput, type PipelineDeps } from './context.js';
+import { failureContext, isDryRun, letterOf, type FailureContext, type FailureInput, type ItemSlot, type PipelineDeps } from './context.js';
 import { decideAndAct, settleCarried } from './decide.js';
 import { lookupFailure } from './lookup-failure.js';
 import { duplicate, requeue, type Resolution } from './resolution.js';
@@ -21,7 +22,7 @@ export type { FailureContext, FailureInput, PipelineDeps } from './context.js';
  * policy, claim, call, and say what must happen next (plain data: the way in
  * performs the forwards and settles the ledger by their result).
  */
-export async function processFailure(input: FailureInput, deps: PipelineDeps): Promise<Resolution> {
+export async function processFailure(input: FailureInput, deps: PipelineDeps, slot: ItemSlot = {}): Promise<Resolution> {
   const now = (deps.now ?? Date.now)();
   const { failure } = input;
   const dryRun = isDryRun(input, deps);
@@ -38,14 +39,14 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
     if (dryRun) return { kind: 'preview', letter: letter(`dry-run: would defer (${reason})`, 'DRY_RUN', 'retries-disabled', 0) };
     return requeue('retries-disabled', reason, { seconds: MAX_DELAY_SECONDS });
   }
-  const ctx = await failureContext(input, deps, now);
+  const ctx = await failureContext(input, deps, now, slot);
   try {
     const open = circuitWait(ctx, 0);
     if (open) return open;
     if (failure.recordId === undefined) return await expandTask(failure.taskId!, ctx);
-    const run: RunFacts = { projectId: failure.projectId, recordId: failure.recordId, taskId: failure.taskId, resourceId: failure.resourceId, scriptId: failure.scriptId, region: failure.region, failedAt: failure.failedAt, startedAt: failure.startedAt, endedAt: failure.endedAt };
+    const run = runOf(failure, failure.recordId);
     // A dry run reads but never writes: the lookup is not cached.
-    let located = await deps.ledger.locate(run, () => lookUpOrAsIs(run, ctx), { cache: !dryRun });
+    let located = await deps.ledger.locate(run, () => lookUpOrAsIs(run, ctx), { cache: !dryRun, ahead: slot.ahead });
     // A conflict means another delivery wrote first: read again and decide again (a few times at most).
     for (let round = 0; round < 3; round++) {
       const resolution = await step(located, ctx);
@@ -56,6 +57,21 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps): P
   } catch (error) {
     return lookupFailure(error, ctx);
   }
+}
+
+/**
+ * The ledger reads a record-level failure's location begins with, started
+ * before its turn (lib/pipeline/runner.ts); none for an event that will not
+ * read the ledger (not a failure, retries switched off, a task-level event).
+ */
+export function readAheadFor(input: FailureInput, deps: PipelineDeps): ReadAhead | undefined {
+  const { failure } = input;
+  if (failure.recordId === undefined || !deps.config.retriesEnabled || statusVerdict(failure, deps.config.policy).kind !== 'failure') return undefined;
+  return deps.ledger.readAhead(runOf(failure, failure.recordId));
+}
+
+function runOf(failure: ScriptFailure, recordId: string): RunFacts {
+  return { projectId: failure.projectId, recordId, taskId: failure.taskId, resourceId: failure.resourceId, scriptId: failure.scriptId, region: failure.region, failedAt: failure.failedAt, startedAt: failure.startedAt, endedAt: failure.endedAt };
 }
 
 /**

@@ -61,6 +61,8 @@ export async function callRetry(found: Located, standing: Extract<Standing, { ki
     return failedCall(claim, decision, error, ctx);
   }
   deps.errorBudget.record(true);
+  // The call is over: the next failure may start while the answer is recorded (the batch still waits for it).
+  ctx.slot.free?.();
   const attempt = claim.chain.attempts;
   const learned = deps.readings?.observe(retriedTaskOf(claim.chain), accepted.taskId);
   if (learned) await deps.ledger.noteReading(ctx.project.projectId, learned).catch(() => undefined);

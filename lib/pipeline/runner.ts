@@ -1,9 +1,10 @@
 import type { ScriptFailure } from '../events/failure.js';
 import { mapWithConcurrency } from '../platform/concurrency.js';
 import type { SourceMessage } from '../platform/queue-sender.js';
-import type { FailureInput, PipelineDeps } from './context.js';
+import type { ReadAhead } from '../ledger/locate.js';
+import type { FailureInput, ItemSlot, PipelineDeps } from './context.js';
 import { reportOutcome } from './outcome.js';
-import { processFailure } from './process-failure.js';
+import { processFailure, readAheadFor } from './process-failure.js';
 import { hold, type Resolution } from './resolution.js';
 import { settleAll, type Forwarders, type Settled, type Settling } from './settlement.js';
 
@@ -32,25 +33,41 @@ export interface PipelineRun {
   readonly tooLate?: (() => string | undefined) | undefined;
 }
 
-/** Resolves, settles and reports every item; returns them settled, in order. */
+/**
+ * Resolves, settles and reports every item; returns them settled, in order.
+ * Up to MAX_CONCURRENCY items at once; the ledger reads of the next ones are
+ * made while those run, and an item whose retry call was answered gives its
+ * place to the next while its outcome is written (lib/platform/concurrency.ts):
+ * a record's own path is then claim and call (docs/performance.md).
+ */
 export async function runPipeline(run: PipelineRun): Promise<Settled[]> {
-  const settling = await mapWithConcurrency(run.items, run.deps.config.maxConcurrency, (item) => resolveItem(item, run), run.keyOf);
+  const reads = new Map<number, ReadAhead>();
+  const ahead = (item: PipelineItem, index: number) => {
+    const read = item.input && readAheadFor(item.input, run.deps);
+    if (read) reads.set(index, read);
+  };
+  const resolve = (item: PipelineItem, index: number, free: () => void) => {
+    const read = reads.get(index);
+    reads.delete(index);
+    return resolveItem(item, run, { ahead: read, free });
+  };
+  const settling = await mapWithConcurrency(run.items, run.deps.config.maxConcurrency, resolve, { keyOf: run.keyOf, ahead });
   const settled = await settleAll(settling, run.forwarders, run.deps.ledger);
   for (const item of settled) reportOutcome(item.outcome, item, run.way);
   return settled;
 }
 
-async function resolveItem(item: PipelineItem, run: PipelineRun): Promise<Settling> {
+async function resolveItem(item: PipelineItem, run: PipelineRun, slot: ItemSlot): Promise<Settling> {
   const late = run.tooLate?.();
   if (item.input === undefined) return { source: item.source, resolution: item.resolution, firstSeenAt: item.firstSeenAt, failure: item.failure };
   if (late !== undefined) return { source: item.source, resolution: hold('time-budget', late), firstSeenAt: item.firstSeenAt, failure: item.input.failure };
-  return resolveFailure(item.input, item.source, run.deps);
+  return resolveFailure(item.input, item.source, run.deps, slot);
 }
 
 /** Runs one failure through the pipeline; anything thrown (ledger or secret unreachable) holds it where it is. */
-export async function resolveFailure(input: FailureInput, source: SourceMessage, deps: PipelineDeps): Promise<Settling> {
+export async function resolveFailure(input: FailureInput, source: SourceMessage, deps: PipelineDeps, slot: ItemSlot = {}): Promise<Settling> {
   try {
-    return { source, resolution: await processFailure(input, deps), firstSeenAt: input.firstSeenAt, failure: input.failure };
+    return { source, resolution: await processFailure(input, deps, slot), firstSeenAt: input.firstSeenAt, failure: input.failure };
   } catch (error) {
     return { source, resolution: hold('unavailable', `${(error as Error).name}: ${(error as Error).message}`), firstSeenAt: input.firstSeenAt, failure: input.failure };
   }

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod.js';
 
 /**
  * Reading the environment through one zod schema per function. Each variable
@@ -35,7 +35,7 @@ export function required(message = 'is required') {
  */
 export function wholeNumber(min: number, max: number) {
   const problem = { error: (issue: { input?: unknown }) => `must be a whole number between ${min} and ${max}, got ${excerpt(issue.input)}` };
-  return z.string().regex(/^\d+$/, problem).pipe(z.coerce.number<string>().int(problem).min(min, problem).max(max, problem));
+  return z.pipe(z.string().check(z.regex(/^\d+$/, problem)), z.coerce.number<string>().check(z.int(problem), z.minimum(min, problem), z.maximum(max, problem)));
 }
 
 /** true/1 or false/0, in any case: the spellings this project has always accepted. */
@@ -45,28 +45,26 @@ export function flag() {
 
 /** A URL (a queue URL, say), required. */
 export function url(what: string) {
-  return required().refine(URL.canParse, { error: (issue) => `must be ${what}, got ${excerpt(issue.input, 80)}` });
+  return required().check(z.refine(URL.canParse, { error: (issue) => `must be ${what}, got ${excerpt(issue.input, 80)}` }));
 }
 
 /** A comma-separated list of at least one item, each checked by `item` (a problem names its index). */
-export function commaList<T extends z.ZodType<unknown, string>>(item: T) {
-  return required()
-    .transform((raw) => raw.split(',').map((entry) => entry.trim()).filter(Boolean))
-    .pipe(z.array(item).min(1, 'must list at least one value'));
+export function commaList<T extends z.ZodMiniType<unknown, string>>(item: T) {
+  const entries = z.transform((raw: string) => raw.split(',').map((entry) => entry.trim()).filter(Boolean));
+  return z.pipe(z.pipe(required(), entries), z.array(item).check(z.minLength(1, 'must list at least one value')));
 }
 
 /** A JSON document checked by `schema`; a problem inside it names the field. */
-export function jsonValue<T extends z.ZodType>(schema: T, requiredMessage?: string) {
-  return required(requiredMessage)
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch (error) {
-        ctx.issues.push({ code: 'custom', message: `is not valid JSON (${(error as Error).message})`, input: text });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
+export function jsonValue<T extends z.ZodMiniType>(schema: T, requiredMessage?: string) {
+  const parsed = z.transform((text: string, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      ctx.issues.push({ code: 'custom', message: `is not valid JSON (${(error as Error).message})`, input: text });
+      return z.NEVER;
+    }
+  });
+  return z.pipe(z.pipe(required(requiredMessage), parsed), schema);
 }
 
 /** `NAME must …` for the variable itself; `NAME[0].field: …` for a field inside its JSON value. */
@@ -80,7 +78,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  * Parses the variables `schema` names (and only those), trimmed, blank as
  * unset. Throws one ConfigError listing every problem, each naming its variable.
  */
-export function readEnv<S extends z.ZodObject>(schema: S, env: Env): z.output<S> {
+export function readEnv<S extends z.ZodMiniObject>(schema: S, env: Env): z.output<S> {
   const values = Object.fromEntries(Object.keys(schema.shape).map((name) => [name, env[name]?.trim() || undefined]));
   const parsed = schema.safeParse(values);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map(describeIssue).join('; '));

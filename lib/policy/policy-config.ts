@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import defaultPolicyJson from './default-policy.json' with { type: 'json' };
 import { SAFE_ID } from '../events/identifiers.js';
+import * as z from '../platform/zod.js';
 
 /**
  * The retry policy as operators write it (snake_case JSON in RETRY_POLICY, or
@@ -8,67 +8,62 @@ import { SAFE_ID } from '../events/identifiers.js';
  * default once in CI, see defaultPolicy).
  */
 
+/** A whole number from `min` to `max`. */
+const whole = (min: number, max: number) => z.number().check(z.int(), z.minimum(min), z.maximum(max));
+
 /**
  * The schemas are built on first use, not at import: building zod schemas
  * costs cold-start CPU, and a function that runs the bundled default policy
  * (RETRY_POLICY unset) never needs them (see loadPolicy).
  */
 function buildSchemas() {
-  const matchList = z.array(z.string().min(1).max(200)).max(100);
+  const matchList = z.array(z.string().check(z.minLength(1), z.maxLength(200))).check(z.maxLength(100));
 
-  const desktopSchema = z
-    .object({
-      require: z.enum(['active', 'registered']).default('registered'),
-      wake: z.boolean().default(false),
-      wait_max_seconds: z.number().int().min(10).max(86_400).default(1_800),
-      on_error: z.enum(['give-up', 'wait']).default('give-up'),
-      recheck_seconds: z.number().int().min(1).max(900).default(60),
-    })
-    .strict();
+  const desktopSchema = z.strictObject({
+    require: z._default(z.enum(['active', 'registered']), 'registered'),
+    wake: z._default(z.boolean(), false),
+    wait_max_seconds: z._default(whole(10, 86_400), 1_800),
+    on_error: z._default(z.enum(['give-up', 'wait']), 'give-up'),
+    recheck_seconds: z._default(whole(1, 900), 60),
+  });
 
   const ruleSchema = z
-    .object({
-      id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be lower-case letters, digits and "-"'),
+    .strictObject({
+      id: z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be lower-case letters, digits and "-"')),
       verdict: z.enum(['retry', 'give-up']),
-      description: z.string().max(500).optional(),
-      result_codes: matchList.optional(),
-      reason_contains: matchList.optional(),
-      statuses: matchList.optional(),
-      delay_seconds: z.number().int().min(0).max(86_400).optional(),
-      desktop: desktopSchema.optional(),
+      description: z.optional(z.string().check(z.maxLength(500))),
+      result_codes: z.optional(matchList),
+      reason_contains: z.optional(matchList),
+      statuses: z.optional(matchList),
+      delay_seconds: z.optional(whole(0, 86_400)),
+      desktop: z.optional(desktopSchema),
     })
-    .strict()
-    .refine((rule) => rule.result_codes?.length || rule.reason_contains?.length || rule.statuses?.length, {
-      message: 'a rule needs result_codes, reason_contains or statuses to match on',
-    });
+    .check(
+      z.refine((rule) => Boolean(rule.result_codes?.length || rule.reason_contains?.length || rule.statuses?.length), {
+        message: 'a rule needs result_codes, reason_contains or statuses to match on',
+      }),
+    );
 
-  const overrideSchema = z
-    .object({
-      max_attempts: z.number().int().min(0).max(100).optional(),
-      max_age_seconds: z.number().int().min(60).max(30 * 86_400).optional(),
-      retries_enabled: z.boolean().optional(),
-      rules: z.array(ruleSchema).max(100).optional(),
-      desktop: desktopSchema.optional(),
-    })
-    .strict();
+  const overrideSchema = z.strictObject({
+    max_attempts: z.optional(whole(0, 100)),
+    max_age_seconds: z.optional(whole(60, 30 * 86_400)),
+    retries_enabled: z.optional(z.boolean()),
+    rules: z.optional(z.array(ruleSchema).check(z.maxLength(100))),
+    desktop: z.optional(desktopSchema),
+  });
 
-  const idMap = z.record(z.string().regex(SAFE_ID, 'keys must be safe ids'), overrideSchema);
+  const idMap = z.record(z.string().check(z.regex(SAFE_ID, 'keys must be safe ids')), overrideSchema);
 
-  const policySchema = z
-    .object({
-      max_attempts: z.number().int().min(0).max(100).default(3),
-      max_age_seconds: z.number().int().min(60).max(30 * 86_400).default(86_400),
-      backoff: z
-        .object({ base_seconds: z.number().int().min(1).max(3_600), max_seconds: z.number().int().min(1).max(86_400) })
-        .strict()
-        .default({ base_seconds: 60, max_seconds: 3_600 }),
-      dry_run: z.boolean().default(false),
-      default_verdict: z.enum(['retry', 'give-up']).default('give-up'),
-      rules: z.array(ruleSchema).max(200).default([]),
-      projects: idMap.default({}),
-      scripts: idMap.default({}),
-    })
-    .strict();
+  const policySchema = z.strictObject({
+    max_attempts: z._default(whole(0, 100), 3),
+    max_age_seconds: z._default(whole(60, 30 * 86_400), 86_400),
+    backoff: z._default(z.strictObject({ base_seconds: whole(1, 3_600), max_seconds: whole(1, 86_400) }), { base_seconds: 60, max_seconds: 3_600 }),
+    dry_run: z._default(z.boolean(), false),
+    default_verdict: z._default(z.enum(['retry', 'give-up']), 'give-up'),
+    rules: z._default(z.array(ruleSchema).check(z.maxLength(200)), []),
+    projects: z._default(idMap, {}),
+    scripts: z._default(idMap, {}),
+  });
   return { ruleSchema, overrideSchema, policySchema };
 }
 
@@ -169,7 +164,7 @@ function toOverride(override: OverrideJson): PolicyOverride {
   };
 }
 
-function describeIssues(source: string, error: z.ZodError): string {
+function describeIssues(source: string, error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => `${[source, ...issue.path.map(String)].join('.')}: ${issue.message}`)

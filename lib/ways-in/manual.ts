@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../platform/zod.js';
 import { validateRegion } from '../workspace/endpoints.js';
 import { safeIdSchema } from '../events/identifiers.js';
 import { withoutNulls } from '../events/normalise.js';
@@ -25,23 +25,24 @@ const MAX_ITEMS = 100;
 
 
 const itemSchema = z
-  .object({
+  .strictObject({
     project_id: safeIdSchema,
-    region: z.string().max(32).optional(),
-    task_id: safeIdSchema.optional(),
-    record_id: safeIdSchema.optional(),
-    dry_run: z.boolean().optional(),
-    force: z.boolean().optional(),
-    reason: z.string().min(1).max(500).optional(),
+    region: z.optional(z.string().check(z.maxLength(32))),
+    task_id: z.optional(safeIdSchema),
+    record_id: z.optional(safeIdSchema),
+    dry_run: z.optional(z.boolean()),
+    force: z.optional(z.boolean()),
+    reason: z.optional(z.string().check(z.minLength(1), z.maxLength(500))),
   })
-  .strict()
-  .superRefine((item, ctx) => {
-    if (item.task_id === undefined && item.record_id === undefined) ctx.addIssue({ code: 'custom', message: 'needs task_id or record_id' });
-    if (item.task_id !== undefined && item.record_id !== undefined) ctx.addIssue({ code: 'custom', message: 'give task_id or record_id, not both' });
-    if (item.force && !item.reason) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'is required with force: true (it is kept in the ledger)' });
-  });
+  .check(
+    z.superRefine((item, ctx) => {
+      if (item.task_id === undefined && item.record_id === undefined) ctx.addIssue({ code: 'custom', message: 'needs task_id or record_id' });
+      if (item.task_id !== undefined && item.record_id !== undefined) ctx.addIssue({ code: 'custom', message: 'give task_id or record_id, not both' });
+      if (item.force && !item.reason) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'is required with force: true (it is kept in the ledger)' });
+    }),
+  );
 
-const batchSchema = z.object({ items: z.array(z.unknown()).min(1, 'must list at least one item').max(MAX_ITEMS, `must list at most ${MAX_ITEMS} items`) }).strict();
+const batchSchema = z.strictObject({ items: z.array(z.unknown()).check(z.minLength(1, 'must list at least one item'), z.maxLength(MAX_ITEMS, `must list at most ${MAX_ITEMS} items`)) });
 
 type ManualItem = z.infer<typeof itemSchema>;
 
@@ -81,7 +82,7 @@ export interface ManualDeps extends PipelineDeps {
   readonly remainingMs?: (() => number) | undefined;
 }
 
-function problems(prefix: string, error: z.ZodError): FieldProblem[] {
+function problems(prefix: string, error: z.core.$ZodError): FieldProblem[] {
   return error.issues.map((issue) => ({
     field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(payload)',
     problem:

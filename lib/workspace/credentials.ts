@@ -1,8 +1,8 @@
 import { TransformParameterError } from '@aws-lambda-powertools/parameters/errors';
 import type { MiddlewareObj } from '@middy/core';
-import * as z from 'zod';
 import { reportConfigurationError } from '../platform/observability.js';
 import { readFailureName, SecretsManagerProvider } from '../platform/secrets-provider.js';
+import * as z from '../platform/zod.js';
 import type { SigningCredentials } from './signer.js';
 
 /**
@@ -13,8 +13,9 @@ import type { SigningCredentials } from './signer.js';
  * ever puts a key, a secret string or a token into a message.
  */
 
-const keySchema = z.object({ ak: z.string().min(1), sk: z.string().min(1), security_token: z.string().min(1).optional() });
-const secretSchema = keySchema.partial().extend({ projects: z.record(z.string(), keySchema).optional() });
+const nonEmpty = () => z.string().check(z.minLength(1));
+const keySchema = z.object({ ak: nonEmpty(), sk: nonEmpty(), security_token: z.optional(nonEmpty()) });
+const secretSchema = z.object({ ...z.partial(keySchema).shape, projects: z.optional(z.record(z.string(), keySchema)) });
 
 type Secret = z.infer<typeof secretSchema>;
 

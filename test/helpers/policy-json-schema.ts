@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import * as z from 'zod';
+import * as z from '../../lib/platform/zod.js';
 import { retryPolicySchema } from '../../lib/policy/policy-config.js';
 
 /**

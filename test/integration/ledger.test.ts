@@ -5,7 +5,7 @@ import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { recordKey } from '../../lib/ledger/chain.js';
 import { DynamoLedgerStore, type Keyed } from '../../lib/ledger/store.js';
 import { captureStdout } from '../../local/log-capture.js';
-import { counted, stackDynamoDb } from '../helpers/dynamodb.js';
+import { bent, counted, stackDynamoDb, throttled } from '../helpers/dynamodb.js';
 import { inSns } from '../helpers/envelopes.js';
 import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
 import { invoke, outcomesOf, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
@@ -115,6 +115,71 @@ describe('the ledger store on DynamoDB (dynalite)', () => {
     // Assess
     expect(readByStore).toEqual({ pk: 'compat#written-by-documents', ...item });
     expect(readByDocuments).toEqual({ pk: 'compat#written-by-store', ...item });
+  });
+});
+
+describe('reads made ahead of a record\'s turn', () => {
+  it('a run located from reads made before another delivery claimed it: its claim is refused and the reread sees that claim', async () => {
+    // Prepare: this delivery's reads are made ahead; then another delivery claims the run.
+    const { ledger, calls } = countedLedger();
+    const other = countedLedger().ledger;
+    const run = runOf('overtaken-after-read-ahead');
+    const ahead = ledger.readAhead(run);
+    await ahead.read(recordKey(PROJECT_ID, run.recordId));
+    const reads = calls.get('BatchGetItem');
+    const theirs = await other.locate(run, async () => run);
+    expect(await other.claim(theirs, undefined, 'retry')).toBeDefined();
+    // Act
+    const located = await ledger.locate(run, async () => run, { cache: true, ahead });
+    const readsToLocate = calls.get('BatchGetItem')! - reads!;
+    const claim = await ledger.claim(located, located.chain?.rev, 'retry');
+    const again = await ledger.reread(located);
+    // Assess: located from the reads made ahead (no read of its own), refused, and the reread sees the other claim.
+    expect(located.chain).toBeUndefined();
+    expect(readsToLocate).toBe(0);
+    expect(claim).toBeUndefined();
+    expect(again.chain).toMatchObject({ state: 'claimed', attempts: 1, rev: 1 });
+  });
+
+  it('reads made ahead that found a pointer another delivery has since replaced: the run is located again from fresh reads', async () => {
+    // Prepare: the record's item is a pointer to a chain that does not place its run; reads are made ahead;
+    // then another delivery writes the record's own chain over the pointer.
+    const { ledger } = countedLedger();
+    const run = { ...runOf('pointer-replaced-after-read-ahead'), startedAt: Date.parse('2026-11-29T12:00:00Z') };
+    const own = recordKey(PROJECT_ID, run.recordId);
+    await ledger.store.put({ pk: own, link_to: recordKey(PROJECT_ID, 'gone'), generation: 0, rev: 0 } as Keyed);
+    const ahead = ledger.readAhead(run);
+    await ahead.read(own);
+    const theirs = await countedLedger().ledger.locate(run, async () => run);
+    expect(theirs.chain).toMatchObject({ pk: own, rev: 1 });
+    // Act: the write computed from the stale pointer is refused, and the run located again.
+    const located = await Promise.race([
+      ledger.locate(run, async () => run, { cache: true, ahead }),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('located again from the same stale reads, without end')), 5_000)),
+    ]);
+    // Assess: the chain the other delivery wrote.
+    expect(located.chain).toMatchObject({ pk: own, rev: 1 });
+  });
+
+  it('a read made ahead that failed is made again when the run is located', async () => {
+    // Prepare: the first BatchGetItem, the one of the reads made ahead, is throttled.
+    let throttledOnce: () => void = () => undefined;
+    const readsFailed = new Promise<void>((resolve) => (throttledOnce = resolve));
+    let calls = 0;
+    const db = bent(stackDynamoDb(h.stack), 'BatchGetItem', async (input, send) => {
+      if (++calls > 1) return send(input);
+      throttledOnce();
+      throw throttled();
+    });
+    const ledger = new AttemptLedger(new DynamoLedgerStore(db, h.stack.tableName), { leaseMs: 60_000, ttlDays: 30, sleep: async () => undefined });
+    const run = runOf('read-ahead-throttled');
+    const ahead = ledger.readAhead(run);
+    await readsFailed;
+    // Act
+    const located = await ledger.locate(run, async () => run, { cache: true, ahead });
+    // Assess: located, from a second BatchGetItem.
+    expect(located).toMatchObject({ chainKey: recordKey(PROJECT_ID, run.recordId), chain: undefined, generation: 0 });
+    expect(calls).toBe(2);
   });
 });
 

@@ -57,6 +57,8 @@ const specArb = (reading: RetryReading): fc.Arbitrary<WorldSpec & { readonly sha
   sharedDesktops: fc.constant(process.env['MODEL_SHARED_DESKTOPS'] === 'true'),
   // Runs the ledger has not linked yet may fail and be reported too (the pending marker written with each retry claim places them); MODEL_FAIL_UNLINKED=false leaves them out.
   failUnlinkedRuns: fc.constant(process.env['MODEL_FAIL_UNLINKED'] !== 'false'),
+  // One or two records at a time: the next records' ledger reads are made ahead and judged at any age; ten: all at once.
+  concurrency: fc.constantFrom(1, 2, 10),
 });
 
 /** Desktops that may not be ready, each in one state at the start (ready the most likely); woken or not by the policy. */

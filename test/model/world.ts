@@ -63,6 +63,12 @@ export interface WorldSpec {
    * first start fails. Without it the policy reads no desktop.
    */
   readonly desktops?: { readonly states: readonly DesktopCondition[]; readonly wake: boolean; readonly failFirstStart?: readonly boolean[] };
+  /**
+   * MAX_CONCURRENCY (default 10). Below a batch's size, the next records' ledger reads are made while the first
+   * ones run, and a record whose call was answered gives its place away while its outcome is written
+   * (lib/pipeline/runner.ts): the model then judges reads of any age within an invocation.
+   */
+  readonly concurrency?: number;
 }
 
 export interface LoggedOutcome {
@@ -133,7 +139,7 @@ export class World {
       leaseSeconds: LEASE_SECONDS,
       worstCaseCallMs: worstCase,
       clockSkewSeconds: 120,
-      maxConcurrency: 10,
+      maxConcurrency: spec.concurrency ?? 10,
       policy: parsePolicy({
         max_attempts: spec.maxAttempts,
         max_age_seconds: 7 * 86_400,
