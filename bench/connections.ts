@@ -8,7 +8,7 @@ const RECORDS = 2_000;
 export async function connectionsOfFreshContainer(stack: StackProcess, queueBundle: string, dir: string, env: Record<string, string>): Promise<{ records: number; connections: number }> {
   await stack.command('latency 0');
   await stack.command('reset');
-  await runBundledBatch(queueBundle, dir, { ...env, MAX_CONCURRENCY: '10' }, RECORDS);
+  await runBundledBatch(stack, queueBundle, dir, { ...env, MAX_CONCURRENCY: '10' }, RECORDS);
   const stats = await stack.command('reset');
   return { records: RECORDS, connections: stats.connectionsOpened };
 }

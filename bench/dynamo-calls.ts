@@ -26,14 +26,15 @@ export async function dynamoCalls(stack: StackProcess, runtime: Runtime, credent
   await stack.command('latency 0');
   await stack.command('reset');
   for (let i = 0; i < BATCHES; i++) {
-    const response = await muted(() => processQueueBatch(batch(10), forInvocation(runtime, credentials)));
+    const event = await batch(stack, 10);
+    const response = await muted(() => processQueueBatch(event, forInvocation(runtime, credentials)));
     if (response.batchItemFailures.length) throw new Error('dynamo-calls batch had failures');
   }
   const ours = await stack.command('reset');
   if (ours.retries !== BATCHES * 10) throw new Error(`expected ${BATCHES * 10} retries, the simulator saw ${ours.retries}`);
 
   const peer = peerHandler({ workspace: runtime.workspace, credentials, tableName: idempotencyTable, concurrency: 10 });
-  for (let i = 0; i < BATCHES; i++) await peer(batch(10), lambdaContext('peer', 60_000));
+  for (let i = 0; i < BATCHES; i++) await peer(await batch(stack, 10), lambdaContext('peer', 60_000));
   const theirs = await stack.command('reset');
   return { ...summary(ours.dynamoCalls, ours.retries), ...peerSummary(theirs.dynamoCalls, BATCHES * 10) };
 }

@@ -14,7 +14,7 @@ export interface MemoryFigures {
 
 export async function memory(stack: StackProcess, queueBundle: string, dir: string, env: Record<string, string>): Promise<MemoryFigures> {
   await stack.command('latency 0');
-  const unconstrained = await runBundledBatch(queueBundle, dir, env, 10_000);
-  const constrained = await runBundledBatch(queueBundle, dir, env, 10_000, HEAP_FOR_128MB);
+  const unconstrained = await runBundledBatch(stack, queueBundle, dir, env, 10_000);
+  const constrained = await runBundledBatch(stack, queueBundle, dir, env, 10_000, HEAP_FOR_128MB);
   return { peakRssMbDefaultHeap: unconstrained.maxRssMb, peakRssMbHeapFor128MbFunction: constrained.maxRssMb };
 }

@@ -7,9 +7,9 @@ import type { StackProcess } from './stack-process.js';
 export async function secretReadsPer100Invocations(stack: StackProcess): Promise<number> {
   const { handler } = (await import('../functions/queue.js')) as unknown as { handler: (e: SQSEvent, c: Context) => Promise<unknown> };
   const invoke = (event: SQSEvent) => muted(() => handler(event, lambdaContext('retryFromQueue', 60_000)));
-  await invoke(batch(1));
+  await invoke(await batch(stack, 1));
   const before = await stack.command('stats');
-  for (let i = 0; i < 100; i++) await invoke(batch(1));
+  for (let i = 0; i < 100; i++) await invoke(await batch(stack, 1));
   const after = await stack.command('stats');
   return after.secretReads - before.secretReads;
 }

@@ -30,7 +30,7 @@ export class StackProcess {
     return { stack, env: (JSON.parse(first.value as string) as { env: Record<string, string> }).env };
   }
 
-  /** `stats`, `reset` or `latency <ms>`; answers the counters. */
+  /** `stats`, `reset`, `latency <ms>` or `seed <run> <n> <start>` (bench/stack-server.ts); answers the counters. */
   async command(line: string): Promise<StackStats> {
     this.child.stdin.write(`${line}\n`);
     return JSON.parse((await this.lines.next()).value as string) as StackStats;

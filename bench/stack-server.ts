@@ -3,11 +3,13 @@
  * CPU and memory figures are the function's alone. Prints one JSON line with
  * the function's environment (plus IDEMPOTENCY_TABLE, the peer's table), then
  * answers commands on stdin, one per line, each with the counters as JSON:
- * `stats`, `reset` (answers the counters, then zeroes them), `latency <ms>`.
+ * `stats`, `reset` (answers the counters, then zeroes them), `latency <ms>`,
+ * `seed <run> <n> <start>` (the failed records of a bench batch, bench/fixtures.ts).
  */
 import { createInterface } from 'node:readline';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startLocalStack } from '../local/stack.js';
+import { benchRecords, PROJECT } from './fixtures.js';
 
 const stack = await startLocalStack({ name: 'bench', simulator: { acceptAnyId: true } });
 
@@ -21,8 +23,9 @@ ddb.destroy();
 
 process.stdout.write(`${JSON.stringify({ env: { ...stack.env, IDEMPOTENCY_TABLE: idempotencyTable } })}\n`);
 for await (const line of createInterface({ input: process.stdin })) {
-  const [command, arg] = line.trim().split(' ');
+  const [command, arg, count, start] = line.trim().split(' ');
   if (command === 'latency') stack.simulator.faults = { latencyMs: Number(arg) };
+  if (command === 'seed') stack.simulator.seedRecords(PROJECT, benchRecords(arg!, Number(count), start!));
   const { simulator, secrets } = stack;
   const stats = {
     connectionsOpened: simulator.connectionsOpened,

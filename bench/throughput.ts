@@ -6,7 +6,7 @@ import { processQueueBatch } from '../lib/ways-in/queue-batch.js';
 import { createRuntime, forInvocation, type Runtime } from '../lib/ways-in/runtime.js';
 import { signRequest } from '../lib/workspace/signer.js';
 import { lambdaContext } from '../local/poller.js';
-import { batch, muted, round2 } from './fixtures.js';
+import { batch, muted, retryingAll, round2 } from './fixtures.js';
 import { peerHandler } from './peer.js';
 import type { StackProcess } from './stack-process.js';
 
@@ -47,9 +47,11 @@ export async function throughput(stack: StackProcess, config: AppConfig, credent
         rows.push({ ...empty, note: `skipped: ideal ${idealMs / 1000} s exceeds the bench's ${MAX_IDEAL_SECONDS} s per cell` });
         continue;
       }
-      const wallMs = await ours(runtime, credentials, batch(n), c);
-      const peerWallMs = PEER_CELLS.has(`${n}x${c}`) ? await peer(runtime, credentials, idempotencyTable, batch(n), c) : null;
-      const naiveMs = c === 1 && n <= 100 ? await naive(batch(n), config) : null;
+      const ourEvent = await batch(stack, n);
+      const wallMs = await retryingAll(stack, n, `ours, ${n} × ${c}`, () => ours(runtime, credentials, ourEvent, c));
+      const peerEvent = PEER_CELLS.has(`${n}x${c}`) ? await batch(stack, n) : undefined;
+      const peerWallMs = peerEvent ? await retryingAll(stack, n, `the peer, ${n} × ${c}`, () => peer(runtime, credentials, idempotencyTable, peerEvent, c)) : null;
+      const naiveMs = c === 1 && n <= 100 ? await naive(await batch(stack, n), config) : null;
       rows.push({ ...empty, wallMs: Math.round(wallMs), ratio: round2(wallMs / idealMs), peerWallMs: peerWallMs && Math.round(peerWallMs), peerRatio: peerWallMs && round2(peerWallMs / idealMs), naiveMs });
     }
   }
