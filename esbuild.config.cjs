@@ -25,7 +25,12 @@ const { builtinModules } = require('node:module');
 const { basename, extname, join } = require('node:path');
 
 const escape = (name) => name.replace(/[/]/g, '\\/');
-const BUILTIN = new RegExp(`^(node:.+|${builtinModules.filter((m) => !m.startsWith('_')).map(escape).join('|')})$`);
+const BUILTIN = new RegExp(
+  `^(node:.+|${builtinModules
+    .filter((m) => !m.startsWith('_'))
+    .map(escape)
+    .join('|')})$`,
+);
 const builtinsThroughRequire = {
   name: 'builtins-through-require',
   setup(build) {
@@ -35,7 +40,10 @@ const builtinsThroughRequire = {
         ? { path: args.path.startsWith('node:') ? args.path : `node:${args.path}`, external: true }
         : { path: args.path.replace(/^node:/, ''), namespace: 'builtin-through-require' },
     );
-    build.onLoad({ filter: /.*/, namespace: 'builtin-through-require' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
+    build.onLoad({ filter: /.*/, namespace: 'builtin-through-require' }, (args) => ({
+      contents: `module.exports = require('node:${args.path}');`,
+      loader: 'js',
+    }));
   },
 };
 
@@ -64,7 +72,8 @@ const oneFunctionsFiles = {
 /** The function a build bundles (`queue` for functions/queue.ts): serverless-esbuild builds each on its own. */
 function functionOf(build) {
   const entries = [build.initialOptions.entryPoints ?? []].flat();
-  if (entries.length !== 1) throw new Error(`esbuild.config.cjs: one function per build, got ${entries.length} entry points`);
+  if (entries.length !== 1)
+    throw new Error(`esbuild.config.cjs: one function per build, got ${entries.length} entry points`);
   const entry = typeof entries[0] === 'string' ? entries[0] : entries[0].in;
   return basename(entry, extname(entry));
 }
@@ -73,7 +82,9 @@ function ownFiles(build, name) {
   const dir = build.initialOptions.outdir;
   if (!dir) return [];
   try {
-    return readdirSync(dir).filter((file) => file.startsWith(`${name}.`)).map((file) => join(dir, file));
+    return readdirSync(dir)
+      .filter((file) => file.startsWith(`${name}.`))
+      .map((file) => join(dir, file));
   } catch {
     return [];
   }
@@ -100,7 +111,10 @@ function slimMap(file) {
   const sources = [];
   const names = [];
   const indexOf = (list, value) => (list.includes(value) ? list.indexOf(value) : list.push(value) - 1);
-  const source = map.sources.map((s) => ({ index: indexOf(sources, packageOf(s) ?? s), dependency: packageOf(s) !== undefined }));
+  const source = map.sources.map((s) => ({
+    index: indexOf(sources, packageOf(s) ?? s),
+    dependency: packageOf(s) !== undefined,
+  }));
   const lines = decode(map.mappings).map((segments) => {
     let run;
     return segments.flatMap((segment) => {
@@ -108,7 +122,11 @@ function slimMap(file) {
       const { index, dependency } = source[segment[1]];
       if (dependency) return run === index ? [] : ((run = index), [[segment[0], index, 0, 0]]);
       run = undefined;
-      return [segment.length === 5 ? [segment[0], index, segment[2], segment[3], indexOf(names, map.names[segment[4]])] : [segment[0], index, segment[2], segment[3]]];
+      return [
+        segment.length === 5
+          ? [segment[0], index, segment[2], segment[3], indexOf(names, map.names[segment[4]])]
+          : [segment[0], index, segment[2], segment[3]],
+      ];
     });
   });
   writeFileSync(file, JSON.stringify({ version: 3, file: map.file, sources, names, mappings: encode(lines) }));
@@ -117,7 +135,12 @@ const slimSourceMaps = {
   name: 'slim-source-maps',
   setup(build) {
     const name = functionOf(build);
-    const maps = (path) => (statSync(path).isDirectory() ? readdirSync(path).flatMap((file) => maps(join(path, file))) : path.endsWith('.map') ? [path] : []);
+    const maps = (path) =>
+      statSync(path).isDirectory()
+        ? readdirSync(path).flatMap((file) => maps(join(path, file)))
+        : path.endsWith('.map')
+          ? [path]
+          : [];
     build.onEnd((result) => {
       if (!result.errors.length) ownFiles(build, name).flatMap(maps).forEach(slimMap);
     });
@@ -136,7 +159,9 @@ const esbuildOptions = {
   format: 'esm',
   mainFields: ['module', 'main'],
   // Bundled CommonJS dependencies call require(); ESM has none, so give them one.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
   plugins: [builtinsThroughRequire, oneFunctionsFiles, slimSourceMaps],
 };
 

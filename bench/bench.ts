@@ -18,7 +18,7 @@ import { dynamoClients } from './dynamo-clients.js';
 import { secretCredentials } from './fixtures.js';
 import { importProfile } from './import-profile.js';
 import { memory } from './memory.js';
-import { headline, render, type Report } from './report.js';
+import { headline, type Report, render } from './report.js';
 import { secretReadsPer100Invocations } from './secret-reads.js';
 import { StackProcess } from './stack-process.js';
 import { throughput } from './throughput.js';
@@ -32,15 +32,22 @@ const runs = (piece: (typeof PIECES)[number]) => only.includes(piece);
 
 const started = Date.now();
 /** Progress on stderr, so `--json` stays clean on stdout. */
-const step = (what: string) => process.stderr.write(`bench: ${what} (${Math.round((Date.now() - started) / 1000)} s)\n`);
+const step = (what: string) =>
+  process.stderr.write(`bench: ${what} (${Math.round((Date.now() - started) / 1000)} s)\n`);
 const { stack, env } = await StackProcess.start();
-Object.assign(process.env, env, { POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false', LEDGER_LEASE_SECONDS: '600' });
+Object.assign(process.env, env, {
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+  POWERTOOLS_METRICS_DISABLED: 'false',
+  LEDGER_LEASE_SECONDS: '600',
+});
 const idempotencyTable = env['IDEMPOTENCY_TABLE']!;
 try {
   const config = loadConfig();
   const credentials = secretCredentials(config.credentialsSecretId);
   const runtime = createRuntime(config);
-  const partial: Partial<Omit<Report, 'headline' | 'benchSeconds'>> = { machine: `${process.version}, ${cpus().length} cores` };
+  const partial: Partial<Omit<Report, 'headline' | 'benchSeconds'>> = {
+    machine: `${process.version}, ${cpus().length} cores`,
+  };
 
   if (runs('throughput')) {
     step('throughput, ours and the peer');
@@ -66,7 +73,11 @@ try {
   if (built && runs('cold')) {
     step('bundles, cold start, import profile');
     const cold = await coldStart(built.bundles, built.dir, bundleEnv);
-    Object.assign(partial, { bundles: cold.bundles, emptyImportMs: cold.emptyImportMs, importProfile: await importProfile(await buildReadable('queue', built.dir), bundleEnv) });
+    Object.assign(partial, {
+      bundles: cold.bundles,
+      emptyImportMs: cold.emptyImportMs,
+      importProfile: await importProfile(await buildReadable('queue', built.dir), bundleEnv),
+    });
   }
   if (built && runs('memory')) {
     const queueBundle = built.bundles.find((b) => b.fn === 'queue')!.file;
@@ -74,14 +85,22 @@ try {
     step('connections and memory of a fresh process');
     const connections = await connectionsOfFreshContainer(stack, queueBundle, built.dir, runEnv);
     const mem = await memory(stack, queueBundle, built.dir, runEnv);
-    partial.memory = { ...mem, tcpConnectionsFreshContainer: connections.connections, connectionRunRecords: connections.records };
+    partial.memory = {
+      ...mem,
+      tcpConnectionsFreshContainer: connections.connections,
+      connectionRunRecords: connections.records,
+    };
   }
 
   if (onlyArg) {
     console.log(JSON.stringify({ ...partial, benchSeconds: Math.round((Date.now() - started) / 1000) }, null, 2));
   } else {
     const whole = partial as Omit<Report, 'headline' | 'benchSeconds'>;
-    const report: Report = { ...whole, headline: headline(whole), benchSeconds: Math.round((Date.now() - started) / 1000) };
+    const report: Report = {
+      ...whole,
+      headline: headline(whole),
+      benchSeconds: Math.round((Date.now() - started) / 1000),
+    };
     console.log(process.argv.includes('--json') ? JSON.stringify(report, null, 2) : render(report));
   }
 } finally {

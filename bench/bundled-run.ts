@@ -10,7 +10,14 @@ import { batch, retryingAll, type Seeder } from './fixtures.js';
  * counters) the connections it opens.
  */
 
-export async function runBundledBatch(stack: Seeder, queueBundle: string, dir: string, env: Record<string, string>, records: number, nodeFlags: string[] = []): Promise<{ maxRssMb: number }> {
+export async function runBundledBatch(
+  stack: Seeder,
+  queueBundle: string,
+  dir: string,
+  env: Record<string, string>,
+  records: number,
+  nodeFlags: string[] = [],
+): Promise<{ maxRssMb: number }> {
   const driver = join(dir, `driver-${records}.mjs`);
   const eventFile = join(dir, `event-${records}.json`);
   await writeFile(eventFile, JSON.stringify(await batch(stack, records)));
@@ -25,9 +32,17 @@ process.stderr.write(JSON.stringify({ failures: response.batchItemFailures.lengt
 process.exit(0);
 `,
   );
-  const run = () => promisify(execFile)(process.execPath, [...nodeFlags, driver], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const run = () =>
+    promisify(execFile)(process.execPath, [...nodeFlags, driver], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    });
   const { stdout, stderr } = await retryingAll(stack, records, `the bundled queue function, ${records} records`, run);
   const line = JSON.parse(stderr.trim().split('\n').pop()!) as { failures: number; maxRssKb: number };
-  if (line.failures) throw new Error(`bundled run of ${records} records had ${line.failures} failures; its last log lines:\n${stdout.trim().split('\n').slice(-3).join('\n')}`);
+  if (line.failures)
+    throw new Error(
+      `bundled run of ${records} records had ${line.failures} failures; its last log lines:\n${stdout.trim().split('\n').slice(-3).join('\n')}`,
+    );
   return { maxRssMb: Math.round(line.maxRssKb / 1024) };
 }

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { mkdtemp } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import * as esbuild from 'esbuild';
@@ -16,7 +16,9 @@ import { ROOT } from './stack-process.js';
 
 export const FUNCTIONS = ['queue', 'schedule', 'manual'] as const;
 
-export const esbuildOptions = (createRequire(import.meta.url)(join(ROOT, 'esbuild.config.cjs')) as { esbuildOptions: esbuild.BuildOptions }).esbuildOptions;
+export const esbuildOptions = (
+  createRequire(import.meta.url)(join(ROOT, 'esbuild.config.cjs')) as { esbuildOptions: esbuild.BuildOptions }
+).esbuildOptions;
 
 export interface Bundle {
   fn: (typeof FUNCTIONS)[number];
@@ -44,12 +46,26 @@ export async function buildReadable(fn: Bundle['fn'], dir: string): Promise<stri
 }
 
 /** One function's bundle in `dir`, its chunks beside it as it ships. */
-async function build(fn: Bundle['fn'], dir: string, overrides: esbuild.BuildOptions): Promise<{ file: string; metafile: esbuild.Metafile }> {
-  const result = await esbuild.build({ ...esbuildOptions, ...overrides, entryPoints: [join(ROOT, 'functions', `${fn}.ts`)], outdir: dir, outExtension: { '.js': '.mjs' }, metafile: true });
+async function build(
+  fn: Bundle['fn'],
+  dir: string,
+  overrides: esbuild.BuildOptions,
+): Promise<{ file: string; metafile: esbuild.Metafile }> {
+  const result = await esbuild.build({
+    ...esbuildOptions,
+    ...overrides,
+    entryPoints: [join(ROOT, 'functions', `${fn}.ts`)],
+    outdir: dir,
+    outExtension: { '.js': '.mjs' },
+    metafile: true,
+  });
   return { file: join(dir, `${fn}.mjs`), metafile: result.metafile };
 }
 
-/** What a cold start reads of the bundle `entry` (as `metafile` names it): it and the chunks it imports statically; the rest is loaded later. */
+/**
+ * What a cold start reads of the bundle `entry` (as `metafile` names it): it and the chunks it imports statically; the
+ * rest is loaded later.
+ */
 export function sizes(metafile: esbuild.Metafile, entry: string): Pick<Bundle, 'kb' | 'startKb' | 'laterKb'> {
   const outputs = metafile.outputs;
   const start = new Set<string>();

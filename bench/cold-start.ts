@@ -18,10 +18,19 @@ export interface ColdStart {
 export function importMs(file: string, env: Record<string, string>, runs = 7): number {
   return median(
     Array.from({ length: runs }, () => {
-      const out = spawnSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`], {
-        env: { ...process.env, ...env, SWEEP_PROJECTS: '[]' },
-        encoding: 'utf8',
-      });
+      const out = spawnSync(
+        process.execPath,
+        [
+          '--enable-source-maps',
+          '--input-type=module',
+          '-e',
+          `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`,
+        ],
+        {
+          env: { ...process.env, ...env, SWEEP_PROJECTS: '[]' },
+          encoding: 'utf8',
+        },
+      );
       return Number(out.stdout.trim().split('\n').pop());
     }),
   );

@@ -1,14 +1,13 @@
 import type { Context, SQSEvent } from 'aws-lambda';
-import type { AppConfig } from '../lib/config/app-config.js';
-import type { WorkspaceCredentials } from '../lib/workspace/credentials.js';
 import type { ScriptFailure } from '../lib/events/failure.js';
 import { normaliseBody } from '../lib/events/normalise.js';
 import { countOutcome, logger } from '../lib/platform/observability.js';
-import { decide } from '../lib/policy/policy.js';
 import { QueueSender } from '../lib/platform/queue-sender.js';
-import type { Runtime } from '../lib/ways-in/runtime.js';
-import { signRequest } from '../lib/workspace/signer.js';
 import { sqsBatchSend } from '../lib/platform/sqs-client.js';
+import { decide } from '../lib/policy/policy.js';
+import type { Runtime } from '../lib/ways-in/runtime.js';
+import type { WorkspaceCredentials } from '../lib/workspace/credentials.js';
+import { signRequest } from '../lib/workspace/signer.js';
 import { lambdaContext } from '../local/poller.js';
 import { batch, cpuMicros, muted, retryingAll, round1 } from './fixtures.js';
 import { peerHandler } from './peer.js';
@@ -38,10 +37,20 @@ export interface CpuFigures {
 
 type Handler = (event: SQSEvent, context: Context) => Promise<unknown>;
 
-export async function cpuByStage(stack: StackProcess, runtime: Runtime, credentials: WorkspaceCredentials, idempotencyTable: string): Promise<CpuFigures> {
+export async function cpuByStage(
+  stack: StackProcess,
+  runtime: Runtime,
+  credentials: WorkspaceCredentials,
+  idempotencyTable: string,
+): Promise<CpuFigures> {
   await stack.command('latency 0');
   const { handler } = (await import('../functions/queue.js')) as unknown as { handler: Handler };
-  const peer = peerHandler({ workspace: runtime.workspace, credentials, tableName: idempotencyTable, concurrency: runtime.config.maxConcurrency });
+  const peer = peerHandler({
+    workspace: runtime.workspace,
+    credentials,
+    tableName: idempotencyTable,
+    concurrency: runtime.config.maxConcurrency,
+  });
   const perRecordMicros = await perRecord(stack, handler, 'ours');
   const peerPerRecordMicros = await perRecord(stack, peer, 'the peer');
 
@@ -55,21 +64,78 @@ export async function cpuByStage(stack: StackProcess, runtime: Runtime, credenti
     stages[name] = round1(cpuMicros(t) / N);
   };
   let failures: ScriptFailure[] = [];
-  await stage('parsing', () => (failures = bodies.map((b) => normaliseBody(b, { checkRegion: () => undefined })).map((r) => (r.ok ? r.failure : undefined)!)));
-  await stage('policy', () => failures.forEach((failure) => decide({ failure, attempts: { count: 0 }, policy: config.policy, now: Date.now(), firstSeenAt: Date.now(), jitter: 0.5 })));
-  await stage('ledger', () => inTens(failures, (f, i) => ledgerRoundTrip(runtime, { ...f, recordId: `ledger-${f.recordId}` }, i)));
+  await stage(
+    'parsing',
+    () =>
+      (failures = bodies
+        .map((b) => normaliseBody(b, { checkRegion: () => undefined }))
+        .map((r) => (r.ok ? r.failure : undefined)!)),
+  );
+  await stage('policy', () =>
+    failures.forEach((failure) =>
+      decide({
+        failure,
+        attempts: { count: 0 },
+        policy: config.policy,
+        now: Date.now(),
+        firstSeenAt: Date.now(),
+        jitter: 0.5,
+      }),
+    ),
+  );
+  await stage('ledger', () =>
+    inTens(failures, (f, i) => ledgerRoundTrip(runtime, { ...f, recordId: `ledger-${f.recordId}` }, i)),
+  );
   const { credentials: key } = await credentials.forProject(failures[0]!.projectId);
-  await stage('Workspace call', () => inTens(failures, (f) => runtime.workspace.retry({ projectId: f.projectId }, { recordId: f.recordId! }, key)));
+  await stage('Workspace call', () =>
+    inTens(failures, (f) => runtime.workspace.retry({ projectId: f.projectId }, { recordId: f.recordId! }, key)),
+  );
   await stage('outcome log + metric', () =>
-    muted(async () => failures.forEach((f, i) => (countOutcome('retried'), logger.info('outcome', { way: 'queue', messageId: `m${i}`, originMessageId: `m${i}`, projectId: f.projectId, recordId: f.recordId, taskId: f.taskId, shape: f.shape, kind: 'retried', ruleId: 'timeout', newTaskId: 'd6e6b147', attempt: 1 })))),
+    muted(async () =>
+      failures.forEach(
+        (f, i) => (
+          countOutcome('retried'),
+          logger.info('outcome', {
+            way: 'queue',
+            messageId: `m${i}`,
+            originMessageId: `m${i}`,
+            projectId: f.projectId,
+            recordId: f.recordId,
+            taskId: f.taskId,
+            shape: f.shape,
+            kind: 'retried',
+            ruleId: 'timeout',
+            newTaskId: 'd6e6b147',
+            attempt: 1,
+          })
+        ),
+      ),
+    ),
   );
 
   let t = process.cpuUsage();
-  for (const f of failures) signRequest({ method: 'POST', host: 'h', pathSegments: ['v2', f.projectId, 'script-executions', 'retry'], body: `{"record_id":"${f.recordId}"}`, projectId: f.projectId, date: new Date() }, { ak: 'a', sk: 's' });
+  for (const f of failures)
+    signRequest(
+      {
+        method: 'POST',
+        host: 'h',
+        pathSegments: ['v2', f.projectId, 'script-executions', 'retry'],
+        body: `{"record_id":"${f.recordId}"}`,
+        projectId: f.projectId,
+        date: new Date(),
+      },
+      { ak: 'a', sk: 's' },
+    );
   const signingMicros = round1(cpuMicros(t) / N);
   const dlq = new QueueSender(sqsBatchSend(), config.deadLetterQueueUrl);
   t = process.cpuUsage();
-  await dlq.sendAll(bodies.map((body, i) => ({ key: String(i), body, attributes: { reason: { DataType: 'String', StringValue: 'bench' } } })));
+  await dlq.sendAll(
+    bodies.map((body, i) => ({
+      key: String(i),
+      body,
+      attributes: { reason: { DataType: 'String', StringValue: 'bench' } },
+    })),
+  );
   const deadLetterMicros = round1(cpuMicros(t) / N);
   return { perRecordMicros, peerPerRecordMicros, stages, signingMicros, deadLetterMicros };
 }
@@ -88,9 +154,11 @@ async function perRecord(stack: StackProcess, handler: Handler, who: string): Pr
 
 /** Ten at a time, as MAX_CONCURRENCY = 10 runs them. */
 async function inTens<T>(items: readonly T[], fn: (item: T, index: number) => Promise<unknown>): Promise<void> {
-  await Promise.all(Array.from({ length: 10 }, async (_, w) => {
-    for (let i = w; i < items.length; i += 10) await fn(items[i]!, i);
-  }));
+  await Promise.all(
+    Array.from({ length: 10 }, async (_, w) => {
+      for (let i = w; i < items.length; i += 10) await fn(items[i]!, i);
+    }),
+  );
 }
 
 /**
@@ -98,7 +166,13 @@ async function inTens<T>(items: readonly T[], fn: (item: T, index: number) => Pr
  * read), claim, and settle with the new task id (the chain and its link).
  */
 async function ledgerRoundTrip(runtime: Runtime, failure: ScriptFailure, i: number): Promise<void> {
-  const run = { projectId: failure.projectId, recordId: `${failure.recordId}-ledger-${i}`, taskId: failure.taskId, resourceId: failure.resourceId ?? `desk-${i}`, scriptId: failure.scriptId ?? 'script' };
+  const run = {
+    projectId: failure.projectId,
+    recordId: `${failure.recordId}-ledger-${i}`,
+    taskId: failure.taskId,
+    resourceId: failure.resourceId ?? `desk-${i}`,
+    scriptId: failure.scriptId ?? 'script',
+  };
   const located = await runtime.ledger.locate(run, async () => run);
   const claim = await runtime.ledger.claim(located, undefined, 'retry');
   await runtime.ledger.settleRetried(claim!, { taskId: `task${i}-${run.recordId}`, ruleId: 'timeout', via: 'answer' });

@@ -1,6 +1,6 @@
-import type { WorkspaceCredentials } from '../lib/workspace/credentials.js';
 import { processQueueBatch } from '../lib/ways-in/queue-batch.js';
 import { forInvocation, type Runtime } from '../lib/ways-in/runtime.js';
+import type { WorkspaceCredentials } from '../lib/workspace/credentials.js';
 import { lambdaContext } from '../local/poller.js';
 import { batch, muted, round2 } from './fixtures.js';
 import { peerHandler } from './peer.js';
@@ -22,7 +22,12 @@ export interface DynamoCalls {
   peerByOperation: Record<string, number>;
 }
 
-export async function dynamoCalls(stack: StackProcess, runtime: Runtime, credentials: WorkspaceCredentials, idempotencyTable: string): Promise<DynamoCalls> {
+export async function dynamoCalls(
+  stack: StackProcess,
+  runtime: Runtime,
+  credentials: WorkspaceCredentials,
+  idempotencyTable: string,
+): Promise<DynamoCalls> {
   await stack.command('latency 0');
   await stack.command('reset');
   for (let i = 0; i < BATCHES; i++) {
@@ -31,7 +36,8 @@ export async function dynamoCalls(stack: StackProcess, runtime: Runtime, credent
     if (response.batchItemFailures.length) throw new Error('dynamo-calls batch had failures');
   }
   const ours = await stack.command('reset');
-  if (ours.retries !== BATCHES * 10) throw new Error(`expected ${BATCHES * 10} retries, the simulator saw ${ours.retries}`);
+  if (ours.retries !== BATCHES * 10)
+    throw new Error(`expected ${BATCHES * 10} retries, the simulator saw ${ours.retries}`);
 
   const peer = peerHandler({ workspace: runtime.workspace, credentials, tableName: idempotencyTable, concurrency: 10 });
   for (let i = 0; i < BATCHES; i++) await peer(await batch(stack, 10), lambdaContext('peer', 60_000));
@@ -39,17 +45,26 @@ export async function dynamoCalls(stack: StackProcess, runtime: Runtime, credent
   return { ...summary(ours.dynamoCalls, ours.retries), ...peerSummary(theirs.dynamoCalls, BATCHES * 10) };
 }
 
-function perRecord(calls: Record<string, number>, records: number): { total: number; byOperation: Record<string, number> } {
+function perRecord(
+  calls: Record<string, number>,
+  records: number,
+): { total: number; byOperation: Record<string, number> } {
   const byOperation = Object.fromEntries(Object.entries(calls).map(([op, count]) => [op, round2(count / records)]));
   return { total: round2(Object.values(calls).reduce((a, b) => a + b, 0) / records), byOperation };
 }
 
-function summary(calls: Record<string, number>, records: number): Pick<DynamoCalls, 'perRetriedRecord' | 'byOperation'> {
+function summary(
+  calls: Record<string, number>,
+  records: number,
+): Pick<DynamoCalls, 'perRetriedRecord' | 'byOperation'> {
   const { total, byOperation } = perRecord(calls, records);
   return { perRetriedRecord: total, byOperation };
 }
 
-function peerSummary(calls: Record<string, number>, records: number): Pick<DynamoCalls, 'peerPerRecord' | 'peerByOperation'> {
+function peerSummary(
+  calls: Record<string, number>,
+  records: number,
+): Pick<DynamoCalls, 'peerPerRecord' | 'peerByOperation'> {
   const { total, byOperation } = perRecord(calls, records);
   return { peerPerRecord: total, peerByOperation: byOperation };
 }

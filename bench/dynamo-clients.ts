@@ -45,27 +45,54 @@ function item(): Record<string, unknown> {
   const n = ++serial;
   return {
     pk: `bench-client#${process.pid}#${n}`,
-    state: 'claimed', rev: 1, attempts: 1, intent: 'retry', project_id: 'be0cbe0cbe0cbe0cbe0cbe0cbe0cbe0c', record_id: `r${n}`,
-    resource_id: `desk${n}`, script_id: 'bench-script', tasks: [`t${n}`], lease_until: Date.now() + 60_000, first_seen_at: Date.now(), expires_at: 1_900_000_000,
+    state: 'claimed',
+    rev: 1,
+    attempts: 1,
+    intent: 'retry',
+    project_id: 'be0cbe0cbe0cbe0cbe0cbe0cbe0cbe0c',
+    record_id: `r${n}`,
+    resource_id: `desk${n}`,
+    script_id: 'bench-script',
+    tasks: [`t${n}`],
+    lease_until: Date.now() + 60_000,
+    first_seen_at: Date.now(),
+    expires_at: 1_900_000_000,
     history: [{ attempt: 1, at: new Date().toISOString(), outcome: 'claimed' }],
   };
 }
 
-async function clients(tableName: string, env: Record<string, string>): Promise<Array<{ client: string; put: Put; entry: string }>> {
+async function clients(
+  tableName: string,
+  env: Record<string, string>,
+): Promise<Array<{ client: string; put: Put; entry: string }>> {
   const { DynamoDBClient, PutItemCommand } = await import('@aws-sdk/client-dynamodb');
   const sdk = new DynamoDBClient({});
   const { default: awsLite } = await import('@aws-lite/client');
-  const lite = await awsLite({ plugins: [import('@aws-lite/dynamodb')], region: env['AWS_REGION'], endpoint: env['AWS_ENDPOINT_URL_DYNAMODB'], keepAlive: true, autoloadPlugins: false });
+  const lite = await awsLite({
+    plugins: [import('@aws-lite/dynamodb')],
+    region: env['AWS_REGION'],
+    endpoint: env['AWS_ENDPOINT_URL_DYNAMODB'],
+    keepAlive: true,
+    autoloadPlugins: false,
+  });
   const ours = dynamoDbClient();
   return [
     {
       client: 'AWS SDK v3 DynamoDBClient',
-      put: (i) => sdk.send(new PutItemCommand({ TableName: tableName, Item: toAttributes(i) as never, ConditionExpression: CONDITION })),
+      put: (i) =>
+        sdk.send(
+          new PutItemCommand({ TableName: tableName, Item: toAttributes(i) as never, ConditionExpression: CONDITION }),
+        ),
       entry: `import { DynamoDBClient } from '@aws-sdk/client-dynamodb'; export const client = new DynamoDBClient({});`,
     },
     {
       client: 'aws-lite (@aws-lite/client + @aws-lite/dynamodb)',
-      put: (i) => (lite as unknown as { DynamoDB: { PutItem: (input: object) => Promise<unknown> } }).DynamoDB.PutItem({ TableName: tableName, Item: i, ConditionExpression: CONDITION }),
+      put: (i) =>
+        (lite as unknown as { DynamoDB: { PutItem: (input: object) => Promise<unknown> } }).DynamoDB.PutItem({
+          TableName: tableName,
+          Item: i,
+          ConditionExpression: CONDITION,
+        }),
       entry: `import awsLite from '@aws-lite/client'; import dynamodb from '@aws-lite/dynamodb'; export const client = await awsLite({ plugins: [dynamodb], region: 'us-east-1', autoloadPlugins: false });`,
     },
     {
@@ -78,9 +105,11 @@ async function clients(tableName: string, env: Record<string, string>): Promise<
 
 async function cpuPerCall(put: Put): Promise<number> {
   const run = async (calls: number) => {
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      for (let i = 0; i < calls / CONCURRENCY; i++) await put(item());
-    }));
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        for (let i = 0; i < calls / CONCURRENCY; i++) await put(item());
+      }),
+    );
   };
   await run(WARM);
   const before = process.cpuUsage();
@@ -88,7 +117,11 @@ async function cpuPerCall(put: Put): Promise<number> {
   return round1(cpuMicros(before) / CALLS);
 }
 
-export async function dynamoClients(tableName: string, env: Record<string, string>, dir: string): Promise<ClientFigures[]> {
+export async function dynamoClients(
+  tableName: string,
+  env: Record<string, string>,
+  dir: string,
+): Promise<ClientFigures[]> {
   const figures: ClientFigures[] = [];
   const empty = join(dir, 'client-empty.mjs');
   await writeFile(empty, 'export const client = {};\n');
@@ -99,8 +132,20 @@ export async function dynamoClients(tableName: string, env: Record<string, strin
     const source = join(dir, `client${figures.length}.mjs`);
     const bundle = join(dir, 'clients', `client${figures.length}.mjs`);
     await writeFile(source, entry);
-    const { metafile } = await esbuild.build({ ...esbuildOptions, entryPoints: [source], outdir: join(dir, 'clients'), outExtension: { '.js': '.mjs' }, nodePaths: [join(ROOT, 'node_modules')], metafile: true });
-    figures.push({ client, cpuMicrosPerCall: cpu, startKb: sizes(metafile, relative(process.cwd(), bundle)).startKb, importMsOverEmpty: round1(importMs(bundle, env) - emptyMs) });
+    const { metafile } = await esbuild.build({
+      ...esbuildOptions,
+      entryPoints: [source],
+      outdir: join(dir, 'clients'),
+      outExtension: { '.js': '.mjs' },
+      nodePaths: [join(ROOT, 'node_modules')],
+      metafile: true,
+    });
+    figures.push({
+      client,
+      cpuMicrosPerCall: cpu,
+      startKb: sizes(metafile, relative(process.cwd(), bundle)).startKb,
+      importMsOverEmpty: round1(importMs(bundle, env) - emptyMs),
+    });
   }
   return figures;
 }

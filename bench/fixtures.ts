@@ -9,7 +9,10 @@ import type { StackProcess } from './stack-process.js';
 export const PROJECT = 'be0cbe0cbe0cbe0cbe0cbe0cbe0cbe0c';
 let runId = 0;
 
-/** What the bench's batches need of the stack: to seed the records their events name, and its counters (bench/stack-process.ts). */
+/**
+ * What the bench's batches need of the stack: to seed the records their events name, and its counters
+ * (bench/stack-process.ts).
+ */
 export type Seeder = Pick<StackProcess, 'command'>;
 
 /**
@@ -21,7 +24,10 @@ export async function retryingAll<T>(stack: Seeder, n: number, what: string, fn:
   const before = await stack.command('stats');
   const result = await fn();
   const retries = (await stack.command('stats')).retries - before.retries;
-  if (retries !== n) throw new Error(`${what}: ${n} records, but the simulator accepted ${retries} retries; the bench measures retried records only`);
+  if (retries !== n)
+    throw new Error(
+      `${what}: ${n} records, but the simulator accepted ${retries} retries; the bench measures retried records only`,
+    );
   return result;
 }
 
@@ -34,17 +40,45 @@ export async function retryingAll<T>(stack: Seeder, n: number, what: string, fn:
  */
 export function benchRecords(run: string, n: number, startedAt: string): ExecutionRecord[] {
   return Array.from({ length: n }, (_, i) => ({
-    id: `b${run}r${i}`, script_task_id: `b${run}t${i % 50}`, resource_id: `desk${i}`, script_id: 'bench-script',
-    status: 'FAILED', reason: 'Script execution timed out', start_time: startedAt, end_time: startedAt,
+    id: `b${run}r${i}`,
+    script_task_id: `b${run}t${i % 50}`,
+    resource_id: `desk${i}`,
+    script_id: 'bench-script',
+    status: 'FAILED',
+    reason: 'Script execution timed out',
+    start_time: startedAt,
+    end_time: startedAt,
   }));
 }
 
 /** A plain failure event for one of those records, as a queue record. */
 function queueRecord(record: ExecutionRecord, i: number, run: string): SQSRecord {
-  const body = JSON.stringify({ project_id: PROJECT, record_id: record.id, task_id: record.script_task_id, resource_id: record.resource_id, script_id: record.script_id, status: 'FAILED', reason: record.reason, start_time: record.start_time, event_id: `e${run}-${i}` });
+  const body = JSON.stringify({
+    project_id: PROJECT,
+    record_id: record.id,
+    task_id: record.script_task_id,
+    resource_id: record.resource_id,
+    script_id: record.script_id,
+    status: 'FAILED',
+    reason: record.reason,
+    start_time: record.start_time,
+    event_id: `e${run}-${i}`,
+  });
   return {
-    messageId: `m${run}-${i}`, receiptHandle: 'r', body, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:0:q', awsRegion: 'us-east-1',
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'b', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+    messageId: `m${run}-${i}`,
+    receiptHandle: 'r',
+    body,
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:0:q',
+    awsRegion: 'us-east-1',
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(Date.now()),
+      SenderId: 'b',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+    },
   };
 }
 
@@ -77,6 +111,7 @@ export const round2 = (value: number) => Math.round(value * 100) / 100;
 /** The credentials as the functions hold them, read from the stack's Secrets Manager. */
 export function secretCredentials(secretId: string): WorkspaceCredentials {
   const client = new SecretsManagerClient({});
-  const read = async () => JSON.parse((await client.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString ?? '{}') as unknown;
+  const read = async () =>
+    JSON.parse((await client.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString ?? '{}') as unknown;
   return new WorkspaceCredentials(secretId, { load: read, reload: read });
 }

@@ -38,9 +38,20 @@ export async function importProfile(bundleFile: string, env: Record<string, stri
   const url = pathToFileURL(bundleFile).href;
   const dir = await mkdtemp(join(bundleFile, '..', 'cpuprof-'));
   for (let i = 0; i < RUNS; i++) {
-    spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${SAMPLE_INTERVAL_MICROS}`, '--input-type=module', '-e', `await import(${JSON.stringify(bundleFile)});`], {
-      env: { ...process.env, ...env, SWEEP_PROJECTS: '[]' },
-    });
+    spawnSync(
+      process.execPath,
+      [
+        '--cpu-prof',
+        `--cpu-prof-dir=${dir}`,
+        `--cpu-prof-interval=${SAMPLE_INTERVAL_MICROS}`,
+        '--input-type=module',
+        '-e',
+        `await import(${JSON.stringify(bundleFile)});`,
+      ],
+      {
+        env: { ...process.env, ...env, SWEEP_PROJECTS: '[]' },
+      },
+    );
   }
   const totals = new Map<string, number>();
   const add = (module: string, micros: number) => totals.set(module, (totals.get(module) ?? 0) + micros);
@@ -62,10 +73,16 @@ export async function importProfile(bundleFile: string, env: Record<string, stri
       // Spread the node's time over the lines it was sampled on (top-level code is one big function).
       const ticks = node.positionTicks?.length ? node.positionTicks : [{ line: lineNumber + 1, ticks: 1 }];
       const sum = ticks.reduce((a, t) => a + t.ticks, 0);
-      for (const t of ticks) add(moduleAt(lines, map.sources, t.line - 1, t.line - 1 === lineNumber ? columnNumber : 0), (micros * t.ticks) / sum);
+      for (const t of ticks)
+        add(
+          moduleAt(lines, map.sources, t.line - 1, t.line - 1 === lineNumber ? columnNumber : 0),
+          (micros * t.ticks) / sum,
+        );
     }
   }
-  return [...totals].map(([module, micros]) => ({ module, ms: round1(micros / 1000 / RUNS) })).sort((a, b) => b.ms - a.ms);
+  return [...totals]
+    .map(([module, micros]) => ({ module, ms: round1(micros / 1000 / RUNS) }))
+    .sort((a, b) => b.ms - a.ms);
 }
 
 /**
@@ -77,7 +94,8 @@ function nodeWork(node: ProfileNode, byId: Map<number, ProfileNode>, parent: Map
   for (let at: ProfileNode | undefined = node; at; at = byId.get(parent.get(at.id) ?? -1)) {
     const name = at.callFrame.functionName;
     if (name === 'compileSourceTextModule' || name === 'wrapSafe') return '(V8: compiling the bundle)';
-    if (name === 'compileForInternalLoader' || name === 'loadBuiltinModule' || name === 'getESMFacade') return "(Node.js: loading Node's own modules)";
+    if (name === 'compileForInternalLoader' || name === 'loadBuiltinModule' || name === 'getESMFacade')
+      return "(Node.js: loading Node's own modules)";
   }
   return '(Node.js: module loader, other)';
 }

@@ -12,7 +12,12 @@ export interface MemoryFigures {
   peakRssMbHeapFor128MbFunction: number;
 }
 
-export async function memory(stack: StackProcess, queueBundle: string, dir: string, env: Record<string, string>): Promise<MemoryFigures> {
+export async function memory(
+  stack: StackProcess,
+  queueBundle: string,
+  dir: string,
+  env: Record<string, string>,
+): Promise<MemoryFigures> {
   await stack.command('latency 0');
   const unconstrained = await runBundledBatch(stack, queueBundle, dir, env, 10_000);
   const constrained = await runBundledBatch(stack, queueBundle, dir, env, 10_000, HEAP_FOR_128MB);

@@ -2,8 +2,8 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { WorkspaceCredentials } from '../lib/workspace/credentials.js';
 import type { WorkspaceClient } from '../lib/workspace/client.js';
+import type { WorkspaceCredentials } from '../lib/workspace/credentials.js';
 
 /**
  * The peer: the same job built the way the best-known tools suggest.
@@ -28,7 +28,10 @@ export type PeerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatc
 export function peerHandler(deps: PeerDeps): PeerHandler {
   const persistenceStore = new DynamoDBPersistenceLayer({ tableName: deps.tableName });
   // https://docs.powertools.aws.dev/lambda/typescript/latest/features/idempotency/: the key is what makes two events "the same failure".
-  const config = new IdempotencyConfig({ eventKeyJmesPath: 'powertools_json(body).[project_id, record_id]', throwOnNoIdempotencyKey: true });
+  const config = new IdempotencyConfig({
+    eventKeyJmesPath: 'powertools_json(body).[project_id, record_id]',
+    throwOnNoIdempotencyKey: true,
+  });
   const processor = new BatchProcessor(EventType.SQS);
   const limit = semaphore(deps.concurrency);
 
@@ -36,7 +39,11 @@ export function peerHandler(deps: PeerDeps): PeerHandler {
     async (record: SQSRecord) => {
       const failure = JSON.parse(record.body) as { project_id: string; record_id: string; region?: string };
       const { credentials } = await deps.credentials.forProject(failure.project_id);
-      const accepted = await deps.workspace.retry({ projectId: failure.project_id, region: failure.region }, { recordId: failure.record_id }, credentials);
+      const accepted = await deps.workspace.retry(
+        { projectId: failure.project_id, region: failure.region },
+        { recordId: failure.record_id },
+        credentials,
+      );
       return { taskId: accepted.taskId };
     },
     { persistenceStore, config },

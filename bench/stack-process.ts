@@ -1,8 +1,11 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-/** Drives bench/stack-server.ts: the local stack in a child process, so the bench process's CPU and memory are the function's own. */
+/**
+ * Drives bench/stack-server.ts: the local stack in a child process, so the bench process's CPU and memory are the
+ * function's own.
+ */
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -23,7 +26,11 @@ export class StackProcess {
   }
 
   static async start(): Promise<{ stack: StackProcess; env: Record<string, string> }> {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--import', 'tsx', join(ROOT, 'bench', 'stack-server.ts')], { cwd: ROOT, stdio: 'pipe' });
+    const child = spawn(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', '--import', 'tsx', join(ROOT, 'bench', 'stack-server.ts')],
+      { cwd: ROOT, stdio: 'pipe' },
+    );
     child.stderr.pipe(process.stderr);
     const stack = new StackProcess(child);
     const first = await stack.lines.next();

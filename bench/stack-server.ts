@@ -15,9 +15,18 @@ const stack = await startLocalStack({ name: 'bench', simulator: { acceptAnyId: t
 
 // The peer's idempotency table, as Powertools documents it: partition key `id` (string).
 const idempotencyTable = 'workspace-script-retry-idempotency-bench';
-const ddb = new DynamoDBClient({ region: stack.env['AWS_REGION'], endpoint: stack.dynamoEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+const ddb = new DynamoDBClient({
+  region: stack.env['AWS_REGION'],
+  endpoint: stack.dynamoEndpoint,
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+});
 await ddb.send(
-  new CreateTableCommand({ TableName: idempotencyTable, AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }),
+  new CreateTableCommand({
+    TableName: idempotencyTable,
+    AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+    BillingMode: 'PAY_PER_REQUEST',
+  }),
 );
 ddb.destroy();
 

@@ -1,7 +1,7 @@
 import { loadConfig } from '../lib/config/app-config.js';
 import { loadSweepConfig } from '../lib/config/sweep-config.js';
 import { loadIngressConfig } from '../lib/ingress/ingress-config.js';
-import { parseEndpointOverrides, type EndpointOverrides } from '../lib/workspace/endpoints.js';
+import { type EndpointOverrides, parseEndpointOverrides } from '../lib/workspace/endpoints.js';
 
 /**
  * The deploy parameters checked before anything is packaged (docs/deploy.md,
@@ -24,7 +24,9 @@ export interface DeployInput {
   readonly region: string;
   readonly functions: Readonly<Record<string, FunctionInput>>;
   /** resources.Resources: what a `Ref` in an environment names, and the failure queue's settings. */
-  readonly resources: Readonly<Record<string, { readonly Type: string; readonly Properties?: Readonly<Record<string, unknown>> }>>;
+  readonly resources: Readonly<
+    Record<string, { readonly Type: string; readonly Properties?: Readonly<Record<string, unknown>> }>
+  >;
   /** resources.Parameters: a `Ref` to one reads its default. */
   readonly parameters: Readonly<Record<string, { readonly Default?: unknown }>>;
   /** serverless.yml as written, to name the osls param behind each variable. */
@@ -51,12 +53,14 @@ function resolve(value: unknown, input: DeployInput): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'object') return String(value);
   const ref = (value as { Ref?: unknown }).Ref;
-  if (typeof ref !== 'string') throw new Error(`a CloudFormation expression the check cannot read: ${JSON.stringify(value)}`);
+  if (typeof ref !== 'string')
+    throw new Error(`a CloudFormation expression the check cannot read: ${JSON.stringify(value)}`);
   if (ref in input.parameters) return String(input.parameters[ref]!.Default ?? '');
   const resource = input.resources[ref];
   const properties = resource?.Properties ?? {};
   // What Ref returns for the types an environment names here: a queue's URL, a table's or a parameter's name.
-  if (resource?.Type === 'AWS::SQS::Queue') return `https://sqs.${input.region}.amazonaws.com/000000000000/${String(properties['QueueName'] ?? ref)}`;
+  if (resource?.Type === 'AWS::SQS::Queue')
+    return `https://sqs.${input.region}.amazonaws.com/000000000000/${String(properties['QueueName'] ?? ref)}`;
   if (resource?.Type === 'AWS::DynamoDB::Table') return String(properties['TableName'] ?? ref);
   if (resource?.Type === 'AWS::SSM::Parameter') return String(properties['Name'] ?? ref);
   throw new Error(`Ref ${ref}: not a parameter or a resource the check knows`);
@@ -68,8 +72,15 @@ function resolve(value: unknown, input: DeployInput): string | undefined {
  * CloudFormation parameter whose default is `${param:other}`.
  */
 export function paramsOfVariables(configText: string): Map<string, string> {
-  const viaRef = new Map([...configText.matchAll(/^\s+(\w+):\s*\{\s*Ref:\s*(\w+)\s*\}\s*$/gm)].map((m) => [m[1]!, m[2]!]));
-  const defaults = new Map([...configText.matchAll(/^\s+(\w+):\n\s+Type: String\n\s+Default: '\$\{param:(\w+)\}'/gm)].map((m) => [m[1]!, m[2]!]));
+  const viaRef = new Map(
+    [...configText.matchAll(/^\s+(\w+):\s*\{\s*Ref:\s*(\w+)\s*\}\s*$/gm)].map((m) => [m[1]!, m[2]!]),
+  );
+  const defaults = new Map(
+    [...configText.matchAll(/^\s+(\w+):\n\s+Type: String\n\s+Default: '\$\{param:(\w+)\}'/gm)].map((m) => [
+      m[1]!,
+      m[2]!,
+    ]),
+  );
   const params = new Map<string, string>();
   for (const [, variable, param] of configText.matchAll(/^\s+([A-Z][A-Z0-9_]*):\s*\$\{param:(\w+)\}/gm)) {
     const parameter = viaRef.get(param!);
@@ -98,7 +109,8 @@ function refusals(kind: Kind, env: Record<string, string | undefined>): { proble
     }
   };
   if (kind === 'ingress') {
-    // Without an SMN topic or a token the ingress has no URL (serverless.yml, condition HasIngress): nothing reaches it.
+    // Without an SMN topic or a token the ingress has no URL (serverless.yml, condition HasIngress): nothing reaches
+    // it.
     if (!env['TRUSTED_TOPIC_URNS']?.trim() && !env['INGRESS_TOKEN_SECRET_ID']?.trim()) return { problems: [] };
     return { problems: attempt(() => loadIngressConfig(env)) };
   }
@@ -115,9 +127,11 @@ function refusals(kind: Kind, env: Record<string, string | undefined>): { proble
     return { problems }; // WORKSPACE_ENDPOINTS is reported above
   }
   let sweepProjects: number | undefined;
-  problems.push(...attempt(() => {
-    sweepProjects = loadSweepConfig(env, endpoints, config?.worstCaseCallMs).projects.length;
-  }));
+  problems.push(
+    ...attempt(() => {
+      sweepProjects = loadSweepConfig(env, endpoints, config?.worstCaseCallMs).projects.length;
+    }),
+  );
   return { problems, sweepProjects };
 }
 
@@ -128,9 +142,15 @@ function stackProblems(input: DeployInput, envs: ReadonlyMap<string, Record<stri
   const visibility = Number(input.resources['FailureQueue']?.Properties?.['VisibilityTimeout']);
   if (queue && Number.isFinite(visibility)) {
     const timeout = Number(queue[1].timeout);
-    if (visibility < 6 * timeout) problems.push(`queueVisibilityTimeoutSeconds: must be at least 6 × the queue function's timeout (${timeout} s, functionTimeoutSeconds), got ${visibility}: a message would come back while it is being handled`);
+    if (visibility < 6 * timeout)
+      problems.push(
+        `queueVisibilityTimeoutSeconds: must be at least 6 × the queue function's timeout (${timeout} s, functionTimeoutSeconds), got ${visibility}: a message would come back while it is being handled`,
+      );
     const lease = Number(envs.get(queue[0])?.['LEDGER_LEASE_SECONDS']);
-    if (Number.isFinite(lease) && lease >= visibility) problems.push(`ledgerLeaseSeconds: must be below queueVisibilityTimeoutSeconds (${visibility}), got ${lease}: a redelivery would find its own claim still held`);
+    if (Number.isFinite(lease) && lease >= visibility)
+      problems.push(
+        `ledgerLeaseSeconds: must be below queueVisibilityTimeoutSeconds (${visibility}), got ${lease}: a redelivery would find its own claim still held`,
+      );
   }
   return problems;
 }
@@ -158,7 +178,8 @@ export function checkDeploy(input: DeployInput): DeployCheck {
       const line = param ? `${param}: ${problem}` : problem;
       byProblem.set(line, [...(byProblem.get(line) ?? []), name]);
     }
-    if (sweepProjects === 0) unscheduled.push({ fn: name, reason: 'sweepProjects lists no project, so there is nothing to sweep' });
+    if (sweepProjects === 0)
+      unscheduled.push({ fn: name, reason: 'sweepProjects lists no project, so there is nothing to sweep' });
   }
   const lines = [...byProblem].map(([line, fns]) => `${line} (read by ${fns.join(', ')})`);
   return { problems: [...lines, ...stackProblems(input, envs)], unscheduled };

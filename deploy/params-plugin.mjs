@@ -28,7 +28,11 @@ export default class ParamsCheckPlugin {
     const functions = Object.fromEntries(
       Object.entries(service.functions ?? {}).map(([name, fn]) => [
         name,
-        { handler: fn.handler, environment: { ...shared, ...(fn.environment ?? {}) }, timeout: fn.timeout ?? service.provider.timeout },
+        {
+          handler: fn.handler,
+          environment: { ...shared, ...(fn.environment ?? {}) },
+          timeout: fn.timeout ?? service.provider.timeout,
+        },
       ]),
     );
     const result = checkDeploy({
@@ -50,7 +54,9 @@ export default class ParamsCheckPlugin {
         event.schedule.enabled = false;
         event.schedule.description = `Disabled at package time: ${reason}`;
       }
-      this.log.notice(`${fn}: its schedule is created disabled: ${reason} (deploy with --param='sweepProjects=[{"project_id":"…"}]')`);
+      this.log.notice(
+        `${fn}: its schedule is created disabled: ${reason} (deploy with --param='sweepProjects=[{"project_id":"…"}]')`,
+      );
     }
   }
 }

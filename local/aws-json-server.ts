@@ -62,11 +62,16 @@ async function answer(req: IncomingMessage, res: ServerResponse, handle: AwsJson
 }
 
 function send(res: ServerResponse, { status, body, errorType }: AwsJsonAnswer): void {
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', ...(errorType ? { 'x-amzn-errortype': errorType } : {}) });
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.1',
+    ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
+  });
   res.end(JSON.stringify(body));
 }
 
-/** A stand-in for one AWS service: it answers each call with `handle`, on a server of its own once `listen` resolves. */
+/**
+ * A stand-in for one AWS service: it answers each call with `handle`, on a server of its own once `listen` resolves.
+ */
 export abstract class AwsJsonStandIn {
   private server: AwsJsonServer | undefined;
 

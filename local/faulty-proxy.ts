@@ -1,4 +1,4 @@
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** An AWS JSON error answer: the HTTP status and the error code (`__type`). */
@@ -51,12 +51,21 @@ export class FaultyProxy {
     if (refusal) {
       this.refused++;
       const { status, type } = refusal === true ? INTERNAL_ERROR : refusal;
-      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': `${type};${status >= 500 ? 'Receiver' : 'Sender'}` });
+      res.writeHead(status, {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amzn-query-error': `${type};${status >= 500 ? 'Receiver' : 'Sender'}`,
+      });
       res.end(JSON.stringify({ __type: type, message: 'injected fault' }));
       return;
     }
     const forward = request(
-      { host: this.upstream.hostname, port: this.upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: this.upstream.host } },
+      {
+        host: this.upstream.hostname,
+        port: this.upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: this.upstream.host },
+      },
       (upstream) => {
         res.writeHead(upstream.statusCode ?? 502, upstream.headers);
         upstream.pipe(res);

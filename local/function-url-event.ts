@@ -8,7 +8,12 @@ import { lambdaContext } from './poller.js';
  * as Lambda builds it from an HTTP request: header names in lower case, a text
  * body as is, others base64.
  */
-export function functionUrlEvent(options: { body: string; headers?: Record<string, string>; method?: string; base64?: boolean }): LambdaFunctionURLEvent {
+export function functionUrlEvent(options: {
+  body: string;
+  headers?: Record<string, string>;
+  method?: string;
+  base64?: boolean;
+}): LambdaFunctionURLEvent {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
   const method = options.method ?? 'POST';
@@ -26,7 +31,13 @@ export function functionUrlEvent(options: { body: string; headers?: Record<strin
       apiId: 'local-function-url',
       domainName: 'local-function-url.lambda-url.us-east-1.on.aws',
       domainPrefix: 'local-function-url',
-      http: { method, path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: headers['user-agent'] ?? 'local' },
+      http: {
+        method,
+        path: '/',
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: headers['user-agent'] ?? 'local',
+      },
       requestId: randomUUID(),
       routeKey: '$default',
       stage: '$default',
@@ -39,7 +50,13 @@ export function functionUrlEvent(options: { body: string; headers?: Record<strin
 export type IngressHandler = (event: LambdaFunctionURLEvent, context: Context) => Promise<LambdaFunctionURLResult>;
 
 /** Invokes the ingress handler as the Function URL would, and returns status and parsed answer. */
-export async function invokeFunctionUrl(handler: IngressHandler, event: LambdaFunctionURLEvent): Promise<{ status: number; answer: Record<string, unknown> }> {
-  const result = (await handler(event, lambdaContext('ingestEvents', 10_000))) as Exclude<LambdaFunctionURLResult, string>;
+export async function invokeFunctionUrl(
+  handler: IngressHandler,
+  event: LambdaFunctionURLEvent,
+): Promise<{ status: number; answer: Record<string, unknown> }> {
+  const result = (await handler(event, lambdaContext('ingestEvents', 10_000))) as Exclude<
+    LambdaFunctionURLResult,
+    string
+  >;
   return { status: result.statusCode ?? 200, answer: JSON.parse(result.body ?? '{}') as Record<string, unknown> };
 }

@@ -36,15 +36,28 @@ export type Verdict =
   | { readonly ok: true; readonly ak: string }
   | { readonly ok: false; readonly ak?: string | undefined; readonly code: string; readonly message: string };
 
-export function verifySignature(req: ReceivedRequest, keyOf: (ak: string) => KnownKey | undefined, maxSkewMs: number, now = Date.now()): Verdict {
+export function verifySignature(
+  req: ReceivedRequest,
+  keyOf: (ak: string) => KnownKey | undefined,
+  maxSkewMs: number,
+  now = Date.now(),
+): Verdict {
   const auth = parseAuthorization(req.header('authorization'));
-  if (!auth) return { ok: false, code: 'APIG.0301', message: 'Incorrect IAM authentication information: no SDK-HMAC-SHA256 Authorization header.' };
+  if (!auth)
+    return {
+      ok: false,
+      code: 'APIG.0301',
+      message: 'Incorrect IAM authentication information: no SDK-HMAC-SHA256 Authorization header.',
+    };
   const refuse = (code: string, message: string): Verdict => ({ ok: false, ak: auth.access, code, message });
   const key = keyOf(auth.access);
   if (!key) return refuse('APIG.0301', 'Incorrect IAM authentication information: unknown access key.');
   const sdkDate = parseSdkDate(req.header('x-sdk-date') ?? '');
   if (!sdkDate || Math.abs(sdkDate.getTime() - now) > maxSkewMs) {
-    return refuse('APIG.0303', 'Incorrect app authentication information: X-Sdk-Date missing or more than 15 minutes off.');
+    return refuse(
+      'APIG.0303',
+      'Incorrect app authentication information: X-Sdk-Date missing or more than 15 minutes off.',
+    );
   }
   if (!auth.signedHeaders.includes('host') || !auth.signedHeaders.includes('x-sdk-date')) {
     return refuse('APIG.0303', 'Incorrect app authentication information: host and x-sdk-date must be signed.');
@@ -62,7 +75,8 @@ export function verifySignature(req: ReceivedRequest, keyOf: (ak: string) => Kno
     bodyHash: req.body.length === 0 ? EMPTY_BODY_SHA256 : sha256Hex(req.body),
   });
   const expected = signatureOf(key.sk, stringToSign(req.header('x-sdk-date')!, canonical));
-  if (!signaturesEqual(expected, auth.signature)) return refuse('APIG.0303', 'Incorrect app authentication information: signature mismatch.');
+  if (!signaturesEqual(expected, auth.signature))
+    return refuse('APIG.0303', 'Incorrect app authentication information: signature mismatch.');
   return { ok: true, ak: auth.access };
 }
 
@@ -83,7 +97,12 @@ function canonicalQueryFromSearch(search: string): string {
   }
   return [...byKey.keys()]
     .sort()
-    .flatMap((key) => byKey.get(key)!.sort().map((value) => `${huaweiEncode(key)}=${huaweiEncode(value)}`))
+    .flatMap((key) =>
+      byKey
+        .get(key)!
+        .sort()
+        .map((value) => `${huaweiEncode(key)}=${huaweiEncode(value)}`),
+    )
     .join('&');
 }
 

@@ -10,7 +10,9 @@ export default class InvokeLocalPlugin {
   constructor(serverless) {
     this.hooks = {
       'before:invoke:local:invoke': async () => {
-        const esbuild = serverless.pluginManager.plugins.find((plugin) => plugin.constructor.name === 'EsbuildServerlessPlugin');
+        const esbuild = serverless.pluginManager.plugins.find(
+          (plugin) => plugin.constructor.name === 'EsbuildServerlessPlugin',
+        );
         await esbuild?.disposeContexts?.();
       },
     };

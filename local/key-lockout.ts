@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { accessKeyOf, verifySignature } from './gateway-auth.js';
 import { header } from './simulator-wire.js';
-import { error, type Answer } from './workspace-routes.js';
+import { type Answer, error } from './workspace-routes.js';
 
 /**
  * The simulated gateway's keys: which AK/SK pairs it accepts, and the lockout
@@ -48,8 +48,13 @@ export class GatewayKeys {
   /** The AK when the SDK-HMAC-SHA256 signature holds; otherwise the 401 to answer. */
   authenticate(req: IncomingMessage, segments: readonly string[], search: string, body: Buffer): string | Answer {
     const named = accessKeyOf(header(req, 'authorization'));
-    if (named && this.isLocked(named)) return this.refuse(named, 'APIG.0301', 'Incorrect IAM authentication information: the access key is locked.');
-    const verdict = verifySignature({ method: req.method ?? 'GET', segments, search, header: (name) => header(req, name), body }, (ak) => this.credentials.get(ak), this.maxSkewMs);
+    if (named && this.isLocked(named))
+      return this.refuse(named, 'APIG.0301', 'Incorrect IAM authentication information: the access key is locked.');
+    const verdict = verifySignature(
+      { method: req.method ?? 'GET', segments, search, header: (name) => header(req, name), body },
+      (ak) => this.credentials.get(ak),
+      this.maxSkewMs,
+    );
     if (!verdict.ok) return this.refuse(verdict.ak, verdict.code, verdict.message);
     this.consecutiveFailures.set(verdict.ak, 0);
     return verdict.ak;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
 /**
@@ -98,7 +98,10 @@ export class LocalEventSource {
     const event: SQSEvent = { Records: messages.map((m) => toRecord(m, queueArn)) };
     let response: SQSBatchResponse | void;
     try {
-      response = await handler(event, lambdaContext(this.options.functionName ?? 'retryFromQueue', this.options.functionTimeoutMs ?? 120_000));
+      response = await handler(
+        event,
+        lambdaContext(this.options.functionName ?? 'retryFromQueue', this.options.functionTimeoutMs ?? 120_000),
+      );
     } catch {
       return { received: messages.length, deleted: 0, failed: messages.length, crashed: true };
     }

@@ -26,7 +26,9 @@ export interface RecordQuery {
   readonly showHistory?: boolean;
 }
 
-export type ParsedQuery = { readonly ok: true; readonly query: RecordQuery } | { readonly ok: false; readonly message: string };
+export type ParsedQuery =
+  | { readonly ok: true; readonly query: RecordQuery }
+  | { readonly ok: false; readonly message: string };
 
 /** `2021-10-01T12:00:00Z`: the only time format the list call takes. */
 const HUAWEI_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
@@ -37,11 +39,14 @@ export function parseRecordQuery(params: URLSearchParams): ParsedQuery {
   if (!Number.isInteger(offset) || offset < 0) return refuse('offset must be an integer >= 0');
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) return refuse('limit must be an integer from 1 to 100');
   const taskType = params.get('task_type') ?? undefined;
-  if (taskType !== undefined && taskType !== 'SCRIPT' && taskType !== 'COMMAND') return refuse('task_type must be SCRIPT or COMMAND');
+  if (taskType !== undefined && taskType !== 'SCRIPT' && taskType !== 'COMMAND')
+    return refuse('task_type must be SCRIPT or COMMAND');
   const history = params.get('show_history') ?? undefined;
-  if (history !== undefined && history !== 'true' && history !== 'false') return refuse('show_history must be true or false');
+  if (history !== undefined && history !== 'true' && history !== 'false')
+    return refuse('show_history must be true or false');
   const showHistory = history === 'true';
-  if (showHistory && (params.getAll('resource_id').length === 0 || params.getAll('script_id').length === 0)) return refuse('show_history=true needs both resource_id and script_id');
+  if (showHistory && (params.getAll('resource_id').length === 0 || params.getAll('script_id').length === 0))
+    return refuse('show_history=true needs both resource_id and script_id');
   const window: Partial<Record<'executeTimeStart' | 'executeTimeEnd', number>> = {};
   for (const [name, key] of [
     ['execute_time_start', 'executeTimeStart'],
@@ -49,7 +54,8 @@ export function parseRecordQuery(params: URLSearchParams): ParsedQuery {
   ] as const) {
     const value = params.get(name);
     if (value === null) continue;
-    if (!HUAWEI_TIME.test(value) || Number.isNaN(Date.parse(value))) return refuse(`${name} must look like 2021-10-01T12:00:00Z`);
+    if (!HUAWEI_TIME.test(value) || Number.isNaN(Date.parse(value)))
+      return refuse(`${name} must look like 2021-10-01T12:00:00Z`);
     window[key] = Date.parse(value);
   }
   return {
@@ -74,7 +80,11 @@ export function recordQuery(filters: Partial<RecordQuery> = {}): RecordQuery {
 }
 
 /** Whether a record matches every filter of the query; `taskTypeOf` says what kind of task a record belongs to. */
-export function matchesQuery(record: ExecutionRecord, query: RecordQuery, taskTypeOf: (record: ExecutionRecord) => TaskType): boolean {
+export function matchesQuery(
+  record: ExecutionRecord,
+  query: RecordQuery,
+  taskTypeOf: (record: ExecutionRecord) => TaskType,
+): boolean {
   if (query.status !== undefined && record.status !== query.status) return false;
   if (query.scriptTaskId !== undefined && record.script_task_id !== query.scriptTaskId) return false;
   if (query.scriptIds.length > 0 && !query.scriptIds.includes(record.script_id ?? '')) return false;

@@ -21,7 +21,10 @@ export interface Rerun {
   readonly newRun: string;
   readonly scriptId?: string | undefined;
   readonly resourceId?: string | undefined;
-  /** Why the desktop could not run the script when the retry came (its run failed at once): an attempt spent for nothing. */
+  /**
+   * Why the desktop could not run the script when the retry came (its run failed at once): an attempt spent for
+   * nothing.
+   */
   readonly desktopRefused?: string | undefined;
 }
 

@@ -25,28 +25,42 @@ function messageIdOf(file: string): string {
 export async function sampleSqsEvent(sentAt?: number): Promise<SQSEvent> {
   const files = (await readdir(QUEUE_SAMPLES)).sort();
   const records = await Promise.all(
-    files.map(async (file): Promise<SQSRecord> => ({
-      messageId: messageIdOf(file),
-      receiptHandle: `AQEB-example-${file}`,
-      body: await readFile(join(QUEUE_SAMPLES, file), 'utf8'),
-      attributes: {
-        ApproximateReceiveCount: '1',
-        ...(sentAt === undefined ? {} : { SentTimestamp: String(sentAt), ApproximateFirstReceiveTimestamp: String(sentAt + 1) }),
-        SenderId: 'AIDAEXAMPLE',
-      } as SQSRecord['attributes'],
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:workspace-script-retry-dev-failures',
-      awsRegion: 'us-east-1',
-    })),
+    files.map(
+      async (file): Promise<SQSRecord> => ({
+        messageId: messageIdOf(file),
+        receiptHandle: `AQEB-example-${file}`,
+        body: await readFile(join(QUEUE_SAMPLES, file), 'utf8'),
+        attributes: {
+          ApproximateReceiveCount: '1',
+          ...(sentAt === undefined
+            ? {}
+            : { SentTimestamp: String(sentAt), ApproximateFirstReceiveTimestamp: String(sentAt + 1) }),
+          SenderId: 'AIDAEXAMPLE',
+        } as SQSRecord['attributes'],
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:workspace-script-retry-dev-failures',
+        awsRegion: 'us-east-1',
+      }),
+    ),
   );
   return { Records: records };
 }
 
 /** A webhook delivery to the ingress's Function URL: the first queue sample as a CloudEvent, with the bearer token. */
 export async function sampleWebhookEvent(token: string): Promise<LambdaFunctionURLEvent> {
-  const failure = JSON.parse(await readFile(join(QUEUE_SAMPLES, '01-plain-record-timeout.json'), 'utf8')) as Record<string, unknown>;
-  const cloudEvent = { specversion: '1.0', id: `sample-${randomUUID()}`, source: '/local/sample', type: 'com.huaweicloud.workspace.script.failed', datacontenttype: 'application/json', data: failure };
+  const failure = JSON.parse(await readFile(join(QUEUE_SAMPLES, '01-plain-record-timeout.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  const cloudEvent = {
+    specversion: '1.0',
+    id: `sample-${randomUUID()}`,
+    source: '/local/sample',
+    type: 'com.huaweicloud.workspace.script.failed',
+    datacontenttype: 'application/json',
+    data: failure,
+  };
   return functionUrlEvent({ body: JSON.stringify(cloudEvent), headers: { authorization: `Bearer ${token}` } });
 }

@@ -1,4 +1,4 @@
-import { AwsJsonStandIn, awsError, ok, type AwsJsonAnswer } from './aws-json-server.js';
+import { type AwsJsonAnswer, AwsJsonStandIn, awsError, ok } from './aws-json-server.js';
 
 /**
  * A Secrets-Manager-compatible server for the local stack: GetSecretValue and
@@ -49,9 +49,17 @@ export class SecretsManagerServer extends AwsJsonStandIn {
     const arn = `arn:aws:secretsmanager:us-east-1:000000000000:secret:${id}`;
     if (isRead) {
       this.reads.set(id, this.readCount(id) + 1);
-      return ok({ ARN: arn, Name: id, SecretString: secret.value, VersionId: `v${secret.version}`, VersionStages: ['AWSCURRENT'], CreatedDate: Date.now() / 1000 });
+      return ok({
+        ARN: arn,
+        Name: id,
+        SecretString: secret.value,
+        VersionId: `v${secret.version}`,
+        VersionStages: ['AWSCURRENT'],
+        CreatedDate: Date.now() / 1000,
+      });
     }
-    if (target === 'secretsmanager.DescribeSecret') return ok({ ARN: arn, Name: id, LastChangedDate: Date.now() / 1000 });
+    if (target === 'secretsmanager.DescribeSecret')
+      return ok({ ARN: arn, Name: id, LastChangedDate: Date.now() / 1000 });
     return awsError(400, 'InvalidAction', `${target} is not supported by the local server.`);
   }
 }

@@ -20,7 +20,16 @@ export type FaultKind = BeforeFaultKind | AfterFaultKind;
 export type ForcedFault = FaultKind;
 
 /** What a request is, as far as fault plans care. */
-export type SimulatorRoute = 'retry' | 'stop' | 'list-records' | 'record-detail' | 'desktop-detail' | 'list-desktops' | 'desktop-action' | 'job-detail' | 'other';
+export type SimulatorRoute =
+  | 'retry'
+  | 'stop'
+  | 'list-records'
+  | 'record-detail'
+  | 'desktop-detail'
+  | 'list-desktops'
+  | 'desktop-action'
+  | 'job-detail'
+  | 'other';
 
 /** Random faults, each a share (0–1) of requests; after-state kinds are shares of retry POSTs. */
 export interface FaultRates {
@@ -112,7 +121,12 @@ function matches(entry: PlannedFault, at: RequestPosition): boolean {
  * rates (always exactly one roll, so a seeded run stays repeatable whatever
  * the plan holds). After-state kinds rolled at random apply to retry POSTs only.
  */
-export function chooseFault(at: RequestPosition, plan: readonly PlannedFault[], rates: FaultRates, random: () => number): FaultDecision | undefined {
+export function chooseFault(
+  at: RequestPosition,
+  plan: readonly PlannedFault[],
+  rates: FaultRates,
+  random: () => number,
+): FaultDecision | undefined {
   const roll = random();
   let index = plan.findIndex((entry) => entry.call !== undefined && matches(entry, at));
   if (index < 0) index = plan.findIndex((entry) => entry.call === undefined && matches(entry, at));

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AfterFaultKind, BeforeFaultKind } from './simulator-faults.js';
-import { error, type Answer } from './workspace-routes.js';
+import { type Answer, error } from './workspace-routes.js';
 
 /**
  * How the simulator's answers and faults reach the socket: an answer as
@@ -45,7 +45,12 @@ export function send(res: ServerResponse, answer: Answer, shape: ErrorShape = 'e
 }
 
 /** Answers (or drops) a request in place of Workspace; nothing was done. */
-export async function deliverBeforeFault(res: ServerResponse, kind: BeforeFaultKind, stallMs: number, shape?: ErrorShape): Promise<void> {
+export async function deliverBeforeFault(
+  res: ServerResponse,
+  kind: BeforeFaultKind,
+  stallMs: number,
+  shape?: ErrorShape,
+): Promise<void> {
   switch (kind) {
     case 'reset':
       res.socket?.destroy();
@@ -68,7 +73,13 @@ export async function deliverBeforeFault(res: ServerResponse, kind: BeforeFaultK
 }
 
 /** Workspace did the work; the caller never gets a usable answer for it. */
-export async function loseAnswer(res: ServerResponse, kind: AfterFaultKind, answer: Answer, stallMs: number, shape?: ErrorShape): Promise<void> {
+export async function loseAnswer(
+  res: ServerResponse,
+  kind: AfterFaultKind,
+  answer: Answer,
+  stallMs: number,
+  shape?: ErrorShape,
+): Promise<void> {
   switch (kind) {
     case 'stall-after':
       return holdThenDrop(res, stallMs);
@@ -77,7 +88,11 @@ export async function loseAnswer(res: ServerResponse, kind: AfterFaultKind, answ
       return;
     case 'garbled-after':
       // The whole (shortened) body arrives, so the client fails on the JSON, not on the transfer.
-      return send(res, { status: answer.status, body: answer.body.slice(0, Math.max(1, Math.floor(answer.body.length / 2))) }, shape);
+      return send(
+        res,
+        { status: answer.status, body: answer.body.slice(0, Math.max(1, Math.floor(answer.body.length / 2))) },
+        shape,
+      );
     case '5xx-after':
       return send(res, error(502, 'APIG.0201', 'Backend timeout.'), shape);
   }

@@ -34,7 +34,12 @@ export async function publishOneFailureThroughSmn(stack: LocalStack): Promise<Sm
     smn.trustInThisProcess();
     Object.assign(process.env, { FAILURE_QUEUE_URL: stack.queueUrl, TRUSTED_TOPIC_URNS: LOCAL_TOPIC_URN, ...smn.env });
     const { handler } = (await import('../functions/ingress.js')) as unknown as { handler: IngressHandler };
-    const failure = { project_id: PROJECT_ID, record_id: recordId, status: 'FAILED', reason: 'Script execution timed out' };
+    const failure = {
+      project_id: PROJECT_ID,
+      record_id: recordId,
+      status: 'FAILED',
+      reason: 'Script execution timed out',
+    };
     const delivery = smn.notification(JSON.stringify(failure), { subject: 'Workspace script failed' });
     answer = await smn.deliver(handler, delivery);
   } finally {
@@ -43,10 +48,30 @@ export async function publishOneFailureThroughSmn(stack: LocalStack): Promise<Sm
   return {
     row(outcomes) {
       const event = 'SMN notification → ingress';
-      if (answer.status !== 200) return { event, failure: `record#${recordId}`, outcome: `ingress ${answer.status}`, reason: String(answer.answer['reason']), 'new task id': '' };
-      const outcome = [...outcomes].reverse().find((line) => line['recordId'] === recordId) ?? { kind: 'deferred', reason: 'not handled yet: still on the queue' };
-      const reason = outcome['reason'] ?? (outcome['kind'] === 'retried' ? `rule ${String(outcome['ruleId'])}, attempt ${String(outcome['attempt'])}` : '');
-      return { event, failure: `record#${recordId}`, outcome: String(outcome['kind']), reason: String(reason), 'new task id': String(outcome['newTaskId'] ?? '') };
+      if (answer.status !== 200)
+        return {
+          event,
+          failure: `record#${recordId}`,
+          outcome: `ingress ${answer.status}`,
+          reason: String(answer.answer['reason']),
+          'new task id': '',
+        };
+      const outcome = [...outcomes].reverse().find((line) => line['recordId'] === recordId) ?? {
+        kind: 'deferred',
+        reason: 'not handled yet: still on the queue',
+      };
+      const reason =
+        outcome['reason'] ??
+        (outcome['kind'] === 'retried'
+          ? `rule ${String(outcome['ruleId'])}, attempt ${String(outcome['attempt'])}`
+          : '');
+      return {
+        event,
+        failure: `record#${recordId}`,
+        outcome: String(outcome['kind']),
+        reason: String(reason),
+        'new task id': String(outcome['newTaskId'] ?? ''),
+      };
     },
   };
 }

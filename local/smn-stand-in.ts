@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import selfsigned from 'selfsigned';
-import { functionUrlEvent, invokeFunctionUrl, type IngressHandler } from './function-url-event.js';
+import { functionUrlEvent, type IngressHandler, invokeFunctionUrl } from './function-url-event.js';
 
 /**
  * A local stand-in for Huawei SMN's HTTPS deliveries. It makes a self-signed
@@ -77,12 +77,17 @@ export class SmnStandIn {
     return { SMN_CERT_HOSTS: this.host, SMN_CONFIRM_HOSTS: this.host };
   }
 
-  /** Adds the self-signed certificate to this process's default TLS trust (node ≥ 22.19), so plain fetch() verifies it. */
+  /**
+   * Adds the self-signed certificate to this process's default TLS trust (node ≥ 22.19), so plain fetch() verifies it.
+   */
   trustInThisProcess(): void {
     setDefaultCACertificates([...getCACertificates('default'), this.certificatePem]);
   }
 
-  notification(message: string, options: { subject?: string; topicUrn?: string; messageId?: string; timestamp?: string; certUrl?: string } = {}): SmnBody {
+  notification(
+    message: string,
+    options: { subject?: string; topicUrn?: string; messageId?: string; timestamp?: string; certUrl?: string } = {},
+  ): SmnBody {
     const topic = options.topicUrn ?? LOCAL_TOPIC_URN;
     return this.sign({
       type: 'Notification',
@@ -104,7 +109,9 @@ export class SmnStandIn {
       topic_urn: topic,
       message_id: randomUUID().replace(/-/g, ''),
       message: `You are invited to subscribe to topic: ${topic}. To confirm this subscription, please visit the subscribe_url included in this message.`,
-      subscribe_url: options.subscribeUrl ?? `https://${this.host}/smn/subscription/confirm?token=${randomBytes(16).toString('hex')}&topic_urn=${topic}`,
+      subscribe_url:
+        options.subscribeUrl ??
+        `https://${this.host}/smn/subscription/confirm?token=${randomBytes(16).toString('hex')}&topic_urn=${topic}`,
       timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       signature_version: 'v1',
       signing_cert_url: this.certUrl,
@@ -117,18 +124,31 @@ export class SmnStandIn {
       .sort()
       .map((k) => `${k}\n${body[k] ?? ''}\n`)
       .join('');
-    const signature = createSign('sha256').update(text, 'utf8').sign(key === 'smn' ? this.privateKeyPem : this.impostorKey, 'base64');
+    const signature = createSign('sha256')
+      .update(text, 'utf8')
+      .sign(key === 'smn' ? this.privateKeyPem : this.impostorKey, 'base64');
     return { ...body, signature };
   }
 
   /** The headers SMN sends with a delivery (smn_ug_a9002). */
   static headers(body: SmnBody): Record<string, string> {
-    return { 'X-SMN-MESSAGE-TYPE': body['type']!, 'X-SMN-MESSAGE-ID': body['message_id']!, 'X-SMN-TOPIC-URN': body['topic_urn']!, 'User-Agent': 'SMN-stand-in' };
+    return {
+      'X-SMN-MESSAGE-TYPE': body['type']!,
+      'X-SMN-MESSAGE-ID': body['message_id']!,
+      'X-SMN-TOPIC-URN': body['topic_urn']!,
+      'User-Agent': 'SMN-stand-in',
+    };
   }
 
-  /** Posts a delivery to the ingress handler as SMN would reach it through the Function URL: a POST with the X-SMN headers. */
+  /**
+   * Posts a delivery to the ingress handler as SMN would reach it through the Function URL: a POST with the X-SMN
+   * headers.
+   */
   deliver(handler: IngressHandler, delivery: SmnBody): Promise<{ status: number; answer: Record<string, unknown> }> {
-    return invokeFunctionUrl(handler, functionUrlEvent({ body: JSON.stringify(delivery), headers: SmnStandIn.headers(delivery) }));
+    return invokeFunctionUrl(
+      handler,
+      functionUrlEvent({ body: JSON.stringify(delivery), headers: SmnStandIn.headers(delivery) }),
+    );
   }
 
   async stop(): Promise<void> {

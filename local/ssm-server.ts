@@ -1,4 +1,4 @@
-import { AwsJsonStandIn, awsError, ok, type AwsJsonAnswer } from './aws-json-server.js';
+import { type AwsJsonAnswer, AwsJsonStandIn, awsError, ok } from './aws-json-server.js';
 
 /**
  * An SSM-Parameter-Store-compatible server for the local stack: GetParameter
@@ -38,11 +38,22 @@ export class SsmServer extends AwsJsonStandIn {
       this.putParameter(name, body['Value']);
       return ok({ Version: this.parameters.get(name)!.version, Tier: 'Standard' });
     }
-    if (target !== 'AmazonSSM.GetParameter') return awsError(400, 'InvalidAction', `${target} is not supported by the local server.`);
+    if (target !== 'AmazonSSM.GetParameter')
+      return awsError(400, 'InvalidAction', `${target} is not supported by the local server.`);
     const parameter = this.parameters.get(name);
     if (!parameter) return awsError(400, 'ParameterNotFound', `Parameter ${name} not found.`);
     this.reads.set(name, this.readCount(name) + 1);
     const arn = `arn:aws:ssm:us-east-1:000000000000:parameter${name.startsWith('/') ? '' : '/'}${name}`;
-    return ok({ Parameter: { Name: name, Type: 'String', Value: parameter.value, Version: parameter.version, ARN: arn, DataType: 'text', LastModifiedDate: Date.now() / 1000 } });
+    return ok({
+      Parameter: {
+        Name: name,
+        Type: 'String',
+        Value: parameter.value,
+        Version: parameter.version,
+        ARN: arn,
+        DataType: 'text',
+        LastModifiedDate: Date.now() / 1000,
+      },
+    });
   }
 }

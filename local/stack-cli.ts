@@ -6,12 +6,14 @@
  * and prints the commands to run in another terminal. Ctrl-C stops it.
  */
 import { relative } from 'node:path';
-import { prepareLocalStack } from './stack-setup.js';
 import { startLocalStack } from './stack.js';
+import { prepareLocalStack } from './stack-setup.js';
 
 const stack = await startLocalStack({ name: 'cli' });
 const prepared = await prepareLocalStack(stack, import.meta.dirname);
-console.log(`Local stack up: SQS ${stack.sqsEndpoint}, DynamoDB ${stack.dynamoEndpoint}, Secrets Manager ${stack.secrets.url}, SSM ${stack.ssm.url}, Workspace ${stack.simulator.url}`);
+console.log(
+  `Local stack up: SQS ${stack.sqsEndpoint}, DynamoDB ${stack.dynamoEndpoint}, Secrets Manager ${stack.secrets.url}, SSM ${stack.ssm.url}, Workspace ${stack.simulator.url}`,
+);
 console.log(`Environment written to ${prepared.envFile}. In another terminal, from ${process.cwd()}:\n`);
 console.log(`  set -a; . ${relative(process.cwd(), prepared.envFile)}; set +a`);
 for (const command of prepared.commands) console.log(`  ${command}`);

@@ -32,7 +32,16 @@ async function seedSamples(stack: LocalStack): Promise<void> {
         const result = normaliseBody(JSON.stringify(item), { checkRegion: () => undefined });
         if (!result.ok) continue;
         const f = result.failure;
-        if (f.recordId) stack.simulator.seedRecords(f.projectId, [{ id: f.recordId, status: 'FAILED', script_task_id: f.taskId, start_time: `${new Date().toISOString().slice(0, 19)}Z`, reason: f.reason ?? 'Script execution timed out' }]);
+        if (f.recordId)
+          stack.simulator.seedRecords(f.projectId, [
+            {
+              id: f.recordId,
+              status: 'FAILED',
+              script_task_id: f.taskId,
+              start_time: `${new Date().toISOString().slice(0, 19)}Z`,
+              reason: f.reason ?? 'Script execution timed out',
+            },
+          ]);
         else if (f.taskId) stack.simulator.seedTask(f.projectId, f.taskId);
       }
     }
@@ -55,7 +64,12 @@ export async function prepareLocalStack(stack: LocalStack, dir: string): Promise
   const envFile = join(dir, '.stack.env');
   const sqsEventFile = join(dir, '.sqs-event.json');
   const webhookFile = join(dir, '.ingress-event.json');
-  await writeFile(envFile, Object.entries(env).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n');
+  await writeFile(
+    envFile,
+    Object.entries(env)
+      .map(([k, v]) => `${k}='${v}'`)
+      .join('\n') + '\n',
+  );
   await writeFile(sqsEventFile, `${JSON.stringify(await sampleSqsEvent(Date.now()), null, 2)}\n`);
   await writeFile(webhookFile, `${JSON.stringify(await sampleWebhookEvent(token), null, 2)}\n`);
   const path = (file: string) => relative(process.cwd(), file) || file;

@@ -6,7 +6,7 @@ import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
 import { SecretsManagerServer } from './secrets-manager-server.js';
 import { SsmServer } from './ssm-server.js';
-import { WorkspaceSimulator, type SimulatorOptions } from './workspace-simulator.js';
+import { type SimulatorOptions, WorkspaceSimulator } from './workspace-simulator.js';
 
 /**
  * The embedded local stack: fauxqs (SQS with redrive), dynalite (DynamoDB),
@@ -58,16 +58,27 @@ async function startDynalite(): Promise<{ endpoint: string; calls: Map<string, n
   // Every call by operation (X-Amz-Target: DynamoDB_20120810.GetItem), whichever client made it.
   const calls = new Map<string, number>();
   server.on('request', (req: { headers: Record<string, string | string[] | undefined> }) => {
-    const operation = String(req.headers['x-amz-target'] ?? 'unknown').split('.').pop()!;
+    const operation = String(req.headers['x-amz-target'] ?? 'unknown')
+      .split('.')
+      .pop()!;
     calls.set(operation, (calls.get(operation) ?? 0) + 1);
   });
   await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', () => resolve()).on('error', reject));
   const { port } = server.address() as AddressInfo;
-  return { endpoint: `http://127.0.0.1:${port}`, calls, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    calls,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** Sets what every AWS SDK client reads, so no code has a local-only branch. */
-function awsEnvironment(sqsEndpoint: string, dynamoEndpoint: string, secretsEndpoint: string, ssmEndpoint: string): Record<string, string> {
+function awsEnvironment(
+  sqsEndpoint: string,
+  dynamoEndpoint: string,
+  secretsEndpoint: string,
+  ssmEndpoint: string,
+): Record<string, string> {
   return {
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
@@ -90,22 +101,35 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
   ]);
   // fauxqs names queues sqs.<region>.localhost, which not every resolver knows: use path-style URLs on its address.
   const pathStyle = (url: string) => `${fauxqs.address}${new URL(url).pathname}`;
-  const dlq = fauxqs.createQueue(`workspace-script-retry-dlq-${suffix}`, options.dlqMaximumMessageSize ? { attributes: { MaximumMessageSize: String(options.dlqMaximumMessageSize) } } : undefined);
+  const dlq = fauxqs.createQueue(
+    `workspace-script-retry-dlq-${suffix}`,
+    options.dlqMaximumMessageSize
+      ? { attributes: { MaximumMessageSize: String(options.dlqMaximumMessageSize) } }
+      : undefined,
+  );
   const source = fauxqs.createQueue(`workspace-script-retry-${suffix}`, {
     attributes: {
       VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 2),
-      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: options.maxReceiveCount ?? 5 }),
+      RedrivePolicy: JSON.stringify({
+        deadLetterTargetArn: dlq.queueArn,
+        maxReceiveCount: options.maxReceiveCount ?? 5,
+      }),
     },
   });
   const tableName = `workspace-script-retry-ledger-${suffix}`;
   const secretId = `workspace-script-retry/credentials-${suffix}`;
   secrets.putSecret(secretId, LOCAL_KEY);
-  // Not in `env`: the functions read it only when RETRIES_ENABLED_PARAMETER names it (without it RETRIES_ENABLED decides).
+  // Not in `env`: the functions read it only when RETRIES_ENABLED_PARAMETER names it (without it RETRIES_ENABLED
+  // decides).
   const killSwitchParameter = `/workspace-script-retry/${suffix}/retries-enabled`;
   ssm.putParameter(killSwitchParameter, 'true');
 
   const aws = awsEnvironment(fauxqs.address, dynamo.endpoint, secrets.url, ssm.url);
-  const ddb = new DynamoDBClient({ region: aws.AWS_REGION, endpoint: dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const ddb = new DynamoDBClient({
+    region: aws.AWS_REGION,
+    endpoint: dynamo.endpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   await ddb.send(
     new CreateTableCommand({
       TableName: tableName,
@@ -115,10 +139,21 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     }),
   );
   // dynalite does not implement TTL; DynamoDB does (serverless.yml enables it).
-  await ddb.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } })).catch(() => undefined);
+  await ddb
+    .send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      }),
+    )
+    .catch(() => undefined);
   ddb.destroy();
 
-  const sqs = new SQSClient({ region: aws.AWS_REGION, endpoint: fauxqs.address, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const sqs = new SQSClient({
+    region: aws.AWS_REGION,
+    endpoint: fauxqs.address,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   const queueUrl = pathStyle(source.queueUrl);
   const dlqUrl = pathStyle(dlq.queueUrl);
   const env: Record<string, string> = {
@@ -151,7 +186,11 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
       const { Attributes: a = {} } = await sqs.send(
         new GetQueueAttributesCommand({
           QueueUrl: url,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+          AttributeNames: [
+            'ApproximateNumberOfMessages',
+            'ApproximateNumberOfMessagesNotVisible',
+            'ApproximateNumberOfMessagesDelayed',
+          ],
         }),
       );
       return {

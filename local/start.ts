@@ -19,7 +19,7 @@ import { DEFAULT_POLICY_DOCUMENT } from '../lib/policy/policy-config.js';
 import { captureStdout } from './log-capture.js';
 import { LocalEventSource, type QueueHandler } from './poller.js';
 import { publishOneFailureThroughSmn } from './smn-demo.js';
-import { startLocalStack, type LocalStack } from './stack.js';
+import { type LocalStack, startLocalStack } from './stack.js';
 import { renderTable } from './table.js';
 
 const verbose = process.argv.includes('--verbose');
@@ -43,7 +43,13 @@ async function loadSamples(): Promise<Sample[]> {
 const DEMO_POLICY = {
   ...(DEFAULT_POLICY_DOCUMENT as { rules: Array<{ id: string }> }),
   rules: (DEFAULT_POLICY_DOCUMENT as { rules: Array<{ id: string }> }).rules.map((rule) =>
-    rule.id === 'desktop-not-ready' ? { ...rule, delay_seconds: 0, desktop: { require: 'registered', wake: true, wait_max_seconds: 300, recheck_seconds: 2 } } : rule,
+    rule.id === 'desktop-not-ready'
+      ? {
+          ...rule,
+          delay_seconds: 0,
+          desktop: { require: 'registered', wake: true, wait_max_seconds: 300, recheck_seconds: 2 },
+        }
+      : rule,
   ),
 };
 
@@ -57,21 +63,59 @@ function seedSimulator(stack: LocalStack, samples: readonly Sample[]): void {
     const parsed = normaliseBody(sample.body, { checkRegion: () => undefined });
     if (!parsed.ok || sample.file.includes('unknown')) continue;
     const f = parsed.failure;
-    const desktops = f.recordId ? [f.resourceId ?? `desktop-${f.recordId.slice(0, 6)}`] : ['desktop-task-1', 'desktop-task-2'];
-    for (const desktop of desktops) stack.simulator.desktops.seed(f.projectId, { desktop_id: desktop, ...(sample.file.includes('desktop-stopped') ? { status: 'SHUTOFF' as const } : {}) });
-    if (f.recordId) stack.simulator.seedRecords(f.projectId, [{ id: f.recordId, status: 'FAILED', script_task_id: f.taskId, resource_id: desktops[0], script_id: 'sample-script' }]);
+    const desktops = f.recordId
+      ? [f.resourceId ?? `desktop-${f.recordId.slice(0, 6)}`]
+      : ['desktop-task-1', 'desktop-task-2'];
+    for (const desktop of desktops)
+      stack.simulator.desktops.seed(f.projectId, {
+        desktop_id: desktop,
+        ...(sample.file.includes('desktop-stopped') ? { status: 'SHUTOFF' as const } : {}),
+      });
+    if (f.recordId)
+      stack.simulator.seedRecords(f.projectId, [
+        {
+          id: f.recordId,
+          status: 'FAILED',
+          script_task_id: f.taskId,
+          resource_id: desktops[0],
+          script_id: 'sample-script',
+        },
+      ]);
     // A task-level event names every failed desktop of its task: two here.
-    else if (f.taskId) stack.simulator.seedRecords(f.projectId, desktops.map((desktop, n) => ({ id: `${f.taskId!.slice(0, 24)}desk${n + 1}`, status: 'FAILED', script_task_id: f.taskId, resource_id: desktop, script_id: 'sample-script', reason: f.reason, end_time: new Date().toISOString().slice(0, 19) + 'Z' })));
+    else if (f.taskId)
+      stack.simulator.seedRecords(
+        f.projectId,
+        desktops.map((desktop, n) => ({
+          id: `${f.taskId!.slice(0, 24)}desk${n + 1}`,
+          status: 'FAILED',
+          script_task_id: f.taskId,
+          resource_id: desktop,
+          script_id: 'sample-script',
+          reason: f.reason,
+          end_time: new Date().toISOString().slice(0, 19) + 'Z',
+        })),
+      );
   }
 }
 
 /** What happened to the failure on a stopped desktop: its desktop's starts, then each of its outcomes in turn. */
-function wakeStory(stack: LocalStack, samples: readonly Sample[], sent: ReadonlyMap<string, Sample>, outcomes: ReadonlyArray<Record<string, unknown>>): string {
+function wakeStory(
+  stack: LocalStack,
+  samples: readonly Sample[],
+  sent: ReadonlyMap<string, Sample>,
+  outcomes: ReadonlyArray<Record<string, unknown>>,
+): string {
   const sample = samples.find((s) => s.file.includes('desktop-stopped'));
   const parsed = sample && normaliseBody(sample.body, { checkRegion: () => undefined });
   if (!sample || !parsed?.ok) return '';
   const origin = [...sent].find(([, s]) => s === sample)?.[0];
-  const steps = outcomes.filter((o) => o['originMessageId'] === origin).map((o) => (o['kind'] === 'retried' ? `retried (attempt ${String(o['attempt'])})` : `${String(o['kind'])} (${String(o['code'])})`));
+  const steps = outcomes
+    .filter((o) => o['originMessageId'] === origin)
+    .map((o) =>
+      o['kind'] === 'retried'
+        ? `retried (attempt ${String(o['attempt'])})`
+        : `${String(o['kind'])} (${String(o['code'])})`,
+    );
   const desktop = parsed.failure.resourceId!;
   const starts = stack.simulator.desktops.startsOf(desktop);
   const reruns = stack.simulator.rerunsOf(parsed.failure.recordId!);
@@ -92,13 +136,21 @@ async function main(): Promise<void> {
     seedSimulator(stack, samples);
     const sent = new Map<string, Sample>();
     for (const sample of [...samples, samples[0]!]) {
-      const { MessageId } = await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.queueUrl, MessageBody: sample.body }));
+      const { MessageId } = await stack.sqs.send(
+        new SendMessageCommand({ QueueUrl: stack.queueUrl, MessageBody: sample.body }),
+      );
       sent.set(MessageId!, sample);
     }
     const smn = await publishOneFailureThroughSmn(stack);
     const { handler } = (await import('../functions/queue.js')) as unknown as { handler: QueueHandler };
-    const poller = new LocalEventSource({ sqs: stack.sqs, queueUrl: stack.queueUrl, queueArn: stack.queueArn, handler });
-    // Drained once nothing is visible or in flight, and nothing waits with a delay but for longer than this run (the samples' own waits are seconds).
+    const poller = new LocalEventSource({
+      sqs: stack.sqs,
+      queueUrl: stack.queueUrl,
+      queueArn: stack.queueArn,
+      handler,
+    });
+    // Drained once nothing is visible or in flight, and nothing waits with a delay but for longer than this run (the
+    // samples' own waits are seconds).
     const drained = async () => {
       const depth = await stack.depth(stack.queueUrl);
       return depth.visible === 0 && depth.inFlight === 0 && depth.delayed === 0;
@@ -115,7 +167,12 @@ async function main(): Promise<void> {
         event: sample.file,
         failure: parsed.ok ? failureKey(parsed.failure).replace(/^[0-9a-f]{32}#/, '') : '(unreadable)',
         outcome: String(outcome['kind']),
-        reason: String(outcome['reason'] ?? (outcome['kind'] === 'retried' ? `rule ${String(outcome['ruleId'])}, attempt ${String(outcome['attempt'])}` : '')),
+        reason: String(
+          outcome['reason'] ??
+            (outcome['kind'] === 'retried'
+              ? `rule ${String(outcome['ruleId'])}, attempt ${String(outcome['attempt'])}`
+              : ''),
+        ),
         'new task id': String(outcome['newTaskId'] ?? ''),
       };
     });

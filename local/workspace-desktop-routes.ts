@@ -1,6 +1,6 @@
-import { DESKTOP_OPERATIONS, MAX_DESKTOPS_PER_PAGE, type DesktopOperation } from '../lib/workspace/desktops.js';
+import { DESKTOP_OPERATIONS, type DesktopOperation, MAX_DESKTOPS_PER_PAGE } from '../lib/workspace/desktops.js';
 import type { SimulatorRoute } from './simulator-faults.js';
-import { DESKTOP_NOT_FOUND, JOB_NOT_FOUND, type DesktopFleet } from './workspace-desktops.js';
+import { DESKTOP_NOT_FOUND, type DesktopFleet, JOB_NOT_FOUND } from './workspace-desktops.js';
 
 /**
  * The desktop calls of docs/workspace-api.md ("Desktops"), from an
@@ -24,15 +24,26 @@ interface DesktopAnswer {
 const MAX_QUERY_CHARS = 32 * 1024;
 
 /** Which desktop call a path is, or undefined when it is none of them. */
-export function desktopRouteOf(method: string, collection: string | undefined, id: string | undefined): SimulatorRoute | undefined {
+export function desktopRouteOf(
+  method: string,
+  collection: string | undefined,
+  id: string | undefined,
+): SimulatorRoute | undefined {
   if (collection === 'desktops' && id === 'action') return method === 'POST' ? 'desktop-action' : 'other';
-  if (collection === 'desktops' && id !== undefined) return method === 'GET' ? (id === 'detail' ? 'list-desktops' : 'desktop-detail') : 'other';
+  if (collection === 'desktops' && id !== undefined)
+    return method === 'GET' ? (id === 'detail' ? 'list-desktops' : 'desktop-detail') : 'other';
   if (collection === 'workspace-jobs' && id !== undefined) return method === 'GET' ? 'job-detail' : 'other';
   return undefined;
 }
 
 /** The answer to a desktop call, or undefined when the path is not one. */
-export function answerDesktops(fleet: DesktopFleet, projectId: string, collection: string | undefined, id: string | undefined, req: DesktopRequest): DesktopAnswer | undefined {
+export function answerDesktops(
+  fleet: DesktopFleet,
+  projectId: string,
+  collection: string | undefined,
+  id: string | undefined,
+  req: DesktopRequest,
+): DesktopAnswer | undefined {
   const route = desktopRouteOf(req.method, collection, id);
   if (route === undefined || id === undefined) return undefined;
   if (route === 'other') return refuse(405, 'WKS.00000405', 'Method not allowed.');
@@ -65,14 +76,19 @@ interface ListQuery {
   readonly limit: number;
 }
 
-/** ListDesktopsDetail's query: repeated `desktop_id`, `status`, `in_maintenance_mode`, `offset` (≥ 0) and `limit` (0–500, default 500). */
+/**
+ * ListDesktopsDetail's query: repeated `desktop_id`, `status`, `in_maintenance_mode`, `offset` (≥ 0) and `limit`
+ * (0–500, default 500).
+ */
 function parseListQuery(query: URLSearchParams): ListQuery | string {
   const offset = whole(query.get('offset') ?? '0');
   const limit = whole(query.get('limit') ?? String(MAX_DESKTOPS_PER_PAGE));
   if (offset === undefined) return 'Invalid parameter: offset must be a whole number from 0.';
-  if (limit === undefined || limit > MAX_DESKTOPS_PER_PAGE) return `Invalid parameter: limit must be a whole number from 0 to ${MAX_DESKTOPS_PER_PAGE}.`;
+  if (limit === undefined || limit > MAX_DESKTOPS_PER_PAGE)
+    return `Invalid parameter: limit must be a whole number from 0 to ${MAX_DESKTOPS_PER_PAGE}.`;
   const maintenance = query.get('in_maintenance_mode');
-  if (maintenance !== null && maintenance !== 'true' && maintenance !== 'false') return 'Invalid parameter: in_maintenance_mode must be true or false.';
+  if (maintenance !== null && maintenance !== 'true' && maintenance !== 'false')
+    return 'Invalid parameter: in_maintenance_mode must be true or false.';
   return {
     desktopIds: query.getAll('desktop_id'),
     ...(query.get('status') !== null ? { status: query.get('status')! } : {}),
@@ -90,9 +106,15 @@ function parseAction(body: Buffer): { desktopIds: string[]; opType: DesktopOpera
   } catch {
     return 'Invalid parameter: the body is not JSON.';
   }
-  const { desktop_ids: ids, op_type: opType, type } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
-  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((id) => typeof id === 'string' && id !== '')) return 'Invalid parameter: desktop_ids must be a non-empty list of desktop ids.';
-  if (!DESKTOP_OPERATIONS.includes(opType as DesktopOperation)) return `Invalid parameter: op_type must be one of ${DESKTOP_OPERATIONS.join(', ')}.`;
+  const {
+    desktop_ids: ids,
+    op_type: opType,
+    type,
+  } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((id) => typeof id === 'string' && id !== ''))
+    return 'Invalid parameter: desktop_ids must be a non-empty list of desktop ids.';
+  if (!DESKTOP_OPERATIONS.includes(opType as DesktopOperation))
+    return `Invalid parameter: op_type must be one of ${DESKTOP_OPERATIONS.join(', ')}.`;
   if (type !== undefined && type !== 'SOFT' && type !== 'HARD') return 'Invalid parameter: type must be SOFT or HARD.';
   return { desktopIds: ids as string[], opType: opType as DesktopOperation };
 }

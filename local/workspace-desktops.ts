@@ -1,5 +1,11 @@
+import type {
+  DesktopDetail,
+  DesktopOperation,
+  FailedDesktopOperation,
+  WorkspaceJob,
+  WorkspaceSubJob,
+} from '../lib/workspace/desktops.js';
 import { huaweiTime } from '../lib/workspace/record-query.js';
-import type { DesktopDetail, DesktopOperation, FailedDesktopOperation, WorkspaceJob, WorkspaceSubJob } from '../lib/workspace/desktops.js';
 
 /**
  * Workspace's desktops as the simulator keeps them, without HTTP
@@ -77,7 +83,9 @@ export const START_FAILED = 'WKS.DESKTOP_START_FAILED';
 /** Operation conflict: the code Huawei's Terraform provider reads for an action a desktop's state denies. */
 export const OPERATION_CONFLICT = 'WKS.00010032';
 
-const OPERATIONS: Readonly<Record<DesktopOperation, { readonly task: string; readonly from: readonly PowerStatus[]; readonly to: PowerStatus }>> = {
+const OPERATIONS: Readonly<
+  Record<DesktopOperation, { readonly task: string; readonly from: readonly PowerStatus[]; readonly to: PowerStatus }>
+> = {
   'os-start': { task: 'powering-on', from: ['SHUTOFF', 'HIBERNATED'], to: 'ACTIVE' },
   'os-stop': { task: 'powering-off', from: ['ACTIVE'], to: 'SHUTOFF' },
   'os-hibernate': { task: 'powering-off', from: ['ACTIVE'], to: 'HIBERNATED' },
@@ -169,13 +177,17 @@ export class DesktopFleet {
   }
 
   /** The next start of this desktop fails with this code and reason (planned failures are used in order). */
-  failNextStart(desktopId: string, failure: StartFailure = { code: START_FAILED, reason: 'Failed to start the desktop: insufficient resources.' }): void {
+  failNextStart(
+    desktopId: string,
+    failure: StartFailure = { code: START_FAILED, reason: 'Failed to start the desktop: insufficient resources.' },
+  ): void {
     this.plannedFailures.set(desktopId, [...(this.plannedFailures.get(desktopId) ?? []), failure]);
   }
 
   /** os-start actions that named this desktop, accepted or not. */
   startsOf(desktopId: string): number {
-    return this.actions.filter((action) => action.opType === 'os-start' && action.desktopIds.includes(desktopId)).length;
+    return this.actions.filter((action) => action.opType === 'os-start' && action.desktopIds.includes(desktopId))
+      .length;
   }
 
   clearCounters(): void {
@@ -189,12 +201,21 @@ export class DesktopFleet {
   }
 
   /** ListDesktopsDetail: matching desktops in seeding order, one page of them, and how many match. */
-  list(projectId: string, filters: { desktopIds?: readonly string[]; status?: string; inMaintenanceMode?: boolean }, offset: number, limit: number): { desktops: DesktopDetail[]; total_count: number } {
+  list(
+    projectId: string,
+    filters: { desktopIds?: readonly string[]; status?: string; inMaintenanceMode?: boolean },
+    offset: number,
+    limit: number,
+  ): { desktops: DesktopDetail[]; total_count: number } {
     const ids = filters.desktopIds?.length ? new Set(filters.desktopIds) : undefined;
     const matching = [...this.project(projectId).desktops.values()]
       .filter((desktop) => !ids || ids.has(desktop.id))
       .map((desktop) => this.view(desktop))
-      .filter((desktop) => (filters.status === undefined || desktop.status === filters.status) && (filters.inMaintenanceMode === undefined || desktop.in_maintenance_mode === filters.inMaintenanceMode));
+      .filter(
+        (desktop) =>
+          (filters.status === undefined || desktop.status === filters.status) &&
+          (filters.inMaintenanceMode === undefined || desktop.in_maintenance_mode === filters.inMaintenanceMode),
+      );
     const size = Math.min(limit, this.options.maxPageSize ?? limit);
     return { desktops: matching.slice(offset, offset + size), total_count: matching.length };
   }
@@ -217,13 +238,24 @@ export class DesktopFleet {
     for (const desktopId of desktopIds) {
       const desktop = project.desktops.get(desktopId);
       if (!desktop) {
-        failed.push({ status: 404, desktop_id: desktopId, error_code: DESKTOP_NOT_FOUND, error_msg: `The desktop ${desktopId} does not exist.` });
+        failed.push({
+          status: 404,
+          desktop_id: desktopId,
+          error_code: DESKTOP_NOT_FOUND,
+          error_msg: `The desktop ${desktopId} does not exist.`,
+        });
         continue;
       }
       this.settle(desktop, now);
       if (desktop.transition || desktop.status === '' || !operation.from.includes(desktop.status)) {
         const status = desktop.transition ? OPERATIONS[desktop.transition.op].task : desktop.status;
-        failed.push({ status: 409, desktop_id: desktopId, desktop_name: desktop.name, error_code: OPERATION_CONFLICT, error_msg: `Operation conflict. The desktop current instance status is [${status}] and deny operation [${opType}], resource id [${desktopId}].` });
+        failed.push({
+          status: 409,
+          desktop_id: desktopId,
+          desktop_name: desktop.name,
+          error_code: OPERATION_CONFLICT,
+          error_msg: `Operation conflict. The desktop current instance status is [${status}] and deny operation [${opType}], resource id [${desktopId}].`,
+        });
         continue;
       }
       const failure = opType === 'os-start' ? this.startFailure(desktopId) : undefined;
@@ -231,7 +263,11 @@ export class DesktopFleet {
       subJobs.push({ id: this.newId(), desktopId, endsAt: now + this.bootMs, failure });
     }
     if (subJobs.length === 0) {
-      const first = failed[0] ?? { status: 400, error_code: 'WKS.00211102', error_msg: 'desktop_ids must name at least one desktop.' };
+      const first = failed[0] ?? {
+        status: 400,
+        error_code: 'WKS.00211102',
+        error_msg: 'desktop_ids must name at least one desktop.',
+      };
       return { ok: false, status: first.status, code: first.error_code!, message: first.error_msg! };
     }
     const job: SimJob = { id: this.newId(), op: opType, beganAt: now, subJobs };
@@ -281,12 +317,19 @@ export class DesktopFleet {
   scriptRefusal(projectId: string, desktopId: string | undefined): ScriptRefusal | undefined {
     if (desktopId === undefined) return undefined;
     const project = this.project(projectId);
-    if (project.deleted.has(desktopId)) return { status: 'FAILED', reason: `The desktop ${desktopId} does not exist.`, result_code: DESKTOP_NOT_FOUND };
+    if (project.deleted.has(desktopId))
+      return { status: 'FAILED', reason: `The desktop ${desktopId} does not exist.`, result_code: DESKTOP_NOT_FOUND };
     const desktop = project.desktops.get(desktopId);
     if (!desktop) return undefined;
     const view = this.view(desktop);
-    if (view.status !== 'ACTIVE' || view.task_status) return { status: 'FAILED', reason: `Desktop is not running (status ${view.status || 'none'}${view.task_status ? `, ${view.task_status}` : ''}).`, result_code: DESKTOP_NOT_READY };
-    if (view.login_status === 'UNREGISTER') return { status: 'FAILED', reason: 'Desktop agent is not registered yet.', result_code: DESKTOP_NOT_READY };
+    if (view.status !== 'ACTIVE' || view.task_status)
+      return {
+        status: 'FAILED',
+        reason: `Desktop is not running (status ${view.status || 'none'}${view.task_status ? `, ${view.task_status}` : ''}).`,
+        result_code: DESKTOP_NOT_READY,
+      };
+    if (view.login_status === 'UNREGISTER')
+      return { status: 'FAILED', reason: 'Desktop agent is not registered yet.', result_code: DESKTOP_NOT_READY };
     return undefined;
   }
 
@@ -294,7 +337,8 @@ export class DesktopFleet {
   private view(desktop: SimDesktop): DesktopDetail {
     const now = this.now().getTime();
     this.settle(desktop, now);
-    const registered = desktop.status === 'ACTIVE' && !desktop.transition && now >= desktop.activeSince + this.registerMs;
+    const registered =
+      desktop.status === 'ACTIVE' && !desktop.transition && now >= desktop.activeSince + this.registerMs;
     return {
       desktop_id: desktop.id,
       computer_name: desktop.name,
@@ -321,7 +365,8 @@ export class DesktopFleet {
     const planned = this.plannedFailures.get(desktopId);
     if (planned?.length) return planned.shift();
     const share = this.options.startFailureShare ?? 0;
-    if (share > 0 && (this.options.random ?? Math.random)() < share) return { code: START_FAILED, reason: 'Failed to start the desktop: insufficient resources.' };
+    if (share > 0 && (this.options.random ?? Math.random)() < share)
+      return { code: START_FAILED, reason: 'Failed to start the desktop: insufficient resources.' };
     return undefined;
   }
 
@@ -333,7 +378,8 @@ export class DesktopFleet {
 
   private project(projectId: string): ProjectDesktops {
     let project = this.projects.get(projectId);
-    if (!project) this.projects.set(projectId, (project = { desktops: new Map(), deleted: new Set(), jobs: new Map() }));
+    if (!project)
+      this.projects.set(projectId, (project = { desktops: new Map(), deleted: new Set(), jobs: new Map() }));
     return project;
   }
 }

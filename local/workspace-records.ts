@@ -1,5 +1,5 @@
 import type { ExecutionRecord } from '../lib/workspace/types.js';
-import { inListOrder, matchesQuery, type ListOrder, type RecordQuery, type TaskType } from './record-filters.js';
+import { inListOrder, type ListOrder, matchesQuery, type RecordQuery, type TaskType } from './record-filters.js';
 
 /**
  * One project's execution records as the simulated Workspace keeps them: the
@@ -47,7 +47,8 @@ export class ProjectRecords {
   /** Adds a record (or replaces one), moving it to its task. */
   put(record: ExecutionRecord): void {
     const previous = this.records.get(record.id)?.current.script_task_id;
-    if (previous !== undefined) this.tasks.get(previous)?.recordIds.splice(this.tasks.get(previous)!.recordIds.indexOf(record.id), 1);
+    if (previous !== undefined)
+      this.tasks.get(previous)?.recordIds.splice(this.tasks.get(previous)!.recordIds.indexOf(record.id), 1);
     this.records.set(record.id, { current: { ...record }, runNumber: 0, superseded: false });
     if (record.script_task_id !== undefined) this.task(record.script_task_id).recordIds.push(record.id);
   }
@@ -82,9 +83,14 @@ export class ProjectRecords {
   /** GET .../script-execution-records, in the order runs were created (history first, as it is older). */
   list(query: RecordQuery, order?: ListOrder): { count: number; script_records: ExecutionRecord[] } {
     const taskTypeOf = (r: ExecutionRecord) => this.tasks.get(r.script_task_id ?? '')?.taskType ?? 'SCRIPT';
-    const live = [...this.records.values()].filter((r) => query.showHistory === true || !r.superseded).map((r) => r.current);
+    const live = [...this.records.values()]
+      .filter((r) => query.showHistory === true || !r.superseded)
+      .map((r) => r.current);
     const runs = query.showHistory === true ? [...this.history, ...live] : live;
     const matching = inListOrder(runs, order).filter((r) => matchesQuery(r, query, taskTypeOf));
-    return { count: matching.length, script_records: matching.slice(query.offset, query.offset + query.limit).map((r) => ({ ...r })) };
+    return {
+      count: matching.length,
+      script_records: matching.slice(query.offset, query.offset + query.limit).map((r) => ({ ...r })),
+    };
   }
 }

@@ -4,15 +4,21 @@ import type { ExecutionRecord } from '../lib/workspace/types.js';
 import { GatewayKeys, type SimulatorCredential } from './key-lockout.js';
 import type { TaskType } from './record-filters.js';
 import type { AppliedRetry } from './retry-log.js';
-import { chooseFault, type FaultKind, type FaultRates, type PlannedFault, type SimulatorRoute } from './simulator-faults.js';
-import { deliverBeforeFault, loseAnswer, readBody, send, sleep, type ErrorShape } from './simulator-wire.js';
-import { answer, routeOf } from './workspace-routes.js';
-import { WorkspaceState, type RunEnd, type WorkspaceStateOptions } from './workspace-state.js';
+import {
+  chooseFault,
+  type FaultKind,
+  type FaultRates,
+  type PlannedFault,
+  type SimulatorRoute,
+} from './simulator-faults.js';
+import { deliverBeforeFault, type ErrorShape, loseAnswer, readBody, send, sleep } from './simulator-wire.js';
 import type { DesktopFleet } from './workspace-desktops.js';
+import { answer, routeOf } from './workspace-routes.js';
+import { type RunEnd, WorkspaceState, type WorkspaceStateOptions } from './workspace-state.js';
 
-export type { FaultKind, FaultRates, ForcedFault, PlannedFault, SimulatorRoute } from './simulator-faults.js';
-export type { AppliedRetry, Rerun } from './retry-log.js';
 export type { SimulatorCredential } from './key-lockout.js';
+export type { AppliedRetry, Rerun } from './retry-log.js';
+export type { FaultKind, FaultRates, ForcedFault, PlannedFault, SimulatorRoute } from './simulator-faults.js';
 export type { ErrorShape } from './simulator-wire.js';
 
 /**
@@ -44,7 +50,10 @@ export interface SimulatorOptions extends WorkspaceStateOptions {
    * Called as each request arrives, before anything else: a test changes Workspace's state here
    * as other clients would between two calls (runs that end, records re-run by someone else).
    */
-  readonly onRequest?: (request: { readonly route: SimulatorRoute; readonly routeCall: number; readonly query: URLSearchParams }, state: WorkspaceState) => void;
+  readonly onRequest?: (
+    request: { readonly route: SimulatorRoute; readonly routeCall: number; readonly query: URLSearchParams },
+    state: WorkspaceState,
+  ) => void;
 }
 
 /** Kept for callers of the first simulator: an applied retry. */
@@ -91,7 +100,10 @@ export class WorkspaceSimulator {
     let simulator: WorkspaceSimulator | undefined;
     // A client that gives up mid-request aborts the body read: that request is simply over.
     // Request lines up to the gateway's 32 KB (a list of 500 desktop ids takes 24 KB; Node's default stops at 16 KB).
-    const server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => void simulator!.handle(req, res).catch(() => res.destroy()));
+    const server = createServer(
+      { maxHeaderSize: 64 * 1024 },
+      (req, res) => void simulator!.handle(req, res).catch(() => res.destroy()),
+    );
     server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     simulator = new WorkspaceSimulator(server, options);
@@ -169,7 +181,10 @@ export class WorkspaceSimulator {
     this.plan.push(...kinds.map((kind) => ({ kind })));
   }
 
-  /** Plans faults by call number and/or route, e.g. `{ kind: 'reset-after', route: 'retry', call: 2 }`: the second retry POST. */
+  /**
+   * Plans faults by call number and/or route, e.g. `{ kind: 'reset-after', route: 'retry', call: 2 }`: the second retry
+   * POST.
+   */
   planFaults(...entries: PlannedFault[]): void {
     this.plan.push(...entries);
   }
@@ -180,11 +195,14 @@ export class WorkspaceSimulator {
     this.plan = [];
   }
 
-  /** Clears counters, call numbers, the retry log and the desktop actions received (not records, tasks and desktops). */
+  /**
+   * Clears counters, call numbers, the retry log and the desktop actions received (not records, tasks and desktops).
+   */
   resetCounters(): void {
     this.state.log.clear();
     this.state.desktops.clearCounters();
-    for (const map of [this.requestsByRoute, this.keys.authFailures, this.faultsInjected, this.callsByRoute]) map.clear();
+    for (const map of [this.requestsByRoute, this.keys.authFailures, this.faultsInjected, this.callsByRoute])
+      map.clear();
     this.connectionsOpened = 0;
     this.requestsReceived = 0;
   }
@@ -216,7 +234,10 @@ export class WorkspaceSimulator {
 
     const verdict = this.keys.authenticate(req, segments, url.search, body);
     const lostBy = fault?.kind;
-    const result = typeof verdict === 'string' ? answer(this.state, { method, segments, query: url.searchParams, body }, { ak: verdict, lostBy }) : verdict;
+    const result =
+      typeof verdict === 'string'
+        ? answer(this.state, { method, segments, query: url.searchParams, body }, { ak: verdict, lostBy })
+        : verdict;
     if (fault?.timing === 'after') return loseAnswer(res, fault.kind, result, stallMs, this.errorShape);
     send(res, result, this.errorShape);
   }

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { huaweiTime } from '../lib/workspace/record-query.js';
 import type { ExecutionRecord } from '../lib/workspace/types.js';
 import type { ListOrder, RecordQuery, TaskType } from './record-filters.js';
-import { RetryLog, type AppliedRetry, type Rerun, type RetryTargetIds } from './retry-log.js';
-import { ProjectRecords, type MutableRecord } from './workspace-records.js';
+import { type AppliedRetry, type Rerun, RetryLog, type RetryTargetIds } from './retry-log.js';
 import { DesktopFleet, type DesktopFleetOptions } from './workspace-desktops.js';
+import { type MutableRecord, ProjectRecords } from './workspace-records.js';
 
 export type { AppliedRetry, Rerun, RetryTargetIds } from './retry-log.js';
 
@@ -58,7 +58,9 @@ export interface RetryContext {
   readonly lostBy?: string | undefined;
 }
 
-export type RetryResult = { readonly ok: true; readonly applied: AppliedRetry } | { readonly ok: false; readonly message: string };
+export type RetryResult =
+  | { readonly ok: true; readonly applied: AppliedRetry }
+  | { readonly ok: false; readonly message: string };
 
 export interface RunEnd {
   readonly status: 'FAILED' | 'SUCCESS';
@@ -71,7 +73,10 @@ export class WorkspaceState {
   readonly log = new RetryLog();
   readonly now: () => Date;
   readonly reading: RetryReading;
-  /** Desktops, their power states and the jobs of desktop actions; a script on a seeded desktop that cannot run it fails. */
+  /**
+   * Desktops, their power states and the jobs of desktop actions; a script on a seeded desktop that cannot run it
+   * fails.
+   */
   readonly desktops: DesktopFleet;
   private readonly projects = new Map<string, ProjectRecords>();
   private readonly newId: () => string;
@@ -120,7 +125,16 @@ export class WorkspaceState {
     const answered = this.reading === 'new-task' || ownTask === undefined ? this.newId() : ownTask;
     project.task(answered);
     const reruns = originals.map((original) => this.rerun(projectId, project, answered, original));
-    const applied: AppliedRetry = { projectId, target, newTaskId: answered, reruns, at: this.now(), ak: context.ak, answerLost: context.lostBy !== undefined, lostBy: context.lostBy };
+    const applied: AppliedRetry = {
+      projectId,
+      target,
+      newTaskId: answered,
+      reruns,
+      at: this.now(),
+      ak: context.ak,
+      answerLost: context.lostBy !== undefined,
+      lostBy: context.lostBy,
+    };
     this.log.add(applied);
     return { ok: true, applied };
   }
@@ -143,7 +157,9 @@ export class WorkspaceState {
   }
 
   recordsOfTask(projectId: string, taskId: string): ExecutionRecord[] {
-    return this.project(projectId).ofTask(taskId).map((r) => ({ ...r }));
+    return this.project(projectId)
+      .ofTask(taskId)
+      .map((r) => ({ ...r }));
   }
 
   /** GET .../script-execution-records, in the configured list order: superseded runs only with `show_history`. */
@@ -162,8 +178,14 @@ export class WorkspaceState {
   private rerun(projectId: string, project: ProjectRecords, taskId: string, original: MutableRecord): Rerun {
     const originalRun = project.runKey(original.id) ?? `${original.id}#0`;
     const inPlace = this.reading === 'in-place' && project.has(original.id);
-    // A retry's run starts in a later second than the run it retries started and ended: Workspace's times have no finer grain.
-    const previous = Math.max(-Infinity, ...[original.start_time, original.end_time].map((time) => Date.parse(time ?? '')).filter((ms) => !Number.isNaN(ms)));
+    // A retry's run starts in a later second than the run it retries started and ended: Workspace's times have no finer
+    // grain.
+    const previous = Math.max(
+      -Infinity,
+      ...[original.start_time, original.end_time]
+        .map((time) => Date.parse(time ?? ''))
+        .filter((ms) => !Number.isNaN(ms)),
+    );
     const start = new Date(Math.max(this.now().getTime(), previous + 1000));
     const run: MutableRecord = {
       id: inPlace ? original.id : this.newId(),
@@ -189,9 +211,26 @@ export class WorkspaceState {
     const outcome = refusal ? 'REFUSED' : (this.options.newRunOutcome?.({ ...live }, before) ?? 'RUNNING');
     if (refusal) endRun(live, refusal, start);
     // A script that failed on a desktop usually fails there again the same way.
-    if (outcome === 'FAILED') endRun(live, { status: 'FAILED', reason: original.reason ?? 'Script execution failed', result_code: original.result_code ?? 'WKS.SCRIPT_FAILED' }, start);
+    if (outcome === 'FAILED')
+      endRun(
+        live,
+        {
+          status: 'FAILED',
+          reason: original.reason ?? 'Script execution failed',
+          result_code: original.result_code ?? 'WKS.SCRIPT_FAILED',
+        },
+        start,
+      );
     if (outcome === 'SUCCESS') endRun(live, { status: 'SUCCESS' }, start);
-    return { originalId: original.id, newRecordId: run.id, originalRun, newRun: project.runKey(run.id)!, scriptId: run.script_id, resourceId: run.resource_id, ...(refusal ? { desktopRefused: refusal.reason } : {}) };
+    return {
+      originalId: original.id,
+      newRecordId: run.id,
+      originalRun,
+      newRun: project.runKey(run.id)!,
+      scriptId: run.script_id,
+      resourceId: run.resource_id,
+      ...(refusal ? { desktopRefused: refusal.reason } : {}),
+    };
   }
 
   private project(projectId: string): ProjectRecords {

@@ -1,4 +1,4 @@
-import { recordKey, taskKey, type HistoryEntry } from '../lib/ledger/chain.js';
+import { type HistoryEntry, recordKey, taskKey } from '../lib/ledger/chain.js';
 import { renderTable } from '../local/table.js';
 
 /**
@@ -16,7 +16,10 @@ export type HistoryRow = Omit<HistoryEntry, 'attempt'> & { readonly attempt: num
 
 export interface ChainView {
   readonly pk: string;
-  /** How the id asked about led here: the chain item itself, a link of the given generation, or a scan for one of its tasks. */
+  /**
+   * How the id asked about led here: the chain item itself, a link of the given generation, or a scan for one of its
+   * tasks.
+   */
   readonly via: { readonly pk: string; readonly generation?: number | undefined; readonly scan?: boolean | undefined };
   readonly project_id: string;
   readonly root_record: string | undefined;
@@ -68,7 +71,11 @@ export function describeChain(chain: LedgerItem, via: LedgerItem, how: 'key' | '
   const history = Array.isArray(chain['history']) ? (chain['history'] as Array<Record<string, unknown>>) : [];
   return {
     pk,
-    via: { pk: String(via['pk']), generation: via === chain ? undefined : num(via['generation']), scan: how === 'scan' ? true : undefined },
+    via: {
+      pk: String(via['pk']),
+      generation: via === chain ? undefined : num(via['generation']),
+      scan: how === 'scan' ? true : undefined,
+    },
     project_id: text(chain['project_id']) ?? pk.split('#')[0]!,
     root_record: text(chain['root_record']),
     state,
@@ -89,8 +96,13 @@ export function describeChain(chain: LedgerItem, via: LedgerItem, how: 'key' | '
     dead_lettered_at: isoTime(chain['dead_lettered_at']),
     expires_at: isoTime(chain['expires_at'], 's'),
     history: history.map((entry) => {
-      const row: Record<string, unknown> = { attempt: num(entry['attempt']), at: isoTime(entry['at']) ?? '', outcome: text(entry['outcome']) ?? '' };
-      for (const key of ['rule_id', 'task_id', 'record_id', 'request_id', 'error_code', 'reason', 'forced_by'] as const) if (text(entry[key])) row[key] = entry[key];
+      const row: Record<string, unknown> = {
+        attempt: num(entry['attempt']),
+        at: isoTime(entry['at']) ?? '',
+        outcome: text(entry['outcome']) ?? '',
+      };
+      for (const key of ['rule_id', 'task_id', 'record_id', 'request_id', 'error_code', 'reason', 'forced_by'] as const)
+        if (text(entry[key])) row[key] = entry[key];
       return row as unknown as HistoryRow;
     }),
   };
@@ -100,13 +112,25 @@ export function describeChain(chain: LedgerItem, via: LedgerItem, how: 'key' | '
 export function renderChain(view: ChainView, now: number): string {
   const lines: Array<[string, string | undefined]> = [
     ['failure', view.pk],
-    ['found via', view.via.scan ? 'a scan of the table for one of its tasks' : view.via.pk === view.pk ? undefined : `${view.via.pk} (link, generation ${view.via.generation ?? '?'})`],
+    [
+      'found via',
+      view.via.scan
+        ? 'a scan of the table for one of its tasks'
+        : view.via.pk === view.pk
+          ? undefined
+          : `${view.via.pk} (link, generation ${view.via.generation ?? '?'})`,
+    ],
     ['state', view.state + (view.state === 'claimed' && view.lease_until ? leaseNote(view.lease_until, now) : '')],
     ['attempts', String(view.attempts)],
     ['desktop', view.resource_id],
     ['script', view.script_id],
     ['lineage', view.tasks.length > 0 ? view.tasks.join(' -> ') : undefined],
-    ['current', [view.current_record && `record ${view.current_record}`, view.current_task && `task ${view.current_task}`].filter(Boolean).join(', ') || undefined],
+    [
+      'current',
+      [view.current_record && `record ${view.current_record}`, view.current_task && `task ${view.current_task}`]
+        .filter(Boolean)
+        .join(', ') || undefined,
+    ],
     ['new task', view.new_task_id],
     ['reason', view.reason],
     ['rule', view.rule_id],
@@ -117,7 +141,9 @@ export function renderChain(view: ChainView, now: number): string {
     ['expires', view.expires_at],
   ];
   const width = Math.max(...lines.map(([label]) => label.length));
-  const summary = lines.filter(([, value]) => value !== undefined).map(([label, value]) => `${label.padEnd(width)}  ${value}`);
+  const summary = lines
+    .filter(([, value]) => value !== undefined)
+    .map(([label, value]) => `${label.padEnd(width)}  ${value}`);
   const rows = view.history.map((h) => ({
     attempt: h.attempt === undefined ? '' : String(h.attempt),
     at: h.at,
@@ -128,11 +154,16 @@ export function renderChain(view: ChainView, now: number): string {
     'error code': h.error_code ?? '',
     reason: [h.reason, h.forced_by && `forced by: ${h.forced_by}`].filter(Boolean).join('; '),
   }));
-  const history = rows.length > 0 ? renderTable(rows, ['attempt', 'at', 'outcome', 'rule', 'task id', 'request id', 'error code', 'reason'], 60) : '(no attempt recorded yet)';
+  const history =
+    rows.length > 0
+      ? renderTable(rows, ['attempt', 'at', 'outcome', 'rule', 'task id', 'request id', 'error code', 'reason'], 60)
+      : '(no attempt recorded yet)';
   return [...summary, '', 'history', history].join('\n');
 }
 
 function leaseNote(leaseUntil: string, now: number): string {
   const left = Date.parse(leaseUntil) - now;
-  return left > 0 ? ` (lease held for ${Math.ceil(left / 1000)} s more)` : ' (lease expired: the next delivery takes over)';
+  return left > 0
+    ? ` (lease held for ${Math.ceil(left / 1000)} s more)`
+    : ' (lease expired: the next delivery takes over)';
 }

@@ -75,11 +75,16 @@ export interface Io {
   readonly now: () => number;
 }
 
-const processIo: Io = { out: (t) => process.stdout.write(`${t}\n`), err: (t) => process.stderr.write(`${t}\n`), now: Date.now };
+const processIo: Io = {
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+  now: Date.now,
+};
 
 function positiveInteger(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!/^[1-9][0-9]{0,5}$/.test(value)) throw new OpsError('usage', `${flag} must be a whole number from 1 to 999999, got "${value}"`);
+  if (!/^[1-9][0-9]{0,5}$/.test(value))
+    throw new OpsError('usage', `${flag} must be a whole number from 1 to 999999, got "${value}"`);
   return Number(value);
 }
 
@@ -89,11 +94,22 @@ type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPosition
 function checkUsage(command: string, args: Args): void {
   const pair = command === 'status' || command === 'reading';
   const extra = args.positionals.slice(pair ? 3 : 1);
-  if (extra.length > 0) throw new OpsError('usage', `${command} takes ${pair ? 'two arguments' : 'no arguments'}; unexpected "${extra.join(' ')}"`);
+  if (extra.length > 0)
+    throw new OpsError(
+      'usage',
+      `${command} takes ${pair ? 'two arguments' : 'no arguments'}; unexpected "${extra.join(' ')}"`,
+    );
   if (pair) {
     const [, projectId, id] = args.positionals;
-    if (!projectId || !id) throw new OpsError('usage', `${command} takes two arguments: <project_id> <${command === 'status' ? 'record_id|task_id' : 'record_id'}>`);
-    for (const [field, value] of [['project_id', projectId], ['record_id|task_id', id]] as const) {
+    if (!projectId || !id)
+      throw new OpsError(
+        'usage',
+        `${command} takes two arguments: <project_id> <${command === 'status' ? 'record_id|task_id' : 'record_id'}>`,
+      );
+    for (const [field, value] of [
+      ['project_id', projectId],
+      ['record_id|task_id', id],
+    ] as const) {
       const problem = unsafeIdReason(value);
       if (problem) throw new OpsError('usage', `${field} "${value}" ${problem}`);
     }
@@ -101,9 +117,18 @@ function checkUsage(command: string, args: Args): void {
   positiveInteger(args.values.limit, '--limit', 1);
   if (command === 'status' && args.values.limit !== undefined) throw new OpsError('usage', 'status takes no --limit');
   if (command === 'status' && args.values.reason !== undefined) throw new OpsError('usage', 'status takes no --reason');
-  if (command === 'reading' && (args.values.reason !== undefined || args.values.limit !== undefined || args.values['dry-run'])) throw new OpsError('usage', 'reading takes no --reason, --limit or --dry-run (without --confirm-retry it sends nothing)');
-  if (command !== 'replay' && args.values['dry-run']) throw new OpsError('usage', `${command} takes no --dry-run (it moves nothing already)`);
-  if (args.values.reason !== undefined && args.values.reason.trim() === '') throw new OpsError('usage', '--reason must not be empty (leave it out for every dead letter)');
+  if (
+    command === 'reading' &&
+    (args.values.reason !== undefined || args.values.limit !== undefined || args.values['dry-run'])
+  )
+    throw new OpsError(
+      'usage',
+      'reading takes no --reason, --limit or --dry-run (without --confirm-retry it sends nothing)',
+    );
+  if (command !== 'replay' && args.values['dry-run'])
+    throw new OpsError('usage', `${command} takes no --dry-run (it moves nothing already)`);
+  if (args.values.reason !== undefined && args.values.reason.trim() === '')
+    throw new OpsError('usage', '--reason must not be empty (leave it out for every dead letter)');
 }
 
 async function status(args: Args, target: Target, io: Io, json: boolean): Promise<number> {
@@ -115,7 +140,11 @@ async function status(args: Args, target: Target, io: Io, json: boolean): Promis
     else io.err(message);
     return EXIT_CODE['not-found'];
   }
-  io.out(json ? JSON.stringify({ found: true, chains }, null, 2) : chains.map((chain) => renderChain(chain, io.now())).join('\n\n'));
+  io.out(
+    json
+      ? JSON.stringify({ found: true, chains }, null, 2)
+      : chains.map((chain) => renderChain(chain, io.now())).join('\n\n'),
+  );
   return 0;
 }
 
@@ -125,7 +154,10 @@ const FILTERED_PEEK = 1_000;
 /** Up to `limit` dead letters matching `reason` (all without one), read without consuming them. */
 async function matching(target: Target, io: Io, reason: string | undefined, limit: number) {
   const messages = await peek(target.sqs, target.dlqUrl, reason === undefined ? limit : Math.max(limit, FILTERED_PEEK));
-  return messages.map((m) => describeDeadLetter(m, io.now())).filter((row) => matchesReason(row, reason)).slice(0, limit);
+  return messages
+    .map((m) => describeDeadLetter(m, io.now()))
+    .filter((row) => matchesReason(row, reason))
+    .slice(0, limit);
 }
 
 const matchingText = (reason: string | undefined) => (reason === undefined ? '' : ` matching "${reason}"`);
@@ -133,10 +165,28 @@ const matchingText = (reason: string | undefined) => (reason === undefined ? '' 
 async function deadLetters(args: Args, target: Target, io: Io, json: boolean): Promise<number> {
   const limit = positiveInteger(args.values.limit, '--limit', 20);
   const reason = args.values.reason;
-  const [rows, depth] = await Promise.all([matching(target, io, reason, limit), approximateDepth(target.sqs, target.dlqUrl)]);
-  if (json) io.out(JSON.stringify({ queue: target.dlqUrl, approximate_depth: depth, reason: reason ?? null, messages: rows }, null, 2));
-  else if (rows.length === 0) io.err(reason === undefined ? `the dead-letter queue is empty (${target.dlqUrl})` : `no dead letter${matchingText(reason)} among about ${depth} on ${target.dlqUrl}`);
-  else io.out(`${renderDeadLetters(rows)}\n\n${rows.length}${matchingText(reason)} shown of about ${Math.max(depth, rows.length)} on ${target.dlqUrl} (none consumed)`);
+  const [rows, depth] = await Promise.all([
+    matching(target, io, reason, limit),
+    approximateDepth(target.sqs, target.dlqUrl),
+  ]);
+  if (json)
+    io.out(
+      JSON.stringify(
+        { queue: target.dlqUrl, approximate_depth: depth, reason: reason ?? null, messages: rows },
+        null,
+        2,
+      ),
+    );
+  else if (rows.length === 0)
+    io.err(
+      reason === undefined
+        ? `the dead-letter queue is empty (${target.dlqUrl})`
+        : `no dead letter${matchingText(reason)} among about ${depth} on ${target.dlqUrl}`,
+    );
+  else
+    io.out(
+      `${renderDeadLetters(rows)}\n\n${rows.length}${matchingText(reason)} shown of about ${Math.max(depth, rows.length)} on ${target.dlqUrl} (none consumed)`,
+    );
   return rows.length === 0 ? EXIT_CODE['not-found'] : 0;
 }
 
@@ -144,10 +194,19 @@ async function deadLetters(args: Args, target: Target, io: Io, json: boolean): P
 async function replayPreview(args: Args, target: Target, io: Io, json: boolean): Promise<number> {
   const reason = args.values.reason;
   const rows = await matching(target, io, reason, positiveInteger(args.values.limit, '--limit', FILTERED_PEEK));
-  if (json) io.out(JSON.stringify({ dry_run: true, would_move: rows.length, to: target.queueUrl, reason: reason ?? null, messages: rows }, null, 2));
+  if (json)
+    io.out(
+      JSON.stringify(
+        { dry_run: true, would_move: rows.length, to: target.queueUrl, reason: reason ?? null, messages: rows },
+        null,
+        2,
+      ),
+    );
   else {
     if (rows.length > 0) io.out(`${renderDeadLetters(rows)}\n`);
-    io.out(`dry run: would move ${rows.length} dead letter${rows.length === 1 ? '' : 's'}${matchingText(reason)} to ${target.queueUrl}; nothing moved`);
+    io.out(
+      `dry run: would move ${rows.length} dead letter${rows.length === 1 ? '' : 's'}${matchingText(reason)} to ${target.queueUrl}; nothing moved`,
+    );
   }
   return rows.length === 0 ? EXIT_CODE['not-found'] : 0;
 }
@@ -156,12 +215,34 @@ async function replayCommand(args: Args, target: Target, io: Io, json: boolean):
   if (args.values['dry-run']) return replayPreview(args, target, io, json);
   const limit = positiveInteger(args.values.limit, '--limit', 100_000);
   const reason = args.values.reason;
-  const result = await replay(target.sqs, target.dlqUrl, target.queueUrl, (m) => matchesReason(describeDeadLetter(m, io.now()), reason), limit);
+  const result = await replay(
+    target.sqs,
+    target.dlqUrl,
+    target.queueUrl,
+    (m) => matchesReason(describeDeadLetter(m, io.now()), reason),
+    limit,
+  );
   const moved = result.moved.map((m) => describeDeadLetter(m, io.now()));
-  if (json) io.out(JSON.stringify({ moved: moved.length, to: target.queueUrl, reason: reason ?? null, left_on_dlq: result.left, failed: result.failed, messages: moved }, null, 2));
+  if (json)
+    io.out(
+      JSON.stringify(
+        {
+          moved: moved.length,
+          to: target.queueUrl,
+          reason: reason ?? null,
+          left_on_dlq: result.left,
+          failed: result.failed,
+          messages: moved,
+        },
+        null,
+        2,
+      ),
+    );
   else {
     if (moved.length > 0) io.out(`${renderDeadLetters(moved)}\n`);
-    io.out(`moved ${moved.length} dead letter${moved.length === 1 ? '' : 's'}${matchingText(reason)} to ${target.queueUrl}; ${result.left} left on the DLQ`);
+    io.out(
+      `moved ${moved.length} dead letter${moved.length === 1 ? '' : 's'}${matchingText(reason)} to ${target.queueUrl}; ${result.left} left on the DLQ`,
+    );
     for (const f of result.failed) io.err(`not moved: ${f.message_id}: ${f.error}`);
   }
   if (result.failed.length > 0) return EXIT_CODE.aws;
@@ -171,8 +252,20 @@ async function replayCommand(args: Args, target: Target, io: Io, json: boolean):
 /** Settles which reading of Workspace's retry holds (ops/reading-check.ts): needs Workspace's keys, not the stack. */
 async function readingCommand(args: Args, io: Io, json: boolean): Promise<number> {
   const [, projectId = '', recordId = ''] = args.positionals;
-  const access = await workspaceAccess({ local: args.values.local, envFile: envFileOf(args), secretId: args.values['secret-id'], workspaceRegion: args.values['workspace-region'], workspaceEndpoint: args.values['workspace-endpoint'] });
-  const probe = { workspace: access.workspace, project: { projectId, region: access.region }, credentials: await access.credentialsFor(projectId), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)), waitMs: 30_000 };
+  const access = await workspaceAccess({
+    local: args.values.local,
+    envFile: envFileOf(args),
+    secretId: args.values['secret-id'],
+    workspaceRegion: args.values['workspace-region'],
+    workspaceEndpoint: args.values['workspace-endpoint'],
+  });
+  const probe = {
+    workspace: access.workspace,
+    project: { projectId, region: access.region },
+    credentials: await access.credentialsFor(projectId),
+    sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    waitMs: 30_000,
+  };
   const report = await checkReading(probe, recordId, args.values['confirm-retry']);
   io.out(json ? JSON.stringify(report, null, 2) : renderReadingReport(report));
   return report.retried && report.verdict === 'undetermined' ? EXIT_CODE['not-found'] : 0;
@@ -196,9 +289,11 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     }
     if (args.values.help) return (io.out(USAGE), 0);
     const command = args.positionals[0];
-    if (!command || !(command in COMMANDS)) throw new OpsError('usage', command ? `unknown command "${command}"` : 'no command given');
+    if (!command || !(command in COMMANDS))
+      throw new OpsError('usage', command ? `unknown command "${command}"` : 'no command given');
     checkUsage(command, args);
-    if (command === 'reading') return await readingCommand(args, io, json).catch((error) => Promise.reject(classifyFailure(error, 'Workspace')));
+    if (command === 'reading')
+      return await readingCommand(args, io, json).catch((error) => Promise.reject(classifyFailure(error, 'Workspace')));
     const resolved = await resolveTarget({
       local: args.values.local,
       envFile: envFileOf(args),
@@ -210,7 +305,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       table: args.values.table,
     }).catch((error) => Promise.reject(classifyFailure(error, 'CloudFormation')));
     target = resolved;
-    return await COMMANDS[command as Exclude<keyof typeof COMMANDS, 'reading'>](args, resolved, io, json).catch((error) => Promise.reject(classifyFailure(error, 'the stack')));
+    return await COMMANDS[command as Exclude<keyof typeof COMMANDS, 'reading'>](args, resolved, io, json).catch(
+      (error) => Promise.reject(classifyFailure(error, 'the stack')),
+    );
   } catch (error) {
     const failure = classifyFailure(error, 'the stack');
     if (json) io.out(JSON.stringify({ error: failure.kind, message: failure.message }));

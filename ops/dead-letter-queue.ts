@@ -2,10 +2,10 @@ import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
   type Message,
   type MessageAttributeValue,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { QueueSender } from '../lib/platform/queue-sender.js';
@@ -30,7 +30,9 @@ const receive = (sqs: SQSClient, queueUrl: string, visibilityTimeout: number) =>
     .then((answer) => answer.Messages ?? []);
 
 export async function approximateDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const { Attributes: a = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  const { Attributes: a = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+  );
   return Number(a.ApproximateNumberOfMessages ?? 0);
 }
 
@@ -43,7 +45,8 @@ export async function peek(sqs: SQSClient, queueUrl: string, limit: number): Pro
   const seen = new Map<string, Message>();
   for (let round = 0, idle = 0; seen.size < limit && idle < 3 && round < Math.ceil(limit / 10) + 5; round++) {
     const before = seen.size;
-    for (const message of await receive(sqs, queueUrl, 0)) if (message.MessageId && !seen.has(message.MessageId)) seen.set(message.MessageId, message);
+    for (const message of await receive(sqs, queueUrl, 0))
+      if (message.MessageId && !seen.has(message.MessageId)) seen.set(message.MessageId, message);
     idle = seen.size === before ? idle + 1 : 0;
   }
   return [...seen.values()].slice(0, limit);
@@ -53,7 +56,10 @@ export async function peek(sqs: SQSClient, queueUrl: string, limit: number): Pro
 export function sendableAttributes(attributes: Message['MessageAttributes']): Record<string, MessageAttributeValue> {
   const copy: Record<string, MessageAttributeValue> = {};
   for (const [name, value] of Object.entries(attributes ?? {})) {
-    copy[name] = value.BinaryValue !== undefined ? { DataType: value.DataType, BinaryValue: value.BinaryValue } : { DataType: value.DataType, StringValue: value.StringValue };
+    copy[name] =
+      value.BinaryValue !== undefined
+        ? { DataType: value.DataType, BinaryValue: value.BinaryValue }
+        : { DataType: value.DataType, StringValue: value.StringValue };
   }
   return copy;
 }
@@ -75,27 +81,58 @@ const HOLD_SECONDS = 120;
  * Messages passed by are held invisible during the run, so each is read once,
  * and made visible again at the end.
  */
-export async function replay(sqs: SQSClient, dlqUrl: string, queueUrl: string, select: (message: Message) => boolean, limit: number): Promise<ReplayResult> {
-  const sender = new QueueSender({ sendMessageBatch: (input) => sqs.send(new SendMessageBatchCommand(input)) }, queueUrl);
+export async function replay(
+  sqs: SQSClient,
+  dlqUrl: string,
+  queueUrl: string,
+  select: (message: Message) => boolean,
+  limit: number,
+): Promise<ReplayResult> {
+  const sender = new QueueSender(
+    { sendMessageBatch: (input) => sqs.send(new SendMessageBatchCommand(input)) },
+    queueUrl,
+  );
   const moved: Message[] = [];
   const failed: Array<{ message_id: string; error: string }> = [];
   const passed = new Map<string, string>();
   try {
     while (moved.length + failed.length < limit) {
-      const batch = (await receive(sqs, dlqUrl, HOLD_SECONDS)).filter((m) => m.MessageId && m.ReceiptHandle && !passed.has(m.MessageId));
+      const batch = (await receive(sqs, dlqUrl, HOLD_SECONDS)).filter(
+        (m) => m.MessageId && m.ReceiptHandle && !passed.has(m.MessageId),
+      );
       if (batch.length === 0) break;
       const chosen: Message[] = [];
       for (const message of batch) {
         if (select(message) && moved.length + failed.length + chosen.length < limit) chosen.push(message);
         else passed.set(message.MessageId!, message.ReceiptHandle!);
       }
-      const rejected = await sender.sendAll(chosen.map((m) => ({ key: m.MessageId!, body: m.Body ?? '', attributes: sendableAttributes(m.MessageAttributes) })));
+      const rejected = await sender.sendAll(
+        chosen.map((m) => ({
+          key: m.MessageId!,
+          body: m.Body ?? '',
+          attributes: sendableAttributes(m.MessageAttributes),
+        })),
+      );
       const sent = chosen.filter((m) => !rejected.has(m.MessageId!));
-      for (const m of chosen) if (rejected.has(m.MessageId!)) { failed.push({ message_id: m.MessageId!, error: rejected.get(m.MessageId!)! }); passed.set(m.MessageId!, m.ReceiptHandle!); }
+      for (const m of chosen)
+        if (rejected.has(m.MessageId!)) {
+          failed.push({ message_id: m.MessageId!, error: rejected.get(m.MessageId!)! });
+          passed.set(m.MessageId!, m.ReceiptHandle!);
+        }
       if (sent.length > 0) {
-        const deleted = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: dlqUrl, Entries: sent.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
-        // A copy is on the failure queue either way; one the DLQ kept would be replayed again, which the ledger answers as a duplicate.
-        for (const f of deleted.Failed ?? []) failed.push({ message_id: sent[Number(f.Id)]!.MessageId!, error: `sent, but not deleted from the DLQ: ${f.Code ?? ''} ${f.Message ?? ''}`.trim() });
+        const deleted = await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: dlqUrl,
+            Entries: sent.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+          }),
+        );
+        // A copy is on the failure queue either way; one the DLQ kept would be replayed again, which the ledger answers
+        // as a duplicate.
+        for (const f of deleted.Failed ?? [])
+          failed.push({
+            message_id: sent[Number(f.Id)]!.MessageId!,
+            error: `sent, but not deleted from the DLQ: ${f.Code ?? ''} ${f.Message ?? ''}`.trim(),
+          });
       }
       moved.push(...sent);
     }
@@ -108,6 +145,13 @@ export async function replay(sqs: SQSClient, dlqUrl: string, queueUrl: string, s
 async function release(sqs: SQSClient, queueUrl: string, receipts: string[]): Promise<void> {
   for (let i = 0; i < receipts.length; i += 10) {
     const chunk = receipts.slice(i, i + 10);
-    await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: chunk.map((handle, j) => ({ Id: String(j), ReceiptHandle: handle, VisibilityTimeout: 0 })) })).catch(() => undefined);
+    await sqs
+      .send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: chunk.map((handle, j) => ({ Id: String(j), ReceiptHandle: handle, VisibilityTimeout: 0 })),
+        }),
+      )
+      .catch(() => undefined);
   }
 }

@@ -1,6 +1,6 @@
-import { DEAD_LETTER_ATTRIBUTES, readTime } from '../lib/pipeline/message-attributes.js';
 import type { Message } from '@aws-sdk/client-sqs';
 import { normaliseBody } from '../lib/events/normalise.js';
+import { DEAD_LETTER_ATTRIBUTES, readTime } from '../lib/pipeline/message-attributes.js';
 import { renderTable } from '../local/table.js';
 
 /**
@@ -17,7 +17,9 @@ export const REDRIVE_REASON = 'no reason attribute: moved by the queue redrive p
 export interface DeadLetterRow {
   readonly message_id: string;
   /** `record#<id>` or `task#<id>` with its project, when the body is a failure event this code can read. */
-  readonly failure?: { readonly project_id: string; readonly record_id?: string | undefined; readonly task_id?: string | undefined } | undefined;
+  readonly failure?:
+    | { readonly project_id: string; readonly record_id?: string | undefined; readonly task_id?: string | undefined }
+    | undefined;
   readonly reason: string;
   readonly error_code?: string | undefined;
   readonly attempts?: number | undefined;
@@ -43,7 +45,9 @@ export function describeDeadLetter(message: Message, now: number): DeadLetterRow
   const since = readTime(decidedAt) ?? sentAt;
   return {
     message_id: message.MessageId ?? '',
-    failure: parsed.ok ? { project_id: parsed.failure.projectId, record_id: parsed.failure.recordId, task_id: parsed.failure.taskId } : undefined,
+    failure: parsed.ok
+      ? { project_id: parsed.failure.projectId, record_id: parsed.failure.recordId, task_id: parsed.failure.taskId }
+      : undefined,
     reason: attribute(message, NAMES.reason) ?? REDRIVE_REASON,
     error_code: attribute(message, NAMES.errorCode),
     attempts: Number.isFinite(attempts) && attribute(message, NAMES.attempts) !== undefined ? attempts : undefined,
@@ -62,27 +66,41 @@ function cutBody(message: Message): DeadLetterRow['body_cut'] {
   return Number.isFinite(bytes) && sha256 !== undefined ? { original_bytes: bytes, sha256 } : undefined;
 }
 
-/** Whether a dead letter is one `replay --reason R` should move: R found in its reason, rule id or error code (any case). */
+/**
+ * Whether a dead letter is one `replay --reason R` should move: R found in its reason, rule id or error code (any
+ * case).
+ */
 export function matchesReason(row: DeadLetterRow, wanted: string | undefined): boolean {
   if (wanted === undefined) return true;
   const needle = wanted.toLowerCase();
-  return [row.reason, row.rule_id, row.error_code].some((field) => field !== undefined && field.toLowerCase().includes(needle));
+  return [row.reason, row.rule_id, row.error_code].some(
+    (field) => field !== undefined && field.toLowerCase().includes(needle),
+  );
 }
 
 /** 90 -> "1m 30s", 7500 -> "2h 5m", 200000 -> "2d 7h". */
 export function formatAge(seconds: number | undefined): string {
   if (seconds === undefined) return '';
-  const units: Array<[string, number]> = [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]];
+  const units: Array<[string, number]> = [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ];
   const first = units.findIndex(([, size]) => seconds >= size);
   if (first < 0) return '0s';
   return units
     .slice(first, first + 2)
-    .map(([unit, size], i) => `${i === 0 ? Math.floor(seconds / size) : Math.floor((seconds % units[first]![1]) / size)}${unit}`)
+    .map(
+      ([unit, size], i) =>
+        `${i === 0 ? Math.floor(seconds / size) : Math.floor((seconds % units[first]![1]) / size)}${unit}`,
+    )
     .join(' ');
 }
 
 export function failureLabel(row: DeadLetterRow): string {
-  if (!row.failure) return row.body_cut ? `(body cut: first of ${row.body_cut.original_bytes} bytes)` : '(unreadable body)';
+  if (!row.failure)
+    return row.body_cut ? `(body cut: first of ${row.body_cut.original_bytes} bytes)` : '(unreadable body)';
   const id = row.failure.record_id ? `record#${row.failure.record_id}` : `task#${row.failure.task_id ?? '?'}`;
   return `${row.failure.project_id.slice(0, 8)}… ${id}`;
 }

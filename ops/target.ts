@@ -43,7 +43,10 @@ export function parseEnvFile(text: string): Record<string, string> {
 
 async function localTarget(options: TargetOptions): Promise<Target> {
   const text = await readFile(options.envFile, 'utf8').catch(() => {
-    throw new OpsError('setup', `no local stack: ${options.envFile} not found (start one with \`npm run stack\` in another terminal)`);
+    throw new OpsError(
+      'setup',
+      `no local stack: ${options.envFile} not found (start one with \`npm run stack\` in another terminal)`,
+    );
   });
   const env = parseEnvFile(text);
   const need = (name: string) => {
@@ -70,12 +73,16 @@ async function stackOutputs(stackName: string, region: string | undefined): Prom
   try {
     const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
     const outputs: Record<string, string> = {};
-    for (const output of Stacks[0]?.Outputs ?? []) if (output.OutputKey && output.OutputValue) outputs[output.OutputKey] = output.OutputValue;
+    for (const output of Stacks[0]?.Outputs ?? [])
+      if (output.OutputKey && output.OutputValue) outputs[output.OutputKey] = output.OutputValue;
     return outputs;
   } catch (error) {
     const e = error as Error;
     if (e.name === 'ValidationError' && /does not exist/.test(e.message)) {
-      throw new OpsError('setup', `stack ${stackName} not found in ${await cloudformation.config.region().catch(() => 'the default region')}: deploy it, or pass --stage/--stack/--region (or --local)`);
+      throw new OpsError(
+        'setup',
+        `stack ${stackName} not found in ${await cloudformation.config.region().catch(() => 'the default region')}: deploy it, or pass --stage/--stack/--region (or --local)`,
+      );
     }
     throw e;
   } finally {
@@ -91,7 +98,11 @@ export async function resolveTarget(options: TargetOptions): Promise<Target> {
   const outputs = complete ? {} : await stackOutputs(stackName, options.region);
   const pick = (key: keyof typeof OUTPUTS) => {
     const value = given[key] ?? outputs[OUTPUTS[key]];
-    if (!value) throw new OpsError('setup', `stack ${stackName} has no output ${OUTPUTS[key]} (deployed from an older serverless.yml?): deploy again, or pass it as a flag`);
+    if (!value)
+      throw new OpsError(
+        'setup',
+        `stack ${stackName} has no output ${OUTPUTS[key]} (deployed from an older serverless.yml?): deploy again, or pass it as a flag`,
+      );
     return value;
   };
   const region = options.region;

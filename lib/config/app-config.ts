@@ -1,7 +1,7 @@
-import { ConfigError, excerpt, flag, readEnv, required, url, wholeNumber, type Env } from '../platform/env-schema.js';
+import { ConfigError, type Env, excerpt, flag, readEnv, required, url, wholeNumber } from '../platform/env-schema.js';
 import * as z from '../platform/zod.js';
-import { parseEndpointOverrides, validateRegion, type EndpointOverrides } from '../workspace/endpoints.js';
 import { loadPolicy, type RetryPolicy } from '../policy/policy-config.js';
+import { type EndpointOverrides, parseEndpointOverrides, validateRegion } from '../workspace/endpoints.js';
 
 /**
  * The function's configuration, read from the environment once at cold start.
@@ -19,7 +19,10 @@ export interface AppConfig {
   readonly sourceQueueUrl: string;
   readonly ledgerTable: string;
   readonly ledgerTtlDays: number;
-  /** How long a claim holds: at least the worst-case call time plus the ledger's writes (derived, see leaseFloorSeconds). */
+  /**
+   * How long a claim holds: at least the worst-case call time plus the ledger's writes (derived, see
+   * leaseFloorSeconds).
+   */
   readonly leaseSeconds: number;
   /** The longest one retry call can take, every in-call retry and the 401 path included, in ms. */
   readonly worstCaseCallMs: number;
@@ -29,7 +32,10 @@ export interface AppConfig {
   readonly policy: RetryPolicy;
   /** Global dry run: decide and describe, call nothing. RETRY_POLICY's dry_run or DRY_RUN. */
   readonly dryRun: boolean;
-  /** Kill switch: false defers every failure without calling Workspace. RETRIES_ENABLED, or per invocation the SSM parameter below (lib/config/kill-switch.ts). */
+  /**
+   * Kill switch: false defers every failure without calling Workspace. RETRIES_ENABLED, or per invocation the SSM
+   * parameter below (lib/config/kill-switch.ts).
+   */
   readonly retriesEnabled: boolean;
   /** The SSM parameter that holds the kill switch when deployed; undefined: RETRIES_ENABLED alone. */
   readonly retriesEnabledParameter?: string | undefined;
@@ -66,7 +72,12 @@ const appEnv = z.object({
   DRY_RUN: z._default(flag(), false),
   RETRIES_ENABLED: z._default(flag(), true),
   RETRIES_ENABLED_PARAMETER: z.optional(
-    z.string().check(z.regex(SSM_PARAMETER_NAME, { error: (issue) => `must be an SSM parameter name (letters, digits, "_", ".", "-", "/" and a leading "/" for a path), got ${excerpt(issue.input)}` })),
+    z.string().check(
+      z.regex(SSM_PARAMETER_NAME, {
+        error: (issue) =>
+          `must be an SSM parameter name (letters, digits, "_", ".", "-", "/" and a leading "/" for a path), got ${excerpt(issue.input)}`,
+      }),
+    ),
   ),
   RETRIES_ENABLED_MAX_AGE_SECONDS: z._default(wholeNumber(0, 300), 30),
   WORKSPACE_TIMEOUT_MS: z._default(wholeNumber(100, 60_000), 3_000),

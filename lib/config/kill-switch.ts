@@ -1,6 +1,6 @@
 import { excerpt } from '../platform/env-schema.js';
-import { SsmParameterProvider } from '../platform/ssm-provider.js';
 import { logger, reportConfigurationError } from '../platform/observability.js';
+import { SsmParameterProvider } from '../platform/ssm-provider.js';
 
 /**
  * The kill switch, where an operator can turn it without a redeploy: an SSM
@@ -41,7 +41,8 @@ export function parseSwitch(value: string | undefined): boolean | undefined {
 function ssmReader(): (name: string, maxAgeSeconds: number) => Promise<string | undefined> {
   let provider: SsmParameterProvider | undefined;
   // AWS_ENDPOINT_URL_SSM points it at the local stack's stand-in, as it pointed the SDK's client.
-  return (name, maxAge) => (provider ??= new SsmParameterProvider()).get(name, { maxAge }) as Promise<string | undefined>;
+  return (name, maxAge) =>
+    (provider ??= new SsmParameterProvider()).get(name, { maxAge }) as Promise<string | undefined>;
 }
 
 /** What went wrong, by the SDK error's name (Powertools wraps it), never a value. */
@@ -62,15 +63,25 @@ export function killSwitch(options: KillSwitchOptions): KillSwitch {
         raw = await read(name, options.maxAgeSeconds);
       } catch (error) {
         if (lastKnown !== undefined) {
-          logger.warn('kill switch unreadable: this container keeps the value it last read', { parameter: name, retriesEnabled: lastKnown, error: cause(error) });
+          logger.warn('kill switch unreadable: this container keeps the value it last read', {
+            parameter: name,
+            retriesEnabled: lastKnown,
+            error: cause(error),
+          });
           return lastKnown;
         }
-        reportConfigurationError('kill switch unreadable: retries are held (every failure deferred) until it can be read', `SSM parameter ${name} could not be read (${cause(error)})`);
+        reportConfigurationError(
+          'kill switch unreadable: retries are held (every failure deferred) until it can be read',
+          `SSM parameter ${name} could not be read (${cause(error)})`,
+        );
         return false;
       }
       const value = parseSwitch(raw);
       if (value === undefined) {
-        reportConfigurationError('kill switch unreadable: retries are held (every failure deferred) until it says true or false', `SSM parameter ${name} must be true or false, got ${excerpt(raw)}`);
+        reportConfigurationError(
+          'kill switch unreadable: retries are held (every failure deferred) until it says true or false',
+          `SSM parameter ${name} must be true or false, got ${excerpt(raw)}`,
+        );
         return false;
       }
       lastKnown = value;

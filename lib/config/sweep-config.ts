@@ -1,7 +1,7 @@
-import { validateRegion, type EndpointOverrides } from '../workspace/endpoints.js';
 import { SAFE_ID } from '../events/identifiers.js';
-import { ConfigError, jsonValue, readEnv, wholeNumber, type Env } from '../platform/env-schema.js';
+import { ConfigError, type Env, jsonValue, readEnv, wholeNumber } from '../platform/env-schema.js';
 import * as z from '../platform/zod.js';
+import { type EndpointOverrides, validateRegion } from '../workspace/endpoints.js';
 import { worstCaseCallMs } from './app-config.js';
 
 /** What the scheduled sweep looks at, from SWEEP_PROJECTS and friends, validated at cold start. */
@@ -9,7 +9,10 @@ export interface SweepConfig {
   readonly projects: ReadonlyArray<{ readonly projectId: string; readonly region?: string | undefined }>;
   /** The first sweep of a project looks back this far. */
   readonly lookbackMinutes: number;
-  /** Each window starts this long before the last watermark, so records that failed late are still seen (the ledger drops the repeats). */
+  /**
+   * Each window starts this long before the last watermark, so records that failed late are still seen (the ledger
+   * drops the repeats).
+   */
   readonly overlapMinutes: number;
   /** Stop this long before the function's time runs out. */
   readonly safetyMarginMs: number;
@@ -18,7 +21,13 @@ export interface SweepConfig {
 const sweepEnv = z.object({
   SWEEP_PROJECTS: jsonValue(
     z
-      .array(z.strictObject({ project_id: z.string().check(z.regex(SAFE_ID, 'must be a safe id')), region: z.optional(z.string()) }), { error: 'must be a JSON list of {"project_id","region"?}' })
+      .array(
+        z.strictObject({
+          project_id: z.string().check(z.regex(SAFE_ID, 'must be a safe id')),
+          region: z.optional(z.string()),
+        }),
+        { error: 'must be a JSON list of {"project_id","region"?}' },
+      )
       .check(z.maxLength(100, 'must list at most 100 projects')),
     'is required: a JSON list of {"project_id","region"?}',
   ),
@@ -35,7 +44,11 @@ export const SWEEP_VARIABLES: readonly string[] = Object.keys(sweepEnv.shape);
  * starts a record with less than that plus the ledger's writes left, whatever
  * SWEEP_SAFETY_SECONDS says (a call cut off mid-way is a holder that died).
  */
-export function loadSweepConfig(env: Env, endpoints: EndpointOverrides, worstCaseMs = worstCaseCallMs(3_000, 1)): SweepConfig {
+export function loadSweepConfig(
+  env: Env,
+  endpoints: EndpointOverrides,
+  worstCaseMs = worstCaseCallMs(3_000, 1),
+): SweepConfig {
   const vars = readEnv(sweepEnv, env);
   vars.SWEEP_PROJECTS.forEach((p, i) => {
     const problem = p.region === undefined ? undefined : validateRegion(p.region, endpoints);

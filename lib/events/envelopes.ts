@@ -1,4 +1,4 @@
-import { type JsonObject, parseJson, PoisonPill } from './safe-json.js';
+import { type JsonObject, PoisonPill, parseJson } from './safe-json.js';
 
 /**
  * The envelopes the queue accepts around a failure event, one entry each
@@ -26,7 +26,8 @@ export interface Envelope {
 
 export type EnvelopeName = Envelope['name'];
 
-const text = (value: JsonObject, key: string): string | undefined => (typeof value[key] === 'string' ? (value[key] as string) : undefined);
+const text = (value: JsonObject, key: string): string | undefined =>
+  typeof value[key] === 'string' ? (value[key] as string) : undefined;
 
 /** An SNS notification delivered without raw message delivery: the failure is the JSON text of `Message`. */
 const snsNotification: Envelope = {
@@ -34,7 +35,8 @@ const snsNotification: Envelope = {
   recognises: (value) => value['Type'] === 'Notification' && 'Message' in value,
   idOf: (value) => text(value, 'MessageId'),
   open: (value, path) => {
-    if (typeof value['Message'] !== 'string') throw new PoisonPill(`${path}.Message: must be a string (SNS notification)`);
+    if (typeof value['Message'] !== 'string')
+      throw new PoisonPill(`${path}.Message: must be a string (SNS notification)`);
     const inner = `${path}.Message`;
     return { content: parseJson(value['Message'], inner), path: inner };
   },

@@ -14,7 +14,10 @@ export interface ScriptFailure {
   readonly resourceId?: string | undefined;
   /** When the execution failed (epoch ms), when the event says. */
   readonly failedAt?: number | undefined;
-  /** When the run started (Workspace's `start_time`, epoch ms), when the event says: with the record, the run's identity. */
+  /**
+   * When the run started (Workspace's `start_time`, epoch ms), when the event says: with the record, the run's
+   * identity.
+   */
   readonly startedAt?: number | undefined;
   /** When the run ended (Workspace's `end_time`, epoch ms), when the event carries Workspace's record. */
   readonly endedAt?: number | undefined;
@@ -29,7 +32,9 @@ export interface ScriptFailure {
  * (one desktop's run), else project plus task id.
  */
 export function failureKey(failure: Pick<ScriptFailure, 'projectId' | 'recordId' | 'taskId'>): string {
-  return failure.recordId !== undefined ? `${failure.projectId}#record#${failure.recordId}` : `${failure.projectId}#task#${failure.taskId}`;
+  return failure.recordId !== undefined
+    ? `${failure.projectId}#record#${failure.recordId}`
+    : `${failure.projectId}#task#${failure.taskId}`;
 }
 
 /** What the retry API is called with: the record when known (one desktop), else the task. */
@@ -39,5 +44,7 @@ export function retryTargetOf(failure: ScriptFailure): { recordId: string } | { 
 
 /** A short human label: `project/record r1` or `project/task t1`. */
 export function describeFailure(failure: Pick<ScriptFailure, 'projectId' | 'recordId' | 'taskId'>): string {
-  return failure.recordId !== undefined ? `${failure.projectId}/record ${failure.recordId}` : `${failure.projectId}/task ${failure.taskId}`;
+  return failure.recordId !== undefined
+    ? `${failure.projectId}/record ${failure.recordId}`
+    : `${failure.projectId}/task ${failure.taskId}`;
 }

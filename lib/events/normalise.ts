@@ -1,7 +1,7 @@
-import type { ScriptFailure } from './failure.js';
 import { envelopeOf } from './envelopes.js';
+import type { ScriptFailure } from './failure.js';
 import { payloadOf } from './payloads.js';
-import { isJsonObject, type JsonObject, parseJson, PoisonPill } from './safe-json.js';
+import { isJsonObject, type JsonObject, PoisonPill, parseJson } from './safe-json.js';
 
 /**
  * Turns a message body into one ScriptFailure, whatever shape the user has:
@@ -12,7 +12,9 @@ import { isJsonObject, type JsonObject, parseJson, PoisonPill } from './safe-jso
  * value is `null` is absent (a timed-out run reports `result_code: null`).
  */
 
-export type Normalised = { readonly ok: true; readonly failure: ScriptFailure } | { readonly ok: false; readonly error: string };
+export type Normalised =
+  | { readonly ok: true; readonly failure: ScriptFailure }
+  | { readonly ok: false; readonly error: string };
 
 export interface NormaliseOptions {
   /** Why a region cannot be used, or undefined when it can (from configuration). */
@@ -60,7 +62,11 @@ function toFailure(unwrapped: Unwrapped, options: NormaliseOptions): ScriptFailu
   if (routing) throw new PoisonPill(`${path}.${routing}: events cannot choose where a request goes`);
   const kind = payloadOf(payload);
   const named = kind.read(payload, path);
-  const failure: ScriptFailure = { ...named, eventId: named.eventId ?? envelopeId, shape: [...shapes, kind.name].join('>') };
+  const failure: ScriptFailure = {
+    ...named,
+    eventId: named.eventId ?? envelopeId,
+    shape: [...shapes, kind.name].join('>'),
+  };
   if (failure.region !== undefined) {
     const problem = options.checkRegion(failure.region);
     if (problem) throw new PoisonPill(`${path}.region: ${problem}`);

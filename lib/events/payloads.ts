@@ -1,8 +1,8 @@
+import * as z from '../platform/zod.js';
 import type { ScriptFailure } from './failure.js';
 import { safeIdSchema } from './identifiers.js';
 import { isJsonObject, type JsonObject, PoisonPill } from './safe-json.js';
 import { parseWorkspaceTime } from './workspace-time.js';
-import * as z from '../platform/zod.js';
 
 /**
  * The payloads the queue accepts once every envelope (envelopes.ts) is off,
@@ -35,11 +35,19 @@ const timestamp = z.pipe(
   z.transform((value: string | number, ctx) => {
     const ms = typeof value === 'number' ? value : parseWorkspaceTime(value);
     if (ms === undefined || !Number.isFinite(ms)) {
-      ctx.issues.push({ code: 'custom', input: value, message: 'must be a time like 2021-10-01T12:00:00Z (without a zone: UTC) or epoch milliseconds' });
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: 'must be a time like 2021-10-01T12:00:00Z (without a zone: UTC) or epoch milliseconds',
+      });
       return z.NEVER;
     }
     if (ms < EARLIEST_MS || ms >= LATEST_MS) {
-      ctx.issues.push({ code: 'custom', input: value, message: `must be a time between 2000 and 2100 (epoch milliseconds, not seconds or nanoseconds), got ${String(value).slice(0, 32)}` });
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: `must be a time between 2000 and 2100 (epoch milliseconds, not seconds or nanoseconds), got ${String(value).slice(0, 32)}`,
+      });
       return z.NEVER;
     }
     return ms;
@@ -78,7 +86,10 @@ function zodProblem(path: string, payload: JsonObject, error: z.core.$ZodError):
   const issue = error.issues[0]!;
   const field = issue.path.length ? `${path}.${issue.path.join('.')}` : path;
   if (issue.code !== 'invalid_type') return `${field}: ${issue.message}`;
-  const value = issue.path.reduce<unknown>((node, key) => (isJsonObject(node) ? node[String(key)] : undefined), payload);
+  const value = issue.path.reduce<unknown>(
+    (node, key) => (isJsonObject(node) ? node[String(key)] : undefined),
+    payload,
+  );
   if (value === undefined) return `${field}: is required`;
   return `${field}: must be a ${issue.expected}, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`;
 }
@@ -89,30 +100,55 @@ function parsed<T>(schema: z.ZodMiniType<T>, payload: JsonObject, path: string):
   return result.data;
 }
 
-/** Workspace's execution record (as its list API returns it) plus `project_id`: it has an `id` and names no record or task otherwise. */
+/**
+ * Workspace's execution record (as its list API returns it) plus `project_id`: it has an `id` and names no record or
+ * task otherwise.
+ */
 const executionRecord: Payload = {
   name: 'record',
   recognises: (payload) => !('record_id' in payload) && !('task_id' in payload) && 'id' in payload,
   read: (payload, path) => {
     const r = parsed(recordSchema, payload, path);
     return {
-      projectId: r.project_id, region: r.region, recordId: r.id, taskId: r.script_task_id, status: r.status, resultCode: r.result_code,
-      reason: r.reason, scriptId: r.script_id, resourceId: r.resource_id, failedAt: r.end_time ?? r.start_time, startedAt: r.start_time, endedAt: r.end_time,
+      projectId: r.project_id,
+      region: r.region,
+      recordId: r.id,
+      taskId: r.script_task_id,
+      status: r.status,
+      resultCode: r.result_code,
+      reason: r.reason,
+      scriptId: r.script_id,
+      resourceId: r.resource_id,
+      failedAt: r.end_time ?? r.start_time,
+      startedAt: r.start_time,
+      endedAt: r.end_time,
       eventId: r.event_id,
     };
   },
 };
 
-/** The plain failure JSON: `project_id` and a `task_id` or `record_id` (or both). What is not a record is read as this. */
+/**
+ * The plain failure JSON: `project_id` and a `task_id` or `record_id` (or both). What is not a record is read as this.
+ */
 const plainFailure: Payload = {
   name: 'plain',
   recognises: () => true,
   read: (payload, path) => {
     const p = parsed(plainSchema, payload, path);
-    if (p.task_id === undefined && p.record_id === undefined) throw new PoisonPill(`${path}: needs task_id or record_id`);
+    if (p.task_id === undefined && p.record_id === undefined)
+      throw new PoisonPill(`${path}: needs task_id or record_id`);
     return {
-      projectId: p.project_id, region: p.region, recordId: p.record_id, taskId: p.task_id, status: p.status, resultCode: p.result_code,
-      reason: p.reason, scriptId: p.script_id, resourceId: p.resource_id, failedAt: p.failed_at, startedAt: p.start_time,
+      projectId: p.project_id,
+      region: p.region,
+      recordId: p.record_id,
+      taskId: p.task_id,
+      status: p.status,
+      resultCode: p.result_code,
+      reason: p.reason,
+      scriptId: p.script_id,
+      resourceId: p.resource_id,
+      failedAt: p.failed_at,
+      startedAt: p.start_time,
       eventId: p.event_id,
     };
   },

@@ -29,7 +29,9 @@ export function statusWord(status: string | undefined): string | undefined {
   return word === '' ? undefined : word;
 }
 
-/** The state a status word names. No word at all is `failed`: every event is a failure report unless it says otherwise. */
+/**
+ * The state a status word names. No word at all is `failed`: every event is a failure report unless it says otherwise.
+ */
 export function runStateOf(status: string | undefined): RunState {
   const word = statusWord(status);
   return word === undefined ? 'failed' : (WORDS[word] ?? 'unknown');

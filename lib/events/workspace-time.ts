@@ -14,7 +14,8 @@
  * parseWorkspaceTime('2021-10-01T20:00:00+08:00') === Date.UTC(2021, 9, 1, 12); // true
  */
 
-const TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/;
+const TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/;
 
 /** Epoch milliseconds of a Workspace time, or undefined when it is not one (see the rule above for zone-less times). */
 export function parseWorkspaceTime(text: string): number | undefined {
@@ -22,9 +23,22 @@ export function parseWorkspaceTime(text: string): number | undefined {
   if (!match) return undefined;
   const [, year, month, day, hour, minute, second = '0', fraction = '', zone = 'Z'] = match;
   const ms = Number(fraction.padEnd(3, '0').slice(0, 3));
-  const local = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second), ms);
+  const local = Date.UTC(
+    Number(year),
+    Number(month) - 1,
+    Number(day),
+    Number(hour),
+    Number(minute),
+    Number(second),
+    ms,
+  );
   const date = new Date(local);
-  const fieldsValid = date.getUTCMonth() + 1 === Number(month) && date.getUTCDate() === Number(day) && Number(hour) < 24 && Number(minute) < 60 && Number(second) < 60;
+  const fieldsValid =
+    date.getUTCMonth() + 1 === Number(month) &&
+    date.getUTCDate() === Number(day) &&
+    Number(hour) < 24 &&
+    Number(minute) < 60 &&
+    Number(second) < 60;
   if (!fieldsValid) return undefined;
   return local - offsetMs(zone);
 }

@@ -17,7 +17,11 @@ export const badRequest = (reason: string): IngressAnswer => ({ kind: 'refused',
 /** The input is not authentic or not trusted: signature, topic, certificate host, token. */
 export const forbidden = (reason: string): IngressAnswer => ({ kind: 'refused', status: 403, reason });
 /** Something we depend on failed; the sender should retry. */
-export const unavailable = (reason: string, status: 502 | 503 = 503): IngressAnswer => ({ kind: 'unavailable', status, reason });
+export const unavailable = (reason: string, status: 502 | 503 = 503): IngressAnswer => ({
+  kind: 'unavailable',
+  status,
+  reason,
+});
 
 /** The HTTP body: the reason, never an echo of the request. */
 export function answerBody(answer: IngressAnswer): string {

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { urlProblem, type HostRule } from './host-rules.js';
+import { type HostRule, urlProblem } from './host-rules.js';
 
 /**
  * SMN signing certificates, fetched over HTTPS only from allowed hosts and kept
@@ -11,7 +11,9 @@ import { urlProblem, type HostRule } from './host-rules.js';
 
 export type CertificateResult =
   | { readonly ok: true; readonly certificate: X509Certificate }
-  /** `untrusted`: the URL itself is refused (403); `unavailable`: the host could not give us a certificate now (503). */
+  /**
+   * `untrusted`: the URL itself is refused (403); `unavailable`: the host could not give us a certificate now (503).
+   */
   | { readonly ok: false; readonly kind: 'untrusted' | 'unavailable'; readonly reason: string };
 
 export interface CertificateCacheOptions {
@@ -58,13 +60,19 @@ export class CertificateCache {
     try {
       // redirect: 'error': a redirect could lead to a host we did not allow.
       const response = await fetchImpl(url, { redirect: 'error', signal: AbortSignal.timeout(this.options.timeoutMs) });
-      if (!response.ok) return { ok: false, kind: 'unavailable', reason: `signing certificate download answered ${response.status}` };
+      if (!response.ok)
+        return { ok: false, kind: 'unavailable', reason: `signing certificate download answered ${response.status}` };
       const bytes = new Uint8Array(await response.arrayBuffer());
-      if (bytes.byteLength > MAX_CERTIFICATE_BYTES) return { ok: false, kind: 'unavailable', reason: 'signing certificate download is larger than 16 KB' };
+      if (bytes.byteLength > MAX_CERTIFICATE_BYTES)
+        return { ok: false, kind: 'unavailable', reason: 'signing certificate download is larger than 16 KB' };
       text = new TextDecoder().decode(bytes);
     } catch (error) {
       const e = error as Error & { cause?: { code?: string } };
-      return { ok: false, kind: 'unavailable', reason: `signing certificate could not be downloaded (${e.cause?.code ?? e.name})` };
+      return {
+        ok: false,
+        kind: 'unavailable',
+        reason: `signing certificate could not be downloaded (${e.cause?.code ?? e.name})`,
+      };
     }
     try {
       return { ok: true, certificate: new X509Certificate(text) };

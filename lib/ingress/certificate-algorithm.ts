@@ -74,5 +74,8 @@ export function signatureAlgorithmOf(der: Uint8Array): SignatureAlgorithm | stri
   } catch (error) {
     return `the signing certificate could not be read (${(error as Error).message})`;
   }
-  return KNOWN[oid] ?? `the signing certificate's signature algorithm ${oid} is not accepted (SHA-256/384/512 with RSA or ECDSA only)`;
+  return (
+    KNOWN[oid] ??
+    `the signing certificate's signature algorithm ${oid} is not accepted (SHA-256/384/512 with RSA or ECDSA only)`
+  );
 }

@@ -21,9 +21,7 @@ export function parseHostRule(rule: string): HostRule | undefined {
   const labels = host.split('.');
   // The domain itself (the last two labels) must be written out: `*.*` or `smn.*` would admit any host.
   if (labels.length < 2 || labels.slice(-2).includes('*')) return undefined;
-  const source = labels
-    .map((part) => (part === '*' ? LABEL : part.replace(/[-]/g, '\\-')))
-    .join('\\.');
+  const source = labels.map((part) => (part === '*' ? LABEL : part.replace(/[-]/g, '\\-'))).join('\\.');
   return new RegExp(`^${source}${port}$`);
 }
 

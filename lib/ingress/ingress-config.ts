@@ -1,6 +1,6 @@
-import { commaList, excerpt, readEnv, url, wholeNumber, type Env } from '../platform/env-schema.js';
+import { commaList, type Env, excerpt, readEnv, url, wholeNumber } from '../platform/env-schema.js';
 import * as z from '../platform/zod.js';
-import { parseHostRule, type HostRule } from './host-rules.js';
+import { type HostRule, parseHostRule } from './host-rules.js';
 
 /**
  * The ingress function's configuration, read once at cold start. A bad value
@@ -23,16 +23,23 @@ export interface IngressConfig {
   readonly clockSkewSeconds: number;
   /** Time allowed for one certificate download or confirmation GET (SMN_FETCH_TIMEOUT_MS). */
   readonly fetchTimeoutMs: number;
-  /** Secrets Manager secret holding the webhook bearer token; without it webhooks are refused (INGRESS_TOKEN_SECRET_ID). */
+  /**
+   * Secrets Manager secret holding the webhook bearer token; without it webhooks are refused (INGRESS_TOKEN_SECRET_ID).
+   */
   readonly tokenSecretId: string | undefined;
   /** Lower-case name of the header carrying the token (INGRESS_TOKEN_HEADER). */
   readonly tokenHeader: string;
   readonly tokenCacheTtlSeconds: number;
 }
 
-/** SMN serves signing certificates from smn.<region>.myhuaweicloud.com (docs/ingress.md, "Certificate and confirmation hosts"). */
+/**
+ * SMN serves signing certificates from smn.<region>.myhuaweicloud.com (docs/ingress.md, "Certificate and confirmation
+ * hosts").
+ */
 export const DEFAULT_CERT_HOSTS = 'smn.*.myhuaweicloud.com';
-/** Subscription-confirmation links point at Huawei's console (docs/ingress.md, "Certificate and confirmation hosts"). */
+/**
+ * Subscription-confirmation links point at Huawei's console (docs/ingress.md, "Certificate and confirmation hosts").
+ */
 export const DEFAULT_CONFIRM_HOSTS = 'console.huaweicloud.com,console-intl.huaweicloud.com';
 
 // urn:smn:<region>:<project_id>:<topic name>; SMN topic names are letters, digits, "-" and "_" (up to 255).
@@ -43,7 +50,12 @@ const hostRule = z.pipe(
   z.string(),
   z.transform((item: string, ctx) => {
     const rule = parseHostRule(item);
-    if (!rule) ctx.issues.push({ code: 'custom', input: item, message: `${excerpt(item, 80)} is not a host name (letters, digits, "-", "." and "*" for one label, optional :port)` });
+    if (!rule)
+      ctx.issues.push({
+        code: 'custom',
+        input: item,
+        message: `${excerpt(item, 80)} is not a host name (letters, digits, "-", "." and "*" for one label, optional :port)`,
+      });
     return rule ?? z.NEVER;
   }),
 );
@@ -53,7 +65,14 @@ const ingressEnv = z
     FAILURE_QUEUE_URL: url('a queue URL'),
     // Optional for a webhook-only ingress; the object's check below wants it or a token secret.
     TRUSTED_TOPIC_URNS: z.optional(
-      commaList(z.string().check(z.regex(TOPIC_URN, { error: (issue) => `${excerpt(issue.input, 80)} is not an SMN topic URN (urn:smn:<region>:<project_id>:<topic>)` }))),
+      commaList(
+        z.string().check(
+          z.regex(TOPIC_URN, {
+            error: (issue) =>
+              `${excerpt(issue.input, 80)} is not an SMN topic URN (urn:smn:<region>:<project_id>:<topic>)`,
+          }),
+        ),
+      ),
     ),
     SMN_CERT_HOSTS: z.prefault(commaList(hostRule), DEFAULT_CERT_HOSTS),
     SMN_CONFIRM_HOSTS: z.prefault(commaList(hostRule), DEFAULT_CONFIRM_HOSTS),
@@ -62,11 +81,16 @@ const ingressEnv = z
     SMN_FETCH_TIMEOUT_MS: z._default(wholeNumber(100, 4_000), 2_000),
     INGRESS_TOKEN_SECRET_ID: z.optional(z.string()),
     INGRESS_TOKEN_HEADER: z._default(
-      z.pipe(z.string(), z.transform((name: string) => name.toLowerCase())).check(
-        z.refine((name) => HEADER_NAME.test(name) && !name.startsWith('x-smn-'), {
-          error: (issue) => `must be an HTTP header name (not an X-SMN- one), got ${excerpt(issue.input)}`,
-        }),
-      ),
+      z
+        .pipe(
+          z.string(),
+          z.transform((name: string) => name.toLowerCase()),
+        )
+        .check(
+          z.refine((name) => HEADER_NAME.test(name) && !name.startsWith('x-smn-'), {
+            error: (issue) => `must be an HTTP header name (not an X-SMN- one), got ${excerpt(issue.input)}`,
+          }),
+        ),
       'authorization',
     ),
     INGRESS_TOKEN_CACHE_TTL_SECONDS: z._default(wholeNumber(1, 86_400), 300),
@@ -74,7 +98,12 @@ const ingressEnv = z
   .check(
     z.superRefine((vars, ctx) => {
       if (vars.TRUSTED_TOPIC_URNS === undefined && vars.INGRESS_TOKEN_SECRET_ID === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['TRUSTED_TOPIC_URNS'], message: 'is required unless INGRESS_TOKEN_SECRET_ID is set: the ingress trusts SMN topics, a webhook token, or both' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['TRUSTED_TOPIC_URNS'],
+          message:
+            'is required unless INGRESS_TOKEN_SECRET_ID is set: the ingress trusts SMN topics, a webhook token, or both',
+        });
       }
     }),
   );

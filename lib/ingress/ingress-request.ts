@@ -1,13 +1,13 @@
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { countIngress, logger, reportConfigurationError } from '../platform/observability.js';
 import type { QueueSender } from '../platform/queue-sender.js';
-import { answerBody, badRequest, forbidden, unavailable, type IngressAnswer } from './answers.js';
+import { answerBody, badRequest, forbidden, type IngressAnswer, unavailable } from './answers.js';
 import type { CertificateCache } from './cert-cache.js';
 import { attributes, enqueueAll, MAX_SQS_MESSAGE_BYTES } from './enqueue.js';
 import type { IngressConfig } from './ingress-config.js';
 import { handleSmnDelivery } from './smn-delivery.js';
 import { parseJsonObject } from './smn-message.js';
-import { TokenUnavailableError, type TokenSource } from './token-source.js';
+import { type TokenSource, TokenUnavailableError } from './token-source.js';
 import { parseWebhookEvents, presentedToken, sameToken } from './webhook.js';
 
 /**
@@ -36,9 +36,15 @@ function lowerCaseHeaders(headers: LambdaFunctionURLEvent['headers']): Record<st
   return result;
 }
 
-async function checkToken(headers: Record<string, string | undefined>, deps: IngressDeps): Promise<IngressAnswer | undefined> {
+async function checkToken(
+  headers: Record<string, string | undefined>,
+  deps: IngressDeps,
+): Promise<IngressAnswer | undefined> {
   const header = deps.config.tokenHeader;
-  if (!deps.tokens) return forbidden('webhook deliveries are not enabled (INGRESS_TOKEN_SECRET_ID is not set), and this is not an SMN delivery (no X-SMN-MESSAGE-TYPE header)');
+  if (!deps.tokens)
+    return forbidden(
+      'webhook deliveries are not enabled (INGRESS_TOKEN_SECRET_ID is not set), and this is not an SMN delivery (no X-SMN-MESSAGE-TYPE header)',
+    );
   const presented = presentedToken(headers, header);
   if (!presented) return forbidden(`missing bearer token in the ${header} header`);
   try {
@@ -47,7 +53,10 @@ async function checkToken(headers: Record<string, string | undefined>, deps: Ing
     if (reread !== undefined && sameToken(presented, reread)) return undefined;
   } catch (error) {
     if (error instanceof TokenUnavailableError) {
-      reportConfigurationError('webhook token unavailable: webhook deliveries are answered 503 until it can be read', error);
+      reportConfigurationError(
+        'webhook token unavailable: webhook deliveries are answered 503 until it can be read',
+        error,
+      );
       return unavailable(`the webhook token cannot be checked now: ${error.message}`);
     }
     throw error;
@@ -55,7 +64,11 @@ async function checkToken(headers: Record<string, string | undefined>, deps: Ing
   return forbidden(`wrong bearer token in the ${header} header`);
 }
 
-async function handleWebhook(body: string, headers: Record<string, string | undefined>, deps: IngressDeps): Promise<{ answer: IngressAnswer; facts: Facts }> {
+async function handleWebhook(
+  body: string,
+  headers: Record<string, string | undefined>,
+  deps: IngressDeps,
+): Promise<{ answer: IngressAnswer; facts: Facts }> {
   const denied = await checkToken(headers, deps);
   if (denied) return { answer: denied, facts: {} };
   const events = parseWebhookEvents(body, headers);
@@ -63,16 +76,26 @@ async function handleWebhook(body: string, headers: Record<string, string | unde
   const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
   const messages = events.value.map((event) => ({
     body: JSON.stringify(event),
-    attributes: attributes({ ingress: 'webhook', event_id: text(event['id']), event_type: text(event['type']), event_source: text(event['source']) }),
+    attributes: attributes({
+      ingress: 'webhook',
+      event_id: text(event['id']),
+      event_type: text(event['type']),
+      event_source: text(event['source']),
+    }),
   }));
   return { answer: await enqueueAll(deps.sender, messages), facts: { events: messages.length } };
 }
 
-async function route(event: LambdaFunctionURLEvent, deps: IngressDeps): Promise<{ answer: IngressAnswer; facts: Facts }> {
-  if (event.requestContext?.http?.method !== 'POST') return { answer: { kind: 'refused', status: 405, reason: 'only POST is accepted' }, facts: {} };
+async function route(
+  event: LambdaFunctionURLEvent,
+  deps: IngressDeps,
+): Promise<{ answer: IngressAnswer; facts: Facts }> {
+  if (event.requestContext?.http?.method !== 'POST')
+    return { answer: { kind: 'refused', status: 405, reason: 'only POST is accepted' }, facts: {} };
   const bytes = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
   if (bytes.byteLength === 0) return { answer: badRequest('body is empty'), facts: {} };
-  if (bytes.byteLength > MAX_SQS_MESSAGE_BYTES) return { answer: badRequest(`body is ${bytes.byteLength} bytes, more than 256 KB (the SQS limit)`), facts: {} };
+  if (bytes.byteLength > MAX_SQS_MESSAGE_BYTES)
+    return { answer: badRequest(`body is ${bytes.byteLength} bytes, more than 256 KB (the SQS limit)`), facts: {} };
   const body = bytes.toString('utf8');
   const headers = lowerCaseHeaders(event.headers);
   if (headers['x-smn-message-type'] === undefined) {
@@ -85,17 +108,30 @@ async function route(event: LambdaFunctionURLEvent, deps: IngressDeps): Promise<
   return { answer: outcome.answer, facts: { route: 'smn', ...outcome.facts } };
 }
 
-export async function handleIngressRequest(event: LambdaFunctionURLEvent, deps: IngressDeps): Promise<LambdaFunctionURLResult> {
+export async function handleIngressRequest(
+  event: LambdaFunctionURLEvent,
+  deps: IngressDeps,
+): Promise<LambdaFunctionURLResult> {
   let result: { answer: IngressAnswer; facts: Facts };
   try {
     result = await route(event, deps);
   } catch (error) {
     logger.error('ingress', { outcome: 'error', error: (error as Error).name });
     countIngress('unavailable');
-    return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ok: false, reason: 'internal error; send again' }) };
+    return {
+      statusCode: 500,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ok: false, reason: 'internal error; send again' }),
+    };
   }
   const { answer, facts } = result;
-  const line = { outcome: answer.kind, status: answer.status, reason: 'reason' in answer ? answer.reason : undefined, enqueued: answer.kind === 'enqueued' ? answer.count : undefined, ...facts };
+  const line = {
+    outcome: answer.kind,
+    status: answer.status,
+    reason: 'reason' in answer ? answer.reason : undefined,
+    enqueued: answer.kind === 'enqueued' ? answer.count : undefined,
+    ...facts,
+  };
   if (answer.status < 400) logger.info('ingress', line);
   else logger.warn('ingress', line);
   if (answer.kind === 'enqueued') countIngress('enqueued', answer.count);

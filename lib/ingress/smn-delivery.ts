@@ -1,5 +1,5 @@
 import type { QueueSender } from '../platform/queue-sender.js';
-import { badRequest, forbidden, unavailable, type IngressAnswer } from './answers.js';
+import { badRequest, forbidden, type IngressAnswer, unavailable } from './answers.js';
 import type { CertificateCache } from './cert-cache.js';
 import { attributes, enqueueAll } from './enqueue.js';
 import { urlProblem } from './host-rules.js';
@@ -29,24 +29,37 @@ export interface SmnOutcome {
   readonly facts: { readonly smnType?: string; readonly topicUrn?: string; readonly smnMessageId?: string };
 }
 
-export async function handleSmnDelivery(document: Record<string, unknown>, headers: Readonly<Record<string, string | undefined>>, deps: SmnDeps): Promise<SmnOutcome> {
+export async function handleSmnDelivery(
+  document: Record<string, unknown>,
+  headers: Readonly<Record<string, string | undefined>>,
+  deps: SmnDeps,
+): Promise<SmnOutcome> {
   const parsed = parseSmnMessage(document, headers);
   if (!parsed.ok) return { answer: badRequest(parsed.reason), facts: {} };
   const m = parsed.value;
   const facts = { smnType: m.type, topicUrn: m.topicUrn, smnMessageId: m.messageId };
   const answer = (value: IngressAnswer): SmnOutcome => ({ answer: value, facts });
 
-  if (!deps.config.trustedTopicUrns.has(m.topicUrn)) return answer(forbidden(`topic ${m.topicUrn} is not in TRUSTED_TOPIC_URNS`));
+  if (!deps.config.trustedTopicUrns.has(m.topicUrn))
+    return answer(forbidden(`topic ${m.topicUrn} is not in TRUSTED_TOPIC_URNS`));
   const stale = timestampProblem(m.timestamp, deps.now(), deps.config.maxAgeSeconds, deps.config.clockSkewSeconds);
   if (stale) return answer(badRequest(stale));
   const certificate = await deps.certificates.get(m.signingCertUrl);
-  if (!certificate.ok) return answer(certificate.kind === 'untrusted' ? forbidden(certificate.reason) : unavailable(certificate.reason));
+  if (!certificate.ok)
+    return answer(certificate.kind === 'untrusted' ? forbidden(certificate.reason) : unavailable(certificate.reason));
   const bad = signatureProblem(m, certificate.certificate, deps.now());
   if (bad) return answer(forbidden(bad));
 
   switch (m.type) {
     case 'Notification':
-      return answer(await enqueueAll(deps.sender, [{ body: m.message, attributes: attributes({ ingress: 'smn', topic_urn: m.topicUrn, smn_message_id: m.messageId }) }]));
+      return answer(
+        await enqueueAll(deps.sender, [
+          {
+            body: m.message,
+            attributes: attributes({ ingress: 'smn', topic_urn: m.topicUrn, smn_message_id: m.messageId }),
+          },
+        ]),
+      );
     case 'SubscriptionConfirmation':
       return answer(await confirm(m.subscribeUrl!, deps));
     case 'UnsubscribeConfirmation':
@@ -60,12 +73,20 @@ async function confirm(subscribeUrl: string, deps: SmnDeps): Promise<IngressAnsw
   if (problem) return forbidden(`${problem} (SMN_CONFIRM_HOSTS)`);
   try {
     // redirect: 'manual': a redirect's target was never vetted, so it is not followed.
-    const response = await (deps.fetch ?? fetch)(subscribeUrl, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(deps.config.fetchTimeoutMs) });
+    const response = await (deps.fetch ?? fetch)(subscribeUrl, {
+      method: 'GET',
+      redirect: 'manual',
+      signal: AbortSignal.timeout(deps.config.fetchTimeoutMs),
+    });
     await response.body?.cancel();
-    if (response.status >= 400) return unavailable(`subscribe_url answered ${response.status}; the subscription is not confirmed`, 502);
+    if (response.status >= 400)
+      return unavailable(`subscribe_url answered ${response.status}; the subscription is not confirmed`, 502);
     return { kind: 'confirmed', status: 200 };
   } catch (error) {
     const e = error as Error & { cause?: { code?: string } };
-    return unavailable(`subscribe_url could not be reached (${e.cause?.code ?? e.name}); the subscription is not confirmed`, 502);
+    return unavailable(
+      `subscribe_url could not be reached (${e.cause?.code ?? e.name}); the subscription is not confirmed`,
+      502,
+    );
   }
 }

@@ -33,7 +33,10 @@ const body = z.object({
   message_id: matching(/^[A-Za-z0-9_-]{1,128}$/, 'must be letters, digits, "_" or "-" (1-128)'),
   topic_urn: text,
   subject: z.nullish(z.string().check(z.maxLength(2048))),
-  timestamp: matching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/, 'must be an ISO 8601 UTC time like 2016-08-15T07:29:16Z'),
+  timestamp: matching(
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/,
+    'must be an ISO 8601 UTC time like 2016-08-15T07:29:16Z',
+  ),
   signature: matching(/^[A-Za-z0-9+/]{16,2048}={0,2}$/, 'must be base64'),
   // The guide's text says "V1" and its samples "v1".
   signature_version: matching(/^[vV]1$/, 'must be v1'),
@@ -57,7 +60,8 @@ export function parseJsonObject(raw: string): Parsed<Record<string, unknown>> {
   } catch (error) {
     return { ok: false, reason: jsonProblem(error) };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'body must be a JSON object' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, reason: 'body must be a JSON object' };
   return { ok: true, value: value as Record<string, unknown> };
 }
 
@@ -65,7 +69,10 @@ export function parseJsonObject(raw: string): Parsed<Record<string, unknown>> {
  * Checks the body's fields and that the X-SMN headers, when present, agree with
  * the signed body (the headers are not signed, so the body is what counts).
  */
-export function parseSmnMessage(document: Record<string, unknown>, headers: Readonly<Record<string, string | undefined>>): Parsed<SmnMessage> {
+export function parseSmnMessage(
+  document: Record<string, unknown>,
+  headers: Readonly<Record<string, string | undefined>>,
+): Parsed<SmnMessage> {
   const parsed = body.safeParse(document);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -78,7 +85,8 @@ export function parseSmnMessage(document: Record<string, unknown>, headers: Read
     ['x-smn-topic-urn', b.topic_urn],
   ].find(([name, value]) => headers[name!] !== undefined && headers[name!] !== value);
   if (mismatch) return { ok: false, reason: `header ${mismatch[0]} does not match the body` };
-  if (b.type === 'SubscriptionConfirmation' && !b.subscribe_url) return { ok: false, reason: 'body.subscribe_url: required for a SubscriptionConfirmation' };
+  if (b.type === 'SubscriptionConfirmation' && !b.subscribe_url)
+    return { ok: false, reason: 'body.subscribe_url: required for a SubscriptionConfirmation' };
   return {
     ok: true,
     value: {
@@ -96,11 +104,20 @@ export function parseSmnMessage(document: Record<string, unknown>, headers: Read
   };
 }
 
-/** Why the timestamp is outside [now - maxAge, now + skew], or undefined. SMN keeps the first send's time on retries. */
-export function timestampProblem(timestamp: string, nowMs: number, maxAgeSeconds: number, clockSkewSeconds: number): string | undefined {
+/**
+ * Why the timestamp is outside [now - maxAge, now + skew], or undefined. SMN keeps the first send's time on retries.
+ */
+export function timestampProblem(
+  timestamp: string,
+  nowMs: number,
+  maxAgeSeconds: number,
+  clockSkewSeconds: number,
+): string | undefined {
   const at = Date.parse(timestamp);
   if (Number.isNaN(at)) return 'body.timestamp: not a valid time';
-  if (at < nowMs - maxAgeSeconds * 1000) return `body.timestamp: ${timestamp} is older than SMN_MAX_AGE_SECONDS (${maxAgeSeconds})`;
-  if (at > nowMs + clockSkewSeconds * 1000) return `body.timestamp: ${timestamp} is in the future beyond SMN_CLOCK_SKEW_SECONDS (${clockSkewSeconds})`;
+  if (at < nowMs - maxAgeSeconds * 1000)
+    return `body.timestamp: ${timestamp} is older than SMN_MAX_AGE_SECONDS (${maxAgeSeconds})`;
+  if (at > nowMs + clockSkewSeconds * 1000)
+    return `body.timestamp: ${timestamp} is in the future beyond SMN_CLOCK_SKEW_SECONDS (${clockSkewSeconds})`;
   return undefined;
 }

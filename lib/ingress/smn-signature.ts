@@ -10,7 +10,8 @@ import type { SmnMessage } from './smn-message.js';
  * sample code, https://support.huaweicloud.com/intl/en-us/usermanual-smn/smn_ug_a9004.html):
  * take the type's keys in alphabetical order and write each as `key\nvalue\n`;
  * - Notification: message, message_id, subject (left out when empty), timestamp, topic_urn, type
- * - SubscriptionConfirmation and UnsubscribeConfirmation: message, message_id, subscribe_url, timestamp, topic_urn, type
+ * - SubscriptionConfirmation and UnsubscribeConfirmation: message, message_id, subscribe_url, timestamp, topic_urn,
+ * type
  * then verify the base64 `signature` over the UTF-8 bytes with the signing
  * certificate's public key and the certificate's own signature algorithm.
  * Summarised in docs/ingress.md, "Signature".

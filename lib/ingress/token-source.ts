@@ -30,7 +30,8 @@ export function parseTokenSecret(secretId: string, secretString: string | undefi
     if (typeof value !== 'string') throw new TokenUnavailableError(`secret ${secretId} has no "token" string`);
     token = value;
   }
-  if (token.length < MIN_TOKEN_LENGTH) throw new TokenUnavailableError(`secret ${secretId}: the token must be at least ${MIN_TOKEN_LENGTH} characters`);
+  if (token.length < MIN_TOKEN_LENGTH)
+    throw new TokenUnavailableError(`secret ${secretId}: the token must be at least ${MIN_TOKEN_LENGTH} characters`);
   return token;
 }
 

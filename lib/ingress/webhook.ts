@@ -18,8 +18,14 @@ export function sameToken(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b) && presented.length === expected.length;
 }
 
-/** The token a request presents: `Bearer <token>` in Authorization; in a custom header, the value itself (or Bearer <token>). */
-export function presentedToken(headers: Readonly<Record<string, string | undefined>>, header: string): string | undefined {
+/**
+ * The token a request presents: `Bearer <token>` in Authorization; in a custom header, the value itself (or Bearer
+ * <token>).
+ */
+export function presentedToken(
+  headers: Readonly<Record<string, string | undefined>>,
+  header: string,
+): string | undefined {
   const raw = headers[header]?.trim();
   if (!raw) return undefined;
   const bearer = /^bearer\s+(\S+)$/i.exec(raw);
@@ -29,7 +35,8 @@ export function presentedToken(headers: Readonly<Record<string, string | undefin
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * A CloudEvent in HTTP binary mode carries its attributes in ce-* headers and
@@ -55,13 +62,24 @@ export function parseWebhookEvents(raw: string, headers: Readonly<Record<string,
     return { ok: false, reason: jsonProblem(error) };
   }
   if (headers['ce-specversion'] && headers['ce-id']) return { ok: true, value: [fromBinaryMode(headers, document)] };
-  // EG's own publishing API wraps a batch as {"events": [...]} (docs/ingress.md); accepted in case its webhook target does too.
-  const wrapped = isObject(document) && Object.keys(document).length === 1 && Array.isArray(document['events']) ? (document['events'] as unknown[]) : undefined;
+  // EG's own publishing API wraps a batch as {"events": [...]} (docs/ingress.md); accepted in case its webhook target
+  // does too.
+  const wrapped =
+    isObject(document) && Object.keys(document).length === 1 && Array.isArray(document['events'])
+      ? (document['events'] as unknown[])
+      : undefined;
   const batch = wrapped ?? document;
   const events = Array.isArray(batch) ? batch : [batch];
   if (events.length === 0) return { ok: false, reason: 'body is an empty batch' };
-  if (events.length > MAX_EVENTS_PER_REQUEST) return { ok: false, reason: `body has ${events.length} events, at most ${MAX_EVENTS_PER_REQUEST} per request` };
+  if (events.length > MAX_EVENTS_PER_REQUEST)
+    return { ok: false, reason: `body has ${events.length} events, at most ${MAX_EVENTS_PER_REQUEST} per request` };
   const notObject = events.findIndex((event) => !isObject(event));
-  if (notObject >= 0) return { ok: false, reason: Array.isArray(batch) ? `${wrapped ? 'body.events' : 'body'}[${notObject}] must be a JSON object` : 'body must be a JSON object or an array of them' };
+  if (notObject >= 0)
+    return {
+      ok: false,
+      reason: Array.isArray(batch)
+        ? `${wrapped ? 'body.events' : 'body'}[${notObject}] must be a JSON object`
+        : 'body must be a JSON object or an array of them',
+    };
   return { ok: true, value: events as Json[] };
 }

@@ -1,10 +1,46 @@
-import { desktopKey, handlingGeneration, isChain, isDesktopStart, isLink, memberKey, newChain, pendingKey, readingKey, taskKey, withRunFacts, type Chain, type ClaimIntent, type DesktopStart, type Link, type RunFacts } from './chain.js';
-import { locateRun, ownedElsewhere, readAhead, type LocateAccess, type LocateOptions, type Located, type ReadAhead, type RecordLookup } from './locate.js';
-import { runsOf } from './runs.js';
-import { claimed, deadLettered, desktopWaiting, released, retried, unknown, type DesktopWaitDetails, type Evidence, type RetriedDetails } from './transitions.js';
 import { exponentialCeiling } from '../platform/backoff.js';
-import { LedgerUnavailableError, type Item, type Keyed, type LedgerStore, type Marker } from './store.js';
 import { logger } from '../platform/observability.js';
+import {
+  type Chain,
+  type ClaimIntent,
+  type DesktopStart,
+  desktopKey,
+  handlingGeneration,
+  isChain,
+  isDesktopStart,
+  isLink,
+  type Link,
+  memberKey,
+  newChain,
+  pendingKey,
+  type RunFacts,
+  readingKey,
+  taskKey,
+  withRunFacts,
+} from './chain.js';
+import {
+  type LocateAccess,
+  type Located,
+  type LocateOptions,
+  locateRun,
+  ownedElsewhere,
+  type ReadAhead,
+  type RecordLookup,
+  readAhead,
+} from './locate.js';
+import { runsOf } from './runs.js';
+import { type Item, type Keyed, type LedgerStore, LedgerUnavailableError, type Marker } from './store.js';
+import {
+  claimed,
+  type DesktopWaitDetails,
+  deadLettered,
+  desktopWaiting,
+  type Evidence,
+  type RetriedDetails,
+  released,
+  retried,
+  unknown,
+} from './transitions.js';
 
 /**
  * The attempt ledger: where a failure event's run belongs (its chain and
@@ -71,7 +107,12 @@ export class AttemptLedger {
   }
 
   private access(): LocateAccess {
-    return { store: this.store, now: this.now, skewMs: this.options.skewMs ?? 0, stamped: (item) => this.stamped(item) };
+    return {
+      store: this.store,
+      now: this.now,
+      skewMs: this.options.skewMs ?? 0,
+      stamped: (item) => this.stamped(item),
+    };
   }
 
   /** Reads a chain again (after a conflict). */
@@ -81,15 +122,31 @@ export class AttemptLedger {
   }
 
   /** Takes the claim; undefined when another delivery wrote first (read again and decide again). */
-  async claim(located: Located, expectedRev: number | undefined, intent: ClaimIntent, options: ClaimOptions = {}): Promise<Claim | undefined> {
+  async claim(
+    located: Located,
+    expectedRev: number | undefined,
+    intent: ClaimIntent,
+    options: ClaimOptions = {},
+  ): Promise<Claim | undefined> {
     const now = this.now();
     const from = options.base ?? located.chain ?? newChain(located.run, now);
-    const next = this.stamped(claimed(from, located.run, intent, { now, leaseMs: this.options.leaseMs, decidedAt: options.decidedAt, freshTask: options.freshTask }));
+    const next = this.stamped(
+      claimed(from, located.run, intent, {
+        now,
+        leaseMs: this.options.leaseMs,
+        decidedAt: options.decidedAt,
+        freshTask: options.freshTask,
+      }),
+    );
     // A retry's pending marker goes with its claim: if this holder dies mid-call, a failure of the retry's run
     // reported before anyone links it still finds this chain (an unconfirmed claim's marker is ignored).
     const marker = intent === 'retry' ? this.pendingOf(next) : undefined;
     const member = intent === 'retry' ? this.memberOf(next, located.run.taskId) : undefined;
-    const [written] = await Promise.all([this.store.write(next, expectedRev), marker && this.store.putMarker(marker), member && this.store.put(member)]);
+    const [written] = await Promise.all([
+      this.store.write(next, expectedRev),
+      marker && this.store.putMarker(marker),
+      member && this.store.put(member),
+    ]);
     return written === 'written' ? { chain: next } : undefined;
   }
 
@@ -141,7 +198,10 @@ export class AttemptLedger {
   async markUnknown(claim: Claim, evidence: Evidence, facts?: RunFacts): Promise<void> {
     const chain = facts ? withRunFacts(claim.chain, facts) : claim.chain;
     const marker = this.pendingOf(chain);
-    await Promise.all([this.store.write(this.stamped(unknown(chain, evidence, { now: this.now() })), claim.chain.rev), marker && this.store.putMarker(marker)]);
+    await Promise.all([
+      this.store.write(this.stamped(unknown(chain, evidence, { now: this.now() })), claim.chain.rev),
+      marker && this.store.putMarker(marker),
+    ]);
   }
 
   /** Gives the claim back; a retry's attempt is not counted (the script did not run). */
@@ -150,9 +210,15 @@ export class AttemptLedger {
   }
 
   /** The dead letter was accepted: the chain is dead-lettered (a retry refused by Workspace is not counted). */
-  async settleDeadLettered(claim: Claim, evidence: Evidence & { decidedAt: number; forcedBy?: string | undefined }): Promise<void> {
+  async settleDeadLettered(
+    claim: Claim,
+    evidence: Evidence & { decidedAt: number; forcedBy?: string | undefined },
+  ): Promise<void> {
     const refund = claim.chain.intent === 'retry';
-    await this.store.write(this.stamped(deadLettered(claim.chain, { ...evidence, refund }, { now: this.now() })), claim.chain.rev);
+    await this.store.write(
+      this.stamped(deadLettered(claim.chain, { ...evidence, refund }, { now: this.now() })),
+      claim.chain.rev,
+    );
   }
 
   /**
@@ -163,14 +229,25 @@ export class AttemptLedger {
    * laid over it, while the chain still handles that run and no start of it
    * is recorded (a few tries).
    */
-  async recordDesktopWait(located: Located, expectedRev: number | undefined, details: DesktopWaitDetails, base?: Chain): Promise<boolean> {
+  async recordDesktopWait(
+    located: Located,
+    expectedRev: number | undefined,
+    details: DesktopWaitDetails,
+    base?: Chain,
+  ): Promise<boolean> {
     let from = base ?? located.chain ?? newChain(located.run, this.now());
     let rev = expectedRev;
     for (let attempt = 1; ; attempt++) {
-      if ((await this.store.write(this.stamped(desktopWaiting(from, details, { now: this.now() })), rev)) === 'written') return true;
+      if ((await this.store.write(this.stamped(desktopWaiting(from, details, { now: this.now() })), rev)) === 'written')
+        return true;
       if (!details.started || attempt === SETTLE_ATTEMPTS) return false;
       const current = await this.store.read(located.chainKey);
-      if (!isChain(current) || handlingGeneration(current) !== details.g || (current.desktop_wait?.g === details.g && current.desktop_wait.woken_at !== undefined)) return false;
+      if (
+        !isChain(current) ||
+        handlingGeneration(current) !== details.g ||
+        (current.desktop_wait?.g === details.g && current.desktop_wait.woken_at !== undefined)
+      )
+        return false;
       from = current;
       rev = current.rev;
     }
@@ -181,13 +258,25 @@ export class AttemptLedger {
    * item): 'taken' for the caller, who then sends it; or the start another
    * delivery took and that is still in its window (none sent again).
    */
-  async claimDesktopStart(projectId: string, desktopId: string, by: { readonly chain: string; readonly g: number }, windowMs: number): Promise<{ readonly taken: DesktopStart } | { readonly held: DesktopStart | undefined }> {
+  async claimDesktopStart(
+    projectId: string,
+    desktopId: string,
+    by: { readonly chain: string; readonly g: number },
+    windowMs: number,
+  ): Promise<{ readonly taken: DesktopStart } | { readonly held: DesktopStart | undefined }> {
     const now = this.now();
     const pk = desktopKey(projectId, desktopId);
     const current = await this.store.read(pk);
     if (isDesktopStart(current) && current.until > now) return { held: current };
     const rev = typeof current?.['rev'] === 'number' ? (current['rev'] as number) : undefined;
-    const next: DesktopStart = this.stamped({ pk, started_by: by.chain, g: by.g, at: now, until: now + windowMs, rev: (rev ?? 0) + 1 });
+    const next: DesktopStart = this.stamped({
+      pk,
+      started_by: by.chain,
+      g: by.g,
+      at: now,
+      until: now + windowMs,
+      rev: (rev ?? 0) + 1,
+    });
     if ((await this.store.write(next, rev)) === 'written') return { taken: next };
     const winner = await this.store.read(pk);
     return { held: isDesktopStart(winner) ? winner : undefined };
@@ -206,7 +295,14 @@ export class AttemptLedger {
   /** Writes links (a batch's repairs) each as `writeLink` does; returns the keys that could not be written. */
   async writeLinks(links: readonly Link[]): Promise<string[]> {
     const unique = [...new Map(links.map((link) => [link.pk, link])).values()];
-    const results = await Promise.all(unique.map((link) => this.writeLink(link).then(() => undefined, () => link.pk)));
+    const results = await Promise.all(
+      unique.map((link) =>
+        this.writeLink(link).then(
+          () => undefined,
+          () => link.pk,
+        ),
+      ),
+    );
     return results.filter((pk): pk is string => pk !== undefined);
   }
 
@@ -218,10 +314,18 @@ export class AttemptLedger {
   private async writeLink(link: Link): Promise<void> {
     if ((await this.store.write(link, undefined)) === 'written') return;
     const current = await this.store.read(link.pk);
-    if (isLink(current) && current.link_to !== link.link_to) logger.warn('a retry answered a task another chain already links: its link is kept', { task: link.pk, chain: link.link_to, linkedTo: current.link_to });
+    if (isLink(current) && current.link_to !== link.link_to)
+      logger.warn('a retry answered a task another chain already links: its link is kept', {
+        task: link.pk,
+        chain: link.link_to,
+        linkedTo: current.link_to,
+      });
   }
 
-  /** Which of these readings of Workspace's retry any container has recorded an answer showing, for this project (lib/workspace/retry-readings.ts). */
+  /**
+   * Which of these readings of Workspace's retry any container has recorded an answer showing, for this project
+   * (lib/workspace/retry-readings.ts).
+   */
   async readingsSeen<R extends string>(projectId: string, readings: readonly R[]): Promise<R[]> {
     const items = await Promise.all(readings.map((reading) => this.store.read(readingKey(projectId, reading))));
     return readings.filter((_, i) => items[i] !== undefined);
@@ -246,13 +350,22 @@ export class AttemptLedger {
   /** The chain's claim on its runs in the retried run's task, on its desktop and script (chain.ts memberKey). */
   private memberOf(chain: Chain, taskId: string | undefined): (Link & { expires_at: number }) | undefined {
     const { project_id: project, resource_id: desktop, script_id: script } = chain;
-    return taskId && desktop && script ? this.stamped({ pk: memberKey(project, taskId, desktop, script), link_to: chain.pk, generation: chain.attempts }) : undefined;
+    return taskId && desktop && script
+      ? this.stamped({ pk: memberKey(project, taskId, desktop, script), link_to: chain.pk, generation: chain.attempts })
+      : undefined;
   }
 
-  /** The pending marker naming this chain first (the store keeps the chains before it: lib/ledger/chain.ts markerChains). */
+  /**
+   * The pending marker naming this chain first (the store keeps the chains before it: lib/ledger/chain.ts
+   * markerChains).
+   */
   private pendingOf(chain: Chain): Marker | undefined {
     if (!chain.resource_id || !chain.script_id) return undefined;
-    return this.stamped({ pk: pendingKey(chain.project_id, chain.resource_id, chain.script_id), link_to: chain.pk, generation: chain.attempts });
+    return this.stamped({
+      pk: pendingKey(chain.project_id, chain.resource_id, chain.script_id),
+      link_to: chain.pk,
+      generation: chain.attempts,
+    });
   }
 
   /**

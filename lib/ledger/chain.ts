@@ -35,7 +35,10 @@ export interface RunEntry {
   readonly end?: number | undefined;
   /** For a retry's run: when that retry was claimed (our clock). */
   readonly claimed_at?: number | undefined;
-  /** For a retry's run: Workspace was known to answer retries with a new task when it was claimed, so it runs no record in place. */
+  /**
+   * For a retry's run: Workspace was known to answer retries with a new task when it was claimed, so it runs no record
+   * in place.
+   */
   readonly fresh_task?: boolean | undefined;
 }
 
@@ -70,13 +73,18 @@ export interface Chain {
   readonly rule_id?: string | undefined;
   readonly error_code?: string | undefined;
   readonly dead_lettered_at?: number | undefined;
-  /** A give-up's decision time: a give-up decided again (its letter unconfirmed) reuses it, so its replay still matches. */
+  /**
+   * A give-up's decision time: a give-up decided again (its letter unconfirmed) reuses it, so its replay still matches.
+   */
   readonly decided_at?: number | undefined;
   readonly first_seen_at: number;
   readonly failed_at?: number | undefined;
   readonly last_attempt_at?: number | undefined;
   readonly history: readonly HistoryEntry[];
-  /** The handled run waits for its desktop (docs/ledger-protocol.md, "Desktops"); absent until a desktop check first deferred it. */
+  /**
+   * The handled run waits for its desktop (docs/ledger-protocol.md, "Desktops"); absent until a desktop check first
+   * deferred it.
+   */
   readonly desktop_wait?: DesktopWait | undefined;
   readonly expires_at?: number | undefined;
 }
@@ -126,9 +134,12 @@ export const taskKey = (projectId: string, taskId: string): string => `${project
  * event for a run nobody has linked yet (the lost retry's own run) finds its
  * chain through it.
  */
-export const pendingKey = (projectId: string, resourceId: string, scriptId: string): string => `${projectId}#pending#${resourceId}#${scriptId}`;
+export const pendingKey = (projectId: string, resourceId: string, scriptId: string): string =>
+  `${projectId}#pending#${resourceId}#${scriptId}`;
 
-/** That a retry's answer showed this reading of Workspace's retry, for the project (lib/workspace/retry-readings.ts). */
+/**
+ * That a retry's answer showed this reading of Workspace's retry, for the project (lib/workspace/retry-readings.ts).
+ */
 export const readingKey = (projectId: string, reading: string): string => `${projectId}#reading#${reading}`;
 
 /**
@@ -139,7 +150,9 @@ export const readingKey = (projectId: string, reading: string): string => `${pro
  */
 export function markerChains(item: Record<string, unknown> | undefined): string[] {
   if (!isLink(item)) return [];
-  const recent = Array.isArray(item['recent']) ? item['recent'].filter((key): key is string => typeof key === 'string') : [];
+  const recent = Array.isArray(item['recent'])
+    ? item['recent'].filter((key): key is string => typeof key === 'string')
+    : [];
   return [...new Set([item.link_to, ...recent])];
 }
 
@@ -148,12 +161,17 @@ export function markerChains(item: Record<string, unknown> | undefined): string[
  * retry that adds its run to the retried run's own task is found by it (and
  * by no other chain with runs on the same desktop and script).
  */
-export const memberKey = (projectId: string, taskId: string, resourceId: string, scriptId: string): string => `${projectId}#run#${taskId}#${resourceId}#${scriptId}`;
+export const memberKey = (projectId: string, taskId: string, resourceId: string, scriptId: string): string =>
+  `${projectId}#run#${taskId}#${resourceId}#${scriptId}`;
 
 export const desktopKey = (projectId: string, desktopId: string): string => `${projectId}#desktop#${desktopId}`;
 
-export function isDesktopStart(item: Record<string, unknown> | undefined): item is Record<string, unknown> & DesktopStart {
-  return typeof item?.['started_by'] === 'string' && typeof item?.['until'] === 'number' && typeof item?.['rev'] === 'number';
+export function isDesktopStart(
+  item: Record<string, unknown> | undefined,
+): item is Record<string, unknown> & DesktopStart {
+  return (
+    typeof item?.['started_by'] === 'string' && typeof item?.['until'] === 'number' && typeof item?.['rev'] === 'number'
+  );
 }
 
 export function isLink(item: Record<string, unknown> | undefined): item is Record<string, unknown> & Link {

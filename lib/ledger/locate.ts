@@ -1,5 +1,17 @@
-import { isChain, isLink, markerChains, memberKey, newChain, overlaidFacts, pendingKey, recordKey, taskKey, type Chain, type RunFacts } from './chain.js';
-import { placeRun, runsOf, type CurrentRun } from './runs.js';
+import {
+  type Chain,
+  isChain,
+  isLink,
+  markerChains,
+  memberKey,
+  newChain,
+  overlaidFacts,
+  pendingKey,
+  type RunFacts,
+  recordKey,
+  taskKey,
+} from './chain.js';
+import { type CurrentRun, placeRun, runsOf } from './runs.js';
 import type { Item, LedgerStore } from './store.js';
 
 /**
@@ -20,10 +32,16 @@ export interface Located {
   readonly run: RunFacts;
 }
 
-/** Workspace's current run of the record an event names (record detail), and whether it failed (undefined: as the event says). */
+/**
+ * Workspace's current run of the record an event names (record detail), and whether it failed (undefined: as the event
+ * says).
+ */
 export type RecordNow = RunFacts & { readonly failed?: boolean | undefined };
 
-/** Looks the event's record up in Workspace: to complete an event that lacks its task, desktop or script, or to tell its runs apart. */
+/**
+ * Looks the event's record up in Workspace: to complete an event that lacks its task, desktop or script, or to tell its
+ * runs apart.
+ */
 export type RecordLookup = () => Promise<RecordNow>;
 
 /**
@@ -65,7 +83,10 @@ export function readAhead(access: LocateAccess, run: RunFacts): ReadAhead {
   return { read: (pk) => read(pk).catch(() => access.store.read(pk)) };
 }
 
-/** What locating needs of the ledger: its store, its clock, the clock skew it allows, and the expiry every item it writes carries. */
+/**
+ * What locating needs of the ledger: its store, its clock, the clock skew it allows, and the expiry every item it
+ * writes carries.
+ */
 export interface LocateAccess {
   readonly store: LedgerStore;
   readonly now: () => number;
@@ -83,20 +104,37 @@ export interface LocateAccess {
  * again in place without its start, is completed by one lookup. A run no
  * chain claims starts a chain of its own.
  */
-export async function locateRun(access: LocateAccess, run: RunFacts, lookup: RecordLookup, options: LocateOptions): Promise<Located> {
-  // Only the first placement may use reads made ahead: whatever follows it (a lookup, a write that found another revision) reads afresh.
+export async function locateRun(
+  access: LocateAccess,
+  run: RunFacts,
+  lookup: RecordLookup,
+  options: LocateOptions,
+): Promise<Located> {
+  // Only the first placement may use reads made ahead: whatever follows it (a lookup, a write that found another
+  // revision) reads afresh.
   const first = await placeAmongCandidates(access, run, { read: options.ahead?.read });
   if (first.located) return first.located;
   const complete = run.taskId !== undefined && run.resourceId !== undefined && run.scriptId !== undefined;
-  if (complete && !first.ask) return startChain(access, run, first, lookup, options, options.cache ? 'over-pointer' : 'never');
-  // One lookup: what the event lacks, or the record's current run (its start, and whether it failed) when the event has no start.
+  if (complete && !first.ask)
+    return startChain(access, run, first, lookup, options, options.cache ? 'over-pointer' : 'never');
+  // One lookup: what the event lacks, or the record's current run (its start, and whether it failed) when the event has
+  // no start.
   const { failed, ...now } = await lookup();
   const full = overlaidFacts(now, run);
-  const second = await placeAmongCandidates(access, full, { current: run.startedAt === undefined ? { failed: failed ?? true } : undefined });
+  const second = await placeAmongCandidates(access, full, {
+    current: run.startedAt === undefined ? { failed: failed ?? true } : undefined,
+  });
   if (second.located) {
     // A record found through a link or a marker keeps a pointer to its chain, so the next event needs no lookup.
     if (options.cache && second.located.chainKey !== recordKey(run.projectId, run.recordId) && !second.own) {
-      await access.store.put(access.stamped({ pk: recordKey(run.projectId, run.recordId), link_to: second.located.chainKey, generation: second.located.generation, rev: 0 }));
+      await access.store.put(
+        access.stamped({
+          pk: recordKey(run.projectId, run.recordId),
+          link_to: second.located.chainKey,
+          generation: second.located.generation,
+          rev: 0,
+        }),
+      );
     }
     return second.located;
   }
@@ -120,8 +158,15 @@ interface Placing {
   readonly read?: ((pk: string) => Promise<Item | undefined>) | undefined;
 }
 
-/** The chains a run's keys lead to (other than `except`), in the order they are asked, with the record's own item and the marker's chains. */
-async function candidateChains(access: LocateAccess, run: RunFacts, placing: Placing = {}): Promise<{ chains: Chain[]; own: Item | undefined; pending: string[] }> {
+/**
+ * The chains a run's keys lead to (other than `except`), in the order they are asked, with the record's own item and
+ * the marker's chains.
+ */
+async function candidateChains(
+  access: LocateAccess,
+  run: RunFacts,
+  placing: Placing = {},
+): Promise<{ chains: Chain[]; own: Item | undefined; pending: string[] }> {
   const read = placing.read ?? ((pk: string) => access.store.read(pk));
   const onDesktop = run.resourceId !== undefined && run.scriptId !== undefined;
   const [own, link, member, marker] = await Promise.all([
@@ -131,9 +176,12 @@ async function candidateChains(access: LocateAccess, run: RunFacts, placing: Pla
     onDesktop ? read(pendingKey(run.projectId, run.resourceId!, run.scriptId!)) : undefined,
   ]);
   const pending = markerChains(marker);
-  // A retry's task link first (the lineage's word), the record's own item, its task's chain on its desktop and script, the marker's chains.
+  // A retry's task link first (the lineage's word), the record's own item, its task's chain on its desktop and script,
+  // the marker's chains.
   const leads = [link, own, member].map((item) => (isChain(item) ? item.pk : isLink(item) ? item.link_to : undefined));
-  const keys = [...new Set([...leads, ...pending].filter((key): key is string => key !== undefined && key !== placing.except))];
+  const keys = [
+    ...new Set([...leads, ...pending].filter((key): key is string => key !== undefined && key !== placing.except)),
+  ];
   const items = await Promise.all(keys.map((key) => (isChain(own) && own.pk === key ? own : read(key))));
   return { chains: items.filter(isChain), own, pending };
 }
@@ -143,7 +191,8 @@ async function placeAmongCandidates(access: LocateAccess, run: RunFacts, placing
   let ask = false;
   for (const chain of chains) {
     const placement = placeRun(chain, run, { skewMs: access.skewMs }, placing.current);
-    if (placement.kind === 'run') return { located: { chainKey: chain.pk, chain, generation: placement.generation, run }, ask, own };
+    if (placement.kind === 'run')
+      return { located: { chainKey: chain.pk, chain, generation: placement.generation, run }, ask, own };
     if (placement.kind === 'ask') ask = true;
   }
   return { ask, own };
@@ -167,12 +216,17 @@ export async function ownedElsewhere(access: LocateAccess, run: RunFacts, self: 
   if (chains.some((chain) => placeRun(chain, run, { ...skew, knownOnly: true }).kind === 'run')) return true;
   if (tiedTo(self, run)) return false;
   if (chains.some((chain) => tiedTo(chain, run))) return true;
-  return chains.some((chain) => isPending(chain) && placeRun(chain, run, skew).kind === 'run' && beforeInLine(chain, self, run.startedAt) < 0);
+  return chains.some(
+    (chain) =>
+      isPending(chain) && placeRun(chain, run, skew).kind === 'run' && beforeInLine(chain, self, run.startedAt) < 0,
+  );
 }
 
 /** Whether a run is of a record, or in a task, that the chain already had. */
 function tiedTo(chain: Chain, run: RunFacts): boolean {
-  return runsOf(chain).some((entry) => entry.record === run.recordId || (entry.task !== undefined && entry.task === run.taskId));
+  return runsOf(chain).some(
+    (entry) => entry.record === run.recordId || (entry.task !== undefined && entry.task === run.taskId),
+  );
 }
 
 function isPending(chain: Chain): boolean {
@@ -185,7 +239,9 @@ function beforeInLine(a: Chain, b: Chain, start: number | undefined): number {
   const claimedAt = (c: Chain) => c.claimed_at ?? 0;
   const before = (c: Chain) => (start === undefined || claimedAt(c) <= start ? 0 : 1);
   const order = (c: Chain) => (before(c) === 0 ? -claimedAt(c) : claimedAt(c));
-  return called(a) - called(b) || before(a) - before(b) || order(a) - order(b) || (a.pk < b.pk ? -1 : a.pk > b.pk ? 1 : 0);
+  return (
+    called(a) - called(b) || before(a) - before(b) || order(a) - order(b) || (a.pk < b.pk ? -1 : a.pk > b.pk ? 1 : 0)
+  );
 }
 
 /**
@@ -195,7 +251,14 @@ function beforeInLine(a: Chain, b: Chain, start: number | undefined): number {
  * run that turned out not to have run) unless nothing may be written (a dry
  * run); otherwise written by its first claim.
  */
-async function startChain(access: LocateAccess, run: RunFacts, found: Candidates, lookup: RecordLookup, options: LocateOptions, write: 'always' | 'over-pointer' | 'never'): Promise<Located> {
+async function startChain(
+  access: LocateAccess,
+  run: RunFacts,
+  found: Candidates,
+  lookup: RecordLookup,
+  options: LocateOptions,
+  write: 'always' | 'over-pointer' | 'never',
+): Promise<Located> {
   const { own } = found;
   const chainKey = recordKey(run.projectId, run.recordId);
   // The record is a chain's root whatever its keys say (its desktop or script was given otherwise): that chain.
@@ -203,9 +266,11 @@ async function startChain(access: LocateAccess, run: RunFacts, found: Candidates
   const pointerRev = isLink(own) && typeof own['rev'] === 'number' ? (own['rev'] as number) : undefined;
   // A pointer written before pointers had a revision cannot be replaced safely: its chain's claim decides.
   if (isLink(own) && pointerRev === undefined) return { chainKey, chain: undefined, generation: 0, run };
-  if (write === 'never' || (write === 'over-pointer' && !isLink(own))) return { chainKey, chain: undefined, generation: 0, run };
+  if (write === 'never' || (write === 'over-pointer' && !isLink(own)))
+    return { chainKey, chain: undefined, generation: 0, run };
   const chain = { ...newChain(run, access.now()), rev: (pointerRev ?? 0) + 1 };
   // Another revision: located again from fresh reads (the ones made ahead led here).
-  if ((await access.store.write(access.stamped(chain), pointerRev)) === 'conflict') return locateRun(access, run, lookup, { cache: options.cache });
+  if ((await access.store.write(access.stamped(chain), pointerRev)) === 'conflict')
+    return locateRun(access, run, lookup, { cache: options.cache });
   return { chainKey, chain, generation: 0, run };
 }

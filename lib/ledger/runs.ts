@@ -1,4 +1,4 @@
-import { handlingGeneration, type Chain, type RunEntry, type RunFacts } from './chain.js';
+import { type Chain, handlingGeneration, type RunEntry, type RunFacts } from './chain.js';
 
 export type { RunEntry } from './chain.js';
 
@@ -18,7 +18,9 @@ export type Placement =
   | { readonly kind: 'run'; readonly generation: number }
   /** It is not a run of this chain. */
   | { readonly kind: 'not-ours' }
-  /** It names a record that may have run again in place, without its start: Workspace's current run of the record tells. */
+  /**
+   * It names a record that may have run again in place, without its start: Workspace's current run of the record tells.
+   */
   | { readonly kind: 'ask' };
 
 export interface PlacementOptions {
@@ -39,16 +41,27 @@ export interface PlacementOptions {
 export function runsOf(chain: Chain): readonly RunEntry[] {
   if (chain.runs) return chain.runs;
   const entries: RunEntry[] = [{ g: 0, record: chain.root_record, task: chain.tasks[0] }];
-  for (let g = 1; g <= chain.attempts; g++) entries.push({ g, task: chain.tasks[g], ...(g === chain.attempts ? { claimed_at: chain.last_attempt_at } : {}) });
+  for (let g = 1; g <= chain.attempts; g++)
+    entries.push({ g, task: chain.tasks[g], ...(g === chain.attempts ? { claimed_at: chain.last_attempt_at } : {}) });
   const handling = entries[Math.min(entries.length - 1, handlingGeneration(chain))];
   if (handling && handling.record === undefined) entries[handling.g] = { ...handling, record: chain.current_record };
   return entries;
 }
 
 /** The runs with what `facts` says of the run of generation `g` added (nothing known is overwritten). */
-export function withRun(entries: readonly RunEntry[], g: number, facts: Pick<RunFacts, 'recordId' | 'taskId' | 'startedAt' | 'endedAt'> | Partial<RunFacts>): RunEntry[] {
+export function withRun(
+  entries: readonly RunEntry[],
+  g: number,
+  facts: Pick<RunFacts, 'recordId' | 'taskId' | 'startedAt' | 'endedAt'> | Partial<RunFacts>,
+): RunEntry[] {
   const known = entries.find((entry) => entry.g === g) ?? { g };
-  const merged: RunEntry = { ...known, record: known.record ?? facts.recordId, task: known.task ?? facts.taskId, start: known.start ?? facts.startedAt, end: known.end ?? facts.endedAt };
+  const merged: RunEntry = {
+    ...known,
+    record: known.record ?? facts.recordId,
+    task: known.task ?? facts.taskId,
+    start: known.start ?? facts.startedAt,
+    end: known.end ?? facts.endedAt,
+  };
   return [...entries.filter((entry) => entry.g !== g), merged].sort((a, b) => a.g - b.g);
 }
 
@@ -57,15 +70,21 @@ export function withoutRun(entries: readonly RunEntry[], g: number): RunEntry[] 
   return entries.filter((entry) => entry.g !== g);
 }
 
-/** The entries that are, or may be, runs of `record`: where it ran first, then each retry that may have run it again in place. */
+/**
+ * The entries that are, or may be, runs of `record`: where it ran first, then each retry that may have run it again in
+ * place.
+ */
 export function runsOfRecord(entries: readonly RunEntry[], record: string, knownOnly = false): RunEntry[] {
   const sequence: RunEntry[] = [];
   const inPlace = mayRunInPlace(entries);
   for (const entry of entries) {
     const previous = sequence.at(-1);
-    const answer = knownOnly ? entry.task !== undefined && entry.task === previous?.task : entry.task === undefined || entry.task === previous?.task;
+    const answer = knownOnly
+      ? entry.task !== undefined && entry.task === previous?.task
+      : entry.task === undefined || entry.task === previous?.task;
     if (entry.record === record) sequence.push(entry);
-    else if (inPlace && entry.record === undefined && previous && previous.g === entry.g - 1 && answer) sequence.push(entry);
+    else if (inPlace && entry.record === undefined && previous && previous.g === entry.g - 1 && answer)
+      sequence.push(entry);
   }
   return sequence;
 }
@@ -76,7 +95,11 @@ export function runsOfRecord(entries: readonly RunEntry[], record: string, known
  * was claimed knowing that Workspace answers with new tasks (`fresh_task`).
  */
 export function mayRunInPlace(entries: readonly RunEntry[]): boolean {
-  return !entries.some((entry, i) => entry.fresh_task === true || (i > 0 && entry.task !== undefined && entries[i - 1]!.task !== undefined && entry.task !== entries[i - 1]!.task));
+  return !entries.some(
+    (entry, i) =>
+      entry.fresh_task === true ||
+      (i > 0 && entry.task !== undefined && entries[i - 1]!.task !== undefined && entry.task !== entries[i - 1]!.task),
+  );
 }
 
 /** What Workspace answered when asked for a record's current run (record detail). */
@@ -94,19 +117,28 @@ export interface CurrentRun {
  * its task (or of a retry whose answer was lost), if it started after that
  * retry's claim.
  */
-export function placeRun(chain: Chain, run: Pick<RunFacts, 'recordId' | 'taskId' | 'resourceId' | 'scriptId' | 'startedAt'>, options: PlacementOptions, current?: CurrentRun): Placement {
+export function placeRun(
+  chain: Chain,
+  run: Pick<RunFacts, 'recordId' | 'taskId' | 'resourceId' | 'scriptId' | 'startedAt'>,
+  options: PlacementOptions,
+  current?: CurrentRun,
+): Placement {
   if (differs(chain.resource_id, run.resourceId) || differs(chain.script_id, run.scriptId)) return { kind: 'not-ours' };
   const entries = runsOf(chain);
   const sequence = runsOfRecord(entries, run.recordId, options.knownOnly);
   if (sequence.length > 0) return placeInSequence(sequence, run.startedAt, current);
   const newest = entries.at(-1)!;
-  if (newest.g === 0 || newest.record !== undefined || (options.knownOnly && newest.task === undefined)) return { kind: 'not-ours' };
+  if (newest.g === 0 || newest.record !== undefined || (options.knownOnly && newest.task === undefined))
+    return { kind: 'not-ours' };
   // A record the chain has not seen: the newest retry's run, if that retry's answer named its task (or was lost).
   if (run.taskId === undefined) return current ? { kind: 'not-ours' } : { kind: 'ask' };
   // A retry known to answer with a new task does not put its run in a task the chain already had.
   const earlierTask = entries.some((entry) => entry.g < newest.g && entry.task === run.taskId);
-  const taskFits = newest.task === undefined ? !(newest.fresh_task === true && earlierTask) : newest.task === run.taskId;
-  return taskFits && startsAfterRetry(entries, newest, run.startedAt, options) ? { kind: 'run', generation: newest.g } : { kind: 'not-ours' };
+  const taskFits =
+    newest.task === undefined ? !(newest.fresh_task === true && earlierTask) : newest.task === run.taskId;
+  return taskFits && startsAfterRetry(entries, newest, run.startedAt, options)
+    ? { kind: 'run', generation: newest.g }
+    : { kind: 'not-ours' };
 }
 
 /**
@@ -115,14 +147,23 @@ export function placeRun(chain: Chain, run: Pick<RunFacts, 'recordId' | 'taskId'
  * retried ended (Workspace's own clock on both sides: a retry is sent once a
  * failure was seen, so its run starts in a later second).
  */
-function startsAfterRetry(entries: readonly RunEntry[], retry: RunEntry, start: number | undefined, options: PlacementOptions): boolean {
+function startsAfterRetry(
+  entries: readonly RunEntry[],
+  retry: RunEntry,
+  start: number | undefined,
+  options: PlacementOptions,
+): boolean {
   if (start === undefined) return true;
   const retried = entries.find((entry) => entry.g === retry.g - 1);
   if (retried?.end !== undefined && start <= retried.end) return false;
   return retry.claimed_at === undefined || start >= retry.claimed_at - options.skewMs;
 }
 
-function placeInSequence(sequence: readonly RunEntry[], start: number | undefined, current: CurrentRun | undefined): Placement {
+function placeInSequence(
+  sequence: readonly RunEntry[],
+  start: number | undefined,
+  current: CurrentRun | undefined,
+): Placement {
   if (start === undefined) return sequence.length === 1 ? { kind: 'run', generation: sequence[0]!.g } : { kind: 'ask' };
   const index = indexOfStart(sequence, start);
   // The record's current run did not fail: the failure an event reports is the run before it.
@@ -143,7 +184,10 @@ function indexOfStart(sequence: readonly RunEntry[], start: number): number {
 
 /** The latest start known among the entries before `index` (runs of one record start one after the other). */
 function knownBefore(sequence: readonly RunEntry[], index: number): number {
-  return Math.max(-Infinity, ...sequence.slice(0, index).flatMap((entry) => (entry.start === undefined ? [] : [entry.start])));
+  return Math.max(
+    -Infinity,
+    ...sequence.slice(0, index).flatMap((entry) => (entry.start === undefined ? [] : [entry.start])),
+  );
 }
 
 function differs(known: string | undefined, given: string | undefined): boolean {

@@ -1,4 +1,4 @@
-import { handlingGeneration, type Chain } from './chain.js';
+import { type Chain, handlingGeneration } from './chain.js';
 
 /**
  * Pure: what a failure event may do, given its chain and the generation of
@@ -7,7 +7,13 @@ import { handlingGeneration, type Chain } from './chain.js';
 
 export type Standing =
   /** Decide under the policy with these attempts; a claim must find the chain at `rev` (undefined: not yet written). */
-  | { readonly kind: 'fresh'; readonly attemptsMade: number; readonly lastAttemptAt?: number | undefined; readonly rev: number | undefined; readonly reopened?: 'replay' | 'force' | undefined }
+  | {
+      readonly kind: 'fresh';
+      readonly attemptsMade: number;
+      readonly lastAttemptAt?: number | undefined;
+      readonly rev: number | undefined;
+      readonly reopened?: 'replay' | 'force' | undefined;
+    }
   /** Already handled: nothing to do. `relink` asks to re-assert the link of the retry this run received. */
   | { readonly kind: 'duplicate'; readonly reason: string; readonly relink?: boolean | undefined }
   /** Another delivery holds a live claim: come back when it ends. */
@@ -30,18 +36,33 @@ export function standingOf(chain: Chain | undefined, generation: number, context
   const handling = handlingGeneration(chain);
   const until = (chain.lease_until ?? 0) + (context.clockSkewMs ?? 0);
   const live = until > context.now;
-  const fresh = (reopened?: 'replay' | 'force'): Standing => ({ kind: 'fresh', attemptsMade: chain.attempts, lastAttemptAt: chain.last_attempt_at, rev: chain.rev, reopened });
+  const fresh = (reopened?: 'replay' | 'force'): Standing => ({
+    kind: 'fresh',
+    attemptsMade: chain.attempts,
+    lastAttemptAt: chain.last_attempt_at,
+    rev: chain.rev,
+    reopened,
+  });
   const unresolved = (): Standing =>
-    live ? { kind: 'in-flight', until } : { kind: 'unresolved', rev: chain.rev, claimedAt: chain.claimed_at ?? 0, attemptsMade: chain.attempts - 1 };
+    live
+      ? { kind: 'in-flight', until }
+      : { kind: 'unresolved', rev: chain.rev, claimedAt: chain.claimed_at ?? 0, attemptsMade: chain.attempts - 1 };
 
   if (generation < handling) {
     const relink = chain.state === 'retried' && generation === chain.attempts - 1;
-    return { kind: 'duplicate', reason: `run ${generation + 1} of this failure was already handled (${chain.attempts} retr${chain.attempts === 1 ? 'y' : 'ies'} made)`, relink };
+    return {
+      kind: 'duplicate',
+      reason: `run ${generation + 1} of this failure was already handled (${chain.attempts} retr${chain.attempts === 1 ? 'y' : 'ies'} made)`,
+      relink,
+    };
   }
   if (generation > handling) {
     // A run newer than the chain knows: only a retry whose settle was lost makes one, so resolve it first.
     if (chain.state === 'unknown' || (chain.state === 'claimed' && chain.intent === 'retry')) return unresolved();
-    return { kind: 'duplicate', reason: `run ${generation + 1} is newer than the ledger's chain (${chain.attempts} retries): left alone` };
+    return {
+      kind: 'duplicate',
+      reason: `run ${generation + 1} is newer than the ledger's chain (${chain.attempts} retries): left alone`,
+    };
   }
   switch (chain.state) {
     case 'open':
@@ -56,6 +77,9 @@ export function standingOf(chain: Chain | undefined, generation: number, context
     case 'dead-lettered':
       if (context.force) return fresh('force');
       if (context.replayOf !== undefined && context.replayOf === chain.dead_lettered_at) return fresh('replay');
-      return { kind: 'duplicate', reason: `this failure was already dead-lettered (${chain.reason ?? 'no reason kept'})` };
+      return {
+        kind: 'duplicate',
+        reason: `this failure was already dead-lettered (${chain.reason ?? 'no reason kept'})`,
+      };
   }
 }

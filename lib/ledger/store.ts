@@ -1,4 +1,4 @@
-import { fromAttributes, toAttributes, type Attributes } from '../platform/attribute-values.js';
+import { type Attributes, fromAttributes, toAttributes } from '../platform/attribute-values.js';
 import type { DynamoDb } from '../platform/dynamodb-client.js';
 
 /**
@@ -48,7 +48,9 @@ export interface LedgerStore {
   putMarker(marker: Marker): Promise<void>;
 }
 
-/** A pending marker (lib/ledger/chain.ts pendingKey): the last chain that claimed, and the ones before it, newest first. */
+/**
+ * A pending marker (lib/ledger/chain.ts pendingKey): the last chain that claimed, and the ones before it, newest first.
+ */
 export interface Marker extends Keyed {
   readonly link_to: string;
   readonly generation: number;
@@ -88,7 +90,10 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   async write(item: Keyed, expectedRev: number | undefined): Promise<'written' | 'conflict'> {
-    const condition = expectedRev === undefined ? { ConditionExpression: 'attribute_not_exists(pk)' } : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': { N: String(expectedRev) } } };
+    const condition =
+      expectedRev === undefined
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': { N: String(expectedRev) } } };
     try {
       await this.db.send('PutItem', { TableName: this.tableName, Item: toAttributes(item), ...condition });
       return 'written';
@@ -115,16 +120,34 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   async putMarker(marker: Marker): Promise<void> {
-    const values = toAttributes({ ':to': marker.link_to, ':g': marker.generation, ':ttl': marker.expires_at, ':one': [marker.link_to], ':none': [], ':max': MARKER_RECENT });
-    const update = 'SET link_to = :to, generation = :g, expires_at = :ttl, recent = list_append(:one, if_not_exists(recent, :none))';
+    const values = toAttributes({
+      ':to': marker.link_to,
+      ':g': marker.generation,
+      ':ttl': marker.expires_at,
+      ':one': [marker.link_to],
+      ':none': [],
+      ':max': MARKER_RECENT,
+    });
+    const update =
+      'SET link_to = :to, generation = :g, expires_at = :ttl, recent = list_append(:one, if_not_exists(recent, :none))';
     try {
-      await this.db.send('UpdateItem', { TableName: this.tableName, Key: { pk: { S: marker.pk } }, UpdateExpression: update, ConditionExpression: 'attribute_not_exists(recent) OR size(recent) < :max', ExpressionAttributeValues: values });
+      await this.db.send('UpdateItem', {
+        TableName: this.tableName,
+        Key: { pk: { S: marker.pk } },
+        UpdateExpression: update,
+        ConditionExpression: 'attribute_not_exists(recent) OR size(recent) < :max',
+        ExpressionAttributeValues: values,
+      });
     } catch (error) {
       if ((error as Error).name !== 'ConditionalCheckFailedException') throw this.unavailable('written', error);
-      // Full: the newest entries only, the newest first (a claim racing this rewrite may lose its entry: the next one puts it back).
+      // Full: the newest entries only, the newest first (a claim racing this rewrite may lose its entry: the next one
+      // puts it back).
       const current = await this.read(marker.pk);
       const recent = Array.isArray(current?.['recent']) ? (current['recent'] as unknown[]) : [];
-      await this.put({ ...marker, recent: [marker.link_to, ...recent.filter((key) => key !== marker.link_to)].slice(0, MARKER_RECENT / 2) } as Keyed);
+      await this.put({
+        ...marker,
+        recent: [marker.link_to, ...recent.filter((key) => key !== marker.link_to)].slice(0, MARKER_RECENT / 2),
+      } as Keyed);
     }
   }
 
@@ -157,14 +180,23 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   /** One BatchWriteItem whose unprocessed items are put one by one; answers the keys not written. */
-  private async writeBatch(puts: ReadonlyArray<{ item: Keyed; attributes: Attributes }>): Promise<Map<string, unknown>> {
+  private async writeBatch(
+    puts: ReadonlyArray<{ item: Keyed; attributes: Attributes }>,
+  ): Promise<Map<string, unknown>> {
     const failed = new Map<string, unknown>();
     const put = (attributes: Attributes) => this.db.send('PutItem', { TableName: this.tableName, Item: attributes });
-    const alone = (some: typeof puts) => Promise.all(some.map((p) => put(p.attributes).catch((error: unknown) => failed.set(p.item.pk, this.unavailable('written', error)))));
+    const alone = (some: typeof puts) =>
+      Promise.all(
+        some.map((p) =>
+          put(p.attributes).catch((error: unknown) => failed.set(p.item.pk, this.unavailable('written', error))),
+        ),
+      );
     if (puts.length === 1) return alone(puts).then(() => failed);
     let result;
     try {
-      result = await this.db.send('BatchWriteItem', { RequestItems: { [this.tableName]: puts.map((p) => ({ PutRequest: { Item: p.attributes } })) } });
+      result = await this.db.send('BatchWriteItem', {
+        RequestItems: { [this.tableName]: puts.map((p) => ({ PutRequest: { Item: p.attributes } })) },
+      });
     } catch (error) {
       // One item DynamoDB refuses (over 400 KB) refuses the whole batch: each is put alone and answered for itself.
       if ((error as Error).name === 'ValidationException') return alone(puts).then(() => failed);
@@ -185,8 +217,9 @@ export class DynamoLedgerStore implements LedgerStore {
         const found = await this.batchGet(chunk);
         for (const key of chunk) {
           const item = found.get(key);
-          for (const waiter of batch.get(key)!) if (item instanceof Error) waiter.reject(item);
-          else waiter.resolve(item);
+          for (const waiter of batch.get(key)!)
+            if (item instanceof Error) waiter.reject(item);
+            else waiter.resolve(item);
         }
       } catch (error) {
         for (const key of chunk) for (const waiter of batch.get(key)!) waiter.reject(error);
@@ -199,21 +232,32 @@ export class DynamoLedgerStore implements LedgerStore {
     const found = new Map<string, Item | Error>();
     let ask: Attributes[] = keys.map((pk) => ({ pk: { S: pk } }));
     for (let round = 0; ask.length > 0; round++) {
-      if (round === MAX_READ_ROUNDS) throw new LedgerUnavailableError(`ledger ${this.tableName} could not be read: keys left unprocessed ${MAX_READ_ROUNDS} times`);
+      if (round === MAX_READ_ROUNDS)
+        throw new LedgerUnavailableError(
+          `ledger ${this.tableName} could not be read: keys left unprocessed ${MAX_READ_ROUNDS} times`,
+        );
       let result;
       try {
-        result = await this.db.send('BatchGetItem', { RequestItems: { [this.tableName]: { Keys: ask, ConsistentRead: true } } });
+        result = await this.db.send('BatchGetItem', {
+          RequestItems: { [this.tableName]: { Keys: ask, ConsistentRead: true } },
+        });
       } catch (error) {
         throw this.unavailable('read', error);
       }
       // Decoded one by one: an item that cannot be read fails its own key only, as unavailable.
-      for (const attributes of result.Responses?.[this.tableName] ?? []) found.set(String(attributes['pk']?.S), this.classified('read', () => fromAttributes(attributes)));
+      for (const attributes of result.Responses?.[this.tableName] ?? [])
+        found.set(
+          String(attributes['pk']?.S),
+          this.classified('read', () => fromAttributes(attributes)),
+        );
       ask = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
     }
     return found;
   }
 
-  /** What `make` returns, or what it threw as unavailable: an item that cannot be marshalled fails its own call only. */
+  /**
+   * What `make` returns, or what it threw as unavailable: an item that cannot be marshalled fails its own call only.
+   */
   private classified<T>(what: 'read' | 'written', make: () => T): T | LedgerUnavailableError {
     try {
       return make();
@@ -225,6 +269,8 @@ export class DynamoLedgerStore implements LedgerStore {
   private unavailable(what: 'read' | 'written', error: unknown): LedgerUnavailableError {
     if (error instanceof LedgerUnavailableError) return error;
     const e = error as Error;
-    return new LedgerUnavailableError(`ledger ${this.tableName} could not be ${what}: ${e.name}${e.message && e.message !== e.name ? ` (${e.message.slice(0, 200)})` : ''}`);
+    return new LedgerUnavailableError(
+      `ledger ${this.tableName} could not be ${what}: ${e.name}${e.message && e.message !== e.name ? ` (${e.message.slice(0, 200)})` : ''}`,
+    );
   }
 }

@@ -1,4 +1,11 @@
-import { handlingGeneration, withRunFacts, type Chain, type ClaimIntent, type HistoryEntry, type RunFacts } from './chain.js';
+import {
+  type Chain,
+  type ClaimIntent,
+  type HistoryEntry,
+  handlingGeneration,
+  type RunFacts,
+  withRunFacts,
+} from './chain.js';
 import { runsOf, withoutRun, withRun } from './runs.js';
 
 /**
@@ -19,7 +26,16 @@ export interface Moment {
 }
 
 /** Takes the claim for one action on the run `run` names. A retry counts the attempt now. */
-export function claimed(chain: Chain, run: RunFacts, intent: ClaimIntent, moment: Moment & { readonly leaseMs: number; readonly decidedAt?: number | undefined; readonly freshTask?: boolean | undefined }): Chain {
+export function claimed(
+  chain: Chain,
+  run: RunFacts,
+  intent: ClaimIntent,
+  moment: Moment & {
+    readonly leaseMs: number;
+    readonly decidedAt?: number | undefined;
+    readonly freshTask?: boolean | undefined;
+  },
+): Chain {
   const known = withRunFacts(chain, run);
   const tasks = run.taskId && !known.tasks.includes(run.taskId) ? [...known.tasks, run.taskId] : known.tasks;
   // The run handled is recorded with its record and start; a retry's run is a new entry, told apart by its claim time.
@@ -65,9 +81,16 @@ export function retried(chain: Chain, details: RetriedDetails, moment: Moment): 
     new_task_id: details.taskId,
     tasks: chain.tasks.includes(details.taskId) ? chain.tasks : [...chain.tasks, details.taskId],
     runs: withRun(runsOf(chain), chain.attempts, { ...details.run, taskId: details.taskId }),
-    history: appendHistory(chain, entry(chain.attempts, moment.now, details.via === 'answer' ? 'retried' : `retried (${details.via})`, {
-      record_id: chain.current_record, task_id: details.taskId, rule_id: details.ruleId, request_id: details.requestId, forced_by: details.forcedBy,
-    })),
+    history: appendHistory(
+      chain,
+      entry(chain.attempts, moment.now, details.via === 'answer' ? 'retried' : `retried (${details.via})`, {
+        record_id: chain.current_record,
+        task_id: details.taskId,
+        rule_id: details.ruleId,
+        request_id: details.requestId,
+        forced_by: details.forcedBy,
+      }),
+    ),
   };
 }
 
@@ -84,7 +107,15 @@ export function unknown(chain: Chain, evidence: Evidence, moment: Moment): Chain
     ...chain,
     state: 'unknown',
     rev: chain.rev + 1,
-    history: appendHistory(chain, entry(chain.attempts, moment.now, 'unknown', { record_id: chain.current_record, error_code: evidence.errorCode, reason: evidence.reason, request_id: evidence.requestId })),
+    history: appendHistory(
+      chain,
+      entry(chain.attempts, moment.now, 'unknown', {
+        record_id: chain.current_record,
+        error_code: evidence.errorCode,
+        reason: evidence.reason,
+        request_id: evidence.requestId,
+      }),
+    ),
   };
 }
 
@@ -101,12 +132,24 @@ export function released(chain: Chain, evidence: Evidence, moment: Moment): Chai
     attempts: chain.attempts - refund,
     runs: refund ? withoutRun(runsOf(chain), chain.attempts) : runsOf(chain),
     rev: chain.rev + 1,
-    history: appendHistory(chain, entry(chain.attempts, moment.now, refund ? 'not run' : 'released', { record_id: chain.current_record, error_code: evidence.errorCode, reason: evidence.reason, rule_id: evidence.ruleId })),
+    history: appendHistory(
+      chain,
+      entry(chain.attempts, moment.now, refund ? 'not run' : 'released', {
+        record_id: chain.current_record,
+        error_code: evidence.errorCode,
+        reason: evidence.reason,
+        rule_id: evidence.ruleId,
+      }),
+    ),
   };
 }
 
 /** Given up, and the dead letter was accepted: surfaced once, with its reason. */
-export function deadLettered(chain: Chain, evidence: Evidence & { readonly decidedAt: number; readonly refund: boolean; readonly forcedBy?: string | undefined }, moment: Moment): Chain {
+export function deadLettered(
+  chain: Chain,
+  evidence: Evidence & { readonly decidedAt: number; readonly refund: boolean; readonly forcedBy?: string | undefined },
+  moment: Moment,
+): Chain {
   const { lease_until: _lease, intent: _intent, ...rest } = chain;
   return {
     ...rest,
@@ -118,7 +161,17 @@ export function deadLettered(chain: Chain, evidence: Evidence & { readonly decid
     rule_id: evidence.ruleId,
     error_code: evidence.errorCode,
     dead_lettered_at: evidence.decidedAt,
-    history: appendHistory(chain, entry(chain.attempts, moment.now, 'dead-lettered', { record_id: chain.current_record, error_code: evidence.errorCode, reason: evidence.reason, rule_id: evidence.ruleId, request_id: evidence.requestId, forced_by: evidence.forcedBy })),
+    history: appendHistory(
+      chain,
+      entry(chain.attempts, moment.now, 'dead-lettered', {
+        record_id: chain.current_record,
+        error_code: evidence.errorCode,
+        reason: evidence.reason,
+        rule_id: evidence.ruleId,
+        request_id: evidence.requestId,
+        forced_by: evidence.forcedBy,
+      }),
+    ),
   };
 }
 
@@ -140,18 +193,40 @@ export interface DesktopWaitDetails {
 export function desktopWaiting(chain: Chain, details: DesktopWaitDetails, moment: Moment): Chain {
   const same = chain.desktop_wait?.g === details.g ? chain.desktop_wait : undefined;
   const startedAt = details.started ? moment.now : same?.woken_at;
-  const wait = { g: details.g, desktop: details.desktop, since: same?.since ?? moment.now, ...(startedAt !== undefined ? { woken_at: startedAt } : {}) };
+  const wait = {
+    g: details.g,
+    desktop: details.desktop,
+    since: same?.since ?? moment.now,
+    ...(startedAt !== undefined ? { woken_at: startedAt } : {}),
+  };
   const fields = { record_id: chain.current_record, request_id: details.started?.requestId };
   const said = details.started
-    ? entry(chain.attempts, moment.now, 'desktop started', { ...fields, reason: `desktop ${details.desktop} was ${details.state}: os-start sent${details.started.jobId ? ` (job ${details.started.jobId})` : ''}` })
+    ? entry(chain.attempts, moment.now, 'desktop started', {
+        ...fields,
+        reason: `desktop ${details.desktop} was ${details.state}: os-start sent${details.started.jobId ? ` (job ${details.started.jobId})` : ''}`,
+      })
     : same
       ? undefined
-      : entry(chain.attempts, moment.now, 'desktop not ready', { ...fields, reason: `desktop ${details.desktop} is ${details.state}` });
-  return { ...chain, rev: chain.rev + 1, desktop_wait: wait, history: said ? appendHistory(chain, said) : chain.history };
+      : entry(chain.attempts, moment.now, 'desktop not ready', {
+          ...fields,
+          reason: `desktop ${details.desktop} is ${details.state}`,
+        });
+  return {
+    ...chain,
+    rev: chain.rev + 1,
+    desktop_wait: wait,
+    history: said ? appendHistory(chain, said) : chain.history,
+  };
 }
 
-function entry(attempt: number, now: number, outcome: string, fields: Record<string, string | undefined>): HistoryEntry {
+function entry(
+  attempt: number,
+  now: number,
+  outcome: string,
+  fields: Record<string, string | undefined>,
+): HistoryEntry {
   const result: Record<string, unknown> = { attempt, at: new Date(now).toISOString(), outcome };
-  for (const [key, value] of Object.entries(fields)) if (value !== undefined) result[key] = key === 'reason' ? value.slice(0, 500) : value;
+  for (const [key, value] of Object.entries(fields))
+    if (value !== undefined) result[key] = key === 'reason' ? value.slice(0, 500) : value;
   return result as unknown as HistoryEntry;
 }

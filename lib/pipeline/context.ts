@@ -3,9 +3,9 @@ import type { ScriptFailure } from '../events/failure.js';
 import type { AttemptLedger } from '../ledger/attempt-ledger.js';
 import type { ReadAhead } from '../ledger/locate.js';
 import type { CircuitBreakers } from '../workspace/circuit-breakers.js';
-import type { InvocationDesktops } from '../workspace/desktop-reads.js';
 import type { WorkspaceClient } from '../workspace/client.js';
 import type { WorkspaceCredentials } from '../workspace/credentials.js';
+import type { InvocationDesktops } from '../workspace/desktop-reads.js';
 import type { ErrorBudget } from '../workspace/error-budget.js';
 import type { KeyedCalls } from '../workspace/key-calls.js';
 import type { InvocationKeyGate } from '../workspace/key-gate.js';
@@ -27,9 +27,14 @@ export interface PipelineDeps {
   readonly breakers: CircuitBreakers;
   /** This invocation's tolerance for failed calls. */
   readonly errorBudget: ErrorBudget;
-  /** One call first per key fingerprint not yet accepted; refusals shared across containers (lib/workspace/key-gate.ts). */
+  /**
+   * One call first per key fingerprint not yet accepted; refusals shared across containers (lib/workspace/key-gate.ts).
+   */
   readonly keyGate?: InvocationKeyGate | undefined;
-  /** This invocation's desktop reads (one per desktop, those of one turn together) and starts (lib/workspace/desktop-reads.ts). */
+  /**
+   * This invocation's desktop reads (one per desktop, those of one turn together) and starts
+   * (lib/workspace/desktop-reads.ts).
+   */
   readonly desktops: InvocationDesktops;
   /** What the container has seen Workspace's retries do (lib/workspace/retry-readings.ts); none: nothing assumed. */
   readonly readings?: RetryReadings | undefined;
@@ -53,7 +58,10 @@ export interface FailureInput {
   readonly carried?: { readonly taskId: string; readonly rev: number } | undefined;
 }
 
-/** What the runner (lib/pipeline/runner.ts) gives one failure beyond its input: its place among the MAX_CONCURRENCY running. */
+/**
+ * What the runner (lib/pipeline/runner.ts) gives one failure beyond its input: its place among the MAX_CONCURRENCY
+ * running.
+ */
 export interface ItemSlot {
   /** Its first ledger reads, made while the failures before it were being handled. */
   readonly ahead?: ReadAhead | undefined;
@@ -84,15 +92,43 @@ export function isDryRun(input: FailureInput, deps: PipelineDeps): boolean {
 
 /** The dead letter of a decision taken at `now` for this input. */
 export function letterOf(input: FailureInput, now: number): FailureContext['letter'] {
-  return (reason, errorCode, ruleId, attempts) => ({ reason, errorCode, attempts, ruleId, firstSeenAt: input.firstSeenAt, decidedAt: now });
+  return (reason, errorCode, ruleId, attempts) => ({
+    reason,
+    errorCode,
+    attempts,
+    ruleId,
+    firstSeenAt: input.firstSeenAt,
+    decidedAt: now,
+  });
 }
 
 /** What the steps of one failure share, with the project's keys read once. */
-export async function failureContext(input: FailureInput, deps: PipelineDeps, now: number, slot: ItemSlot = {}): Promise<FailureContext> {
+export async function failureContext(
+  input: FailureInput,
+  deps: PipelineDeps,
+  now: number,
+  slot: ItemSlot = {},
+): Promise<FailureContext> {
   const { projectId, region } = input.failure;
   const project = { projectId, region };
   const { credentials } = await deps.credentials.forProject(projectId);
   const endpoint = deps.workspace.endpointOf(project);
-  const keys: KeyedCalls = { credentials: deps.credentials, keyGate: deps.keyGate, breakers: deps.breakers, projectId, endpoint };
-  return { input, deps, slot, now, dryRun: isDryRun(input, deps), project, keys, credentials, letter: letterOf(input, now) };
+  const keys: KeyedCalls = {
+    credentials: deps.credentials,
+    keyGate: deps.keyGate,
+    breakers: deps.breakers,
+    projectId,
+    endpoint,
+  };
+  return {
+    input,
+    deps,
+    slot,
+    now,
+    dryRun: isDryRun(input, deps),
+    project,
+    keys,
+    credentials,
+    letter: letterOf(input, now),
+  };
 }

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
+import {
+  MAX_MESSAGE_BYTES,
+  messageBytes,
+  numberAttribute,
+  type OutgoingMessage,
+  type SourceMessage,
+  textAttribute,
+  withOriginalAttributes,
+} from '../platform/queue-sender.js';
 import { DEAD_LETTER_ATTRIBUTES, timeAttribute } from './message-attributes.js';
-import { MAX_MESSAGE_BYTES, messageBytes, numberAttribute, textAttribute, withOriginalAttributes, type OutgoingMessage, type SourceMessage } from '../platform/queue-sender.js';
 
 /**
  * What goes to the dead-letter queue: the original body with the reason and
@@ -23,7 +31,10 @@ export interface DeadLetter {
 
 const MAX_REASON_CHARS = 1000;
 
-/** Our attributes first (reason, error_code, attempts, source_message_id, decided_at, first_seen_at, rule_id), then as many original ones as fit. */
+/**
+ * Our attributes first (reason, error_code, attempts, source_message_id, decided_at, first_seen_at, rule_id), then as
+ * many original ones as fit.
+ */
 export function deadLetterMessage(source: SourceMessage, letter: DeadLetter): OutgoingMessage {
   const names = DEAD_LETTER_ATTRIBUTES;
   const ours: Record<string, MessageAttributeValue> = {
@@ -36,12 +47,19 @@ export function deadLetterMessage(source: SourceMessage, letter: DeadLetter): Ou
   };
   if (letter.ruleId) ours[names.ruleId] = textAttribute(letter.ruleId);
   const { body, evidence } = fitted(source.body, ours);
-  const attributes = withOriginalAttributes({ ...ours, ...evidence }, source.attributes, MAX_MESSAGE_BYTES - Buffer.byteLength(body, 'utf8'));
+  const attributes = withOriginalAttributes(
+    { ...ours, ...evidence },
+    source.attributes,
+    MAX_MESSAGE_BYTES - Buffer.byteLength(body, 'utf8'),
+  );
   return { key: source.messageId, body, attributes };
 }
 
 /** The body as it fits beside `ours` in MAX_MESSAGE_BYTES: whole, or its first bytes with its size and digest. */
-function fitted(body: string, ours: Record<string, MessageAttributeValue>): { body: string; evidence: Record<string, MessageAttributeValue> } {
+function fitted(
+  body: string,
+  ours: Record<string, MessageAttributeValue>,
+): { body: string; evidence: Record<string, MessageAttributeValue> } {
   if (messageBytes(body, ours) <= MAX_MESSAGE_BYTES) return { body, evidence: {} };
   const bytes = Buffer.from(body, 'utf8');
   const evidence = {

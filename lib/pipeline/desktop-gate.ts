@@ -8,10 +8,10 @@ import { CircuitOpenError } from '../workspace/circuit-breakers.js';
 import { describeRefusal, isWorkspaceApiError } from '../workspace/errors.js';
 import { KeyRefusedError } from '../workspace/key-calls.js';
 import type { FailureContext } from './context.js';
-import { desktopVerdict, type DesktopVerdict } from './desktop-verdict.js';
+import { type DesktopVerdict, desktopVerdict } from './desktop-verdict.js';
 import { claimGiveUp, giveUpLetter } from './give-up.js';
 import { lookupFailure } from './lookup-failure.js';
-import { hold, requeue, type GiveUpCode, type Resolution } from './resolution.js';
+import { type GiveUpCode, hold, type Resolution, requeue } from './resolution.js';
 
 /**
  * Before a retry is claimed, when the policy asks for it (`desktop`, docs/retry-policy.md,
@@ -30,7 +30,9 @@ type Fresh = Extract<Standing, { kind: 'fresh' }>;
 type RetryNow = Extract<Decision, { kind: 'retry-now' }>;
 
 /** Go on to the claim (`note`: what the desktop read said), or stop with this resolution. */
-export type DesktopCheck = { readonly kind: 'go'; readonly note?: string | undefined } | { readonly kind: 'stop'; readonly resolution: Resolution | 'conflict' };
+export type DesktopCheck =
+  | { readonly kind: 'go'; readonly note?: string | undefined }
+  | { readonly kind: 'stop'; readonly resolution: Resolution | 'conflict' };
 
 const GO: DesktopCheck = { kind: 'go' };
 const stop = (resolution: Resolution | 'conflict'): DesktopCheck => ({ kind: 'stop', resolution });
@@ -48,7 +50,13 @@ interface Check {
   readonly waiting: boolean;
 }
 
-export async function desktopGate(located: Located, standing: Fresh, decision: RetryNow, ctx: FailureContext, base?: Chain): Promise<DesktopCheck> {
+export async function desktopGate(
+  located: Located,
+  standing: Fresh,
+  decision: RetryNow,
+  ctx: FailureContext,
+  base?: Chain,
+): Promise<DesktopCheck> {
   const need = decision.desktop;
   const chain = base ?? located.chain;
   const desktopId = located.run.resourceId ?? chain?.resource_id;
@@ -70,26 +78,72 @@ export async function desktopGate(located: Located, standing: Fresh, decision: R
 /** What a dry run shows: the give-up, the wait, or the start it would send (and nothing written). */
 function preview(check: Check, verdict: Exclude<DesktopVerdict, { kind: 'ready' }>): Resolution {
   const { ctx, decision, desktopId } = check;
-  const letter = (would: string) => giveUpLetter(ctx, check.standing, check.base ?? check.located.chain, `dry-run: ${would}`, 'DRY_RUN', decision.ruleId);
-  if (verdict.kind === 'give-up') return { kind: 'preview', letter: letter(`would give up: ${verdict.reason}`), decision };
-  if (verdict.kind === 'wait') return { kind: 'preview', letter: letter(`would defer ${verdict.seconds} s: ${verdict.reason}`), decision };
+  const letter = (would: string) =>
+    giveUpLetter(
+      ctx,
+      check.standing,
+      check.base ?? check.located.chain,
+      `dry-run: ${would}`,
+      'DRY_RUN',
+      decision.ruleId,
+    );
+  if (verdict.kind === 'give-up')
+    return { kind: 'preview', letter: letter(`would give up: ${verdict.reason}`), decision };
+  if (verdict.kind === 'wait')
+    return { kind: 'preview', letter: letter(`would defer ${verdict.seconds} s: ${verdict.reason}`), decision };
   const start = ctx.deps.desktops.describeStart(ctx.project, desktopId, ctx.credentials);
-  return { kind: 'preview', letter: letter(`would start desktop ${desktopId} (${verdict.words}; os-start SOFT), then retry once it is ready (rule ${decision.ruleId})`), preview: start, decision };
+  return {
+    kind: 'preview',
+    letter: letter(
+      `would start desktop ${desktopId} (${verdict.words}; os-start SOFT), then retry once it is ready (rule ${decision.ruleId})`,
+    ),
+    preview: start,
+    decision,
+  };
 }
 
-async function giveUp(check: Check, code: GiveUpCode, reason: string, errorCode: string): Promise<Resolution | 'conflict'> {
+async function giveUp(
+  check: Check,
+  code: GiveUpCode,
+  reason: string,
+  errorCode: string,
+): Promise<Resolution | 'conflict'> {
   const { ctx, decision } = check;
-  const letter = giveUpLetter(ctx, check.standing, check.base ?? check.located.chain, reason, errorCode, decision.ruleId);
+  const letter = giveUpLetter(
+    ctx,
+    check.standing,
+    check.base ?? check.located.chain,
+    reason,
+    errorCode,
+    decision.ruleId,
+  );
   return claimGiveUp(check.located, check.standing, ctx, code, letter, { decision, base: check.base });
 }
 
 /** The run waits: the chain records when its wait began (once per run), and the event comes back after `seconds`. */
-async function waitFor(check: Check, wait: { readonly code: 'desktop-not-ready' | 'desktop-waking'; readonly reason: string; readonly seconds: number; readonly words: string }): Promise<Resolution | 'conflict'> {
+async function waitFor(
+  check: Check,
+  wait: {
+    readonly code: 'desktop-not-ready' | 'desktop-waking';
+    readonly reason: string;
+    readonly seconds: number;
+    readonly words: string;
+  },
+): Promise<Resolution | 'conflict'> {
   if (!check.waiting && !(await recordWait(check, wait.words))) return 'conflict';
-  return requeue(wait.code, wait.reason, { seconds: wait.seconds }, { attempt: check.decision.attempt, ruleId: check.decision.ruleId });
+  return requeue(
+    wait.code,
+    wait.reason,
+    { seconds: wait.seconds },
+    { attempt: check.decision.attempt, ruleId: check.decision.ruleId },
+  );
 }
 
-function recordWait(check: Check, words: string, started?: { readonly jobId?: string | undefined; readonly requestId?: string | undefined }): Promise<boolean> {
+function recordWait(
+  check: Check,
+  words: string,
+  started?: { readonly jobId?: string | undefined; readonly requestId?: string | undefined },
+): Promise<boolean> {
   const details = { g: check.located.generation, desktop: check.desktopId, state: words, started };
   return check.ctx.deps.ledger.recordDesktopWait(check.located, check.standing.rev, details, check.base);
 }
@@ -106,7 +160,9 @@ async function wake(check: Check, words: string): Promise<Resolution | 'conflict
   const by = { chain: check.located.chainKey, g: check.located.generation };
   const claim = await deps.ledger.claimDesktopStart(ctx.project.projectId, desktopId, by, need.waitMaxSeconds * 1000);
   if ('held' in claim) {
-    const since = claim.held ? `started ${Math.max(0, Math.floor((ctx.now - claim.held.at) / 1000))} s ago by the retry of another failure on it` : 'being started by another delivery';
+    const since = claim.held
+      ? `started ${Math.max(0, Math.floor((ctx.now - claim.held.at) / 1000))} s ago by the retry of another failure on it`
+      : 'being started by another delivery';
     return waitFor(check, waking(check, words, since));
   }
   const result = await deps.desktops.start(ctx.keys, ctx.project, desktopId);
@@ -114,39 +170,82 @@ async function wake(check: Check, words: string): Promise<Resolution | 'conflict
     case 'started':
     case 'unknown': {
       if (result.kind === 'started') countDesktop('woken');
-      const requestId = result.kind === 'started' ? result.requestId : isWorkspaceApiError(result.error) ? result.error.requestId : undefined;
+      const requestId =
+        result.kind === 'started'
+          ? result.requestId
+          : isWorkspaceApiError(result.error)
+            ? result.error.requestId
+            : undefined;
       const started = { jobId: result.kind === 'started' ? result.jobId : undefined, requestId };
       // The start is sent: the window holds whatever the chain's write does (it is tried again on a conflict).
-      if (!(await recordWait(check, words, started))) logger.warn('desktop started, but its chain could not record it', { chain: check.located.chainKey, desktopId });
-      const how = result.kind === 'started' ? `started now${result.jobId ? ` (job ${result.jobId})` : ''}` : `started now, its answer lost (${(result.error as Error).message}); not sent again before the window ends`;
-      return requeue('desktop-waking', waking(check, words, how).reason, { seconds: Math.min(need.recheckSeconds, need.waitMaxSeconds) }, { attempt: check.decision.attempt, ruleId: check.decision.ruleId });
+      if (!(await recordWait(check, words, started)))
+        logger.warn('desktop started, but its chain could not record it', { chain: check.located.chainKey, desktopId });
+      const how =
+        result.kind === 'started'
+          ? `started now${result.jobId ? ` (job ${result.jobId})` : ''}`
+          : `started now, its answer lost (${(result.error as Error).message}); not sent again before the window ends`;
+      return requeue(
+        'desktop-waking',
+        waking(check, words, how).reason,
+        { seconds: Math.min(need.recheckSeconds, need.waitMaxSeconds) },
+        { attempt: check.decision.attempt, ruleId: check.decision.ruleId },
+      );
     }
     case 'already':
-      return waitFor(check, waking(check, words, `already starting or on, by Workspace's answer to a start (${result.evidence})`));
+      return waitFor(
+        check,
+        waking(check, words, `already starting or on, by Workspace's answer to a start (${result.evidence})`),
+      );
     case 'gone':
-      return giveUp(check, 'desktop-not-found', `desktop-not-found: desktop ${desktopId} no longer exists (${result.evidence}); there is nothing to run the script on`, 'DESKTOP_NOT_FOUND');
+      return giveUp(
+        check,
+        'desktop-not-found',
+        `desktop-not-found: desktop ${desktopId} no longer exists (${result.evidence}); there is nothing to run the script on`,
+        'DESKTOP_NOT_FOUND',
+      );
     case 'refused':
-      return giveUp(check, 'desktop-start-refused', `desktop-start-refused: Workspace refused to start desktop ${desktopId} (${describeRefusal(result.error)}); the keys need the permission to start desktops (docs/retry-policy.md, "Desktops")`, result.error.code);
+      return giveUp(
+        check,
+        'desktop-start-refused',
+        `desktop-start-refused: Workspace refused to start desktop ${desktopId} (${describeRefusal(result.error)}); the keys need the permission to start desktops (docs/retry-policy.md, "Desktops")`,
+        result.error.code,
+      );
     case 'not-sent':
       await deps.ledger.releaseDesktopStart(claim.taken);
       return notSent(check, result.error);
   }
 }
 
-function waking(check: Check, words: string, how: string): { code: 'desktop-waking'; reason: string; seconds: number; words: string } {
+function waking(
+  check: Check,
+  words: string,
+  how: string,
+): { code: 'desktop-waking'; reason: string; seconds: number; words: string } {
   const { need } = check;
-  return { code: 'desktop-waking', reason: `desktop-waking: desktop ${check.desktopId} is ${words}; ${how}`, seconds: Math.min(need.recheckSeconds, need.waitMaxSeconds), words };
+  return {
+    code: 'desktop-waking',
+    reason: `desktop-waking: desktop ${check.desktopId} is ${words}; ${how}`,
+    seconds: Math.min(need.recheckSeconds, need.waitMaxSeconds),
+    words,
+  };
 }
 
 /** A start that certainly did not reach Workspace: the event waits as any call kept from Workspace would. */
 function notSent(check: Check, error: unknown): Resolution {
   const rule = { attempt: check.decision.attempt, ruleId: check.decision.ruleId };
   const what = `while starting desktop ${check.desktopId}`;
-  if (error instanceof KeyRefusedError) return requeue('key-refused', `key-refused: ${error.message} (${what})`, { ms: error.retryAfterMs }, rule);
-  if (error instanceof CircuitOpenError) return requeue('circuit-open', `circuit-open: ${error.message} (${what})`, { ms: error.retryAfterMs }, rule);
+  if (error instanceof KeyRefusedError)
+    return requeue('key-refused', `key-refused: ${error.message} (${what})`, { ms: error.retryAfterMs }, rule);
+  if (error instanceof CircuitOpenError)
+    return requeue('circuit-open', `circuit-open: ${error.message} (${what})`, { ms: error.retryAfterMs }, rule);
   if (isWorkspaceApiError(error)) {
     const seconds = Math.min(check.need.recheckSeconds, error.retryAfterSeconds ?? check.need.recheckSeconds);
-    return requeue(error.kind === 'auth' ? 'auth-failed' : 'workspace-transient', `${error.kind === 'auth' ? 'auth-failed' : 'workspace-transient'}: ${describeRefusal(error)} ${what}`, { seconds }, rule);
+    return requeue(
+      error.kind === 'auth' ? 'auth-failed' : 'workspace-transient',
+      `${error.kind === 'auth' ? 'auth-failed' : 'workspace-transient'}: ${describeRefusal(error)} ${what}`,
+      { seconds },
+      rule,
+    );
   }
   return hold('unavailable', `error: ${(error as Error).name}: ${(error as Error).message} (${what})`);
 }

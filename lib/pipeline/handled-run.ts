@@ -34,7 +34,9 @@ export async function withHandledStart(located: Located, ctx: FailureContext): P
   const ranAgain = handledStart !== undefined && now.startedAt !== undefined && now.startedAt !== handledStart;
   if (ranAgain || now.failed === false) {
     const started = now.startedAt !== undefined ? new Date(now.startedAt).toISOString() : 'at an unknown time';
-    return { superseded: `superseded: record ${located.run.recordId} has run again since this failure (its run that started ${started} ${now.failed === false ? 'did not fail' : 'is a failure of its own'})` };
+    return {
+      superseded: `superseded: record ${located.run.recordId} has run again since this failure (its run that started ${started} ${now.failed === false ? 'did not fail' : 'is a failure of its own'})`,
+    };
   }
   const { failed: _failed, ...facts } = now;
   return { located: { ...located, run: overlaidFacts(facts, located.run) }, freshTask };

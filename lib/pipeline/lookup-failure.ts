@@ -4,7 +4,7 @@ import { countApiError } from '../platform/observability.js';
 import { describeRefusal, isWorkspaceApiError } from '../workspace/errors.js';
 import { KeyRefusedError } from '../workspace/key-calls.js';
 import type { FailureContext } from './context.js';
-import { requeue, type Resolution } from './resolution.js';
+import { type Resolution, requeue } from './resolution.js';
 
 /**
  * A Workspace read the protocol needed (record detail, a task's failed
@@ -15,13 +15,25 @@ import { requeue, type Resolution } from './resolution.js';
  * later. Errors that are not Workspace's (ledger, secret) are thrown on: the
  * record stays on the queue.
  */
-export function lookupFailure(error: unknown, ctx: FailureContext, what = describeFailure(ctx.input.failure)): Resolution {
-  if (error instanceof KeyRefusedError) return requeue('key-refused', `key-refused: ${error.message} (while looking up ${what})`, { ms: error.retryAfterMs });
+export function lookupFailure(
+  error: unknown,
+  ctx: FailureContext,
+  what = describeFailure(ctx.input.failure),
+): Resolution {
+  if (error instanceof KeyRefusedError)
+    return requeue('key-refused', `key-refused: ${error.message} (while looking up ${what})`, {
+      ms: error.retryAfterMs,
+    });
   if (!isWorkspaceApiError(error)) throw error;
   countApiError(error.code);
   if (error.kind === 'permanent') {
     const reason = `workspace-refused: ${describeRefusal(error)} while looking up ${what}`;
-    return { kind: 'dead-letter', code: 'lookup-refused', letter: ctx.letter(reason, error.code, 'lookup-refused', 0), refusal: { status: error.status, errorCode: error.code, requestId: error.requestId } };
+    return {
+      kind: 'dead-letter',
+      code: 'lookup-refused',
+      letter: ctx.letter(reason, error.code, 'lookup-refused', 0),
+      refusal: { status: error.status, errorCode: error.code, requestId: error.requestId },
+    };
   }
   const seconds = equalJitterSeconds(1, ctx.deps.config.policy, stableJitter(what, 0));
   return requeue('lookup-failed', `lookup-failed: ${describeRefusal(error)} while looking up ${what}`, { seconds });

@@ -1,15 +1,23 @@
+import type { ScriptFailure } from '../events/failure.js';
 import type { RunFacts } from '../ledger/chain.js';
 import type { Located, ReadAhead, RecordNow } from '../ledger/locate.js';
-import type { ScriptFailure } from '../events/failure.js';
 import { standingOf } from '../ledger/standing.js';
 import { MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
 import { statusVerdict } from '../policy/policy.js';
 import { isWorkspaceApiError } from '../workspace/errors.js';
 import { withKey } from '../workspace/key-calls.js';
-import { failureContext, isDryRun, letterOf, type FailureContext, type FailureInput, type ItemSlot, type PipelineDeps } from './context.js';
+import {
+  type FailureContext,
+  type FailureInput,
+  failureContext,
+  type ItemSlot,
+  isDryRun,
+  letterOf,
+  type PipelineDeps,
+} from './context.js';
 import { decideAndAct, settleCarried } from './decide.js';
 import { lookupFailure } from './lookup-failure.js';
-import { duplicate, requeue, type Resolution } from './resolution.js';
+import { duplicate, type Resolution, requeue } from './resolution.js';
 import { circuitWait } from './retry-call.js';
 import { resolveUnknownOutcome } from './unknown-outcome.js';
 import { failedRecordsOf, hasRecords, lookUpRun } from './workspace-lookups.js';
@@ -22,7 +30,11 @@ export type { FailureContext, FailureInput, PipelineDeps } from './context.js';
  * policy, claim, call, and say what must happen next (plain data: the way in
  * performs the forwards and settles the ledger by their result).
  */
-export async function processFailure(input: FailureInput, deps: PipelineDeps, slot: ItemSlot = {}): Promise<Resolution> {
+export async function processFailure(
+  input: FailureInput,
+  deps: PipelineDeps,
+  slot: ItemSlot = {},
+): Promise<Resolution> {
   const now = (deps.now ?? Date.now)();
   const { failure } = input;
   const dryRun = isDryRun(input, deps);
@@ -32,11 +44,17 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps, sl
   if (status.kind === 'not-failed') return { kind: 'not-failed', status: status.status, reason: status.reason };
   if (status.kind === 'unknown-status') {
     const dead = letter(status.reason, 'UNKNOWN_STATUS', 'unknown-status', 0);
-    return dryRun ? { kind: 'preview', letter: { ...dead, reason: `dry-run: would give up: ${status.reason}`, errorCode: 'DRY_RUN' } } : { kind: 'dead-letter', code: 'unknown-status', letter: dead };
+    return dryRun
+      ? {
+          kind: 'preview',
+          letter: { ...dead, reason: `dry-run: would give up: ${status.reason}`, errorCode: 'DRY_RUN' },
+        }
+      : { kind: 'dead-letter', code: 'unknown-status', letter: dead };
   }
   if (!deps.config.retriesEnabled) {
     const reason = 'retries-disabled: the kill switch is off (its SSM parameter, or RETRIES_ENABLED)';
-    if (dryRun) return { kind: 'preview', letter: letter(`dry-run: would defer (${reason})`, 'DRY_RUN', 'retries-disabled', 0) };
+    if (dryRun)
+      return { kind: 'preview', letter: letter(`dry-run: would defer (${reason})`, 'DRY_RUN', 'retries-disabled', 0) };
     return requeue('retries-disabled', reason, { seconds: MAX_DELAY_SECONDS });
   }
   const ctx = await failureContext(input, deps, now, slot);
@@ -66,12 +84,27 @@ export async function processFailure(input: FailureInput, deps: PipelineDeps, sl
  */
 export function readAheadFor(input: FailureInput, deps: PipelineDeps): ReadAhead | undefined {
   const { failure } = input;
-  if (failure.recordId === undefined || !deps.config.retriesEnabled || statusVerdict(failure, deps.config.policy).kind !== 'failure') return undefined;
+  if (
+    failure.recordId === undefined ||
+    !deps.config.retriesEnabled ||
+    statusVerdict(failure, deps.config.policy).kind !== 'failure'
+  )
+    return undefined;
   return deps.ledger.readAhead(runOf(failure, failure.recordId));
 }
 
 function runOf(failure: ScriptFailure, recordId: string): RunFacts {
-  return { projectId: failure.projectId, recordId, taskId: failure.taskId, resourceId: failure.resourceId, scriptId: failure.scriptId, region: failure.region, failedAt: failure.failedAt, startedAt: failure.startedAt, endedAt: failure.endedAt };
+  return {
+    projectId: failure.projectId,
+    recordId,
+    taskId: failure.taskId,
+    resourceId: failure.resourceId,
+    scriptId: failure.scriptId,
+    region: failure.region,
+    failedAt: failure.failedAt,
+    startedAt: failure.startedAt,
+    endedAt: failure.endedAt,
+  };
 }
 
 /**
@@ -84,7 +117,10 @@ async function expandTask(taskId: string, ctx: FailureContext): Promise<Resoluti
   const records = await withKey(ctx.keys, (key) => failedRecordsOf(ctx.deps.workspace, ctx.project, taskId, key));
   if (records.length > 0) return { kind: 'expand', taskId, records };
   if (await withKey(ctx.keys, (key) => hasRecords(ctx.deps.workspace, ctx.project, taskId, key))) {
-    return duplicate('no-failed-records', `no-failed-records: task ${taskId} has no failed execution records now (its failures were retried, or it succeeded): nothing to retry`);
+    return duplicate(
+      'no-failed-records',
+      `no-failed-records: task ${taskId} has no failed execution records now (its failures were retried, or it succeeded): nothing to retry`,
+    );
   }
   const reason = `no-failed-records: task ${taskId} has no execution records (Workspace does not know it, or its records are gone)`;
   const letter = ctx.letter(reason, ctx.input.failure.resultCode ?? 'NO_FAILED_RECORDS', 'no-failed-records', 0);
@@ -109,17 +145,36 @@ async function lookUpOrAsIs(run: RunFacts, ctx: FailureContext): Promise<RecordN
 async function step(located: Located, ctx: FailureContext): Promise<Resolution | 'conflict'> {
   const { input, deps, now } = ctx;
   const chain = located.chain;
-  if (input.carried && chain && (chain.state === 'claimed' || chain.state === 'unknown') && chain.rev === input.carried.rev) {
+  if (
+    input.carried &&
+    chain &&
+    (chain.state === 'claimed' || chain.state === 'unknown') &&
+    chain.rev === input.carried.rev
+  ) {
     return settleCarried(chain, input.carried.taskId, ctx);
   }
-  const standing = standingOf(chain, located.generation, { now, force: input.force !== undefined, replayOf: input.replayOf, clockSkewMs: deps.config.clockSkewSeconds * 1000 });
+  const standing = standingOf(chain, located.generation, {
+    now,
+    force: input.force !== undefined,
+    replayOf: input.replayOf,
+    clockSkewMs: deps.config.clockSkewSeconds * 1000,
+  });
   switch (standing.kind) {
     case 'duplicate':
       // A dry run writes nothing, not even a link it could repair.
-      return duplicate('handled', standing.reason, standing.relink && chain && !ctx.dryRun ? deps.ledger.relinkOf(chain) : undefined);
+      return duplicate(
+        'handled',
+        standing.reason,
+        standing.relink && chain && !ctx.dryRun ? deps.ledger.relinkOf(chain) : undefined,
+      );
     case 'in-flight': {
       const wait = { until: standing.until, now };
-      if (chain?.state === 'unknown') return requeue('outcome-unknown', 'outcome-unknown: the last retry\'s answer was lost; Workspace is asked once its lease ends', wait);
+      if (chain?.state === 'unknown')
+        return requeue(
+          'outcome-unknown',
+          "outcome-unknown: the last retry's answer was lost; Workspace is asked once its lease ends",
+          wait,
+        );
       return requeue('in-flight', 'in-flight: another delivery of this failure holds the claim', wait);
     }
     case 'unresolved':

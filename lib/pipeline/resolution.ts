@@ -34,10 +34,14 @@ export type WaitCode =
   | 'desktop-not-ready'
   | 'desktop-waking';
 
-/** Why a failure event needs nothing more: its run was handled, its task has no failure left, or its record ran again. */
+/**
+ * Why a failure event needs nothing more: its run was handled, its task has no failure left, or its record ran again.
+ */
 export type DuplicateCode = 'handled' | 'no-failed-records' | 'superseded' | 'lease-lost';
 
-/** Why a failure is given up on: the policy's verdict (its rule in the letter), or what made it impossible to act on. */
+/**
+ * Why a failure is given up on: the policy's verdict (its rule in the letter), or what made it impossible to act on.
+ */
 export type GiveUpCode =
   | 'policy'
   | 'invalid-event'
@@ -66,10 +70,17 @@ export type Resolution =
       readonly ruleId: string;
       readonly attempt: number;
       readonly forced?: boolean | undefined;
-      /** How it became known: Workspace's answer, a lookup after a lost answer, or a task id carried by a re-enqueue. */
+      /**
+       * How it became known: Workspace's answer, a lookup after a lost answer, or a task id carried by a re-enqueue.
+       */
       readonly via: 'answer' | 'lookup' | 'carried';
     }
-  | { readonly kind: 'duplicate'; readonly code: DuplicateCode; readonly reason: string; readonly link?: Link | undefined }
+  | {
+      readonly kind: 'duplicate';
+      readonly code: DuplicateCode;
+      readonly reason: string;
+      readonly link?: Link | undefined;
+    }
   | {
       readonly kind: 'dead-letter';
       readonly code: GiveUpCode;
@@ -80,8 +91,16 @@ export type Resolution =
       readonly decision?: Decision | undefined;
       readonly refusal?: Refusal | undefined;
     }
-  /** A dry run's decision: what would happen, never done; the queue forwards it to the DLQ so nothing is lost, the console and the sweep only show it. */
-  | { readonly kind: 'preview'; readonly letter: DeadLetter; readonly preview?: PreparedRequest | undefined; readonly decision?: Decision | undefined }
+  /**
+   * A dry run's decision: what would happen, never done; the queue forwards it to the DLQ so nothing is lost, the
+   * console and the sweep only show it.
+   */
+  | {
+      readonly kind: 'preview';
+      readonly letter: DeadLetter;
+      readonly preview?: PreparedRequest | undefined;
+      readonly decision?: Decision | undefined;
+    }
   | {
       readonly kind: 'requeue';
       readonly code: WaitCode;
@@ -101,7 +120,10 @@ export type Resolution =
   | { readonly kind: 'not-failed'; readonly status: string; readonly reason: string };
 
 /** How long a re-enqueued event waits: whole seconds, a wait in ms, or until a lease's end (a second past it). */
-export type Wait = { readonly seconds: number } | { readonly ms: number } | { readonly until: number; readonly now: number };
+export type Wait =
+  | { readonly seconds: number }
+  | { readonly ms: number }
+  | { readonly until: number; readonly now: number };
 
 /** The SQS delay of a wait, rounded up and clamped once: 0 to MAX_DELAY_SECONDS for seconds, 1 to it otherwise. */
 export function delayOf(wait: Wait): number {
@@ -110,8 +132,25 @@ export function delayOf(wait: Wait): number {
 }
 
 /** Re-enqueue the event after `wait` (with a delay SQS accepts), for `reason`. */
-export function requeue(code: WaitCode, reason: string, wait: Wait, more: { readonly attempt?: number; readonly ruleId?: string | undefined; readonly carry?: { taskId: string; rev: number } | undefined } = {}): Extract<Resolution, { kind: 'requeue' }> {
-  return { kind: 'requeue', code, reason, delaySeconds: delayOf(wait), attempt: more.attempt ?? 0, ruleId: more.ruleId, carry: more.carry };
+export function requeue(
+  code: WaitCode,
+  reason: string,
+  wait: Wait,
+  more: {
+    readonly attempt?: number;
+    readonly ruleId?: string | undefined;
+    readonly carry?: { taskId: string; rev: number } | undefined;
+  } = {},
+): Extract<Resolution, { kind: 'requeue' }> {
+  return {
+    kind: 'requeue',
+    code,
+    reason,
+    delaySeconds: delayOf(wait),
+    attempt: more.attempt ?? 0,
+    ruleId: more.ruleId,
+    carry: more.carry,
+  };
 }
 
 /** Leave the event on the queue: SQS delivers it again after its visibility timeout. */
@@ -120,6 +159,10 @@ export function hold(code: WaitCode, reason: string): Extract<Resolution, { kind
 }
 
 /** Nothing more to do for this event. */
-export function duplicate(code: DuplicateCode, reason: string, link?: Link): Extract<Resolution, { kind: 'duplicate' }> {
+export function duplicate(
+  code: DuplicateCode,
+  reason: string,
+  link?: Link,
+): Extract<Resolution, { kind: 'duplicate' }> {
   return { kind: 'duplicate', code, reason, link };
 }

@@ -1,12 +1,12 @@
 import type { ScriptFailure } from '../events/failure.js';
+import type { ReadAhead } from '../ledger/locate.js';
 import { mapWithConcurrency } from '../platform/concurrency.js';
 import type { SourceMessage } from '../platform/queue-sender.js';
-import type { ReadAhead } from '../ledger/locate.js';
 import type { FailureInput, ItemSlot, PipelineDeps } from './context.js';
 import { reportOutcome } from './outcome.js';
 import { processFailure, readAheadFor } from './process-failure.js';
 import { hold, type Resolution } from './resolution.js';
-import { settleAll, type Forwarders, type Settled, type Settling } from './settlement.js';
+import { type Forwarders, type Settled, type Settling, settleAll } from './settlement.js';
 
 /**
  * The one entrance from a way in: its failure events, already read, run
@@ -15,7 +15,10 @@ import { settleAll, type Forwarders, type Settled, type Settling } from './settl
  * their outcomes back; the pipeline never calls into it.
  */
 
-/** One event as a way in hands it over: a failure to decide, or what was decided without one (a body that is no failure event). */
+/**
+ * One event as a way in hands it over: a failure to decide, or what was decided without one (a body that is no failure
+ * event).
+ */
 export type PipelineItem = { readonly source: SourceMessage; readonly firstSeenAt: number } & (
   | { readonly input: FailureInput; readonly resolution?: undefined }
   | { readonly input?: undefined; readonly resolution: Resolution; readonly failure?: ScriptFailure | undefined }
@@ -29,7 +32,10 @@ export interface PipelineRun {
   readonly way: string;
   /** Items with the same key run one after the other (copies of one failure in a batch). */
   readonly keyOf?: ((item: PipelineItem) => string | undefined) | undefined;
-  /** Asked as each item is about to start: a reason to leave it where it is instead (the invocation's time is nearly spent). */
+  /**
+   * Asked as each item is about to start: a reason to leave it where it is instead (the invocation's time is nearly
+   * spent).
+   */
   readonly tooLate?: (() => string | undefined) | undefined;
 }
 
@@ -51,7 +57,10 @@ export async function runPipeline(run: PipelineRun): Promise<Settled[]> {
     reads.delete(index);
     return resolveItem(item, run, { ahead: read, free });
   };
-  const settling = await mapWithConcurrency(run.items, run.deps.config.maxConcurrency, resolve, { keyOf: run.keyOf, ahead });
+  const settling = await mapWithConcurrency(run.items, run.deps.config.maxConcurrency, resolve, {
+    keyOf: run.keyOf,
+    ahead,
+  });
   const settled = await settleAll(settling, run.forwarders, run.deps.ledger);
   for (const item of settled) reportOutcome(item.outcome, item, run.way);
   return settled;
@@ -59,21 +68,46 @@ export async function runPipeline(run: PipelineRun): Promise<Settled[]> {
 
 async function resolveItem(item: PipelineItem, run: PipelineRun, slot: ItemSlot): Promise<Settling> {
   const late = run.tooLate?.();
-  if (item.input === undefined) return { source: item.source, resolution: item.resolution, firstSeenAt: item.firstSeenAt, failure: item.failure };
-  if (late !== undefined) return { source: item.source, resolution: hold('time-budget', late), firstSeenAt: item.firstSeenAt, failure: item.input.failure };
+  if (item.input === undefined)
+    return { source: item.source, resolution: item.resolution, firstSeenAt: item.firstSeenAt, failure: item.failure };
+  if (late !== undefined)
+    return {
+      source: item.source,
+      resolution: hold('time-budget', late),
+      firstSeenAt: item.firstSeenAt,
+      failure: item.input.failure,
+    };
   return resolveFailure(item.input, item.source, run.deps, slot);
 }
 
 /** Runs one failure through the pipeline; anything thrown (ledger or secret unreachable) holds it where it is. */
-export async function resolveFailure(input: FailureInput, source: SourceMessage, deps: PipelineDeps, slot: ItemSlot = {}): Promise<Settling> {
+export async function resolveFailure(
+  input: FailureInput,
+  source: SourceMessage,
+  deps: PipelineDeps,
+  slot: ItemSlot = {},
+): Promise<Settling> {
   try {
-    return { source, resolution: await processFailure(input, deps, slot), firstSeenAt: input.firstSeenAt, failure: input.failure };
+    return {
+      source,
+      resolution: await processFailure(input, deps, slot),
+      firstSeenAt: input.firstSeenAt,
+      failure: input.failure,
+    };
   } catch (error) {
-    return { source, resolution: hold('unavailable', `${(error as Error).name}: ${(error as Error).message}`), firstSeenAt: input.firstSeenAt, failure: input.failure };
+    return {
+      source,
+      resolution: hold('unavailable', `${(error as Error).name}: ${(error as Error).message}`),
+      firstSeenAt: input.firstSeenAt,
+      failure: input.failure,
+    };
   }
 }
 
-/** A source message for a failure that did not come from a queue (the sweep, the console): its body is the failure as JSON. */
+/**
+ * A source message for a failure that did not come from a queue (the sweep, the console): its body is the failure as
+ * JSON.
+ */
 export function syntheticSource(messageId: string, payload: unknown): SourceMessage {
   return { messageId, originId: messageId, body: JSON.stringify(payload), attributes: {} };
 }

@@ -1,8 +1,8 @@
+import { type Chain, type RunFacts, withRunFacts } from '../ledger/chain.js';
 import type { Located } from '../ledger/locate.js';
-import { withRunFacts, type Chain, type RunFacts } from '../ledger/chain.js';
 import { placeRun, runsOf } from '../ledger/runs.js';
-import { released } from '../ledger/transitions.js';
 import type { Standing } from '../ledger/standing.js';
+import { released } from '../ledger/transitions.js';
 import { withKey } from '../workspace/key-calls.js';
 import type { Reading } from '../workspace/retry-readings.js';
 import type { FailureContext } from './context.js';
@@ -20,31 +20,66 @@ import { lookUpRun, runsSince } from './workspace-lookups.js';
  * Not found: the attempt is given back and the run is decided afresh.
  * The lookup failing: deferred (lookupFailure, by the caller).
  */
-export async function resolveUnknownOutcome(located: Located, standing: Extract<Standing, { kind: 'unresolved' }>, ctx: FailureContext): Promise<Resolution | 'conflict'> {
+export async function resolveUnknownOutcome(
+  located: Located,
+  standing: Extract<Standing, { kind: 'unresolved' }>,
+  ctx: FailureContext,
+): Promise<Resolution | 'conflict'> {
   const { deps } = ctx;
   let chain = located.chain!;
   if (chain.resource_id === undefined || chain.script_id === undefined) {
-    chain = withRunFacts(chain, await withKey(ctx.keys, (key) => lookUpRun(deps.workspace, ctx.project, chain.current_record, key)));
+    chain = withRunFacts(
+      chain,
+      await withKey(ctx.keys, (key) => lookUpRun(deps.workspace, ctx.project, chain.current_record, key)),
+    );
   }
   if (chain.resource_id === undefined || chain.script_id === undefined) {
-    // Workspace does not say which desktop and script: the outcome cannot be checked, so it is surfaced, never called again.
+    // Workspace does not say which desktop and script: the outcome cannot be checked, so it is surfaced, never called
+    // again.
     const reason = `outcome-unknown: the retry's answer was lost and record ${chain.current_record} names no desktop or script to check it by`;
     if (ctx.dryRun) return dryRunPreview(`would give up: ${reason}`, 'outcome-unknown', ctx, chain);
     const claim = await deps.ledger.claim(located, standing.rev, 'give-up', { base: chain });
-    return claim ? { kind: 'dead-letter', code: 'outcome-unknown', letter: ctx.letter(reason, 'OUTCOME_UNKNOWN', 'outcome-unknown', chain.attempts), claim } : 'conflict';
+    return claim
+      ? {
+          kind: 'dead-letter',
+          code: 'outcome-unknown',
+          letter: ctx.letter(reason, 'OUTCOME_UNKNOWN', 'outcome-unknown', chain.attempts),
+          claim,
+        }
+      : 'conflict';
   }
-  const landed = await findOwnRun(chain, { resourceId: chain.resource_id, scriptId: chain.script_id }, standing.claimedAt, ctx);
+  const landed = await findOwnRun(
+    chain,
+    { resourceId: chain.resource_id, scriptId: chain.script_id },
+    standing.claimedAt,
+    ctx,
+  );
   if (landed) {
     const taskId = landed.taskId!;
-    if (ctx.dryRun) return dryRunPreview(`would record the lost retry as retried: Workspace shows its run (record ${landed.recordId}, task ${taskId})`, 'lost-answer-found', ctx, chain);
+    if (ctx.dryRun)
+      return dryRunPreview(
+        `would record the lost retry as retried: Workspace shows its run (record ${landed.recordId}, task ${taskId})`,
+        'lost-answer-found',
+        ctx,
+        chain,
+      );
     const written = await deps.ledger.resolveLanded(chain, { taskId, via: 'lookup', run: landed });
     if (!written) return 'conflict';
     // This event is a later run (the lost retry's own, or its failure): written now, it is decided as its generation.
     if (located.generation > standing.attemptsMade) return 'conflict';
     return { kind: 'retried', newTaskId: taskId, ruleId: 'lost-answer-found', attempt: chain.attempts, via: 'lookup' };
   }
-  const reopened = released(chain, { reason: 'the lost retry did not run (Workspace shows no run after the claim)', errorCode: 'NOT_RUN' }, { now: ctx.now });
-  return decideAndAct(located, { kind: 'fresh', attemptsMade: reopened.attempts, lastAttemptAt: reopened.last_attempt_at, rev: standing.rev }, ctx, { ...reopened, rev: chain.rev });
+  const reopened = released(
+    chain,
+    { reason: 'the lost retry did not run (Workspace shows no run after the claim)', errorCode: 'NOT_RUN' },
+    { now: ctx.now },
+  );
+  return decideAndAct(
+    located,
+    { kind: 'fresh', attemptsMade: reopened.attempts, lastAttemptAt: reopened.last_attempt_at, rev: standing.rev },
+    ctx,
+    { ...reopened, rev: chain.rev },
+  );
 }
 
 /**
@@ -57,7 +92,12 @@ export async function resolveUnknownOutcome(located: Located, standing: Extract<
  * started at or after the claim; a run inside the skew window. The earliest
  * of the best kind.
  */
-async function findOwnRun(chain: Chain, on: { readonly resourceId: string; readonly scriptId: string }, claimedAt: number, ctx: FailureContext): Promise<RunFacts | undefined> {
+async function findOwnRun(
+  chain: Chain,
+  on: { readonly resourceId: string; readonly scriptId: string },
+  claimedAt: number,
+  ctx: FailureContext,
+): Promise<RunFacts | undefined> {
   const { deps } = ctx;
   const skewMs = deps.config.clockSkewSeconds * 1000;
   const query = { ...on, since: claimedAt - skewMs };
@@ -68,7 +108,8 @@ async function findOwnRun(chain: Chain, on: { readonly resourceId: string; reado
   const elsewhere = await deps.ledger.claimedElsewhere(chain, candidates);
   const ours = candidates.filter((run) => !elsewhere.has(run.recordId));
   const known = runsOf(chain);
-  const tied = (run: RunFacts) => known.some((entry) => entry.g < retry && (entry.record === run.recordId || entry.task === run.taskId));
+  const tied = (run: RunFacts) =>
+    known.some((entry) => entry.g < retry && (entry.record === run.recordId || entry.task === run.taskId));
   // Once answers have shown the reading, a retry's run is tied to its chain (same task) or never is (new task).
   const seen = await readingsKnown(chain, ctx);
   const fitting = seen.size === 1 ? ours.filter((run) => tied(run) === seen.has('same-task')) : ours;
@@ -76,7 +117,9 @@ async function findOwnRun(chain: Chain, on: { readonly resourceId: string; reado
   return fitting.sort((a, b) => rank(a) - rank(b) || (a.startedAt ?? 0) - (b.startedAt ?? 0))[0];
 }
 
-/** What answers have shown of Workspace's retry: this chain's own, this container's, and any container's in the ledger. */
+/**
+ * What answers have shown of Workspace's retry: this chain's own, this container's, and any container's in the ledger.
+ */
 async function readingsKnown(chain: Chain, ctx: FailureContext): Promise<Set<Reading>> {
   const readings: readonly Reading[] = ['new-task', 'same-task'];
   const recorded = await ctx.deps.ledger.readingsSeen(ctx.project.projectId, readings);
@@ -87,7 +130,8 @@ async function readingsKnown(chain: Chain, ctx: FailureContext): Promise<Set<Rea
   runs.forEach((entry, i) => {
     const previous = runs[i - 1];
     if (entry.fresh_task) seen.add('new-task');
-    if (previous?.task !== undefined && entry.task !== undefined) seen.add(entry.task === previous.task ? 'same-task' : 'new-task');
+    if (previous?.task !== undefined && entry.task !== undefined)
+      seen.add(entry.task === previous.task ? 'same-task' : 'new-task');
   });
   return seen;
 }

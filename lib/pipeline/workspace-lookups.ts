@@ -1,9 +1,9 @@
-import type { RunFacts } from '../ledger/chain.js';
-import type { RecordNow } from '../ledger/locate.js';
 import { runStateOf } from '../events/run-status.js';
 import { parseWorkspaceTime } from '../events/workspace-time.js';
-import type { SigningCredentials } from '../workspace/signer.js';
+import type { RunFacts } from '../ledger/chain.js';
+import type { RecordNow } from '../ledger/locate.js';
 import type { WorkspaceClient } from '../workspace/client.js';
+import type { SigningCredentials } from '../workspace/signer.js';
 import type { ExecutionRecord, ProjectRef } from '../workspace/types.js';
 
 /**
@@ -35,27 +35,47 @@ function timeOf(text: string | undefined): number | undefined {
   return text === undefined ? undefined : parseWorkspaceTime(text);
 }
 
-/** Whether a record's status says its run failed (lib/events/run-status.ts; no status is taken as the event's word: failed). */
+/**
+ * Whether a record's status says its run failed (lib/events/run-status.ts; no status is taken as the event's word:
+ * failed).
+ */
 export function runFailed(record: Pick<ExecutionRecord, 'status'>): boolean {
   return runStateOf(record.status) === 'failed';
 }
 
 /** Record detail: the record's current run, its task, desktop, script and start, and whether it failed. */
-export async function lookUpRun(workspace: WorkspaceReader, project: ProjectRef, recordId: string, credentials: SigningCredentials): Promise<RecordNow> {
+export async function lookUpRun(
+  workspace: WorkspaceReader,
+  project: ProjectRef,
+  recordId: string,
+  credentials: SigningCredentials,
+): Promise<RecordNow> {
   const record = await workspace.getRecord(project, recordId, credentials);
   return { ...factsOf(project.projectId, record, project.region), failed: runFailed(record) };
 }
 
 /** Every failed record of a task, all pages. */
-export async function failedRecordsOf(workspace: WorkspaceReader, project: ProjectRef, taskId: string, credentials: SigningCredentials): Promise<ExecutionRecord[]> {
+export async function failedRecordsOf(
+  workspace: WorkspaceReader,
+  project: ProjectRef,
+  taskId: string,
+  credentials: SigningCredentials,
+): Promise<ExecutionRecord[]> {
   const records: ExecutionRecord[] = [];
-  for await (const record of workspace.listRecords(project, { status: 'FAILED', scriptTaskId: taskId }, credentials)) records.push(record);
+  for await (const record of workspace.listRecords(project, { status: 'FAILED', scriptTaskId: taskId }, credentials))
+    records.push(record);
   return records;
 }
 
 /** Whether the task has any execution record Workspace lists (of any status). */
-export async function hasRecords(workspace: WorkspaceReader, project: ProjectRef, taskId: string, credentials: SigningCredentials): Promise<boolean> {
-  for await (const _record of workspace.listRecords(project, { scriptTaskId: taskId, pageSize: 1 }, credentials)) return true;
+export async function hasRecords(
+  workspace: WorkspaceReader,
+  project: ProjectRef,
+  taskId: string,
+  credentials: SigningCredentials,
+): Promise<boolean> {
+  for await (const _record of workspace.listRecords(project, { scriptTaskId: taskId, pageSize: 1 }, credentials))
+    return true;
   return false;
 }
 
@@ -67,9 +87,20 @@ export interface RunsQuery {
 }
 
 /** Every run of the script on the desktop that started since `since`, superseded runs included (`show_history`). */
-export async function runsSince(workspace: WorkspaceReader, project: ProjectRef, query: RunsQuery, credentials: SigningCredentials): Promise<RunFacts[]> {
+export async function runsSince(
+  workspace: WorkspaceReader,
+  project: ProjectRef,
+  query: RunsQuery,
+  credentials: SigningCredentials,
+): Promise<RunFacts[]> {
   const runs: RunFacts[] = [];
-  const filters = { resourceIds: [query.resourceId], scriptIds: [query.scriptId], executeTimeStart: new Date(query.since), showHistory: true };
-  for await (const record of workspace.listRecords(project, filters, credentials)) runs.push(factsOf(project.projectId, record, project.region));
+  const filters = {
+    resourceIds: [query.resourceId],
+    scriptIds: [query.scriptId],
+    executeTimeStart: new Date(query.since),
+    showHistory: true,
+  };
+  for await (const record of workspace.listRecords(project, filters, credentials))
+    runs.push(factsOf(project.projectId, record, project.region));
   return runs;
 }

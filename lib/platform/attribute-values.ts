@@ -47,9 +47,12 @@ export function toAttribute(value: unknown, where: string): AttributeValue {
       return { S: value };
     case 'number':
       // DynamoDB has no NaN or infinity: refuse here, with the attribute's name, rather than as a ValidationException.
-      if (!Number.isFinite(value)) throw new TypeError(`attribute ${where}: ${value} cannot be stored (DynamoDB numbers are finite)`);
-      // Beyond 2^53 it would be stored and then refused when read (toNumber): refused here, as the DocumentClient refused it.
-      if (!Number.isSafeInteger(value) && Number.isInteger(value)) throw new RangeError(`attribute ${where}: ${value} is beyond JavaScript's exact integers`);
+      if (!Number.isFinite(value))
+        throw new TypeError(`attribute ${where}: ${value} cannot be stored (DynamoDB numbers are finite)`);
+      // Beyond 2^53 it would be stored and then refused when read (toNumber): refused here, as the DocumentClient
+      // refused it.
+      if (!Number.isSafeInteger(value) && Number.isInteger(value))
+        throw new RangeError(`attribute ${where}: ${value} is beyond JavaScript's exact integers`);
       return { N: String(value) };
     case 'boolean':
       return { BOOL: value };
@@ -67,18 +70,25 @@ export function toAttribute(value: unknown, where: string): AttributeValue {
       if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
         return { M: toMap(value as Record<string, unknown>, (key) => `${where}.${key}`) };
       }
-      throw new TypeError(`attribute ${where}: a ${value.constructor?.name ?? 'object'} cannot be stored (plain objects, arrays and scalars only)`);
+      throw new TypeError(
+        `attribute ${where}: a ${value.constructor?.name ?? 'object'} cannot be stored (plain objects, arrays and scalars only)`,
+      );
     default:
       throw new TypeError(`attribute ${where}: a ${typeof value} cannot be stored`);
   }
 }
 
-/** A set as DynamoDB holds it: strings SS, numbers NS, bytes BS; none empty, none mixed (as the DocumentClient maps them). */
+/**
+ * A set as DynamoDB holds it: strings SS, numbers NS, bytes BS; none empty, none mixed (as the DocumentClient maps
+ * them).
+ */
 function toSet(set: Set<unknown>, where: string): AttributeValue {
   const values = [...set];
-  if (values.length === 0) throw new TypeError(`attribute ${where}: an empty set cannot be stored (DynamoDB has no empty sets)`);
+  if (values.length === 0)
+    throw new TypeError(`attribute ${where}: an empty set cannot be stored (DynamoDB has no empty sets)`);
   if (values.every((v) => typeof v === 'string')) return { SS: values as string[] };
-  if (values.every((v) => typeof v === 'number')) return { NS: values.map((v, i) => toAttribute(v, `${where}{${i}}`).N!) };
+  if (values.every((v) => typeof v === 'number'))
+    return { NS: values.map((v, i) => toAttribute(v, `${where}{${i}}`).N!) };
   if (values.every((v) => v instanceof Uint8Array)) return { BS: values.map((v) => toBase64(v as Uint8Array)) };
   throw new TypeError(`attribute ${where}: a set of mixed or unsupported values cannot be stored`);
 }
@@ -108,10 +118,14 @@ export function fromAttribute(value: AttributeValue, where: string): unknown {
   throw new TypeError(`attribute ${where}: no value of a known type in ${JSON.stringify(Object.keys(value))}`);
 }
 
-/** Beyond 2^53 a JS number would round silently: refused (the DocumentClient answers a BigInt there, which no ledger item holds). */
+/**
+ * Beyond 2^53 a JS number would round silently: refused (the DocumentClient answers a BigInt there, which no ledger
+ * item holds).
+ */
 function toNumber(text: string, where: string): number {
   const n = Number(text);
-  if (!Number.isSafeInteger(n) && Number.isInteger(n)) throw new RangeError(`attribute ${where}: ${text} is beyond JavaScript's exact integers`);
+  if (!Number.isSafeInteger(n) && Number.isInteger(n))
+    throw new RangeError(`attribute ${where}: ${text} is beyond JavaScript's exact integers`);
   return n;
 }
 

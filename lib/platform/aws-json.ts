@@ -1,6 +1,6 @@
 import aws4 from 'aws4';
 import { fullJitterDelay } from './backoff.js';
-import { keepAliveTransport, TransportError, type HttpResponse, type HttpTransport } from './keep-alive-http.js';
+import { type HttpResponse, type HttpTransport, keepAliveTransport, TransportError } from './keep-alive-http.js';
 
 /**
  * A client for AWS services that speak the AWS JSON protocol (DynamoDB,
@@ -96,7 +96,11 @@ const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 interface Target {
   readonly url: string;
   readonly signing: { readonly hostname: string; readonly port?: string; readonly region: string };
-  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  readonly credentials: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly sessionToken?: string;
+  };
 }
 
 export class AwsJsonClient {
@@ -133,7 +137,14 @@ export class AwsJsonClient {
       spent = throttled ? THROTTLED_RETRY_COST : RETRY_COST;
       if (!answer.retryable || attempt >= this.service.maxAttempts || this.quota < spent) throw answer;
       this.quota -= spent;
-      await this.sleep(fullJitterDelay(attempt - 1, throttled ? THROTTLED_BASE_DELAY_MS : this.service.baseDelayMs, MAX_DELAY_MS, this.random));
+      await this.sleep(
+        fullJitterDelay(
+          attempt - 1,
+          throttled ? THROTTLED_BASE_DELAY_MS : this.service.baseDelayMs,
+          MAX_DELAY_MS,
+          this.random,
+        ),
+      );
     }
   }
 
@@ -141,12 +152,26 @@ export class AwsJsonClient {
   private async attempt(operation: string, body: string): Promise<unknown> {
     const target = (this.target ??= this.resolveTarget());
     const request = aws4.sign(
-      { ...target.signing, service: this.service.signingName, method: 'POST', path: '/', body, headers: { 'content-type': this.contentType, 'x-amz-target': `${this.service.targetPrefix}.${operation}` } },
+      {
+        ...target.signing,
+        service: this.service.signingName,
+        method: 'POST',
+        path: '/',
+        body,
+        headers: { 'content-type': this.contentType, 'x-amz-target': `${this.service.targetPrefix}.${operation}` },
+      },
       target.credentials,
     );
     let response: HttpResponse;
     try {
-      response = await this.transport({ method: 'POST', url: target.url, headers: request.headers as Record<string, string>, body, timeoutMs: this.timeoutMs, maxBytes: MAX_ANSWER_BYTES });
+      response = await this.transport({
+        method: 'POST',
+        url: target.url,
+        headers: request.headers as Record<string, string>,
+        body,
+        timeoutMs: this.timeoutMs,
+        maxBytes: MAX_ANSWER_BYTES,
+      });
     } catch (error) {
       return noAnswer(error);
     }
@@ -158,9 +183,16 @@ export class AwsJsonClient {
     const env = this.options.env ?? process.env;
     const accessKeyId = env['AWS_ACCESS_KEY_ID'];
     const secretAccessKey = env['AWS_SECRET_ACCESS_KEY'];
-    if (!accessKeyId || !secretAccessKey) throw new AwsServiceError('CredentialsProviderError', 'no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)', undefined, false);
+    if (!accessKeyId || !secretAccessKey)
+      throw new AwsServiceError(
+        'CredentialsProviderError',
+        'no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)',
+        undefined,
+        false,
+      );
     const region = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
-    if (!region) throw new AwsServiceError('ConfigError', 'no AWS region in the environment (AWS_REGION)', undefined, false);
+    if (!region)
+      throw new AwsServiceError('ConfigError', 'no AWS region in the environment (AWS_REGION)', undefined, false);
     const endpoint = serviceEndpoint(this.service, region, env);
     const sessionToken = env['AWS_SESSION_TOKEN'];
     return {
@@ -176,9 +208,16 @@ export class AwsJsonClient {
  * AWS_ENDPOINT_URL, else its regional endpoint (amazonaws.com.cn in the China
  * regions): https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
  */
-export function serviceEndpoint(service: Pick<AwsJsonService, 'signingName' | 'endpointVariable'>, region: string, env: Readonly<Record<string, string | undefined>>): URL {
+export function serviceEndpoint(
+  service: Pick<AwsJsonService, 'signingName' | 'endpointVariable'>,
+  region: string,
+  env: Readonly<Record<string, string | undefined>>,
+): URL {
   const configured = env[service.endpointVariable] || env['AWS_ENDPOINT_URL'];
-  return new URL(configured ?? `https://${service.signingName}.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`);
+  return new URL(
+    configured ??
+      `https://${service.signingName}.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`,
+  );
 }
 
 function parseResult(response: HttpResponse): unknown {
@@ -186,11 +225,19 @@ function parseResult(response: HttpResponse): unknown {
   try {
     return JSON.parse(response.body);
   } catch {
-    return new AwsServiceError('MalformedAnswer', `answer of status ${response.status} is not JSON`, response.status, false);
+    return new AwsServiceError(
+      'MalformedAnswer',
+      `answer of status ${response.status} is not JSON`,
+      response.status,
+      false,
+    );
   }
 }
 
-/** `__type` (or the x-amzn-errortype header) to the bare code: `com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException` → `ConditionalCheckFailedException`. */
+/**
+ * `__type` (or the x-amzn-errortype header) to the bare code:
+ * `com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException` → `ConditionalCheckFailedException`.
+ */
 function errorOf(response: HttpResponse): AwsServiceError {
   let parsed: { __type?: unknown; message?: unknown; Message?: unknown } = {};
   try {
@@ -201,8 +248,14 @@ function errorOf(response: HttpResponse): AwsServiceError {
   const header = response.headers['x-amzn-errortype'];
   const raw = typeof parsed.__type === 'string' ? parsed.__type : typeof header === 'string' ? header : '';
   const code = raw.split(':')[0]!.split('#').pop() || `Http${response.status}`;
-  const message = typeof parsed.message === 'string' ? parsed.message : typeof parsed.Message === 'string' ? parsed.Message : `status ${response.status}`;
-  const retryable = THROTTLING.has(code) || TRANSIENT.has(code) || TRANSIENT_STATUS.has(response.status) || response.status === 429;
+  const message =
+    typeof parsed.message === 'string'
+      ? parsed.message
+      : typeof parsed.Message === 'string'
+        ? parsed.Message
+        : `status ${response.status}`;
+  const retryable =
+    THROTTLING.has(code) || TRANSIENT.has(code) || TRANSIENT_STATUS.has(response.status) || response.status === 429;
   return new AwsServiceError(code, message, response.status, retryable);
 }
 
@@ -210,7 +263,12 @@ function errorOf(response: HttpResponse): AwsServiceError {
 function noAnswer(error: unknown): AwsServiceError {
   if (error instanceof TransportError) {
     if (error.failure === 'too-large') return new AwsServiceError('MalformedAnswer', error.message, undefined, false);
-    return new AwsServiceError(error.failure === 'timeout' ? 'TimeoutError' : 'NetworkingError', error.message, undefined, true);
+    return new AwsServiceError(
+      error.failure === 'timeout' ? 'TimeoutError' : 'NetworkingError',
+      error.message,
+      undefined,
+      true,
+    );
   }
   const e = error as Error;
   return new AwsServiceError(e?.name ?? 'NetworkingError', e?.message ?? String(error), undefined, false);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DelegateBackoff, noJitterGenerator, type IBackoffFactory, type IRetryBackoffContext } from 'cockatiel';
+import { DelegateBackoff, type IBackoffFactory, type IRetryBackoffContext, noJitterGenerator } from 'cockatiel';
 
 /**
  * Every wait between two tries, in one place: within one Workspace call
@@ -19,7 +19,12 @@ import { DelegateBackoff, noJitterGenerator, type IBackoffFactory, type IRetryBa
 
 /** min(cap, base × 2^attempt): the exponential ceiling of try `attempt` (0 is the first wait). */
 export function exponentialCeiling(attempt: number, base: number, cap: number): number {
-  const [ceiling] = noJitterGenerator(Math.max(0, attempt), { generator: noJitterGenerator, initialDelay: base, maxDelay: cap, exponent: 2 });
+  const [ceiling] = noJitterGenerator(Math.max(0, attempt), {
+    generator: noJitterGenerator,
+    initialDelay: base,
+    maxDelay: cap,
+    exponent: 2,
+  });
   return ceiling;
 }
 
@@ -28,7 +33,12 @@ export function exponentialCeiling(attempt: number, base: number, cap: number): 
  * Backoff And Jitter"): a random wait between 0 and min(cap, base × 2^n), so
  * many failures at once do not come back at once.
  */
-export function fullJitterDelay(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
+export function fullJitterDelay(
+  attempt: number,
+  baseMs: number,
+  capMs: number,
+  random: () => number = Math.random,
+): number {
   return Math.floor(random() * exponentialCeiling(attempt, baseMs, capMs));
 }
 

@@ -3,7 +3,12 @@
  * `maxCount` items and at most `maxSize` of their summed `sizeOf`. An item
  * larger than `maxSize` on its own goes alone, for the receiver to judge.
  */
-export function inBatches<T>(items: Iterable<T>, maxCount: number, maxSize: number, sizeOf: (item: T) => number): T[][] {
+export function inBatches<T>(
+  items: Iterable<T>,
+  maxCount: number,
+  maxSize: number,
+  sizeOf: (item: T) => number,
+): T[][] {
   const batches: T[][] = [];
   let current: T[] = [];
   let size = 0;

@@ -19,7 +19,12 @@ export interface MapOptions<T> {
   readonly ahead?: ((item: T, index: number) => void) | undefined;
 }
 
-export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number, free: () => void) => Promise<R>, options: MapOptions<T> = {}): Promise<R[]> {
+export async function mapWithConcurrency<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number, free: () => void) => Promise<R>,
+  options: MapOptions<T> = {},
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   const groups = new Map<string, number[]>();
   items.forEach((item, index) => {

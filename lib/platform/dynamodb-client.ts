@@ -1,5 +1,5 @@
-import { AwsJsonClient, type AwsJsonOptions, type AwsJsonService } from './aws-json.js';
 import type { Attributes } from './attribute-values.js';
+import { AwsJsonClient, type AwsJsonOptions, type AwsJsonService } from './aws-json.js';
 
 /**
  * DynamoDB over the AWS JSON transport (lib/platform/aws-json.ts), with the
@@ -10,7 +10,14 @@ import type { Attributes } from './attribute-values.js';
  * defaults (4 attempts, first wait under 25 ms).
  */
 
-export const DYNAMODB: AwsJsonService = { signingName: 'dynamodb', targetPrefix: 'DynamoDB_20120810', jsonVersion: '1.0', endpointVariable: 'AWS_ENDPOINT_URL_DYNAMODB', maxAttempts: 4, baseDelayMs: 25 };
+export const DYNAMODB: AwsJsonService = {
+  signingName: 'dynamodb',
+  targetPrefix: 'DynamoDB_20120810',
+  jsonVersion: '1.0',
+  endpointVariable: 'AWS_ENDPOINT_URL_DYNAMODB',
+  maxAttempts: 4,
+  baseDelayMs: 25,
+};
 
 interface Conditional {
   readonly ConditionExpression?: string;
@@ -35,7 +42,10 @@ export type DynamoDbOperation = keyof DynamoDbOperations;
 
 /** What the ledger store and the key-refusal record send DynamoDB through; tests wrap it to bend an answer. */
 export interface DynamoDb {
-  send<O extends DynamoDbOperation>(operation: O, input: DynamoDbOperations[O]['input']): Promise<DynamoDbOperations[O]['output']>;
+  send<O extends DynamoDbOperation>(
+    operation: O,
+    input: DynamoDbOperations[O]['input'],
+  ): Promise<DynamoDbOperations[O]['output']>;
 }
 
 /** A client of its own (tests point one at a stack); the functions share `dynamoDb()`. */

@@ -34,23 +34,40 @@ export function required(message = 'is required') {
  * would also read "1e3", "0x10" or "+5", spellings that were never accepted.
  */
 export function wholeNumber(min: number, max: number) {
-  const problem = { error: (issue: { input?: unknown }) => `must be a whole number between ${min} and ${max}, got ${excerpt(issue.input)}` };
-  return z.pipe(z.string().check(z.regex(/^\d+$/, problem)), z.coerce.number<string>().check(z.int(problem), z.minimum(min, problem), z.maximum(max, problem)));
+  const problem = {
+    error: (issue: { input?: unknown }) =>
+      `must be a whole number between ${min} and ${max}, got ${excerpt(issue.input)}`,
+  };
+  return z.pipe(
+    z.string().check(z.regex(/^\d+$/, problem)),
+    z.coerce.number<string>().check(z.int(problem), z.minimum(min, problem), z.maximum(max, problem)),
+  );
 }
 
 /** true/1 or false/0, in any case: the spellings this project has always accepted. */
 export function flag() {
-  return z.stringbool({ truthy: ['true', '1'], falsy: ['false', '0'], error: (issue) => `must be true or false, got ${excerpt(issue.input)}` });
+  return z.stringbool({
+    truthy: ['true', '1'],
+    falsy: ['false', '0'],
+    error: (issue) => `must be true or false, got ${excerpt(issue.input)}`,
+  });
 }
 
 /** A URL (a queue URL, say), required. */
 export function url(what: string) {
-  return required().check(z.refine(URL.canParse, { error: (issue) => `must be ${what}, got ${excerpt(issue.input, 80)}` }));
+  return required().check(
+    z.refine(URL.canParse, { error: (issue) => `must be ${what}, got ${excerpt(issue.input, 80)}` }),
+  );
 }
 
 /** A comma-separated list of at least one item, each checked by `item` (a problem names its index). */
 export function commaList<T extends z.ZodMiniType<unknown, string>>(item: T) {
-  const entries = z.transform((raw: string) => raw.split(',').map((entry) => entry.trim()).filter(Boolean));
+  const entries = z.transform((raw: string) =>
+    raw
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  );
   return z.pipe(z.pipe(required(), entries), z.array(item).check(z.minLength(1, 'must list at least one value')));
 }
 

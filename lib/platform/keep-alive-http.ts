@@ -1,4 +1,4 @@
-import type { Agent, IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import type { Agent, request as httpRequest, IncomingHttpHeaders } from 'node:http';
 
 /**
  * One HTTP exchange over node:http or node:https, on one keep-alive agent per
@@ -69,8 +69,13 @@ function wireFor(protocol: string): Promise<Wire> {
   let wire = wires.get(protocol);
   if (!wire) {
     const options = { keepAlive: true, timeout: IDLE_MS, scheduling: 'lifo' } as const;
-    if (protocol === 'https:') wire = import('node:https').then(({ Agent, request }) => ({ send: request as typeof httpRequest, agent: new Agent(options) }));
-    else if (protocol === 'http:') wire = import('node:http').then(({ Agent, request }) => ({ send: request, agent: new Agent(options) }));
+    if (protocol === 'https:')
+      wire = import('node:https').then(({ Agent, request }) => ({
+        send: request as typeof httpRequest,
+        agent: new Agent(options),
+      }));
+    else if (protocol === 'http:')
+      wire = import('node:http').then(({ Agent, request }) => ({ send: request, agent: new Agent(options) }));
     else return Promise.reject(new TransportError('refused', `unsupported protocol ${protocol}`));
     wires.set(protocol, wire);
   }
@@ -93,20 +98,42 @@ export const keepAliveTransport: HttpTransport = async (request) => {
         outgoing.destroy();
         reject(error);
       });
-    const timer = setTimeout(() => fail(new TransportError('timeout', `no complete answer within ${request.timeoutMs} ms`)), request.timeoutMs);
-    const outgoing = send({ agent, protocol: url.protocol, hostname: url.hostname, port: url.port, path: url.pathname + url.search, method: request.method, headers: request.headers }, (incoming) => {
-      const tooLarge = () => fail(new TransportError('too-large', `answer is larger than ${request.maxBytes} bytes`));
-      if (Number(incoming.headers['content-length']) > request.maxBytes) return tooLarge();
-      const chunks: Buffer[] = [];
-      let size = 0;
-      incoming.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > request.maxBytes) return tooLarge();
-        chunks.push(chunk);
-      });
-      incoming.on('end', () => finish(() => resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks, size).toString('utf8') })));
-      incoming.on('error', (error) => fail(transportError(error)));
-    });
+    const timer = setTimeout(
+      () => fail(new TransportError('timeout', `no complete answer within ${request.timeoutMs} ms`)),
+      request.timeoutMs,
+    );
+    const outgoing = send(
+      {
+        agent,
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method: request.method,
+        headers: request.headers,
+      },
+      (incoming) => {
+        const tooLarge = () => fail(new TransportError('too-large', `answer is larger than ${request.maxBytes} bytes`));
+        if (Number(incoming.headers['content-length']) > request.maxBytes) return tooLarge();
+        const chunks: Buffer[] = [];
+        let size = 0;
+        incoming.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > request.maxBytes) return tooLarge();
+          chunks.push(chunk);
+        });
+        incoming.on('end', () =>
+          finish(() =>
+            resolve({
+              status: incoming.statusCode ?? 0,
+              headers: incoming.headers,
+              body: Buffer.concat(chunks, size).toString('utf8'),
+            }),
+          ),
+        );
+        incoming.on('error', (error) => fail(transportError(error)));
+      },
+    );
     outgoing.on('error', (error) => fail(transportError(error)));
     outgoing.end(request.body);
   });

@@ -17,7 +17,10 @@ export const METRIC = {
   duplicate: 'Duplicate',
   /** One per decision made in a dry run (nothing called). */
   previewed: 'Previewed',
-  /** One per event whose run did not fail (SUCCESS, SKIP, RUNNING, …): acknowledged with a log line, never dead-lettered. */
+  /**
+   * One per event whose run did not fail (SUCCESS, SKIP, RUNNING, …): acknowledged with a log line, never
+   * dead-lettered.
+   */
   notFailed: 'NotFailed',
   /** One per Workspace call that failed, with dimension ErrorCode. */
   apiError: 'ApiError',
@@ -25,7 +28,10 @@ export const METRIC = {
   circuitOpened: 'CircuitOpened',
   /** One per start (os-start) sent to a desktop that a retry waits for (a policy rule's `desktop.wake`). */
   desktopWoken: 'DesktopWoken',
-  /** One per failure event whose desktop could not take the script when its retry was due: deferred, given up, or its desktop started; no attempt spent. */
+  /**
+   * One per failure event whose desktop could not take the script when its retry was due: deferred, given up, or its
+   * desktop started; no attempt spent.
+   */
   desktopNotReady: 'DesktopNotReady',
   /** The sweep's count per project and outcome (dimensions ProjectId, Outcome), once per sweep run. */
   sweepRecords: 'SweepRecords',
@@ -37,9 +43,15 @@ export const METRIC = {
   configurationError: 'ConfigurationError',
   /** The ingress: events put on the failure queue. */
   ingressEnqueued: 'IngressEnqueued',
-  /** The ingress: requests refused with a 4xx (signature, topic, token, malformed); nothing was queued and the sender does not retry. */
+  /**
+   * The ingress: requests refused with a 4xx (signature, topic, token, malformed); nothing was queued and the sender
+   * does not retry.
+   */
   ingressRefused: 'IngressRefused',
-  /** The ingress: requests answered with a 5xx (certificate host, queue or token secret unreachable); the sender retries. */
+  /**
+   * The ingress: requests answered with a 5xx (certificate host, queue or token secret unreachable); the sender
+   * retries.
+   */
   ingressUnavailable: 'IngressUnavailable',
 } as const;
 

@@ -7,14 +7,16 @@ import { DIMENSION, METRIC } from './metric-names.js';
  * redacts credential-shaped fields whatever a future log line passes it.
  */
 
-const SECRET_KEYS = /^(ak|sk|secret|secret_?string|security_?token|x-security-token|authorization|signature|password|access_?key|secret_?key)$/i;
+const SECRET_KEYS =
+  /^(ak|sk|secret|secret_?string|security_?token|x-security-token|authorization|signature|password|access_?key|secret_?key)$/i;
 const SIGNATURE_IN_TEXT = /(Signature=)[0-9a-f]{16,}/gi;
 const ACCESS_IN_TEXT = /(Access=)[^,\s]+/g;
 
 /** JSON replacer for every log line: drops values under secret-looking keys and scrubs signed headers. */
 export function redactSecrets(key: string, value: unknown): unknown {
   if (SECRET_KEYS.test(key)) return '[REDACTED]';
-  if (typeof value === 'string') return value.replace(SIGNATURE_IN_TEXT, '$1[REDACTED]').replace(ACCESS_IN_TEXT, '$1[REDACTED]');
+  if (typeof value === 'string')
+    return value.replace(SIGNATURE_IN_TEXT, '$1[REDACTED]').replace(ACCESS_IN_TEXT, '$1[REDACTED]');
   return value;
 }
 
@@ -43,7 +45,9 @@ export function countOutcome(kind: keyof typeof OUTCOME_METRIC): void {
 
 const DESKTOP_METRIC = { woken: METRIC.desktopWoken, 'not-ready': METRIC.desktopNotReady } as const;
 
-/** The desktop check before a retry: a start sent, or a failure held back because its desktop could not take the script. */
+/**
+ * The desktop check before a retry: a start sent, or a failure held back because its desktop could not take the script.
+ */
 export function countDesktop(kind: keyof typeof DESKTOP_METRIC): void {
   metrics.addMetric(DESKTOP_METRIC[kind], MetricUnit.Count, 1);
 }
@@ -56,7 +60,9 @@ export function countApiError(code: string): void {
 }
 
 /** What one sweep run did for one project (the sweep's per-project summary). */
-export type SweepCounts = { readonly projectId: string; readonly seen: number } & { readonly [K in keyof typeof OUTCOME_METRIC]: number };
+export type SweepCounts = { readonly projectId: string; readonly seen: number } & {
+  readonly [K in keyof typeof OUTCOME_METRIC]: number;
+};
 
 /**
  * The sweep's per-project counts, one EMF line per outcome (dimensions
@@ -83,7 +89,10 @@ export function reportConfigurationError(what: string, error: unknown): void {
   metrics.singleMetric().addMetric(METRIC.configurationError, MetricUnit.Count, 1);
 }
 
-/** What the configuration loaders throw (lib/platform/env-schema.ts, lib/policy/policy-config.ts), by name: platform imports neither layer. */
+/**
+ * What the configuration loaders throw (lib/platform/env-schema.ts, lib/policy/policy-config.ts), by name: platform
+ * imports neither layer.
+ */
 const CONFIGURATION_ERRORS: ReadonlySet<string> = new Set(['ConfigError', 'PolicyConfigError']);
 
 /**
@@ -96,12 +105,20 @@ export function atColdStart<T>(load: () => T): T {
   try {
     return load();
   } catch (error) {
-    if (CONFIGURATION_ERRORS.has((error as Error).name)) reportConfigurationError('configuration refused at cold start: the function cannot start until it is fixed', error);
+    if (CONFIGURATION_ERRORS.has((error as Error).name))
+      reportConfigurationError(
+        'configuration refused at cold start: the function cannot start until it is fixed',
+        error,
+      );
     throw error;
   }
 }
 
-const INGRESS_METRIC = { enqueued: METRIC.ingressEnqueued, refused: METRIC.ingressRefused, unavailable: METRIC.ingressUnavailable } as const;
+const INGRESS_METRIC = {
+  enqueued: METRIC.ingressEnqueued,
+  refused: METRIC.ingressRefused,
+  unavailable: METRIC.ingressUnavailable,
+} as const;
 
 /** The ingress's count for one answer: events queued, or one refused or unavailable request. */
 export function countIngress(kind: keyof typeof INGRESS_METRIC, count = 1): void {

@@ -1,6 +1,6 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import type { BatchSend } from './sqs-client.js';
 import { inBatches } from './batches.js';
+import type { BatchSend } from './sqs-client.js';
 
 /**
  * A message as it came off the source queue (or as a way in without a queue
@@ -14,7 +14,10 @@ export interface SourceMessage {
   readonly attributes: Readonly<Record<string, MessageAttributeValue>>;
 }
 
-/** The longest delay SQS gives a message (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html). */
+/**
+ * The longest delay SQS gives a message
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
+ */
 export const MAX_DELAY_SECONDS = 900;
 
 /** The SQS delay for a wait of `ms`: whole seconds rounded up, at least 1, at most MAX_DELAY_SECONDS. */
@@ -22,7 +25,10 @@ export function delayFor(ms: number): number {
   return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(ms / 1000)));
 }
 
-/** The SQS delay that wakes a message just after `untilMs` (a lease's end): a second after it, so the lease has surely ended. */
+/**
+ * The SQS delay that wakes a message just after `untilMs` (a lease's end): a second after it, so the lease has surely
+ * ended.
+ */
 export function delayPast(untilMs: number, now: number): number {
   return delayFor(untilMs - now + 1000);
 }
@@ -65,11 +71,17 @@ export function messageBytes(body: string, attributes: Readonly<Record<string, M
 }
 
 function attributeBytes(name: string, value: MessageAttributeValue): number {
-  const content = value.StringValue !== undefined ? Buffer.byteLength(value.StringValue, 'utf8') : (value.BinaryValue?.byteLength ?? 0);
+  const content =
+    value.StringValue !== undefined
+      ? Buffer.byteLength(value.StringValue, 'utf8')
+      : (value.BinaryValue?.byteLength ?? 0);
   return Buffer.byteLength(name, 'utf8') + Buffer.byteLength(value.DataType ?? '', 'utf8') + content;
 }
 
-/** Messages in send order, cut into batches of at most MAX_BATCH_ENTRIES and MAX_BATCH_BYTES (a message larger than that goes alone, for SQS to judge). */
+/**
+ * Messages in send order, cut into batches of at most MAX_BATCH_ENTRIES and MAX_BATCH_BYTES (a message larger than that
+ * goes alone, for SQS to judge).
+ */
 export function batchesOf<T extends OutgoingMessage>(messages: readonly T[], maxBytes = MAX_BATCH_BYTES): T[][] {
   return inBatches(messages, MAX_BATCH_ENTRIES, maxBytes, (message) => messageBytes(message.body, message.attributes));
 }
@@ -108,7 +120,11 @@ export class QueueSender {
       }
     } catch (error) {
       const e = error as Error;
-      for (const message of chunk) rejected.set(message.key, `${e.name}${e.message && e.message !== e.name ? `: ${e.message.slice(0, 200)}` : ''}`);
+      for (const message of chunk)
+        rejected.set(
+          message.key,
+          `${e.name}${e.message && e.message !== e.name ? `: ${e.message.slice(0, 200)}` : ''}`,
+        );
     }
   }
 }
@@ -149,7 +165,10 @@ export function acceptedBySqs(text: string): boolean {
   return !NOT_ACCEPTED.test(text);
 }
 
-/** `value` with every character SQS refuses replaced by U+FFFD, so a string from an event can never make SQS refuse a message. */
+/**
+ * `value` with every character SQS refuses replaced by U+FFFD, so a string from an event can never make SQS refuse a
+ * message.
+ */
 export function sqsText(value: string): string {
   return value.replace(EVERY_NOT_ACCEPTED, '\uFFFD');
 }

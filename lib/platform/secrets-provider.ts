@@ -1,5 +1,5 @@
-import { AwsJsonProvider } from './aws-json-provider.js';
 import type { AwsJsonOptions, AwsJsonService } from './aws-json.js';
+import { AwsJsonProvider } from './aws-json-provider.js';
 
 /**
  * Powertools Parameters' provider for Secrets Manager on the AWS JSON
@@ -8,7 +8,14 @@ import type { AwsJsonOptions, AwsJsonService } from './aws-json.js';
  */
 
 /** Retries as the SDK's Secrets Manager client: 3 attempts, first wait under 50 ms. */
-export const SECRETS_MANAGER: AwsJsonService = { signingName: 'secretsmanager', targetPrefix: 'secretsmanager', jsonVersion: '1.1', endpointVariable: 'AWS_ENDPOINT_URL_SECRETS_MANAGER', maxAttempts: 3, baseDelayMs: 50 };
+export const SECRETS_MANAGER: AwsJsonService = {
+  signingName: 'secretsmanager',
+  targetPrefix: 'secretsmanager',
+  jsonVersion: '1.1',
+  endpointVariable: 'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+  maxAttempts: 3,
+  baseDelayMs: 50,
+};
 
 export class SecretsManagerProvider extends AwsJsonProvider {
   constructor(options?: AwsJsonOptions) {
@@ -17,13 +24,21 @@ export class SecretsManagerProvider extends AwsJsonProvider {
 
   /** The secret's string, or its binary as bytes (base64 on the wire). */
   protected async _get(name: string): Promise<string | Uint8Array | undefined> {
-    const result = (await this.aws.call('GetSecretValue', { SecretId: name })) as { SecretString?: unknown; SecretBinary?: unknown };
+    const result = (await this.aws.call('GetSecretValue', { SecretId: name })) as {
+      SecretString?: unknown;
+      SecretBinary?: unknown;
+    };
     if (typeof result.SecretString === 'string') return result.SecretString;
-    return typeof result.SecretBinary === 'string' ? Uint8Array.from(Buffer.from(result.SecretBinary, 'base64')) : undefined;
+    return typeof result.SecretBinary === 'string'
+      ? Uint8Array.from(Buffer.from(result.SecretBinary, 'base64'))
+      : undefined;
   }
 }
 
-/** What made a read fail, by name (`ResourceNotFoundException`, `TimeoutError`): Powertools wraps it in a GetParameterError. Never a value. */
+/**
+ * What made a read fail, by name (`ResourceNotFoundException`, `TimeoutError`): Powertools wraps it in a
+ * GetParameterError. Never a value.
+ */
 export function readFailureName(error: unknown): string {
   const cause = (error as { cause?: unknown }).cause;
   return (cause instanceof Error ? cause : (error as Error)).name;

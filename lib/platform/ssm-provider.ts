@@ -1,5 +1,5 @@
-import { AwsJsonProvider } from './aws-json-provider.js';
 import type { AwsJsonOptions, AwsJsonService } from './aws-json.js';
+import { AwsJsonProvider } from './aws-json-provider.js';
 
 /**
  * Powertools Parameters' provider for SSM Parameter Store on the AWS JSON
@@ -11,7 +11,14 @@ import type { AwsJsonOptions, AwsJsonService } from './aws-json.js';
  */
 
 /** Retries as the SDK's SSM client: 3 attempts, first wait under 50 ms. */
-export const SSM: AwsJsonService = { signingName: 'ssm', targetPrefix: 'AmazonSSM', jsonVersion: '1.1', endpointVariable: 'AWS_ENDPOINT_URL_SSM', maxAttempts: 3, baseDelayMs: 50 };
+export const SSM: AwsJsonService = {
+  signingName: 'ssm',
+  targetPrefix: 'AmazonSSM',
+  jsonVersion: '1.1',
+  endpointVariable: 'AWS_ENDPOINT_URL_SSM',
+  maxAttempts: 3,
+  baseDelayMs: 50,
+};
 
 export class SsmParameterProvider extends AwsJsonProvider {
   constructor(options?: AwsJsonOptions) {

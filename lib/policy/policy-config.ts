@@ -1,6 +1,6 @@
-import defaultPolicyJson from './default-policy.json' with { type: 'json' };
 import { SAFE_ID } from '../events/identifiers.js';
 import * as z from '../platform/zod.js';
+import defaultPolicyJson from './default-policy.json' with { type: 'json' };
 
 /**
  * The retry policy as operators write it (snake_case JSON in RETRY_POLICY, or
@@ -57,7 +57,10 @@ function buildSchemas() {
   const policySchema = z.strictObject({
     max_attempts: z._default(whole(0, 100), 3),
     max_age_seconds: z._default(whole(60, 30 * 86_400), 86_400),
-    backoff: z._default(z.strictObject({ base_seconds: whole(1, 3_600), max_seconds: whole(1, 86_400) }), { base_seconds: 60, max_seconds: 3_600 }),
+    backoff: z._default(z.strictObject({ base_seconds: whole(1, 3_600), max_seconds: whole(1, 86_400) }), {
+      base_seconds: 60,
+      max_seconds: 3_600,
+    }),
     dry_run: z._default(z.boolean(), false),
     default_verdict: z._default(z.enum(['retry', 'give-up']), 'give-up'),
     rules: z._default(z.array(ruleSchema).check(z.maxLength(200)), []),
@@ -137,7 +140,13 @@ type DesktopJson = NonNullable<RuleJson['desktop']>;
 
 function toDesktop(desktop: DesktopJson | undefined): DesktopRequirement | undefined {
   if (!desktop) return undefined;
-  return { require: desktop.require, wake: desktop.wake, waitMaxSeconds: desktop.wait_max_seconds, onError: desktop.on_error, recheckSeconds: desktop.recheck_seconds };
+  return {
+    require: desktop.require,
+    wake: desktop.wake,
+    waitMaxSeconds: desktop.wait_max_seconds,
+    onError: desktop.on_error,
+    recheckSeconds: desktop.recheck_seconds,
+  };
 }
 type PolicyJson = z.output<Schemas['policySchema']>;
 

@@ -1,5 +1,5 @@
 import type { ScriptFailure } from '../events/failure.js';
-import { KNOWN_STATUS_WORDS, runStateOf, statusWord, type RunState } from '../events/run-status.js';
+import { KNOWN_STATUS_WORDS, type RunState, runStateOf, statusWord } from '../events/run-status.js';
 import { equalJitterSeconds } from '../platform/backoff.js';
 import type { DesktopRequirement, PolicyOverride, PolicyRule, RetryPolicy } from './policy-config.js';
 
@@ -32,7 +32,12 @@ export interface DecisionInput {
 
 export type Decision =
   /** `desktop`: what the retry needs of its desktop, read before the claim (lib/pipeline/desktop-gate.ts). */
-  | { readonly kind: 'retry-now'; readonly ruleId: string; readonly attempt: number; readonly desktop?: DesktopRequirement | undefined }
+  | {
+      readonly kind: 'retry-now';
+      readonly ruleId: string;
+      readonly attempt: number;
+      readonly desktop?: DesktopRequirement | undefined;
+    }
   | { readonly kind: 'retry-later'; readonly ruleId: string; readonly attempt: number; readonly delaySeconds: number }
   | { readonly kind: 'give-up'; readonly ruleId: string; readonly reason: string };
 
@@ -46,10 +51,16 @@ interface Effective {
 
 /** Script override over project override over the global policy; override rules are tried first. */
 export function effectivePolicy(policy: RetryPolicy, projectId: string, scriptId: string | undefined): Effective {
-  const layers: PolicyOverride[] = [policy.projects.get(projectId), scriptId ? policy.scripts.get(scriptId) : undefined].filter(
-    (o): o is PolicyOverride => o !== undefined,
-  );
-  let effective: Effective = { maxAttempts: policy.maxAttempts, maxAgeSeconds: policy.maxAgeSeconds, retriesEnabled: true, rules: policy.rules };
+  const layers: PolicyOverride[] = [
+    policy.projects.get(projectId),
+    scriptId ? policy.scripts.get(scriptId) : undefined,
+  ].filter((o): o is PolicyOverride => o !== undefined);
+  let effective: Effective = {
+    maxAttempts: policy.maxAttempts,
+    maxAgeSeconds: policy.maxAgeSeconds,
+    retriesEnabled: true,
+    rules: policy.rules,
+  };
   for (const o of layers) {
     effective = {
       maxAttempts: o.maxAttempts ?? effective.maxAttempts,
@@ -106,10 +117,21 @@ export function statusVerdict(failure: ScriptFailure, policy: RetryPolicy): Stat
   const state = runStateOf(status);
   if (state === 'failed' || status === undefined) return { kind: 'failure' };
   if (state === 'finished' && failure.recordId === undefined) return { kind: 'failure' };
-  if (state !== 'unknown') return { kind: 'not-failed', status, state, reason: `not-failed: status ${status} (${state}) is not a failure; nothing to retry` };
-  if (effectivePolicy(policy, failure.projectId, failure.scriptId).rules.some((rule) => rule.statuses.includes(status))) return { kind: 'failure' };
+  if (state !== 'unknown')
+    return {
+      kind: 'not-failed',
+      status,
+      state,
+      reason: `not-failed: status ${status} (${state}) is not a failure; nothing to retry`,
+    };
+  if (effectivePolicy(policy, failure.projectId, failure.scriptId).rules.some((rule) => rule.statuses.includes(status)))
+    return { kind: 'failure' };
   const known = KNOWN_STATUS_WORDS.join(', ');
-  return { kind: 'unknown-status', status, reason: `unknown-status: status ${JSON.stringify(status.slice(0, 32))} is none of ${known}; a policy rule listing it under statuses has it decided as a failure` };
+  return {
+    kind: 'unknown-status',
+    status,
+    reason: `unknown-status: status ${JSON.stringify(status.slice(0, 32))} is none of ${known}; a policy rule listing it under statuses has it decided as a failure`,
+  };
 }
 
 /** Decides a failure (one whose status word is a failure's: see statusVerdict). */
@@ -117,25 +139,41 @@ export function decide(input: DecisionInput): Decision {
   const { failure, attempts, policy, now } = input;
   const effective = effectivePolicy(policy, failure.projectId, failure.scriptId);
   if (!effective.retriesEnabled) {
-    return { kind: 'give-up', ruleId: 'retries-disabled', reason: 'retries are disabled for this project or script by policy' };
+    return {
+      kind: 'give-up',
+      ruleId: 'retries-disabled',
+      reason: 'retries are disabled for this project or script by policy',
+    };
   }
   const failedAt = failure.failedAt ?? input.firstSeenAt;
   const ageSeconds = Math.floor((now - failedAt) / 1000);
   if (ageSeconds > effective.maxAgeSeconds) {
-    return { kind: 'give-up', ruleId: 'max-age', reason: `failed ${ageSeconds} s ago, older than max_age_seconds ${effective.maxAgeSeconds}` };
+    return {
+      kind: 'give-up',
+      ruleId: 'max-age',
+      reason: `failed ${ageSeconds} s ago, older than max_age_seconds ${effective.maxAgeSeconds}`,
+    };
   }
   if (attempts.count >= effective.maxAttempts) {
-    return { kind: 'give-up', ruleId: 'max-attempts', reason: `${attempts.count} attempts made, max_attempts is ${effective.maxAttempts}` };
+    return {
+      kind: 'give-up',
+      ruleId: 'max-attempts',
+      reason: `${attempts.count} attempts made, max_attempts is ${effective.maxAttempts}`,
+    };
   }
   const rule = matchRule(effective.rules, failure);
   const ruleId = rule?.id ?? (input.requestedByOperator ? 'manual-request' : 'default');
   if ((rule?.verdict ?? (input.requestedByOperator ? 'retry' : policy.defaultVerdict)) === 'give-up') {
-    const why = rule ? rule.description ?? `matched rule ${rule.id}` : 'no rule matched the failure and default_verdict is give-up';
+    const why = rule
+      ? (rule.description ?? `matched rule ${rule.id}`)
+      : 'no rule matched the failure and default_verdict is give-up';
     return { kind: 'give-up', ruleId, reason: `${ruleId}: ${why}` };
   }
   const attempt = attempts.count + 1;
   const readyAt =
-    attempts.count === 0 ? failedAt + (rule?.delaySeconds ?? 0) * 1000 : (attempts.lastAttemptAt ?? failedAt) + equalJitterSeconds(attempts.count, policy, input.jitter) * 1000;
+    attempts.count === 0
+      ? failedAt + (rule?.delaySeconds ?? 0) * 1000
+      : (attempts.lastAttemptAt ?? failedAt) + equalJitterSeconds(attempts.count, policy, input.jitter) * 1000;
   if (readyAt > now) return { kind: 'retry-later', ruleId, attempt, delaySeconds: Math.ceil((readyAt - now) / 1000) };
   const desktop = rule?.desktop ?? effective.desktop;
   return desktop ? { kind: 'retry-now', ruleId, attempt, desktop } : { kind: 'retry-now', ruleId, attempt };

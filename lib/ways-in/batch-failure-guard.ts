@@ -17,7 +17,10 @@ export function batchFailureGuard(): MiddlewareObj<SQSEvent, SQSBatchResponse> {
     },
     onError: async (request) => {
       const error = request.error as Error | undefined;
-      logger.error('batch failed as a whole: every record stays on the queue', { error: `${error?.name}: ${error?.message}`, records: request.event?.Records?.length ?? 0 });
+      logger.error('batch failed as a whole: every record stays on the queue', {
+        error: `${error?.name}: ${error?.message}`,
+        records: request.event?.Records?.length ?? 0,
+      });
       request.response = allFailed(request.event);
     },
   };

@@ -1,15 +1,15 @@
-import * as z from '../platform/zod.js';
-import { validateRegion } from '../workspace/endpoints.js';
 import { safeIdSchema } from '../events/identifiers.js';
 import { withoutNulls } from '../events/normalise.js';
 import { isJsonObject } from '../events/safe-json.js';
 import type { PipelineDeps } from '../pipeline/context.js';
-import { mapWithConcurrency } from '../platform/concurrency.js';
-import { reportOutcome, type Outcome } from '../pipeline/outcome.js';
+import { type Outcome, reportOutcome } from '../pipeline/outcome.js';
 import { resolveFailure, syntheticSource } from '../pipeline/runner.js';
-import { settleAll, type Forwarders, type Settling } from '../pipeline/settlement.js';
-import type { PreparedRequest } from '../workspace/client.js';
+import { type Forwarders, type Settling, settleAll } from '../pipeline/settlement.js';
+import { mapWithConcurrency } from '../platform/concurrency.js';
 import { logger } from '../platform/observability.js';
+import * as z from '../platform/zod.js';
+import type { PreparedRequest } from '../workspace/client.js';
+import { validateRegion } from '../workspace/endpoints.js';
 import { tooLateToStart } from './time-budget.js';
 
 /**
@@ -23,7 +23,6 @@ import { tooLateToStart } from './time-budget.js';
 
 const MAX_ITEMS = 100;
 
-
 const itemSchema = z
   .strictObject({
     project_id: safeIdSchema,
@@ -36,13 +35,27 @@ const itemSchema = z
   })
   .check(
     z.superRefine((item, ctx) => {
-      if (item.task_id === undefined && item.record_id === undefined) ctx.addIssue({ code: 'custom', message: 'needs task_id or record_id' });
-      if (item.task_id !== undefined && item.record_id !== undefined) ctx.addIssue({ code: 'custom', message: 'give task_id or record_id, not both' });
-      if (item.force && !item.reason) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'is required with force: true (it is kept in the ledger)' });
+      if (item.task_id === undefined && item.record_id === undefined)
+        ctx.addIssue({ code: 'custom', message: 'needs task_id or record_id' });
+      if (item.task_id !== undefined && item.record_id !== undefined)
+        ctx.addIssue({ code: 'custom', message: 'give task_id or record_id, not both' });
+      if (item.force && !item.reason)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reason'],
+          message: 'is required with force: true (it is kept in the ledger)',
+        });
     }),
   );
 
-const batchSchema = z.strictObject({ items: z.array(z.unknown()).check(z.minLength(1, 'must list at least one item'), z.maxLength(MAX_ITEMS, `must list at most ${MAX_ITEMS} items`)) });
+const batchSchema = z.strictObject({
+  items: z
+    .array(z.unknown())
+    .check(
+      z.minLength(1, 'must list at least one item'),
+      z.maxLength(MAX_ITEMS, `must list at most ${MAX_ITEMS} items`),
+    ),
+});
 
 type ManualItem = z.infer<typeof itemSchema>;
 
@@ -71,10 +84,19 @@ export interface ManualResult {
   /** Deferred: invoke again after this many seconds (the console never re-enqueues). */
   readonly retry_after_seconds?: number | undefined;
   /** Dry runs: what would be sent (never a signature or a key). */
-  readonly request?: { readonly method: string; readonly url: string; readonly body?: string | undefined; readonly signed_headers: readonly string[] } | undefined;
+  readonly request?:
+    | {
+        readonly method: string;
+        readonly url: string;
+        readonly body?: string | undefined;
+        readonly signed_headers: readonly string[];
+      }
+    | undefined;
 }
 
-export type ManualAnswer = { readonly ok: true; readonly results: ManualResult[] } | { readonly ok: false; readonly errors: FieldProblem[] };
+export type ManualAnswer =
+  | { readonly ok: true; readonly results: ManualResult[] }
+  | { readonly ok: false; readonly errors: FieldProblem[] };
 
 export interface ManualDeps extends PipelineDeps {
   readonly forwarders: Forwarders;
@@ -95,8 +117,12 @@ function problems(prefix: string, error: z.core.$ZodError): FieldProblem[] {
 }
 
 /** Validates the payload: every bad field of every item is named, nothing runs unless all are good. */
-export function parseManualPayload(payload: unknown, checkRegion: (region: string) => string | undefined): { items: ManualItem[] } | { errors: FieldProblem[] } {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return { errors: [{ field: '(payload)', problem: 'must be a JSON object' }] };
+export function parseManualPayload(
+  payload: unknown,
+  checkRegion: (region: string) => string | undefined,
+): { items: ManualItem[] } | { errors: FieldProblem[] } {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    return { errors: [{ field: '(payload)', problem: 'must be a JSON object' }] };
   const multiple = 'items' in payload;
   if (multiple) {
     const batch = batchSchema.safeParse(payload);
@@ -111,14 +137,22 @@ export function parseManualPayload(payload: unknown, checkRegion: (region: strin
     const parsed = itemSchema.safeParse(isJsonObject(value) ? withoutNulls(value) : value);
     if (!parsed.success) return errors.push(...problems(prefix, parsed.error));
     const regionProblem = parsed.data.region === undefined ? undefined : checkRegion(parsed.data.region);
-    if (regionProblem) return errors.push({ field: [prefix, 'region'].filter(Boolean).join('.'), problem: regionProblem });
+    if (regionProblem)
+      return errors.push({ field: [prefix, 'region'].filter(Boolean).join('.'), problem: regionProblem });
     items.push(parsed.data);
   });
   return errors.length ? { errors } : { items };
 }
 
 function describeRequest(preview: PreparedRequest | undefined): ManualResult['request'] {
-  return preview && { method: preview.method, url: preview.url, body: preview.body, signed_headers: preview.signedHeaderNames };
+  return (
+    preview && {
+      method: preview.method,
+      url: preview.url,
+      body: preview.body,
+      signed_headers: preview.signedHeaderNames,
+    }
+  );
 }
 
 export async function runManual(payload: unknown, deps: ManualDeps): Promise<ManualAnswer> {
@@ -126,28 +160,67 @@ export async function runManual(payload: unknown, deps: ManualDeps): Promise<Man
   if ('errors' in parsed) return { ok: false, errors: parsed.errors };
   const now = (deps.now ?? Date.now)();
   const resolve = (item: ManualItem, run?: { recordId: string; taskId?: string | undefined }): Promise<Settling> => {
-    const failure = { projectId: item.project_id, region: item.region, recordId: run?.recordId ?? item.record_id, taskId: run?.taskId ?? item.task_id, shape: run ? 'manual>task' : 'manual' };
-    const source = syntheticSource(`manual:${item.project_id}:${failure.recordId ?? failure.taskId}`, { ...item, ...(run ? { record_id: run.recordId } : {}) });
-    return resolveFailure({ failure, firstSeenAt: now, dryRun: item.dry_run, force: item.force ? { reason: item.reason! } : undefined, manual: true }, source, deps);
+    const failure = {
+      projectId: item.project_id,
+      region: item.region,
+      recordId: run?.recordId ?? item.record_id,
+      taskId: run?.taskId ?? item.task_id,
+      shape: run ? 'manual>task' : 'manual',
+    };
+    const source = syntheticSource(`manual:${item.project_id}:${failure.recordId ?? failure.taskId}`, {
+      ...item,
+      ...(run ? { record_id: run.recordId } : {}),
+    });
+    return resolveFailure(
+      {
+        failure,
+        firstSeenAt: now,
+        dryRun: item.dry_run,
+        force: item.force ? { reason: item.reason! } : undefined,
+        manual: true,
+      },
+      source,
+      deps,
+    );
   };
   // An item not started before the time runs out is answered, never left half done by the Lambda timeout.
-  const notStarted = (projectId: string, recordId: string | undefined, taskId: string | undefined, reason: string): ManualResult =>
-    ({ project_id: projectId, record_id: recordId, task_id: taskId, outcome: 'deferred', reason });
-  const lateReason = 'time-budget: the invocation was about to time out before this item started; invoke again (those handled are duplicates then)';
-  const first = await mapWithConcurrency(parsed.items, deps.config.maxConcurrency, async (item): Promise<Settling | ManualResult> =>
-    tooLateToStart(deps) ? notStarted(item.project_id, item.record_id, item.task_id, lateReason) : resolve(item));
+  const notStarted = (
+    projectId: string,
+    recordId: string | undefined,
+    taskId: string | undefined,
+    reason: string,
+  ): ManualResult => ({ project_id: projectId, record_id: recordId, task_id: taskId, outcome: 'deferred', reason });
+  const lateReason =
+    'time-budget: the invocation was about to time out before this item started; invoke again (those handled are duplicates then)';
+  const first = await mapWithConcurrency(
+    parsed.items,
+    deps.config.maxConcurrency,
+    async (item): Promise<Settling | ManualResult> =>
+      tooLateToStart(deps) ? notStarted(item.project_id, item.record_id, item.task_id, lateReason) : resolve(item),
+  );
   // A task is answered per desktop: each of its failed records goes through the pipeline as its own failure.
   const slots = first.map((answer, index) => {
     if (!('resolution' in answer) || answer.resolution.kind !== 'expand') return [answer];
     const item = parsed.items[index]!;
-    return answer.resolution.records.map((record) => ({ item, run: { recordId: record.id, taskId: record.script_task_id } }));
+    return answer.resolution.records.map((record) => ({
+      item,
+      run: { recordId: record.id, taskId: record.script_task_id },
+    }));
   });
   let budget = MAX_ITEMS;
   const resolved = await mapWithConcurrency(slots.flat(), deps.config.maxConcurrency, async (slot) => {
     if (!('run' in slot)) return slot;
     const { item, run } = slot;
-    if (budget-- <= 0) return notStarted(item.project_id, run.recordId, run.taskId, `not handled: more than ${MAX_ITEMS} failed records; invoke again (those handled are duplicates then)`);
-    return tooLateToStart(deps) ? notStarted(item.project_id, run.recordId, run.taskId, lateReason) : resolve(item, run);
+    if (budget-- <= 0)
+      return notStarted(
+        item.project_id,
+        run.recordId,
+        run.taskId,
+        `not handled: more than ${MAX_ITEMS} failed records; invoke again (those handled are duplicates then)`,
+      );
+    return tooLateToStart(deps)
+      ? notStarted(item.project_id, run.recordId, run.taskId, lateReason)
+      : resolve(item, run);
   });
   const settlings = resolved.filter((r): r is Settling => 'resolution' in r);
   const answers = new Map<Settling, ManualResult>();
@@ -157,9 +230,15 @@ export async function runManual(payload: unknown, deps: ManualDeps): Promise<Man
   }
   // The console answers a deferral ("invoke again") instead of re-enqueueing it, and never forwards a dry run.
   const toSettle = settlings.filter((s) => !answers.has(s));
-  const settled = await settleAll(toSettle, { deadLetters: deps.forwarders.deadLetters, forwardDryRuns: false }, deps.ledger);
+  const settled = await settleAll(
+    toSettle,
+    { deadLetters: deps.forwarders.deadLetters, forwardDryRuns: false },
+    deps.ledger,
+  );
   for (const item of settled) reportOutcome(item.outcome, item, 'manual');
-  settled.forEach((s, index) => answers.set(toSettle[index]!, toResult(s.failure!, s.durable ? s.outcome : unsettled(s.outcome))));
+  settled.forEach((s, index) =>
+    answers.set(toSettle[index]!, toResult(s.failure!, s.durable ? s.outcome : unsettled(s.outcome))),
+  );
   return { ok: true, results: resolved.map((r) => ('resolution' in r ? answers.get(r)! : r)) };
 }
 
@@ -177,12 +256,16 @@ export interface ConsoleAnswer {
 
 export function consoleAnswer(settling: Settling): ConsoleAnswer | undefined {
   const r = settling.resolution;
-  if (r.kind === 'duplicate' && r.code === 'no-failed-records') return { outcome: 'nothing-to-retry', reason: r.reason };
+  if (r.kind === 'duplicate' && r.code === 'no-failed-records')
+    return { outcome: 'nothing-to-retry', reason: r.reason };
   if (r.kind !== 'dead-letter') return undefined;
   if (r.code === 'no-failed-records') return { outcome: 'nothing-to-retry', reason: r.letter.reason };
   if ((r.code === 'workspace-refused' || r.code === 'lookup-refused') && r.refusal?.status === 404) {
     const evidence = `404 ${r.refusal.errorCode}${r.refusal.requestId ? ` (X-Request-Id ${r.refusal.requestId})` : ''}`;
-    return { outcome: 'not-found', reason: `not-found: Workspace does not know it (${evidence}); check the project, record and task ids. Nothing was retried or dead-lettered` };
+    return {
+      outcome: 'not-found',
+      reason: `not-found: Workspace does not know it (${evidence}); check the project, record and task ids. Nothing was retried or dead-lettered`,
+    };
   }
   return undefined;
 }
@@ -197,14 +280,33 @@ async function answerInstead(settling: Settling, answer: ConsoleAnswer, deps: Ma
   const ruleId = r.kind === 'dead-letter' ? r.letter.ruleId : r.kind === 'duplicate' ? r.code : undefined;
   if (r.kind === 'dead-letter' && r.claim) {
     const claim = r.claim;
-    await deps.ledger.release(claim, { errorCode: r.letter.errorCode, reason: answer.reason, ruleId }).catch((error: unknown) => {
-      // The claim then expires with its lease; nothing else depends on it.
-      logger.warn('could not give back the claim of a request Workspace does not know', { chain: claim.chain.pk, error: (error as Error).message });
-    });
+    await deps.ledger
+      .release(claim, { errorCode: r.letter.errorCode, reason: answer.reason, ruleId })
+      .catch((error: unknown) => {
+        // The claim then expires with its lease; nothing else depends on it.
+        logger.warn('could not give back the claim of a request Workspace does not know', {
+          chain: claim.chain.pk,
+          error: (error as Error).message,
+        });
+      });
   }
   const f = settling.failure!;
-  logger.info('answered', { way: 'manual', kind: answer.outcome, reason: answer.reason, projectId: f.projectId, recordId: f.recordId, taskId: f.taskId });
-  return { project_id: f.projectId, record_id: f.recordId, task_id: f.taskId, outcome: answer.outcome, reason: answer.reason, rule_id: ruleId };
+  logger.info('answered', {
+    way: 'manual',
+    kind: answer.outcome,
+    reason: answer.reason,
+    projectId: f.projectId,
+    recordId: f.recordId,
+    taskId: f.taskId,
+  });
+  return {
+    project_id: f.projectId,
+    record_id: f.recordId,
+    task_id: f.taskId,
+    outcome: answer.outcome,
+    reason: answer.reason,
+    rule_id: ruleId,
+  };
 }
 
 /**
@@ -215,16 +317,38 @@ async function answerInstead(settling: Settling, answer: ConsoleAnswer, deps: Ma
  */
 function unsettled(outcome: Outcome): Outcome {
   if (outcome.kind !== 'duplicate') return outcome;
-  return { kind: 'deferred', code: 'unavailable', reason: 'already handled, but the link from its new task could not be written: invoke again to write it (nothing is retried twice)', how: 'answered' };
+  return {
+    kind: 'deferred',
+    code: 'unavailable',
+    reason:
+      'already handled, but the link from its new task could not be written: invoke again to write it (nothing is retried twice)',
+    how: 'answered',
+  };
 }
 
-function toResult(failure: { projectId: string; recordId?: string | undefined; taskId?: string | undefined }, outcome: Outcome): ManualResult {
+function toResult(
+  failure: { projectId: string; recordId?: string | undefined; taskId?: string | undefined },
+  outcome: Outcome,
+): ManualResult {
   const base = { project_id: failure.projectId, record_id: failure.recordId, task_id: failure.taskId };
   switch (outcome.kind) {
     case 'retried':
-      return { ...base, outcome: 'retried', rule_id: outcome.ruleId, new_task_id: outcome.newTaskId, attempt: outcome.attempt, forced: outcome.forced };
+      return {
+        ...base,
+        outcome: 'retried',
+        rule_id: outcome.ruleId,
+        new_task_id: outcome.newTaskId,
+        attempt: outcome.attempt,
+        forced: outcome.forced,
+      };
     case 'previewed':
-      return { ...base, outcome: 'previewed', reason: outcome.reason, rule_id: outcome.ruleId, request: describeRequest(outcome.preview) };
+      return {
+        ...base,
+        outcome: 'previewed',
+        reason: outcome.reason,
+        rule_id: outcome.ruleId,
+        request: describeRequest(outcome.preview),
+      };
     case 'dead-lettered':
       return { ...base, outcome: 'dead-lettered', reason: outcome.reason, rule_id: outcome.ruleId };
     case 'deferred':

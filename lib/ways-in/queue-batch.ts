@@ -1,11 +1,11 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describeFailure } from '../events/failure.js';
 import { normaliseBody } from '../events/normalise.js';
-import { logger } from '../platform/observability.js';
 import type { PipelineDeps } from '../pipeline/context.js';
 import { firstSeenAtOf, historyOf, sourceOf } from '../pipeline/message-attributes.js';
-import { runPipeline, type PipelineItem } from '../pipeline/runner.js';
+import { type PipelineItem, runPipeline } from '../pipeline/runner.js';
 import type { Forwarders } from '../pipeline/settlement.js';
+import { logger } from '../platform/observability.js';
 import { validateRegion } from '../workspace/endpoints.js';
 import { lateReason } from './time-budget.js';
 
@@ -22,14 +22,31 @@ export interface QueueBatchDeps extends PipelineDeps {
   readonly remainingMs?: (() => number) | undefined;
 }
 
-/** A queue record as the pipeline takes it: a failure to decide, or a body that is not one, dead-lettered with the reason. */
+/**
+ * A queue record as the pipeline takes it: a failure to decide, or a body that is not one, dead-lettered with the
+ * reason.
+ */
 function itemOf(record: SQSRecord, deps: QueueBatchDeps): PipelineItem {
   const now = (deps.now ?? Date.now)();
   const source = sourceOf(record);
   const firstSeenAt = firstSeenAtOf(record, now);
-  const normalised = normaliseBody(record.body, { checkRegion: (region) => validateRegion(region, deps.config.endpoints) });
-  if (normalised.ok) return { source, firstSeenAt, input: { failure: normalised.failure, firstSeenAt, ...historyOf(source.attributes) } };
-  const letter = { reason: `invalid-event: ${normalised.error}`, errorCode: 'INVALID_EVENT', attempts: 0, ruleId: 'invalid-event', firstSeenAt, decidedAt: now };
+  const normalised = normaliseBody(record.body, {
+    checkRegion: (region) => validateRegion(region, deps.config.endpoints),
+  });
+  if (normalised.ok)
+    return {
+      source,
+      firstSeenAt,
+      input: { failure: normalised.failure, firstSeenAt, ...historyOf(source.attributes) },
+    };
+  const letter = {
+    reason: `invalid-event: ${normalised.error}`,
+    errorCode: 'INVALID_EVENT',
+    attempts: 0,
+    ruleId: 'invalid-event',
+    firstSeenAt,
+    decidedAt: now,
+  };
   return { source, firstSeenAt, resolution: { kind: 'dead-letter', code: 'invalid-event', letter } };
 }
 
@@ -37,8 +54,17 @@ export async function processQueueBatch(event: SQSEvent, deps: QueueBatchDeps): 
   const items = event.Records.map((record) => itemOf(record, deps));
   // Copies of one failure in a batch are handled one after the other; none starts with too little time left.
   const keyOf = (item: PipelineItem) => (item.input ? describeFailure(item.input.failure) : undefined);
-  const settled = await runPipeline({ items, deps, forwarders: deps.forwarders, way: 'queue', keyOf, tooLate: () => lateReason(deps, 'left for redelivery') });
-  const batchItemFailures = settled.filter(({ durable }) => !durable).map(({ source }) => ({ itemIdentifier: source.messageId }));
+  const settled = await runPipeline({
+    items,
+    deps,
+    forwarders: deps.forwarders,
+    way: 'queue',
+    keyOf,
+    tooLate: () => lateReason(deps, 'left for redelivery'),
+  });
+  const batchItemFailures = settled
+    .filter(({ durable }) => !durable)
+    .map(({ source }) => ({ itemIdentifier: source.messageId }));
   return checkedResponse(event, { batchItemFailures });
 }
 
@@ -50,7 +76,9 @@ export async function processQueueBatch(event: SQSEvent, deps: QueueBatchDeps): 
 export function checkedResponse(event: SQSEvent, response: unknown): SQSBatchResponse {
   const ids = new Set(event.Records.map((r) => r.messageId));
   const failures = (response as SQSBatchResponse | undefined)?.batchItemFailures;
-  const wellFormed = Array.isArray(failures) && failures.every((f) => typeof f?.itemIdentifier === 'string' && ids.has(f.itemIdentifier));
+  const wellFormed =
+    Array.isArray(failures) &&
+    failures.every((f) => typeof f?.itemIdentifier === 'string' && ids.has(f.itemIdentifier));
   if (wellFormed) return { batchItemFailures: failures };
   logger.error('batch response failed its own check: reporting every record as failed', { records: ids.size });
   return allFailed(event);

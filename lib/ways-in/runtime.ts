@@ -1,21 +1,21 @@
+import { type AppConfig, IN_CALL_BACKOFF_CAP_MS } from '../config/app-config.js';
+import { type KillSwitch, killSwitch } from '../config/kill-switch.js';
+import { AttemptLedger } from '../ledger/attempt-ledger.js';
+import { DynamoLedgerStore } from '../ledger/store.js';
+import type { PipelineDeps } from '../pipeline/context.js';
+import type { Forwarders } from '../pipeline/settlement.js';
 import { dynamoDb } from '../platform/dynamodb-client.js';
+import { logger } from '../platform/observability.js';
+import { QueueSender } from '../platform/queue-sender.js';
 import { sqsBatchSend } from '../platform/sqs-client.js';
-import { IN_CALL_BACKOFF_CAP_MS, type AppConfig } from '../config/app-config.js';
-import { killSwitch, type KillSwitch } from '../config/kill-switch.js';
 import { CircuitBreakers } from '../workspace/circuit-breakers.js';
+import { WorkspaceClient } from '../workspace/client.js';
+import type { WorkspaceCredentials } from '../workspace/credentials.js';
 import { WorkspaceDesktops } from '../workspace/desktop-calls.js';
 import { InvocationDesktops } from '../workspace/desktop-reads.js';
-import type { WorkspaceCredentials } from '../workspace/credentials.js';
 import { ErrorBudget } from '../workspace/error-budget.js';
 import { KeyGate } from '../workspace/key-gate.js';
 import { KeyRefusalStore } from '../workspace/key-refusals.js';
-import { logger } from '../platform/observability.js';
-import type { PipelineDeps } from '../pipeline/context.js';
-import { AttemptLedger } from '../ledger/attempt-ledger.js';
-import { DynamoLedgerStore } from '../ledger/store.js';
-import { QueueSender } from '../platform/queue-sender.js';
-import type { Forwarders } from '../pipeline/settlement.js';
-import { WorkspaceClient } from '../workspace/client.js';
 import { RetryReadings } from '../workspace/retry-readings.js';
 
 /** Everything a way in needs besides the credentials, built once per container from the configuration. */
@@ -50,7 +50,11 @@ export function createRuntime(config: AppConfig): Runtime {
     config,
     workspace,
     desktopCalls: new WorkspaceDesktops(workspace),
-    ledger: new AttemptLedger(new DynamoLedgerStore(dynamoDb(), config.ledgerTable), { leaseMs: config.leaseSeconds * 1000, ttlDays: config.ledgerTtlDays, skewMs: config.clockSkewSeconds * 1000 }),
+    ledger: new AttemptLedger(new DynamoLedgerStore(dynamoDb(), config.ledgerTable), {
+      leaseMs: config.leaseSeconds * 1000,
+      ttlDays: config.ledgerTtlDays,
+      skewMs: config.clockSkewSeconds * 1000,
+    }),
     breakers: new CircuitBreakers({
       consecutiveFailures: config.breakerFailures,
       halfOpenAfterMs: config.breakerCooldownSeconds * 1000,
@@ -59,7 +63,11 @@ export function createRuntime(config: AppConfig): Runtime {
     keys: new KeyGate({ cooldownMs: config.authCooldownSeconds * 1000 }),
     readings: new RetryReadings(),
     keyRefusals: new KeyRefusalStore(dynamoDb(), { tableName: config.ledgerTable }),
-    killSwitch: killSwitch({ parameterName: config.retriesEnabledParameter, maxAgeSeconds: config.retriesEnabledMaxAgeSeconds ?? 30, fallback: config.retriesEnabled }),
+    killSwitch: killSwitch({
+      parameterName: config.retriesEnabledParameter,
+      maxAgeSeconds: config.retriesEnabledMaxAgeSeconds ?? 30,
+      fallback: config.retriesEnabled,
+    }),
     forwarders: {
       forwardDryRuns: true,
       deadLetters: new QueueSender(sqs, config.deadLetterQueueUrl),
@@ -70,12 +78,30 @@ export function createRuntime(config: AppConfig): Runtime {
 
 /**
  * What one invocation works with: the container's runtime, its credentials, a
- * fresh error budget, its own desktop reads (counted in that budget), and the kill switch as the handler read it for this
+ * fresh error budget, its own desktop reads (counted in that budget), and the kill switch as the handler read it for
+ * this
  * invocation (`runtime.killSwitch.retriesEnabled()`; without it, the configured value).
  */
-export function forInvocation(runtime: Runtime, credentials: WorkspaceCredentials, retriesEnabled = runtime.config.retriesEnabled): PipelineDeps & { readonly forwarders: Forwarders } {
-  const config = retriesEnabled === runtime.config.retriesEnabled ? runtime.config : { ...runtime.config, retriesEnabled };
-  const keyGate = runtime.keys.forInvocation(runtime.keyRefusals, (error) => logger.warn('key refusals in the ledger table unreachable: this container still sends one call per new key version', { error: `${(error as Error).name}: ${(error as Error).message}` }));
+export function forInvocation(
+  runtime: Runtime,
+  credentials: WorkspaceCredentials,
+  retriesEnabled = runtime.config.retriesEnabled,
+): PipelineDeps & { readonly forwarders: Forwarders } {
+  const config =
+    retriesEnabled === runtime.config.retriesEnabled ? runtime.config : { ...runtime.config, retriesEnabled };
+  const keyGate = runtime.keys.forInvocation(runtime.keyRefusals, (error) =>
+    logger.warn(
+      'key refusals in the ledger table unreachable: this container still sends one call per new key version',
+      { error: `${(error as Error).name}: ${(error as Error).message}` },
+    ),
+  );
   const errorBudget = new ErrorBudget(config.errorThreshold, config.errorThresholdMinCalls);
-  return { ...runtime, config, credentials, keyGate, errorBudget, desktops: new InvocationDesktops(runtime.desktopCalls, errorBudget) };
+  return {
+    ...runtime,
+    config,
+    credentials,
+    keyGate,
+    errorBudget,
+    desktops: new InvocationDesktops(runtime.desktopCalls, errorBudget),
+  };
 }

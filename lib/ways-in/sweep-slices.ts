@@ -13,12 +13,23 @@ import type { ExecutionRecord } from '../workspace/types.js';
  * than a page is read in overlapping pages.
  */
 
-/** Reads up to `limit` records whose start time is in [fromMs, toMs] (whole seconds, both ends inclusive), `offset` records in. */
-export type PageReader = (fromMs: number, toMs: number, offset: number, limit: number) => Promise<readonly ExecutionRecord[]>;
+/**
+ * Reads up to `limit` records whose start time is in [fromMs, toMs] (whole seconds, both ends inclusive), `offset`
+ * records in.
+ */
+export type PageReader = (
+  fromMs: number,
+  toMs: number,
+  offset: number,
+  limit: number,
+) => Promise<readonly ExecutionRecord[]>;
 
 /** The page size: the most the list call gives. */
 export const PAGE_SIZE = 100;
-/** Pages of one crowded second start this many records before the last one ended: that many may leave between two reads without one being skipped. */
+/**
+ * Pages of one crowded second start this many records before the last one ended: that many may leave between two reads
+ * without one being skipped.
+ */
 export const PAGE_OVERLAP = 20;
 
 /** A record's place in the sweep's own order: its start time, then its id. */
@@ -68,7 +79,11 @@ export async function* failedSlices(read: PageReader, fromMs: number, toMs: numb
   if (first.length < PAGE_SIZE) {
     yield { fromMs, toMs, records: inSweepOrder(first.filter(inSlice)) };
   } else if (toMs - fromMs < SECOND) {
-    yield { fromMs, toMs, records: inSweepOrder((await readEveryPage(read, fromMs - SECOND, toMs + SECOND, first)).filter(inSlice)) };
+    yield {
+      fromMs,
+      toMs,
+      records: inSweepOrder((await readEveryPage(read, fromMs - SECOND, toMs + SECOND, first)).filter(inSlice)),
+    };
   } else {
     const mid = fromMs + Math.floor((toMs - fromMs) / 2 / SECOND) * SECOND;
     yield* failedSlices(read, fromMs, mid);
@@ -77,7 +92,12 @@ export async function* failedSlices(read: PageReader, fromMs: number, toMs: numb
 }
 
 /** Every record of a crowded second, in pages that overlap by PAGE_OVERLAP, each record once. */
-async function readEveryPage(read: PageReader, fromMs: number, toMs: number, first: readonly ExecutionRecord[]): Promise<ExecutionRecord[]> {
+async function readEveryPage(
+  read: PageReader,
+  fromMs: number,
+  toMs: number,
+  first: readonly ExecutionRecord[],
+): Promise<ExecutionRecord[]> {
   const seen = new Map(first.map((record) => [runKey(record), record]));
   for (let offset = PAGE_SIZE - PAGE_OVERLAP; ; offset += PAGE_SIZE - PAGE_OVERLAP) {
     const page = await read(fromMs, toMs, offset, PAGE_SIZE);

@@ -1,14 +1,14 @@
-import { validateRegion } from '../workspace/endpoints.js';
-import { normaliseObject } from '../events/normalise.js';
-import { logger } from '../platform/observability.js';
-import type { PipelineDeps } from '../pipeline/context.js';
-import { runPipeline, syntheticSource, type PipelineItem } from '../pipeline/runner.js';
-import type { Forwarders } from '../pipeline/settlement.js';
 import type { SweepConfig } from '../config/sweep-config.js';
+import { normaliseObject } from '../events/normalise.js';
+import { parseWorkspaceTime } from '../events/workspace-time.js';
+import type { PipelineDeps } from '../pipeline/context.js';
+import { type PipelineItem, runPipeline, syntheticSource } from '../pipeline/runner.js';
+import type { Forwarders } from '../pipeline/settlement.js';
+import { logger } from '../platform/observability.js';
+import { validateRegion } from '../workspace/endpoints.js';
 import { huaweiTime } from '../workspace/record-query.js';
 import type { ExecutionRecord } from '../workspace/types.js';
-import { parseWorkspaceTime } from '../events/workspace-time.js';
-import { failedSlices, isAfter, positionOf, type PageReader, type SweepPosition } from './sweep-slices.js';
+import { failedSlices, isAfter, type PageReader, positionOf, type SweepPosition } from './sweep-slices.js';
 
 /**
  * The scheduled sweep: lists the execution records that failed since the
@@ -70,24 +70,57 @@ export async function runSweep(deps: SweepDeps): Promise<{ projects: ProjectSumm
   return { projects };
 }
 
-async function sweepProject(project: { projectId: string; region?: string | undefined }, deps: SweepDeps): Promise<ProjectSummary> {
+async function sweepProject(
+  project: { projectId: string; region?: string | undefined },
+  deps: SweepDeps,
+): Promise<ProjectSummary> {
   const now = (deps.now ?? Date.now)();
   const state = ((await deps.ledger.get(stateKey(project.projectId))) ?? {}) as SweepState;
   const resuming = state.window_start !== undefined && state.window_end !== undefined;
   const overlapMs = deps.sweep.overlapMinutes * 60_000;
   const watermark = state.watermark === undefined ? undefined : parseWorkspaceTime(state.watermark);
-  const start = resuming ? state.window_start! : huaweiTime(new Date(watermark !== undefined ? watermark - overlapMs : now - deps.sweep.lookbackMinutes * 60_000));
+  const start = resuming
+    ? state.window_start!
+    : huaweiTime(new Date(watermark !== undefined ? watermark - overlapMs : now - deps.sweep.lookbackMinutes * 60_000));
   const end = resuming ? state.window_end! : huaweiTime(new Date(now));
-  let cursor: SweepPosition | undefined = resuming && state.after_at !== undefined && state.after_id !== undefined ? { at: state.after_at, id: state.after_id } : undefined;
-  const summary: ProjectSummary = { projectId: project.projectId, seen: 0, retried: 0, 'dead-lettered': 0, deferred: 0, duplicate: 0, previewed: 0, 'not-failed': 0, complete: false, window: { start, end } };
+  let cursor: SweepPosition | undefined =
+    resuming && state.after_at !== undefined && state.after_id !== undefined
+      ? { at: state.after_at, id: state.after_id }
+      : undefined;
+  const summary: ProjectSummary = {
+    projectId: project.projectId,
+    seen: 0,
+    retried: 0,
+    'dead-lettered': 0,
+    deferred: 0,
+    duplicate: 0,
+    previewed: 0,
+    'not-failed': 0,
+    complete: false,
+    window: { start, end },
+  };
   const saveProgress = async () => {
-    if (!deps.config.dryRun) await deps.ledger.put({ pk: stateKey(project.projectId), watermark: state.watermark, window_start: start, window_end: end, after_at: cursor?.at, after_id: cursor?.id });
+    if (!deps.config.dryRun)
+      await deps.ledger.put({
+        pk: stateKey(project.projectId),
+        watermark: state.watermark,
+        window_start: start,
+        window_end: end,
+        after_at: cursor?.at,
+        after_id: cursor?.id,
+      });
   };
 
   const { credentials } = await deps.credentials.forProject(project.projectId);
   const read: PageReader = async (fromMs, toMs, offset, limit) => {
     const page: ExecutionRecord[] = [];
-    const filters = { status: 'FAILED', executeTimeStart: new Date(fromMs), executeTimeEnd: new Date(toMs), offset, pageSize: limit };
+    const filters = {
+      status: 'FAILED',
+      executeTimeStart: new Date(fromMs),
+      executeTimeEnd: new Date(toMs),
+      offset,
+      pageSize: limit,
+    };
     for await (const record of deps.workspace.listRecords(project, filters, credentials)) {
       page.push(record);
       if (page.length >= limit) break;
@@ -98,7 +131,12 @@ async function sweepProject(project: { projectId: string; region?: string | unde
   const forwarders = { ...deps.forwarders, forwardDryRuns: false };
   /** Handles records in the sweep's order; false when one could not be made durable (the next sweep starts from it). */
   const handle = async (records: readonly ExecutionRecord[]): Promise<boolean> => {
-    const settled = await runPipeline({ items: records.map((record) => itemOf(record, project, deps)), deps, forwarders, way: 'schedule' });
+    const settled = await runPipeline({
+      items: records.map((record) => itemOf(record, project, deps)),
+      deps,
+      forwarders,
+      way: 'schedule',
+    });
     for (const [index, { outcome, durable }] of settled.entries()) {
       summary.seen++;
       summary[outcome.kind]++;
@@ -127,13 +165,34 @@ async function sweepProject(project: { projectId: string; region?: string | unde
   return summary;
 }
 
-/** A listed record as the pipeline takes it: a failure to decide, or a record that is not one, dead-lettered with the reason. */
-function itemOf(record: ExecutionRecord, project: { projectId: string; region?: string | undefined }, deps: SweepDeps): PipelineItem {
+/**
+ * A listed record as the pipeline takes it: a failure to decide, or a record that is not one, dead-lettered with the
+ * reason.
+ */
+function itemOf(
+  record: ExecutionRecord,
+  project: { projectId: string; region?: string | undefined },
+  deps: SweepDeps,
+): PipelineItem {
   const payload = { ...record, project_id: project.projectId, ...(project.region ? { region: project.region } : {}) };
   const source = syntheticSource(`sweep:${project.projectId}:${String(record.id).slice(0, 64)}`, payload);
-  const normalised = normaliseObject(payload, { checkRegion: (region) => validateRegion(region, deps.config.endpoints) });
+  const normalised = normaliseObject(payload, {
+    checkRegion: (region) => validateRegion(region, deps.config.endpoints),
+  });
   const now = (deps.now ?? Date.now)();
-  if (normalised.ok) return { source, firstSeenAt: now, input: { failure: { ...normalised.failure, shape: 'sweep>record' }, firstSeenAt: now } };
-  const letter = { reason: `invalid-event: ${normalised.error}`, errorCode: 'INVALID_EVENT', attempts: 0, ruleId: 'invalid-event', firstSeenAt: now, decidedAt: now };
+  if (normalised.ok)
+    return {
+      source,
+      firstSeenAt: now,
+      input: { failure: { ...normalised.failure, shape: 'sweep>record' }, firstSeenAt: now },
+    };
+  const letter = {
+    reason: `invalid-event: ${normalised.error}`,
+    errorCode: 'INVALID_EVENT',
+    attempts: 0,
+    ruleId: 'invalid-event',
+    firstSeenAt: now,
+    decidedAt: now,
+  };
   return { source, firstSeenAt: now, resolution: { kind: 'dead-letter', code: 'invalid-event', letter } };
 }

@@ -11,7 +11,10 @@ export function safetyMarginMs(config: Pick<AppConfig, 'worstCaseCallMs'>): numb
 }
 
 /** True when a failure must not be started now: the invocation has less than the margin left. */
-export function tooLateToStart(deps: { readonly config: Pick<AppConfig, 'worstCaseCallMs'>; readonly remainingMs?: (() => number) | undefined }): boolean {
+export function tooLateToStart(deps: {
+  readonly config: Pick<AppConfig, 'worstCaseCallMs'>;
+  readonly remainingMs?: (() => number) | undefined;
+}): boolean {
   return deps.remainingMs !== undefined && deps.remainingMs() < safetyMarginMs(deps.config);
 }
 

@@ -1,9 +1,16 @@
 import { createHash } from 'node:crypto';
-import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
-import { logger, metrics } from '../platform/observability.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { isTransient } from './errors.js';
+import {
+  BrokenCircuitError,
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  handleWhen,
+} from 'cockatiel';
 import { METRIC } from '../platform/metric-names.js';
+import { logger, metrics } from '../platform/observability.js';
+import { isTransient } from './errors.js';
 
 /**
  * One circuit breaker (cockatiel) per Workspace endpoint and access key, kept
@@ -51,7 +58,9 @@ export class CircuitBreakers {
     return `${endpoint} key#${createHash('sha256').update(ak).digest('hex').slice(0, 12)}`;
   }
 
-  /** Runs a call through the key's breaker; throws CircuitOpenError without calling while it is open or the key refused. */
+  /**
+   * Runs a call through the key's breaker; throws CircuitOpenError without calling while it is open or the key refused.
+   */
   async execute<T>(key: string, call: () => Promise<T>): Promise<T> {
     const entry = this.entry(key);
     const refused = entry.refusedUntil - Date.now();
@@ -77,7 +86,10 @@ export class CircuitBreakers {
     const now = Date.now();
     if (entry.refusedUntil > now) return;
     entry.refusedUntil = now + this.options.authCooldownMs;
-    logger.warn('access key refused by Workspace: not used again until the cool-down ends', { breaker: key, cooldownMs: this.options.authCooldownMs });
+    logger.warn('access key refused by Workspace: not used again until the cool-down ends', {
+      breaker: key,
+      cooldownMs: this.options.authCooldownMs,
+    });
   }
 
   private waitOf(entry: Entry): number {
@@ -88,7 +100,10 @@ export class CircuitBreakers {
   private entry(key: string): Entry {
     let entry = this.entries.get(key);
     if (entry) return entry;
-    const policy = circuitBreaker(handleWhen(isTransient), { halfOpenAfter: this.options.halfOpenAfterMs, breaker: new ConsecutiveBreaker(this.options.consecutiveFailures) });
+    const policy = circuitBreaker(handleWhen(isTransient), {
+      halfOpenAfter: this.options.halfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(this.options.consecutiveFailures),
+    });
     policy.onBreak(() => {
       logger.warn('circuit breaker opened', { breaker: key, halfOpenAfterMs: this.options.halfOpenAfterMs });
       metrics.addMetric(METRIC.circuitOpened, MetricUnit.Count, 1);

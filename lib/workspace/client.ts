@@ -1,13 +1,13 @@
 import { handleWhen, retry } from 'cockatiel';
-import { inCallBackoff } from '../platform/backoff.js';
-import { resolveEndpoint, type EndpointOverrides } from './endpoints.js';
-import { keepAliveTransport, type HttpTransport } from '../platform/keep-alive-http.js';
-import { exchange, type Answer, type WireRequest } from './exchange.js';
 import { assertSafeId } from '../events/identifiers.js';
-import { signRequest, type QueryParams, type SigningCredentials } from './signer.js';
+import { inCallBackoff } from '../platform/backoff.js';
+import { type HttpTransport, keepAliveTransport } from '../platform/keep-alive-http.js';
+import { type EndpointOverrides, resolveEndpoint } from './endpoints.js';
 import { certainlyNotApplied, WorkspaceApiError } from './errors.js';
-import type { ExecutionRecord, ProjectRef, RecordFilters, RetryAccepted, RetryTarget } from './types.js';
+import { type Answer, exchange, type WireRequest } from './exchange.js';
 import { recordQuery } from './record-query.js';
+import { type QueryParams, type SigningCredentials, signRequest } from './signer.js';
+import type { ExecutionRecord, ProjectRef, RecordFilters, RetryAccepted, RetryTarget } from './types.js';
 
 /** How the client reaches Workspace and how hard it tries. */
 export interface WorkspaceClientOptions {
@@ -35,7 +35,9 @@ export interface PreparedRequest {
 
 type Prepared = PreparedRequest & WireRequest;
 
-/** Another Workspace operation, for companions such as WorkspaceDesktops: path segments from `v2` on, already checked. */
+/**
+ * Another Workspace operation, for companions such as WorkspaceDesktops: path segments from `v2` on, already checked.
+ */
 export interface OperationCall {
   readonly method: 'GET' | 'POST';
   readonly segments: readonly string[];
@@ -54,7 +56,9 @@ export class WorkspaceClient {
   private readonly transport: HttpTransport;
   private readonly now: () => Date;
   private readonly random: () => number;
-  /** Reads repeat any transient failure; the retry POST only those that certainly did not run. Built once per client. */
+  /**
+   * Reads repeat any transient failure; the retry POST only those that certainly did not run. Built once per client.
+   */
   private readonly retryPolicies: Record<'GET' | 'POST', ReturnType<WorkspaceClient['retryPolicy']>>;
 
   constructor(private readonly options: WorkspaceClientOptions) {
@@ -69,7 +73,12 @@ export class WorkspaceClient {
     const { json, requestId } = await this.call(() => this.prepareRetry(project, target, credentials), 'POST');
     const taskId = (json as { task_id?: unknown } | undefined)?.task_id;
     if (typeof taskId !== 'string' || taskId === '') {
-      throw new WorkspaceApiError({ status: 200, code: 'MALFORMED_RESPONSE', message: 'retry answer has no task_id', requestId });
+      throw new WorkspaceApiError({
+        status: 200,
+        code: 'MALFORMED_RESPONSE',
+        message: 'retry answer has no task_id',
+        requestId,
+      });
     }
     return { taskId, requestId };
   }
@@ -82,12 +91,22 @@ export class WorkspaceClient {
 
   /** Sends another operation signed and retried in-call as these are (a POST only when it certainly did not run). */
   async send(project: ProjectRef, operation: OperationCall, credentials: SigningCredentials): Promise<Answer> {
-    return this.call(() => this.prepare(project, operation.method, operation.segments, operation.query, operation.body, credentials), operation.method);
+    return this.call(
+      () => this.prepare(project, operation.method, operation.segments, operation.query, operation.body, credentials),
+      operation.method,
+    );
   }
 
   /** Another operation's request exactly as it would be sent, for dry runs. */
   describe(project: ProjectRef, operation: OperationCall, credentials: SigningCredentials): PreparedRequest {
-    const { method, url, body, signedHeaderNames } = this.prepare(project, operation.method, operation.segments, operation.query, operation.body, credentials);
+    const { method, url, body, signedHeaderNames } = this.prepare(
+      project,
+      operation.method,
+      operation.segments,
+      operation.query,
+      operation.body,
+      credentials,
+    );
     return { method, url, body, signedHeaderNames };
   }
 
@@ -98,18 +117,33 @@ export class WorkspaceClient {
 
   /** GET /v2/{project_id}/script-execution-records/{record_id}. */
   async getRecord(project: ProjectRef, recordId: string, credentials: SigningCredentials): Promise<ExecutionRecord> {
-    const segments = ['v2', assertSafeId('project_id', project.projectId), 'script-execution-records', assertSafeId('record_id', recordId)];
-    const { json } = await this.call(() => this.prepare(project, 'GET', segments, undefined, undefined, credentials), 'GET');
+    const segments = [
+      'v2',
+      assertSafeId('project_id', project.projectId),
+      'script-execution-records',
+      assertSafeId('record_id', recordId),
+    ];
+    const { json } = await this.call(
+      () => this.prepare(project, 'GET', segments, undefined, undefined, credentials),
+      'GET',
+    );
     return json as ExecutionRecord;
   }
 
   /** Every execution record matching the filters, walking every page. */
-  async *listRecords(project: ProjectRef, filters: RecordFilters, credentials: SigningCredentials): AsyncGenerator<ExecutionRecord> {
+  async *listRecords(
+    project: ProjectRef,
+    filters: RecordFilters,
+    credentials: SigningCredentials,
+  ): AsyncGenerator<ExecutionRecord> {
     const segments = ['v2', assertSafeId('project_id', project.projectId), 'script-execution-records'];
     const limit = Math.min(100, Math.max(1, filters.pageSize ?? 100));
     for (let offset = filters.offset ?? 0; ; offset += limit) {
       const query = recordQuery(filters, offset, limit);
-      const { json } = await this.call(() => this.prepare(project, 'GET', segments, query, undefined, credentials), 'GET');
+      const { json } = await this.call(
+        () => this.prepare(project, 'GET', segments, query, undefined, credentials),
+        'GET',
+      );
       const page = json as { count?: unknown; script_records?: unknown };
       const records = Array.isArray(page?.script_records) ? (page.script_records as ExecutionRecord[]) : [];
       yield* records;
@@ -152,7 +186,13 @@ export class WorkspaceClient {
       credentials,
     );
     const { host: _host, ...headers } = signed.headers;
-    return { method, url: `${base.origin}${signed.pathAndQuery}`, body, headers, signedHeaderNames: signed.signedHeaderNames };
+    return {
+      method,
+      url: `${base.origin}${signed.pathAndQuery}`,
+      body,
+      headers,
+      signedHeaderNames: signed.signedHeaderNames,
+    };
   }
 
   /** Sends with bounded in-call retries; each attempt is prepared (and signed) afresh. */
@@ -162,9 +202,17 @@ export class WorkspaceClient {
 
   private retryPolicy(repeatable: (error: WorkspaceApiError) => boolean) {
     const { backoffBaseMs, backoffCapMs, maxInCallRetries } = this.options;
-    return retry(handleWhen((error) => error instanceof WorkspaceApiError && error.kind === 'transient' && repeatable(error)), {
-      maxAttempts: maxInCallRetries,
-      backoff: inCallBackoff({ baseMs: backoffBaseMs, capMs: backoffCapMs, random: this.random, retryAfterMs: (error) => (error instanceof WorkspaceApiError ? (error.retryAfterSeconds ?? 0) * 1000 : 0) }),
-    });
+    return retry(
+      handleWhen((error) => error instanceof WorkspaceApiError && error.kind === 'transient' && repeatable(error)),
+      {
+        maxAttempts: maxInCallRetries,
+        backoff: inCallBackoff({
+          baseMs: backoffBaseMs,
+          capMs: backoffCapMs,
+          random: this.random,
+          retryAfterMs: (error) => (error instanceof WorkspaceApiError ? (error.retryAfterSeconds ?? 0) * 1000 : 0),
+        }),
+      },
+    );
   }
 }

@@ -27,7 +27,10 @@ export class CredentialsUnavailableError extends Error {
 /** Credentials for one project, with the generation of the secret they came from. */
 export interface ProjectCredentials {
   readonly credentials: SigningCredentials;
-  /** How many times the secret was read again after a refusal: a refresh is shared by every call that saw the same generation. */
+  /**
+   * How many times the secret was read again after a refusal: a refresh is shared by every call that saw the same
+   * generation.
+   */
   readonly generation: number;
 }
 
@@ -38,11 +41,14 @@ export interface SecretLoader {
 }
 
 function parseSecret(secretId: string, value: unknown): Secret {
-  if (typeof value !== 'object' || value === null) throw new CredentialsUnavailableError(`secret ${secretId} is not a JSON object`);
+  if (typeof value !== 'object' || value === null)
+    throw new CredentialsUnavailableError(`secret ${secretId} is not a JSON object`);
   const parsed = secretSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new CredentialsUnavailableError(`secret ${secretId}: field ${issue.path.join('.') || '(root)'} is missing or not a non-empty string`);
+    throw new CredentialsUnavailableError(
+      `secret ${secretId}: field ${issue.path.join('.') || '(root)'} is missing or not a non-empty string`,
+    );
   }
   return parsed.data;
 }
@@ -62,7 +68,10 @@ export class WorkspaceCredentials {
   private refreshing: Promise<void> | undefined;
   private readonly reported = new Set<string>();
 
-  /** `report` hears of each distinct problem once (an invocation's worth: the middleware makes one of these per invocation). */
+  /**
+   * `report` hears of each distinct problem once (an invocation's worth: the middleware makes one of these per
+   * invocation).
+   */
   constructor(
     private readonly secretId: string,
     private readonly loader: SecretLoader,
@@ -73,8 +82,13 @@ export class WorkspaceCredentials {
     try {
       this.secret ??= this.read(() => this.loader.load());
       const secret = await this.secret;
-      const key = secret.projects?.[projectId] ?? (secret.ak && secret.sk ? { ak: secret.ak, sk: secret.sk, security_token: secret.security_token } : undefined);
-      if (!key) throw new CredentialsUnavailableError(`secret ${this.secretId} has no key for project ${projectId} and no default ak/sk`);
+      const key =
+        secret.projects?.[projectId] ??
+        (secret.ak && secret.sk ? { ak: secret.ak, sk: secret.sk, security_token: secret.security_token } : undefined);
+      if (!key)
+        throw new CredentialsUnavailableError(
+          `secret ${this.secretId} has no key for project ${projectId} and no default ak/sk`,
+        );
       return { credentials: toSigning(key), generation: this.generation };
     } catch (error) {
       if (error instanceof CredentialsUnavailableError && !this.reported.has(error.message)) {
@@ -98,7 +112,9 @@ export class WorkspaceCredentials {
     await this.refreshing;
   }
 
-  /** Starts reading the secret now, for a caller that will want it soon; a failure waits for forProject to report it. */
+  /**
+   * Starts reading the secret now, for a caller that will want it soon; a failure waits for forProject to report it.
+   */
   prefetch(): void {
     this.secret ??= this.read(() => this.loader.load());
     this.secret.catch(() => undefined);
@@ -110,7 +126,8 @@ export class WorkspaceCredentials {
       value = await fetchSecret();
     } catch (error) {
       // The JSON parser's message quotes the start of the secret: only the fact is kept.
-      if (error instanceof TransformParameterError) throw new CredentialsUnavailableError(`secret ${this.secretId} is not a JSON object`);
+      if (error instanceof TransformParameterError)
+        throw new CredentialsUnavailableError(`secret ${this.secretId} is not a JSON object`);
       throw new CredentialsUnavailableError(`secret ${this.secretId} could not be read (${readFailureName(error)})`);
     }
     return parseSecret(this.secretId, value);
@@ -147,7 +164,10 @@ export function workspaceCredentialsMiddleware(options: CredentialsMiddlewareOpt
   return {
     before: (request) => {
       const credentials = new WorkspaceCredentials(options.secretId, loader, (error) =>
-        reportConfigurationError('Workspace keys unavailable: failures wait on the queue (and reach the DLQ by redrive after maxReceiveCount) until the secret is fixed', error),
+        reportConfigurationError(
+          'Workspace keys unavailable: failures wait on the queue (and reach the DLQ by redrive after maxReceiveCount) until the secret is fixed',
+          error,
+        ),
       );
       // The read overlaps whatever a record does before it needs a key (a cache hit costs nothing).
       credentials.prefetch();

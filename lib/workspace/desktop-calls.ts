@@ -1,21 +1,21 @@
 import { assertSafeId } from '../events/identifiers.js';
 import type { OperationCall, PreparedRequest, WorkspaceClient } from './client.js';
-import { WorkspaceApiError } from './errors.js';
-import type { Answer } from './exchange.js';
-import type { SigningCredentials } from './signer.js';
-import type { ProjectRef } from './types.js';
 import {
-  desktopActionBody,
-  desktopIdBatches,
-  desktopListQuery,
-  MAX_DESKTOPS_PER_PAGE,
   type DesktopAction,
   type DesktopActionAccepted,
   type DesktopDetail,
   type DesktopFilters,
+  desktopActionBody,
+  desktopIdBatches,
+  desktopListQuery,
   type FailedDesktopOperation,
+  MAX_DESKTOPS_PER_PAGE,
   type WorkspaceJob,
 } from './desktops.js';
+import { WorkspaceApiError } from './errors.js';
+import type { Answer } from './exchange.js';
+import type { SigningCredentials } from './signer.js';
+import type { ProjectRef } from './types.js';
 
 /**
  * Workspace's desktop calls (docs/workspace-api.md, "Desktops"), signed,
@@ -50,15 +50,24 @@ export class WorkspaceDesktops {
 
   /** GET /v2/{project_id}/desktops/{desktop_id} (ShowDesktopDetail): the `desktop` of its answer. */
   async showDesktop(project: ProjectRef, desktopId: string, credentials: SigningCredentials): Promise<DesktopDetail> {
-    const answer = await this.client.send(project, { method: 'GET', segments: [...base(project), 'desktops', assertSafeId('desktop_id', desktopId)] }, credentials);
+    const answer = await this.client.send(
+      project,
+      { method: 'GET', segments: [...base(project), 'desktops', assertSafeId('desktop_id', desktopId)] },
+      credentials,
+    );
     const desktop = (answer.json as { desktop?: unknown } | undefined)?.desktop;
-    if (typeof desktop !== 'object' || desktop === null || Array.isArray(desktop)) throw malformed(answer, 'desktop detail has no desktop object');
+    if (typeof desktop !== 'object' || desktop === null || Array.isArray(desktop))
+      throw malformed(answer, 'desktop detail has no desktop object');
     const detail = desktop as Partial<DesktopDetail>;
     return { ...detail, desktop_id: typeof detail.desktop_id === 'string' ? detail.desktop_id : desktopId };
   }
 
   /** GET /v2/{project_id}/desktops/detail (ListDesktopsDetail): every desktop matching the filters, every page. */
-  async *listDesktops(project: ProjectRef, filters: DesktopFilters, credentials: SigningCredentials): AsyncGenerator<DesktopDetail> {
+  async *listDesktops(
+    project: ProjectRef,
+    filters: DesktopFilters,
+    credentials: SigningCredentials,
+  ): AsyncGenerator<DesktopDetail> {
     for (let offset = 0; ; ) {
       const page = await this.listPage(project, filters, offset, credentials);
       yield* page.desktops;
@@ -73,7 +82,11 @@ export class WorkspaceDesktops {
    * and not yet seen. A listing that ignored the filter ends at its first page
    * with none of them; the ids it did not list are `missing`.
    */
-  async readDesktops(project: ProjectRef, desktopIds: Iterable<string>, credentials: SigningCredentials): Promise<DesktopsRead> {
+  async readDesktops(
+    project: ProjectRef,
+    desktopIds: Iterable<string>,
+    credentials: SigningCredentials,
+  ): Promise<DesktopsRead> {
     const found = new Map<string, DesktopDetail>();
     let calls = 0;
     const batches = desktopIdBatches(desktopIds, this.idsPerCall);
@@ -93,12 +106,18 @@ export class WorkspaceDesktops {
   }
 
   /** POST /v2/{project_id}/desktops/action (BatchRunDesktops). */
-  async runDesktops(project: ProjectRef, action: DesktopAction, credentials: SigningCredentials): Promise<DesktopActionAccepted> {
+  async runDesktops(
+    project: ProjectRef,
+    action: DesktopAction,
+    credentials: SigningCredentials,
+  ): Promise<DesktopActionAccepted> {
     const answer = await this.client.send(project, actionCall(project, action), credentials);
     const json = answer.json as { job_id?: unknown; failed_operation_list?: unknown } | undefined;
     if (json !== undefined && !isObject(json)) throw malformed(answer, 'desktop action answer is not an object');
     const jobId = typeof json?.job_id === 'string' && json.job_id !== '' ? json.job_id : undefined;
-    const failed = Array.isArray(json?.failed_operation_list) ? (json.failed_operation_list as unknown[]).filter(isObject) as FailedDesktopOperation[] : [];
+    const failed = Array.isArray(json?.failed_operation_list)
+      ? ((json.failed_operation_list as unknown[]).filter(isObject) as FailedDesktopOperation[])
+      : [];
     return { jobId, failed, requestId: answer.requestId };
   }
 
@@ -109,18 +128,35 @@ export class WorkspaceDesktops {
 
   /** GET /v2/{project_id}/workspace-jobs/{job_id} (ShowJob). */
   async showJob(project: ProjectRef, jobId: string, credentials: SigningCredentials): Promise<WorkspaceJob> {
-    const answer = await this.client.send(project, { method: 'GET', segments: [...base(project), 'workspace-jobs', assertSafeId('job_id', jobId)] }, credentials);
+    const answer = await this.client.send(
+      project,
+      { method: 'GET', segments: [...base(project), 'workspace-jobs', assertSafeId('job_id', jobId)] },
+      credentials,
+    );
     if (!isObject(answer.json)) throw malformed(answer, 'job answer is not an object');
     return answer.json as WorkspaceJob;
   }
 
-  private async listPage(project: ProjectRef, filters: DesktopFilters, offset: number, credentials: SigningCredentials): Promise<{ desktops: DesktopDetail[]; totalCount?: number | undefined }> {
-    const call: OperationCall = { method: 'GET', segments: [...base(project), 'desktops', 'detail'], query: desktopListQuery(filters, offset, MAX_DESKTOPS_PER_PAGE) };
+  private async listPage(
+    project: ProjectRef,
+    filters: DesktopFilters,
+    offset: number,
+    credentials: SigningCredentials,
+  ): Promise<{ desktops: DesktopDetail[]; totalCount?: number | undefined }> {
+    const call: OperationCall = {
+      method: 'GET',
+      segments: [...base(project), 'desktops', 'detail'],
+      query: desktopListQuery(filters, offset, MAX_DESKTOPS_PER_PAGE),
+    };
     const answer = await this.client.send(project, call, credentials);
     const page = answer.json as { desktops?: unknown; total_count?: unknown } | undefined;
     if (!isObject(page)) throw malformed(answer, 'desktop list answer is not an object');
     // An entry without a desktop_id cannot be told apart: it is not read (its id stays missing).
-    const desktops = Array.isArray(page.desktops) ? (page.desktops as unknown[]).filter((d): d is DesktopDetail => isObject(d) && typeof d['desktop_id'] === 'string') : [];
+    const desktops = Array.isArray(page.desktops)
+      ? (page.desktops as unknown[]).filter(
+          (d): d is DesktopDetail => isObject(d) && typeof d['desktop_id'] === 'string',
+        )
+      : [];
     return { desktops, totalCount: typeof page.total_count === 'number' ? page.total_count : undefined };
   }
 }

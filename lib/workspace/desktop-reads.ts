@@ -1,10 +1,10 @@
-import type { PreparedRequest } from './client.js';
 import { CircuitOpenError } from './circuit-breakers.js';
+import type { PreparedRequest } from './client.js';
 import { isNotFound, type WorkspaceDesktops } from './desktop-calls.js';
-import { desktopStateOf, type DesktopAction, type DesktopDetail, type DesktopState } from './desktops.js';
+import { type DesktopAction, type DesktopDetail, type DesktopState, desktopStateOf } from './desktops.js';
 import type { ErrorBudget } from './error-budget.js';
 import { certainlyNotApplied, describeRefusal, isWorkspaceApiError, type WorkspaceApiError } from './errors.js';
-import { KeyRefusedError, withKey, type KeyedCalls } from './key-calls.js';
+import { type KeyedCalls, KeyRefusedError, withKey } from './key-calls.js';
 import type { SigningCredentials } from './signer.js';
 import type { ProjectRef } from './types.js';
 
@@ -67,7 +67,11 @@ export class InvocationDesktops {
   ) {}
 
   /** Each desktop's reading: one per desktop per invocation, the ids of one turn read together. */
-  async statesOf(keys: KeyedCalls, project: ProjectRef, desktopIds: readonly string[]): Promise<ReadonlyMap<string, DesktopReading>> {
+  async statesOf(
+    keys: KeyedCalls,
+    project: ProjectRef,
+    desktopIds: readonly string[],
+  ): Promise<ReadonlyMap<string, DesktopReading>> {
     const readings = await Promise.all(desktopIds.map((id) => this.stateOf(keys, project, id)));
     return new Map(desktopIds.map((id, i) => [id, readings[i]!]));
   }
@@ -86,10 +90,13 @@ export class InvocationDesktops {
   async start(keys: KeyedCalls, project: ProjectRef, desktopId: string): Promise<StartResult> {
     this.read.delete(`${project.projectId}#${desktopId}`);
     try {
-      const answer = await withKey(keys, (credentials) => this.calls.runDesktops(project, START(desktopId), credentials));
+      const answer = await withKey(keys, (credentials) =>
+        this.calls.runDesktops(project, START(desktopId), credentials),
+      );
       this.budget?.record(true);
       const refused = answer.failed.find((entry) => entry.desktop_id === undefined || entry.desktop_id === desktopId);
-      if (refused) return { kind: 'already', evidence: `${refused.error_code ?? '-'} ${refused.error_msg ?? ''}`.trim() };
+      if (refused)
+        return { kind: 'already', evidence: `${refused.error_code ?? '-'} ${refused.error_msg ?? ''}`.trim() };
       return { kind: 'started', jobId: answer.jobId, requestId: answer.requestId };
     } catch (error) {
       if (isWorkspaceApiError(error)) this.budget?.record(false);
@@ -102,7 +109,12 @@ export class InvocationDesktops {
     return this.calls.describeAction(project, START(desktopId), credentials);
   }
 
-  private enqueue(keys: KeyedCalls, project: ProjectRef, desktopId: string, resolve: (reading: DesktopReading) => void): void {
+  private enqueue(
+    keys: KeyedCalls,
+    project: ProjectRef,
+    desktopId: string,
+    resolve: (reading: DesktopReading) => void,
+  ): void {
     const group = `${project.projectId}#${keys.endpoint}`;
     const pending = this.pending.get(group) ?? { keys, project, waiters: new Map() };
     pending.waiters.set(desktopId, resolve);
@@ -117,7 +129,10 @@ export class InvocationDesktops {
     });
   }
 
-  /** One list read for the group's ids; each id it leaves out asked for alone. Never rejects: a failure is each id's reading. */
+  /**
+   * One list read for the group's ids; each id it leaves out asked for alone. Never rejects: a failure is each id's
+   * reading.
+   */
   private async flush({ keys, project, waiters }: Pending): Promise<void> {
     const ids = [...waiters.keys()];
     let found: ReadonlyMap<string, DesktopDetail>;

@@ -9,7 +9,10 @@ import type { QueryParams } from './signer.js';
  * them. No I/O here; lib/workspace/desktop-calls.ts sends them.
  */
 
-/** A desktop as ShowDesktopDetail (`{desktop}`) and ListDesktopsDetail (`{desktops, total_count}`) answer it: the fields we read. */
+/**
+ * A desktop as ShowDesktopDetail (`{desktop}`) and ListDesktopsDetail (`{desktops, total_count}`) answer it: the fields
+ * we read.
+ */
 export interface DesktopDetail {
   readonly desktop_id: string;
   readonly computer_name?: string;
@@ -105,18 +108,32 @@ export function desktopListQuery(filters: DesktopFilters, offset: number, limit:
  * order, at most `maxIds` a group and at most `maxQueryChars` of
  * `desktop_id=…&` a group. Each id is checked to be a safe identifier.
  */
-export function desktopIdBatches(ids: Iterable<string>, maxIds = MAX_DESKTOPS_PER_PAGE, maxQueryChars = MAX_DESKTOP_ID_QUERY_CHARS): string[][] {
+export function desktopIdBatches(
+  ids: Iterable<string>,
+  maxIds = MAX_DESKTOPS_PER_PAGE,
+  maxQueryChars = MAX_DESKTOP_ID_QUERY_CHARS,
+): string[][] {
   const cost = (id: string) => 'desktop_id='.length + encodeURIComponent(assertSafeId('desktop_id', id)).length + 1;
   return inBatches(new Set(ids), maxIds, maxQueryChars, cost);
 }
 
-/** BatchRunDesktops' body, `{desktop_ids, op_type, type?}`; refuses an empty or unsafe list and an unknown operation. */
+/**
+ * BatchRunDesktops' body, `{desktop_ids, op_type, type?}`; refuses an empty or unsafe list and an unknown operation.
+ */
 export function desktopActionBody(action: DesktopAction): string {
-  if (!DESKTOP_OPERATIONS.includes(action.opType)) throw new RangeError(`op_type must be one of ${DESKTOP_OPERATIONS.join(', ')}; got ${JSON.stringify(action.opType)}`);
-  if (action.type !== undefined && action.type !== 'SOFT' && action.type !== 'HARD') throw new RangeError(`type must be SOFT or HARD; got ${JSON.stringify(action.type)}`);
+  if (!DESKTOP_OPERATIONS.includes(action.opType))
+    throw new RangeError(
+      `op_type must be one of ${DESKTOP_OPERATIONS.join(', ')}; got ${JSON.stringify(action.opType)}`,
+    );
+  if (action.type !== undefined && action.type !== 'SOFT' && action.type !== 'HARD')
+    throw new RangeError(`type must be SOFT or HARD; got ${JSON.stringify(action.type)}`);
   if (action.desktopIds.length === 0) throw new RangeError('desktop_ids must name at least one desktop');
   const desktopIds = [...new Set(action.desktopIds.map((id) => assertSafeId('desktop_id', id)))];
-  return JSON.stringify({ desktop_ids: desktopIds, op_type: action.opType, ...(action.type ? { type: action.type } : {}) });
+  return JSON.stringify({
+    desktop_ids: desktopIds,
+    op_type: action.opType,
+    ...(action.type ? { type: action.type } : {}),
+  });
 }
 
 /** What a desktop's words say, compared trimmed and in upper case; `unknown` for any other word or none. */
@@ -134,8 +151,18 @@ export interface DesktopState {
   readonly inMaintenance: boolean;
 }
 
-const POWER: Readonly<Record<string, DesktopPower>> = { ACTIVE: 'active', SHUTOFF: 'shutoff', HIBERNATED: 'hibernated', ERROR: 'error' };
-const LOGIN: Readonly<Record<string, DesktopLogin>> = { UNREGISTER: 'unregistered', REGISTERED: 'registered', CONNECTED: 'connected', DISCONNECTED: 'disconnected' };
+const POWER: Readonly<Record<string, DesktopPower>> = {
+  ACTIVE: 'active',
+  SHUTOFF: 'shutoff',
+  HIBERNATED: 'hibernated',
+  ERROR: 'error',
+};
+const LOGIN: Readonly<Record<string, DesktopLogin>> = {
+  UNREGISTER: 'unregistered',
+  REGISTERED: 'registered',
+  CONNECTED: 'connected',
+  DISCONNECTED: 'disconnected',
+};
 
 /** A desktop's detail read into what the function cares about. */
 export function desktopStateOf(detail: DesktopDetail): DesktopState {

@@ -9,8 +9,24 @@
  * "Regions"); any other region needs an endpoint in WORKSPACE_ENDPOINTS.
  */
 export const WORKSPACE_REGIONS: ReadonlySet<string> = new Set([
-  'af-north-1', 'af-south-1', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'cn-east-3', 'cn-east-5', 'cn-north-11', 'cn-north-4',
-  'cn-north-9', 'cn-south-1', 'cn-southwest-2', 'eu-west-101', 'la-north-2', 'la-south-2', 'me-east-1', 'sa-brazil-1', 'tr-west-1',
+  'af-north-1',
+  'af-south-1',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-southeast-3',
+  'cn-east-3',
+  'cn-east-5',
+  'cn-north-11',
+  'cn-north-4',
+  'cn-north-9',
+  'cn-south-1',
+  'cn-southwest-2',
+  'eu-west-101',
+  'la-north-2',
+  'la-south-2',
+  'me-east-1',
+  'sa-brazil-1',
+  'tr-west-1',
 ]);
 
 const REGION_PATTERN = /^[a-z]{2,4}(-[a-z]+)+-\d{1,3}$/;

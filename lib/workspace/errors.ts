@@ -49,9 +49,26 @@ export function isTransient(error: unknown): boolean {
   return isWorkspaceApiError(error) && error.kind === 'transient';
 }
 
-const TRANSIENT_CODES = new Set(['APIG.0308', 'APIG.0613', 'APIG.0601', 'APIG.0610', 'WKS.00211401', 'NETWORK', 'CONNECT', 'TIMEOUT', 'MALFORMED_RESPONSE']);
+const TRANSIENT_CODES = new Set([
+  'APIG.0308',
+  'APIG.0613',
+  'APIG.0601',
+  'APIG.0610',
+  'WKS.00211401',
+  'NETWORK',
+  'CONNECT',
+  'TIMEOUT',
+  'MALFORMED_RESPONSE',
+]);
 const AUTH_CODES = new Set(['APIG.0301', 'APIGW.0301', 'APIG.0303', 'APIG.0305', 'APIG.0307']);
-const PERMANENT_CODES = new Set(['APIG.0302', 'APIG.0306', 'APIG.0310', 'WKS.00211102', 'WKS.00081102', 'WKS.00000405']);
+const PERMANENT_CODES = new Set([
+  'APIG.0302',
+  'APIG.0306',
+  'APIG.0310',
+  'WKS.00211102',
+  'WKS.00081102',
+  'WKS.00000405',
+]);
 const TRANSIENT_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 
 /**
@@ -94,7 +111,8 @@ const CODE_FIELDS = [
 ] as const;
 
 function findErrorCode(value: unknown, depth: number): { code: string; message: string } | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || depth > MAX_ERROR_NESTING) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || depth > MAX_ERROR_NESTING)
+    return undefined;
   const fields = value as Record<string, unknown>;
   for (const [codeField, messageField] of CODE_FIELDS) {
     const code = fields[codeField];
@@ -127,10 +145,16 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
  * may have retried the script already.
  */
 export function certainlyNotApplied(error: WorkspaceApiError): boolean {
-  return error.status === 429 || error.status === 503 || ['APIG.0308', 'APIG.0613', 'WKS.00211401', 'CONNECT'].includes(error.code);
+  return (
+    error.status === 429 ||
+    error.status === 503 ||
+    ['APIG.0308', 'APIG.0613', 'WKS.00211401', 'CONNECT'].includes(error.code)
+  );
 }
 
-/** A Workspace refusal as evidence for a reason: status, code and request id (`404 WKS.00210404 (X-Request-Id r-1)`). */
+/**
+ * A Workspace refusal as evidence for a reason: status, code and request id (`404 WKS.00210404 (X-Request-Id r-1)`).
+ */
 export function describeRefusal(error: WorkspaceApiError): string {
   return `${error.status ?? '-'} ${error.code}${error.requestId ? ` (X-Request-Id ${error.requestId})` : ''}`;
 }

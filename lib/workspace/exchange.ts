@@ -1,4 +1,4 @@
-import { TransportError, type HttpResponse, type HttpTransport } from '../platform/keep-alive-http.js';
+import { type HttpResponse, type HttpTransport, TransportError } from '../platform/keep-alive-http.js';
 import { parseErrorBody, parseRetryAfter, WorkspaceApiError } from './errors.js';
 
 /**
@@ -26,7 +26,14 @@ const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 export async function exchange(transport: HttpTransport, request: WireRequest, timeoutMs: number): Promise<Answer> {
   let response: HttpResponse;
   try {
-    response = await transport({ method: request.method, url: request.url, headers: request.headers, body: request.body, timeoutMs, maxBytes: MAX_RESPONSE_BYTES });
+    response = await transport({
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      body: request.body,
+      timeoutMs,
+      maxBytes: MAX_RESPONSE_BYTES,
+    });
   } catch (error) {
     throw transportError(error);
   }
@@ -45,7 +52,12 @@ export async function exchange(transport: HttpTransport, request: WireRequest, t
   try {
     return { json: JSON.parse(response.body), requestId };
   } catch {
-    throw new WorkspaceApiError({ status: response.status, code: 'MALFORMED_RESPONSE', message: 'answer is not JSON', requestId });
+    throw new WorkspaceApiError({
+      status: response.status,
+      code: 'MALFORMED_RESPONSE',
+      message: 'answer is not JSON',
+      requestId,
+    });
   }
 }
 
@@ -54,11 +66,20 @@ function firstHeader(value: string | readonly string[] | undefined): string | un
 }
 
 /** What callers rely on: TIMEOUT and NETWORK may have reached Workspace; CONNECT (refused) never did. */
-const TRANSPORT_CODES = { timeout: 'TIMEOUT', refused: 'CONNECT', network: 'NETWORK', 'too-large': 'MALFORMED_RESPONSE' } as const;
+const TRANSPORT_CODES = {
+  timeout: 'TIMEOUT',
+  refused: 'CONNECT',
+  network: 'NETWORK',
+  'too-large': 'MALFORMED_RESPONSE',
+} as const;
 
 function transportError(error: unknown): WorkspaceApiError {
   if (error instanceof WorkspaceApiError) return error;
-  if (error instanceof TransportError) return new WorkspaceApiError({ code: TRANSPORT_CODES[error.failure], message: error.message });
+  if (error instanceof TransportError)
+    return new WorkspaceApiError({ code: TRANSPORT_CODES[error.failure], message: error.message });
   const err = error as { name?: string; message?: string };
-  return new WorkspaceApiError({ code: 'NETWORK', message: `${err?.name ?? 'error'}: ${err?.message ?? 'network failure'}` });
+  return new WorkspaceApiError({
+    code: 'NETWORK',
+    message: `${err?.name ?? 'error'}: ${err?.message ?? 'network failure'}`,
+  });
 }

@@ -1,7 +1,7 @@
 import { CircuitBreakers } from './circuit-breakers.js';
 import type { ProjectCredentials, WorkspaceCredentials } from './credentials.js';
 import { isWorkspaceApiError } from './errors.js';
-import { keyFingerprintOf, type InvocationKeyGate, type KeyPass } from './key-gate.js';
+import { type InvocationKeyGate, type KeyPass, keyFingerprintOf } from './key-gate.js';
 import type { SigningCredentials } from './signer.js';
 
 /**
@@ -44,7 +44,13 @@ export type Admitted = Extract<KeyAdmission, { kind: 'go' }>;
 
 /** Without a gate (tests that build their own dependencies) every call goes, and reports to nobody. */
 function openPass(fingerprint: string): KeyPass {
-  return { fingerprint, probe: false, accepted: () => undefined, refused: async () => undefined, release: () => undefined };
+  return {
+    fingerprint,
+    probe: false,
+    accepted: () => undefined,
+    refused: async () => undefined,
+    release: () => undefined,
+  };
 }
 
 /**
@@ -53,7 +59,12 @@ function openPass(fingerprint: string): KeyPass {
  * have found the secret rotated while this call waited, or the operator may
  * have fixed it; a new value is a new fingerprint with a probe of its own.
  */
-export async function admitKey(gate: InvocationKeyGate | undefined, credentials: WorkspaceCredentials, projectId: string, key: ProjectCredentials): Promise<KeyAdmission> {
+export async function admitKey(
+  gate: InvocationKeyGate | undefined,
+  credentials: WorkspaceCredentials,
+  projectId: string,
+  key: ProjectCredentials,
+): Promise<KeyAdmission> {
   const fingerprint = keyFingerprintOf(key.credentials);
   if (!gate) return { kind: 'go', key, pass: openPass(fingerprint) };
   const first = await gate.admit(fingerprint);
@@ -61,9 +72,12 @@ export async function admitKey(gate: InvocationKeyGate | undefined, credentials:
   await credentials.refreshAfter(key.generation);
   const fresh = await credentials.forProject(projectId);
   const freshFingerprint = keyFingerprintOf(fresh.credentials);
-  if (freshFingerprint === fingerprint) return { kind: 'refused', error: new KeyRefusedError(fingerprint, first.retryAfterMs) };
+  if (freshFingerprint === fingerprint)
+    return { kind: 'refused', error: new KeyRefusedError(fingerprint, first.retryAfterMs) };
   const second = await gate.admit(freshFingerprint);
-  return second.kind === 'go' ? { kind: 'go', key: fresh, pass: second.pass } : { kind: 'refused', error: new KeyRefusedError(freshFingerprint, second.retryAfterMs) };
+  return second.kind === 'go'
+    ? { kind: 'go', key: fresh, pass: second.pass }
+    : { kind: 'refused', error: new KeyRefusedError(freshFingerprint, second.retryAfterMs) };
 }
 
 /**
@@ -71,7 +85,10 @@ export async function admitKey(gate: InvocationKeyGate | undefined, credentials:
  * the call that found it before the old fingerprint's waiters are let go, so
  * this call is the new fingerprint's probe. Undefined when it is refused too.
  */
-export async function admitRotatedKey(gate: InvocationKeyGate | undefined, fresh: ProjectCredentials): Promise<KeyPass | undefined> {
+export async function admitRotatedKey(
+  gate: InvocationKeyGate | undefined,
+  fresh: ProjectCredentials,
+): Promise<KeyPass | undefined> {
   const fingerprint = keyFingerprintOf(fresh.credentials);
   if (!gate) return openPass(fingerprint);
   const admission = await gate.admit(fingerprint);
@@ -89,8 +106,13 @@ export async function admit(calls: KeyedCalls): Promise<KeyAdmission> {
  * breaker; on 401 the secret is read again once and, if it rotated, the new
  * key probes once more. The pass is given back whatever happens.
  */
-export async function callWith<T>(calls: KeyedCalls, admitted: Admitted, call: (credentials: SigningCredentials) => Promise<T>): Promise<T> {
-  const through = (credentials: SigningCredentials) => calls.breakers.execute(CircuitBreakers.keyFor(calls.endpoint, credentials.ak), () => call(credentials));
+export async function callWith<T>(
+  calls: KeyedCalls,
+  admitted: Admitted,
+  call: (credentials: SigningCredentials) => Promise<T>,
+): Promise<T> {
+  const through = (credentials: SigningCredentials) =>
+    calls.breakers.execute(CircuitBreakers.keyFor(calls.endpoint, credentials.ak), () => call(credentials));
   const current = admitted.key;
   try {
     const result = await through(current.credentials);
@@ -105,7 +127,8 @@ export async function callWith<T>(calls: KeyedCalls, admitted: Admitted, call: (
       await admitted.pass.refused();
       throw error;
     }
-    // A rotated secret: this call probes the new fingerprint, then the old one's waiters go (they read the secret again).
+    // A rotated secret: this call probes the new fingerprint, then the old one's waiters go (they read the secret
+    // again).
     const freshPass = await admitRotatedKey(calls.keyGate, fresh);
     await admitted.pass.refused(false);
     if (!freshPass) throw error;

@@ -18,7 +18,9 @@ import type { SigningCredentials } from './signer.js';
  * fingerprint (stored and logged) can never be turned back into the key.
  */
 export function keyFingerprintOf(credentials: SigningCredentials): string {
-  const material = ['workspace-key-version', credentials.ak, credentials.sk, credentials.securityToken ?? ''].join('\0');
+  const material = ['workspace-key-version', credentials.ak, credentials.sk, credentials.securityToken ?? ''].join(
+    '\0',
+  );
   return createHash('sha256').update(material).digest('hex').slice(0, 32);
 }
 
@@ -42,7 +44,9 @@ export interface KeyPass {
   release(): void;
 }
 
-export type Admission = { readonly kind: 'go'; readonly pass: KeyPass } | { readonly kind: 'refused'; readonly retryAfterMs: number };
+export type Admission =
+  | { readonly kind: 'go'; readonly pass: KeyPass }
+  | { readonly kind: 'refused'; readonly retryAfterMs: number };
 
 export interface KeyGateOptions {
   /** How long a refused key fingerprint is not used (AUTH_COOLDOWN_SECONDS). */
@@ -78,7 +82,11 @@ export class KeyGate {
    * here, after the probing call's answer when one is out, as the probe when
    * none is; refused while the version is refused here or in the fleet.
    */
-  async admit(fingerprint: string, sharedUntil: () => Promise<number>, share: (until: number) => Promise<void>): Promise<Admission> {
+  async admit(
+    fingerprint: string,
+    sharedUntil: () => Promise<number>,
+    share: (until: number) => Promise<void>,
+  ): Promise<Admission> {
     const state = this.state(fingerprint);
     if (state.refusedUntil > this.now()) return this.refusal(state);
     for (;;) {
@@ -167,13 +175,19 @@ export class InvocationKeyGate {
   ) {}
 
   admit(fingerprint: string): Promise<Admission> {
-    return this.gate.admit(fingerprint, () => this.fleetUntil(fingerprint), (until) => this.share(fingerprint, until));
+    return this.gate.admit(
+      fingerprint,
+      () => this.fleetUntil(fingerprint),
+      (until) => this.share(fingerprint, until),
+    );
   }
 
   private fleetUntil(fingerprint: string): Promise<number> {
     let read = this.reads.get(fingerprint);
     if (!read) {
-      read = this.shared ? this.shared.refusedUntil(fingerprint).catch((error: unknown) => (this.onStoreError(error), 0)) : Promise.resolve(0);
+      read = this.shared
+        ? this.shared.refusedUntil(fingerprint).catch((error: unknown) => (this.onStoreError(error), 0))
+        : Promise.resolve(0);
       this.reads.set(fingerprint, read);
     }
     return read;

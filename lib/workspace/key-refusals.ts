@@ -36,7 +36,11 @@ export class KeyRefusalStore implements SharedRefusals {
 
   async refusedUntil(fingerprint: string): Promise<number> {
     // Strongly consistent: a refusal written a moment ago by another container must be seen.
-    const result = await this.db.send('GetItem', { TableName: this.options.tableName, Key: { pk: { S: refusalKey(fingerprint) } }, ConsistentRead: true });
+    const result = await this.db.send('GetItem', {
+      TableName: this.options.tableName,
+      Key: { pk: { S: refusalKey(fingerprint) } },
+      ConsistentRead: true,
+    });
     const stored = result.Item?.['refused_until'];
     const until = stored?.N === undefined ? undefined : fromAttribute(stored, 'refused_until');
     return Number.isFinite(until) ? (until as number) : 0;

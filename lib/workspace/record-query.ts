@@ -14,7 +14,8 @@ export function recordQuery(filters: RecordFilters, offset: number, limit: numbe
   if (filters.status) query['status'] = filters.status;
   if (filters.scriptTaskId) query['script_task_id'] = assertSafeId('script_task_id', filters.scriptTaskId);
   if (filters.scriptIds?.length) query['script_id'] = filters.scriptIds.map((id) => assertSafeId('script_id', id));
-  if (filters.resourceIds?.length) query['resource_id'] = filters.resourceIds.map((id) => assertSafeId('resource_id', id));
+  if (filters.resourceIds?.length)
+    query['resource_id'] = filters.resourceIds.map((id) => assertSafeId('resource_id', id));
   if (filters.taskType) query['task_type'] = filters.taskType;
   if (filters.executeTimeStart) query['execute_time_start'] = huaweiTime(filters.executeTimeStart);
   if (filters.executeTimeEnd) query['execute_time_end'] = huaweiTime(filters.executeTimeEnd);

@@ -120,9 +120,14 @@ interface CanonicalParts {
 export function canonicalRequest(parts: CanonicalParts): string {
   const names = Object.keys(parts.signedHeaders).sort();
   const headerBlock = names.map((name) => `${name}:${parts.signedHeaders[name]!.trim()}\n`).join('');
-  return [parts.method.toUpperCase(), parts.canonicalUri, parts.canonicalQuery, headerBlock, names.join(';'), parts.bodyHash].join(
-    '\n',
-  );
+  return [
+    parts.method.toUpperCase(),
+    parts.canonicalUri,
+    parts.canonicalQuery,
+    headerBlock,
+    names.join(';'),
+    parts.bodyHash,
+  ].join('\n');
 }
 
 export function stringToSign(sdkDate: string, canonical: string): string {
@@ -179,7 +184,9 @@ export interface AuthorizationHeader {
 }
 
 export function parseAuthorization(value: string | undefined): AuthorizationHeader | undefined {
-  const m = /^SDK-HMAC-SHA256\s+Access=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]{64})$/.exec(value ?? '');
+  const m = /^SDK-HMAC-SHA256\s+Access=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]{64})$/.exec(
+    value ?? '',
+  );
   if (!m) return undefined;
   return { access: m[1]!, signedHeaders: m[2]!.split(';'), signature: m[3]! };
 }

@@ -26,7 +26,9 @@ export interface ProjectRef {
 }
 
 /** The retry API takes a record id or a task id (plain strings, as the SDKs send them). */
-export type RetryTarget = { readonly recordId: string; readonly taskId?: undefined } | { readonly taskId: string; readonly recordId?: undefined };
+export type RetryTarget =
+  | { readonly recordId: string; readonly taskId?: undefined }
+  | { readonly taskId: string; readonly recordId?: undefined };
 
 /** Filters of GET /v2/{project_id}/script-execution-records. */
 export interface RecordFilters {

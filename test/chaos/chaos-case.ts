@@ -19,12 +19,14 @@ export function chaosCase(reading: RetryReading, events = 150): void {
       expect(report.secretsInOutput).toBe(0);
       expect(report.stillOnQueue).toBe(0);
       expect(report.retriedOnce + report.deadLetteredWithReason + report.deadLetteredByRedrive).toBe(report.failedRuns);
-      // Desktops that were not ready: no attempt spent on one, none started twice, and sleeping ones woken and then retried.
+      // Desktops that were not ready: no attempt spent on one, none started twice, and sleeping ones woken and then
+      // retried.
       expect(report.attemptsOnUnreadyDesktops).toBe(0);
       expect(report.desktopsStartedTwice).toBe(0);
       expect(report.onDesktopsNotReady).toBeGreaterThan(0);
       expect(report.wokenThenRetried).toBeGreaterThan(0);
-      // The faults really happened: answers lost after landing, an outage that opened the breaker, crashes, DLQ and secret outages.
+      // The faults really happened: answers lost after landing, an outage that opened the breaker, crashes, DLQ and
+      // secret outages.
       expect(report.answersLostAfterLanding).toBeGreaterThan(0);
       expect(report.breakerOpened).toBeGreaterThan(0);
       expect(report.breakerClosed).toBeGreaterThan(0);

@@ -21,7 +21,15 @@ export type Kind = 'retry' | 'permission' | 'unknown' | 'poison';
  * become ready: `maintenance` and `unregistered` are given up after
  * wait_max_seconds, `error` and `deleted` at once.
  */
-export type DesktopCondition = 'ready' | 'starting' | 'off' | 'hibernated' | 'maintenance' | 'unregistered' | 'error' | 'deleted';
+export type DesktopCondition =
+  | 'ready'
+  | 'starting'
+  | 'off'
+  | 'hibernated'
+  | 'maintenance'
+  | 'unregistered'
+  | 'error'
+  | 'deleted';
 
 /** Conditions that never let a script run: a retry on one is an attempt spent for nothing. */
 export const NEVER_READY: ReadonlySet<DesktopCondition> = new Set(['maintenance', 'unregistered', 'error', 'deleted']);
@@ -39,13 +47,24 @@ export interface ChaosPlan {
   readonly bodies: readonly string[];
   /** Failures named by events (record ids), for the account. */
   readonly named: ReadonlyMap<string, Kind>;
-  /** Every desktop a record names, with its state (those of records Workspace does not know are running: only the record is unknown). */
+  /**
+   * Every desktop a record names, with its state (those of records Workspace does not know are running: only the record
+   * is unknown).
+   */
   readonly desktops: ReadonlyMap<string, DesktopCondition>;
 }
 
 /** Most desktops run; the rest are not ready in one of the ways a desktop can be. */
 function desktopCondition(roll: number): DesktopCondition {
-  const shares: Array<[DesktopCondition, number]> = [['starting', 0.03], ['off', 0.05], ['hibernated', 0.04], ['maintenance', 0.02], ['unregistered', 0.01], ['error', 0.015], ['deleted', 0.015]];
+  const shares: Array<[DesktopCondition, number]> = [
+    ['starting', 0.03],
+    ['off', 0.05],
+    ['hibernated', 0.04],
+    ['maintenance', 0.02],
+    ['unregistered', 0.01],
+    ['error', 0.015],
+    ['deleted', 0.015],
+  ];
   let edge = 0;
   for (const [condition, share] of shares) if (roll < (edge += share)) return condition;
   return 'ready';
@@ -64,7 +83,9 @@ const minutesAgo = (m: number) => `${new Date(Date.now() - m * 60_000).toISOStri
 export function eventFor(record: ExecutionRecord, random: () => number, id: string): string {
   const roll = random();
   const recordOnly = random() < 0.15;
-  const payload = recordOnly ? plainEventFor(CHAOS_PROJECT, record, 'record', { event_id: id }) : recordEvent(CHAOS_PROJECT, record);
+  const payload = recordOnly
+    ? plainEventFor(CHAOS_PROJECT, record, 'record', { event_id: id })
+    : recordEvent(CHAOS_PROJECT, record);
   if (roll < 0.25) return JSON.stringify({ ...payload, event_id: id });
   if (roll < 0.5) return JSON.stringify(inSns(payload, id));
   if (roll < 0.75) return JSON.stringify(inEventBridge(payload, id));
@@ -86,8 +107,16 @@ export function planChaos(count: number, random: () => number, desktopRandom: ()
     }
     const task = `chaos-task-${Math.floor(i / 3)}`;
     const record: ExecutionRecord = {
-      id, script_id: `script-${i % 7}`, script_task_id: task, resource_id: `desk-${i}`, resource_type: 'DESKTOP',
-      start_time: minutesAgo(3), end_time: minutesAgo(2), status: 'FAILED', reason: REASONS[kind], result_code: 'WKS.SCRIPT_FAILED',
+      id,
+      script_id: `script-${i % 7}`,
+      script_task_id: task,
+      resource_id: `desk-${i}`,
+      resource_type: 'DESKTOP',
+      start_time: minutesAgo(3),
+      end_time: minutesAgo(2),
+      status: 'FAILED',
+      reason: REASONS[kind],
+      result_code: 'WKS.SCRIPT_FAILED',
     };
     const desktop = desktopCondition(desktopRandom());
     desktops.set(record.resource_id!, kind === 'unknown' ? 'ready' : desktop);
@@ -96,7 +125,8 @@ export function planChaos(count: number, random: () => number, desktopRandom: ()
     bodies.push(eventFor(record, random, `evt-${i}`));
     // A duplicate delivery in another envelope; now and then the task-level event of the same task.
     if (random() < 0.1) bodies.push(eventFor(record, random, `evt-${i}`));
-    if (kind !== 'unknown' && random() < 0.06) bodies.push(JSON.stringify(plainEventFor(CHAOS_PROJECT, record, 'task', { event_id: `task-evt-${i}` })));
+    if (kind !== 'unknown' && random() < 0.06)
+      bodies.push(JSON.stringify(plainEventFor(CHAOS_PROJECT, record, 'task', { event_id: `task-evt-${i}` })));
   }
   return { runs, bodies, named, desktops };
 }

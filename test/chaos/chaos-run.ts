@@ -1,16 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
+import { type Message, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { normaliseBody } from '../../lib/events/normalise.js';
 import { takeAll } from '../../local/drain-queue.js';
-import { captureStdout } from '../../local/log-capture.js';
 import { FaultyProxy } from '../../local/faulty-proxy.js';
+import { captureStdout } from '../../local/log-capture.js';
 import { LocalEventSource, type QueueHandler } from '../../local/poller.js';
-import { LOCAL_KEY, startLocalStack, type LocalStack } from '../../local/stack.js';
-import { seededRandom } from '../helpers/random.js';
-import { CHAOS_PROJECT, eventFor, NEVER_READY, planChaos, type DesktopCondition, type Kind, type PlannedRun } from './chaos-plan.js';
+import { LOCAL_KEY, type LocalStack, startLocalStack } from '../../local/stack.js';
 import type { DesktopSeed } from '../../local/workspace-desktops.js';
 import type { RetryReading } from '../../local/workspace-state.js';
+import { seededRandom } from '../helpers/random.js';
+import {
+  CHAOS_PROJECT,
+  type DesktopCondition,
+  eventFor,
+  type Kind,
+  NEVER_READY,
+  type PlannedRun,
+  planChaos,
+} from './chaos-plan.js';
 
 /**
  * The proof that nothing is lost and no script runs twice: failure events in
@@ -100,7 +108,11 @@ function seedDesktops(stack: LocalStack, desktops: ReadonlyMap<string, DesktopCo
 }
 
 /** The handler, whose context throws on the seeded calls: a record handler failing mid-batch inside the middy chain. */
-function crashing(handler: QueueHandler, crashAt: (call: number) => boolean, counter: { crashes: number; calls: number }): QueueHandler {
+function crashing(
+  handler: QueueHandler,
+  crashAt: (call: number) => boolean,
+  counter: { crashes: number; calls: number },
+): QueueHandler {
   return (event: SQSEvent, context: Context) => {
     const remaining = context.getRemainingTimeInMillis.bind(context);
     const getRemainingTimeInMillis = () => {
@@ -116,7 +128,12 @@ function crashing(handler: QueueHandler, crashAt: (call: number) => boolean, cou
 
 async function sendAll(stack: LocalStack, bodies: readonly string[]): Promise<void> {
   for (let i = 0; i < bodies.length; i += 10) {
-    await stack.sqs.send(new SendMessageBatchCommand({ QueueUrl: stack.queueUrl, Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body })) }));
+    await stack.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: stack.queueUrl,
+        Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body })),
+      }),
+    );
   }
 }
 
@@ -134,21 +151,39 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       random: seededRandom(seed + 1),
       // A retry's run fails again now and then: its failure event comes back as the next attempt.
       newRunOutcome: () => (outcomes() < 0.25 ? 'FAILED' : 'SUCCESS'),
-      faults: { throttle429: 0.03, unavailable503: 0.06, reset: 0.01, stall: 0.005, stallMs: 1_200, malformed: 0.01, stallAfter: 0.01, resetAfter: 0.01, garbledAfter: 0.01, error5xxAfter: 0.01 },
+      faults: {
+        throttle429: 0.03,
+        unavailable503: 0.06,
+        reset: 0.01,
+        stall: 0.005,
+        stallMs: 1_200,
+        malformed: 0.01,
+        stallAfter: 0.01,
+        resetAfter: 0.01,
+        garbledAfter: 0.01,
+        error5xxAfter: 0.01,
+      },
       desktops: { bootSeconds: 2, registerSeconds: 1, startFailureShare: 0.1, random: seededRandom(seed + 5) },
     },
   });
-  // An outage: the 100th to 139th retry calls answer 503 (enough to open the breaker among concurrent successes; its probes end it).
-  stack.simulator.planFaults(...Array.from({ length: 40 }, (_, i) => ({ kind: '503' as const, route: 'retry' as const, call: 100 + i })));
+  // An outage: the 100th to 139th retry calls answer 503 (enough to open the breaker among concurrent successes; its
+  // probes end it).
+  stack.simulator.planFaults(
+    ...Array.from({ length: 40 }, (_, i) => ({ kind: '503' as const, route: 'retry' as const, call: 100 + i })),
+  );
   const proxy = await FaultyProxy.start(stack.sqsEndpoint);
   const viaProxy = (url: string) => `${proxy.url}${new URL(url).pathname}`;
   const dlqName = new URL(stack.dlqUrl).pathname.split('/').pop()!;
   let dlqSends = 0;
-  proxy.refuse = (target, body) => target.endsWith('SendMessageBatch') && body.includes(dlqName) && ++dlqSends >= 3 && dlqSends <= 8;
+  proxy.refuse = (target, body) =>
+    target.endsWith('SendMessageBatch') && body.includes(dlqName) && ++dlqSends >= 3 && dlqSends <= 8;
   stack.secrets.failRead = (call) => call >= 3 && call <= 5;
 
   const plan = planChaos(options.events, random, seededRandom(seed + 4));
-  stack.simulator.seedRecords(CHAOS_PROJECT, plan.runs.map((r) => r.record));
+  stack.simulator.seedRecords(
+    CHAOS_PROJECT,
+    plan.runs.map((r) => r.record),
+  );
   seedDesktops(stack, plan.desktops);
   // Every failed run an event names, by run (`<record id>#<run number>`): a record run again in place is a new run.
   const kinds = new Map<string, Kind>([...plan.named].map(([id, kind]) => [`${id}#0`, kind]));
@@ -169,7 +204,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     BREAKER_COOLDOWN_SECONDS: '1',
     ERROR_THRESHOLD_PERCENT: '80',
     ERROR_THRESHOLD_MIN_CALLS: '8',
-    RETRY_POLICY: JSON.stringify({ max_attempts: MAX_ATTEMPTS, backoff: { base_seconds: 1, max_seconds: 2 }, projects: { [CHAOS_PROJECT]: { desktop: DESKTOP } } }),
+    RETRY_POLICY: JSON.stringify({
+      max_attempts: MAX_ATTEMPTS,
+      backoff: { base_seconds: 1, max_seconds: 2 },
+      projects: { [CHAOS_PROJECT]: { desktop: DESKTOP } },
+    }),
     POWERTOOLS_LOG_LEVEL: 'INFO',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
@@ -182,16 +221,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     const { handler } = (await import('../../functions/queue.js')) as unknown as { handler: QueueHandler };
     await sendAll(stack, deliveries);
-    const source = new LocalEventSource({ sqs: stack.sqs, queueUrl: stack.queueUrl, queueArn: stack.queueArn, handler: crashing(handler, crashAt, counter), functionTimeoutMs: 120_000 });
+    const source = new LocalEventSource({
+      sqs: stack.sqs,
+      queueUrl: stack.queueUrl,
+      queueArn: stack.queueArn,
+      handler: crashing(handler, crashAt, counter),
+      functionTimeoutMs: 120_000,
+    });
     const empty = async () => {
       const depth = await stack.depth(stack.queueUrl);
       return depth.visible + depth.inFlight + depth.delayed === 0;
     };
     const emitted = new Set<string>();
     const state = stack.simulator.state;
-    // The runs our retries started that failed again: their failure events arrive like any other, while the run goes on.
+    // The runs our retries started that failed again: their failure events arrive like any other, while the run goes
+    // on.
     const emitNewFailures = async (): Promise<number> => {
-      const runs = state.log.entries.flatMap((e) => e.reruns).filter((r) => !emitted.has(r.newRun) && state.runKey(CHAOS_PROJECT, r.newRecordId) === r.newRun);
+      const runs = state.log.entries
+        .flatMap((e) => e.reruns)
+        .filter((r) => !emitted.has(r.newRun) && state.runKey(CHAOS_PROJECT, r.newRecordId) === r.newRun);
       const again = runs.filter((r) => state.record(CHAOS_PROJECT, r.newRecordId)!.status === 'FAILED');
       for (const r of again) {
         emitted.add(r.newRun);
@@ -203,13 +251,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       return bodies.length;
     };
     const done = async () => (await emitNewFailures()) === 0 && (await empty());
-    await Promise.all(Array.from({ length: options.pollers ?? 3 }, () => source.runUntil(done, Math.max(1_000, started + options.timeoutMs - Date.now()))));
+    await Promise.all(
+      Array.from({ length: options.pollers ?? 3 }, () =>
+        source.runUntil(done, Math.max(1_000, started + options.timeoutMs - Date.now())),
+      ),
+    );
   } finally {
     capture.restore();
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
     Object.assign(process.env, savedEnv);
   }
-  const report = await account(stack, kinds, capture, { seed, reading: options.reading ?? 'new-task', deliveries: deliveries.length, events: options.events, crashes: counter.crashes, dlqSendsRefused: proxy.refused, started, runs: plan.runs });
+  const report = await account(stack, kinds, capture, {
+    seed,
+    reading: options.reading ?? 'new-task',
+    deliveries: deliveries.length,
+    events: options.events,
+    crashes: counter.crashes,
+    dlqSendsRefused: proxy.refused,
+    started,
+    runs: plan.runs,
+  });
   await proxy.stop();
   await stack.stop();
   return report;
@@ -227,7 +288,12 @@ interface RunFacts {
 }
 
 /** Every failed run named by an event: retried once, dead-lettered with a reason, or still queued; never run twice. */
-async function account(stack: LocalStack, kinds: ReadonlyMap<string, Kind>, capture: ReturnType<typeof captureStdout>, facts: RunFacts): Promise<ChaosReport> {
+async function account(
+  stack: LocalStack,
+  kinds: ReadonlyMap<string, Kind>,
+  capture: ReturnType<typeof captureStdout>,
+  facts: RunFacts,
+): Promise<ChaosReport> {
   const dlq = await takeAll(stack.sqs, stack.dlqUrl);
   const remaining = await stack.depth(stack.queueUrl);
   const onQueue = remaining.visible + remaining.inFlight + remaining.delayed;
@@ -238,7 +304,12 @@ async function account(stack: LocalStack, kinds: ReadonlyMap<string, Kind>, capt
     if (id) letters.set(id, [...(letters.get(id) ?? []), m]);
   }
   const sim = stack.simulator;
-  let retriedOnce = 0, twice = 0, wrongly = 0, withReason = 0, byRedrive = 0, lost = 0;
+  let retriedOnce = 0,
+    twice = 0,
+    wrongly = 0,
+    withReason = 0,
+    byRedrive = 0,
+    lost = 0;
   for (const [run, kind] of kinds) {
     const reruns = sim.rerunsOfRun(run);
     if (reruns > 1) twice++;
@@ -276,7 +347,9 @@ async function account(stack: LocalStack, kinds: ReadonlyMap<string, Kind>, capt
     scriptsRunTwice: twice,
     chainsOverBudget: overBudget,
     wronglyRetried: wrongly,
-    secretsInOutput: [LOCAL_KEY.sk, LOCAL_KEY.ak].filter((s) => output.includes(s)).length + (/Signature=[0-9a-f]{16}/.test(output) ? 1 : 0),
+    secretsInOutput:
+      [LOCAL_KEY.sk, LOCAL_KEY.ak].filter((s) => output.includes(s)).length +
+      (/Signature=[0-9a-f]{16}/.test(output) ? 1 : 0),
     answersLostAfterLanding: sim.state.log.entries.filter((e) => e.answerLost).length,
     foundByLookup: capture.outcomes().filter((o) => o['via'] === 'lookup').length,
     breakerOpened: lines.filter((l) => l['message'] === 'circuit breaker opened').length,
@@ -285,9 +358,20 @@ async function account(stack: LocalStack, kinds: ReadonlyMap<string, Kind>, capt
     dlqSendsRefused: facts.dlqSendsRefused,
     secretReadsRefused: stack.secrets.refusedReads,
     ...desktops,
-    deadLetters: countBy(dlq.map((m) => m.MessageAttributes?.['rule_id']?.StringValue ?? (m.MessageAttributes?.['reason'] ? '(no rule)' : '(redrive)'))),
+    deadLetters: countBy(
+      dlq.map(
+        (m) =>
+          m.MessageAttributes?.['rule_id']?.StringValue ??
+          (m.MessageAttributes?.['reason'] ? '(no rule)' : '(redrive)'),
+      ),
+    ),
     faultsInjected: Object.fromEntries(sim.faultsInjected),
-    deferrals: countBy(capture.outcomes().filter((o) => o['kind'] === 'deferred').map((o) => String(o['code']))),
+    deferrals: countBy(
+      capture
+        .outcomes()
+        .filter((o) => o['kind'] === 'deferred')
+        .map((o) => String(o['code'])),
+    ),
     simulatorRequests: sim.requestsReceived,
     seconds: Math.round((Date.now() - facts.started) / 100) / 10,
   };
@@ -299,19 +383,34 @@ async function account(stack: LocalStack, kinds: ReadonlyMap<string, Kind>, capt
  * run planned on a desktop that never becomes ready), no desktop started
  * twice, and runs on sleeping desktops woken and then retried.
  */
-function desktopAccount(stack: LocalStack, runs: readonly PlannedRun[]): Pick<ChaosReport, 'onDesktopsNotReady' | 'attemptsOnUnreadyDesktops' | 'desktopStarts' | 'desktopsStartedTwice' | 'wokenThenRetried'> {
+function desktopAccount(
+  stack: LocalStack,
+  runs: readonly PlannedRun[],
+): Pick<
+  ChaosReport,
+  'onDesktopsNotReady' | 'attemptsOnUnreadyDesktops' | 'desktopStarts' | 'desktopsStartedTwice' | 'wokenThenRetried'
+> {
   const sim = stack.simulator;
   const condition = new Map(runs.map((run) => [run.record.resource_id!, run.desktop]));
-  const spent = sim.state.log.entries.flatMap((e) => e.reruns).filter((rerun) => rerun.desktopRefused !== undefined || NEVER_READY.has(condition.get(rerun.resourceId ?? '') ?? 'ready'));
+  const spent = sim.state.log.entries
+    .flatMap((e) => e.reruns)
+    .filter(
+      (rerun) =>
+        rerun.desktopRefused !== undefined || NEVER_READY.has(condition.get(rerun.resourceId ?? '') ?? 'ready'),
+    );
   const starts = sim.desktops.actions.filter((action) => action.opType === 'os-start');
   const perDesktop = countBy(starts.flatMap((action) => action.desktopIds));
-  const sleeping = runs.filter((run) => run.kind === 'retry' && (run.desktop === 'off' || run.desktop === 'hibernated'));
+  const sleeping = runs.filter(
+    (run) => run.kind === 'retry' && (run.desktop === 'off' || run.desktop === 'hibernated'),
+  );
   return {
     onDesktopsNotReady: runs.filter((run) => run.desktop !== 'ready').length,
     attemptsOnUnreadyDesktops: spent.length,
     desktopStarts: starts.length,
     desktopsStartedTwice: Object.values(perDesktop).filter((n) => n > 1).length,
-    wokenThenRetried: sleeping.filter((run) => sim.desktops.startsOf(run.record.resource_id!) === 1 && sim.rerunsOfRun(`${run.record.id}#0`) === 1).length,
+    wokenThenRetried: sleeping.filter(
+      (run) => sim.desktops.startsOf(run.record.resource_id!) === 1 && sim.rerunsOfRun(`${run.record.id}#0`) === 1,
+    ).length,
   };
 }
 
@@ -347,10 +446,25 @@ export function renderReport(report: ChaosReport): string {
     ['attempts spent on desktops not ready', String(report.attemptsOnUnreadyDesktops)],
     ['desktop starts sent / desktops started twice', `${report.desktopStarts} / ${report.desktopsStartedTwice}`],
     ['runs on sleeping desktops woken, then retried once', String(report.wokenThenRetried)],
-    ['deferrals by code', Object.entries(report.deferrals).map(([k, v]) => `${k}:${v}`).join(' ')],
-    ['dead letters by rule', Object.entries(report.deadLetters).map(([k, v]) => `${k}:${v}`).join(' ')],
+    [
+      'deferrals by code',
+      Object.entries(report.deferrals)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(' '),
+    ],
+    [
+      'dead letters by rule',
+      Object.entries(report.deadLetters)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(' '),
+    ],
     ['simulator requests', String(report.simulatorRequests)],
-    ['simulator faults injected', Object.entries(report.faultsInjected).map(([k, v]) => `${k}:${v}`).join(' ')],
+    [
+      'simulator faults injected',
+      Object.entries(report.faultsInjected)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(' '),
+    ],
     ['wall time (s)', String(report.seconds)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

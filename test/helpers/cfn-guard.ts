@@ -16,26 +16,41 @@ export const CFN_GUARD_RULES = join(PACKAGE, 'rules', 'control-tower', 'cfn-guar
 export function cfnGuardBinary(): string {
   const os = OS[process.platform];
   const arch = ARCH[process.arch];
-  if (!os || !arch) throw new Error(`@cdklabs/cdk-validator-cfnguard ships no cfn-guard for ${process.platform}/${process.arch}`);
+  if (!os || !arch)
+    throw new Error(`@cdklabs/cdk-validator-cfnguard ships no cfn-guard for ${process.platform}/${process.arch}`);
   return join(PACKAGE, 'bin', os, arch, 'cfn-guard');
 }
 
 type Node = { [key: string]: unknown };
 
-/** Walks cfn-guard's JSON report: the control id from each rule's message, the resource from each failed check's path. */
+/**
+ * Walks cfn-guard's JSON report: the control id from each rule's message, the resource from each failed check's path.
+ */
 function failures(node: unknown, control: string | undefined, found: Set<string>): void {
   if (Array.isArray(node)) return node.forEach((child) => failures(child, control, found));
   if (typeof node !== 'object' || node === null) return;
   const message = ((node as Node)['messages'] as { custom_message?: string | null } | undefined)?.custom_message ?? '';
   const id = /\[(CT\.[A-Z0-9]+\.PR\.\d+)\]/.exec(message)?.[1] ?? control;
   for (const [key, child] of Object.entries(node)) {
-    if (key === 'path' && typeof child === 'string' && child.startsWith('/Resources/') && id) found.add(`${id} ${child.split('/')[2]}`);
+    if (key === 'path' && typeof child === 'string' && child.startsWith('/Resources/') && id)
+      found.add(`${id} ${child.split('/')[2]}`);
     failures(child, id, found);
   }
 }
 
 export async function cfnGuardFailures(template: string): Promise<string[]> {
-  const args = ['validate', '--rules', CFN_GUARD_RULES, '--data', template, '--output-format', 'json', '--structured', '--show-summary', 'none'];
+  const args = [
+    'validate',
+    '--rules',
+    CFN_GUARD_RULES,
+    '--data',
+    template,
+    '--output-format',
+    'json',
+    '--structured',
+    '--show-summary',
+    'none',
+  ];
   // Exit code 19: some rule failed (the report says which); anything else but 0 is cfn-guard failing to run.
   const stdout = await promisify(execFile)(cfnGuardBinary(), args, { maxBuffer: 64 * 1024 * 1024 }).then(
     (out) => out.stdout,

@@ -12,6 +12,10 @@ export const DESKTOP_T0 = Date.parse('2026-11-29T10:00:00Z');
 export function desktopFleet(options: DesktopFleetOptions = {}) {
   let clock = DESKTOP_T0;
   let ids = 0;
-  const fleet = new DesktopFleet(() => new Date(clock), () => `job${++ids}`, options);
+  const fleet = new DesktopFleet(
+    () => new Date(clock),
+    () => `job${++ids}`,
+    options,
+  );
   return { fleet, advanceSeconds: (seconds: number) => (clock += seconds * 1000) };
 }

@@ -1,5 +1,10 @@
 import { AwsServiceError } from '../../lib/platform/aws-json.js';
-import { dynamoDbClient, type DynamoDb, type DynamoDbOperation, type DynamoDbOperations } from '../../lib/platform/dynamodb-client.js';
+import {
+  type DynamoDb,
+  type DynamoDbOperation,
+  type DynamoDbOperations,
+  dynamoDbClient,
+} from '../../lib/platform/dynamodb-client.js';
 import type { LocalStack } from '../../local/stack.js';
 
 /**
@@ -28,12 +33,18 @@ export function counted(db: DynamoDb): { db: DynamoDb; calls: Map<string, number
 }
 
 /** How a test answers one operation: given the input and the real call, it returns (or throws) what DynamoDB "said". */
-export type Bend<O extends DynamoDbOperation> = (input: DynamoDbOperations[O]['input'], send: (input: DynamoDbOperations[O]['input']) => Promise<DynamoDbOperations[O]['output']>) => Promise<DynamoDbOperations[O]['output']>;
+export type Bend<O extends DynamoDbOperation> = (
+  input: DynamoDbOperations[O]['input'],
+  send: (input: DynamoDbOperations[O]['input']) => Promise<DynamoDbOperations[O]['output']>,
+) => Promise<DynamoDbOperations[O]['output']>;
 
 /** `db` with every call of `operation` answered by `bend`; the others go to DynamoDB unchanged. */
 export function bent<O extends DynamoDbOperation>(db: DynamoDb, operation: O, bend: Bend<O>): DynamoDb {
   return {
-    send: (op, input) => ((op as DynamoDbOperation) === operation ? (bend(input as never, (i) => db.send(operation, i)) as never) : db.send(op, input)),
+    send: (op, input) =>
+      (op as DynamoDbOperation) === operation
+        ? (bend(input as never, (i) => db.send(operation, i)) as never)
+        : db.send(op, input),
   };
 }
 

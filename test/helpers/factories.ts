@@ -54,5 +54,11 @@ export function body(value: unknown): string {
 /** The execution record Workspace keeps for a plain failure event (same record, task, desktop, script, reason). */
 export function recordFor(failure: Record<string, unknown>): ExecutionRecord {
   const text = (key: string) => (typeof failure[key] === 'string' ? (failure[key] as string) : undefined);
-  return failedRecord({ id: String(failure['record_id'] ?? failure['id']), script_task_id: text('task_id') ?? text('script_task_id'), resource_id: text('resource_id'), script_id: text('script_id'), reason: text('reason') });
+  return failedRecord({
+    id: String(failure['record_id'] ?? failure['id']),
+    script_task_id: text('task_id') ?? text('script_task_id'),
+    resource_id: text('resource_id'),
+    script_id: text('script_id'),
+    reason: text('reason'),
+  });
 }

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
-import { takeAll } from '../../local/drain-queue.js';
-import { batchesOf } from '../../lib/platform/queue-sender.js';
+import { type Message, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { vi } from 'vitest';
+import { batchesOf } from '../../lib/platform/queue-sender.js';
+import { takeAll } from '../../local/drain-queue.js';
 import { captureStdout } from '../../local/log-capture.js';
-import { lambdaContext, LocalEventSource, type QueueHandler } from '../../local/poller.js';
-import { startLocalStack, type LocalStack, type StackOptions } from '../../local/stack.js';
+import { LocalEventSource, lambdaContext, type QueueHandler } from '../../local/poller.js';
+import { type LocalStack, type StackOptions, startLocalStack } from '../../local/stack.js';
 
 /**
  * Starts a real local stack for a test file and loads a handler against it,
@@ -15,10 +15,16 @@ import { startLocalStack, type LocalStack, type StackOptions } from '../../local
 export interface Harness {
   readonly stack: LocalStack;
   /** Imports a function module afresh with the stack's environment plus `env`. */
-  loadHandler<T = QueueHandler>(module: 'queue' | 'schedule' | 'manual' | 'ingress', env?: Record<string, string | undefined>): Promise<T>;
+  loadHandler<T = QueueHandler>(
+    module: 'queue' | 'schedule' | 'manual' | 'ingress',
+    env?: Record<string, string | undefined>,
+  ): Promise<T>;
   /** Sends bodies to the source queue; returns their message ids in order. */
   send(bodies: readonly string[], attributes?: Record<string, string>): Promise<string[]>;
-  /** Runs the queue handler as the event source mapping would until the queue has nothing visible or in flight (and, with `delayed`, nothing delayed). */
+  /**
+   * Runs the queue handler as the event source mapping would until the queue has nothing visible or in flight (and,
+   * with `delayed`, nothing delayed).
+   */
   drain(handler: QueueHandler, timeoutMs?: number, options?: { delayed?: boolean }): Promise<void>;
   /** Receives (and deletes) everything on a queue. */
   takeAll(queueUrl: string): Promise<Message[]>;
@@ -28,13 +34,20 @@ export interface Harness {
 let counter = 0;
 
 export async function startHarness(options: StackOptions = {}): Promise<Harness> {
-  const stack = await startLocalStack({ name: `t${process.pid}-${++counter}-${randomUUID().slice(0, 6)}`, visibilityTimeoutSeconds: 1, ...options });
+  const stack = await startLocalStack({
+    name: `t${process.pid}-${++counter}-${randomUUID().slice(0, 6)}`,
+    visibilityTimeoutSeconds: 1,
+    ...options,
+  });
   const saved = { ...process.env };
   return {
     stack,
     async loadHandler<T>(module: string, env: Record<string, string | undefined> = {}) {
       for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-      Object.assign(process.env, saved, stack.env, { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT' });
+      Object.assign(process.env, saved, stack.env, {
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+      });
       for (const [key, value] of Object.entries(env)) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
@@ -44,11 +57,22 @@ export async function startHarness(options: StackOptions = {}): Promise<Harness>
     },
     async send(bodies, attributes = {}) {
       const ids: string[] = [];
-      const messageAttributes = Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }]));
+      const messageAttributes = Object.fromEntries(
+        Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }]),
+      );
       // Batches SQS takes: at most 10 messages and 1 MiB.
-      for (const batch of batchesOf(bodies.map((body, index) => ({ key: String(index), body, attributes: messageAttributes })))) {
+      for (const batch of batchesOf(
+        bodies.map((body, index) => ({ key: String(index), body, attributes: messageAttributes })),
+      )) {
         const result = await stack.sqs.send(
-          new SendMessageBatchCommand({ QueueUrl: stack.queueUrl, Entries: batch.map((m, index) => ({ Id: String(index), MessageBody: m.body, MessageAttributes: m.attributes })) }),
+          new SendMessageBatchCommand({
+            QueueUrl: stack.queueUrl,
+            Entries: batch.map((m, index) => ({
+              Id: String(index),
+              MessageBody: m.body,
+              MessageAttributes: m.attributes,
+            })),
+          }),
         );
         const byId = new Map((result.Successful ?? []).map((s) => [Number(s.Id), s.MessageId!]));
         batch.forEach((_, index) => ids.push(byId.get(index)!));
@@ -56,7 +80,12 @@ export async function startHarness(options: StackOptions = {}): Promise<Harness>
       return ids;
     },
     async drain(handler, timeoutMs = 30_000, options = {}) {
-      const poller = new LocalEventSource({ sqs: stack.sqs, queueUrl: stack.queueUrl, queueArn: stack.queueArn, handler });
+      const poller = new LocalEventSource({
+        sqs: stack.sqs,
+        queueUrl: stack.queueUrl,
+        queueArn: stack.queueArn,
+        handler,
+      });
       await poller.runUntil(async () => {
         const depth = await stack.depth(stack.queueUrl);
         return depth.visible === 0 && depth.inFlight === 0 && (!options.delayed || depth.delayed === 0);
@@ -81,7 +110,12 @@ export function sqsEvent(bodies: readonly string[], queueArn = 'arn:aws:sqs:us-e
         messageId: randomUUID(),
         receiptHandle: randomUUID(),
         body,
-        attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'test', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+        attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: String(Date.now()),
+          SenderId: 'test',
+          ApproximateFirstReceiveTimestamp: String(Date.now()),
+        },
         messageAttributes: {},
         md5OfBody: '',
         eventSource: 'aws:sqs',

@@ -11,7 +11,17 @@ import path from 'node:path';
 export const ROOT = path.resolve(__dirname, '../..');
 
 /** Folders that hold nothing of ours: dependencies, build output, reports. */
-const SKIPPED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.build', 'reports', '.stryker-tmp', 'coverage', '.local-data']);
+const SKIPPED = new Set([
+  'node_modules',
+  '.git',
+  '.serverless',
+  '.esbuild',
+  '.build',
+  'reports',
+  '.stryker-tmp',
+  'coverage',
+  '.local-data',
+]);
 
 /** Every file under `dir` (relative to the root), skipped folders left out. */
 export function filesUnder(dir: string): string[] {
@@ -37,21 +47,31 @@ export function docPages(): string[] {
 const CODE_ROOTS = ['lib', 'functions', 'local', 'ops', 'test', 'deploy', 'bench', 'events', 'docs'];
 const CODE_PATH = new RegExp(`(?<![\\w./@:-])((?:${CODE_ROOTS.join('|')})/[\\w./*-]*[\\w*/])`, 'g');
 
-/** Every repository path (file, folder or glob) a text names, e.g. `lib/ledger/store.ts`, `test/model/`, `test/chaos/chaos-*.test.ts`. */
+/**
+ * Every repository path (file, folder or glob) a text names, e.g. `lib/ledger/store.ts`, `test/model/`,
+ * `test/chaos/chaos-*.test.ts`.
+ */
 export function codePathsIn(text: string): string[] {
   return [...new Set([...text.matchAll(CODE_PATH)].map((m) => m[1]!.replace(/\.$/, '')))];
 }
 
 /** Relative Markdown link targets of a page, resolved against its folder (anchors and web links left out). */
 export function linksIn(page: string, text: string): string[] {
-  const targets = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((t) => !/^[a-z]+:/i.test(t) && !t.startsWith('#'));
+  const targets = [...text.matchAll(/\]\(([^)\s]+)\)/g)]
+    .map((m) => m[1]!)
+    .filter((t) => !/^[a-z]+:/i.test(t) && !t.startsWith('#'));
   return targets.map((t) => path.posix.normalize(path.posix.join(path.posix.dirname(page), t.split('#')[0]!)));
 }
 
 /** Whether a named path exists: a file, a folder (`x/`), or a glob with `*` that matches at least one file. */
 export function pathExists(named: string, allFiles: readonly string[]): boolean {
   if (named.includes('*')) {
-    const pattern = new RegExp(`^${named.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}`);
+    const pattern = new RegExp(
+      `^${named
+        .split('*')
+        .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[^/]*')}`,
+    );
     return allFiles.some((file) => pattern.test(file));
   }
   return existsSync(path.join(ROOT, named));
@@ -59,8 +79,16 @@ export function pathExists(named: string, allFiles: readonly string[]): boolean 
 
 /** Whether .gitignore names the path: a file some command writes (`npm run stack` writes local/.stack.env). */
 export function ignoredByGit(named: string): boolean {
-  const entries = read('.gitignore').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
-  return entries.some((entry) => named === entry || (entry.endsWith('/') && named.startsWith(entry)) || (entry.startsWith('*') && named.endsWith(entry.slice(1))));
+  const entries = read('.gitignore')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
+  return entries.some(
+    (entry) =>
+      named === entry ||
+      (entry.endsWith('/') && named.startsWith(entry)) ||
+      (entry.startsWith('*') && named.endsWith(entry.slice(1))),
+  );
 }
 
 /** A heading's words as a page cites them: no backticks, single spaces. */
@@ -79,7 +107,10 @@ export function headingsOf(text: string): string[] {
   return headings;
 }
 
-/** Whether `cited` names one of `headings`: the whole heading, or its words before a parenthesis, colon or further words. */
+/**
+ * Whether `cited` names one of `headings`: the whole heading, or its words before a parenthesis, colon or further
+ * words.
+ */
 export function citesHeading(cited: string, headings: readonly string[]): boolean {
   const words = headingText(cited);
   return headings.some((h) => h === words || (h.startsWith(words) && /^[\s(:,]/.test(h.slice(words.length))));

@@ -58,9 +58,16 @@ export function conditionHolds(template: Template, name: string, parameters: Rec
   return holds(condition, template, parameters);
 }
 
-/** A value with every `Fn::If` replaced by the branch its condition picks (AWS::NoValue branches dropped from lists). */
-export function applyConditions(expression: unknown, template: Template, parameters: Record<string, string> = {}): unknown {
-  if (Array.isArray(expression)) return expression.map((e) => applyConditions(e, template, parameters)).filter((e) => e !== NO_VALUE);
+/**
+ * A value with every `Fn::If` replaced by the branch its condition picks (AWS::NoValue branches dropped from lists).
+ */
+export function applyConditions(
+  expression: unknown,
+  template: Template,
+  parameters: Record<string, string> = {},
+): unknown {
+  if (Array.isArray(expression))
+    return expression.map((e) => applyConditions(e, template, parameters)).filter((e) => e !== NO_VALUE);
   if (typeof expression !== 'object' || expression === null) return expression;
   const entries = Object.entries(expression);
   if (entries.length === 1 && entries[0]![0] === 'Fn::If') {

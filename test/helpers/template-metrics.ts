@@ -28,7 +28,8 @@ function fromSearch(expression: string): MetricReference {
 
 function fromArray(entry: unknown[]): MetricReference {
   const plain = entry.filter((part) => typeof part === 'string') as string[];
-  if (plain.some((part) => part === '.' || part === '..')) throw new Error(`shorthand "." metrics are not allowed (they hide the name): ${JSON.stringify(entry)}`);
+  if (plain.some((part) => part === '.' || part === '..'))
+    throw new Error(`shorthand "." metrics are not allowed (they hide the name): ${JSON.stringify(entry)}`);
   const [namespace = '', name = '', ...dimensions] = plain;
   const at = dimensions.indexOf('service');
   return { namespace, name, dimensions, service: at >= 0 ? dimensions[at + 1] : undefined };
@@ -49,11 +50,23 @@ export function dashboardMetrics(body: unknown): MetricReference[] {
 function fromStat(metric: { Namespace: string; MetricName: string; Dimensions?: Dimension[] }): MetricReference {
   const dimensions = (metric.Dimensions ?? []).flatMap((d) => [d.Name, d.Value]);
   const service = metric.Dimensions?.find((d) => d.Name === 'service')?.Value;
-  return { namespace: metric.Namespace, name: metric.MetricName, dimensions, service: typeof service === 'string' ? service : undefined };
+  return {
+    namespace: metric.Namespace,
+    name: metric.MetricName,
+    dimensions,
+    service: typeof service === 'string' ? service : undefined,
+  };
 }
 
-/** Every metric an AWS::CloudWatch::Alarm's properties watch (one metric, or the MetricStats of a metric math alarm). */
+/**
+ * Every metric an AWS::CloudWatch::Alarm's properties watch (one metric, or the MetricStats of a metric math alarm).
+ */
 export function alarmMetrics(properties: Record<string, any>): MetricReference[] {
-  if (properties['MetricName']) return [fromStat(properties as { Namespace: string; MetricName: string; Dimensions?: Dimension[] })];
-  return ((properties['Metrics'] ?? []) as Array<{ MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: Dimension[] } } }>).flatMap((m) => (m.MetricStat ? [fromStat(m.MetricStat.Metric)] : []));
+  if (properties['MetricName'])
+    return [fromStat(properties as { Namespace: string; MetricName: string; Dimensions?: Dimension[] })];
+  return (
+    (properties['Metrics'] ?? []) as Array<{
+      MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: Dimension[] } };
+    }>
+  ).flatMap((m) => (m.MetricStat ? [fromStat(m.MetricStat.Metric)] : []));
 }

@@ -22,7 +22,11 @@ export async function zipEntries(file: string): Promise<ZipEntry[]> {
   for (let i = 0; i < zip.readUInt16LE(end + 10); i++) {
     if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error(`${file}: central directory entry ${i} is damaged`);
     const nameLength = zip.readUInt16LE(at + 28);
-    entries.push({ name: zip.toString('utf8', at + 46, at + 46 + nameLength), compressedBytes: zip.readUInt32LE(at + 20), bytes: zip.readUInt32LE(at + 24) });
+    entries.push({
+      name: zip.toString('utf8', at + 46, at + 46 + nameLength),
+      compressedBytes: zip.readUInt32LE(at + 20),
+      bytes: zip.readUInt32LE(at + 24),
+    });
     at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
   }
   return entries;

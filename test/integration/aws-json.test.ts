@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo, Socket } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AwsJsonClient, AwsServiceError, type AwsJsonOptions } from '../../lib/platform/aws-json.js';
+import { AwsJsonClient, type AwsJsonOptions, AwsServiceError } from '../../lib/platform/aws-json.js';
 import { DYNAMODB } from '../../lib/platform/dynamodb-client.js';
 
 /**
@@ -69,9 +69,16 @@ async function scriptedServer(script: Script): Promise<ScriptedServer> {
 }
 
 const ok = () => ({ status: 200, body: '{}' });
-const awsError = (status: number, type: string) => ({ status, body: JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: `${type} said so` }) });
+const awsError = (status: number, type: string) => ({
+  status,
+  body: JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: `${type} said so` }),
+});
 
-const KEYS = { AWS_ACCESS_KEY_ID: 'AKIDLAMBDAROLE', AWS_SECRET_ACCESS_KEY: 'lambda-role-secret-access-key', AWS_SESSION_TOKEN: 'lambda-role-session-token' };
+const KEYS = {
+  AWS_ACCESS_KEY_ID: 'AKIDLAMBDAROLE',
+  AWS_SECRET_ACCESS_KEY: 'lambda-role-secret-access-key',
+  AWS_SESSION_TOKEN: 'lambda-role-session-token',
+};
 
 /** A DynamoDB client on `server`, its waits recorded instead of slept, its jitter drawn at the top of the range. */
 function clientOn(server: ScriptedServer, options: AwsJsonOptions = {}): { client: AwsJsonClient; waits: number[] } {
@@ -120,17 +127,47 @@ describe('what a call sends', () => {
     // Assess
     expect(result).toEqual({ Item: { pk: { S: 'k' } } });
     const [{ headers, body }] = server.seen as [Seen];
-    expect(headers).toMatchObject({ 'x-amz-target': 'DynamoDB_20120810.GetItem', 'content-type': 'application/x-amz-json-1.0', 'x-amz-security-token': KEYS.AWS_SESSION_TOKEN });
+    expect(headers).toMatchObject({
+      'x-amz-target': 'DynamoDB_20120810.GetItem',
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-security-token': KEYS.AWS_SESSION_TOKEN,
+    });
     // applyChecksum off: the SDK's signer would add x-amz-content-sha256, which DynamoDB does not ask for.
-    const signer = new SignatureV4({ service: 'dynamodb', region: 'eu-west-3', sha256: Sha256, applyChecksum: false, credentials: { accessKeyId: KEYS.AWS_ACCESS_KEY_ID, secretAccessKey: KEYS.AWS_SECRET_ACCESS_KEY, sessionToken: KEYS.AWS_SESSION_TOKEN } });
+    const signer = new SignatureV4({
+      service: 'dynamodb',
+      region: 'eu-west-3',
+      sha256: Sha256,
+      applyChecksum: false,
+      credentials: {
+        accessKeyId: KEYS.AWS_ACCESS_KEY_ID,
+        secretAccessKey: KEYS.AWS_SECRET_ACCESS_KEY,
+        sessionToken: KEYS.AWS_SESSION_TOKEN,
+      },
+    });
     const { hostname, port } = new URL(server.url);
     const amzDate = String(headers['x-amz-date']);
     const signed = await signer.sign(
       {
-        method: 'POST', protocol: 'http:', hostname, port: Number(port), path: '/', query: {}, body,
-        headers: { host: String(headers.host), 'content-type': String(headers['content-type']), 'content-length': String(headers['content-length']), 'x-amz-target': String(headers['x-amz-target']), 'x-amz-security-token': KEYS.AWS_SESSION_TOKEN },
+        method: 'POST',
+        protocol: 'http:',
+        hostname,
+        port: Number(port),
+        path: '/',
+        query: {},
+        body,
+        headers: {
+          host: String(headers.host),
+          'content-type': String(headers['content-type']),
+          'content-length': String(headers['content-length']),
+          'x-amz-target': String(headers['x-amz-target']),
+          'x-amz-security-token': KEYS.AWS_SESSION_TOKEN,
+        },
       },
-      { signingDate: new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`) },
+      {
+        signingDate: new Date(
+          `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+        ),
+      },
     );
     expect(headers.authorization).toBe(signed.headers['authorization']);
     expect(headers.authorization).toContain('/eu-west-3/dynamodb/aws4_request');
@@ -146,7 +183,13 @@ describe('what a call sends', () => {
 
   it('refuses to call without credentials in the environment, naming the variables and no value', async () => {
     const server = await scriptedServer(ok);
-    const client = new AwsJsonClient(DYNAMODB, { env: { AWS_SECRET_ACCESS_KEY: KEYS.AWS_SECRET_ACCESS_KEY, AWS_REGION: 'eu-west-3', AWS_ENDPOINT_URL_DYNAMODB: server.url } });
+    const client = new AwsJsonClient(DYNAMODB, {
+      env: {
+        AWS_SECRET_ACCESS_KEY: KEYS.AWS_SECRET_ACCESS_KEY,
+        AWS_REGION: 'eu-west-3',
+        AWS_ENDPOINT_URL_DYNAMODB: server.url,
+      },
+    });
     const error = await rejection(client.call('GetItem', {}));
     expect(error.name).toBe('CredentialsProviderError');
     expect(error.message).toContain('AWS_ACCESS_KEY_ID');
@@ -158,7 +201,9 @@ describe('what a call sends', () => {
 describe('what a call tries again', () => {
   it('throttling is tried again after full-jitter waits from 1 s, doubling, until it succeeds', async () => {
     // Prepare
-    const server = await scriptedServer((n) => (n < 2 ? awsError(400, 'ProvisionedThroughputExceededException') : ok()));
+    const server = await scriptedServer((n) =>
+      n < 2 ? awsError(400, 'ProvisionedThroughputExceededException') : ok(),
+    );
     const { client, waits } = clientOn(server);
 
     // Act
@@ -170,7 +215,7 @@ describe('what a call tries again', () => {
     expect(waits).toEqual([999, 1998]);
   });
 
-  it('a 5xx is tried again after waits from 25 ms, doubling, and after the 4th attempt (the SDK DynamoDB client\'s) fails with AWS\'s code', async () => {
+  it("a 5xx is tried again after waits from 25 ms, doubling, and after the 4th attempt (the SDK DynamoDB client's) fails with AWS's code", async () => {
     const server = await scriptedServer(() => awsError(500, 'InternalServerError'));
     const { client, waits } = clientOn(server);
     const error = await rejection(client.call('PutItem', {}));
@@ -195,7 +240,7 @@ describe('what a call tries again', () => {
     expect(server.seen).toHaveLength(2);
   });
 
-  it('in an outage the retries stop once the client\'s quota of 500 tokens is spent (14 a retry): later calls try once', async () => {
+  it("in an outage the retries stop once the client's quota of 500 tokens is spent (14 a retry): later calls try once", async () => {
     // Prepare
     const server = await scriptedServer(() => awsError(503, 'ServiceUnavailable'));
     const { client } = clientOn(server);
@@ -210,9 +255,30 @@ describe('what a call tries again', () => {
 
 describe('what a failed call is named', () => {
   it.each([
-    ['the __type of the body, without its namespace', { status: 400, body: '{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}' }, { name: 'ResourceNotFoundException', message: 'Requested resource not found', retryable: false }],
-    ['the x-amzn-errortype header when the body has none', { status: 403, body: '', headers: { 'x-amzn-errortype': 'AccessDeniedException:http://internal.amazon.com/coral/com.amazon.coral.service/' } }, { name: 'AccessDeniedException', retryable: false }],
-    ['the status when the answer is not AWS\'s (a proxy\'s page), tried again when it is a 5xx', { status: 502, body: '<html>Bad Gateway</html>', headers: { 'content-type': 'text/html' } }, { name: 'Http502', retryable: true }],
+    [
+      'the __type of the body, without its namespace',
+      {
+        status: 400,
+        body: '{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}',
+      },
+      { name: 'ResourceNotFoundException', message: 'Requested resource not found', retryable: false },
+    ],
+    [
+      'the x-amzn-errortype header when the body has none',
+      {
+        status: 403,
+        body: '',
+        headers: {
+          'x-amzn-errortype': 'AccessDeniedException:http://internal.amazon.com/coral/com.amazon.coral.service/',
+        },
+      },
+      { name: 'AccessDeniedException', retryable: false },
+    ],
+    [
+      "the status when the answer is not AWS's (a proxy's page), tried again when it is a 5xx",
+      { status: 502, body: '<html>Bad Gateway</html>', headers: { 'content-type': 'text/html' } },
+      { name: 'Http502', retryable: true },
+    ],
   ])('by %s', async (_, answer, expected) => {
     const server = await scriptedServer(() => answer);
     const { client } = clientOn(server);

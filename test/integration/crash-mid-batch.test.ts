@@ -1,8 +1,8 @@
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaContext } from '../../local/poller.js';
-import { body, failedRecord, plainFailure, PROJECT_ID } from '../helpers/factories.js';
-import { invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+import { body, failedRecord, PROJECT_ID, plainFailure } from '../helpers/factories.js';
+import { type Harness, invoke, sqsEvent, startHarness } from '../helpers/harness.js';
 
 /**
  * A crash inside the middy chain, halfway through a batch, with the real
@@ -29,7 +29,8 @@ describe('a crash mid-batch', () => {
     const failures = Array.from({ length: 5 }, seeded);
     const event = sqsEvent(failures.map(body));
     const before = h.stack.simulator.retries.length;
-    // The Lambda context itself fails once two records have been retried: an error no layer below the handler classifies.
+    // The Lambda context itself fails once two records have been retried: an error no layer below the handler
+    // classifies.
     const crashing = {
       ...lambdaContext('retryFromQueue', 60_000),
       getRemainingTimeInMillis: () => {
@@ -41,7 +42,9 @@ describe('a crash mid-batch', () => {
     const crashed = (await handler(event, crashing)) as SQSBatchResponse;
 
     expect(h.stack.simulator.retries.length - before).toBe(2);
-    expect(crashed.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(event.Records.map((r) => r.messageId).sort());
+    expect(crashed.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
+      event.Records.map((r) => r.messageId).sort(),
+    );
 
     // SQS redelivers the whole batch.
     const redelivered = await invoke(handler, event);

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { workspaceCredentialsMiddleware, type WithWorkspaceCredentials } from '../../lib/workspace/credentials.js';
+import { type WithWorkspaceCredentials, workspaceCredentialsMiddleware } from '../../lib/workspace/credentials.js';
 import { SecretsManagerServer } from '../../local/secrets-manager-server.js';
 
 /**
@@ -15,7 +15,12 @@ let server: SecretsManagerServer;
 const saved = { ...process.env };
 beforeAll(async () => {
   server = await SecretsManagerServer.start();
-  Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_ENDPOINT_URL_SECRETS_MANAGER: server.url });
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: server.url,
+  });
 });
 afterAll(async () => {
   process.env = saved;
@@ -149,7 +154,10 @@ describe('the credentials middleware', () => {
     server.down = true;
     // Act / Assess: the SDK's own retries meet the outage too, then the invocation fails, classified.
     const rejections = await unhandledRejectionsDuring(async () => {
-      await expect(handler({}, context)).rejects.toMatchObject({ name: 'CredentialsUnavailableError', message: `secret ${id} could not be read (InternalServiceError)` });
+      await expect(handler({}, context)).rejects.toMatchObject({
+        name: 'CredentialsUnavailableError',
+        message: `secret ${id} could not be read (InternalServiceError)`,
+      });
       server.down = false;
       expect(await handler({}, context)).toBe('AK1');
     });

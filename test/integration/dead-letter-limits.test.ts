@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
 import { captureStdout } from '../../local/log-capture.js';
 import { PROJECT_ID } from '../helpers/factories.js';
-import { attr, startHarness, type Harness } from '../helpers/harness.js';
+import { attr, type Harness, startHarness } from '../helpers/harness.js';
 
 /**
  * Dead letters are messages SQS accepts, played on fauxqs (which enforces the
@@ -18,7 +18,8 @@ afterEach(async () => {
 });
 
 /** A poison pill of about `kb` KB: valid JSON naming a run, padded beyond the 64 KiB an event may have. */
-const poison = (kb: number, n: number) => JSON.stringify({ project_id: PROJECT_ID, record_id: `big${n}`, padding: 'x'.repeat(kb * 1024) });
+const poison = (kb: number, n: number) =>
+  JSON.stringify({ project_id: PROJECT_ID, record_id: `big${n}`, padding: 'x'.repeat(kb * 1024) });
 
 async function drainQuietly(harness: Harness): Promise<Array<Record<string, unknown>>> {
   const handler = await harness.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO' });

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareLocalStack, SAMPLE_PROJECT, type PreparedStack } from '../../local/stack-setup.js';
+import { type PreparedStack, prepareLocalStack, SAMPLE_PROJECT } from '../../local/stack-setup.js';
 import { failedRecord } from '../helpers/factories.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { type Harness, startHarness } from '../helpers/harness.js';
 import { zipEntries } from '../helpers/zip-entries.js';
 
 /**
@@ -21,7 +21,12 @@ let prepared: PreparedStack;
 
 beforeAll(async () => {
   h = await startHarness({ name: `invoke-${process.pid}` });
-  h.stack.simulator.seedRecords(SAMPLE_PROJECT, [failedRecord({ id: 'invoke-local-sweep', start_time: `${new Date(Date.now() - 60_000).toISOString().slice(0, 19)}Z` })]);
+  h.stack.simulator.seedRecords(SAMPLE_PROJECT, [
+    failedRecord({
+      id: 'invoke-local-sweep',
+      start_time: `${new Date(Date.now() - 60_000).toISOString().slice(0, 19)}Z`,
+    }),
+  ]);
   dir = await mkdtemp(join(tmpdir(), 'wsr-invoke-'));
   prepared = await prepareLocalStack(h.stack, dir);
 });
@@ -31,11 +36,22 @@ afterAll(async () => {
 });
 
 /** A printed command, run as printed: `set -a; . <env file>; set +a` then the command, from the repository's root. */
-async function runPrinted(command: string, extra = ''): Promise<{ code: number; killed: boolean; stdout: string; stderr: string }> {
+async function runPrinted(
+  command: string,
+  extra = '',
+): Promise<{ code: number; killed: boolean; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN' };
-  return promisify(execFile)('sh', ['-c', `set -a; . '${prepared.envFile}'; ${extra} set +a; ${command}`], { env, timeout: 150_000 }).then(
+  return promisify(execFile)('sh', ['-c', `set -a; . '${prepared.envFile}'; ${extra} set +a; ${command}`], {
+    env,
+    timeout: 150_000,
+  }).then(
     ({ stdout, stderr }) => ({ code: 0, killed: false, stdout, stderr }),
-    (error: { code?: number; killed?: boolean; stdout?: string; stderr?: string }) => ({ code: error.code ?? 1, killed: error.killed ?? false, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+    (error: { code?: number; killed?: boolean; stdout?: string; stderr?: string }) => ({
+      code: error.code ?? 1,
+      killed: error.killed ?? false,
+      stdout: error.stdout ?? '',
+      stderr: error.stderr ?? '',
+    }),
   );
 }
 
@@ -45,14 +61,23 @@ const printed = (fn: string) => prepared.commands.find((c) => c.includes(` -f ${
 
 describe('osls invoke local, as npm run stack prints it', () => {
   it('prints one runnable command per function, each with --stage local', () => {
-    expect(prepared.commands.map((c) => c.split(' -f ')[1]!.split(' ')[0])).toEqual(['retryManually', 'sweepOnSchedule', 'retryFromQueue', 'ingestEvents']);
-    for (const command of prepared.commands) expect(command).toMatch(/^npx osls invoke local --stage local -f \w+ -p \S+$/);
+    expect(prepared.commands.map((c) => c.split(' -f ')[1]!.split(' ')[0])).toEqual([
+      'retryManually',
+      'sweepOnSchedule',
+      'retryFromQueue',
+      'ingestEvents',
+    ]);
+    for (const command of prepared.commands)
+      expect(command).toMatch(/^npx osls invoke local --stage local -f \w+ -p \S+$/);
   });
 
   it('runs retryManually with the dry-run sample and answers previewed', async () => {
     const run = await runPrinted(printed('retryManually'));
     expect(run.code, run.stderr).toBe(0);
-    expect(answerOf(run.stdout)).toMatchObject({ ok: true, results: [{ outcome: 'previewed', record_id: '8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e32' }] });
+    expect(answerOf(run.stdout)).toMatchObject({
+      ok: true,
+      results: [{ outcome: 'previewed', record_id: '8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e32' }],
+    });
   }, 180_000);
 
   it('runs sweepOnSchedule with the sample schedule event and sweeps the project', async () => {
@@ -94,12 +119,23 @@ describe('a deploy package built after osls invoke local', () => {
     const out = await mkdtemp(join(tmpdir(), 'wsr-after-invoke-'));
     try {
       // Act
-      await promisify(execFile)('node_modules/.bin/osls', ['package', '--package', out, '--stage', 'prod'], { env: { ...process.env, AWS_PROFILE: 'none' }, timeout: 240_000 });
+      await promisify(execFile)('node_modules/.bin/osls', ['package', '--package', out, '--stage', 'prod'], {
+        env: { ...process.env, AWS_PROFILE: 'none' },
+        timeout: 240_000,
+      });
 
       // Assess
       const artifacts = (await readdir(out)).filter((file) => file.endsWith('.zip'));
-      expect(artifacts.sort()).toEqual(['ingestEvents.zip', 'retryFromQueue.zip', 'retryManually.zip', 'sweepOnSchedule.zip']);
-      for (const artifact of artifacts) expect((await zipEntries(join(out, artifact))).map((e) => e.name).filter((name) => !/\.mjs(\.map)?$/.test(name))).toEqual([]);
+      expect(artifacts.sort()).toEqual([
+        'ingestEvents.zip',
+        'retryFromQueue.zip',
+        'retryManually.zip',
+        'sweepOnSchedule.zip',
+      ]);
+      for (const artifact of artifacts)
+        expect(
+          (await zipEntries(join(out, artifact))).map((e) => e.name).filter((name) => !/\.mjs(\.map)?$/.test(name)),
+        ).toEqual([]);
     } finally {
       await rm(out, { recursive: true, force: true });
     }

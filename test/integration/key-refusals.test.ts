@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dyn
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyFingerprintOf } from '../../lib/workspace/key-gate.js';
 import { KeyRefusalStore } from '../../lib/workspace/key-refusals.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { stackDynamoDb } from '../helpers/dynamodb.js';
 
 let stack: LocalStack;
@@ -13,7 +13,13 @@ const NOW = 1_800_000_000_000;
 
 beforeAll(async () => {
   stack = await startLocalStack({ name: `key-refusals-${process.pid}` });
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', endpoint: stack.dynamoEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+  db = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: stack.dynamoEndpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
+  );
 });
 afterAll(async () => {
   db.destroy();
@@ -35,7 +41,13 @@ describe('key refusals in the ledger table', () => {
 
     expect(await store().refusedUntil(version)).toBe(NOW + 300_000);
     const { Item } = await db.send(new GetCommand({ TableName: stack.tableName, Key: { pk: `key#${version}` } }));
-    expect(Item).toEqual({ pk: `key#${version}`, refused_until: NOW + 300_000, key_version: version, refused_at: NOW, expires_at: (NOW + 300_000) / 1000 + 86_400 });
+    expect(Item).toEqual({
+      pk: `key#${version}`,
+      refused_until: NOW + 300_000,
+      key_version: version,
+      refused_at: NOW,
+      expires_at: (NOW + 300_000) / 1000 + 86_400,
+    });
     expect(JSON.stringify(Item)).not.toContain(key.ak);
     expect(JSON.stringify(Item)).not.toContain(key.sk);
   });
@@ -60,8 +72,12 @@ describe('key refusals in the ledger table', () => {
 
 describe('key refusals that are not numbers', () => {
   it('count as no refusal: an item without refused_until, or with a value that is not a number', async () => {
-    await db.send(new PutCommand({ TableName: stack.tableName, Item: { pk: 'key#no-until', key_version: 'no-until' } }));
-    await db.send(new PutCommand({ TableName: stack.tableName, Item: { pk: 'key#text-until', refused_until: '1900000000000' } }));
+    await db.send(
+      new PutCommand({ TableName: stack.tableName, Item: { pk: 'key#no-until', key_version: 'no-until' } }),
+    );
+    await db.send(
+      new PutCommand({ TableName: stack.tableName, Item: { pk: 'key#text-until', refused_until: '1900000000000' } }),
+    );
 
     expect(await store().refusedUntil('no-until')).toBe(0);
     expect(await store().refusedUntil('text-until')).toBe(0);

@@ -2,8 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyFingerprintOf } from '../../lib/workspace/key-gate.js';
-import { body, failedRecord, plainFailure, PROJECT_ID } from '../helpers/factories.js';
-import { invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+import { body, failedRecord, PROJECT_ID, plainFailure } from '../helpers/factories.js';
+import { type Harness, invoke, sqsEvent, startHarness } from '../helpers/harness.js';
 
 /**
  * A revoked key at the default concurrency and above, in one container and in
@@ -17,7 +17,13 @@ beforeAll(async () => {
   h = await startHarness();
   // Workspace's answers take 50 ms, so every record of a batch is in flight before the first 401 comes back.
   h.stack.simulator.faults = { latencyMs: 50 };
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+  db = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: h.stack.dynamoEndpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
+  );
 });
 afterAll(async () => {
   db.destroy();
@@ -67,7 +73,9 @@ describe('a revoked key at any concurrency', () => {
     await invoke(handler, sqsEvent(batch(3)));
 
     const version = keyFingerprintOf(key);
-    const { Item } = await db.send(new GetCommand({ TableName: h.stack.tableName, Key: { pk: `key#${version}` }, ConsistentRead: true }));
+    const { Item } = await db.send(
+      new GetCommand({ TableName: h.stack.tableName, Key: { pk: `key#${version}` }, ConsistentRead: true }),
+    );
     expect(Item?.['key_version']).toBe(version);
     expect(Item?.['refused_until']).toBeGreaterThanOrEqual(before + 300_000);
     expect(JSON.stringify(Item)).not.toContain(key.ak);
@@ -85,19 +93,24 @@ describe('a revoked key at any concurrency', () => {
     expect(refused(key.ak)).toBe(1);
   });
 
-  it.each([10, 50])('two containers at once at concurrency %i send at most two refused signatures together', async (concurrency) => {
-    const { secretId, key } = revokedSecret();
-    const env = { CREDENTIALS_SECRET_ID: secretId, MAX_CONCURRENCY: String(concurrency) };
-    const containers = [await h.loadHandler('queue', env), await h.loadHandler('queue', env)];
+  it.each([10, 50])(
+    'two containers at once at concurrency %i send at most two refused signatures together',
+    async (concurrency) => {
+      const { secretId, key } = revokedSecret();
+      const env = { CREDENTIALS_SECRET_ID: secretId, MAX_CONCURRENCY: String(concurrency) };
+      const containers = [await h.loadHandler('queue', env), await h.loadHandler('queue', env)];
 
-    const responses = await Promise.all(containers.map((handler) => invoke(handler, sqsEvent(batch(concurrency)))));
+      const responses = await Promise.all(containers.map((handler) => invoke(handler, sqsEvent(batch(concurrency)))));
 
-    console.info(`refused signatures for one key fingerprint, two containers at concurrency ${concurrency}: ${refused(key.ak)}`);
-    expect(refused(key.ak)).toBeGreaterThanOrEqual(1);
-    expect(refused(key.ak)).toBeLessThanOrEqual(2);
-    expect(h.stack.simulator.isLocked(key.ak)).toBe(false);
-    expect(responses.flatMap((r) => r.batchItemFailures)).toEqual([]);
-  });
+      console.info(
+        `refused signatures for one key fingerprint, two containers at concurrency ${concurrency}: ${refused(key.ak)}`,
+      );
+      expect(refused(key.ak)).toBeGreaterThanOrEqual(1);
+      expect(refused(key.ak)).toBeLessThanOrEqual(2);
+      expect(h.stack.simulator.isLocked(key.ak)).toBe(false);
+      expect(responses.flatMap((r) => r.batchItemFailures)).toEqual([]);
+    },
+  );
 
   it('one container at concurrency 50 with a batch of 50 sends exactly one', async () => {
     const { secretId, key } = revokedSecret();
@@ -111,7 +124,8 @@ describe('a revoked key at any concurrency', () => {
   it('uses a fixed secret at once in a container that found the old version refused by the fleet', async () => {
     const { secretId, key } = revokedSecret();
     await invoke(await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: secretId }), sqsEvent(batch(2)));
-    // The operator fixes the secret; a container that still holds the old version reads the fleet's refusal, then the secret again.
+    // The operator fixes the secret; a container that still holds the old version reads the fleet's refusal, then the
+    // secret again.
     const stale = await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: secretId });
     const fixed = { ak: `${key.ak}FIXED`, sk: 'fixed-secret' };
     h.stack.simulator.addCredential(fixed);

@@ -1,12 +1,12 @@
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRIC } from '../../lib/platform/metric-names.js';
 import type { ManualAnswer } from '../../lib/ways-in/manual.js';
 import type { ProjectSummary } from '../../lib/ways-in/sweep.js';
-import { METRIC } from '../../lib/platform/metric-names.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { lambdaContext } from '../../local/poller.js';
-import { body, failedRecord, minutesAgo, plainFailure, PROJECT_ID } from '../helpers/factories.js';
-import { invoke, outcomesOf, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+import { body, failedRecord, minutesAgo, PROJECT_ID, plainFailure } from '../helpers/factories.js';
+import { type Harness, invoke, outcomesOf, sqsEvent, startHarness } from '../helpers/harness.js';
 
 /**
  * The kill switch is an SSM parameter every way in reads per invocation
@@ -19,12 +19,18 @@ type Sweep = (event: unknown, context: Context) => Promise<{ projects: ProjectSu
 let h: Harness;
 let parameter: string;
 // Read at every invocation here (0: no cache), so a turn shows at once; deployed, a container keeps it for 30 s.
-const switchEnv = () => ({ RETRIES_ENABLED_PARAMETER: parameter, RETRIES_ENABLED_MAX_AGE_SECONDS: '0', POWERTOOLS_LOG_LEVEL: 'INFO' });
+const switchEnv = () => ({
+  RETRIES_ENABLED_PARAMETER: parameter,
+  RETRIES_ENABLED_MAX_AGE_SECONDS: '0',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+});
 
 /** A failure event for a record Workspace knows. */
 function seeded(): Record<string, unknown> {
   const failure = plainFailure();
-  h.stack.simulator.seedRecords(PROJECT_ID, [failedRecord({ id: failure['record_id'] as string, script_task_id: failure['task_id'] as string })]);
+  h.stack.simulator.seedRecords(PROJECT_ID, [
+    failedRecord({ id: failure['record_id'] as string, script_task_id: failure['task_id'] as string }),
+  ]);
   return failure;
 }
 
@@ -48,7 +54,12 @@ describe('the kill switch in SSM', () => {
     const on = await outcomesOf(() => invoke(queue, sqsEvent([body(later)])));
 
     // Assess
-    expect(off).toEqual([expect.objectContaining({ kind: 'deferred', reason: expect.stringContaining('retries-disabled: the kill switch is off') })]);
+    expect(off).toEqual([
+      expect.objectContaining({
+        kind: 'deferred',
+        reason: expect.stringContaining('retries-disabled: the kill switch is off'),
+      }),
+    ]);
     expect(h.stack.simulator.retryCount(held['record_id'] as string)).toBe(0);
     expect(on).toEqual([expect.objectContaining({ kind: 'retried' })]);
     expect(h.stack.ssm.readCount(parameter)).toBeGreaterThanOrEqual(2);
@@ -60,7 +71,10 @@ describe('the kill switch in SSM', () => {
     const project = 'abcdefabcdefabcdefabcdefabcd0042';
     h.stack.simulator.seedRecords(project, [record]);
     const manual = await h.loadHandler<Manual>('manual', switchEnv());
-    const sweep = await h.loadHandler<Sweep>('schedule', { ...switchEnv(), SWEEP_PROJECTS: JSON.stringify([{ project_id: project }]) });
+    const sweep = await h.loadHandler<Sweep>('schedule', {
+      ...switchEnv(),
+      SWEEP_PROJECTS: JSON.stringify([{ project_id: project }]),
+    });
     h.stack.ssm.putParameter(parameter, 'false');
 
     // Act
@@ -69,14 +83,22 @@ describe('the kill switch in SSM', () => {
     h.stack.ssm.putParameter(parameter, 'true');
 
     // Assess
-    expect(answer).toMatchObject({ ok: true, results: [{ outcome: 'deferred', reason: expect.stringContaining('retries-disabled') }] });
+    expect(answer).toMatchObject({
+      ok: true,
+      results: [{ outcome: 'deferred', reason: expect.stringContaining('retries-disabled') }],
+    });
     expect(swept.projects[0]).toMatchObject({ seen: 1, retried: 0, deferred: 1 });
     expect(h.stack.simulator.retryCount(record.id)).toBe(0);
   });
 
   it('a switch that was never read holds retries, with an ERROR line and a ConfigurationError metric', async () => {
     // Prepare: the parameter does not exist (a wrong name, or not deployed)
-    const queue = await h.loadHandler('queue', { ...switchEnv(), RETRIES_ENABLED_PARAMETER: '/workspace-script-retry/nowhere/retries-enabled', POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' });
+    const queue = await h.loadHandler('queue', {
+      ...switchEnv(),
+      RETRIES_ENABLED_PARAMETER: '/workspace-script-retry/nowhere/retries-enabled',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      POWERTOOLS_METRICS_DISABLED: 'false',
+    });
     const failure = seeded();
     const capture = captureStdout();
 
@@ -88,10 +110,17 @@ describe('the kill switch in SSM', () => {
     }
 
     // Assess
-    expect(capture.outcomes()).toEqual([expect.objectContaining({ kind: 'deferred', reason: expect.stringContaining('retries-disabled') })]);
+    expect(capture.outcomes()).toEqual([
+      expect.objectContaining({ kind: 'deferred', reason: expect.stringContaining('retries-disabled') }),
+    ]);
     expect(h.stack.simulator.retryCount(failure['record_id'] as string)).toBe(0);
     const error = capture.lines().find((l) => l['level'] === 'ERROR');
-    expect(error).toMatchObject({ message: expect.stringContaining('kill switch unreadable'), error: expect.stringContaining('/workspace-script-retry/nowhere/retries-enabled could not be read (ParameterNotFound)') });
+    expect(error).toMatchObject({
+      message: expect.stringContaining('kill switch unreadable'),
+      error: expect.stringContaining(
+        '/workspace-script-retry/nowhere/retries-enabled could not be read (ParameterNotFound)',
+      ),
+    });
     expect(capture.lines().filter((l) => METRIC.configurationError in l)).toHaveLength(1);
   });
 
@@ -119,10 +148,14 @@ describe('the kill switch in SSM', () => {
     const failure = seeded();
 
     // Act
-    const outcomes = await outcomesOf(() => invoke(queue, sqsEvent([body(failure)]))).finally(() => h.stack.ssm.putParameter(parameter, 'true'));
+    const outcomes = await outcomesOf(() => invoke(queue, sqsEvent([body(failure)]))).finally(() =>
+      h.stack.ssm.putParameter(parameter, 'true'),
+    );
 
     // Assess
-    expect(outcomes).toEqual([expect.objectContaining({ kind: 'deferred', reason: expect.stringContaining('retries-disabled') })]);
+    expect(outcomes).toEqual([
+      expect.objectContaining({ kind: 'deferred', reason: expect.stringContaining('retries-disabled') }),
+    ]);
     expect(h.stack.simulator.retryCount(failure['record_id'] as string)).toBe(0);
   });
 });

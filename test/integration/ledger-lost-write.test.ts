@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultyProxy } from '../../local/faulty-proxy.js';
-import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
-import { startHarness, type Harness, outcomesOf } from '../helpers/harness.js';
+import { body, PROJECT_ID, plainFailure, recordFor } from '../helpers/factories.js';
+import { type Harness, outcomesOf, startHarness } from '../helpers/harness.js';
 
 /** Case 7 of docs/ledger-protocol.md, on a stack of its own (it waits for its own delayed message). */
 
@@ -17,12 +17,14 @@ afterAll(async () => {
   await h.stop();
 });
 
-
 describe('lost ledger writes (case 7)', () => {
   it('an accepted retry the ledger could not record travels with its message and is settled without a second call', async () => {
     // Every write that would record the retry is refused, three times over; the rest of the ledger works.
     proxy.refuse = (target, text) => target.endsWith('PutItem') && text.includes('"retried"');
-    const handler = await h.loadHandler('queue', { POWERTOOLS_LOG_LEVEL: 'INFO', AWS_ENDPOINT_URL_DYNAMODB: proxy.url });
+    const handler = await h.loadHandler('queue', {
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      AWS_ENDPOINT_URL_DYNAMODB: proxy.url,
+    });
     const failure = plainFailure();
     h.stack.simulator.seedRecords(PROJECT_ID, [recordFor(failure)]);
     const first = await outcomesOf(() => h.send([body(failure)]).then(() => h.drain(handler, 10_000)));

@@ -2,8 +2,8 @@ import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoLedgerStore, LedgerUnavailableError } from '../../lib/ledger/store.js';
 import { stackDynamoDb } from '../helpers/dynamodb.js';
-import { body, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
-import { invoke, outcomesOf, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+import { body, PROJECT_ID, plainFailure, recordFor } from '../helpers/factories.js';
+import { type Harness, invoke, outcomesOf, sqsEvent, startHarness } from '../helpers/harness.js';
 
 /**
  * Numbers a failure event may carry, through the real queue function and the
@@ -34,15 +34,30 @@ describe('numbers the ledger stores', () => {
     // Assess
     const byRecord = new Map(outcomes.map((o) => [String(o['recordId']), o]));
     expect(byRecord.get(String(healthy['record_id']))).toMatchObject({ kind: 'retried' });
-    // Held when its chain cannot be written, as with the DocumentClient: never because a stored chain cannot be read back.
+    // Held when its chain cannot be written, as with the DocumentClient: never because a stored chain cannot be read
+    // back.
     expect(String(byRecord.get(String(odd['record_id']))?.['reason'])).not.toMatch(/^RangeError|could not be read/);
   });
 
   it('an item stored by another client with an integer beyond 2^53 fails its own read, as unavailable, and not the reads batched with it', async () => {
     // Prepare: the number as an operator's tool (or the DocumentClient, with a BigInt) may store it
-    const client = new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: h.stack.dynamoEndpoint,
+      credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+    });
     const store = new DynamoLedgerStore(stackDynamoDb(h.stack), h.stack.tableName);
-    await client.send(new PutItemCommand({ TableName: h.stack.tableName, Item: { pk: { S: 'p#record#odd' }, state: { S: 'open' }, attempts: { N: '0' }, failed_at: { N: '1732900000000000000' } } }));
+    await client.send(
+      new PutItemCommand({
+        TableName: h.stack.tableName,
+        Item: {
+          pk: { S: 'p#record#odd' },
+          state: { S: 'open' },
+          attempts: { N: '0' },
+          failed_at: { N: '1732900000000000000' },
+        },
+      }),
+    );
     const neighbour = { pk: 'p#record#neighbour', state: 'open', attempts: 0, rev: 1 };
     await store.write(neighbour, undefined);
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoLedgerStore, LedgerUnavailableError } from '../../lib/ledger/store.js';
 import { bent, stackDynamoDb, throttled } from '../helpers/dynamodb.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { type Harness, startHarness } from '../helpers/harness.js';
 
 /**
  * What one put of a turn may do to the others it shares a BatchWriteItem with
@@ -18,7 +18,12 @@ afterAll(() => h.stop());
 
 const store = () => new DynamoLedgerStore(stackDynamoDb(h.stack), h.stack.tableName);
 
-const marker = (name: string) => ({ pk: `p#pending#${name}#script-1`, link_to: `p#record#${name}`, generation: 1, expires_at: 1_800_000_000 });
+const marker = (name: string) => ({
+  pk: `p#pending#${name}#script-1`,
+  link_to: `p#record#${name}`,
+  generation: 1,
+  expires_at: 1_800_000_000,
+});
 
 describe('a put shares its round trip, not its fate', () => {
   it('a pending marker put in the same turn as an item DynamoDB refuses (over 400 KB) is written, and only the refused put fails', async () => {
@@ -37,7 +42,10 @@ describe('a put shares its round trip, not its fate', () => {
 
   it('a pending marker put in the same turn as an item that cannot be marshalled (NaN) is written', async () => {
     const ledger = store();
-    const [mine, theirs] = await Promise.allSettled([ledger.put(marker('nan')), ledger.put({ pk: 'sweep#nan', next_offset: Number.NaN } as never)]);
+    const [mine, theirs] = await Promise.allSettled([
+      ledger.put(marker('nan')),
+      ledger.put({ pk: 'sweep#nan', next_offset: Number.NaN } as never),
+    ]);
     expect(theirs.status).toBe('rejected');
     expect(mine.status).toBe('fulfilled');
   });
@@ -45,7 +53,9 @@ describe('a put shares its round trip, not its fate', () => {
   it('an unprocessed item whose own put then fails fails its caller only; the others resolve written', async () => {
     // Prepare: DynamoDB processes nothing of the batch, and the lone put of the second item is throttled
     const items = [marker('u0'), marker('u1'), marker('u2')];
-    const unprocessed = bent(stackDynamoDb(h.stack), 'BatchWriteItem', async (input) => ({ UnprocessedItems: input.RequestItems }));
+    const unprocessed = bent(stackDynamoDb(h.stack), 'BatchWriteItem', async (input) => ({
+      UnprocessedItems: input.RequestItems,
+    }));
     const ledger = new DynamoLedgerStore(
       bent(unprocessed, 'PutItem', async (input, send) => {
         if (input.Item['pk']?.S === items[1]!.pk) throw throttled();

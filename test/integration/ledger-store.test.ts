@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { pendingKey } from '../../lib/ledger/chain.js';
 import { DynamoLedgerStore, LedgerUnavailableError } from '../../lib/ledger/store.js';
-import { bent, counted, stackDynamoDb, throttled, type Bend } from '../helpers/dynamodb.js';
+import { type Bend, bent, counted, stackDynamoDb, throttled } from '../helpers/dynamodb.js';
 import { PROJECT_ID } from '../helpers/factories.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { type Harness, startHarness } from '../helpers/harness.js';
 
 /**
  * How the store puts unconditional items (lib/ledger/store.ts): every put of
@@ -27,7 +27,13 @@ function countedStore(bend?: Bend<'BatchWriteItem'>): { store: DynamoLedgerStore
   return { store: new DynamoLedgerStore(counting, h.stack.tableName), calls };
 }
 
-const runOf = (recordId: string) => ({ projectId: PROJECT_ID, recordId, taskId: `task-of-${recordId}`, resourceId: `desk-of-${recordId}`, scriptId: 'script-1' });
+const runOf = (recordId: string) => ({
+  projectId: PROJECT_ID,
+  recordId,
+  taskId: `task-of-${recordId}`,
+  resourceId: `desk-of-${recordId}`,
+  scriptId: 'script-1',
+});
 
 describe('unconditional puts share a round trip', () => {
   it('the task markers of ten retry claims taken together go in one BatchWriteItem, each pending marker in one atomic update, and each claim returns with its markers written', async () => {
@@ -44,13 +50,22 @@ describe('unconditional puts share a round trip', () => {
     // Assess
     expect(claims.every(Boolean)).toBe(true);
     expect(Object.fromEntries(calls)).toEqual({ PutItem: 10, BatchWriteItem: 1, UpdateItem: 10 });
-    for (const run of runs) expect(await store.read(pendingKey(run.projectId, run.resourceId, run.scriptId))).toMatchObject({ link_to: expect.stringContaining(run.recordId), recent: [expect.stringContaining(run.recordId)] });
+    for (const run of runs)
+      expect(await store.read(pendingKey(run.projectId, run.resourceId, run.scriptId))).toMatchObject({
+        link_to: expect.stringContaining(run.recordId),
+        recent: [expect.stringContaining(run.recordId)],
+      });
   });
 
   it('a pending marker keeps every chain that claimed on its desktop and script, the newest first, also when claims race, and only the newest when full', async () => {
     // Prepare
     const { store } = countedStore();
-    const marker = (chain: string) => ({ pk: 'marker-of-desk-and-script', link_to: chain, generation: 1, expires_at: 2_000_000_000 });
+    const marker = (chain: string) => ({
+      pk: 'marker-of-desk-and-script',
+      link_to: chain,
+      generation: 1,
+      expires_at: 2_000_000_000,
+    });
     // Act: three claims at once, then enough to fill it.
     await Promise.all(['a', 'b', 'c'].map((chain) => store.putMarker(marker(chain))));
     const racing = (await store.read('marker-of-desk-and-script'))?.['recent'] as string[];
@@ -62,7 +77,11 @@ describe('unconditional puts share a round trip', () => {
 
   it('two puts of one key in one turn go in separate calls (a batch may not name a key twice) and both land', async () => {
     const { store, calls } = countedStore();
-    await Promise.all([store.put({ pk: 'twice', n: 1 } as never), store.put({ pk: 'twice', n: 2 } as never), store.put({ pk: 'once' })]);
+    await Promise.all([
+      store.put({ pk: 'twice', n: 1 } as never),
+      store.put({ pk: 'twice', n: 2 } as never),
+      store.put({ pk: 'once' }),
+    ]);
     expect(Object.fromEntries(calls)).toEqual({ BatchWriteItem: 1, PutItem: 1 });
     expect([1, 2]).toContain((await store.read('twice'))?.['n']);
   });
@@ -95,7 +114,7 @@ describe('unconditional puts share a round trip', () => {
   });
 });
 
-describe('DynamoDB\'s request limits', () => {
+describe("DynamoDB's request limits", () => {
   it('sixty puts asked in one turn go in BatchWriteItems of at most 25 items (its limit), and all land', async () => {
     // Prepare
     const { store, calls } = countedStore();
@@ -127,7 +146,9 @@ describe('DynamoDB\'s request limits', () => {
   });
 });
 
-/** A store whose calls of `operation` are answered by `bend` (given the real call), everything else as dynalite does. */
+/**
+ * A store whose calls of `operation` are answered by `bend` (given the real call), everything else as dynalite does.
+ */
 function storeAnswering<O extends 'PutItem' | 'BatchGetItem'>(operation: O, bend: Bend<O>): DynamoLedgerStore {
   return new DynamoLedgerStore(bent(stackDynamoDb(h.stack), operation, bend), h.stack.tableName);
 }
@@ -147,11 +168,19 @@ describe('failures the store must not mistake', () => {
     // Prepare: one store whose first answer leaves the key unprocessed, one whose every answer does
     const once = { rounds: 0 };
     const always = { rounds: 0 };
-    const leaveUnprocessed = (counter: { rounds: number }, times: number): Bend<'BatchGetItem'> => async (input, send) => {
-      if (++counter.rounds > times) return send(input);
-      return { Responses: { [h.stack.tableName]: [] }, UnprocessedKeys: { [h.stack.tableName]: input.RequestItems[h.stack.tableName]! } };
-    };
-    await new DynamoLedgerStore(stackDynamoDb(h.stack), h.stack.tableName).put({ pk: 'unprocessed-read', n: 1 } as never);
+    const leaveUnprocessed =
+      (counter: { rounds: number }, times: number): Bend<'BatchGetItem'> =>
+      async (input, send) => {
+        if (++counter.rounds > times) return send(input);
+        return {
+          Responses: { [h.stack.tableName]: [] },
+          UnprocessedKeys: { [h.stack.tableName]: input.RequestItems[h.stack.tableName]! },
+        };
+      };
+    await new DynamoLedgerStore(stackDynamoDb(h.stack), h.stack.tableName).put({
+      pk: 'unprocessed-read',
+      n: 1,
+    } as never);
 
     // Act
     const read = await storeAnswering('BatchGetItem', leaveUnprocessed(once, 1)).read('unprocessed-read');

@@ -7,8 +7,8 @@ import { DynamoLedgerStore, type Keyed } from '../../lib/ledger/store.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { bent, counted, stackDynamoDb, throttled } from '../helpers/dynamodb.js';
 import { inSns } from '../helpers/envelopes.js';
-import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
-import { invoke, outcomesOf, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+import { body, PROJECT_ID, plainFailure, recordFor } from '../helpers/factories.js';
+import { type Harness, invoke, outcomesOf, sqsEvent, startHarness } from '../helpers/harness.js';
 
 let h: Harness;
 
@@ -20,16 +20,29 @@ afterAll(() => h.stop());
 /** A ledger on the stack's table whose DynamoDB calls are counted by operation. */
 function countedLedger(now = Date.now): { ledger: AttemptLedger; calls: Map<string, number> } {
   const { db, calls } = counted(stackDynamoDb(h.stack));
-  const ledger = new AttemptLedger(new DynamoLedgerStore(db, h.stack.tableName), { leaseMs: 60_000, ttlDays: 30, now, sleep: async () => undefined });
+  const ledger = new AttemptLedger(new DynamoLedgerStore(db, h.stack.tableName), {
+    leaseMs: 60_000,
+    ttlDays: 30,
+    now,
+    sleep: async () => undefined,
+  });
   return { ledger, calls };
 }
 
-const runOf = (recordId: string, taskId = `task-of-${recordId}`) => ({ projectId: PROJECT_ID, recordId, taskId, resourceId: `desk-of-${recordId}`, scriptId: 'script-1' });
+const runOf = (recordId: string, taskId = `task-of-${recordId}`) => ({
+  projectId: PROJECT_ID,
+  recordId,
+  taskId,
+  resourceId: `desk-of-${recordId}`,
+  scriptId: 'script-1',
+});
 
 describe('the ledger store on DynamoDB (dynalite)', () => {
   it('reads every item a batch asks for in the same turn with one BatchGetItem', async () => {
     const { ledger, calls } = countedLedger();
-    await Promise.all(Array.from({ length: 10 }, (_, i) => ledger.locate(runOf(`batched-${i}`), async () => runOf(`batched-${i}`))));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => ledger.locate(runOf(`batched-${i}`), async () => runOf(`batched-${i}`))),
+    );
     expect(calls.get('BatchGetItem')).toBe(1);
   });
 
@@ -43,7 +56,7 @@ describe('the ledger store on DynamoDB (dynalite)', () => {
     expect(again.chain).toMatchObject({ state: 'claimed', attempts: 1, rev: 1 });
   });
 
-  it('a retry\'s answer naming a task another chain already links leaves that link as it is', async () => {
+  it("a retry's answer naming a task another chain already links leaves that link as it is", async () => {
     // Prepare: chain A was retried into task shared-answer; chain B's retry answers the same task id.
     const { ledger } = countedLedger();
     const [a, b] = [runOf('link-owner'), runOf('link-latecomer')];
@@ -54,10 +67,12 @@ describe('the ledger store on DynamoDB (dynalite)', () => {
     const settled = await ledger.settleRetried(claimB, { taskId: 'shared-answer', via: 'answer' });
     // Assess: B is retried, and the task still leads to A.
     expect(settled.outcome).toBe('settled');
-    expect(await ledger.get(`${PROJECT_ID}#task#shared-answer`)).toMatchObject({ link_to: recordKey(PROJECT_ID, 'link-owner') });
+    expect(await ledger.get(`${PROJECT_ID}#task#shared-answer`)).toMatchObject({
+      link_to: recordKey(PROJECT_ID, 'link-owner'),
+    });
   });
 
-  it('a retry\'s answer naming the retried run\'s own task writes no link (that task id also means its other desktops\' runs)', async () => {
+  it("a retry's answer naming the retried run's own task writes no link (that task id also means its other desktops' runs)", async () => {
     const { ledger } = countedLedger();
     const run = runOf('own-task-answer', 'task-of-many-desktops');
     const claim = (await ledger.claim(await ledger.locate(run, async () => run), undefined, 'retry'))!;
@@ -83,7 +98,11 @@ describe('the ledger store on DynamoDB (dynalite)', () => {
     const claim = (await ledger.claim(await ledger.locate(run, async () => run), undefined, 'retry'))!;
     expect((await ledger.settleRetried(claim, { taskId: 'nt', via: 'answer' })).outcome).toBe('settled');
     expect((await ledger.settleRetried(claim, { taskId: 'nt', via: 'answer' })).outcome).toBe('settled');
-    expect(await ledger.get(recordKey(PROJECT_ID, 'settled-twice'))).toMatchObject({ state: 'retried', attempts: 1, new_task_id: 'nt' });
+    expect(await ledger.get(recordKey(PROJECT_ID, 'settled-twice'))).toMatchObject({
+      state: 'retried',
+      attempts: 1,
+      new_task_id: 'nt',
+    });
   });
 
   it('a record-only event is looked up once: the next event for the record needs no lookup', async () => {
@@ -96,21 +115,43 @@ describe('the ledger store on DynamoDB (dynalite)', () => {
     await ledger.locate({ projectId: PROJECT_ID, recordId: 'looked-up' }, lookup);
     const second = await ledger.locate({ projectId: PROJECT_ID, recordId: 'looked-up' }, lookup);
     expect(lookups).toBe(1);
-    expect(second.chain).toMatchObject({ resource_id: 'desk-of-looked-up', script_id: 'script-1', tasks: ['task-of-looked-up'] });
+    expect(second.chain).toMatchObject({
+      resource_id: 'desk-of-looked-up',
+      script_id: 'script-1',
+      tasks: ['task-of-looked-up'],
+    });
   });
 
   it('items written through the DocumentClient (earlier versions, ops tooling) read back the same through the store, and the other way round', async () => {
     // Prepare
-    const client = new DynamoDBClient({ region: 'us-east-1', endpoint: h.stack.dynamoEndpoint, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: h.stack.dynamoEndpoint,
+      credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+    });
     const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
     const store = new DynamoLedgerStore(stackDynamoDb(h.stack), h.stack.tableName);
-    const item = { state: 'retried', attempts: 1, rev: 3, tasks: ['t0', 't1'], history: [{ attempt: 1, at: '2026-11-29T22:00:00.000Z', outcome: 'retried', task_id: 't1' }], forced: false, lease_until: 1_764_460_000_123 };
+    const item = {
+      state: 'retried',
+      attempts: 1,
+      rev: 3,
+      tasks: ['t0', 't1'],
+      history: [{ attempt: 1, at: '2026-11-29T22:00:00.000Z', outcome: 'retried', task_id: 't1' }],
+      forced: false,
+      lease_until: 1_764_460_000_123,
+    };
 
     // Act
-    await documents.send(new PutCommand({ TableName: h.stack.tableName, Item: { pk: 'compat#written-by-documents', ...item } }));
+    await documents.send(
+      new PutCommand({ TableName: h.stack.tableName, Item: { pk: 'compat#written-by-documents', ...item } }),
+    );
     await store.put({ pk: 'compat#written-by-store', ...item, reason: undefined } as Keyed);
     const readByStore = await store.read('compat#written-by-documents');
-    const readByDocuments = (await documents.send(new GetCommand({ TableName: h.stack.tableName, Key: { pk: 'compat#written-by-store' }, ConsistentRead: true }))).Item;
+    const readByDocuments = (
+      await documents.send(
+        new GetCommand({ TableName: h.stack.tableName, Key: { pk: 'compat#written-by-store' }, ConsistentRead: true }),
+      )
+    ).Item;
 
     // Assess
     expect(readByStore).toEqual({ pk: 'compat#written-by-documents', ...item });
@@ -118,7 +159,7 @@ describe('the ledger store on DynamoDB (dynalite)', () => {
   });
 });
 
-describe('reads made ahead of a record\'s turn', () => {
+describe("reads made ahead of a record's turn", () => {
   it('a run located from reads made before another delivery claimed it: its claim is refused and the reread sees that claim', async () => {
     // Prepare: this delivery's reads are made ahead; then another delivery claims the run.
     const { ledger, calls } = countedLedger();
@@ -155,7 +196,9 @@ describe('reads made ahead of a record\'s turn', () => {
     // Act: the write computed from the stale pointer is refused, and the run located again.
     const located = await Promise.race([
       ledger.locate(run, async () => run, { cache: true, ahead }),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('located again from the same stale reads, without end')), 5_000)),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('located again from the same stale reads, without end')), 5_000),
+      ),
     ]);
     // Assess: the chain the other delivery wrote.
     expect(located.chain).toMatchObject({ pk: own, rev: 1 });
@@ -171,7 +214,11 @@ describe('reads made ahead of a record\'s turn', () => {
       throttledOnce();
       throw throttled();
     });
-    const ledger = new AttemptLedger(new DynamoLedgerStore(db, h.stack.tableName), { leaseMs: 60_000, ttlDays: 30, sleep: async () => undefined });
+    const ledger = new AttemptLedger(new DynamoLedgerStore(db, h.stack.tableName), {
+      leaseMs: 60_000,
+      ttlDays: 30,
+      sleep: async () => undefined,
+    });
     const run = runOf('read-ahead-throttled');
     const ahead = ledger.readAhead(run);
     await readsFailed;
@@ -217,7 +264,9 @@ describe('one retry per failure through the queue function', () => {
     const failure = plainFailure();
     h.stack.simulator.seedRecords(PROJECT_ID, [recordFor(failure)]);
     const delayed = (await h.stack.depth(h.stack.queueUrl)).delayed;
-    const outcomes = await outcomesOf(() => invoke(handler, sqsEvent([body(failure), body(inSns(failure)), body(failure)])));
+    const outcomes = await outcomesOf(() =>
+      invoke(handler, sqsEvent([body(failure), body(inSns(failure)), body(failure)])),
+    );
     expect(outcomes.map((o) => o['kind'])).toEqual(['retried', 'duplicate', 'duplicate']);
     expect((await h.stack.depth(h.stack.queueUrl)).delayed).toBe(delayed);
   });

@@ -3,8 +3,8 @@ import { METRIC } from '../../lib/platform/metric-names.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { LOCAL_KEY } from '../../local/stack.js';
 import { inCloudEvent, inEventBridge, inSns } from '../helpers/envelopes.js';
-import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
-import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+import { body, failedRecord, PROJECT_ID, plainFailure, recordFor } from '../helpers/factories.js';
+import { attr, type Harness, invoke, sqsEvent, startHarness } from '../helpers/harness.js';
 
 let h: Harness;
 
@@ -31,7 +31,9 @@ describe('a mixed batch through the queue', () => {
     ];
     const snsBusy = Array.from({ length: 2 }, () => seeded(plainFailure({ reason: 'Service busy, try again later' })));
     const deadLetters = {
-      permission: Array.from({ length: 2 }, () => plainFailure({ reason: 'Access denied to C:\\Windows', result_code: 'WKS.00081102' })),
+      permission: Array.from({ length: 2 }, () =>
+        plainFailure({ reason: 'Access denied to C:\\Windows', result_code: 'WKS.00081102' }),
+      ),
       script: Array.from({ length: 2 }, () => plainFailure({ reason: 'Script exited with code 2' })),
       old: plainFailure({ failed_at: '2026-01-01T00:00:00Z' }),
       unknown: plainFailure({ record_id: 'unknownrecord404' }),
@@ -62,7 +64,10 @@ describe('a mixed batch through the queue', () => {
     }
 
     // Assess: every retryable record was retried exactly once, and nothing else was.
-    const retriedIds = [...retried.map((f) => String((f as Record<string, unknown>)['record_id'] ?? f['id'])), ...snsBusy.map((f) => String(f['record_id']))];
+    const retriedIds = [
+      ...retried.map((f) => String((f as Record<string, unknown>)['record_id'] ?? f['id'])),
+      ...snsBusy.map((f) => String(f['record_id'])),
+    ];
     for (const id of retriedIds) expect(h.stack.simulator.retryCount(id)).toBe(1);
     expect(h.stack.simulator.retries).toHaveLength(retriedIds.length);
 
@@ -83,7 +88,9 @@ describe('a mixed batch through the queue', () => {
       expect(Date.parse(attr(message, 'decided_at')!)).toBeGreaterThan(0);
       expect(bodies).toContain(message.Body);
     }
-    expect(attr(dlq.find((m) => attr(m, 'reason')!.startsWith('permission-denied'))!, 'error_code')).toBe('WKS.00081102');
+    expect(attr(dlq.find((m) => attr(m, 'reason')!.startsWith('permission-denied'))!, 'error_code')).toBe(
+      'WKS.00081102',
+    );
 
     // The offline desktops wait on the source queue with a delay, carrying their attempt.
     const depth = await h.stack.depth(h.stack.queueUrl);
@@ -95,7 +102,8 @@ describe('a mixed batch through the queue', () => {
     const kinds = [...finalByOrigin.values()];
     expect(kinds.filter((k) => k === 'retried')).toHaveLength(10);
     expect(kinds.filter((k) => k === 'dead-lettered')).toHaveLength(8);
-    // The run that succeeded is acknowledged and counted, not dead-lettered (the DLQ holds only what a person must see).
+    // The run that succeeded is acknowledged and counted, not dead-lettered (the DLQ holds only what a person must
+    // see).
     expect(kinds.filter((k) => k === 'not-failed')).toHaveLength(1);
     expect(kinds.filter((k) => k === 'deferred')).toHaveLength(2);
   });
@@ -155,11 +163,17 @@ describe('credentials', () => {
     expect((await h.stack.depth(h.stack.queueUrl)).delayed - delayedBefore).toBe(8);
     expect(h.stack.simulator.authFailures.get(revoked.ak)).toBe(1);
     expect(h.stack.simulator.isLocked(revoked.ak)).toBe(false);
-    expect(h.stack.simulator.retries.filter((r) => failures.some((f) => f['record_id'] === r.target.recordId))).toHaveLength(0);
+    expect(
+      h.stack.simulator.retries.filter((r) => failures.some((f) => f['record_id'] === r.target.recordId)),
+    ).toHaveLength(0);
   });
 
   it('keeps every record on the queue when the secret is missing, naming the secret but not its content, once at ERROR with a ConfigurationError metric', async () => {
-    const handler = await h.loadHandler('queue', { CREDENTIALS_SECRET_ID: 'workspace-script-retry/does-not-exist', POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' });
+    const handler = await h.loadHandler('queue', {
+      CREDENTIALS_SECRET_ID: 'workspace-script-retry/does-not-exist',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      POWERTOOLS_METRICS_DISABLED: 'false',
+    });
     const capture = captureStdout();
     const event = sqsEvent([body(seeded(plainFailure())), body(seeded(plainFailure()))]);
     let response;
@@ -168,24 +182,45 @@ describe('credentials', () => {
     } finally {
       capture.restore();
     }
-    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(event.Records.map((r) => r.messageId).sort());
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
+      event.Records.map((r) => r.messageId).sort(),
+    );
     const text = capture.raw.join('');
     expect(text).toContain('workspace-script-retry/does-not-exist');
     expect(text).not.toContain(LOCAL_KEY.sk);
     // Two records, one invocation: one ERROR line and one metric, which the configuration alarm watches.
     const errors = capture.lines().filter((l) => l['level'] === 'ERROR');
-    expect(errors).toEqual([expect.objectContaining({ message: expect.stringContaining('Workspace keys unavailable'), error: expect.stringContaining('secret workspace-script-retry/does-not-exist could not be read') })]);
-    expect(capture.lines().filter((l) => METRIC.configurationError in l).map((l) => l[METRIC.configurationError])).toEqual([1]);
+    expect(errors).toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining('Workspace keys unavailable'),
+        error: expect.stringContaining('secret workspace-script-retry/does-not-exist could not be read'),
+      }),
+    ]);
+    expect(
+      capture
+        .lines()
+        .filter((l) => METRIC.configurationError in l)
+        .map((l) => l[METRIC.configurationError]),
+    ).toEqual([1]);
   });
 
   it('refuses a bad configuration at cold start with an ERROR line naming the variable and a ConfigurationError metric', async () => {
     const capture = captureStdout();
     try {
-      await expect(h.loadHandler('queue', { WORKSPACE_REGION: 'xx-nowhere-1', POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'false' })).rejects.toThrow(/WORKSPACE_REGION/);
+      await expect(
+        h.loadHandler('queue', {
+          WORKSPACE_REGION: 'xx-nowhere-1',
+          POWERTOOLS_LOG_LEVEL: 'ERROR',
+          POWERTOOLS_METRICS_DISABLED: 'false',
+        }),
+      ).rejects.toThrow(/WORKSPACE_REGION/);
     } finally {
       capture.restore();
     }
-    expect(capture.lines().find((l) => l['level'] === 'ERROR')).toMatchObject({ message: expect.stringContaining('configuration refused at cold start'), error: expect.stringContaining('WORKSPACE_REGION') });
+    expect(capture.lines().find((l) => l['level'] === 'ERROR')).toMatchObject({
+      message: expect.stringContaining('configuration refused at cold start'),
+      error: expect.stringContaining('WORKSPACE_REGION'),
+    });
     expect(capture.lines().filter((l) => METRIC.configurationError in l)).toHaveLength(1);
   });
 

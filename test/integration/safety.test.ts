@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { captureStdout } from '../../local/log-capture.js';
 import { LOCAL_KEY } from '../../local/stack.js';
 import { inSns } from '../helpers/envelopes.js';
-import { body, failedRecord, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
-import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+import { body, PROJECT_ID, plainFailure, recordFor } from '../helpers/factories.js';
+import { attr, type Harness, invoke, sqsEvent, startHarness } from '../helpers/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -11,10 +11,16 @@ beforeAll(async () => {
 });
 afterAll(() => h.stop());
 
-/** Retry POSTs the simulator received (the record reads before a retry are not calls the breaker or the budget counts here). */
+/**
+ * Retry POSTs the simulator received (the record reads before a retry are not calls the breaker or the budget counts
+ * here).
+ */
 const retryPosts = () => h.stack.simulator.requestsByRoute.get('POST /v2/{id}/script-executions/{id}') ?? 0;
 
-/** A failed run Workspace knows, and its event with the run's start (so the pipeline needs no record lookup before the retry). */
+/**
+ * A failed run Workspace knows, and its event with the run's start (so the pipeline needs no record lookup before the
+ * retry).
+ */
 function seeded(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const failure = plainFailure(overrides);
   const record = recordFor(failure);
@@ -23,19 +29,71 @@ function seeded(overrides: Record<string, unknown> = {}): Record<string, unknown
 }
 
 const HOSTILE: Array<[string, string, RegExp]> = [
-  ['a path traversal in the project', body({ project_id: '../../v3/iam', record_id: 'r' }), /^invalid-event: body\.project_id: must contain only/],
-  ['a dot-dot record id', body({ project_id: PROJECT_ID, record_id: '..' }), /^invalid-event: body\.record_id: must contain only/],
-  ['an encoded slash', body({ project_id: PROJECT_ID, record_id: 'a%2F..%2Fb' }), /^invalid-event: body\.record_id: must contain only/],
-  ['an over-long field', body({ project_id: PROJECT_ID, task_id: 'x'.repeat(500) }), /^invalid-event: body\.task_id: must be at most 64 characters, got 500$/],
-  ['an oversized body', body({ project_id: PROJECT_ID, record_id: 'r', reason: 'y'.repeat(70_000) }), /^invalid-event: body: \d+ bytes, larger than 65536$/],
-  ['deeply nested JSON', `{"a":${'['.repeat(40)}${']'.repeat(40)}}`, /^invalid-event: body: JSON nested deeper than 10 levels$/],
-  ['a __proto__ key', `{"__proto__":{"admin":true},"project_id":"${PROJECT_ID}","record_id":"r"}`, /^invalid-event: body: key "__proto__" is not allowed$/],
-  ['a constructor key', `{"constructor":{"prototype":{}},"project_id":"${PROJECT_ID}","record_id":"r"}`, /key "(constructor|prototype)" is not allowed/],
-  ['a wrong type', body({ project_id: PROJECT_ID, record_id: ['r1', 'r2'] }), /^invalid-event: body\.record_id: must be a string, got array$/],
-  ['an unknown region', body({ project_id: PROJECT_ID, record_id: 'r', region: 'xx-evil-1' }), /^invalid-event: body\.region: region xx-evil-1 has no Workspace endpoint/],
-  ['a region that is a host', body({ project_id: PROJECT_ID, record_id: 'r', region: 'evil.example.com' }), /^invalid-event: body\.region: region "evil\.example\.com" is not a region name/],
-  ['an endpoint URL', body({ project_id: PROJECT_ID, record_id: 'r', endpoint: 'http://169.254.169.254/' }), /^invalid-event: body\.endpoint: events cannot choose where a request goes$/],
-  ['a host inside SNS', body(inSns({ project_id: PROJECT_ID, record_id: 'r', host: 'evil.example.com' })), /^invalid-event: body\.Message\.host: events cannot choose where a request goes$/],
+  [
+    'a path traversal in the project',
+    body({ project_id: '../../v3/iam', record_id: 'r' }),
+    /^invalid-event: body\.project_id: must contain only/,
+  ],
+  [
+    'a dot-dot record id',
+    body({ project_id: PROJECT_ID, record_id: '..' }),
+    /^invalid-event: body\.record_id: must contain only/,
+  ],
+  [
+    'an encoded slash',
+    body({ project_id: PROJECT_ID, record_id: 'a%2F..%2Fb' }),
+    /^invalid-event: body\.record_id: must contain only/,
+  ],
+  [
+    'an over-long field',
+    body({ project_id: PROJECT_ID, task_id: 'x'.repeat(500) }),
+    /^invalid-event: body\.task_id: must be at most 64 characters, got 500$/,
+  ],
+  [
+    'an oversized body',
+    body({ project_id: PROJECT_ID, record_id: 'r', reason: 'y'.repeat(70_000) }),
+    /^invalid-event: body: \d+ bytes, larger than 65536$/,
+  ],
+  [
+    'deeply nested JSON',
+    `{"a":${'['.repeat(40)}${']'.repeat(40)}}`,
+    /^invalid-event: body: JSON nested deeper than 10 levels$/,
+  ],
+  [
+    'a __proto__ key',
+    `{"__proto__":{"admin":true},"project_id":"${PROJECT_ID}","record_id":"r"}`,
+    /^invalid-event: body: key "__proto__" is not allowed$/,
+  ],
+  [
+    'a constructor key',
+    `{"constructor":{"prototype":{}},"project_id":"${PROJECT_ID}","record_id":"r"}`,
+    /key "(constructor|prototype)" is not allowed/,
+  ],
+  [
+    'a wrong type',
+    body({ project_id: PROJECT_ID, record_id: ['r1', 'r2'] }),
+    /^invalid-event: body\.record_id: must be a string, got array$/,
+  ],
+  [
+    'an unknown region',
+    body({ project_id: PROJECT_ID, record_id: 'r', region: 'xx-evil-1' }),
+    /^invalid-event: body\.region: region xx-evil-1 has no Workspace endpoint/,
+  ],
+  [
+    'a region that is a host',
+    body({ project_id: PROJECT_ID, record_id: 'r', region: 'evil.example.com' }),
+    /^invalid-event: body\.region: region "evil\.example\.com" is not a region name/,
+  ],
+  [
+    'an endpoint URL',
+    body({ project_id: PROJECT_ID, record_id: 'r', endpoint: 'http://169.254.169.254/' }),
+    /^invalid-event: body\.endpoint: events cannot choose where a request goes$/,
+  ],
+  [
+    'a host inside SNS',
+    body(inSns({ project_id: PROJECT_ID, record_id: 'r', host: 'evil.example.com' })),
+    /^invalid-event: body\.Message\.host: events cannot choose where a request goes$/,
+  ],
 ];
 
 describe('hostile input', () => {
@@ -94,7 +152,14 @@ describe('switches', () => {
 
 describe('protecting Workspace', () => {
   it('opens the circuit after consecutive transient failures, defers without calling while open, and closes after a good probe', async () => {
-    const handler = await h.loadHandler('queue', { BREAKER_FAILURES: '3', BREAKER_COOLDOWN_SECONDS: '1', WORKSPACE_IN_CALL_RETRIES: '0', MAX_CONCURRENCY: '1', ERROR_THRESHOLD_PERCENT: '100', POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const handler = await h.loadHandler('queue', {
+      BREAKER_FAILURES: '3',
+      BREAKER_COOLDOWN_SECONDS: '1',
+      WORKSPACE_IN_CALL_RETRIES: '0',
+      MAX_CONCURRENCY: '1',
+      ERROR_THRESHOLD_PERCENT: '100',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+    });
     const capture = captureStdout();
     try {
       // Workspace answers every call 500 (the record read before a retry, then the retry).
@@ -104,7 +169,8 @@ describe('protecting Workspace', () => {
       await invoke(handler, sqsEvent(failing.map(body)));
       // Three calls failed, the breaker opened, the other three were deferred without a call.
       expect(h.stack.simulator.requestsReceived - before).toBe(3);
-      // The cool-down passes on the clock instead of in a sleep: only Date is faked, so sockets and timers run as usual.
+      // The cool-down passes on the clock instead of in a sleep: only Date is faked, so sockets and timers run as
+      // usual.
       vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 1_001 });
       const probe = seeded();
       try {
@@ -123,8 +189,17 @@ describe('protecting Workspace', () => {
   });
 
   it('stops calling for the rest of the batch once the share of failed calls passes the threshold', async () => {
-    const handler = await h.loadHandler('queue', { ERROR_THRESHOLD_PERCENT: '50', ERROR_THRESHOLD_MIN_CALLS: '4', BREAKER_FAILURES: '100', WORKSPACE_IN_CALL_RETRIES: '0', MAX_CONCURRENCY: '1', POWERTOOLS_LOG_LEVEL: 'INFO' });
-    h.stack.simulator.planFaults(...Array.from({ length: 3 }, () => ({ kind: '500' as const, route: 'retry' as const })));
+    const handler = await h.loadHandler('queue', {
+      ERROR_THRESHOLD_PERCENT: '50',
+      ERROR_THRESHOLD_MIN_CALLS: '4',
+      BREAKER_FAILURES: '100',
+      WORKSPACE_IN_CALL_RETRIES: '0',
+      MAX_CONCURRENCY: '1',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+    });
+    h.stack.simulator.planFaults(
+      ...Array.from({ length: 3 }, () => ({ kind: '500' as const, route: 'retry' as const })),
+    );
     const failures = Array.from({ length: 10 }, () => seeded());
     const before = retryPosts();
     const capture = captureStdout();
@@ -141,11 +216,18 @@ describe('protecting Workspace', () => {
 
 describe('the time budget', () => {
   it('leaves records it could not start in time on the queue instead of being cut off mid-call', async () => {
-    const handler = await h.loadHandler('queue', { MAX_CONCURRENCY: '1', WORKSPACE_TIMEOUT_MS: '1000', WORKSPACE_IN_CALL_RETRIES: '0' });
+    const handler = await h.loadHandler('queue', {
+      MAX_CONCURRENCY: '1',
+      WORKSPACE_TIMEOUT_MS: '1000',
+      WORKSPACE_IN_CALL_RETRIES: '0',
+    });
     const failures = Array.from({ length: 3 }, () => seeded());
     const before = h.stack.simulator.retries.length;
     // 20 s left until the first retry has been made, then 3 s: below the margin (a 7 s worst-case call + 5 s).
-    const context = { ...(await import('../../local/poller.js')).lambdaContext('retryFromQueue', 60_000), getRemainingTimeInMillis: () => (h.stack.simulator.retries.length > before ? 3_000 : 20_000) };
+    const context = {
+      ...(await import('../../local/poller.js')).lambdaContext('retryFromQueue', 60_000),
+      getRemainingTimeInMillis: () => (h.stack.simulator.retries.length > before ? 3_000 : 20_000),
+    };
     const event = sqsEvent(failures.map(body));
     const response = await handler(event, context);
     expect((response as { batchItemFailures: unknown[] }).batchItemFailures).toHaveLength(2);
@@ -156,7 +238,10 @@ describe('the time budget', () => {
 
 describe('metrics', () => {
   it('publishes one EMF metric per outcome and an ApiError metric with the Workspace error code', async () => {
-    const handler = await h.loadHandler('queue', { POWERTOOLS_METRICS_DISABLED: 'false', WORKSPACE_IN_CALL_RETRIES: '0' });
+    const handler = await h.loadHandler('queue', {
+      POWERTOOLS_METRICS_DISABLED: 'false',
+      WORKSPACE_IN_CALL_RETRIES: '0',
+    });
     const ok = seeded();
     const unknown = plainFailure({ record_id: 'no-such-record-metrics' });
     const capture = captureStdout();
@@ -166,7 +251,11 @@ describe('metrics', () => {
       capture.restore();
     }
     const emf = capture.lines().filter((l) => l['_aws']);
-    const names = emf.flatMap((l) => (l['_aws'] as { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics.flatMap((m) => m.Metrics.map((x) => x.Name)));
+    const names = emf.flatMap((l) =>
+      (l['_aws'] as { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics.flatMap((m) =>
+        m.Metrics.map((x) => x.Name),
+      ),
+    );
     expect(names).toContain('Retried');
     expect(names).toContain('DeadLettered');
     const apiError = emf.find((l) => l['ErrorCode'] === 'WKS.00210404');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureStdout } from '../../local/log-capture.js';
-import { body, plainFailure, PROJECT_ID, recordFor } from '../helpers/factories.js';
-import { attr, invoke, sqsEvent, startHarness, type Harness } from '../helpers/harness.js';
+import { body, PROJECT_ID, plainFailure, recordFor } from '../helpers/factories.js';
+import { attr, type Harness, invoke, sqsEvent, startHarness } from '../helpers/harness.js';
 
 /**
  * Events whose status word is not a failure's (docs/workspace-api.md,
@@ -28,8 +28,11 @@ async function run(bodies: readonly string[]) {
 
 describe('a run that did not fail, on the queue', () => {
   it('is acknowledged and counted with a log line, never dead-lettered, and leaves its run free to be retried when it fails later', async () => {
-    // Prepare: four runs that did not fail, and a task that succeeded although Workspace still lists a failed record in it.
-    const notFailed = ['SUCCESS', 'SKIPPED', 'SKIP', 'RUNNING', 'WAITING', 'INIT', 'FINISH'].map((status) => plainFailure({ status }));
+    // Prepare: four runs that did not fail, and a task that succeeded although Workspace still lists a failed record in
+    // it.
+    const notFailed = ['SUCCESS', 'SKIPPED', 'SKIP', 'RUNNING', 'WAITING', 'INIT', 'FINISH'].map((status) =>
+      plainFailure({ status }),
+    );
     for (const failure of notFailed) h.stack.simulator.seedRecords(PROJECT_ID, [recordFor(failure)]);
     const task = plainFailure({ status: 'SUCCESS', record_id: undefined });
     h.stack.simulator.seedRecords(PROJECT_ID, [recordFor({ ...task, record_id: 'stillfailedintask' })]);
@@ -38,9 +41,12 @@ describe('a run that did not fail, on the queue', () => {
     // Act
     const { response, outcomes } = await run([...notFailed, task].map(body));
 
-    // Assess: all acknowledged, each with its status in the outcome line; nothing on the DLQ, nothing asked of Workspace.
+    // Assess: all acknowledged, each with its status in the outcome line; nothing on the DLQ, nothing asked of
+    // Workspace.
     expect(response.batchItemFailures).toEqual([]);
-    expect(outcomes.map((o) => [o['kind'], o['status']])).toEqual([...notFailed, task].map((f) => ['not-failed', f['status']]));
+    expect(outcomes.map((o) => [o['kind'], o['status']])).toEqual(
+      [...notFailed, task].map((f) => ['not-failed', f['status']]),
+    );
     expect(outcomes.every((o) => String(o['reason']).startsWith('not-failed: status '))).toBe(true);
     expect(await h.takeAll(h.stack.dlqUrl)).toEqual([]);
     expect(h.stack.simulator.requestsReceived).toBe(0);

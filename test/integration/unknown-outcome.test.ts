@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
 import { WorkspaceClient } from '../../lib/workspace/client.js';
+import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
-import { WorkspaceSimulator, type ForcedFault } from '../../local/workspace-simulator.js';
+import { type ForcedFault, WorkspaceSimulator } from '../../local/workspace-simulator.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
 
 /**
@@ -40,7 +40,9 @@ function seededRecord(): string {
 
 /** Retry POSTs the simulator received (its route map counts them before any fault). */
 function retryPosts(): number {
-  return [...sim.requestsByRoute].filter(([route]) => route.startsWith('POST ') && route.endsWith('/script-executions/{id}')).reduce((sum, [, count]) => sum + count, 0);
+  return [...sim.requestsByRoute]
+    .filter(([route]) => route.startsWith('POST ') && route.endsWith('/script-executions/{id}'))
+    .reduce((sum, [, count]) => sum + count, 0);
 }
 
 async function retryOnceWith(fault: ForcedFault): Promise<{ posts: number; result: unknown }> {
@@ -48,7 +50,9 @@ async function retryOnceWith(fault: ForcedFault): Promise<{ posts: number; resul
   sim.faults = { stallMs: 1_000 };
   sim.resetCounters();
   sim.forceFaults(fault);
-  const result = await client().retry({ projectId: PROJECT_ID }, { recordId: seededRecord() }, KEY).catch((error: unknown) => error);
+  const result = await client()
+    .retry({ projectId: PROJECT_ID }, { recordId: seededRecord() }, KEY)
+    .catch((error: unknown) => error);
   return { posts: retryPosts(), result };
 }
 

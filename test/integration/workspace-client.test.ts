@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
 import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { keepAliveTransport, type HttpTransport } from '../../lib/platform/keep-alive-http.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type HttpTransport, keepAliveTransport } from '../../lib/platform/keep-alive-http.js';
 import { WorkspaceClient, type WorkspaceClientOptions } from '../../lib/workspace/client.js';
+import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import { WorkspaceSimulator } from '../../local/workspace-simulator.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
@@ -26,7 +26,9 @@ function client(overrides: Partial<WorkspaceClientOptions> = {}): WorkspaceClien
 async function rejection(promise: Promise<unknown>): Promise<WorkspaceApiError> {
   await expect(promise).rejects.toBeInstanceOf(WorkspaceApiError);
   return promise.then(
-    () => { throw new Error("expected a rejection"); },
+    () => {
+      throw new Error('expected a rejection');
+    },
     (error: unknown) => error as WorkspaceApiError,
   );
 }
@@ -39,16 +41,20 @@ async function rawServer(answer: RequestListener): Promise<{ url: string; stop: 
   const server = createServer(answer).on('connection', (socket: Socket) => sockets.add(socket));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const stop = () => new Promise<void>((resolve) => {
-    for (const socket of sockets) socket.destroy();
-    server.close(() => resolve());
-  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    });
   return { url, stop };
 }
 
 beforeAll(async () => {
   sim = await WorkspaceSimulator.start({ credentials: [KEY] });
-  sim.seedRecords(PROJECT_ID, Array.from({ length: 250 }, (_, i) => failedRecord({ id: `rec${i}`, script_task_id: `task${i % 7}` })));
+  sim.seedRecords(
+    PROJECT_ID,
+    Array.from({ length: 250 }, (_, i) => failedRecord({ id: `rec${i}`, script_task_id: `task${i % 7}` })),
+  );
 });
 afterAll(() => sim.stop());
 beforeEach(() => {
@@ -73,13 +79,17 @@ describe('retry', () => {
   });
 
   it('surfaces a wrong key as an auth error after exactly one request', async () => {
-    const error = await rejection(client().retry({ projectId: PROJECT_ID }, { recordId: 'rec1' }, { ak: KEY.ak, sk: 'wrong' }));
+    const error = await rejection(
+      client().retry({ projectId: PROJECT_ID }, { recordId: 'rec1' }, { ak: KEY.ak, sk: 'wrong' }),
+    );
     expect(error).toMatchObject({ kind: 'auth', status: 401, code: 'APIG.0303' });
     expect(sim.requestsReceived).toBe(1);
   });
 
   it('surfaces an unknown AK as APIG.0301, once', async () => {
-    const error = await rejection(client().retry({ projectId: PROJECT_ID }, { recordId: 'rec1' }, { ak: 'AKUNKNOWN', sk: 'x' }));
+    const error = await rejection(
+      client().retry({ projectId: PROJECT_ID }, { recordId: 'rec1' }, { ak: 'AKUNKNOWN', sk: 'x' }),
+    );
     expect(error).toMatchObject({ kind: 'auth', code: 'APIG.0301' });
     expect(sim.requestsReceived).toBe(1);
   });
@@ -107,10 +117,16 @@ describe('retry', () => {
 
   it('does not repeat a POST whose outcome is unknown (reset, timeout, 502) but classifies it transient', async () => {
     sim.faults = { stallMs: 1_000 };
-    for (const [fault, code] of [['reset', 'NETWORK'], ['stall', 'TIMEOUT'], ['502', 'APIG.0201']] as const) {
+    for (const [fault, code] of [
+      ['reset', 'NETWORK'],
+      ['stall', 'TIMEOUT'],
+      ['502', 'APIG.0201'],
+    ] as const) {
       sim.resetCounters();
       sim.forceFaults(fault);
-      const error = await rejection(client({ timeoutMs: 200 }).retry({ projectId: PROJECT_ID }, { recordId: 'rec4' }, KEY));
+      const error = await rejection(
+        client({ timeoutMs: 200 }).retry({ projectId: PROJECT_ID }, { recordId: 'rec4' }, KEY),
+      );
       expect(error).toMatchObject({ kind: 'transient', code });
       expect(sim.requestsReceived).toBe(1);
     }
@@ -121,7 +137,10 @@ describe('retry', () => {
     await closed.stop();
     const sent: string[] = [];
     const counting: HttpTransport = (request) => (sent.push(request.url), keepAliveTransport(request));
-    const refused = client({ endpoints: parseEndpointOverrides(JSON.stringify({ 'cn-north-4': closed.url })), transport: counting });
+    const refused = client({
+      endpoints: parseEndpointOverrides(JSON.stringify({ 'cn-north-4': closed.url })),
+      transport: counting,
+    });
     const error = await rejection(refused.retry({ projectId: PROJECT_ID }, { recordId: 'rec4' }, KEY));
     expect(error).toMatchObject({ kind: 'transient', code: 'CONNECT' });
     expect(sent).toHaveLength(3);
@@ -129,7 +148,9 @@ describe('retry', () => {
 
   it('passes Retry-After on to the caller with the 429', async () => {
     sim.forceFaults('429');
-    const error = await rejection(client({ maxInCallRetries: 0 }).retry({ projectId: PROJECT_ID }, { recordId: 'rec4' }, KEY));
+    const error = await rejection(
+      client({ maxInCallRetries: 0 }).retry({ projectId: PROJECT_ID }, { recordId: 'rec4' }, KEY),
+    );
     expect(error).toMatchObject({ kind: 'transient', status: 429, code: 'APIG.0308', retryAfterSeconds: 1 });
   });
 
@@ -137,7 +158,9 @@ describe('retry', () => {
     sim.faults = { stallMs: 2_000 };
     sim.forceFaults('stall');
     const started = Date.now();
-    const error = await rejection(client({ timeoutMs: 200 }).retry({ projectId: PROJECT_ID }, { recordId: 'rec5' }, KEY));
+    const error = await rejection(
+      client({ timeoutMs: 200 }).retry({ projectId: PROJECT_ID }, { recordId: 'rec5' }, KEY),
+    );
     expect(error).toMatchObject({ kind: 'transient', code: 'TIMEOUT' });
     expect(Date.now() - started).toBeLessThan(1_500);
   });
@@ -150,7 +173,9 @@ describe('retry', () => {
   });
 
   it('validates ids before they reach a URL', async () => {
-    await expect(client().retry({ projectId: '../etc' }, { recordId: 'rec1' }, KEY)).rejects.toThrow(/project_id must contain only/);
+    await expect(client().retry({ projectId: '../etc' }, { recordId: 'rec1' }, KEY)).rejects.toThrow(
+      /project_id must contain only/,
+    );
     await expect(client().retry({ projectId: PROJECT_ID }, { recordId: 'a%2Fb' }, KEY)).rejects.toThrow(/record_id/);
     expect(sim.requestsReceived).toBe(0);
   });
@@ -164,7 +189,13 @@ describe('answers Workspace should never give', () => {
     });
     try {
       const started = Date.now();
-      const error = await rejection(client({ endpoints: endpointsAt(halfway.url), timeoutMs: 200 }).retry({ projectId: PROJECT_ID }, { recordId: 'rec8' }, KEY));
+      const error = await rejection(
+        client({ endpoints: endpointsAt(halfway.url), timeoutMs: 200 }).retry(
+          { projectId: PROJECT_ID },
+          { recordId: 'rec8' },
+          KEY,
+        ),
+      );
       expect(error).toMatchObject({ kind: 'transient', code: 'TIMEOUT' });
       expect(Date.now() - started).toBeLessThan(1_500);
     } finally {
@@ -178,7 +209,13 @@ describe('answers Workspace should never give', () => {
     const streamed = await rawServer((_req, res) => res.writeHead(200).end(big));
     try {
       for (const server of [declared, streamed]) {
-        const error = await rejection(client({ endpoints: endpointsAt(server.url), maxInCallRetries: 0 }).getRecord({ projectId: PROJECT_ID }, 'rec9', KEY));
+        const error = await rejection(
+          client({ endpoints: endpointsAt(server.url), maxInCallRetries: 0 }).getRecord(
+            { projectId: PROJECT_ID },
+            'rec9',
+            KEY,
+          ),
+        );
         expect(error).toMatchObject({ kind: 'transient', code: 'MALFORMED_RESPONSE' });
       }
     } finally {
@@ -190,7 +227,8 @@ describe('answers Workspace should never give', () => {
 describe('reads', () => {
   it('walks every page of the execution records', async () => {
     const ids: string[] = [];
-    for await (const record of client().listRecords({ projectId: PROJECT_ID }, { status: 'FAILED', pageSize: 40 }, KEY)) ids.push(record.id);
+    for await (const record of client().listRecords({ projectId: PROJECT_ID }, { status: 'FAILED', pageSize: 40 }, KEY))
+      ids.push(record.id);
     expect(ids).toHaveLength(250);
     expect(new Set(ids).size).toBe(250);
     expect(sim.requestsByRoute.get('GET /v2/{id}/script-execution-records')).toBe(7);
@@ -198,7 +236,11 @@ describe('reads', () => {
 
   it('filters by task and time window', async () => {
     const records = [];
-    const filters = { scriptTaskId: 'task2', executeTimeStart: new Date('2026-01-01T00:00:00Z'), executeTimeEnd: new Date('2030-01-01T00:00:00Z') };
+    const filters = {
+      scriptTaskId: 'task2',
+      executeTimeStart: new Date('2026-01-01T00:00:00Z'),
+      executeTimeEnd: new Date('2030-01-01T00:00:00Z'),
+    };
     for await (const record of client().listRecords({ projectId: PROJECT_ID }, filters, KEY)) records.push(record);
     expect(records.length).toBeGreaterThan(0);
     expect(records.every((r) => r.script_task_id === 'task2')).toBe(true);

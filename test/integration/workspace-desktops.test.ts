@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isNotFound, WorkspaceDesktops } from '../../lib/workspace/desktop-calls.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
-import { DESKTOP_NOT_READY, OPERATION_CONFLICT, type DesktopFleetOptions } from '../../local/workspace-desktops.js';
-import { WorkspaceSimulator, type SimulatorOptions } from '../../local/workspace-simulator.js';
+import { DESKTOP_NOT_READY, type DesktopFleetOptions, OPERATION_CONFLICT } from '../../local/workspace-desktops.js';
+import { type SimulatorOptions, WorkspaceSimulator } from '../../local/workspace-simulator.js';
 import { desktopId } from '../helpers/desktops.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
 import { clientAt } from '../helpers/workspace-client.js';
@@ -18,10 +18,21 @@ const started: WorkspaceSimulator[] = [];
 /** A simulator on a clock the test moves, and a client of its desktop calls. */
 async function workspace(desktops: DesktopFleetOptions = {}, onRequest?: SimulatorOptions['onRequest']) {
   let clock = Date.now();
-  const sim = await WorkspaceSimulator.start({ credentials: [KEY], now: () => new Date(clock), newRunOutcome: () => 'SUCCESS', desktops: { bootSeconds: 30, registerSeconds: 10, ...desktops }, onRequest });
+  const sim = await WorkspaceSimulator.start({
+    credentials: [KEY],
+    now: () => new Date(clock),
+    newRunOutcome: () => 'SUCCESS',
+    desktops: { bootSeconds: 30, registerSeconds: 10, ...desktops },
+    onRequest,
+  });
   started.push(sim);
   const client = clientAt(sim.url);
-  return { sim, client, desktops: new WorkspaceDesktops(client), advanceSeconds: (seconds: number) => (clock += seconds * 1000) };
+  return {
+    sim,
+    client,
+    desktops: new WorkspaceDesktops(client),
+    advanceSeconds: (seconds: number) => (clock += seconds * 1000),
+  };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<WorkspaceApiError> {
@@ -45,7 +56,13 @@ describe('ShowDesktopDetail', () => {
     // Act
     const detail = await desktops.showDesktop(PROJECT, 'd1', KEY);
     // Assess
-    expect(detail).toMatchObject({ desktop_id: 'd1', status: 'HIBERNATED', task_status: '', login_status: 'UNREGISTER', in_maintenance_mode: true });
+    expect(detail).toMatchObject({
+      desktop_id: 'd1',
+      status: 'HIBERNATED',
+      task_status: '',
+      login_status: 'UNREGISTER',
+      in_maintenance_mode: true,
+    });
   });
 
   it('answers an unknown or deleted desktop with a permanent 404, sent once', async () => {
@@ -114,12 +131,14 @@ describe('ListDesktopsDetail', () => {
   it('walks every page of a filtered listing', async () => {
     // Prepare
     const { sim, desktops } = await workspace();
-    for (let i = 0; i < 1100; i++) sim.desktops.seed(PROJECT_ID, { desktop_id: desktopId(i), in_maintenance_mode: i % 100 === 0 });
+    for (let i = 0; i < 1100; i++)
+      sim.desktops.seed(PROJECT_ID, { desktop_id: desktopId(i), in_maintenance_mode: i % 100 === 0 });
     // Act
     const all: string[] = [];
     for await (const desktop of desktops.listDesktops(PROJECT, {}, KEY)) all.push(desktop.desktop_id);
     const maintained: string[] = [];
-    for await (const desktop of desktops.listDesktops(PROJECT, { inMaintenanceMode: true }, KEY)) maintained.push(desktop.desktop_id);
+    for await (const desktop of desktops.listDesktops(PROJECT, { inMaintenanceMode: true }, KEY))
+      maintained.push(desktop.desktop_id);
     // Assess
     expect(all).toHaveLength(1100);
     expect(new Set(all).size).toBe(1100);
@@ -129,7 +148,10 @@ describe('ListDesktopsDetail', () => {
 
   it('stops after one page when a listing ignores the id filter, and names the ids as missing', async () => {
     // Prepare: an endpoint that answers every list request with the same first page of a 1,500-desktop fleet
-    const page = { total_count: 1500, desktops: Array.from({ length: 500 }, (_, i) => ({ desktop_id: desktopId(i), status: 'ACTIVE' })) };
+    const page = {
+      total_count: 1500,
+      desktops: Array.from({ length: 500 }, (_, i) => ({ desktop_id: desktopId(i), status: 'ACTIVE' })),
+    };
     let requests = 0;
     const server = createServer((_req, res) => {
       requests++;
@@ -180,7 +202,10 @@ describe('BatchRunDesktops and ShowJob', () => {
     expect(accepted.requestId).toMatch(/^[0-9a-f]{32}$/);
     expect(running).toMatchObject({ id: accepted.jobId, status: 'RUNNING' });
     expect(powering).toMatchObject({ status: 'SHUTOFF', task_status: 'powering-on' });
-    expect(done).toMatchObject({ status: 'SUCCESS', sub_jobs: [{ entities: { desktop_id: 'd1' }, status: 'SUCCESS' }] });
+    expect(done).toMatchObject({
+      status: 'SUCCESS',
+      sub_jobs: [{ entities: { desktop_id: 'd1' }, status: 'SUCCESS' }],
+    });
     expect(booted).toMatchObject({ status: 'ACTIVE', login_status: 'UNREGISTER' });
     expect(registered).toMatchObject({ status: 'ACTIVE', login_status: 'REGISTERED' });
     expect(sim.desktops.startsOf('d1')).toBe(1);
@@ -196,7 +221,12 @@ describe('BatchRunDesktops and ShowJob', () => {
     advanceSeconds(30);
     const job = await desktops.showJob(PROJECT, accepted.jobId!, KEY);
     // Assess
-    expect(job).toMatchObject({ status: 'FAIL', job_error_code: 'WKS.START', fail_reason: 'Insufficient resources in the zone.', sub_jobs: [{ status: 'FAILED', fail_reason: 'Insufficient resources in the zone.' }] });
+    expect(job).toMatchObject({
+      status: 'FAIL',
+      job_error_code: 'WKS.START',
+      fail_reason: 'Insufficient resources in the zone.',
+      sub_jobs: [{ status: 'FAILED', fail_reason: 'Insufficient resources in the zone.' }],
+    });
     expect(await desktops.showDesktop(PROJECT, 'd1', KEY)).toMatchObject({ status: 'SHUTOFF', task_status: '' });
   });
 
@@ -211,7 +241,10 @@ describe('BatchRunDesktops and ShowJob', () => {
     const none = await rejection(desktops.runDesktops(PROJECT, { desktopIds: ['on'], opType: 'os-start' }, KEY));
     // Assess
     expect(partly.jobId).toMatch(/^[0-9a-f]{32}$/);
-    expect(partly.failed.map((entry) => [entry.desktop_id, entry.error_code])).toEqual([['on', OPERATION_CONFLICT], ['gone', 'WKS.DESKTOP_NOT_FOUND']]);
+    expect(partly.failed.map((entry) => [entry.desktop_id, entry.error_code])).toEqual([
+      ['on', OPERATION_CONFLICT],
+      ['gone', 'WKS.DESKTOP_NOT_FOUND'],
+    ]);
     expect(none).toMatchObject({ status: 409, code: OPERATION_CONFLICT, kind: 'permanent' });
     expect(sim.requestsReceived).toBe(1);
   });
@@ -221,7 +254,10 @@ describe('BatchRunDesktops and ShowJob', () => {
     const { sim, desktops } = await workspace();
     sim.desktops.seed(PROJECT_ID, { desktop_id: 'd1', status: 'SHUTOFF' });
     sim.desktops.seed(PROJECT_ID, { desktop_id: 'd2', status: 'SHUTOFF' });
-    sim.planFaults({ kind: '502', route: 'desktop-action', call: 1 }, { kind: '503', route: 'desktop-action', call: 2 });
+    sim.planFaults(
+      { kind: '502', route: 'desktop-action', call: 1 },
+      { kind: '503', route: 'desktop-action', call: 2 },
+    );
     // Act
     const lost = await rejection(desktops.runDesktops(PROJECT, { desktopIds: ['d1'], opType: 'os-start' }, KEY));
     const repeated = await desktops.runDesktops(PROJECT, { desktopIds: ['d2'], opType: 'os-start' }, KEY);
@@ -242,7 +278,11 @@ describe('BatchRunDesktops and ShowJob', () => {
 
   it('shows the start a dry run would send, without sending it or showing the key', async () => {
     const { sim, desktops } = await workspace();
-    const described = desktops.describeAction(PROJECT, { desktopIds: ['d1', 'd2'], opType: 'os-start', type: 'SOFT' }, KEY);
+    const described = desktops.describeAction(
+      PROJECT,
+      { desktopIds: ['d1', 'd2'], opType: 'os-start', type: 'SOFT' },
+      KEY,
+    );
     expect(described).toEqual({
       method: 'POST',
       url: `${sim.url}/v2/${PROJECT_ID}/desktops/action`,
@@ -258,7 +298,9 @@ describe('a retry on a desktop that is not ready', () => {
   it('fails again on a stopped desktop, and runs once the desktop was started, booted and registered', async () => {
     // Prepare
     const { sim, client, desktops, advanceSeconds } = await workspace();
-    sim.seedRecords(PROJECT_ID, [failedRecord({ id: 'r1', script_task_id: 't1', resource_id: 'd1', reason: 'Desktop is powered off' })]);
+    sim.seedRecords(PROJECT_ID, [
+      failedRecord({ id: 'r1', script_task_id: 't1', resource_id: 'd1', reason: 'Desktop is powered off' }),
+    ]);
     sim.desktops.seed(PROJECT_ID, { desktop_id: 'd1', status: 'SHUTOFF' });
     // Act
     const blind = await client.retry(PROJECT, { recordId: 'r1' }, KEY);
@@ -266,7 +308,9 @@ describe('a retry on a desktop that is not ready', () => {
     advanceSeconds(40);
     const woken = await client.retry(PROJECT, { recordId: 'r1' }, KEY);
     // Assess
-    expect(sim.recordsOfTask(PROJECT_ID, blind.taskId)).toMatchObject([{ status: 'FAILED', result_code: DESKTOP_NOT_READY, reason: 'Desktop is not running (status SHUTOFF).' }]);
+    expect(sim.recordsOfTask(PROJECT_ID, blind.taskId)).toMatchObject([
+      { status: 'FAILED', result_code: DESKTOP_NOT_READY, reason: 'Desktop is not running (status SHUTOFF).' },
+    ]);
     expect(sim.recordsOfTask(PROJECT_ID, woken.taskId)).toMatchObject([{ status: 'SUCCESS' }]);
   });
 });

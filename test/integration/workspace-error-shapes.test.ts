@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
 import { WorkspaceClient } from '../../lib/workspace/client.js';
+import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
-import { WorkspaceSimulator, type ErrorShape } from '../../local/workspace-simulator.js';
+import { type ErrorShape, WorkspaceSimulator } from '../../local/workspace-simulator.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
 
 /**
@@ -25,7 +25,14 @@ beforeAll(async () => {
 afterAll(() => Promise.all([...simulators.values()].map((sim) => sim.stop())));
 
 function clientOf(sim: WorkspaceSimulator, maxInCallRetries = 0): WorkspaceClient {
-  return new WorkspaceClient({ defaultRegion: 'cn-north-4', endpoints: parseEndpointOverrides(JSON.stringify({ 'cn-north-4': sim.url })), timeoutMs: 1_000, maxInCallRetries, backoffBaseMs: 1, backoffCapMs: 1 });
+  return new WorkspaceClient({
+    defaultRegion: 'cn-north-4',
+    endpoints: parseEndpointOverrides(JSON.stringify({ 'cn-north-4': sim.url })),
+    timeoutMs: 1_000,
+    maxInCallRetries,
+    backoffBaseMs: 1,
+    backoffCapMs: 1,
+  });
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<WorkspaceApiError> {
@@ -49,7 +56,9 @@ describe.each(SHAPES)('error bodies laid out as %s', (shape) => {
   it('a wrong signature is 401 APIG.0303, an auth error', async () => {
     const sim = simulators.get(shape)!;
 
-    const error = await failureOf(clientOf(sim).retry({ projectId: PROJECT_ID }, { recordId: 'known1' }, { ak: KEY.ak, sk: 'wrong' }));
+    const error = await failureOf(
+      clientOf(sim).retry({ projectId: PROJECT_ID }, { recordId: 'known1' }, { ak: KEY.ak, sk: 'wrong' }),
+    );
 
     expect(error).toMatchObject({ kind: 'auth', status: 401, code: 'APIG.0303' });
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
 import { WorkspaceClient, type WorkspaceClientOptions } from '../../lib/workspace/client.js';
+import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import { BEFORE_KINDS } from '../../local/simulator-faults.js';
 import { WorkspaceSimulator } from '../../local/workspace-simulator.js';
@@ -36,7 +36,10 @@ function client(overrides: Partial<WorkspaceClientOptions> = {}): WorkspaceClien
 }
 
 async function failure(promise: Promise<unknown>): Promise<WorkspaceApiError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(error instanceof WorkspaceApiError)) throw new Error(`expected a WorkspaceApiError, got ${String(error)}`);
   return error;
 }
@@ -44,7 +47,14 @@ async function failure(promise: Promise<unknown>): Promise<WorkspaceApiError> {
 /** A fresh failed record on its own desktop, so each case counts only its own re-runs. */
 function seedFailed(): string {
   const id = `fault-rec-${++seq}`;
-  sim.seedRecords(PROJECT_ID, [failedRecord({ id, script_task_id: `fault-task-${seq}`, resource_id: `fault-desk-${seq}`, script_id: 'fault-script' })]);
+  sim.seedRecords(PROJECT_ID, [
+    failedRecord({
+      id,
+      script_task_id: `fault-task-${seq}`,
+      resource_id: `fault-desk-${seq}`,
+      script_id: 'fault-script',
+    }),
+  ]);
   return id;
 }
 
@@ -78,7 +88,11 @@ describe('an answer lost after the retry was applied', () => {
     expect(sim.retries).toHaveLength(1);
     expect(sim.retries[0]).toMatchObject({ target: { recordId }, answerLost: true, lostBy: kind });
     const [run] = sim.recordsOfTask(PROJECT_ID, sim.retries[0]!.newTaskId);
-    expect(run).toMatchObject({ status: 'RUNNING', resource_id: sim.state.record(PROJECT_ID, recordId)!.resource_id, script_id: 'fault-script' });
+    expect(run).toMatchObject({
+      status: 'RUNNING',
+      resource_id: sim.state.record(PROJECT_ID, recordId)!.resource_id,
+      script_id: 'fault-script',
+    });
     expect(sim.requestsReceived).toBe(1);
     expect(sim.faultsInjected.get(kind)).toBe(1);
   });
@@ -107,7 +121,9 @@ describe('a fault before the state changes', () => {
     const recordId = seedFailed();
     sim.forceFaults(kind);
     // Act
-    const error = await failure(client({ timeoutMs: kind === 'stall' ? SHORT_TIMEOUT_MS : 2_000 }).retry(project, { recordId }, KEY));
+    const error = await failure(
+      client({ timeoutMs: kind === 'stall' ? SHORT_TIMEOUT_MS : 2_000 }).retry(project, { recordId }, KEY),
+    );
     // Assess
     expect(error.kind).toBe('transient');
     expect(sim.rerunsOf(recordId)).toBe(0);
@@ -121,7 +137,15 @@ describe('faults by call count', () => {
     sim.planFaults({ kind: '503', call: 2 });
     const recordId = seedFailed();
     const outcomes = [];
-    for (let i = 0; i < 3; i++) outcomes.push(await client().getRecord(project, recordId, KEY).then(() => 'ok', (e: WorkspaceApiError) => e.status));
+    for (let i = 0; i < 3; i++)
+      outcomes.push(
+        await client()
+          .getRecord(project, recordId, KEY)
+          .then(
+            () => 'ok',
+            (e: WorkspaceApiError) => e.status,
+          ),
+      );
     expect(outcomes).toEqual(['ok', 503, 'ok']);
   });
 
@@ -137,21 +161,38 @@ describe('faults by call count', () => {
     // Assess
     expect(accepted.taskId).toBe(sim.retries[0]!.newTaskId);
     expect(error.code).toBe('MALFORMED_RESPONSE');
-    expect(sim.retries.map((r) => [r.target.recordId, r.answerLost])).toEqual([[first, false], [second, true]]);
+    expect(sim.retries.map((r) => [r.target.recordId, r.answerLost])).toEqual([
+      [first, false],
+      [second, true],
+    ]);
   });
 
   it('a seeded random run injects the same faults on the same calls every time', async () => {
     const run = async () => {
-      const seeded = await WorkspaceSimulator.start({ credentials: [KEY], random: seededRandom(11), faults: { unavailable503: 0.2, throttle429: 0.1, resetAfter: 0.2 } });
+      const seeded = await WorkspaceSimulator.start({
+        credentials: [KEY],
+        random: seededRandom(11),
+        faults: { unavailable503: 0.2, throttle429: 0.1, resetAfter: 0.2 },
+      });
       try {
         seeded.seedRecords(PROJECT_ID, [failedRecord({ id: 'seeded' })]);
         const c = client({ endpoints: parseEndpointOverrides(JSON.stringify({ 'cn-north-4': seeded.url })) });
         const seen = [];
         for (let i = 0; i < 12; i++) {
-          const call = i % 2 === 0 ? c.getRecord(project, 'seeded', KEY) : c.retry(project, { recordId: 'seeded' }, KEY);
-          seen.push(await call.then(() => 'ok', (e: WorkspaceApiError) => e.status ?? e.code));
+          const call =
+            i % 2 === 0 ? c.getRecord(project, 'seeded', KEY) : c.retry(project, { recordId: 'seeded' }, KEY);
+          seen.push(
+            await call.then(
+              () => 'ok',
+              (e: WorkspaceApiError) => e.status ?? e.code,
+            ),
+          );
         }
-        return { seen, injected: Object.fromEntries(seeded.faultsInjected), lost: seeded.retries.filter((r) => r.answerLost).length };
+        return {
+          seen,
+          injected: Object.fromEntries(seeded.faultsInjected),
+          lost: seeded.retries.filter((r) => r.answerLost).length,
+        };
       } finally {
         await seeded.stop();
       }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { processQueueBatch } from '../../lib/ways-in/queue-batch.js';
+import { RETRY_READINGS } from '../../local/workspace-state.js';
 import { emit } from './commands.js';
 import { p1OneRetryPerRun, p2AttemptsBounded, p3NothingLost } from './invariants.js';
-import { RETRY_READINGS } from '../../local/workspace-state.js';
 import { quietPipelineEachTest } from './quiet-pipeline.js';
 import { refailUnlinkedAndDrain } from './refail.js';
 import { deliver, drain, launch, replay } from './ways-in.js';
@@ -37,7 +37,12 @@ describe('sequences that once broke the protocol', () => {
     const invocation = world.invocation('queue', 'none');
     const skewed = () => world.now() + 100_000;
     const deps = world.deps(invocation);
-    const ledger = new AttemptLedger(invocation.store(world.store), { leaseMs: world.config.leaseSeconds * 1000, ttlDays: 30, now: skewed, sleep: async () => undefined });
+    const ledger = new AttemptLedger(invocation.store(world.store), {
+      leaseMs: world.config.leaseSeconds * 1000,
+      ttlDays: 30,
+      now: skewed,
+      sleep: async () => undefined,
+    });
     await processQueueBatch({ Records: [world.source.receive(second!)] }, { ...deps, ledger, now: skewed });
     release();
     await a;
@@ -71,23 +76,38 @@ describe('sequences that once broke the protocol', () => {
   it('a lost answer whose "unknown" write landed but was not acknowledged still leaves the pending marker (P2)', async () => {
     // Prepare: max_attempts 1; the first retry lands but its answer is lost, and the write that marks the chain
     // "unknown" lands while its answer is lost too (write-lost): markUnknown throws before it puts the pending marker.
-    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true }, async () => undefined);
+    world = new World(
+      { maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true },
+      async () => undefined,
+    );
     emit(world, 'r1', 'plain');
     world.ws.armRetry('lose-502');
-    // The writes before it: the looked-up chain, the claim, the claim's pending marker and task marker; then the "unknown" write.
+    // The writes before it: the looked-up chain, the claim, the claim's pending marker and task marker; then the
+    // "unknown" write.
     world.store.arm('write-lost', 1, 4);
-    await deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'none');
+    await deliver(
+      world,
+      world.source.visible().map((m) => world.source.receive(m)),
+      'none',
+    );
     world.store.disarm();
     // Act: the retry's run (r2, task t2) fails and is reported before anyone linked it.
     await refailUnlinkedAndDrain(world);
     // Assess: one retry in the chain of r1, as max_attempts says (the marker would have placed r2 in it).
     expect(p2AttemptsBounded(world)).toEqual([]);
   });
-  it('a holder that dies after its retry landed does not get the original run retried again once the retry\'s own run has a chain (P1)', async () => {
+  it("a holder that dies after its retry landed does not get the original run retried again once the retry's own run has a chain (P1)", async () => {
     // Prepare: max_attempts 1; the first delivery dies right after Workspace accepted its retry (no settle, no marker).
-    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true }, async () => undefined);
+    world = new World(
+      { maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true },
+      async () => undefined,
+    );
     emit(world, 'r1', 'plain');
-    await deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'after-call');
+    await deliver(
+      world,
+      world.source.visible().map((m) => world.source.receive(m)),
+      'after-call',
+    );
     // Act: the retry's run (r2, task t2) fails and is reported before the claim's lease ends (the known gap (b)):
     // it starts a chain of its own; then the lookup for r1's expired claim skips r2 as "owned elsewhere".
     const run = world.ws.rerunOf('r1')!;
@@ -99,29 +119,36 @@ describe('sequences that once broke the protocol', () => {
     expect(p1OneRetryPerRun(world)).toEqual([]);
   });
 
-  it.each(RETRY_READINGS)('a holder whose lease was lost never gets a later failure of the run its retry started dropped (%s)', async (reading) => {
-    // Prepare: the first delivery is held inside its retry call until its lease (and the skew allowance) has passed.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    world = new World({ maxAttempts: 3, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true, reading }, async (label) => {
-      if (label === 'queue#1 retry r1') await held;
-    });
-    emit(world, 'r1', 'plain');
-    emit(world, 'r1', 'sns');
-    const [first, copy] = world.source.visible();
-    const a = deliver(world, [world.source.receive(first!)], 'none');
-    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
-    // Act: another delivery takes the expired claim over and retries; then the held call lands too, and its run fails.
-    world.advance(200);
-    await deliver(world, [world.source.receive(copy!)], 'none');
-    release();
-    await a;
-    const run = world.ws.rerunOf('r1')!;
-    world.ws.fail(run, 'Script execution timed out');
-    emit(world, run, 'record');
-    await drain(world, now);
-    // Assess: that run's failure was retried or dead-lettered, not taken for a duplicate of a run already handled.
-    expect(world.outcomes.some((o) => o.kind === 'duplicate' && o.code === 'lease-lost')).toBe(true);
-    expect(p3NothingLost(world)).toEqual([]);
-  });
+  it.each(RETRY_READINGS)(
+    'a holder whose lease was lost never gets a later failure of the run its retry started dropped (%s)',
+    async (reading) => {
+      // Prepare: the first delivery is held inside its retry call until its lease (and the skew allowance) has passed.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      world = new World(
+        { maxAttempts: 3, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true, reading },
+        async (label) => {
+          if (label === 'queue#1 retry r1') await held;
+        },
+      );
+      emit(world, 'r1', 'plain');
+      emit(world, 'r1', 'sns');
+      const [first, copy] = world.source.visible();
+      const a = deliver(world, [world.source.receive(first!)], 'none');
+      for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+      // Act: another delivery takes the expired claim over and retries; then the held call lands too, and its run
+      // fails.
+      world.advance(200);
+      await deliver(world, [world.source.receive(copy!)], 'none');
+      release();
+      await a;
+      const run = world.ws.rerunOf('r1')!;
+      world.ws.fail(run, 'Script execution timed out');
+      emit(world, run, 'record');
+      await drain(world, now);
+      // Assess: that run's failure was retried or dead-lettered, not taken for a duplicate of a run already handled.
+      expect(world.outcomes.some((o) => o.kind === 'duplicate' && o.code === 'lease-lost')).toBe(true);
+      expect(p3NothingLost(world)).toEqual([]);
+    },
+  );
 });

@@ -9,7 +9,16 @@ import type { ModelRecord } from './workspace-model.js';
  * bodies come from the shared builders of test/helpers/envelopes.ts.
  */
 
-export const SHAPES = ['plain', 'plain-event-id', 'record-only', 'record', 'sns', 'eventbridge', 'cloudevent', 'task'] as const;
+export const SHAPES = [
+  'plain',
+  'plain-event-id',
+  'record-only',
+  'record',
+  'sns',
+  'eventbridge',
+  'cloudevent',
+  'task',
+] as const;
 export type Shape = (typeof SHAPES)[number];
 
 let envelopeSequence = 0;

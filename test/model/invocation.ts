@@ -78,7 +78,12 @@ export class Invocation {
         yield* await io(`list ${JSON.stringify(filters)}`, () => ws.list(filters));
       },
       endpointOf: () => 'https://workspace.cn-north-4.model',
-      describeRetry: (_project, target) => ({ method: 'POST', url: 'https://workspace.cn-north-4.model/retry', body: JSON.stringify(target), signedHeaderNames: [] }),
+      describeRetry: (_project, target) => ({
+        method: 'POST',
+        url: 'https://workspace.cn-north-4.model/retry',
+        body: JSON.stringify(target),
+        signedHeaderNames: [],
+      }),
     };
     return client as unknown as WorkspaceClient;
   }
@@ -90,13 +95,20 @@ export class Invocation {
    */
   desktops(fleet: DesktopFleet, ws: WorkspaceModel, started: (desktopId: string) => void): DesktopCalls {
     const io = this.io.bind(this);
-    const notFound = (id: string) => new WorkspaceApiError({ status: 404, code: 'WKS.DESKTOP_NOT_FOUND', message: `desktop ${id} does not exist (model)` });
+    const notFound = (id: string) =>
+      new WorkspaceApiError({
+        status: 404,
+        code: 'WKS.DESKTOP_NOT_FOUND',
+        message: `desktop ${id} does not exist (model)`,
+      });
     return {
       readDesktops: (project, ids) =>
         io(`read desktops ${[...ids].join(',')}`, () => {
           ws.readFault();
           const wanted = [...ids];
-          const found = new Map<string, DesktopDetail>(fleet.list(project.projectId, { desktopIds: wanted }, 0, 500).desktops.map((d) => [d.desktop_id, d]));
+          const found = new Map<string, DesktopDetail>(
+            fleet.list(project.projectId, { desktopIds: wanted }, 0, 500).desktops.map((d) => [d.desktop_id, d]),
+          );
           return { found, missing: wanted.filter((id) => !found.has(id)), calls: 1 };
         }),
       showDesktop: (project, id) =>
@@ -109,14 +121,23 @@ export class Invocation {
       runDesktops: (project, action) =>
         io(`start ${action.desktopIds.join(',')}`, () => {
           const fault = ws.takeStartFault();
-          if (fault === 'before-503') throw new WorkspaceApiError({ status: 503, code: 'HTTP_503', message: 'start unavailable (model)' });
+          if (fault === 'before-503')
+            throw new WorkspaceApiError({ status: 503, code: 'HTTP_503', message: 'start unavailable (model)' });
           const result = fleet.run(project.projectId, action.desktopIds, action.opType);
-          if (result.ok) for (const id of action.desktopIds) if (!result.failed.some((f) => f.desktop_id === id)) started(id);
-          if (fault === 'lose-TIMEOUT') throw new WorkspaceApiError({ code: 'TIMEOUT', message: 'start answer lost (model)' });
-          if (!result.ok) throw new WorkspaceApiError({ status: result.status, code: result.code, message: result.message });
+          if (result.ok)
+            for (const id of action.desktopIds) if (!result.failed.some((f) => f.desktop_id === id)) started(id);
+          if (fault === 'lose-TIMEOUT')
+            throw new WorkspaceApiError({ code: 'TIMEOUT', message: 'start answer lost (model)' });
+          if (!result.ok)
+            throw new WorkspaceApiError({ status: result.status, code: result.code, message: result.message });
           return { jobId: result.jobId, failed: result.failed };
         }),
-      describeAction: (_project, action) => ({ method: 'POST', url: 'https://workspace.cn-north-4.model/desktops/action', body: JSON.stringify(action), signedHeaderNames: [] }),
+      describeAction: (_project, action) => ({
+        method: 'POST',
+        url: 'https://workspace.cn-north-4.model/desktops/action',
+        body: JSON.stringify(action),
+        signedHeaderNames: [],
+      }),
     };
   }
 
@@ -129,7 +150,10 @@ export class Invocation {
   }
 
   private diesNow(isRetryCall: boolean): boolean {
-    return (isRetryCall && this.crash === 'after-call') || (typeof this.crash === 'object' && this.ops === this.crash.afterOp);
+    return (
+      (isRetryCall && this.crash === 'after-call') ||
+      (typeof this.crash === 'object' && this.ops === this.crash.afterOp)
+    );
   }
 
   private die(): never {

@@ -1,5 +1,12 @@
 import { isChain } from '../../lib/ledger/chain.js';
-import { LedgerUnavailableError, MARKER_RECENT, type Item, type Keyed, type LedgerStore, type Marker } from '../../lib/ledger/store.js';
+import {
+  type Item,
+  type Keyed,
+  type LedgerStore,
+  LedgerUnavailableError,
+  MARKER_RECENT,
+  type Marker,
+} from '../../lib/ledger/store.js';
 
 /**
  * The ledger table on a map, with the same contract as DynamoLedgerStore:
@@ -36,7 +43,8 @@ export class MemoryLedgerStore implements LedgerStore {
   async write(item: Keyed, expectedRev: number | undefined): Promise<'written' | 'conflict'> {
     const lost = this.fault('write', item.pk);
     const current = this.items.get(item.pk);
-    const ok = expectedRev === undefined ? current === undefined : current !== undefined && current['rev'] === expectedRev;
+    const ok =
+      expectedRev === undefined ? current === undefined : current !== undefined && current['rev'] === expectedRev;
     if (!ok) return this.after(lost, item.pk, 'conflict');
     this.store(item);
     return this.after(lost, item.pk, 'written');
@@ -52,7 +60,10 @@ export class MemoryLedgerStore implements LedgerStore {
     const lost = this.fault('write', marker.pk);
     const recent = this.items.get(marker.pk)?.['recent'];
     const before = Array.isArray(recent) ? (recent as string[]) : [];
-    const recentNow = before.length < MARKER_RECENT ? [marker.link_to, ...before] : [marker.link_to, ...before.filter((key) => key !== marker.link_to)].slice(0, MARKER_RECENT / 2);
+    const recentNow =
+      before.length < MARKER_RECENT
+        ? [marker.link_to, ...before]
+        : [marker.link_to, ...before.filter((key) => key !== marker.link_to)].slice(0, MARKER_RECENT / 2);
     this.store({ ...marker, recent: recentNow } as Keyed);
     this.after(lost, marker.pk, undefined);
   }
@@ -87,7 +98,9 @@ export class MemoryLedgerStore implements LedgerStore {
     const fault = this.armed.splice(index, 1)[0]!.fault;
     this.faultsFired++;
     if (fault === 'write-lost') return true;
-    throw new LedgerUnavailableError(`ledger model could not be ${kind === 'read' ? 'read' : 'written'} (${pk}): injected fault`);
+    throw new LedgerUnavailableError(
+      `ledger model could not be ${kind === 'read' ? 'read' : 'written'} (${pk}): injected fault`,
+    );
   }
 
   private after<T>(lost: boolean, pk: string, value: T): T {

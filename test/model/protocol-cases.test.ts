@@ -19,13 +19,19 @@ quietPipelineEachTest(() => world);
 
 /** Delivers every visible message once, in one batch. */
 async function deliverAll(): Promise<void> {
-  await deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'none');
+  await deliver(
+    world,
+    world.source.visible().map((m) => world.source.receive(m)),
+    'none',
+  );
 }
 
 async function openCircuit(): Promise<void> {
   const key = CircuitBreakers.keyFor('https://workspace.cn-north-4.model', 'MODELAK');
   for (let i = 0; i < world.config.breakerFailures; i++) {
-    await world.breakers.execute(key, () => Promise.reject(new WorkspaceApiError({ status: 503, code: 'HTTP_503', message: 'down' }))).catch(() => undefined);
+    await world.breakers
+      .execute(key, () => Promise.reject(new WorkspaceApiError({ status: 503, code: 'HTTP_503', message: 'down' })))
+      .catch(() => undefined);
   }
 }
 
@@ -47,7 +53,8 @@ describe('counterexamples found by the model', () => {
   });
 
   it('a dead letter decided from a deferred replay reopens when it is replayed in turn', async () => {
-    // Prepare: as above, the replay deferred once and dead-lettered again (that letter also carries the first replay_of).
+    // Prepare: as above, the replay deferred once and dead-lettered again (that letter also carries the first
+    // replay_of).
     world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'giveUp' }] }, async () => undefined);
     emit(world, 'r1', 'plain');
     await deliverAll();
@@ -101,13 +108,25 @@ describe('counterexamples found by the model', () => {
     expect(world.violations).toEqual([]);
   });
 
-  // Known gap, left out of the property (MODEL_SHARED_DESKTOPS=true explores it): the lost-answer lookup knows runs only by desktop, script and time.
+  // Known gap, left out of the property (MODEL_SHARED_DESKTOPS=true explores it): the lost-answer lookup knows runs
+  // only by desktop, script and time.
   it('a claim whose holder died is not settled by another failure of the same script on the same desktop', async () => {
     // Prepare: two tasks ran script s1 on desktop d1 and both failed (r1 in t1, r2 in t2).
-    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }, { desktops: 1, reason: 'retry' }], sharedDesktops: true }, async () => undefined);
+    world = new World(
+      {
+        maxAttempts: 1,
+        tasks: [
+          { desktops: 1, reason: 'retry' },
+          { desktops: 1, reason: 'retry' },
+        ],
+        sharedDesktops: true,
+      },
+      async () => undefined,
+    );
     emit(world, 'r1', 'plain');
     emit(world, 'r2', 'plain');
-    // Act: r1's delivery claims and dies before calling; r2's is retried (r3, task t3); r1's message comes back after its visibility timeout.
+    // Act: r1's delivery claims and dies before calling; r2's is retried (r3, task t3); r1's message comes back after
+    // its visibility timeout.
     await launch(world, [{ kind: 'queue', picks: [0], crash: 'before-call' }]);
     await launch(world, [{ kind: 'queue', picks: [0], crash: 'none' }]);
     await drain(world, now);
@@ -115,10 +134,14 @@ describe('counterexamples found by the model', () => {
     expect(p3NothingLost(world)).toEqual([]);
   });
 
-  // A run whose task the ledger has not linked yet (the retry's answer was lost) finds its chain through the pending marker.
+  // A run whose task the ledger has not linked yet (the retry's answer was lost) finds its chain through the pending
+  // marker.
   it('a retried run that fails before its lost answer is resolved stays in its chain (max_attempts holds)', async () => {
     // Prepare: max_attempts 1; the first retry lands but its answer is lost.
-    world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true }, async () => undefined);
+    world = new World(
+      { maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true },
+      async () => undefined,
+    );
     emit(world, 'r1', 'plain');
     world.ws.armRetry('lose-502');
     await deliverAll();

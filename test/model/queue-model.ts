@@ -39,7 +39,14 @@ export class QueueModel {
   }
 
   add(body: string, attributes: Record<string, MessageAttributeValue> = {}, delaySeconds = 0): QueueMessage {
-    const message: QueueMessage = { id: `${this.name}-m${++QueueModel.sequence}`, body, attributes, sentAt: this.now(), visibleAt: this.now() + delaySeconds * 1000, receiveCount: 0 };
+    const message: QueueMessage = {
+      id: `${this.name}-m${++QueueModel.sequence}`,
+      body,
+      attributes,
+      sentAt: this.now(),
+      visibleAt: this.now() + delaySeconds * 1000,
+      receiveCount: 0,
+    };
     this.messages.set(message.id, message);
     return message;
   }
@@ -80,7 +87,12 @@ export class QueueModel {
 function toRecord(message: QueueMessage, now: number): SQSRecord {
   const messageAttributes: SQSRecord['messageAttributes'] = {};
   for (const [name, value] of Object.entries(message.attributes)) {
-    messageAttributes[name] = { dataType: value.DataType ?? 'String', stringValue: value.StringValue, stringListValues: [], binaryListValues: [] };
+    messageAttributes[name] = {
+      dataType: value.DataType ?? 'String',
+      stringValue: value.StringValue,
+      stringListValues: [],
+      binaryListValues: [],
+    };
   }
   return {
     messageId: message.id,

@@ -13,7 +13,10 @@ export function quietPipeline(sink: () => { outcomes: LoggedOutcome[] } | undefi
   });
   for (const level of ['warn', 'error', 'debug'] as const) vi.spyOn(logger, level).mockImplementation(() => undefined);
   vi.spyOn(metrics, 'addMetric').mockImplementation(() => metrics);
-  vi.spyOn(metrics, 'singleMetric').mockReturnValue({ addDimension: () => undefined, addMetric: () => undefined } as never);
+  vi.spyOn(metrics, 'singleMetric').mockReturnValue({
+    addDimension: () => undefined,
+    addMetric: () => undefined,
+  } as never);
   return () => {
     vi.restoreAllMocks();
     vi.useRealTimers();

@@ -20,20 +20,30 @@ quietPipelineEachTest(() => world);
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A gate that holds the calls whose label matches, until the test lets them through. */
-function holding(match: RegExp): { gate: (label: string) => Promise<void>; held: Array<{ label: string; go: () => void }> } {
+function holding(match: RegExp): {
+  gate: (label: string) => Promise<void>;
+  held: Array<{ label: string; go: () => void }>;
+} {
   const held: Array<{ label: string; go: () => void }> = [];
-  const gate = (label: string) => (match.test(label) ? new Promise<void>((go) => held.push({ label, go })) : Promise.resolve());
+  const gate = (label: string) =>
+    match.test(label) ? new Promise<void>((go) => held.push({ label, go })) : Promise.resolve();
   return { gate, held };
 }
 
-/** Six failures of one task, one per desktop, as one batch (each event names its desktop, script and start: no lookup). */
+/**
+ * Six failures of one task, one per desktop, as one batch (each event names its desktop, script and start: no lookup).
+ */
 function sixFailures(concurrency: number, gate: (label: string) => Promise<void>): Promise<void> {
   world = new World({ maxAttempts: 1, tasks: [{ desktops: 6, reason: 'retry' }], concurrency }, gate);
   for (let i = 1; i <= 6; i++) emit(world, `r${i}`, 'record');
-  return deliver(world, world.source.visible().map((m) => world.source.receive(m)), 'none');
+  return deliver(
+    world,
+    world.source.visible().map((m) => world.source.receive(m)),
+    'none',
+  );
 }
 
-describe('a record\'s place among MAX_CONCURRENCY', () => {
+describe("a record's place among MAX_CONCURRENCY", () => {
   it('never more than MAX_CONCURRENCY retry calls are in flight at once, and every failure is retried once', async () => {
     // Prepare: every retry call waits at the gate.
     const { gate, held } = holding(/ retry /);
@@ -53,7 +63,7 @@ describe('a record\'s place among MAX_CONCURRENCY', () => {
     expect(allViolations(world)).toEqual([]);
   });
 
-  it('the next record\'s retry call starts while the answered one\'s outcome is still being written', async () => {
+  it("the next record's retry call starts while the answered one's outcome is still being written", async () => {
     // Prepare: one at a time; the first chain's settle (its write at revision 1) waits at the gate.
     const { gate, held } = holding(/ write \S+#record#r1@1$/);
     // Act

@@ -18,10 +18,17 @@ export type Actor =
   /** SQS delivers a copy of the first queue actor's messages to another invocation (at-least-once). */
   | { readonly kind: 'copy'; readonly crash: CrashPoint }
   | { readonly kind: 'sweep'; readonly crash: CrashPoint }
-  | { readonly kind: 'console'; readonly pick: number; readonly force: boolean; readonly byTask: boolean; readonly dryRun?: boolean };
+  | {
+      readonly kind: 'console';
+      readonly pick: number;
+      readonly force: boolean;
+      readonly byTask: boolean;
+      readonly dryRun?: boolean;
+    };
 
 export function describeActor(actor: Actor): string {
-  const crash = (c: CrashPoint) => (c === 'none' ? '' : ` crash ${typeof c === 'object' ? `after op ${c.afterOp}` : c}`);
+  const crash = (c: CrashPoint) =>
+    c === 'none' ? '' : ` crash ${typeof c === 'object' ? `after op ${c.afterOp}` : c}`;
   switch (actor.kind) {
     case 'queue':
       return `queue(picks ${actor.picks.join(',')}${crash(actor.crash)})`;
@@ -39,7 +46,10 @@ export function launch(world: World, actors: readonly Actor[]): Promise<unknown>
   let firstBatch: SQSRecord[] = [];
   const runs = actors.map((actor) => {
     if (actor.kind === 'queue' || actor.kind === 'copy') {
-      const records = actor.kind === 'queue' ? receive(world, actor.picks) : firstBatch.map((r) => world.source.receive(world.source.messages.get(r.messageId)!));
+      const records =
+        actor.kind === 'queue'
+          ? receive(world, actor.picks)
+          : firstBatch.map((r) => world.source.receive(world.source.messages.get(r.messageId)!));
       if (actor.kind === 'queue' && firstBatch.length === 0) firstBatch = records;
       return deliver(world, records, actor.crash);
     }
@@ -83,9 +93,22 @@ async function consoleRun(world: World, actor: Extract<Actor, { kind: 'console' 
   const record = world.record(actor.pick, (r) => r.status === 'FAILED' && world.known(r));
   if (!record) return;
   const target = actor.byTask ? { task_id: record.script_task_id } : { record_id: record.id };
-  if (actor.force && !actor.dryRun) for (const r of world.ws.records.values()) if (actor.byTask ? r.script_task_id === record.script_task_id : r.id === record.id) world.forced.add(world.ws.rootOf(world.ws.runOf(r.id)));
-  if (actor.dryRun) return dryRun(world, { project_id: PROJECT_ID, ...target, dry_run: true, ...(actor.force ? { force: true, reason: 'model: operator forces' } : {}) });
-  await operatorAsks(world, { project_id: PROJECT_ID, ...target, ...(actor.force ? { force: true, reason: 'model: operator forces' } : {}) });
+  if (actor.force && !actor.dryRun)
+    for (const r of world.ws.records.values())
+      if (actor.byTask ? r.script_task_id === record.script_task_id : r.id === record.id)
+        world.forced.add(world.ws.rootOf(world.ws.runOf(r.id)));
+  if (actor.dryRun)
+    return dryRun(world, {
+      project_id: PROJECT_ID,
+      ...target,
+      dry_run: true,
+      ...(actor.force ? { force: true, reason: 'model: operator forces' } : {}),
+    });
+  await operatorAsks(world, {
+    project_id: PROJECT_ID,
+    ...target,
+    ...(actor.force ? { force: true, reason: 'model: operator forces' } : {}),
+  });
 }
 
 /** A console dry run reads and never writes, calls the retry API or sends. */
@@ -93,17 +116,23 @@ async function dryRun(world: World, payload: Record<string, unknown>): Promise<v
   const invocation = world.invocation('console-dry-run', 'none');
   await runManual(payload, world.deps(invocation));
   const effects = invocation.calls.filter((label) => !/^(read|getRecord|list) /.test(label));
-  if (effects.length > 0) world.violations.push(`dry run: console ${JSON.stringify(payload)} made ${effects.join(', ')}`);
+  if (effects.length > 0)
+    world.violations.push(`dry run: console ${JSON.stringify(payload)} made ${effects.join(', ')}`);
 }
 
-/** The console answers a deferral with "invoke again": the operator does, once per answer (the drain repeats the rest). */
+/**
+ * The console answers a deferral with "invoke again": the operator does, once per answer (the drain repeats the rest).
+ */
 async function operatorAsks(world: World, payload: Record<string, unknown>): Promise<void> {
   const answer = await runManual(payload, world.deps(world.invocation('console', 'none')));
   if (!answer.ok) throw new Error(`console refused the model's payload: ${JSON.stringify(answer.errors)}`);
   for (const result of answer.results) {
     if (result.outcome !== 'deferred') continue;
     const { task_id: _task, record_id: _record, ...rest } = payload;
-    world.askAgain.push({ ...rest, ...(result.record_id ? { record_id: result.record_id } : { task_id: result.task_id }) });
+    world.askAgain.push({
+      ...rest,
+      ...(result.record_id ? { record_id: result.record_id } : { task_id: result.task_id }),
+    });
   }
 }
 
@@ -113,7 +142,11 @@ export function replay(world: World, pick: number): void {
   if (letters.length === 0) return;
   const letter = world.dlq.take(letters[pick % letters.length]!.id)!;
   const message = world.source.add(letter.body, letter.attributes);
-  world.replays.push({ messageId: message.id, decidedAt: Date.parse(letter.attributes['decided_at']?.StringValue ?? ''), body: letter.body });
+  world.replays.push({
+    messageId: message.id,
+    decidedAt: Date.parse(letter.attributes['decided_at']?.StringValue ?? ''),
+    body: letter.body,
+  });
 }
 
 /**

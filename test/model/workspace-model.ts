@@ -1,6 +1,6 @@
-import type { RetryReading } from '../../local/workspace-state.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import type { ExecutionRecord, RecordFilters, RetryAccepted, RetryTarget } from '../../lib/workspace/types.js';
+import type { RetryReading } from '../../local/workspace-state.js';
 
 /**
  * Workspace as the protocol sees it: tasks of execution records, one per
@@ -16,7 +16,14 @@ import type { ExecutionRecord, RecordFilters, RetryAccepted, RetryTarget } from 
  * `before-*` throw without applying, `lose-*` apply and then lose the answer.
  */
 
-export type RetryFault = 'before-503' | 'before-429' | 'lose-TIMEOUT' | 'lose-NETWORK' | 'lose-502' | 'lose-MALFORMED' | 'permanent-404';
+export type RetryFault =
+  | 'before-503'
+  | 'before-429'
+  | 'lose-TIMEOUT'
+  | 'lose-NETWORK'
+  | 'lose-502'
+  | 'lose-MALFORMED'
+  | 'permanent-404';
 
 export interface ModelRecord extends ExecutionRecord {
   readonly id: string;
@@ -34,7 +41,9 @@ export interface WorkspaceModelOptions {
   readonly reading?: RetryReading;
   /** Workspace's clock minus the model's. */
   readonly skewMs?: number;
-  /** Why a desktop cannot run a script now (undefined: it can): a retry applied then is an attempt spent for nothing. */
+  /**
+   * Why a desktop cannot run a script now (undefined: it can): a retry applied then is an attempt spent for nothing.
+   */
   readonly desktopRefusal?: (desktopId: string) => string | undefined;
 }
 
@@ -97,7 +106,14 @@ export class WorkspaceModel {
   seedTask(desktops: readonly string[], scriptId: string, reason: string): ModelRecord[] {
     const taskId = `t${++this.sequence.task}`;
     return desktops.map((desktop) => {
-      const record = this.add({ id: `r${++this.sequence.record}`, taskId, desktop, scriptId, status: 'FAILED', reason });
+      const record = this.add({
+        id: `r${++this.sequence.record}`,
+        taskId,
+        desktop,
+        scriptId,
+        status: 'FAILED',
+        reason,
+      });
       this.failedAt.set(this.runOf(record.id), this.now());
       return record;
     });
@@ -119,10 +135,13 @@ export class WorkspaceModel {
   retry(target: RetryTarget): RetryAccepted {
     this.retryCalls++;
     const fault = this.retryFaults.shift();
-    if (fault === 'before-503') throw new WorkspaceApiError({ status: 503, code: 'HTTP_503', message: 'service unavailable (model)' });
-    if (fault === 'before-429') throw new WorkspaceApiError({ status: 429, code: 'APIG.0308', message: 'throttled (model)' });
+    if (fault === 'before-503')
+      throw new WorkspaceApiError({ status: 503, code: 'HTTP_503', message: 'service unavailable (model)' });
+    if (fault === 'before-429')
+      throw new WorkspaceApiError({ status: 429, code: 'APIG.0308', message: 'throttled (model)' });
     if (fault === 'permanent-404') throw notFound(target.recordId ?? target.taskId!);
-    const originals = target.recordId !== undefined ? [this.records.get(target.recordId)] : this.failedOf(target.taskId);
+    const originals =
+      target.recordId !== undefined ? [this.records.get(target.recordId)] : this.failedOf(target.taskId);
     if (originals.length === 0 || originals[0] === undefined) throw notFound(target.recordId ?? target.taskId!);
     const own = target.recordId !== undefined ? originals[0].script_task_id : target.taskId!;
     const taskId = this.reading === 'new-task' ? `t${++this.sequence.task}` : own;
@@ -134,10 +153,24 @@ export class WorkspaceModel {
       this.parent.set(this.rerun(original, taskId), before);
     }
     const requestId = `req-${taskId}-${this.retryCalls}`;
-    if (fault === 'lose-TIMEOUT') throw new WorkspaceApiError({ code: 'TIMEOUT', message: 'no complete answer (model)' });
-    if (fault === 'lose-NETWORK') throw new WorkspaceApiError({ code: 'NETWORK', message: 'ECONNRESET after processing (model)' });
-    if (fault === 'lose-502') throw new WorkspaceApiError({ status: 502, code: 'HTTP_502', message: 'bad gateway after processing (model)', requestId });
-    if (fault === 'lose-MALFORMED') throw new WorkspaceApiError({ status: 200, code: 'MALFORMED_RESPONSE', message: 'answer is not JSON (model)', requestId });
+    if (fault === 'lose-TIMEOUT')
+      throw new WorkspaceApiError({ code: 'TIMEOUT', message: 'no complete answer (model)' });
+    if (fault === 'lose-NETWORK')
+      throw new WorkspaceApiError({ code: 'NETWORK', message: 'ECONNRESET after processing (model)' });
+    if (fault === 'lose-502')
+      throw new WorkspaceApiError({
+        status: 502,
+        code: 'HTTP_502',
+        message: 'bad gateway after processing (model)',
+        requestId,
+      });
+    if (fault === 'lose-MALFORMED')
+      throw new WorkspaceApiError({
+        status: 200,
+        code: 'MALFORMED_RESPONSE',
+        message: 'answer is not JSON (model)',
+        requestId,
+      });
     return { taskId, requestId };
   }
 
@@ -151,7 +184,11 @@ export class WorkspaceModel {
   list(filters: RecordFilters): ExecutionRecord[] {
     this.readFault();
     if (filters.showHistory && (filters.resourceIds?.length !== 1 || filters.scriptIds?.length !== 1)) {
-      throw new WorkspaceApiError({ status: 400, code: 'WKS.00211102', message: 'show_history needs resource_id and script_id (model)' });
+      throw new WorkspaceApiError({
+        status: 400,
+        code: 'WKS.00211102',
+        message: 'show_history needs resource_id and script_id (model)',
+      });
     }
     const since = filters.executeTimeStart?.getTime() ?? -Infinity;
     const until = filters.executeTimeEnd?.getTime() ?? Infinity;
@@ -178,7 +215,9 @@ export class WorkspaceModel {
 
   /** The record of the newest run a retry of `recordId`'s runs started (itself when runs go in place). */
   rerunOf(recordId: string): string | undefined {
-    const runs = [...this.parent].filter(([, from]) => from.startsWith(`${recordId}#`)).map(([run]) => run.split('#')[0]!);
+    const runs = [...this.parent]
+      .filter(([, from]) => from.startsWith(`${recordId}#`))
+      .map(([run]) => run.split('#')[0]!);
     return runs.at(-1);
   }
 
@@ -194,16 +233,34 @@ export class WorkspaceModel {
 
   /** The run a retry starts from `original`, by the reading; returns its key. */
   private rerun(original: ModelRecord, taskId: string): string {
-    // A retry's run starts in a later second than the run it retries started and ended (Workspace's times are whole seconds).
-    const start = Math.max(this.clock(), Date.parse(original.end_time ?? original.start_time) + 1000, Date.parse(original.start_time) + 1000);
+    // A retry's run starts in a later second than the run it retries started and ended (Workspace's times are whole
+    // seconds).
+    const start = Math.max(
+      this.clock(),
+      Date.parse(original.end_time ?? original.start_time) + 1000,
+      Date.parse(original.start_time) + 1000,
+    );
     if (this.reading === 'in-place') {
       this.history.push({ ...original });
-      Object.assign(original, { status: 'RUNNING', start_time: isoSeconds(start), end_time: undefined, reason: undefined, result_code: undefined });
+      Object.assign(original, {
+        status: 'RUNNING',
+        start_time: isoSeconds(start),
+        end_time: undefined,
+        reason: undefined,
+        result_code: undefined,
+      });
       this.runNumber.set(original.id, (this.runNumber.get(original.id) ?? 0) + 1);
       return this.runOf(original.id);
     }
     if (this.reading === 'original-task') this.superseded.add(original.id);
-    const created = this.add({ id: `r${++this.sequence.record}`, taskId, desktop: original.resource_id, scriptId: original.script_id, status: 'RUNNING', start });
+    const created = this.add({
+      id: `r${++this.sequence.record}`,
+      taskId,
+      desktop: original.resource_id,
+      scriptId: original.script_id,
+      status: 'RUNNING',
+      start,
+    });
     return this.runOf(created.id);
   }
 
@@ -213,10 +270,20 @@ export class WorkspaceModel {
   }
 
   private failedOf(taskId: string): ModelRecord[] {
-    return [...this.records.values()].filter((r) => r.script_task_id === taskId && r.status === 'FAILED' && !this.superseded.has(r.id));
+    return [...this.records.values()].filter(
+      (r) => r.script_task_id === taskId && r.status === 'FAILED' && !this.superseded.has(r.id),
+    );
   }
 
-  private add(spec: { id: string; taskId: string; desktop: string; scriptId: string; status: string; reason?: string; start?: number }): ModelRecord {
+  private add(spec: {
+    id: string;
+    taskId: string;
+    desktop: string;
+    scriptId: string;
+    status: string;
+    reason?: string;
+    start?: number;
+  }): ModelRecord {
     const now = spec.start ?? this.clock();
     const record: ModelRecord = {
       id: spec.id,

@@ -1,22 +1,22 @@
 import { vi } from 'vitest';
-import { CircuitBreakers } from '../../lib/workspace/circuit-breakers.js';
-import { worstCaseCallMs, type AppConfig } from '../../lib/config/app-config.js';
-import { WorkspaceCredentials } from '../../lib/workspace/credentials.js';
-import { ErrorBudget } from '../../lib/workspace/error-budget.js';
+import { type AppConfig, worstCaseCallMs } from '../../lib/config/app-config.js';
+import type { SweepConfig } from '../../lib/config/sweep-config.js';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
+import { isChain } from '../../lib/ledger/chain.js';
 import { parsePolicy } from '../../lib/policy/policy-config.js';
 import type { QueueBatchDeps } from '../../lib/ways-in/queue-batch.js';
-import type { SweepConfig } from '../../lib/config/sweep-config.js';
-import { isChain } from '../../lib/ledger/chain.js';
-import type { RetryReading } from '../../local/workspace-state.js';
-import { RetryReadings } from '../../lib/workspace/retry-readings.js';
+import { CircuitBreakers } from '../../lib/workspace/circuit-breakers.js';
+import { WorkspaceCredentials } from '../../lib/workspace/credentials.js';
 import { InvocationDesktops } from '../../lib/workspace/desktop-reads.js';
+import { ErrorBudget } from '../../lib/workspace/error-budget.js';
+import { RetryReadings } from '../../lib/workspace/retry-readings.js';
 import { DesktopFleet, type DesktopSeed } from '../../local/workspace-desktops.js';
+import type { RetryReading } from '../../local/workspace-state.js';
 import { PROJECT_ID } from '../helpers/factories.js';
-import { Invocation, type CrashPoint, type Gate } from './invocation.js';
+import { type CrashPoint, type Gate, Invocation } from './invocation.js';
 import { MemoryLedgerStore } from './memory-ledger-store.js';
 import { QueueModel } from './queue-model.js';
-import { WorkspaceModel, type ModelRecord } from './workspace-model.js';
+import { type ModelRecord, WorkspaceModel } from './workspace-model.js';
 
 /**
  * Everything one model run works on: the clock, Workspace, the ledger table,
@@ -25,13 +25,25 @@ import { WorkspaceModel, type ModelRecord } from './workspace-model.js';
  * console runs) that the invariants are checked against.
  */
 
-export const REASONS = { retry: 'Script execution timed out', later: 'desktop offline', giveUp: 'script error: exit code 1' } as const;
+export const REASONS = {
+  retry: 'Script execution timed out',
+  later: 'desktop offline',
+  giveUp: 'script error: exit code 1',
+} as const;
 export type ReasonKind = keyof typeof REASONS;
 
 /** A desktop's state when a run starts: ready, or one of the ways a desktop cannot take a script. */
 /** `unregistered`: running, its agent never registers. */
 export type DesktopCondition = 'ready' | 'off' | 'hibernated' | 'unregistered' | 'maintenance' | 'error' | 'deleted';
-export const DESKTOP_CONDITIONS: readonly DesktopCondition[] = ['ready', 'off', 'hibernated', 'unregistered', 'maintenance', 'error', 'deleted'];
+export const DESKTOP_CONDITIONS: readonly DesktopCondition[] = [
+  'ready',
+  'off',
+  'hibernated',
+  'unregistered',
+  'maintenance',
+  'error',
+  'deleted',
+];
 
 const SEEDS: Readonly<Record<Exclude<DesktopCondition, 'deleted'>, Omit<DesktopSeed, 'desktop_id'>>> = {
   ready: {},
@@ -62,7 +74,11 @@ export interface WorldSpec {
    * number, cycling), whether the policy wakes them, and which desktops'
    * first start fails. Without it the policy reads no desktop.
    */
-  readonly desktops?: { readonly states: readonly DesktopCondition[]; readonly wake: boolean; readonly failFirstStart?: readonly boolean[] };
+  readonly desktops?: {
+    readonly states: readonly DesktopCondition[];
+    readonly wake: boolean;
+    readonly failFirstStart?: readonly boolean[];
+  };
   /**
    * MAX_CONCURRENCY (default 10). Below a batch's size, the next records' ledger reads are made while the first
    * ones run, and a record whose call was answered gives its place away while its outcome is written
@@ -94,12 +110,23 @@ export class World {
   readonly source = new QueueModel('source', this.now, VISIBILITY_SECONDS * 1000);
   readonly dlq = new QueueModel('dlq', this.now, VISIBILITY_SECONDS * 1000);
   readonly config: AppConfig;
-  readonly sweep: SweepConfig = { projects: [{ projectId: PROJECT_ID }], lookbackMinutes: 60, overlapMinutes: 30, safetyMarginMs: 10_000 };
+  readonly sweep: SweepConfig = {
+    projects: [{ projectId: PROJECT_ID }],
+    lookbackMinutes: 60,
+    overlapMinutes: 30,
+    safetyMarginMs: 10_000,
+  };
   readonly breakers: CircuitBreakers;
   /** What the container has seen Workspace's retries do (one container: the world's). */
   readonly readings = new RetryReadings();
-  readonly credentials = new WorkspaceCredentials('model-secret', { load: async () => ({ ak: 'MODELAK', sk: 'MODELSK' }), reload: async () => ({ ak: 'MODELAK', sk: 'MODELSK' }) });
-  /** Runs named by the failure events sent (`<record id>#<run number>`; a task event names every failed run of its task). */
+  readonly credentials = new WorkspaceCredentials('model-secret', {
+    load: async () => ({ ak: 'MODELAK', sk: 'MODELSK' }),
+    reload: async () => ({ ak: 'MODELAK', sk: 'MODELSK' }),
+  });
+  /**
+   * Runs named by the failure events sent (`<record id>#<run number>`; a task event names every failed run of its
+   * task).
+   */
   readonly named: string[] = [];
   readonly outcomes: LoggedOutcome[] = [];
   /** Replayed dead letters: their id on the source queue, the record they name, when they were decided. */
@@ -123,9 +150,19 @@ export class World {
   ) {
     vi.setSystemTime(T0);
     let jobs = 0;
-    this.fleet = new DesktopFleet(() => new Date(this.now()), () => `job${++jobs}`, { bootSeconds: 30, registerSeconds: 10 });
-    const desktopRefusal = spec.desktops ? (desktopId: string) => this.fleet.scriptRefusal(PROJECT_ID, desktopId)?.reason : undefined;
-    this.ws = new WorkspaceModel(this.now, { reading: spec.reading, skewMs: (spec.workspaceSkewSeconds ?? 0) * 1000, desktopRefusal });
+    this.fleet = new DesktopFleet(
+      () => new Date(this.now()),
+      () => `job${++jobs}`,
+      { bootSeconds: 30, registerSeconds: 10 },
+    );
+    const desktopRefusal = spec.desktops
+      ? (desktopId: string) => this.fleet.scriptRefusal(PROJECT_ID, desktopId)?.reason
+      : undefined;
+    this.ws = new WorkspaceModel(this.now, {
+      reading: spec.reading,
+      skewMs: (spec.workspaceSkewSeconds ?? 0) * 1000,
+      desktopRefusal,
+    });
     const worstCase = worstCaseCallMs(3_000, 1);
     this.config = {
       defaultRegion: 'cn-north-4',
@@ -149,7 +186,20 @@ export class World {
           { id: 'timeout', verdict: 'retry', reason_contains: ['timed out'] },
           { id: 'desktop-not-ready', verdict: 'retry', delay_seconds: 30, reason_contains: ['offline'] },
         ],
-        ...(spec.desktops ? { projects: { [PROJECT_ID]: { desktop: { require: 'registered', wake: spec.desktops.wake, wait_max_seconds: MODEL_DESKTOP_WAIT_MAX_SECONDS, recheck_seconds: 120 } } } } : {}),
+        ...(spec.desktops
+          ? {
+              projects: {
+                [PROJECT_ID]: {
+                  desktop: {
+                    require: 'registered',
+                    wake: spec.desktops.wake,
+                    wait_max_seconds: MODEL_DESKTOP_WAIT_MAX_SECONDS,
+                    recheck_seconds: 120,
+                  },
+                },
+              },
+            }
+          : {}),
       }),
       dryRun: false,
       retriesEnabled: true,
@@ -163,8 +213,15 @@ export class World {
     };
     this.breakers = new CircuitBreakers({ consecutiveFailures: 5, halfOpenAfterMs: 30_000, authCooldownMs: 300_000 });
     let desktop = 0;
-    // With `sharedDesktops`, every task runs the script on the same desktops (a script run again by its schedule or by hand).
-    spec.tasks.forEach((task) => this.ws.seedTask(Array.from({ length: task.desktops }, (_, i) => (spec.sharedDesktops ? `d${i + 1}` : `d${++desktop}`)), 's1', REASONS[task.reason]));
+    // With `sharedDesktops`, every task runs the script on the same desktops (a script run again by its schedule or by
+    // hand).
+    spec.tasks.forEach((task) =>
+      this.ws.seedTask(
+        Array.from({ length: task.desktops }, (_, i) => (spec.sharedDesktops ? `d${i + 1}` : `d${++desktop}`)),
+        's1',
+        REASONS[task.reason],
+      ),
+    );
     if (spec.desktops) this.seedDesktops(spec.desktops);
   }
 
@@ -192,9 +249,17 @@ export class World {
 
   /** What one invocation works with, as lib/ways-in/runtime.ts forInvocation builds it, over the models. */
   deps(invocation: Invocation): QueueBatchDeps {
-    const ledger = new AttemptLedger(invocation.store(this.store), { leaseMs: this.config.leaseSeconds * 1000, ttlDays: 30, skewMs: this.config.clockSkewSeconds * 1000, now: this.now, sleep: async () => undefined });
+    const ledger = new AttemptLedger(invocation.store(this.store), {
+      leaseMs: this.config.leaseSeconds * 1000,
+      ttlDays: 30,
+      skewMs: this.config.clockSkewSeconds * 1000,
+      now: this.now,
+      sleep: async () => undefined,
+    });
     const errorBudget = new ErrorBudget(this.config.errorThreshold, this.config.errorThresholdMinCalls);
-    const desktopCalls = invocation.desktops(this.fleet, this.ws, (desktop) => this.starts.push({ desktop, at: this.now() }));
+    const desktopCalls = invocation.desktops(this.fleet, this.ws, (desktop) =>
+      this.starts.push({ desktop, at: this.now() }),
+    );
     return {
       config: this.config,
       workspace: invocation.workspace(this.ws),
@@ -205,11 +270,18 @@ export class World {
       readings: this.readings,
       errorBudget,
       now: this.now,
-      forwarders: { forwardDryRuns: true, deadLetters: invocation.sender(this.dlq), requeue: invocation.sender(this.source) },
+      forwarders: {
+        forwardDryRuns: true,
+        deadLetters: invocation.sender(this.dlq),
+        requeue: invocation.sender(this.source),
+      },
     };
   }
 
-  /** Sends a failure event to the source queue; `runs` are the failed runs it names (a task event: every one of its task). */
+  /**
+   * Sends a failure event to the source queue; `runs` are the failed runs it names (a task event: every one of its
+   * task).
+   */
   send(body: string, runs: readonly string[]): void {
     this.source.add(body);
     this.named.push(...runs);
@@ -233,7 +305,14 @@ export class World {
    */
   known(record: ModelRecord): boolean {
     if (this.spec.failUnlinkedRuns === true || !this.ws.isRetryRun(record.id)) return true;
-    return [...this.store.items.values()].some((item) => isChain(item) && item.state !== 'claimed' && item.state !== 'unknown' && item.tasks.includes(record.script_task_id) && item.attempts > 0);
+    return [...this.store.items.values()].some(
+      (item) =>
+        isChain(item) &&
+        item.state !== 'claimed' &&
+        item.state !== 'unknown' &&
+        item.tasks.includes(record.script_task_id) &&
+        item.attempts > 0,
+    );
   }
 
   disarm(): void {

@@ -33,7 +33,18 @@ describe('attribute values for the DynamoDB wire', () => {
       ratio: { N: '0.25' },
       forced: { BOOL: false },
       tasks: { L: [{ S: 't0' }, { S: 't1' }] },
-      history: { L: [{ M: { attempt: { N: '1' }, at: { S: '2026-11-29T22:00:00.000Z' }, outcome: { S: 'retried' }, task_id: { S: 't1' } } }] },
+      history: {
+        L: [
+          {
+            M: {
+              attempt: { N: '1' },
+              at: { S: '2026-11-29T22:00:00.000Z' },
+              outcome: { S: 'retried' },
+              task_id: { S: 't1' },
+            },
+          },
+        ],
+      },
       nothing: { NULL: true },
       empty: { S: '' },
     });
@@ -45,7 +56,10 @@ describe('attribute values for the DynamoDB wire', () => {
 
     // Assess
     const { current_task: _, ...defined } = chain;
-    expect(back).toEqual({ ...defined, history: [{ attempt: 1, at: '2026-11-29T22:00:00.000Z', outcome: 'retried', task_id: 't1' }] });
+    expect(back).toEqual({
+      ...defined,
+      history: [{ attempt: 1, at: '2026-11-29T22:00:00.000Z', outcome: 'retried', task_id: 't1' }],
+    });
     expect(Object.keys(back)).not.toContain('current_task');
   });
 
@@ -60,23 +74,45 @@ describe('attribute values for the DynamoDB wire', () => {
   });
 
   it('reads sets and binaries an operator may have written, and refuses an integer beyond 2^53 rather than rounding it', () => {
-    expect(fromAttributes({ ss: { SS: ['a', 'b'] }, ns: { NS: ['1', '2'] } })).toEqual({ ss: new Set(['a', 'b']), ns: new Set([1, 2]) });
+    expect(fromAttributes({ ss: { SS: ['a', 'b'] }, ns: { NS: ['1', '2'] } })).toEqual({
+      ss: new Set(['a', 'b']),
+      ns: new Set([1, 2]),
+    });
     expect(() => fromAttributes({ big: { N: '9007199254740993' } })).toThrow(/big: 9007199254740993 is beyond/);
   });
 });
 
 describe('numbers stored are numbers read', () => {
   it('refuses to store an integer beyond 2^53 (an epoch-nanosecond failed_at), which it would refuse to read back, as the DocumentClient refused it', () => {
-    expect(() => toAttributes({ pk: 'k', failed_at: 1_732_900_000_000_000_000 })).toThrow(/failed_at: 1732900000000000000 is beyond/);
+    expect(() => toAttributes({ pk: 'k', failed_at: 1_732_900_000_000_000_000 })).toThrow(
+      /failed_at: 1732900000000000000 is beyond/,
+    );
     expect(() => toAttributes({ pk: 'k', history: [{ at: -1e300 }] })).toThrow(/history\[0\]\.at/);
-    expect(fromAttributes(toAttributes({ pk: 'k', n: Number.MAX_SAFE_INTEGER, f: -0.5, tiny: 1e-7 }))).toEqual({ pk: 'k', n: Number.MAX_SAFE_INTEGER, f: -0.5, tiny: 1e-7 });
+    expect(fromAttributes(toAttributes({ pk: 'k', n: Number.MAX_SAFE_INTEGER, f: -0.5, tiny: 1e-7 }))).toEqual({
+      pk: 'k',
+      n: Number.MAX_SAFE_INTEGER,
+      f: -0.5,
+      tiny: 1e-7,
+    });
   });
 });
 
 describe('sets and bytes', () => {
   it('writes back the sets and bytes it reads (bytes as base64, as the JSON wire carries them), and refuses an empty or mixed set by name', () => {
-    const item = { pk: 'k', ss: new Set(['a', 'b']), ns: new Set([1, -2.5]), b: new Uint8Array([1, 2]), bs: new Set([new Uint8Array([3])]) };
-    expect(toAttributes(item)).toEqual({ pk: { S: 'k' }, ss: { SS: ['a', 'b'] }, ns: { NS: ['1', '-2.5'] }, b: { B: 'AQI=' }, bs: { BS: ['Aw=='] } });
+    const item = {
+      pk: 'k',
+      ss: new Set(['a', 'b']),
+      ns: new Set([1, -2.5]),
+      b: new Uint8Array([1, 2]),
+      bs: new Set([new Uint8Array([3])]),
+    };
+    expect(toAttributes(item)).toEqual({
+      pk: { S: 'k' },
+      ss: { SS: ['a', 'b'] },
+      ns: { NS: ['1', '-2.5'] },
+      b: { B: 'AQI=' },
+      bs: { BS: ['Aw=='] },
+    });
     expect(fromAttributes(toAttributes(item))).toEqual(item);
     expect(() => toAttributes({ pk: 'k', tags: new Set() })).toThrow(/tags: an empty set/);
     expect(() => toAttributes({ pk: 'k', tags: new Set(['a', 1]) })).toThrow(/tags: a set of mixed/);

@@ -5,7 +5,12 @@ const POLICY = { backoffBaseSeconds: 60, backoffMaxSeconds: 3600 };
 
 /** One wait of the in-call backoff for try `attempt`, after a failure with this error. */
 function inCallWait(options: { random: () => number; retryAfterMs?: number }, attempt: number): number {
-  const backoff = inCallBackoff({ baseMs: 100, capMs: 1_000, random: options.random, retryAfterMs: () => options.retryAfterMs ?? 0 });
+  const backoff = inCallBackoff({
+    baseMs: 100,
+    capMs: 1_000,
+    random: options.random,
+    retryAfterMs: () => options.retryAfterMs ?? 0,
+  });
   return backoff.next({ attempt, result: { error: new Error('busy') }, signal: new AbortController().signal }).duration;
 }
 

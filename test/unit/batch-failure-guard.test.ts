@@ -19,7 +19,10 @@ function sqsEvent(bodies: readonly string[]): SQSEvent {
 type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 /** A chain shaped like functions/queue.ts: the guard first, then whatever runs inside it. */
-function chain(handler: (event: SQSEvent) => Promise<unknown>, ...inner: Array<MiddlewareObj<SQSEvent, SQSBatchResponse>>): Handler {
+function chain(
+  handler: (event: SQSEvent) => Promise<unknown>,
+  ...inner: Array<MiddlewareObj<SQSEvent, SQSBatchResponse>>
+): Handler {
   let built = middy<SQSEvent, SQSBatchResponse>().use(batchFailureGuard());
   for (const m of inner) built = built.use(m);
   return built.handler(handler as never) as unknown as Handler;
@@ -48,7 +51,9 @@ describe('the batch failure guard', () => {
     const response = await handler(event, context);
 
     expect(failed(response)).toEqual(ids(event));
-    expect(logs.lines().find((l) => l['message'] === 'batch failed as a whole: every record stays on the queue')).toMatchObject({ error: expect.stringMatching(/^TypeError: record .* crashed$/), records: 4 });
+    expect(
+      logs.lines().find((l) => l['message'] === 'batch failed as a whole: every record stays on the queue'),
+    ).toMatchObject({ error: expect.stringMatching(/^TypeError: record .* crashed$/), records: 4 });
   });
 
   it('keeps every record on the queue when a middleware inside the guard throws after the handler answered', async () => {
@@ -66,11 +71,16 @@ describe('the batch failure guard', () => {
   it.each([
     ['no response', () => undefined],
     ['a response without a list', () => ({})],
-    ['a failure that is not a message of this batch', () => ({ batchItemFailures: [{ itemIdentifier: 'not-in-this-batch' }] })],
+    [
+      'a failure that is not a message of this batch',
+      () => ({ batchItemFailures: [{ itemIdentifier: 'not-in-this-batch' }] }),
+    ],
     ['a failure without an identifier', () => ({ batchItemFailures: [{}] })],
   ])('fails every record when the chain answers with %s', async (_, answer) => {
     const event = sqsEvent(['a', 'b', 'c']);
-    const handler = chain(async () => ({ batchItemFailures: [] }), { after: async (request) => void (request.response = answer() as never) });
+    const handler = chain(async () => ({ batchItemFailures: [] }), {
+      after: async (request) => void (request.response = answer() as never),
+    });
 
     expect(failed(await handler(event, context))).toEqual(ids(event));
   });
@@ -79,7 +89,9 @@ describe('the batch failure guard', () => {
     const event = sqsEvent(['a', 'b', 'c']);
     const handler = chain(async (e) => ({ batchItemFailures: [{ itemIdentifier: e.Records[1]!.messageId }] }));
 
-    expect(await handler(event, context)).toEqual({ batchItemFailures: [{ itemIdentifier: event.Records[1]!.messageId }] });
+    expect(await handler(event, context)).toEqual({
+      batchItemFailures: [{ itemIdentifier: event.Records[1]!.messageId }],
+    });
   });
 
   it('answers an event without records with an empty list rather than crashing', async () => {

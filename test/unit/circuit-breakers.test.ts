@@ -1,10 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CircuitBreakers, CircuitOpenError } from '../../lib/workspace/circuit-breakers.js';
 import { logger } from '../../lib/platform/observability.js';
+import { CircuitBreakers, CircuitOpenError } from '../../lib/workspace/circuit-breakers.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import { captureStdout, type LogCapture } from '../../local/log-capture.js';
 
-/** Every cool-down measured by a clock the test moves by hand (Date, cockatiel's clock, faked; timers left real): no sleeps. */
+/**
+ * Every cool-down measured by a clock the test moves by hand (Date, cockatiel's clock, faked; timers left real): no
+ * sleeps.
+ */
 
 const KEY = 'https://workspace.example key#abc';
 const transient = () => new WorkspaceApiError({ status: 503, code: 'APIG.0613', message: 'IAM unavailable' });
@@ -12,7 +15,11 @@ const permanent = () => new WorkspaceApiError({ status: 404, code: 'WKS.00210404
 
 function setup(options: { failures?: number; cooldownMs?: number; authCooldownMs?: number } = {}) {
   vi.setSystemTime(1_000_000);
-  const breakers = new CircuitBreakers({ consecutiveFailures: options.failures ?? 3, halfOpenAfterMs: options.cooldownMs ?? 30_000, authCooldownMs: options.authCooldownMs ?? 300_000 });
+  const breakers = new CircuitBreakers({
+    consecutiveFailures: options.failures ?? 3,
+    halfOpenAfterMs: options.cooldownMs ?? 30_000,
+    authCooldownMs: options.authCooldownMs ?? 300_000,
+  });
   let calls = 0;
   const run = (outcome: 'ok' | 'transient' | 'permanent', key = KEY) =>
     breakers.execute(key, async () => {
@@ -45,7 +52,12 @@ describe('circuit breakers', () => {
     const refused = await b.run('ok').catch((e: unknown) => e);
 
     expect(refused).toBeInstanceOf(CircuitOpenError);
-    expect(refused).toMatchObject({ name: 'CircuitOpenError', key: KEY, retryAfterMs: 30_000, message: `circuit open for ${KEY}: Workspace kept failing, no call for 30 s` });
+    expect(refused).toMatchObject({
+      name: 'CircuitOpenError',
+      key: KEY,
+      retryAfterMs: 30_000,
+      message: `circuit open for ${KEY}: Workspace kept failing, no call for 30 s`,
+    });
     expect(b.calls()).toBe(3);
     expect(b.breakers.waitFor(KEY)).toBe(30_000);
     expect(line('circuit breaker opened')).toMatchObject({ level: 'WARN', breaker: KEY, halfOpenAfterMs: 30_000 });
@@ -116,8 +128,14 @@ describe('circuit breakers', () => {
 
     expect(b.breakers.waitFor(KEY)).toBe(299_000);
     await expect(b.run('ok')).rejects.toMatchObject({ retryAfterMs: 299_000 });
-    expect(messages().filter((m) => m === 'access key refused by Workspace: not used again until the cool-down ends')).toHaveLength(1);
-    expect(line('access key refused by Workspace: not used again until the cool-down ends')).toMatchObject({ level: 'WARN', breaker: KEY, cooldownMs: 300_000 });
+    expect(
+      messages().filter((m) => m === 'access key refused by Workspace: not used again until the cool-down ends'),
+    ).toHaveLength(1);
+    expect(line('access key refused by Workspace: not used again until the cool-down ends')).toMatchObject({
+      level: 'WARN',
+      breaker: KEY,
+      cooldownMs: 300_000,
+    });
 
     b.advance(299_000);
     expect(await b.run('ok')).toBe('done');
@@ -125,7 +143,9 @@ describe('circuit breakers', () => {
     // Refused again the moment the last cool-down ended: a new cool-down, and a new warning.
     b.breakers.refuseKey(KEY);
     expect(b.breakers.waitFor(KEY)).toBe(300_000);
-    expect(messages().filter((m) => m === 'access key refused by Workspace: not used again until the cool-down ends')).toHaveLength(2);
+    expect(
+      messages().filter((m) => m === 'access key refused by Workspace: not used again until the cool-down ends'),
+    ).toHaveLength(2);
   });
 
   it('keep a refused key refused when its circuit closes before the auth cool-down ends', async () => {

@@ -12,7 +12,7 @@ function gate(): { promise: Promise<void>; open: () => void } {
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('mapWithConcurrency', () => {
-  it('runs at most `limit` items at once and answers in the items\' order', async () => {
+  it("runs at most `limit` items at once and answers in the items' order", async () => {
     // Prepare
     let running = 0;
     let most = 0;
@@ -57,14 +57,19 @@ describe('mapWithConcurrency', () => {
     const first = gate();
     const started: string[] = [];
     // Act
-    const mapped = mapWithConcurrency(['k1', 'k2', 'other'], 2, async (item, _index, free) => {
-      started.push(item);
-      if (item === 'k1') {
-        free();
-        await first.promise;
-      }
-      return item;
-    }, { keyOf: (item) => item.slice(0, 1) });
+    const mapped = mapWithConcurrency(
+      ['k1', 'k2', 'other'],
+      2,
+      async (item, _index, free) => {
+        started.push(item);
+        if (item === 'k1') {
+          free();
+          await first.promise;
+        }
+        return item;
+      },
+      { keyOf: (item) => item.slice(0, 1) },
+    );
     await settle();
     // Assess: the second copy has not started while the first is finishing.
     expect(started).toEqual(['k1', 'other']);
@@ -73,21 +78,27 @@ describe('mapWithConcurrency', () => {
     expect(started).toEqual(['k1', 'other', 'k2']);
   });
 
-  it('tells of each key\'s first item once, before it starts and at least `limit` items ahead', async () => {
+  it("tells of each key's first item once, before it starts and at least `limit` items ahead", async () => {
     // Prepare
     const events: string[] = [];
     const items = ['a', 'b', 'b', 'c', 'd', 'e', 'f'];
     // Act
-    await mapWithConcurrency(items, 2, async (item, index) => {
-      events.push(`start ${item}${index}`);
-      await settle();
-      return item;
-    }, { keyOf: (item) => item, ahead: (item, index) => events.push(`ahead ${item}${index}`) });
+    await mapWithConcurrency(
+      items,
+      2,
+      async (item, index) => {
+        events.push(`start ${item}${index}`);
+        await settle();
+        return item;
+      },
+      { keyOf: (item) => item, ahead: (item, index) => events.push(`ahead ${item}${index}`) },
+    );
     // Assess: every key's first item told once (the second b never), each before it starts; when the first two
     // start, the two after them are already told.
     const told = events.filter((e) => e.startsWith('ahead'));
     expect(told).toEqual(['ahead a0', 'ahead b1', 'ahead c3', 'ahead d4', 'ahead e5', 'ahead f6']);
-    for (const name of ['a0', 'b1', 'c3', 'd4', 'e5', 'f6']) expect(events.indexOf(`ahead ${name}`)).toBeLessThan(events.indexOf(`start ${name}`));
+    for (const name of ['a0', 'b1', 'c3', 'd4', 'e5', 'f6'])
+      expect(events.indexOf(`ahead ${name}`)).toBeLessThan(events.indexOf(`start ${name}`));
     expect(events.indexOf('ahead d4')).toBeLessThan(events.indexOf('start b1'));
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type AppConfig } from '../../lib/config/app-config.js';
+import { type AppConfig, loadConfig } from '../../lib/config/app-config.js';
 import { ConfigError } from '../../lib/platform/env-schema.js';
 import { loadPolicy, PolicyConfigError } from '../../lib/policy/policy-config.js';
 
@@ -14,7 +14,16 @@ const base = {
 describe('configuration from the environment', () => {
   it('reads a minimal environment with defaults', () => {
     const config = loadConfig(base);
-    expect(config).toMatchObject({ defaultRegion: 'cn-north-4', maxConcurrency: 10, credentialsCacheTtlSeconds: 300, dryRun: false, retriesEnabled: true, leaseSeconds: 60, worstCaseCallMs: 21_000, clockSkewSeconds: 120 });
+    expect(config).toMatchObject({
+      defaultRegion: 'cn-north-4',
+      maxConcurrency: 10,
+      credentialsCacheTtlSeconds: 300,
+      dryRun: false,
+      retriesEnabled: true,
+      leaseSeconds: 60,
+      worstCaseCallMs: 21_000,
+      clockSkewSeconds: 120,
+    });
     expect(config.policy.maxAttempts).toBe(3);
     expect(config.policy.rules.map((r) => r.id)).toContain('timeout');
   });
@@ -42,7 +51,10 @@ describe('configuration from the environment', () => {
 
   it('derives the lease from the worst-case call: the default outlives it, a longer call raises it', () => {
     expect(loadConfig(base)).toMatchObject({ worstCaseCallMs: 21_000, leaseSeconds: 60 });
-    expect(loadConfig({ ...base, WORKSPACE_TIMEOUT_MS: '20000' })).toMatchObject({ worstCaseCallMs: 2 * (40_000 + 2_000) + 5_000, leaseSeconds: 94 });
+    expect(loadConfig({ ...base, WORKSPACE_TIMEOUT_MS: '20000' })).toMatchObject({
+      worstCaseCallMs: 2 * (40_000 + 2_000) + 5_000,
+      leaseSeconds: 94,
+    });
   });
 
   it('turns on dry run from DRY_RUN or from the policy', () => {
@@ -66,39 +78,67 @@ describe('every variable keeps its default and its accepted range', () => {
     ['ERROR_THRESHOLD_MIN_CALLS', 'errorThresholdMinCalls', 5, 1, 1000],
   ];
 
-  it.each(numbers)('%s: defaults when unset or blank, accepts its bounds, refuses one past them', (name, field, fallback, min, max) => {
-    // Prepare: a lease long enough for the longest call these bounds allow, so the lease rule never interferes.
-    const env = { ...base, LEDGER_LEASE_SECONDS: '3600' };
-    // Act / Assess
-    expect(loadConfig(env)[field]).toBe(fallback);
-    expect(loadConfig({ ...env, [name]: '  ' })[field]).toBe(fallback);
-    expect(loadConfig({ ...env, [name]: String(min) })[field]).toBe(min);
-    expect(loadConfig({ ...env, [name]: ` ${max} ` })[field]).toBe(max);
-    if (min > 0) expect(() => loadConfig({ ...env, [name]: String(min - 1) })).toThrow(`${name} must be a whole number between ${min} and ${max}, got "${min - 1}"`);
-    expect(() => loadConfig({ ...env, [name]: String(max + 1) })).toThrow(`${name} must be a whole number between ${min} and ${max}, got "${max + 1}"`);
-  });
+  it.each(numbers)(
+    '%s: defaults when unset or blank, accepts its bounds, refuses one past them',
+    (name, field, fallback, min, max) => {
+      // Prepare: a lease long enough for the longest call these bounds allow, so the lease rule never interferes.
+      const env = { ...base, LEDGER_LEASE_SECONDS: '3600' };
+      // Act / Assess
+      expect(loadConfig(env)[field]).toBe(fallback);
+      expect(loadConfig({ ...env, [name]: '  ' })[field]).toBe(fallback);
+      expect(loadConfig({ ...env, [name]: String(min) })[field]).toBe(min);
+      expect(loadConfig({ ...env, [name]: ` ${max} ` })[field]).toBe(max);
+      if (min > 0)
+        expect(() => loadConfig({ ...env, [name]: String(min - 1) })).toThrow(
+          `${name} must be a whole number between ${min} and ${max}, got "${min - 1}"`,
+        );
+      expect(() => loadConfig({ ...env, [name]: String(max + 1) })).toThrow(
+        `${name} must be a whole number between ${min} and ${max}, got "${max + 1}"`,
+      );
+    },
+  );
 
-  it.each(['1e1', '0x10', '+5', '-1', '5.0', '5 5', 'Infinity'])('refuses %j, a spelling of a number that was never accepted', (spelling) => {
-    expect(() => loadConfig({ ...base, MAX_CONCURRENCY: spelling })).toThrow(`MAX_CONCURRENCY must be a whole number between 1 and 100, got ${JSON.stringify(spelling)}`);
-  });
+  it.each(['1e1', '0x10', '+5', '-1', '5.0', '5 5', 'Infinity'])(
+    'refuses %j, a spelling of a number that was never accepted',
+    (spelling) => {
+      expect(() => loadConfig({ ...base, MAX_CONCURRENCY: spelling })).toThrow(
+        `MAX_CONCURRENCY must be a whole number between 1 and 100, got ${JSON.stringify(spelling)}`,
+      );
+    },
+  );
 
   it('reads ERROR_THRESHOLD_PERCENT as a share, 50 % by default, 1 to 100 accepted', () => {
     expect(loadConfig(base).errorThreshold).toBe(0.5);
     expect(loadConfig({ ...base, ERROR_THRESHOLD_PERCENT: '100' }).errorThreshold).toBe(1);
-    expect(() => loadConfig({ ...base, ERROR_THRESHOLD_PERCENT: '0' })).toThrow('ERROR_THRESHOLD_PERCENT must be a whole number between 1 and 100');
+    expect(() => loadConfig({ ...base, ERROR_THRESHOLD_PERCENT: '0' })).toThrow(
+      'ERROR_THRESHOLD_PERCENT must be a whole number between 1 and 100',
+    );
   });
 
   it.each([
-    ['true', true], ['TRUE', true], ['1', true], ['false', false], ['False', false], ['0', false],
+    ['true', true],
+    ['TRUE', true],
+    ['1', true],
+    ['false', false],
+    ['False', false],
+    ['0', false],
   ])('reads the flag %j as %s, and an unset flag as its default', (spelling, value) => {
     expect(loadConfig({ ...base, DRY_RUN: spelling }).dryRun).toBe(value);
     expect(loadConfig({ ...base, RETRIES_ENABLED: spelling }).retriesEnabled).toBe(value);
-    expect(loadConfig({ ...base, DRY_RUN: ' ', RETRIES_ENABLED: '' })).toMatchObject({ dryRun: false, retriesEnabled: true });
+    expect(loadConfig({ ...base, DRY_RUN: ' ', RETRIES_ENABLED: '' })).toMatchObject({
+      dryRun: false,
+      retriesEnabled: true,
+    });
   });
 
-  it.each(['yes', 'on', 'y', 'enabled'])('refuses the flag %j (only true/1 and false/0 were ever accepted)', (spelling) => {
-    expect(() => loadConfig({ ...base, RETRIES_ENABLED: spelling })).toThrow(`RETRIES_ENABLED must be true or false, got ${JSON.stringify(spelling)}`);
-  });
+  it.each(['yes', 'on', 'y', 'enabled'])(
+    'refuses the flag %j (only true/1 and false/0 were ever accepted)',
+    (spelling) => {
+      expect(() => loadConfig({ ...base, RETRIES_ENABLED: spelling })).toThrow(
+        `RETRIES_ENABLED must be true or false, got ${JSON.stringify(spelling)}`,
+      );
+    },
+  );
 
   it('names every wrong variable at once, each with its own problem', () => {
     const error = (() => {
@@ -109,11 +149,17 @@ describe('every variable keeps its default and its accepted range', () => {
       }
     })();
     expect(error).toBeInstanceOf(ConfigError);
-    expect(error?.message.split('; ').sort()).toEqual(['DRY_RUN must be true or false, got "yes"', 'LEDGER_TABLE is required', 'MAX_CONCURRENCY must be a whole number between 1 and 100, got "ten"']);
+    expect(error?.message.split('; ').sort()).toEqual([
+      'DRY_RUN must be true or false, got "yes"',
+      'LEDGER_TABLE is required',
+      'MAX_CONCURRENCY must be a whole number between 1 and 100, got "ten"',
+    ]);
   });
 
   it('quotes only the start of a long wrong value', () => {
-    expect(() => loadConfig({ ...base, DLQ_URL: `not a url ${'x'.repeat(200)}` })).toThrow(/^DLQ_URL must be a queue URL, got "not a url x{70}"$/);
+    expect(() => loadConfig({ ...base, DLQ_URL: `not a url ${'x'.repeat(200)}` })).toThrow(
+      /^DLQ_URL must be a queue URL, got "not a url x{70}"$/,
+    );
   });
 });
 
@@ -130,9 +176,18 @@ describe('RETRY_POLICY validation', () => {
     ['{"max_attempts":-1}', /RETRY_POLICY\.max_attempts: /],
     ['{"max_atempts":3}', /RETRY_POLICY: Unrecognized key: "max_atempts"/],
     ['{"rules":[{"id":"x","verdict":"maybe","reason_contains":["a"]}]}', /RETRY_POLICY\.rules\.0\.verdict: /],
-    ['{"rules":[{"id":"x","verdict":"retry"}]}', /RETRY_POLICY\.rules\.0: a rule needs result_codes, reason_contains or statuses/],
-    ['{"rules":[{"id":"Bad Id","verdict":"retry","reason_contains":["a"]}]}', /RETRY_POLICY\.rules\.0\.id: must be lower-case/],
-    ['{"backoff":{"base_seconds":100,"max_seconds":10}}', 'RETRY_POLICY.backoff.max_seconds: must be at least base_seconds'],
+    [
+      '{"rules":[{"id":"x","verdict":"retry"}]}',
+      /RETRY_POLICY\.rules\.0: a rule needs result_codes, reason_contains or statuses/,
+    ],
+    [
+      '{"rules":[{"id":"Bad Id","verdict":"retry","reason_contains":["a"]}]}',
+      /RETRY_POLICY\.rules\.0\.id: must be lower-case/,
+    ],
+    [
+      '{"backoff":{"base_seconds":100,"max_seconds":10}}',
+      'RETRY_POLICY.backoff.max_seconds: must be at least base_seconds',
+    ],
     ['{"projects":{"../x":{}}}', /^RETRY_POLICY\.projects\.\.\.\/x: /],
     ['{"projects":{"p1":{"max_attempts":"3"}}}', /RETRY_POLICY\.projects\.p1\.max_attempts: /],
   ])('refuses %s naming the field', (json, message) => {

@@ -15,13 +15,19 @@ function source(values: unknown[]) {
 
 describe('Workspace credentials from the secret', () => {
   it('uses a per-project key when the secret has one, else the default key', async () => {
-    const creds = new WorkspaceCredentials('s', source([{ ak: 'A', sk: 'S', projects: { p2: { ak: 'A2', sk: 'S2', security_token: 'T2' } } }]));
+    const creds = new WorkspaceCredentials(
+      's',
+      source([{ ak: 'A', sk: 'S', projects: { p2: { ak: 'A2', sk: 'S2', security_token: 'T2' } } }]),
+    );
     expect((await creds.forProject('p1')).credentials).toEqual({ ak: 'A', sk: 'S', securityToken: undefined });
     expect((await creds.forProject('p2')).credentials).toEqual({ ak: 'A2', sk: 'S2', securityToken: 'T2' });
   });
 
   it('shares one refetch among the calls that saw the same version', async () => {
-    const loader = source([{ ak: 'OLD', sk: 'S' }, { ak: 'NEW', sk: 'S' }]);
+    const loader = source([
+      { ak: 'OLD', sk: 'S' },
+      { ak: 'NEW', sk: 'S' },
+    ]);
     const creds = new WorkspaceCredentials('s', loader);
     const { generation } = await creds.forProject('p');
     await Promise.all([creds.refreshAfter(generation), creds.refreshAfter(generation), creds.refreshAfter(generation)]);
@@ -42,24 +48,39 @@ describe('Workspace credentials from the secret', () => {
   });
 
   it('names the secret when it cannot be read', async () => {
-    const creds = new WorkspaceCredentials('team/secret', { load: () => Promise.reject(Object.assign(new Error('x'), { name: 'ResourceNotFoundException' })), reload: () => Promise.reject(new Error()) });
-    await expect(creds.forProject('p')).rejects.toThrow('secret team/secret could not be read (ResourceNotFoundException)');
+    const creds = new WorkspaceCredentials('team/secret', {
+      load: () => Promise.reject(Object.assign(new Error('x'), { name: 'ResourceNotFoundException' })),
+      reload: () => Promise.reject(new Error()),
+    });
+    await expect(creds.forProject('p')).rejects.toThrow(
+      'secret team/secret could not be read (ResourceNotFoundException)',
+    );
   });
 });
 
 describe('the credentials errors and refetches, precisely', () => {
   it('name the error class and the field, or (root) for a secret that is not an object', async () => {
     const nullSecret = new WorkspaceCredentials('s', source([null]));
-    await expect(nullSecret.forProject('p')).rejects.toMatchObject({ name: 'CredentialsUnavailableError', message: 'secret s is not a JSON object' });
+    await expect(nullSecret.forProject('p')).rejects.toMatchObject({
+      name: 'CredentialsUnavailableError',
+      message: 'secret s is not a JSON object',
+    });
     const arraySecret = new WorkspaceCredentials('s', source([['ak']]));
-    await expect(arraySecret.forProject('p')).rejects.toThrow('secret s: field (root) is missing or not a non-empty string');
+    await expect(arraySecret.forProject('p')).rejects.toThrow(
+      'secret s: field (root) is missing or not a non-empty string',
+    );
   });
 
   it('names what Secrets Manager answered when Powertools wraps the SDK error', async () => {
     // Prepare: GetParameterError carries the SDK's error as its cause.
-    const sdkError = Object.assign(new Error('Secrets Manager cannot find the specified secret.'), { name: 'ResourceNotFoundException' });
+    const sdkError = Object.assign(new Error('Secrets Manager cannot find the specified secret.'), {
+      name: 'ResourceNotFoundException',
+    });
     const wrapped = new GetParameterError(sdkError.message, { cause: sdkError });
-    const creds = new WorkspaceCredentials('s', { load: () => Promise.reject(wrapped), reload: () => Promise.reject(wrapped) });
+    const creds = new WorkspaceCredentials('s', {
+      load: () => Promise.reject(wrapped),
+      reload: () => Promise.reject(wrapped),
+    });
     // Act / Assess
     await expect(creds.forProject('p')).rejects.toThrow('secret s could not be read (ResourceNotFoundException)');
   });
@@ -67,16 +88,29 @@ describe('the credentials errors and refetches, precisely', () => {
   it('says a secret that is not JSON is not a JSON object, without the parser quoting it', async () => {
     // Prepare: what Powertools throws for transform 'json' on a plain string (JSON.parse's message quotes the input).
     const notJson = new TransformParameterError('json', 'Unexpected token \'p\', "plain-stri"... is not valid JSON');
-    const creds = new WorkspaceCredentials('s', { load: () => Promise.reject(notJson), reload: () => Promise.reject(notJson) });
+    const creds = new WorkspaceCredentials('s', {
+      load: () => Promise.reject(notJson),
+      reload: () => Promise.reject(notJson),
+    });
     // Act
     const failure = creds.forProject('p');
     // Assess
-    await expect(failure).rejects.toMatchObject({ name: 'CredentialsUnavailableError', message: 'secret s is not a JSON object' });
+    await expect(failure).rejects.toMatchObject({
+      name: 'CredentialsUnavailableError',
+      message: 'secret s is not a JSON object',
+    });
   });
 
   it('starts the read before a key is needed, and a failed read waits for forProject to report it', async () => {
     // Prepare
-    const loader = { reads: 0, load: async () => { loader.reads++; throw new Error('down'); }, reload: () => Promise.reject(new Error('down')) };
+    const loader = {
+      reads: 0,
+      load: async () => {
+        loader.reads++;
+        throw new Error('down');
+      },
+      reload: () => Promise.reject(new Error('down')),
+    };
     const creds = new WorkspaceCredentials('s', loader);
     // Act: prefetch twice, then ask.
     creds.prefetch();
@@ -89,7 +123,11 @@ describe('the credentials errors and refetches, precisely', () => {
   });
 
   it('refetch once per version: a caller that saw an older version does not refetch again', async () => {
-    const loader = source([{ ak: 'V0', sk: 'S' }, { ak: 'V1', sk: 'S' }, { ak: 'V2', sk: 'S' }]);
+    const loader = source([
+      { ak: 'V0', sk: 'S' },
+      { ak: 'V1', sk: 'S' },
+      { ak: 'V2', sk: 'S' },
+    ]);
     const creds = new WorkspaceCredentials('s', loader);
     const first = await creds.forProject('p');
     await creds.refreshAfter(first.generation);

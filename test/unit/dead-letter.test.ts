@@ -1,12 +1,30 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { deadLetterMessage, type DeadLetter } from '../../lib/pipeline/dead-letter.js';
-import { EMPTY_ATTRIBUTE, MAX_MESSAGE_BYTES, messageBytes, textAttribute, type SourceMessage } from '../../lib/platform/queue-sender.js';
+import { type DeadLetter, deadLetterMessage } from '../../lib/pipeline/dead-letter.js';
+import {
+  EMPTY_ATTRIBUTE,
+  MAX_MESSAGE_BYTES,
+  messageBytes,
+  type SourceMessage,
+  textAttribute,
+} from '../../lib/platform/queue-sender.js';
 
 /** Every dead letter is one SQS accepts, and still shows an operator what arrived (lib/pipeline/dead-letter.ts). */
 
-const letter: DeadLetter = { reason: 'invalid-event: body: 300000 bytes, larger than 65536', errorCode: 'INVALID_EVENT', attempts: 0, ruleId: 'invalid-event', firstSeenAt: Date.UTC(2026, 10, 29), decidedAt: Date.UTC(2026, 10, 29, 0, 1) };
-const source = (body: string, attributes: SourceMessage['attributes'] = {}): SourceMessage => ({ messageId: 'm-1', originId: 'm-1', body, attributes });
+const letter: DeadLetter = {
+  reason: 'invalid-event: body: 300000 bytes, larger than 65536',
+  errorCode: 'INVALID_EVENT',
+  attempts: 0,
+  ruleId: 'invalid-event',
+  firstSeenAt: Date.UTC(2026, 10, 29),
+  decidedAt: Date.UTC(2026, 10, 29, 0, 1),
+};
+const source = (body: string, attributes: SourceMessage['attributes'] = {}): SourceMessage => ({
+  messageId: 'm-1',
+  originId: 'm-1',
+  body,
+  attributes,
+});
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 describe('a dead letter', () => {
@@ -29,7 +47,10 @@ describe('a dead letter', () => {
     expect(messageBytes(message.body, message.attributes)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
     expect(messageBytes(message.body, message.attributes)).toBeGreaterThan(MAX_MESSAGE_BYTES - 8);
     expect(body.startsWith(message.body)).toBe(true);
-    expect(message.attributes['body_bytes']).toEqual({ DataType: 'Number', StringValue: String(Buffer.byteLength(body)) });
+    expect(message.attributes['body_bytes']).toEqual({
+      DataType: 'Number',
+      StringValue: String(Buffer.byteLength(body)),
+    });
     expect(message.attributes['body_sha256']?.StringValue).toBe(sha256(body));
     expect(message.attributes['reason']?.StringValue).toBe(letter.reason);
   });
@@ -55,7 +76,8 @@ describe('a dead letter', () => {
   });
 
   it('never carries an empty attribute value, nor a character SQS refuses, whatever the event put in its reason or code', () => {
-    // Prepare: a reason echoing event text that ends in an emoji cut in half at the 1,000-character limit, and an empty result_code.
+    // Prepare: a reason echoing event text that ends in an emoji cut in half at the 1,000-character limit, and an empty
+    // result_code.
     const reason = `invalid-event: body.reason: ${'r'.repeat(969)}\u0000 ${'🚀'.repeat(20)}`;
 
     // Act

@@ -1,15 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { desktopVerdict, isReady } from '../../lib/pipeline/desktop-verdict.js';
 import type { DesktopRequirement } from '../../lib/policy/policy-config.js';
-import { desktopStateOf, type DesktopDetail } from '../../lib/workspace/desktops.js';
 import type { DesktopReading } from '../../lib/workspace/desktop-reads.js';
+import { type DesktopDetail, desktopStateOf } from '../../lib/workspace/desktops.js';
 
 /** What a retry may do given its desktop as read now (lib/pipeline/desktop-verdict.ts), as a table: pure, no I/O. */
 
 const NOW = Date.parse('2026-12-04T12:00:00Z');
-const need = (overrides: Partial<DesktopRequirement> = {}): DesktopRequirement => ({ require: 'registered', wake: true, waitMaxSeconds: 600, onError: 'give-up', recheckSeconds: 60, ...overrides });
+const need = (overrides: Partial<DesktopRequirement> = {}): DesktopRequirement => ({
+  require: 'registered',
+  wake: true,
+  waitMaxSeconds: 600,
+  onError: 'give-up',
+  recheckSeconds: 60,
+  ...overrides,
+});
 const present = (detail: Partial<DesktopDetail>): DesktopReading & { kind: 'present' } => {
-  const full = { desktop_id: 'd1', status: 'ACTIVE', task_status: '', login_status: 'REGISTERED', in_maintenance_mode: false, ...detail };
+  const full = {
+    desktop_id: 'd1',
+    status: 'ACTIVE',
+    task_status: '',
+    login_status: 'REGISTERED',
+    in_maintenance_mode: false,
+    ...detail,
+  };
   return { kind: 'present', state: desktopStateOf(full), detail: full };
 };
 const gone: DesktopReading & { kind: 'gone' } = { kind: 'gone', evidence: '404 WKS.DESKTOP_NOT_FOUND' };
@@ -20,17 +34,46 @@ describe('a desktop read before a retry, by its state', () => {
     ['running, a user connected: retry', { login_status: 'CONNECTED' }, {}, 'ready'],
     ['running, the session ended: retry', { login_status: 'DISCONNECTED' }, {}, 'ready'],
     ['running, agent not registered yet: wait', { login_status: 'UNREGISTER' }, {}, 'wait', 'desktop-not-ready'],
-    ['running, agent not registered, only `active` required: retry', { login_status: 'UNREGISTER' }, { require: 'active' }, 'ready'],
+    [
+      'running, agent not registered, only `active` required: retry',
+      { login_status: 'UNREGISTER' },
+      { require: 'active' },
+      'ready',
+    ],
     ['powered off, wake: start it', { status: 'SHUTOFF', login_status: 'UNREGISTER' }, {}, 'wake'],
     ['hibernated, wake: start it', { status: 'HIBERNATED', login_status: 'UNREGISTER' }, {}, 'wake'],
-    ['powered off, no wake: wait', { status: 'SHUTOFF', login_status: 'UNREGISTER' }, { wake: false }, 'wait', 'desktop-not-ready'],
-    ['powering on (someone started it): wait, never a second start', { status: 'SHUTOFF', task_status: 'powering-on' }, {}, 'wait', 'desktop-not-ready'],
+    [
+      'powered off, no wake: wait',
+      { status: 'SHUTOFF', login_status: 'UNREGISTER' },
+      { wake: false },
+      'wait',
+      'desktop-not-ready',
+    ],
+    [
+      'powering on (someone started it): wait, never a second start',
+      { status: 'SHUTOFF', task_status: 'powering-on' },
+      {},
+      'wait',
+      'desktop-not-ready',
+    ],
     ['rebooting: wait', { task_status: 'rebooting' }, {}, 'wait', 'desktop-not-ready'],
-    ['in maintenance: wait, even if off and wake is asked', { status: 'SHUTOFF', in_maintenance_mode: true }, {}, 'wait', 'desktop-not-ready'],
+    [
+      'in maintenance: wait, even if off and wake is asked',
+      { status: 'SHUTOFF', in_maintenance_mode: true },
+      {},
+      'wait',
+      'desktop-not-ready',
+    ],
     ['running but in maintenance: wait', { in_maintenance_mode: true }, {}, 'wait', 'desktop-not-ready'],
     ['ERROR, on_error give-up: give up with the state', { status: 'ERROR' }, {}, 'give-up', 'desktop-error'],
     ['ERROR, on_error wait: wait', { status: 'ERROR' }, { onError: 'wait' }, 'wait', 'desktop-not-ready'],
-    ['being deleted (no status): wait for the next read', { status: '', task_status: 'deleting' }, {}, 'wait', 'desktop-not-ready'],
+    [
+      'being deleted (no status): wait for the next read',
+      { status: '', task_status: 'deleting' },
+      {},
+      'wait',
+      'desktop-not-ready',
+    ],
     ['a status word nobody documents: wait', { status: 'MIGRATING' }, {}, 'wait', 'desktop-not-ready'],
   ])('%s', (_, detail, requirement, kind, code) => {
     // Act
@@ -45,13 +88,20 @@ describe('a desktop read before a retry, by its state', () => {
     expect(desktopVerdict('d1', gone, need(), {}, NOW)).toEqual({
       kind: 'give-up',
       code: 'desktop-not-found',
-      reason: 'desktop-not-found: desktop d1 no longer exists (404 WKS.DESKTOP_NOT_FOUND); there is nothing to run the script on',
+      reason:
+        'desktop-not-found: desktop d1 no longer exists (404 WKS.DESKTOP_NOT_FOUND); there is nothing to run the script on',
       errorCode: 'DESKTOP_NOT_FOUND',
     });
   });
 
   it('says what the desktop is in its words', () => {
-    const verdict = desktopVerdict('d1', present({ status: 'SHUTOFF', task_status: 'powering-on', login_status: 'UNREGISTER' }), need(), {}, NOW);
+    const verdict = desktopVerdict(
+      'd1',
+      present({ status: 'SHUTOFF', task_status: 'powering-on', login_status: 'UNREGISTER' }),
+      need(),
+      {},
+      NOW,
+    );
     expect(verdict).toMatchObject({ reason: 'desktop-not-ready: desktop d1 is SHUTOFF, powering-on, UNREGISTER' });
   });
 });
@@ -61,12 +111,20 @@ describe('waiting for a desktop', () => {
 
   it('a desktop this run already started is never started again: it waits, saying when it was started', () => {
     const verdict = desktopVerdict('d1', off, need(), { since: NOW - 90_000, wokenAt: NOW - 90_000 }, NOW);
-    expect(verdict).toMatchObject({ kind: 'wait', code: 'desktop-waking', reason: expect.stringContaining('it was started 90 s ago') });
+    expect(verdict).toMatchObject({
+      kind: 'wait',
+      code: 'desktop-waking',
+      reason: expect.stringContaining('it was started 90 s ago'),
+    });
   });
 
   it('reads again after recheck_seconds, and never past wait_max_seconds', () => {
-    expect(desktopVerdict('d1', off, need({ wake: false, recheckSeconds: 60 }), { since: NOW - 10_000 }, NOW)).toMatchObject({ seconds: 60 });
-    expect(desktopVerdict('d1', off, need({ wake: false, recheckSeconds: 60 }), { since: NOW - 570_000 }, NOW)).toMatchObject({ seconds: 30 });
+    expect(
+      desktopVerdict('d1', off, need({ wake: false, recheckSeconds: 60 }), { since: NOW - 10_000 }, NOW),
+    ).toMatchObject({ seconds: 60 });
+    expect(
+      desktopVerdict('d1', off, need({ wake: false, recheckSeconds: 60 }), { since: NOW - 570_000 }, NOW),
+    ).toMatchObject({ seconds: 30 });
   });
 
   it('gives up with the state once wait_max_seconds have passed since the run was first found not ready', () => {
@@ -79,7 +137,8 @@ describe('waiting for a desktop', () => {
     expect(over).toEqual({
       kind: 'give-up',
       code: 'desktop-not-ready',
-      reason: 'desktop-not-ready: desktop d1, started 540 s ago, is still SHUTOFF, UNREGISTER 600 s after it was first found not ready (wait_max_seconds 600)',
+      reason:
+        'desktop-not-ready: desktop d1, started 540 s ago, is still SHUTOFF, UNREGISTER 600 s after it was first found not ready (wait_max_seconds 600)',
       errorCode: 'DESKTOP_NOT_READY',
     });
   });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_POLICY_DOCUMENT, loadPolicy } from '../../lib/policy/policy-config.js';
 import { METRIC } from '../../lib/platform/metric-names.js';
+import { DEFAULT_POLICY_DOCUMENT, loadPolicy } from '../../lib/policy/policy-config.js';
 import {
   citesHeading,
   codePathsIn,
@@ -13,8 +13,8 @@ import {
   jsonBlocks,
   linksIn,
   pathExists,
-  read,
   ROOT,
+  read,
   sectionsOf,
 } from '../helpers/markdown.js';
 import { POLICY_SCHEMA_FILE, policyJsonSchemaText } from '../helpers/policy-json-schema.js';
@@ -28,19 +28,29 @@ import { POLICY_SCHEMA_FILE, policyJsonSchemaText } from '../helpers/policy-json
 
 const ALL_FILES = filesUnder('.');
 const PAGES = docPages();
-const SOURCES = ['lib', 'functions', 'local', 'ops', 'test', 'deploy', 'bench'].flatMap(filesUnder).filter((f) => /\.(ts|mjs|cjs)$/.test(f));
+const SOURCES = ['lib', 'functions', 'local', 'ops', 'test', 'deploy', 'bench']
+  .flatMap(filesUnder)
+  .filter((f) => /\.(ts|mjs|cjs)$/.test(f));
 
 describe('paths and links in README.md and docs/', () => {
   it('names only repository paths that exist (or that a command writes, as .gitignore lists them)', () => {
     // Act
-    const missing = PAGES.flatMap((page) => codePathsIn(read(page)).filter((p) => !pathExists(p, ALL_FILES) && !ignoredByGit(p)).map((p) => `${page}: ${p}`));
+    const missing = PAGES.flatMap((page) =>
+      codePathsIn(read(page))
+        .filter((p) => !pathExists(p, ALL_FILES) && !ignoredByGit(p))
+        .map((p) => `${page}: ${p}`),
+    );
 
     // Assess
     expect(missing).toEqual([]);
   });
 
   it('links only to files that exist', () => {
-    const broken = PAGES.flatMap((page) => linksIn(page, read(page)).filter((target) => !pathExists(target, ALL_FILES)).map((target) => `${page} → ${target}`));
+    const broken = PAGES.flatMap((page) =>
+      linksIn(page, read(page))
+        .filter((target) => !pathExists(target, ALL_FILES))
+        .map((target) => `${page} → ${target}`),
+    );
     expect(broken).toEqual([]);
   });
 
@@ -79,13 +89,22 @@ describe('paths and links in README.md and docs/', () => {
 describe('words in README.md and docs/', () => {
   it('never speak of issues, branches or reviews: a page names the test instead', () => {
     // Prepare
-    const bookkeeping = [/\bissues?\s+#?\d+/i, /\bbranch(es)?\s+[`'"]/i, /\b(git|feature)\s+branch/i, /\breview(s|ed|ers?)?\b/i, /\bpull request/i, /\bPR\s*#?\d+/];
+    const bookkeeping = [
+      /\bissues?\s+#?\d+/i,
+      /\bbranch(es)?\s+[`'"]/i,
+      /\b(git|feature)\s+branch/i,
+      /\breview(s|ed|ers?)?\b/i,
+      /\bpull request/i,
+      /\bPR\s*#?\d+/,
+    ];
 
     // Act
     const found = PAGES.flatMap((page) =>
       read(page)
         .split('\n')
-        .flatMap((line, index) => (bookkeeping.some((word) => word.test(line)) ? [`${page}:${index + 1}: ${line.trim().slice(0, 100)}`] : [])),
+        .flatMap((line, index) =>
+          bookkeeping.some((word) => word.test(line)) ? [`${page}:${index + 1}: ${line.trim().slice(0, 100)}`] : [],
+        ),
     );
 
     // Assess
@@ -96,12 +115,19 @@ describe('words in README.md and docs/', () => {
 describe('docs/configuration.md', () => {
   /** Each module of lib/ that reads the environment through readEnv, with the variable lists it exports. */
   async function schemaModules(): Promise<Map<string, string[]>> {
-    const readers = filesUnder('lib').filter((f) => f.endsWith('.ts') && /\breadEnv\(/.test(read(f)) && !/\bfunction readEnv\(/.test(read(f)));
+    const readers = filesUnder('lib').filter(
+      (f) => f.endsWith('.ts') && /\breadEnv\(/.test(read(f)) && !/\bfunction readEnv\(/.test(read(f)),
+    );
     const modules = new Map<string, string[]>();
     for (const file of readers) {
       const exports = (await import(/* @vite-ignore */ path.join(ROOT, file))) as Record<string, unknown>;
-      const lists = Object.entries(exports).filter(([name, value]) => name.endsWith('_VARIABLES') && Array.isArray(value));
-      modules.set(file, lists.flatMap(([, value]) => value as string[]));
+      const lists = Object.entries(exports).filter(
+        ([name, value]) => name.endsWith('_VARIABLES') && Array.isArray(value),
+      );
+      modules.set(
+        file,
+        lists.flatMap(([, value]) => value as string[]),
+      );
     }
     return modules;
   }
@@ -120,14 +146,19 @@ describe('docs/configuration.md', () => {
     );
     const expected = new Map([...modules].map(([module, names]) => [module, [...names].sort()]));
 
-    // Assess: every schema exports its names (an empty list would mean a schema nobody can document), and the sections match.
+    // Assess: every schema exports its names (an empty list would mean a schema nobody can document), and the sections
+    // match.
     expect(modules.size).toBeGreaterThanOrEqual(3);
-    for (const [module, names] of modules) expect(names, `${module} reads the environment but exports no *_VARIABLES list`).not.toEqual([]);
+    for (const [module, names] of modules)
+      expect(names, `${module} reads the environment but exports no *_VARIABLES list`).not.toEqual([]);
     expect(Object.fromEntries(documented)).toEqual(Object.fromEntries(expected));
   });
 
   it('lists the variables it does not check apart from every schema variable', async () => {
-    const libraries = [...sectionsOf(read('docs/configuration.md'))].find(([heading]) => heading.startsWith('Read by the libraries'))?.[1] ?? '';
+    const libraries =
+      [...sectionsOf(read('docs/configuration.md'))].find(([heading]) =>
+        heading.startsWith('Read by the libraries'),
+      )?.[1] ?? '';
     const schemaNames = new Set([...(await schemaModules()).values()].flat());
     const named = firstColumnNames(libraries);
     expect(named.length).toBeGreaterThan(0);
@@ -136,14 +167,18 @@ describe('docs/configuration.md', () => {
 });
 
 describe('docs/retry-policy.md and its JSON Schema', () => {
-  const schema = JSON.parse(policyJsonSchemaText()) as { properties: Record<string, { items?: { properties: Record<string, unknown> } }> };
+  const schema = JSON.parse(policyJsonSchemaText()) as {
+    properties: Record<string, { items?: { properties: Record<string, unknown> } }>;
+  };
   const sections = sectionsOf(read('docs/retry-policy.md'));
 
-  it('commits the JSON Schema the policy\'s zod schema generates (npm run policy-schema writes it)', () => {
-    expect(read(POLICY_SCHEMA_FILE), `${POLICY_SCHEMA_FILE} is stale: run npm run policy-schema`).toBe(policyJsonSchemaText());
+  it("commits the JSON Schema the policy's zod schema generates (npm run policy-schema writes it)", () => {
+    expect(read(POLICY_SCHEMA_FILE), `${POLICY_SCHEMA_FILE} is stale: run npm run policy-schema`).toBe(
+      policyJsonSchemaText(),
+    );
   });
 
-  it('describes exactly the policy\'s fields and a rule\'s fields', () => {
+  it("describes exactly the policy's fields and a rule's fields", () => {
     // Prepare: "## Fields" has the policy's table, then a rule's.
     const [policyTable, ruleTable] = sections.get('Fields')!.split('\nA rule:\n');
 

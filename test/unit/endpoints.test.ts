@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { EndpointError, parseEndpointOverrides, resolveEndpoint, validateRegion, WORKSPACE_REGIONS } from '../../lib/workspace/endpoints.js';
+import {
+  EndpointError,
+  parseEndpointOverrides,
+  resolveEndpoint,
+  validateRegion,
+  WORKSPACE_REGIONS,
+} from '../../lib/workspace/endpoints.js';
 
 describe('endpoint resolution', () => {
   it("uses Huawei's public endpoint for a known region", () => {
@@ -18,21 +24,50 @@ describe('endpoint resolution', () => {
   });
 
   it("knows exactly the regions Huawei's SDKs list for Workspace", () => {
-    // The region lists of huaweicloud-sdk-go-v3 and -nodejs-v3 (services/workspace/v2), docs/workspace-api.md "Regions".
-    const sdkRegions = ['af-north-1', 'af-south-1', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'cn-east-3', 'cn-east-5', 'cn-north-11', 'cn-north-4',
-      'cn-north-9', 'cn-south-1', 'cn-southwest-2', 'eu-west-101', 'la-north-2', 'la-south-2', 'me-east-1', 'sa-brazil-1', 'tr-west-1'];
+    // The region lists of huaweicloud-sdk-go-v3 and -nodejs-v3 (services/workspace/v2), docs/workspace-api.md
+    // "Regions".
+    const sdkRegions = [
+      'af-north-1',
+      'af-south-1',
+      'ap-southeast-1',
+      'ap-southeast-2',
+      'ap-southeast-3',
+      'cn-east-3',
+      'cn-east-5',
+      'cn-north-11',
+      'cn-north-4',
+      'cn-north-9',
+      'cn-south-1',
+      'cn-southwest-2',
+      'eu-west-101',
+      'la-north-2',
+      'la-south-2',
+      'me-east-1',
+      'sa-brazil-1',
+      'tr-west-1',
+    ];
     expect([...WORKSPACE_REGIONS].sort()).toEqual(sdkRegions);
     for (const region of sdkRegions) expect(validateRegion(region, new Map())).toBeUndefined();
   });
 
   it('refuses a region no SDK lists (na-mexico-1) unless WORKSPACE_ENDPOINTS configures it', () => {
-    expect(validateRegion('na-mexico-1', new Map())).toBe('region na-mexico-1 has no Workspace endpoint (add it to WORKSPACE_ENDPOINTS to use it)');
-    expect(validateRegion('na-mexico-1', parseEndpointOverrides('{"na-mexico-1":"https://workspace.na-mexico-1.myhuaweicloud.com"}'))).toBeUndefined();
+    expect(validateRegion('na-mexico-1', new Map())).toBe(
+      'region na-mexico-1 has no Workspace endpoint (add it to WORKSPACE_ENDPOINTS to use it)',
+    );
+    expect(
+      validateRegion(
+        'na-mexico-1',
+        parseEndpointOverrides('{"na-mexico-1":"https://workspace.na-mexico-1.myhuaweicloud.com"}'),
+      ),
+    ).toBeUndefined();
   });
 
-  it.each(['cn-north-4.evil.com', 'cn-north-4/..', 'CN-NORTH-4', '', 'x'])('refuses the region %j before it enters a host name', (region) => {
-    expect(() => resolveEndpoint(region, new Map())).toThrow(EndpointError);
-  });
+  it.each(['cn-north-4.evil.com', 'cn-north-4/..', 'CN-NORTH-4', '', 'x'])(
+    'refuses the region %j before it enters a host name',
+    (region) => {
+      expect(() => resolveEndpoint(region, new Map())).toThrow(EndpointError);
+    },
+  );
 });
 
 describe('WORKSPACE_ENDPOINTS validation', () => {

@@ -23,19 +23,22 @@ describe('the envelope registry', () => {
     expect(names).toEqual(['sns', 'eventbridge', 'cloudevent', 'record', 'plain']);
   });
 
-  it.each(ENVELOPES.map((entry) => [entry.name, entry] as const))('recognises the %s builder, takes its id and opens it to the payload', (name, entry) => {
-    // Prepare
-    const built = WRAP[name](payload, 'id-1');
+  it.each(ENVELOPES.map((entry) => [entry.name, entry] as const))(
+    'recognises the %s builder, takes its id and opens it to the payload',
+    (name, entry) => {
+      // Prepare
+      const built = WRAP[name](payload, 'id-1');
 
-    // Act
-    const recognised = envelopeOf(built);
-    const opened = entry.open(built, 'body');
+      // Act
+      const recognised = envelopeOf(built);
+      const opened = entry.open(built, 'body');
 
-    // Assess
-    expect(recognised?.name).toBe(name);
-    expect(entry.idOf(built)).toBe('id-1');
-    expect(opened.content).toEqual(payload);
-  });
+      // Assess
+      expect(recognised?.name).toBe(name);
+      expect(entry.idOf(built)).toBe('id-1');
+      expect(opened.content).toEqual(payload);
+    },
+  );
 
   it('opens a CloudEvent carried as data_base64, naming that field in the path', () => {
     // Prepare
@@ -59,9 +62,24 @@ describe('the envelope registry', () => {
 
   it.each([
     ['the record as an event', 'record', recordEvent(PROJECT_ID, record), { recordId: 'rec-7', taskId: 'task-7' }],
-    ['the plain event naming record and task', 'plain', plainEventFor(PROJECT_ID, record), { recordId: 'rec-7', taskId: 'task-7' }],
-    ['the plain event naming the record only', 'plain', plainEventFor(PROJECT_ID, record, 'record'), { recordId: 'rec-7', taskId: undefined }],
-    ['the plain event naming the task only', 'plain', plainEventFor(PROJECT_ID, record, 'task'), { recordId: undefined, taskId: 'task-7' }],
+    [
+      'the plain event naming record and task',
+      'plain',
+      plainEventFor(PROJECT_ID, record),
+      { recordId: 'rec-7', taskId: 'task-7' },
+    ],
+    [
+      'the plain event naming the record only',
+      'plain',
+      plainEventFor(PROJECT_ID, record, 'record'),
+      { recordId: 'rec-7', taskId: undefined },
+    ],
+    [
+      'the plain event naming the task only',
+      'plain',
+      plainEventFor(PROJECT_ID, record, 'task'),
+      { recordId: undefined, taskId: 'task-7' },
+    ],
   ] as const)('reads %s as the %s payload', (_, name, built, named) => {
     // Act
     const entry = payloadOf(built);

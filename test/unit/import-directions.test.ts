@@ -51,7 +51,8 @@ function crossings(files: readonly string[], read: (file: string) => string): st
     for (const spec of relativeImports(read(file))) {
       const to = layerOf(path.resolve(path.dirname(file), spec));
       if (to === from) continue;
-      if (!(MAY_IMPORT[from] ?? []).includes(to)) problems.push(`${path.relative(LIB, file)} imports ${spec} (${from} → ${to})`);
+      if (!(MAY_IMPORT[from] ?? []).includes(to))
+        problems.push(`${path.relative(LIB, file)} imports ${spec} (${from} → ${to})`);
     }
   }
   return problems;

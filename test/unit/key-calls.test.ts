@@ -51,7 +51,10 @@ describe('admitting a key before the claim', () => {
 
     const second = await admitKey(g, creds, 'p', key);
 
-    expect(second).toMatchObject({ kind: 'refused', error: { name: 'KeyRefusedError', fingerprint: keyFingerprintOf(OLD) } });
+    expect(second).toMatchObject({
+      kind: 'refused',
+      error: { name: 'KeyRefusedError', fingerprint: keyFingerprintOf(OLD) },
+    });
     expect(second.kind === 'refused' && second.error.retryAfterMs).toBeGreaterThan(59_000);
     expect(reads()).toBe(2);
   });
@@ -65,7 +68,11 @@ describe('admitting a key before the claim', () => {
 
     const second = await admitKey(g, creds, 'p', key);
 
-    expect(second).toMatchObject({ kind: 'go', key: { credentials: signing(NEW) }, pass: { fingerprint: keyFingerprintOf(NEW), probe: true } });
+    expect(second).toMatchObject({
+      kind: 'go',
+      key: { credentials: signing(NEW) },
+      pass: { fingerprint: keyFingerprintOf(NEW), probe: true },
+    });
   });
 
   it('refuses when the new key fingerprint is refused as well', async () => {
@@ -81,7 +88,7 @@ describe('admitting a key before the claim', () => {
     expect(admitted).toMatchObject({ kind: 'refused', error: { fingerprint: keyFingerprintOf(NEW) } });
   });
 
-  it('gives the call that found a rotated secret the new version\'s probe, or nothing when it is refused', async () => {
+  it("gives the call that found a rotated secret the new version's probe, or nothing when it is refused", async () => {
     const g = gate();
     const fresh = { credentials: signing(NEW), generation: 1 };
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { KeyGate } from '../../lib/workspace/key-gate.js';
-import { clock, COOLDOWN_MS, fleet, go, settle } from '../helpers/key-gate.js';
+import { COOLDOWN_MS, clock, fleet, go, settle } from '../helpers/key-gate.js';
 
 /** What a pass reports, and when: each pass counts once, and only the current probe frees its waiters. */
 
 describe('key gate passes', () => {
-  it('tells the fleet only about the first refusal, and takes a pass\'s first report only', async () => {
+  it("tells the fleet only about the first refusal, and takes a pass's first report only", async () => {
     const t = clock();
     const { shared, calls } = fleet();
     const gate = new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now }).forInvocation(shared);
@@ -23,7 +23,7 @@ describe('key gate passes', () => {
     expect((await gate.admit('v1')).kind).toBe('refused');
   });
 
-  it('ignores any report after a pass\'s first: a late acceptance does not open a refused version', async () => {
+  it("ignores any report after a pass's first: a late acceptance does not open a refused version", async () => {
     const t = clock();
     const gate = new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now }).forInvocation();
     const probe = go(await gate.admit('v1'));
@@ -100,5 +100,4 @@ describe('key gate passes', () => {
     await settle();
     expect(waiterAnswered).toBe(true);
   });
-
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KeyGate, keyFingerprintOf, type KeyPass, type SharedRefusals } from '../../lib/workspace/key-gate.js';
-import { clock, COOLDOWN_MS, fleet, go, settle } from '../helpers/key-gate.js';
+import { KeyGate, type KeyPass, keyFingerprintOf, type SharedRefusals } from '../../lib/workspace/key-gate.js';
+import { COOLDOWN_MS, clock, fleet, go, settle } from '../helpers/key-gate.js';
 
 describe('key gate', () => {
   it('lets one call probe an unknown key fingerprint while the others wait, then opens for all on acceptance', async () => {
@@ -110,7 +110,10 @@ describe('key gate', () => {
 
   it('keeps one call per key fingerprint when the fleet store is unreachable, and says so', async () => {
     const errors: unknown[] = [];
-    const broken: SharedRefusals = { refusedUntil: () => Promise.reject(new Error('down')), record: () => Promise.reject(new Error('down')) };
+    const broken: SharedRefusals = {
+      refusedUntil: () => Promise.reject(new Error('down')),
+      record: () => Promise.reject(new Error('down')),
+    };
     const gate = new KeyGate({ cooldownMs: COOLDOWN_MS }).forInvocation(broken, (e) => errors.push(e));
 
     const probe = go(await gate.admit('v1'));
@@ -129,7 +132,6 @@ describe('key gate', () => {
   });
 });
 
-
 describe('key fingerprint fingerprint', () => {
   const PINNED_AK_SK = '38c0cb5b6694d04f8862c88926be33d7';
   const PINNED_AK_SK_T = 'a61d12d6dd33553426ee0040614bbd2c';
@@ -143,7 +145,11 @@ describe('key fingerprint fingerprint', () => {
   });
 
   it('changes with the access key, the secret key and the token: a new secret value is a new version', () => {
-    const versions = new Set([key, { ...key, ak: 'AKOTHER' }, { ...key, sk: 'other' }, { ...key, securityToken: 'token' }].map(keyFingerprintOf));
+    const versions = new Set(
+      [key, { ...key, ak: 'AKOTHER' }, { ...key, sk: 'other' }, { ...key, securityToken: 'token' }].map(
+        keyFingerprintOf,
+      ),
+    );
     expect(versions.size).toBe(4);
     // The fields are kept apart: moving a character from one to the next is another version.
     expect(keyFingerprintOf({ ak: 'AB', sk: 'C' })).not.toBe(keyFingerprintOf({ ak: 'A', sk: 'BC' }));

@@ -11,7 +11,9 @@ import { ledgerActions } from '../helpers/ledger-role.js';
  * by every role that runs the pipeline) to the operations the ledger sends.
  */
 
-/** The DynamoDB operations a module sends: each `send('Operation', …)` to its client (lib/platform/dynamodb-client.ts). */
+/**
+ * The DynamoDB operations a module sends: each `send('Operation', …)` to its client (lib/platform/dynamodb-client.ts).
+ */
 function operationsOf(file: string): string[] {
   const source = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
   return [...source.matchAll(/\.send\('(\w+)'/g)].map((m) => m[1]!);

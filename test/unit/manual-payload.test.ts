@@ -7,7 +7,10 @@ const anyRegion = () => undefined;
 describe('the console payload', () => {
   it('reads a null field as absent, as in an event: a null task_id beside a record id is not a second target', () => {
     // Act
-    const parsed = parseManualPayload({ project_id: PROJECT_ID, record_id: 'rec-1', task_id: null, region: null, dry_run: null }, anyRegion);
+    const parsed = parseManualPayload(
+      { project_id: PROJECT_ID, record_id: 'rec-1', task_id: null, region: null, dry_run: null },
+      anyRegion,
+    );
 
     // Assess
     expect(parsed).toEqual({ items: [{ project_id: PROJECT_ID, record_id: 'rec-1' }] });

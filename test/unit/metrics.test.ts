@@ -10,7 +10,15 @@ beforeEach(() => {
 });
 afterEach(() => capture.restore());
 
-type Emf = Record<string, unknown> & { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> } };
+type Emf = Record<string, unknown> & {
+  _aws: {
+    CloudWatchMetrics: Array<{
+      Namespace: string;
+      Dimensions: string[][];
+      Metrics: Array<{ Name: string; Unit: string }>;
+    }>;
+  };
+};
 const emf = () => capture.lines().filter((l): l is Emf => '_aws' in l);
 
 describe('metrics', () => {
@@ -27,7 +35,10 @@ describe('metrics', () => {
 
     const [line] = emf();
     expect(line?.[name]).toBe(1);
-    expect(line?._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'WorkspaceScriptRetry', Metrics: [{ Name: name, Unit: 'Count' }] });
+    expect(line?._aws.CloudWatchMetrics[0]).toMatchObject({
+      Namespace: 'WorkspaceScriptRetry',
+      Metrics: [{ Name: name, Unit: 'Count' }],
+    });
     expect(line?.['service']).toBe('workspace-script-retry');
   });
 

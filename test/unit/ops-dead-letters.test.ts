@@ -1,10 +1,21 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { sendableAttributes } from '../../ops/dead-letter-queue.js';
-import { describeDeadLetter, formatAge, matchesReason, REDRIVE_REASON, renderDeadLetters } from '../../ops/dead-letter-view.js';
+import {
+  describeDeadLetter,
+  formatAge,
+  matchesReason,
+  REDRIVE_REASON,
+  renderDeadLetters,
+} from '../../ops/dead-letter-view.js';
 
 const P = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
-const text = (value: string) => ({ DataType: 'String', StringValue: value, StringListValues: [], BinaryListValues: [] });
+const text = (value: string) => ({
+  DataType: 'String',
+  StringValue: value,
+  StringListValues: [],
+  BinaryListValues: [],
+});
 const NOW = Date.parse('2026-11-29T12:00:00Z');
 
 function deadLetter(reason: string, overrides: Partial<Message> = {}): Message {
@@ -28,13 +39,29 @@ function deadLetter(reason: string, overrides: Partial<Message> = {}): Message {
 describe('ops dead-letters and replay: what a dead letter says', () => {
   it('reads the reason, error code, attempts, rule, failure and age from a dead letter', () => {
     const row = describeDeadLetter(deadLetter('workspace-refused: 404 WKS.00210404'), NOW);
-    expect(row).toMatchObject({ message_id: 'm-1', reason: 'workspace-refused: 404 WKS.00210404', error_code: 'WKS.00210404', attempts: 1, rule_id: 'timeout', age_seconds: 7500, failure: { project_id: P, record_id: 'rec-1' } });
-    expect(renderDeadLetters([row])).toMatch(/2h 5m\s+0a1b2c3d… record#rec-1\s+workspace-refused: 404 WKS.00210404\s+WKS.00210404\s+1\s+timeout\s+m-1/);
+    expect(row).toMatchObject({
+      message_id: 'm-1',
+      reason: 'workspace-refused: 404 WKS.00210404',
+      error_code: 'WKS.00210404',
+      attempts: 1,
+      rule_id: 'timeout',
+      age_seconds: 7500,
+      failure: { project_id: P, record_id: 'rec-1' },
+    });
+    expect(renderDeadLetters([row])).toMatch(
+      /2h 5m\s+0a1b2c3d… record#rec-1\s+workspace-refused: 404 WKS.00210404\s+WKS.00210404\s+1\s+timeout\s+m-1/,
+    );
   });
 
   it('says when a body was cut to fit, with the whole size and digest', () => {
     const cut = { body_bytes: { DataType: 'Number', StringValue: '307220' }, body_sha256: text('ab'.repeat(32)) };
-    const row = describeDeadLetter(deadLetter('invalid-event: body: 307220 bytes, larger than 65536', { Body: '{"project_id":"', MessageAttributes: { ...deadLetter('x').MessageAttributes, ...cut } }), NOW);
+    const row = describeDeadLetter(
+      deadLetter('invalid-event: body: 307220 bytes, larger than 65536', {
+        Body: '{"project_id":"',
+        MessageAttributes: { ...deadLetter('x').MessageAttributes, ...cut },
+      }),
+      NOW,
+    );
     expect(row.body_cut).toEqual({ original_bytes: 307220, sha256: 'ab'.repeat(32) });
     expect(renderDeadLetters([row])).toContain('(body cut: first of 307220 bytes)');
   });
@@ -57,7 +84,15 @@ describe('ops dead-letters and replay: what a dead letter says', () => {
 
   it('re-sends every attribute with its type and value only (SQS refuses the empty list fields it returns)', () => {
     const attributes = sendableAttributes(deadLetter('x').MessageAttributes);
-    expect(Object.keys(attributes)).toEqual(['reason', 'error_code', 'attempts', 'rule_id', 'decided_at', 'first_seen_at', 'tenant']);
+    expect(Object.keys(attributes)).toEqual([
+      'reason',
+      'error_code',
+      'attempts',
+      'rule_id',
+      'decided_at',
+      'first_seen_at',
+      'tenant',
+    ]);
     expect(attributes['attempts']).toEqual({ DataType: 'Number', StringValue: '1' });
     expect(attributes['reason']).toEqual({ DataType: 'String', StringValue: 'x' });
   });

@@ -1,6 +1,18 @@
-import type { BatchSend } from '../../lib/platform/sqs-client.js';
 import { describe, expect, it } from 'vitest';
-import { acceptedBySqs, batchesOf, EMPTY_ATTRIBUTE, MAX_BATCH_BYTES, MAX_MESSAGE_ATTRIBUTES, messageBytes, numberAttribute, QueueSender, sqsText, textAttribute, withOriginalAttributes } from '../../lib/platform/queue-sender.js';
+import {
+  acceptedBySqs,
+  batchesOf,
+  EMPTY_ATTRIBUTE,
+  MAX_BATCH_BYTES,
+  MAX_MESSAGE_ATTRIBUTES,
+  messageBytes,
+  numberAttribute,
+  QueueSender,
+  sqsText,
+  textAttribute,
+  withOriginalAttributes,
+} from '../../lib/platform/queue-sender.js';
+import type { BatchSend } from '../../lib/platform/sqs-client.js';
 
 /**
  * What the sender makes of SQS's answers (the wire itself is exercised by the
@@ -21,7 +33,8 @@ function senderWith(answers: Answer[]): { sender: QueueSender; sizes: number[] }
   return { sender: new QueueSender(client, 'http://queue'), sizes };
 }
 
-const messages = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `m${i}`, body: `{"n":${i}}`, attributes: {} }));
+const messages = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ key: `m${i}`, body: `{"n":${i}}`, attributes: {} }));
 
 describe('sending in batches', () => {
   it('sends 23 messages as 10, 10 and 3 (SendMessageBatch takes at most 10)', async () => {
@@ -32,7 +45,9 @@ describe('sending in batches', () => {
   });
 
   it('names each message SQS refused by its own key, with the code and message SQS gave', async () => {
-    const { sender } = senderWith([() => ({ Failed: [{ Id: '3', Code: 'InternalError', Message: 'try again' }, { Id: '7' }] })]);
+    const { sender } = senderWith([
+      () => ({ Failed: [{ Id: '3', Code: 'InternalError', Message: 'try again' }, { Id: '7' }] }),
+    ]);
     const rejected = await sender.sendAll(messages(10));
     expect(Object.fromEntries(rejected)).toEqual({ m3: 'InternalError try again', m7: 'Failed' });
   });
@@ -65,7 +80,9 @@ describe('what SQS accepts', () => {
 
   it('counts a message as SQS does: body bytes plus each attribute name, data type and value', () => {
     expect(messageBytes('héllo', {})).toBe(6);
-    expect(messageBytes('', { reason: textAttribute('ab'), attempts: numberAttribute(3) })).toBe('reason'.length + 'String'.length + 2 + 'attempts'.length + 'Number'.length + 1);
+    expect(messageBytes('', { reason: textAttribute('ab'), attempts: numberAttribute(3) })).toBe(
+      'reason'.length + 'String'.length + 2 + 'attempts'.length + 'Number'.length + 1,
+    );
     expect(messageBytes('', { blob: { DataType: 'Binary', BinaryValue: new Uint8Array(5) } })).toBe(4 + 6 + 5);
   });
 
@@ -79,18 +96,27 @@ describe('what SQS accepts', () => {
     // Assess
     expect(batches.map((b) => b.length)).toEqual([9, 1]);
     expect(batches.flat().map((m) => m.key)).toEqual(big.map((m) => m.key));
-    for (const batch of batches) expect(batch.reduce((sum, m) => sum + messageBytes(m.body, m.attributes), 0)).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    for (const batch of batches)
+      expect(batch.reduce((sum, m) => sum + messageBytes(m.body, m.attributes), 0)).toBeLessThanOrEqual(
+        MAX_BATCH_BYTES,
+      );
   });
 
   it('sends each batch of such messages in its own call', async () => {
     const { sender, sizes } = senderWith([]);
-    const rejected = await sender.sendAll(Array.from({ length: 10 }, (_, i) => ({ key: `m${i}`, body: kb(300), attributes: {} })));
+    const rejected = await sender.sendAll(
+      Array.from({ length: 10 }, (_, i) => ({ key: `m${i}`, body: kb(300), attributes: {} })),
+    );
     expect(sizes).toEqual([3, 3, 3, 1]);
     expect(rejected.size).toBe(0);
   });
 
   it('sends a message larger than a whole batch alone, for SQS to judge', () => {
-    const batches = batchesOf([{ key: 'a', body: 'x', attributes: {} }, { key: 'huge', body: kb(1100), attributes: {} }, { key: 'b', body: 'y', attributes: {} }]);
+    const batches = batchesOf([
+      { key: 'a', body: 'x', attributes: {} },
+      { key: 'huge', body: kb(1100), attributes: {} },
+      { key: 'b', body: 'y', attributes: {} },
+    ]);
     expect(batches.map((b) => b.map((m) => m.key))).toEqual([['a'], ['huge'], ['b']]);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newChain, type Chain, type RunEntry, type RunFacts } from '../../lib/ledger/chain.js';
+import { type Chain, newChain, type RunEntry, type RunFacts } from '../../lib/ledger/chain.js';
 import { mayRunInPlace, placeRun, runsOf, runsOfRecord, withRun } from '../../lib/ledger/runs.js';
 import { claimed, released, retried } from '../../lib/ledger/transitions.js';
 
@@ -16,7 +16,12 @@ function chain(runs: RunEntry[], extra: Partial<Chain> = {}): Chain {
   return { ...base, state: 'retried', attempts: runs.length - 1, runs, ...extra };
 }
 
-const run = (recordId: string, taskId: string | undefined, startedAt?: number, more: Partial<RunFacts> = {}): RunFacts => ({ projectId: P, recordId, taskId, resourceId: 'd1', scriptId: 's1', startedAt, ...more });
+const run = (
+  recordId: string,
+  taskId: string | undefined,
+  startedAt?: number,
+  more: Partial<RunFacts> = {},
+): RunFacts => ({ projectId: P, recordId, taskId, resourceId: 'd1', scriptId: 's1', startedAt, ...more });
 const original: RunEntry = { g: 0, record: 'r1', task: 't1', start: at(0), end: at(10) };
 
 describe('a chain retried once', () => {
@@ -24,13 +29,33 @@ describe('a chain retried once', () => {
     // [reading, the retry's entry, the run, where it belongs]
     ['new task: the original again', { g: 1, claimed_at: at(20), task: 't2' }, run('r1', 't1', at(0)), 0],
     ['new task: the original again, without its start', { g: 1, claimed_at: at(20), task: 't2' }, run('r1', 't1'), 0],
-    ['new task: the retry\'s run, in the answered task', { g: 1, claimed_at: at(20), task: 't2' }, run('r2', 't2', at(21)), 1],
+    [
+      "new task: the retry's run, in the answered task",
+      { g: 1, claimed_at: at(20), task: 't2' },
+      run('r2', 't2', at(21)),
+      1,
+    ],
     ['original task: the original again', { g: 1, claimed_at: at(20), task: 't1' }, run('r1', 't1', at(0)), 0],
-    ['original task: a new record in the answered task', { g: 1, claimed_at: at(20), task: 't1' }, run('r2', 't1', at(21)), 1],
+    [
+      'original task: a new record in the answered task',
+      { g: 1, claimed_at: at(20), task: 't1' },
+      run('r2', 't1', at(21)),
+      1,
+    ],
     ['in place: the original run of the record', { g: 1, claimed_at: at(20), task: 't1' }, run('r1', 't1', at(0)), 0],
     ['in place: the record run again, later', { g: 1, claimed_at: at(20), task: 't1' }, run('r1', 't1', at(21)), 1],
-    ['in place: the run again, its record learnt', { g: 1, claimed_at: at(20), task: 't1', record: 'r1', start: at(21) }, run('r1', 't1', at(21)), 1],
-    ['lost answer: a new record of the desktop and script after the claim', { g: 1, claimed_at: at(20) }, run('r9', 't9', at(21)), 1],
+    [
+      'in place: the run again, its record learnt',
+      { g: 1, claimed_at: at(20), task: 't1', record: 'r1', start: at(21) },
+      run('r1', 't1', at(21)),
+      1,
+    ],
+    [
+      'lost answer: a new record of the desktop and script after the claim',
+      { g: 1, claimed_at: at(20) },
+      run('r9', 't9', at(21)),
+      1,
+    ],
     ['lost answer: the record run again in place', { g: 1, claimed_at: at(20) }, run('r1', 't1', at(21)), 1],
     ['lost answer: started inside the skew window', { g: 1, claimed_at: at(20) }, run('r9', 't9', at(15)), 1],
   ] as const)('%s', (_, retry, given, generation) => {
@@ -40,10 +65,22 @@ describe('a chain retried once', () => {
   it.each([
     ['another desktop', { g: 1, claimed_at: at(20), task: 't2' }, run('r2', 't2', at(21), { resourceId: 'd2' })],
     ['another script', { g: 1, claimed_at: at(20), task: 't2' }, run('r2', 't2', at(21), { scriptId: 's2' })],
-    ['a new record in a task the answer did not name', { g: 1, claimed_at: at(20), task: 't2' }, run('r3', 't3', at(21))],
+    [
+      'a new record in a task the answer did not name',
+      { g: 1, claimed_at: at(20), task: 't2' },
+      run('r3', 't3', at(21)),
+    ],
     ['a new record that started before the retried run ended', { g: 1, claimed_at: at(20) }, run('r9', 't9', at(10))],
-    ['a new record that started before the claim, less the skew', { g: 1, claimed_at: at(200) }, run('r9', 't9', at(60))],
-    ['a new record in an earlier task, when Workspace answers with new tasks', { g: 1, claimed_at: at(20), fresh_task: true }, run('r9', 't1', at(21))],
+    [
+      'a new record that started before the claim, less the skew',
+      { g: 1, claimed_at: at(200) },
+      run('r9', 't9', at(60)),
+    ],
+    [
+      'a new record in an earlier task, when Workspace answers with new tasks',
+      { g: 1, claimed_at: at(20), fresh_task: true },
+      run('r9', 't1', at(21)),
+    ],
     ['a new record when no retry was made', undefined, run('r9', 't1', at(21))],
   ] as const)('is not ours: %s', (_, retry, given) => {
     expect(placeRun(chain(retry ? [original, retry] : [original]), given, SKEW)).toEqual({ kind: 'not-ours' });
@@ -53,7 +90,7 @@ describe('a chain retried once', () => {
 describe('a record that may have run again in place, named without its start', () => {
   const inPlace = chain([original, { g: 1, claimed_at: at(20), task: 't1' }]);
 
-  it('asks Workspace for the record\'s current run', () => {
+  it("asks Workspace for the record's current run", () => {
     expect(placeRun(inPlace, run('r1', 't1'), SKEW)).toEqual({ kind: 'ask' });
   });
 
@@ -66,24 +103,41 @@ describe('a record that may have run again in place, named without its start', (
   });
 
   it('needs no question once a retry answered with a new task', () => {
-    expect(placeRun(chain([original, { g: 1, claimed_at: at(20), task: 't2' }]), run('r1', 't1'), SKEW)).toEqual({ kind: 'run', generation: 0 });
+    expect(placeRun(chain([original, { g: 1, claimed_at: at(20), task: 't2' }]), run('r1', 't1'), SKEW)).toEqual({
+      kind: 'run',
+      generation: 0,
+    });
   });
 
   it('asks about a record the chain has not seen when the event lacks its task', () => {
-    expect(placeRun(chain([original, { g: 1, claimed_at: at(20) }]), run('r9', undefined), SKEW)).toEqual({ kind: 'ask' });
+    expect(placeRun(chain([original, { g: 1, claimed_at: at(20) }]), run('r9', undefined), SKEW)).toEqual({
+      kind: 'ask',
+    });
   });
 });
 
-describe('the record\'s runs', () => {
+describe("the record's runs", () => {
   it('follow retries that may have run it again in place, and stop at one that answered another task', () => {
-    const entries: RunEntry[] = [original, { g: 1, task: 't1', record: 'r1' }, { g: 2, task: 't1' }, { g: 3, task: 't7' }];
+    const entries: RunEntry[] = [
+      original,
+      { g: 1, task: 't1', record: 'r1' },
+      { g: 2, task: 't1' },
+      { g: 3, task: 't7' },
+    ];
     expect(runsOfRecord(entries, 'r1').map((e) => e.g)).toEqual([0, 1]);
     expect(mayRunInPlace(entries)).toBe(false);
     expect(mayRunInPlace(entries.slice(0, 3))).toBe(true);
   });
 
   it('are read from a chain written before runs were kept as the reading it was built for: one new task per retry', () => {
-    const legacy: Chain = { ...chain([]), runs: undefined, attempts: 1, tasks: ['t1', 't2'], current_record: 'r2', last_attempt_at: at(20) };
+    const legacy: Chain = {
+      ...chain([]),
+      runs: undefined,
+      attempts: 1,
+      tasks: ['t1', 't2'],
+      current_record: 'r2',
+      last_attempt_at: at(20),
+    };
     expect(runsOf(legacy)).toEqual([
       { g: 0, record: 'r1', task: 't1' },
       { g: 1, task: 't2', claimed_at: at(20), record: 'r2' },
@@ -91,51 +145,99 @@ describe('the record\'s runs', () => {
   });
 });
 
-describe('placing by what a chain knows (knownOnly: whose run is it, for another chain\'s lookup)', () => {
+describe("placing by what a chain knows (knownOnly: whose run is it, for another chain's lookup)", () => {
   const known = { ...SKEW, knownOnly: true };
 
   it('places nothing new for a retry whose answer was lost', () => {
-    expect(placeRun(chain([original, { g: 1, claimed_at: at(20) }]), run('r9', 't9', at(21)), known)).toEqual({ kind: 'not-ours' });
+    expect(placeRun(chain([original, { g: 1, claimed_at: at(20) }]), run('r9', 't9', at(21)), known)).toEqual({
+      kind: 'not-ours',
+    });
   });
 
-  it('takes a record run again in place for the retry only once its answer named the record\'s task', () => {
-    expect(placeRun(chain([original, { g: 1, claimed_at: at(20) }]), run('r1', 't1', at(21)), known)).toEqual({ kind: 'run', generation: 0 });
-    expect(placeRun(chain([original, { g: 1, claimed_at: at(20), task: 't1' }]), run('r1', 't1', at(21)), known)).toEqual({ kind: 'run', generation: 1 });
+  it("takes a record run again in place for the retry only once its answer named the record's task", () => {
+    expect(placeRun(chain([original, { g: 1, claimed_at: at(20) }]), run('r1', 't1', at(21)), known)).toEqual({
+      kind: 'run',
+      generation: 0,
+    });
+    expect(
+      placeRun(chain([original, { g: 1, claimed_at: at(20), task: 't1' }]), run('r1', 't1', at(21)), known),
+    ).toEqual({ kind: 'run', generation: 1 });
   });
 
   it('places a new record in the task the answer named', () => {
-    expect(placeRun(chain([original, { g: 1, claimed_at: at(20), task: 't2' }]), run('r2', 't2', at(21)), known)).toEqual({ kind: 'run', generation: 1 });
+    expect(
+      placeRun(chain([original, { g: 1, claimed_at: at(20), task: 't2' }]), run('r2', 't2', at(21)), known),
+    ).toEqual({ kind: 'run', generation: 1 });
   });
 });
 
 describe('the transitions keep the runs', () => {
   it('adds what it learns of a run without reordering the others or overwriting what was known', () => {
-    const entries: RunEntry[] = [{ g: 0, record: 'r1', start: at(0) }, { g: 2, claimed_at: at(40) }];
-    expect(withRun(entries, 1, { recordId: 'r2', taskId: 't2', startedAt: at(21), endedAt: at(30) }).map((e) => e.g)).toEqual([0, 1, 2]);
-    expect(withRun(entries, 0, { recordId: 'other', startedAt: at(5), endedAt: at(10) })[0]).toEqual({ g: 0, record: 'r1', task: undefined, start: at(0), end: at(10) });
+    const entries: RunEntry[] = [
+      { g: 0, record: 'r1', start: at(0) },
+      { g: 2, claimed_at: at(40) },
+    ];
+    expect(
+      withRun(entries, 1, { recordId: 'r2', taskId: 't2', startedAt: at(21), endedAt: at(30) }).map((e) => e.g),
+    ).toEqual([0, 1, 2]);
+    expect(withRun(entries, 0, { recordId: 'other', startedAt: at(5), endedAt: at(10) })[0]).toEqual({
+      g: 0,
+      record: 'r1',
+      task: undefined,
+      start: at(0),
+      end: at(10),
+    });
   });
 
-  it('reads a legacy chain with a retry pending: the run it handles is the one before the pending retry\'s', () => {
-    const legacy: Chain = { ...chain([]), runs: undefined, state: 'unknown', attempts: 1, tasks: ['t1'], current_record: 'r1', last_attempt_at: at(20) };
-    expect(runsOf(legacy)).toEqual([{ g: 0, record: 'r1', task: 't1' }, { g: 1, task: undefined, claimed_at: at(20) }]);
+  it("reads a legacy chain with a retry pending: the run it handles is the one before the pending retry's", () => {
+    const legacy: Chain = {
+      ...chain([]),
+      runs: undefined,
+      state: 'unknown',
+      attempts: 1,
+      tasks: ['t1'],
+      current_record: 'r1',
+      last_attempt_at: at(20),
+    };
+    expect(runsOf(legacy)).toEqual([
+      { g: 0, record: 'r1', task: 't1' },
+      { g: 1, task: undefined, claimed_at: at(20) },
+    ]);
   });
 
   const facts = run('r1', 't1', at(0), { endedAt: at(10) });
   const fresh = newChain(facts, T0);
 
-  it('a retry claim records the run it retries and opens the retry\'s own, with the claim time', () => {
+  it("a retry claim records the run it retries and opens the retry's own, with the claim time", () => {
     const claim = claimed(fresh, facts, 'retry', { now: at(20), leaseMs: 60_000 });
-    expect(claim.runs).toEqual([{ g: 0, record: 'r1', task: 't1', start: at(0), end: at(10) }, { g: 1, claimed_at: at(20) }]);
+    expect(claim.runs).toEqual([
+      { g: 0, record: 'r1', task: 't1', start: at(0), end: at(10) },
+      { g: 1, claimed_at: at(20) },
+    ]);
   });
 
-  it('an answer names the retry\'s task; a lookup also its record and start', () => {
+  it("an answer names the retry's task; a lookup also its record and start", () => {
     const claim = claimed(fresh, facts, 'retry', { now: at(20), leaseMs: 60_000, freshTask: true });
-    const answered = retried(claim, { taskId: 't2', via: 'lookup', run: { recordId: 'r2', startedAt: at(21) } }, { now: at(30) });
-    expect(answered.runs?.at(-1)).toEqual({ g: 1, claimed_at: at(20), fresh_task: true, task: 't2', record: 'r2', start: at(21), end: undefined });
+    const answered = retried(
+      claim,
+      { taskId: 't2', via: 'lookup', run: { recordId: 'r2', startedAt: at(21) } },
+      { now: at(30) },
+    );
+    expect(answered.runs?.at(-1)).toEqual({
+      g: 1,
+      claimed_at: at(20),
+      fresh_task: true,
+      task: 't2',
+      record: 'r2',
+      start: at(21),
+      end: undefined,
+    });
   });
 
   it('a retry that did not run takes its run back', () => {
     const claim = claimed(fresh, facts, 'retry', { now: at(20), leaseMs: 60_000 });
-    expect(released(claim, { reason: 'throttled' }, { now: at(21) }).runs).toEqual([{ g: 0, record: 'r1', task: 't1', start: at(0), end: at(10) }]);
+    expect(released(claim, { reason: 'throttled' }, { now: at(21) }).runs).toEqual([
+      { g: 0, record: 'r1', task: 't1', start: at(0), end: at(10) },
+    ]);
   });
 });

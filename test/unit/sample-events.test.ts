@@ -6,7 +6,9 @@ import { sampleSqsEvent } from '../../local/sample-events.js';
 describe('events/sqs-event.json', () => {
   it('is every queue sample, as local/sample-events.ts builds it, with no SentTimestamp (so no record in it is ever too old)', async () => {
     // Act
-    const committed = JSON.parse(await readFile('events/sqs-event.json', 'utf8')) as Awaited<ReturnType<typeof sampleSqsEvent>>;
+    const committed = JSON.parse(await readFile('events/sqs-event.json', 'utf8')) as Awaited<
+      ReturnType<typeof sampleSqsEvent>
+    >;
 
     // Assess
     expect(committed).toEqual(await sampleSqsEvent());

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
 // Huawei's own Node signer, used only here as an independent oracle.
 import { AKSKSigner } from '@huaweicloud/huaweicloud-sdk-core/auth/AKSKSigner.js';
+import { describe, expect, it } from 'vitest';
 import {
   canonicalQuery,
   canonicalRequest,
@@ -10,9 +10,9 @@ import {
   huaweiEncode,
   parseAuthorization,
   parseSdkDate,
+  type QueryParams,
   sha256Hex,
   signRequest,
-  type QueryParams,
 } from '../../lib/workspace/signer.js';
 import { seededRandom } from '../helpers/random.js';
 
@@ -73,7 +73,10 @@ describe('encoding rules', () => {
 
   it('adds the trailing slash to the canonical URI only', () => {
     expect(canonicalUri(['v2', 'p', 'retry'])).toBe('/v2/p/retry/');
-    const signed = signRequest({ method: 'GET', host: 'h', pathSegments: ['v2', 'p', 'retry'], date: new Date() }, { ak: 'a', sk: 's' });
+    const signed = signRequest(
+      { method: 'GET', host: 'h', pathSegments: ['v2', 'p', 'retry'], date: new Date() },
+      { ak: 'a', sk: 's' },
+    );
     expect(signed.pathAndQuery).toBe('/v2/p/retry');
   });
 
@@ -91,10 +94,24 @@ describe('encoding rules', () => {
   it('hashes the exact body bytes and signs x-project-id and x-security-token', () => {
     const body = '{"task_id":"t1"}';
     const signed = signRequest(
-      { method: 'POST', host: 'h', pathSegments: ['v2'], body, projectId: 'p1', headers: { 'content-type': 'application/json' }, date: new Date() },
+      {
+        method: 'POST',
+        host: 'h',
+        pathSegments: ['v2'],
+        body,
+        projectId: 'p1',
+        headers: { 'content-type': 'application/json' },
+        date: new Date(),
+      },
       { ak: 'AK', sk: 'SK', securityToken: 'TOKEN' },
     );
-    expect(signed.signedHeaderNames).toEqual(['content-type', 'host', 'x-project-id', 'x-sdk-date', 'x-security-token']);
+    expect(signed.signedHeaderNames).toEqual([
+      'content-type',
+      'host',
+      'x-project-id',
+      'x-sdk-date',
+      'x-security-token',
+    ]);
     expect(signed.headers['x-security-token']).toBe('TOKEN');
     expect(parseAuthorization(signed.headers['authorization'])?.access).toBe('AK');
   });
@@ -105,8 +122,45 @@ describe('encoding rules', () => {
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'];
 // Characters that Node's url.parse (which AKSKSigner feeds the path through) leaves as they are.
-const SEGMENT_ALPHABET = [...'abcXYZ019-._~', 'ü', 'é', '中', '文', '😀', '!', '$', '&', '(', ')', '*', '+', ',', ';', '=', ':', '@'];
-const QUERY_ALPHABET = [...SEGMENT_ALPHABET, ' ', '/', '?', '#', '%', '"', "'", '<', '>', '[', ']', '{', '}', '|', '^', '`'];
+const SEGMENT_ALPHABET = [
+  ...'abcXYZ019-._~',
+  'ü',
+  'é',
+  '中',
+  '文',
+  '😀',
+  '!',
+  '$',
+  '&',
+  '(',
+  ')',
+  '*',
+  '+',
+  ',',
+  ';',
+  '=',
+  ':',
+  '@',
+];
+const QUERY_ALPHABET = [
+  ...SEGMENT_ALPHABET,
+  ' ',
+  '/',
+  '?',
+  '#',
+  '%',
+  '"',
+  "'",
+  '<',
+  '>',
+  '[',
+  ']',
+  '{',
+  '}',
+  '|',
+  '^',
+  '`',
+];
 
 function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)]!;
@@ -128,17 +182,30 @@ interface Generated {
 }
 
 function generateRequest(random: () => number, index: number): Generated {
-  const segments = ['v2', word(random, SEGMENT_ALPHABET, 1, 12), 'script-executions', word(random, SEGMENT_ALPHABET, 1, 8)];
+  const segments = [
+    'v2',
+    word(random, SEGMENT_ALPHABET, 1, 12),
+    'script-executions',
+    word(random, SEGMENT_ALPHABET, 1, 8),
+  ];
   const query: Record<string, string | string[]> = {};
   const queryKeys = Math.floor(random() * 5);
   for (let k = 0; k < queryKeys; k++) {
     const key = word(random, SEGMENT_ALPHABET, 1, 6);
     const shape = random();
     if (shape < 0.2) query[key] = '';
-    else if (shape < 0.5) query[key] = [word(random, QUERY_ALPHABET, 0, 6), word(random, QUERY_ALPHABET, 0, 6), word(random, QUERY_ALPHABET, 1, 6)];
+    else if (shape < 0.5)
+      query[key] = [
+        word(random, QUERY_ALPHABET, 0, 6),
+        word(random, QUERY_ALPHABET, 0, 6),
+        word(random, QUERY_ALPHABET, 1, 6),
+      ];
     else query[key] = word(random, QUERY_ALPHABET, 1, 10);
   }
-  const body = index % 2 === 0 ? undefined : { task_id: word(random, QUERY_ALPHABET, 1, 20), note: word(random, QUERY_ALPHABET, 0, 30) };
+  const body =
+    index % 2 === 0
+      ? undefined
+      : { task_id: word(random, QUERY_ALPHABET, 1, 20), note: word(random, QUERY_ALPHABET, 0, 30) };
   return {
     method: METHODS[index % METHODS.length]!,
     segments,
@@ -151,7 +218,11 @@ function generateRequest(random: () => number, index: number): Generated {
 }
 
 function oracleSign(request: Generated, ak: string, sk: string): string {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'X-Sdk-Date': formatSdkDate(request.date), 'X-Project-Id': request.projectId };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'X-Sdk-Date': formatSdkDate(request.date),
+    'X-Project-Id': request.projectId,
+  };
   if (request.token) headers['X-Security-Token'] = request.token;
   const signed = AKSKSigner.sign(
     {
@@ -211,7 +282,11 @@ describe("agreement with Huawei's AKSKSigner (oracle)", () => {
     // applied to the decoded path, which is what the gateway computes.
     const random2 = seededRandom(7);
     for (let i = 0; i < 60; i++) {
-      const segments = ['v2', word(random2, [...SEGMENT_ALPHABET, ' ', '"', "'", '<', '>', '{', '}', '|', '^', '`'], 1, 10), 'retry'];
+      const segments = [
+        'v2',
+        word(random2, [...SEGMENT_ALPHABET, ' ', '"', "'", '<', '>', '{', '}', '|', '^', '`'], 1, 10),
+        'retry',
+      ];
       expect(canonicalUri(segments)).toBe(AKSKSigner.CanonicalURI(`/${segments.join('/')}`));
     }
   });

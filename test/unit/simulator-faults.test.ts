@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AFTER_KINDS, BEFORE_KINDS, chooseFault, type PlannedFault, type RequestPosition } from '../../local/simulator-faults.js';
+import {
+  AFTER_KINDS,
+  BEFORE_KINDS,
+  chooseFault,
+  type PlannedFault,
+  type RequestPosition,
+} from '../../local/simulator-faults.js';
 import { seededRandom } from '../helpers/random.js';
 
 /** Which fault the simulator injects, and when (docs/workspace-api.md, "What the simulator models"). */
@@ -33,7 +39,12 @@ describe('planned faults', () => {
 
   it('pinned to a call number fire on exactly that request', () => {
     const plan: PlannedFault[] = [{ kind: '429', call: 3 }];
-    expect([1, 2, 3, 4].map((call) => chooseFault(listAt(call), plan, {}, never)?.kind)).toEqual([undefined, undefined, '429', undefined]);
+    expect([1, 2, 3, 4].map((call) => chooseFault(listAt(call), plan, {}, never)?.kind)).toEqual([
+      undefined,
+      undefined,
+      '429',
+      undefined,
+    ]);
   });
 
   it('pinned to a call of a route count only that route', () => {
@@ -50,10 +61,18 @@ describe('planned faults', () => {
 
   it('decide the same way on every run: a plan and a seed give one sequence', () => {
     const run = () => {
-      const plan: PlannedFault[] = [{ kind: '5xx-after', route: 'retry', call: 2 }, { kind: '503', call: 4 }];
+      const plan: PlannedFault[] = [
+        { kind: '5xx-after', route: 'retry', call: 2 },
+        { kind: '503', call: 4 },
+      ];
       const random = seededRandom(7);
       return Array.from({ length: 6 }, (_, i) => {
-        const decision = chooseFault(i % 2 === 0 ? listAt(i + 1, i / 2 + 1) : retryAt(i + 1, (i + 1) / 2), plan, { throttle429: 0.2 }, random);
+        const decision = chooseFault(
+          i % 2 === 0 ? listAt(i + 1, i / 2 + 1) : retryAt(i + 1, (i + 1) / 2),
+          plan,
+          { throttle429: 0.2 },
+          random,
+        );
         if (decision?.planned !== undefined) plan.splice(decision.planned, 1);
         return decision?.kind ?? '-';
       });
@@ -72,7 +91,13 @@ describe('random faults', () => {
     const counts = new Map<string, number>();
     // Act
     for (let call = 1; call <= 20_000; call++) {
-      const kind = chooseFault(retryAt(call), [], { throttle429: 0.1, unavailable503: 0.05, stallAfter: 0.02, garbledAfter: 0.01 }, counted)?.kind ?? 'none';
+      const kind =
+        chooseFault(
+          retryAt(call),
+          [],
+          { throttle429: 0.1, unavailable503: 0.05, stallAfter: 0.02, garbledAfter: 0.01 },
+          counted,
+        )?.kind ?? 'none';
       counts.set(kind, (counts.get(kind) ?? 0) + 1);
     }
     // Assess

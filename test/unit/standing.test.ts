@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { handlingGeneration, newChain, type Chain } from '../../lib/ledger/chain.js';
-import { claimed, deadLettered, desktopWaiting, released, retried, unknown } from '../../lib/ledger/transitions.js';
+import { type Chain, handlingGeneration, newChain } from '../../lib/ledger/chain.js';
 import { standingOf } from '../../lib/ledger/standing.js';
+import { claimed, deadLettered, desktopWaiting, released, retried, unknown } from '../../lib/ledger/transitions.js';
 
 const NOW = 1_000_000;
 const run = { projectId: 'p', recordId: 'r0', taskId: 't0', resourceId: 'desk', scriptId: 's' };
@@ -37,7 +37,11 @@ describe('standing of an event against its chain (pure)', () => {
   });
 
   it('a new run of a retried chain is decided with the attempts already made', () => {
-    expect(standingOf(retriedOnce, 1, { now: later })).toMatchObject({ kind: 'fresh', attemptsMade: 1, rev: retriedOnce.rev });
+    expect(standingOf(retriedOnce, 1, { now: later })).toMatchObject({
+      kind: 'fresh',
+      attemptsMade: 1,
+      rev: retriedOnce.rev,
+    });
   });
 
   it('the duplicate of the run that was retried asks for its link to be written again', () => {
@@ -62,7 +66,13 @@ describe('standing of an event against its chain (pure)', () => {
 
 describe('chain transitions (pure)', () => {
   it('a retry claim counts its attempt and holds a lease', () => {
-    expect(claimedRetry).toMatchObject({ state: 'claimed', intent: 'retry', attempts: 1, rev: 1, lease_until: NOW + 60_000 });
+    expect(claimedRetry).toMatchObject({
+      state: 'claimed',
+      intent: 'retry',
+      attempts: 1,
+      rev: 1,
+      lease_until: NOW + 60_000,
+    });
     expect(handlingGeneration(claimedRetry)).toBe(0);
   });
 
@@ -82,7 +92,9 @@ describe('chain transitions (pure)', () => {
   });
 
   it('a retry refused for good is dead-lettered without counting the attempt', () => {
-    expect(deadLettered(claimedRetry, { reason: 'workspace-refused: 404', decidedAt: 7, refund: true }, { now: NOW })).toMatchObject({ state: 'dead-lettered', attempts: 0, dead_lettered_at: 7 });
+    expect(
+      deadLettered(claimedRetry, { reason: 'workspace-refused: 404', decidedAt: 7, refund: true }, { now: NOW }),
+    ).toMatchObject({ state: 'dead-lettered', attempts: 0, dead_lettered_at: 7 });
   });
 
   it('every transition bumps the revision and keeps a bounded history', () => {
@@ -102,23 +114,45 @@ describe('a run waiting for its desktop (desktopWaiting, pure)', () => {
     const still = desktopWaiting(waiting, { ...details, state: 'SHUTOFF, powering-on' }, { now: NOW + 60_000 });
 
     // Assess
-    expect(waiting).toMatchObject({ attempts: 0, state: 'open', rev: open.rev + 1, desktop_wait: { g: 0, desktop: 'desk', since: NOW } });
+    expect(waiting).toMatchObject({
+      attempts: 0,
+      state: 'open',
+      rev: open.rev + 1,
+      desktop_wait: { g: 0, desktop: 'desk', since: NOW },
+    });
     expect(waiting.history.map((h) => h.outcome)).toEqual(['desktop not ready']);
     expect(still.desktop_wait).toEqual({ g: 0, desktop: 'desk', since: NOW });
     expect(still.history).toHaveLength(1);
-    expect(standingOf(still, 0, { now: NOW + 60_000 })).toMatchObject({ kind: 'fresh', attemptsMade: 0, rev: still.rev });
+    expect(standingOf(still, 0, { now: NOW + 60_000 })).toMatchObject({
+      kind: 'fresh',
+      attemptsMade: 0,
+      rev: still.rev,
+    });
   });
 
   it('a start sent is written in the history with its job, the wait kept from its beginning', () => {
     const waiting = desktopWaiting(open, details, { now: NOW });
-    const started = desktopWaiting(waiting, { ...details, started: { jobId: 'job-1', requestId: 'req-1' } }, { now: NOW + 5_000 });
+    const started = desktopWaiting(
+      waiting,
+      { ...details, started: { jobId: 'job-1', requestId: 'req-1' } },
+      { now: NOW + 5_000 },
+    );
     expect(started.desktop_wait).toEqual({ g: 0, desktop: 'desk', since: NOW, woken_at: NOW + 5_000 });
-    expect(started.history.at(-1)).toMatchObject({ attempt: 0, outcome: 'desktop started', request_id: 'req-1', reason: 'desktop desk was SHUTOFF: os-start sent (job job-1)' });
+    expect(started.history.at(-1)).toMatchObject({
+      attempt: 0,
+      outcome: 'desktop started',
+      request_id: 'req-1',
+      reason: 'desktop desk was SHUTOFF: os-start sent (job job-1)',
+    });
   });
 
   it('the wait of a later run starts afresh', () => {
     const earlier = desktopWaiting(open, details, { now: NOW });
-    const laterRun = desktopWaiting({ ...retried(claimed(earlier, run, 'retry', lease), { taskId: 't1', via: 'answer' }, { now: NOW }) }, { ...details, g: 1 }, { now: later });
+    const laterRun = desktopWaiting(
+      { ...retried(claimed(earlier, run, 'retry', lease), { taskId: 't1', via: 'answer' }, { now: NOW }) },
+      { ...details, g: 1 },
+      { now: later },
+    );
     expect(laterRun.desktop_wait).toEqual({ g: 1, desktop: 'desk', since: later });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failedSlices, isAfter, PAGE_OVERLAP, positionOf, type PageReader } from '../../lib/ways-in/sweep-slices.js';
+import { failedSlices, isAfter, PAGE_OVERLAP, type PageReader, positionOf } from '../../lib/ways-in/sweep-slices.js';
 import type { ExecutionRecord } from '../../lib/workspace/types.js';
 import { seededRandom } from '../helpers/random.js';
 
@@ -24,7 +24,10 @@ function reader(listing: Listing, beforeRead?: (offset: number) => void): PageRe
     beforeRead?.(offset);
     listing.reads++;
     const within = (at: number) => (listing.inclusive ? at >= fromMs && at <= toMs : at > fromMs && at < toMs);
-    return listing.records.filter((r) => within(positionOf(r).at)).sort(listing.order).slice(offset, offset + limit);
+    return listing.records
+      .filter((r) => within(positionOf(r).at))
+      .sort(listing.order)
+      .slice(offset, offset + limit);
   };
 }
 
@@ -37,7 +40,11 @@ async function walk(read: PageReader, fromMs: number, toMs: number): Promise<Exe
 function records(random: () => number, scattered: number, crowded: number): ExecutionRecord[] {
   const id = () => Math.floor(random() * 2 ** 40).toString(36);
   return [
-    ...Array.from({ length: scattered }, () => ({ id: id(), start_time: time(T0 + Math.floor(random() * 3600) * 1000), status: 'FAILED' })),
+    ...Array.from({ length: scattered }, () => ({
+      id: id(),
+      start_time: time(T0 + Math.floor(random() * 3600) * 1000),
+      status: 'FAILED',
+    })),
     ...Array.from({ length: crowded }, () => ({ id: id(), start_time: time(T0 + 1800_000), status: 'FAILED' })),
   ];
 }
@@ -50,26 +57,43 @@ const ORDERS = {
 };
 
 describe('walking a window a slice at a time', () => {
-  const cases = [0, 1, 99, 100, 101, 250].flatMap((scattered) => [0, 230].map((crowded) => [scattered, crowded] as const));
+  const cases = [0, 1, 99, 100, 101, 250].flatMap((scattered) =>
+    [0, 230].map((crowded) => [scattered, crowded] as const),
+  );
 
   describe.each(Object.entries(ORDERS))('with the listing paging %s', (_name, order) => {
-    it.each(cases)('reads %i scattered and %i crowded records each once, in start-time-then-id order, whether the bounds are inclusive or not', async (scattered, crowded) => {
-      for (const inclusive of [true, false]) {
-        // Prepare
-        const listing: Listing = { records: records(seededRandom(scattered * 1000 + crowded), scattered, crowded), inclusive, order, reads: 0 };
+    it.each(cases)(
+      'reads %i scattered and %i crowded records each once, in start-time-then-id order, whether the bounds are inclusive or not',
+      async (scattered, crowded) => {
+        for (const inclusive of [true, false]) {
+          // Prepare
+          const listing: Listing = {
+            records: records(seededRandom(scattered * 1000 + crowded), scattered, crowded),
+            inclusive,
+            order,
+            reads: 0,
+          };
 
-        // Act
-        const seen = await walk(reader(listing), T0, T0 + 3599_000);
+          // Act
+          const seen = await walk(reader(listing), T0, T0 + 3599_000);
 
-        // Assess
-        const expected = [...listing.records].sort((a, b) => positionOf(a).at - positionOf(b).at || (a.id < b.id ? -1 : 1));
-        expect(seen.map((r) => r.id)).toEqual(expected.map((r) => r.id));
-      }
-    });
+          // Assess
+          const expected = [...listing.records].sort(
+            (a, b) => positionOf(a).at - positionOf(b).at || (a.id < b.id ? -1 : 1),
+          );
+          expect(seen.map((r) => r.id)).toEqual(expected.map((r) => r.id));
+        }
+      },
+    );
   });
 
   it('reads a window whose records fit in a page in one request', async () => {
-    const listing: Listing = { records: records(seededRandom(1), 60, 0), inclusive: true, order: ORDERS.created, reads: 0 };
+    const listing: Listing = {
+      records: records(seededRandom(1), 60, 0),
+      inclusive: true,
+      order: ORDERS.created,
+      reads: 0,
+    };
 
     await walk(reader(listing), T0, T0 + 3599_000);
 
@@ -77,8 +101,14 @@ describe('walking a window a slice at a time', () => {
   });
 
   it(`misses nothing of a crowded second when up to ${PAGE_OVERLAP} of the records read leave the listing before the next page is read`, async () => {
-    // Prepare: 230 runs of one task in one second; before each later page, another client re-runs the first records listed.
-    const listing: Listing = { records: records(seededRandom(2), 0, 230), inclusive: true, order: ORDERS['by id'], reads: 0 };
+    // Prepare: 230 runs of one task in one second; before each later page, another client re-runs the first records
+    // listed.
+    const listing: Listing = {
+      records: records(seededRandom(2), 0, 230),
+      inclusive: true,
+      order: ORDERS['by id'],
+      reads: 0,
+    };
     const stillFailed = new Set(listing.records.map((r) => r.id));
     const leave = (offset: number) => {
       if (offset === 0) return;

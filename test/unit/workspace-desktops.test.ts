@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DESKTOP_NOT_FOUND, DESKTOP_NOT_READY, OPERATION_CONFLICT, START_FAILED } from '../../local/workspace-desktops.js';
+import {
+  DESKTOP_NOT_FOUND,
+  DESKTOP_NOT_READY,
+  OPERATION_CONFLICT,
+  START_FAILED,
+} from '../../local/workspace-desktops.js';
 import { WorkspaceState } from '../../local/workspace-state.js';
 import { DESKTOP_T0, desktopFleet } from '../helpers/desktops.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
@@ -48,9 +53,18 @@ describe('a start takes time', () => {
     advanceSeconds(30);
     const done = fleet.job(PROJECT_ID, started.jobId!);
     // Assess
-    expect(running).toMatchObject({ status: 'RUNNING', sub_jobs_total: 1, sub_jobs: [{ status: 'RUNNING', entities: { desktop_id: 'd1' } }] });
+    expect(running).toMatchObject({
+      status: 'RUNNING',
+      sub_jobs_total: 1,
+      sub_jobs: [{ status: 'RUNNING', entities: { desktop_id: 'd1' } }],
+    });
     expect(running!.end_time).toBeUndefined();
-    expect(done).toMatchObject({ status: 'SUCCESS', begin_time: '2026-11-29T10:00:00Z', end_time: '2026-11-29T10:00:30Z', sub_jobs: [{ status: 'SUCCESS', end_time: '2026-11-29T10:00:30Z' }] });
+    expect(done).toMatchObject({
+      status: 'SUCCESS',
+      begin_time: '2026-11-29T10:00:00Z',
+      end_time: '2026-11-29T10:00:30Z',
+      sub_jobs: [{ status: 'SUCCESS', end_time: '2026-11-29T10:00:30Z' }],
+    });
     expect(done!.fail_reason).toBeUndefined();
   });
 });
@@ -72,7 +86,11 @@ describe('a start that fails', () => {
       fail_reason: 'No capacity in the zone.',
       sub_jobs: [{ status: 'FAILED', error_code: 'WKS.START', fail_reason: 'No capacity in the zone.' }],
     });
-    expect(fleet.detail(PROJECT_ID, 'd1')).toMatchObject({ status: 'SHUTOFF', task_status: '', login_status: 'UNREGISTER' });
+    expect(fleet.detail(PROJECT_ID, 'd1')).toMatchObject({
+      status: 'SHUTOFF',
+      task_status: '',
+      login_status: 'UNREGISTER',
+    });
   });
 
   it('a planned failure is used once: the next start succeeds', () => {
@@ -90,7 +108,11 @@ describe('a start that fails', () => {
   it('by share: the seeded roll decides which starts fail', () => {
     // Prepare: rolls 0.1 (fails under a share of 0.5), then 0.9 (succeeds)
     const rolls = [0.1, 0.9];
-    const { fleet, advanceSeconds } = desktopFleet({ bootSeconds: 30, startFailureShare: 0.5, random: () => rolls.shift()! });
+    const { fleet, advanceSeconds } = desktopFleet({
+      bootSeconds: 30,
+      startFailureShare: 0.5,
+      random: () => rolls.shift()!,
+    });
     fleet.seed(PROJECT_ID, { desktop_id: 'd1', status: 'SHUTOFF' });
     fleet.seed(PROJECT_ID, { desktop_id: 'd2', status: 'SHUTOFF' });
     // Act
@@ -100,7 +122,10 @@ describe('a start that fails', () => {
     // Assess: one job, one failed part: the job fails
     const job = fleet.job(PROJECT_ID, started.jobId!);
     expect(job).toMatchObject({ status: 'FAIL', job_error_code: START_FAILED, sub_jobs_total: 2 });
-    expect(job!.sub_jobs!.map((sub) => [sub.entities?.desktop_id, sub.status])).toEqual([['d1', 'FAILED'], ['d2', 'SUCCESS']]);
+    expect(job!.sub_jobs!.map((sub) => [sub.entities?.desktop_id, sub.status])).toEqual([
+      ['d1', 'FAILED'],
+      ['d2', 'SUCCESS'],
+    ]);
     expect(fleet.detail(PROJECT_ID, 'd1')!.status).toBe('SHUTOFF');
     expect(fleet.detail(PROJECT_ID, 'd2')!.status).toBe('ACTIVE');
   });
@@ -119,7 +144,13 @@ describe('an action the desktop cannot take', () => {
       ok: true,
       jobId: 'job2',
       failed: [
-        { desktop_id: 'on', desktop_name: 'DESKTOP-ON', error_code: OPERATION_CONFLICT, error_msg: 'Operation conflict. The desktop current instance status is [ACTIVE] and deny operation [os-start], resource id [on].' },
+        {
+          desktop_id: 'on',
+          desktop_name: 'DESKTOP-ON',
+          error_code: OPERATION_CONFLICT,
+          error_msg:
+            'Operation conflict. The desktop current instance status is [ACTIVE] and deny operation [os-start], resource id [on].',
+        },
         { desktop_id: 'gone', error_code: DESKTOP_NOT_FOUND, error_msg: 'The desktop gone does not exist.' },
       ],
     });
@@ -132,8 +163,17 @@ describe('an action the desktop cannot take', () => {
     fleet.seed(PROJECT_ID, { desktop_id: 'd2' });
     fleet.delete(PROJECT_ID, 'd2');
     fleet.run(PROJECT_ID, ['d1'], 'os-start');
-    expect(fleet.run(PROJECT_ID, ['d1'], 'os-start')).toMatchObject({ ok: false, status: 409, code: OPERATION_CONFLICT, message: expect.stringContaining('[powering-on]') });
-    expect(fleet.run(PROJECT_ID, ['d2'], 'os-start')).toMatchObject({ ok: false, status: 404, code: DESKTOP_NOT_FOUND });
+    expect(fleet.run(PROJECT_ID, ['d1'], 'os-start')).toMatchObject({
+      ok: false,
+      status: 409,
+      code: OPERATION_CONFLICT,
+      message: expect.stringContaining('[powering-on]'),
+    });
+    expect(fleet.run(PROJECT_ID, ['d2'], 'os-start')).toMatchObject({
+      ok: false,
+      status: 404,
+      code: DESKTOP_NOT_FOUND,
+    });
     expect(fleet.startsOf('d1')).toBe(2);
   });
 });
@@ -156,7 +196,10 @@ describe('maintenance and deletion', () => {
     fleet.seed(PROJECT_ID, { desktop_id: 'd2' });
     fleet.delete(PROJECT_ID, 'd1');
     expect(fleet.detail(PROJECT_ID, 'd1')).toBeUndefined();
-    expect(fleet.list(PROJECT_ID, { desktopIds: ['d1', 'd2'] }, 0, 500)).toMatchObject({ total_count: 1, desktops: [{ desktop_id: 'd2' }] });
+    expect(fleet.list(PROJECT_ID, { desktopIds: ['d1', 'd2'] }, 0, 500)).toMatchObject({
+      total_count: 1,
+      desktops: [{ desktop_id: 'd2' }],
+    });
   });
 });
 
@@ -164,7 +207,12 @@ describe('the listing', () => {
   it('filters by ids, status and maintenance, pages by offset and limit, and counts every match', () => {
     // Prepare
     const { fleet } = desktopFleet();
-    for (let i = 0; i < 7; i++) fleet.seed(PROJECT_ID, { desktop_id: `d${i}`, status: i % 2 ? 'SHUTOFF' : 'ACTIVE', in_maintenance_mode: i === 4 });
+    for (let i = 0; i < 7; i++)
+      fleet.seed(PROJECT_ID, {
+        desktop_id: `d${i}`,
+        status: i % 2 ? 'SHUTOFF' : 'ACTIVE',
+        in_maintenance_mode: i === 4,
+      });
     // Act
     const page = fleet.list(PROJECT_ID, { desktopIds: ['d0', 'd1', 'd2', 'd3', 'd4'] }, 2, 2);
     const off = fleet.list(PROJECT_ID, { status: 'SHUTOFF' }, 0, 500);
@@ -181,8 +229,22 @@ describe('a script on a desktop that cannot run it fails', () => {
   function stateWithDesktop() {
     let clock = DESKTOP_T0;
     let ids = 0;
-    const state = new WorkspaceState({ now: () => new Date(clock), newId: () => `id${++ids}`, newRunOutcome: () => 'SUCCESS', desktops: { bootSeconds: 30, registerSeconds: 10 } });
-    state.seedRecords(PROJECT_ID, [failedRecord({ id: 'r1', script_task_id: 't1', resource_id: 'd1', reason: 'Desktop is powered off', start_time: '2026-11-29T09:58:00Z', end_time: '2026-11-29T09:59:00Z' })]);
+    const state = new WorkspaceState({
+      now: () => new Date(clock),
+      newId: () => `id${++ids}`,
+      newRunOutcome: () => 'SUCCESS',
+      desktops: { bootSeconds: 30, registerSeconds: 10 },
+    });
+    state.seedRecords(PROJECT_ID, [
+      failedRecord({
+        id: 'r1',
+        script_task_id: 't1',
+        resource_id: 'd1',
+        reason: 'Desktop is powered off',
+        start_time: '2026-11-29T09:58:00Z',
+        end_time: '2026-11-29T09:59:00Z',
+      }),
+    ]);
     return { state, advanceSeconds: (seconds: number) => (clock += seconds * 1000) };
   }
 
@@ -204,9 +266,17 @@ describe('a script on a desktop that cannot run it fails', () => {
     advanceSeconds(10);
     const once = retriedRun(state);
     // Assess
-    expect(whileOff).toMatchObject({ status: 'FAILED', result_code: DESKTOP_NOT_READY, reason: 'Desktop is not running (status SHUTOFF).' });
+    expect(whileOff).toMatchObject({
+      status: 'FAILED',
+      result_code: DESKTOP_NOT_READY,
+      reason: 'Desktop is not running (status SHUTOFF).',
+    });
     expect(whileOff.end_time).toBe(whileOff.start_time);
-    expect(beforeRegistering).toMatchObject({ status: 'FAILED', result_code: DESKTOP_NOT_READY, reason: 'Desktop agent is not registered yet.' });
+    expect(beforeRegistering).toMatchObject({
+      status: 'FAILED',
+      result_code: DESKTOP_NOT_READY,
+      reason: 'Desktop agent is not registered yet.',
+    });
     expect(once).toMatchObject({ status: 'SUCCESS' });
   });
 
@@ -215,11 +285,18 @@ describe('a script on a desktop that cannot run it fails', () => {
     state.desktops.seed(PROJECT_ID, { desktop_id: 'd1', status: 'HIBERNATED' });
     state.desktops.run(PROJECT_ID, ['d1'], 'os-start');
     advanceSeconds(5);
-    expect(retriedRun(state)).toMatchObject({ status: 'FAILED', reason: 'Desktop is not running (status HIBERNATED, powering-on).' });
+    expect(retriedRun(state)).toMatchObject({
+      status: 'FAILED',
+      reason: 'Desktop is not running (status HIBERNATED, powering-on).',
+    });
     state.desktops.seed(PROJECT_ID, { desktop_id: 'd1', in_maintenance_mode: true });
     expect(retriedRun(state)).toMatchObject({ status: 'SUCCESS' });
     state.desktops.delete(PROJECT_ID, 'd1');
-    expect(retriedRun(state)).toMatchObject({ status: 'FAILED', result_code: DESKTOP_NOT_FOUND, reason: 'The desktop d1 does not exist.' });
+    expect(retriedRun(state)).toMatchObject({
+      status: 'FAILED',
+      result_code: DESKTOP_NOT_FOUND,
+      reason: 'The desktop d1 does not exist.',
+    });
   });
 
   it('a desktop the simulator was never told of changes nothing', () => {

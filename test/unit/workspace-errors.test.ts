@@ -32,7 +32,12 @@ describe('error classification (docs/workspace-api.md, "Errors")', () => {
   });
 
   it('carries status, code, message and request id on the error', () => {
-    const error = new WorkspaceApiError({ status: 403, code: 'WKS.00081102', message: 'no permission', requestId: 'req-1' });
+    const error = new WorkspaceApiError({
+      status: 403,
+      code: 'WKS.00081102',
+      message: 'no permission',
+      requestId: 'req-1',
+    });
     expect(error).toMatchObject({ kind: 'permanent', status: 403, code: 'WKS.00081102', requestId: 'req-1' });
     expect(error.message).toBe('Workspace 403 WKS.00081102: no permission (X-Request-Id req-1)');
   });
@@ -40,14 +45,42 @@ describe('error classification (docs/workspace-api.md, "Errors")', () => {
 
 describe('error bodies and Retry-After', () => {
   it.each([
-    ['{error_code, error_msg} (the gateway and most services)', '{"error_code":"APIG.0308","error_msg":"throttled"}', { code: 'APIG.0308', message: 'throttled' }],
-    ['{code, message}', '{"code":"WKS.00210404","message":"not found"}', { code: 'WKS.00210404', message: 'not found' }],
-    ['{error: {code, message}}', '{"error":{"code":"WKS.00211102","message":"bad"}}', { code: 'WKS.00211102', message: 'bad' }],
-    ['{error: {error_code, error_msg}}', '{"error":{"error_code":"WKS.00081102","error_msg":"no permission"}}', { code: 'WKS.00081102', message: 'no permission' }],
-    ['a code nested under another name', '{"request_id":"r1","result":{"code":"APIG.0201","message":"backend"}}', { code: 'APIG.0201', message: 'backend' }],
+    [
+      '{error_code, error_msg} (the gateway and most services)',
+      '{"error_code":"APIG.0308","error_msg":"throttled"}',
+      { code: 'APIG.0308', message: 'throttled' },
+    ],
+    [
+      '{code, message}',
+      '{"code":"WKS.00210404","message":"not found"}',
+      { code: 'WKS.00210404', message: 'not found' },
+    ],
+    [
+      '{error: {code, message}}',
+      '{"error":{"code":"WKS.00211102","message":"bad"}}',
+      { code: 'WKS.00211102', message: 'bad' },
+    ],
+    [
+      '{error: {error_code, error_msg}}',
+      '{"error":{"error_code":"WKS.00081102","error_msg":"no permission"}}',
+      { code: 'WKS.00081102', message: 'no permission' },
+    ],
+    [
+      'a code nested under another name',
+      '{"request_id":"r1","result":{"code":"APIG.0201","message":"backend"}}',
+      { code: 'APIG.0201', message: 'backend' },
+    ],
     ['a code without a message', '{"error_code":"WKS.00211401"}', { code: 'WKS.00211401', message: '' }],
-    ['error_code before code', '{"code":"OTHER","message":"m2","error_code":"APIG.0303","error_msg":"m1"}', { code: 'APIG.0303', message: 'm1' }],
-    ['an empty error_code, then code', '{"error_code":"","code":"WKS.00210404","message":"gone"}', { code: 'WKS.00210404', message: 'gone' }],
+    [
+      'error_code before code',
+      '{"code":"OTHER","message":"m2","error_code":"APIG.0303","error_msg":"m1"}',
+      { code: 'APIG.0303', message: 'm1' },
+    ],
+    [
+      'an empty error_code, then code',
+      '{"error_code":"","code":"WKS.00210404","message":"gone"}',
+      { code: 'WKS.00210404', message: 'gone' },
+    ],
   ])('reads an error body shaped %s', (_shape, body, expected) => {
     expect(parseErrorBody(body)).toEqual(expected);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRecordQuery, recordQuery, type RecordQuery } from '../../local/record-filters.js';
+import { parseRecordQuery, type RecordQuery, recordQuery } from '../../local/record-filters.js';
 import { WorkspaceState, type WorkspaceStateOptions } from '../../local/workspace-state.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
 
@@ -26,7 +26,17 @@ describe('retry by record', () => {
   it('creates a new task whose one new record runs the same script on the same desktop', () => {
     // Prepare
     const { state, advance } = workspace();
-    state.seedRecords(PROJECT_ID, [failedRecord({ id: 'r1', script_task_id: 't1', script_id: 's1', resource_id: 'd1', resource_name: 'DESK-1', start_time: '2026-11-29T09:58:00Z', end_time: '2026-11-29T09:59:00Z' })]);
+    state.seedRecords(PROJECT_ID, [
+      failedRecord({
+        id: 'r1',
+        script_task_id: 't1',
+        script_id: 's1',
+        resource_id: 'd1',
+        resource_name: 'DESK-1',
+        start_time: '2026-11-29T09:58:00Z',
+        end_time: '2026-11-29T09:59:00Z',
+      }),
+    ]);
     advance(90_000);
     // Act
     const result = state.retry(PROJECT_ID, { recordId: 'r1' });
@@ -36,10 +46,26 @@ describe('retry by record', () => {
     expect(newTaskId).not.toBe('t1');
     const records = state.recordsOfTask(PROJECT_ID, newTaskId);
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ script_id: 's1', resource_id: 'd1', resource_name: 'DESK-1', script_task_id: newTaskId, status: 'RUNNING', start_time: '2026-11-29T10:01:30Z' });
+    expect(records[0]).toMatchObject({
+      script_id: 's1',
+      resource_id: 'd1',
+      resource_name: 'DESK-1',
+      script_task_id: newTaskId,
+      status: 'RUNNING',
+      start_time: '2026-11-29T10:01:30Z',
+    });
     expect(records[0]!.id).not.toBe('r1');
     expect(records[0]!.end_time).toBeUndefined();
-    expect(reruns).toEqual([{ originalId: 'r1', newRecordId: records[0]!.id, originalRun: 'r1#0', newRun: `${records[0]!.id}#0`, scriptId: 's1', resourceId: 'd1' }]);
+    expect(reruns).toEqual([
+      {
+        originalId: 'r1',
+        newRecordId: records[0]!.id,
+        originalRun: 'r1#0',
+        newRun: `${records[0]!.id}#0`,
+        scriptId: 's1',
+        resourceId: 'd1',
+      },
+    ]);
     expect(state.record(PROJECT_ID, 'r1')).toMatchObject({ status: 'FAILED', script_task_id: 't1' });
   });
 
@@ -67,7 +93,12 @@ describe('retry by task', () => {
     const records = state.recordsOfTask(PROJECT_ID, result.applied.newTaskId);
     expect(records.map((r) => r.resource_id)).toEqual(['d1', 'd3']);
     expect(result.applied.reruns.map((r) => r.originalId)).toEqual(['a', 'c']);
-    expect([state.log.rerunsOf('a'), state.log.rerunsOf('b'), state.log.rerunsOf('c'), state.log.rerunsOf('other')]).toEqual([1, 0, 1, 0]);
+    expect([
+      state.log.rerunsOf('a'),
+      state.log.rerunsOf('b'),
+      state.log.rerunsOf('c'),
+      state.log.rerunsOf('other'),
+    ]).toEqual([1, 0, 1, 0]);
     expect([state.log.retryCount('t1'), state.log.retryCount('a')]).toEqual([1, 0]);
   });
 
@@ -99,16 +130,27 @@ describe('runs end', () => {
     const run = result.ok ? result.applied.reruns[0]!.newRecordId : '';
     advance(60_000);
     state.finishRun(PROJECT_ID, run, { status: 'FAILED', reason: 'disk full', result_code: 'E1' });
-    expect(state.record(PROJECT_ID, run)).toMatchObject({ status: 'FAILED', reason: 'disk full', result_code: 'E1', end_time: '2026-11-29T10:01:00Z' });
+    expect(state.record(PROJECT_ID, run)).toMatchObject({
+      status: 'FAILED',
+      reason: 'disk full',
+      result_code: 'E1',
+      end_time: '2026-11-29T10:01:00Z',
+    });
     expect(() => state.finishRun(PROJECT_ID, 'ghost', { status: 'SUCCESS' })).toThrow(/no record ghost/);
   });
 
   it('on their own with newRunOutcome, so a retried task can fail again', () => {
     const { state } = workspace({ newRunOutcome: (run) => (run.resource_id === 'd1' ? 'FAILED' : 'SUCCESS') });
-    state.seedRecords(PROJECT_ID, [failedRecord({ id: 'a', script_task_id: 't', resource_id: 'd1', reason: 'timeout' }), failedRecord({ id: 'b', script_task_id: 't', resource_id: 'd2' })]);
+    state.seedRecords(PROJECT_ID, [
+      failedRecord({ id: 'a', script_task_id: 't', resource_id: 'd1', reason: 'timeout' }),
+      failedRecord({ id: 'b', script_task_id: 't', resource_id: 'd2' }),
+    ]);
     const first = state.retry(PROJECT_ID, { taskId: 't' });
     const t2 = first.ok ? first.applied.newTaskId : '';
-    expect(state.recordsOfTask(PROJECT_ID, t2).map((r) => [r.resource_id, r.status, r.reason])).toEqual([['d1', 'FAILED', 'timeout'], ['d2', 'SUCCESS', undefined]]);
+    expect(state.recordsOfTask(PROJECT_ID, t2).map((r) => [r.resource_id, r.status, r.reason])).toEqual([
+      ['d1', 'FAILED', 'timeout'],
+      ['d2', 'SUCCESS', undefined],
+    ]);
     const second = state.retry(PROJECT_ID, { taskId: t2 });
     expect(second.ok && second.applied.reruns.map((r) => r.resourceId)).toEqual(['d1']);
   });
@@ -118,14 +160,42 @@ describe('list records', () => {
   function seeded() {
     const w = workspace();
     w.state.seedRecords(PROJECT_ID, [
-      failedRecord({ id: 'r1', script_task_id: 't1', script_id: 's1', resource_id: 'd1', start_time: '2026-11-29T09:00:00Z' }),
-      failedRecord({ id: 'r2', script_task_id: 't1', script_id: 's2', resource_id: 'd2', start_time: '2026-11-29T09:30:00Z', status: 'SUCCESS' }),
-      failedRecord({ id: 'r3', script_task_id: 't2', script_id: 's1', resource_id: 'd2', start_time: '2026-11-29T10:00:00Z' }),
-      failedRecord({ id: 'r4', script_task_id: 't3', script_id: 's3', resource_id: 'd3', start_time: '2026-11-29T10:00:01.000Z' }),
+      failedRecord({
+        id: 'r1',
+        script_task_id: 't1',
+        script_id: 's1',
+        resource_id: 'd1',
+        start_time: '2026-11-29T09:00:00Z',
+      }),
+      failedRecord({
+        id: 'r2',
+        script_task_id: 't1',
+        script_id: 's2',
+        resource_id: 'd2',
+        start_time: '2026-11-29T09:30:00Z',
+        status: 'SUCCESS',
+      }),
+      failedRecord({
+        id: 'r3',
+        script_task_id: 't2',
+        script_id: 's1',
+        resource_id: 'd2',
+        start_time: '2026-11-29T10:00:00Z',
+      }),
+      failedRecord({
+        id: 'r4',
+        script_task_id: 't3',
+        script_id: 's3',
+        resource_id: 'd3',
+        start_time: '2026-11-29T10:00:01.000Z',
+      }),
     ]);
     w.state.seedTask(PROJECT_ID, 'cmd', 'COMMAND');
-    w.state.seedRecords(PROJECT_ID, [failedRecord({ id: 'r5', script_task_id: 'cmd', resource_id: 'd1', start_time: '2026-11-29T11:00:00Z' })]);
-    return (params: Record<string, string | string[]>) => w.state.listRecords(PROJECT_ID, query(params)).script_records.map((r) => r.id);
+    w.state.seedRecords(PROJECT_ID, [
+      failedRecord({ id: 'r5', script_task_id: 'cmd', resource_id: 'd1', start_time: '2026-11-29T11:00:00Z' }),
+    ]);
+    return (params: Record<string, string | string[]>) =>
+      w.state.listRecords(PROJECT_ID, query(params)).script_records.map((r) => r.id);
   }
 
   it.each([
@@ -136,7 +206,11 @@ describe('list records', () => {
     ['task', { script_task_id: 't1' }, ['r1', 'r2']],
     ['status', { status: 'SUCCESS' }, ['r2']],
     ['task type', { task_type: 'COMMAND' }, ['r5']],
-    ['execute time window, both ends inclusive', { execute_time_start: '2026-11-29T09:30:00Z', execute_time_end: '2026-11-29T10:00:00Z' }, ['r2', 'r3']],
+    [
+      'execute time window, both ends inclusive',
+      { execute_time_start: '2026-11-29T09:30:00Z', execute_time_end: '2026-11-29T10:00:00Z' },
+      ['r2', 'r3'],
+    ],
     ['execute time from', { execute_time_start: '2026-11-29T10:00:01Z' }, ['r4', 'r5']],
     ['desktop and script together', { resource_id: 'd2', script_id: 's1' }, ['r3']],
   ])('filters by %s', (_name, params, expected) => {
@@ -145,7 +219,10 @@ describe('list records', () => {
 
   it('pages by offset and limit, counting every match', () => {
     const { state } = workspace();
-    state.seedRecords(PROJECT_ID, Array.from({ length: 25 }, (_, i) => failedRecord({ id: `p${i}` })));
+    state.seedRecords(
+      PROJECT_ID,
+      Array.from({ length: 25 }, (_, i) => failedRecord({ id: `p${i}` })),
+    );
     const page = state.listRecords(PROJECT_ID, query({ offset: '20', limit: '10' }));
     expect(page.count).toBe(25);
     expect(page.script_records.map((r) => r.id)).toEqual(['p20', 'p21', 'p22', 'p23', 'p24']);
@@ -154,10 +231,21 @@ describe('list records', () => {
 
   it('takes a query built in code, as a model-based test drives it in-process', () => {
     const { state, advance } = workspace();
-    state.seedRecords(PROJECT_ID, [failedRecord({ id: 'x', script_id: 'sx', resource_id: 'dx', script_task_id: 'tx', start_time: new Date(T0 - 60_000).toISOString().slice(0, 19) + 'Z' })]);
+    state.seedRecords(PROJECT_ID, [
+      failedRecord({
+        id: 'x',
+        script_id: 'sx',
+        resource_id: 'dx',
+        script_task_id: 'tx',
+        start_time: new Date(T0 - 60_000).toISOString().slice(0, 19) + 'Z',
+      }),
+    ]);
     advance(5_000);
     state.retry(PROJECT_ID, { recordId: 'x' }, { lostBy: 'reset-after' });
-    const landed = state.listRecords(PROJECT_ID, recordQuery({ scriptIds: ['sx'], resourceIds: ['dx'], executeTimeStart: T0 + 1_000 }));
+    const landed = state.listRecords(
+      PROJECT_ID,
+      recordQuery({ scriptIds: ['sx'], resourceIds: ['dx'], executeTimeStart: T0 + 1_000 }),
+    );
     expect(landed.script_records.map((r) => r.status)).toEqual(['RUNNING']);
     expect(state.log.lost().map((r) => r.target)).toEqual([{ recordId: 'x' }]);
   });
@@ -179,12 +267,27 @@ describe('list records', () => {
 describe('the readings of what a retry does', () => {
   const seed = (state: WorkspaceState) =>
     state.seedRecords(PROJECT_ID, [
-      failedRecord({ id: 'r1', script_task_id: 't1', script_id: 's1', resource_id: 'd1', start_time: '2026-11-29T09:00:00Z', end_time: '2026-11-29T09:01:00Z' }),
-      failedRecord({ id: 'r2', script_task_id: 't1', script_id: 's1', resource_id: 'd2', start_time: '2026-11-29T09:00:00Z', end_time: '2026-11-29T09:01:00Z' }),
+      failedRecord({
+        id: 'r1',
+        script_task_id: 't1',
+        script_id: 's1',
+        resource_id: 'd1',
+        start_time: '2026-11-29T09:00:00Z',
+        end_time: '2026-11-29T09:01:00Z',
+      }),
+      failedRecord({
+        id: 'r2',
+        script_task_id: 't1',
+        script_id: 's1',
+        resource_id: 'd2',
+        start_time: '2026-11-29T09:00:00Z',
+        end_time: '2026-11-29T09:01:00Z',
+      }),
     ]);
-  const ids = (state: WorkspaceState, params: Record<string, string | string[]>) => state.listRecords(PROJECT_ID, query(params)).script_records.map((r) => `${r.id}@${r.start_time}:${r.status}`);
+  const ids = (state: WorkspaceState, params: Record<string, string | string[]>) =>
+    state.listRecords(PROJECT_ID, query(params)).script_records.map((r) => `${r.id}@${r.start_time}:${r.status}`);
 
-  it('original-task: the answer is the retried record\'s task; the superseded run is listed only with show_history', () => {
+  it("original-task: the answer is the retried record's task; the superseded run is listed only with show_history", () => {
     // Prepare
     const { state } = workspace({ reading: 'original-task' });
     seed(state);
@@ -196,8 +299,13 @@ describe('the readings of what a retry does', () => {
     const [rerun] = result.applied.reruns;
     expect(rerun).toMatchObject({ originalId: 'r1', originalRun: 'r1#0', newRun: `${rerun!.newRecordId}#0` });
     expect(state.recordsOfTask(PROJECT_ID, 't1').map((r) => r.id)).toEqual(['r1', 'r2', rerun!.newRecordId]);
-    expect(ids(state, { resource_id: 'd1', script_id: 's1' })).toEqual([`${rerun!.newRecordId}@2026-11-29T10:00:00Z:RUNNING`]);
-    expect(ids(state, { resource_id: 'd1', script_id: 's1', show_history: 'true' })).toEqual(['r1@2026-11-29T09:00:00Z:FAILED', `${rerun!.newRecordId}@2026-11-29T10:00:00Z:RUNNING`]);
+    expect(ids(state, { resource_id: 'd1', script_id: 's1' })).toEqual([
+      `${rerun!.newRecordId}@2026-11-29T10:00:00Z:RUNNING`,
+    ]);
+    expect(ids(state, { resource_id: 'd1', script_id: 's1', show_history: 'true' })).toEqual([
+      'r1@2026-11-29T09:00:00Z:FAILED',
+      `${rerun!.newRecordId}@2026-11-29T10:00:00Z:RUNNING`,
+    ]);
     expect(state.record(PROJECT_ID, 'r1')).toMatchObject({ status: 'FAILED' });
   });
 
@@ -206,11 +314,25 @@ describe('the readings of what a retry does', () => {
     seed(state);
     const result = state.retry(PROJECT_ID, { recordId: 'r1' });
     if (!result.ok) throw new Error(result.message);
-    expect(result.applied).toMatchObject({ newTaskId: 't1', reruns: [{ originalId: 'r1', newRecordId: 'r1', originalRun: 'r1#0', newRun: 'r1#1' }] });
-    expect(state.record(PROJECT_ID, 'r1')).toMatchObject({ script_task_id: 't1', status: 'RUNNING', start_time: '2026-11-29T10:00:00Z' });
+    expect(result.applied).toMatchObject({
+      newTaskId: 't1',
+      reruns: [{ originalId: 'r1', newRecordId: 'r1', originalRun: 'r1#0', newRun: 'r1#1' }],
+    });
+    expect(state.record(PROJECT_ID, 'r1')).toMatchObject({
+      script_task_id: 't1',
+      status: 'RUNNING',
+      start_time: '2026-11-29T10:00:00Z',
+    });
     expect(ids(state, { resource_id: 'd1', script_id: 's1' })).toEqual(['r1@2026-11-29T10:00:00Z:RUNNING']);
-    expect(ids(state, { resource_id: 'd1', script_id: 's1', show_history: 'true' })).toEqual(['r1@2026-11-29T09:00:00Z:FAILED', 'r1@2026-11-29T10:00:00Z:RUNNING']);
-    expect([state.runKey(PROJECT_ID, 'r1'), state.log.rerunsOfRun('r1#0'), state.log.rerunsOfRun('r1#1')]).toEqual(['r1#1', 1, 0]);
+    expect(ids(state, { resource_id: 'd1', script_id: 's1', show_history: 'true' })).toEqual([
+      'r1@2026-11-29T09:00:00Z:FAILED',
+      'r1@2026-11-29T10:00:00Z:RUNNING',
+    ]);
+    expect([state.runKey(PROJECT_ID, 'r1'), state.log.rerunsOfRun('r1#0'), state.log.rerunsOfRun('r1#1')]).toEqual([
+      'r1#1',
+      1,
+      0,
+    ]);
   });
 
   it('in-place by task: each failed record runs again in its own place', () => {
@@ -227,12 +349,16 @@ describe('the readings of what a retry does', () => {
     const result = state.retry(PROJECT_ID, { recordId: 'r1' });
     expect(result.ok && result.applied.newTaskId).not.toBe('t1');
     expect(ids(state, { resource_id: 'd1', script_id: 's1', status: 'FAILED' })).toEqual([]);
-    expect(ids(state, { resource_id: 'd1', script_id: 's1', status: 'FAILED', show_history: 'true' })).toEqual(['r1@2026-11-29T09:00:00Z:FAILED']);
+    expect(ids(state, { resource_id: 'd1', script_id: 's1', status: 'FAILED', show_history: 'true' })).toEqual([
+      'r1@2026-11-29T09:00:00Z:FAILED',
+    ]);
   });
 
   it('a run a retry starts begins in a later second than the run it retried ended', () => {
     const { state } = workspace({ reading: 'in-place' });
-    state.seedRecords(PROJECT_ID, [failedRecord({ id: 'late', start_time: '2026-11-29T09:59:00Z', end_time: '2026-11-29T10:00:00Z' })]);
+    state.seedRecords(PROJECT_ID, [
+      failedRecord({ id: 'late', start_time: '2026-11-29T09:59:00Z', end_time: '2026-11-29T10:00:00Z' }),
+    ]);
     state.retry(PROJECT_ID, { recordId: 'late' });
     expect(state.record(PROJECT_ID, 'late')!.start_time).toBe('2026-11-29T10:00:01Z');
   });

@@ -18,11 +18,23 @@ describe('Workspace times', () => {
     expect(parseWorkspaceTime(text)).toBe(expected);
   });
 
-  it.each(['2021-10-01 12:00:00', '2021-10-01T12:00:00', '2021-10-01 12:00:00.000'])('reads the zone-less %s as UTC, whatever the host zone', (text) => {
-    expect(parseWorkspaceTime(text)).toBe(NOON);
-  });
+  it.each(['2021-10-01 12:00:00', '2021-10-01T12:00:00', '2021-10-01 12:00:00.000'])(
+    'reads the zone-less %s as UTC, whatever the host zone',
+    (text) => {
+      expect(parseWorkspaceTime(text)).toBe(NOON);
+    },
+  );
 
-  it.each(['', 'yesterday', '2021-13-01T00:00:00Z', '2021-02-30T12:00:00Z', '2021-10-01T24:00:00Z', '2021-10-01T12:60:00Z', '2021-10-01', '1633089600000'])('refuses %j', (text) => {
+  it.each([
+    '',
+    'yesterday',
+    '2021-13-01T00:00:00Z',
+    '2021-02-30T12:00:00Z',
+    '2021-10-01T24:00:00Z',
+    '2021-10-01T12:60:00Z',
+    '2021-10-01',
+    '1633089600000',
+  ])('refuses %j', (text) => {
     expect(parseWorkspaceTime(text)).toBeUndefined();
   });
 });

@@ -7,7 +7,8 @@ const URL_OK = 'https://smn.cn-north-4.myhuaweicloud.com/smn/SMN_cn-north-4_a.pe
 let pem: string;
 
 beforeAll(async () => {
-  pem = (await selfsigned.generate([{ name: 'commonName', value: 'smn' }], { keySize: 2048, algorithm: 'sha256' })).cert;
+  pem = (await selfsigned.generate([{ name: 'commonName', value: 'smn' }], { keySize: 2048, algorithm: 'sha256' }))
+    .cert;
 });
 
 /** A fetch that answers from a script and records what it was asked. */
@@ -20,7 +21,13 @@ function scripted(answers: Array<() => Response | Promise<Response>>) {
   return { calls, fetchImpl };
 }
 
-const cache = (fetchImpl: typeof fetch, now = () => 0) => new CertificateCache({ allowedHosts: [parseHostRule('smn.*.myhuaweicloud.com')!], timeoutMs: 1000, fetch: fetchImpl, now });
+const cache = (fetchImpl: typeof fetch, now = () => 0) =>
+  new CertificateCache({
+    allowedHosts: [parseHostRule('smn.*.myhuaweicloud.com')!],
+    timeoutMs: 1000,
+    fetch: fetchImpl,
+    now,
+  });
 
 describe('the certificate cache', () => {
   it('downloads once for concurrent and later deliveries, without following redirects', async () => {
@@ -41,16 +48,28 @@ describe('the certificate cache', () => {
   it('does not keep a failed download: the next delivery tries again', async () => {
     const { calls, fetchImpl } = scripted([() => new Response('no', { status: 500 }), () => new Response(pem)]);
     const certificates = cache(fetchImpl);
-    expect(await certificates.get(URL_OK)).toEqual({ ok: false, kind: 'unavailable', reason: 'signing certificate download answered 500' });
+    expect(await certificates.get(URL_OK)).toEqual({
+      ok: false,
+      kind: 'unavailable',
+      reason: 'signing certificate download answered 500',
+    });
     expect((await certificates.get(URL_OK)).ok).toBe(true);
     expect(calls).toHaveLength(2);
   });
 
   it('refuses an answer that is too large or not a certificate, and downloads again after an hour', async () => {
     const { fetchImpl: big } = scripted([() => new Response('x'.repeat(17 * 1024))]);
-    expect(await cache(big).get(URL_OK)).toMatchObject({ ok: false, reason: 'signing certificate download is larger than 16 KB' });
-    const { fetchImpl: garbage } = scripted([() => new Response('-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----')]);
-    expect(await cache(garbage).get(URL_OK)).toMatchObject({ ok: false, reason: 'signing certificate download is not an X.509 certificate' });
+    expect(await cache(big).get(URL_OK)).toMatchObject({
+      ok: false,
+      reason: 'signing certificate download is larger than 16 KB',
+    });
+    const { fetchImpl: garbage } = scripted([
+      () => new Response('-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----'),
+    ]);
+    expect(await cache(garbage).get(URL_OK)).toMatchObject({
+      ok: false,
+      reason: 'signing certificate download is not an X.509 certificate',
+    });
     let now = 0;
     const { calls, fetchImpl } = scripted([() => new Response(pem)]);
     const certificates = cache(fetchImpl, () => now);

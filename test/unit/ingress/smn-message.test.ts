@@ -16,9 +16,17 @@ const DELIVERY = {
 
 describe('an SMN delivery', () => {
   it('is parsed from the fields of the HTTP(S) message format', () => {
-    expect(parseSmnMessage(DELIVERY, { 'x-smn-message-type': 'Notification', 'x-smn-topic-urn': DELIVERY.topic_urn })).toMatchObject({
+    expect(
+      parseSmnMessage(DELIVERY, { 'x-smn-message-type': 'Notification', 'x-smn-topic-urn': DELIVERY.topic_urn }),
+    ).toMatchObject({
       ok: true,
-      value: { type: 'Notification', messageId: DELIVERY.message_id, topicUrn: DELIVERY.topic_urn, subject: 'SMN', subscribeUrl: undefined },
+      value: {
+        type: 'Notification',
+        messageId: DELIVERY.message_id,
+        topicUrn: DELIVERY.topic_urn,
+        subject: 'SMN',
+        subscribeUrl: undefined,
+      },
     });
   });
 
@@ -39,7 +47,9 @@ describe('an SMN delivery', () => {
   it('is on time from SMN_MAX_AGE_SECONDS ago to SMN_CLOCK_SKEW_SECONDS ahead', () => {
     const now = Date.parse('2026-11-29T10:00:00Z');
     expect(timestampProblem('2026-11-28T10:00:00Z', now, 86_400, 300)).toBeUndefined();
-    expect(timestampProblem('2026-11-28T09:59:59Z', now, 86_400, 300)).toMatch(/older than SMN_MAX_AGE_SECONDS \(86400\)/);
+    expect(timestampProblem('2026-11-28T09:59:59Z', now, 86_400, 300)).toMatch(
+      /older than SMN_MAX_AGE_SECONDS \(86400\)/,
+    );
     expect(timestampProblem('2026-11-29T10:05:00Z', now, 86_400, 300)).toBeUndefined();
     expect(timestampProblem('2026-11-29T10:05:01Z', now, 86_400, 300)).toMatch(/in the future/);
   });

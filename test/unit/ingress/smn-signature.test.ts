@@ -20,7 +20,12 @@ const GUIDE_NOTIFICATION: SmnMessage = {
 };
 
 type Pems = Awaited<ReturnType<typeof selfsigned.generate>>;
-const certificate = (options: Parameters<typeof selfsigned.generate>[1]) => selfsigned.generate([{ name: 'commonName', value: 'smn' }], { keySize: 2048, notBeforeDate: new Date(Date.now() - 86_400_000), ...options });
+const certificate = (options: Parameters<typeof selfsigned.generate>[1]) =>
+  selfsigned.generate([{ name: 'commonName', value: 'smn' }], {
+    keySize: 2048,
+    notBeforeDate: new Date(Date.now() - 86_400_000),
+    ...options,
+  });
 let rsa: Pems;
 let ec: Pems;
 let sha1: Pems;
@@ -35,7 +40,10 @@ beforeAll(async () => {
   ]);
 });
 
-const signed = (m: SmnMessage, pems: Pems): SmnMessage => ({ ...m, signature: createSign('sha256').update(stringToSign(m)).sign(pems.private, 'base64') });
+const signed = (m: SmnMessage, pems: Pems): SmnMessage => ({
+  ...m,
+  signature: createSign('sha256').update(stringToSign(m)).sign(pems.private, 'base64'),
+});
 const NOW = Date.now();
 
 describe('the string to sign', () => {
@@ -48,13 +56,27 @@ describe('the string to sign', () => {
 
   it('leaves subject out of a notification when it is empty', () => {
     expect(stringToSign({ ...GUIDE_NOTIFICATION, subject: '' })).not.toContain('subject');
-    expect(stringToSign({ ...GUIDE_NOTIFICATION, subject: undefined })).toMatch(/^message\nMy test message\nmessage_id\n\w+\ntimestamp\n/);
+    expect(stringToSign({ ...GUIDE_NOTIFICATION, subject: undefined })).toMatch(
+      /^message\nMy test message\nmessage_id\n\w+\ntimestamp\n/,
+    );
   });
 
   it('signs subscribe_url, not subject, in confirmations and unsubscribe confirmations', () => {
     for (const type of ['SubscriptionConfirmation', 'UnsubscribeConfirmation'] as const) {
-      const text = stringToSign({ ...GUIDE_NOTIFICATION, type, subscribeUrl: 'https://console.huaweicloud.com/smn/subscription/confirm?token=t' });
-      expect(text.split('\n').filter((_, i) => i % 2 === 0)).toEqual(['message', 'message_id', 'subscribe_url', 'timestamp', 'topic_urn', 'type', '']);
+      const text = stringToSign({
+        ...GUIDE_NOTIFICATION,
+        type,
+        subscribeUrl: 'https://console.huaweicloud.com/smn/subscription/confirm?token=t',
+      });
+      expect(text.split('\n').filter((_, i) => i % 2 === 0)).toEqual([
+        'message',
+        'message_id',
+        'subscribe_url',
+        'timestamp',
+        'topic_urn',
+        'type',
+        '',
+      ]);
     }
   });
 });
@@ -64,7 +86,13 @@ describe('signature verification', () => {
     const good = signed(GUIDE_NOTIFICATION, rsa);
     const certificate = new X509Certificate(rsa.cert);
     expect(signatureProblem(good, certificate, NOW)).toBeUndefined();
-    for (const change of [{ message: 'My test messagE' }, { subject: 'other' }, { timestamp: '2016-08-15T07:29:17Z' }, { messageId: 'x' }, { topicUrn: 'urn:smn:x:y:z' }]) {
+    for (const change of [
+      { message: 'My test messagE' },
+      { subject: 'other' },
+      { timestamp: '2016-08-15T07:29:17Z' },
+      { messageId: 'x' },
+      { topicUrn: 'urn:smn:x:y:z' },
+    ]) {
       expect(signatureProblem({ ...good, ...change }, certificate, NOW)).toBe('signature does not match the message');
     }
   });
@@ -77,13 +105,23 @@ describe('signature verification', () => {
   it('refuses a signature by another key, a SHA-1 certificate and an expired certificate', () => {
     const byOther = signed(GUIDE_NOTIFICATION, ec);
     expect(signatureProblem(byOther, new X509Certificate(rsa.cert), NOW)).toBe('signature does not match the message');
-    expect(signatureAlgorithmOf(new X509Certificate(sha1.cert).raw)).toMatch(/1\.2\.840\.113549\.1\.1\.5 is not accepted/);
-    expect(signatureProblem(signed(GUIDE_NOTIFICATION, sha1), new X509Certificate(sha1.cert), NOW)).toMatch(/not accepted/);
-    expect(signatureProblem(signed(GUIDE_NOTIFICATION, expired), new X509Certificate(expired.cert), NOW)).toMatch(/not valid now/);
+    expect(signatureAlgorithmOf(new X509Certificate(sha1.cert).raw)).toMatch(
+      /1\.2\.840\.113549\.1\.1\.5 is not accepted/,
+    );
+    expect(signatureProblem(signed(GUIDE_NOTIFICATION, sha1), new X509Certificate(sha1.cert), NOW)).toMatch(
+      /not accepted/,
+    );
+    expect(signatureProblem(signed(GUIDE_NOTIFICATION, expired), new X509Certificate(expired.cert), NOW)).toMatch(
+      /not valid now/,
+    );
   });
 
   it('reads the algorithm of a certificate whose DER uses long lengths (RSA 2048) as sha256WithRSAEncryption', () => {
-    expect(signatureAlgorithmOf(new X509Certificate(rsa.cert).raw)).toMatchObject({ name: 'sha256WithRSAEncryption', digest: 'sha256', keyType: 'rsa' });
+    expect(signatureAlgorithmOf(new X509Certificate(rsa.cert).raw)).toMatchObject({
+      name: 'sha256WithRSAEncryption',
+      digest: 'sha256',
+      keyType: 'rsa',
+    });
     expect(signatureAlgorithmOf(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]))).toMatch(/could not be read/);
   });
 });
