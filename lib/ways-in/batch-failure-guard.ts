@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { logger } from '../platform/observability.js';
 import { allFailed, checkedResponse } from './queue-batch.js';
 
@@ -10,7 +10,12 @@ import { allFailed, checkedResponse } from './queue-batch.js';
  * it (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html).
  * An empty list would delete the whole batch, so a crash must never produce one.
  */
-export function batchFailureGuard(): MiddlewareObj<SQSEvent, SQSBatchResponse> {
+export function batchFailureGuard<TContext extends Context = Context>(): MiddlewareObj<
+  SQSEvent,
+  SQSBatchResponse,
+  Error,
+  TContext
+> {
   return {
     after: async (request) => {
       request.response = checkedResponse(request.event, request.response);

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type Message, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { vi } from 'vitest';
+import { afterAll, beforeAll, vi } from 'vitest';
 import { batchesOf } from '../../lib/platform/queue-sender.js';
 import { takeAll } from '../../local/drain-queue.js';
+import { FaultyProxy } from '../../local/faulty-proxy.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { LocalEventSource, lambdaContext, type QueueHandler } from '../../local/poller.js';
 import { type LocalStack, type StackOptions, startLocalStack } from '../../local/stack.js';
@@ -144,4 +145,24 @@ export async function outcomesOf(act: () => Promise<unknown>): Promise<Array<Rec
     capture.restore();
   }
   return capture.outcomes();
+}
+
+/** A harness whose ledger table is reached through a FaultyProxy (DynamoDB's answers played in front of dynalite). */
+export interface ProxiedHarness {
+  readonly h: Harness;
+  readonly proxy: FaultyProxy;
+}
+
+/** Starts a ProxiedHarness before the file's tests and stops it after them; its fields are set once they start. */
+export function proxiedHarnessForFile(): ProxiedHarness {
+  const stand = {} as { h: Harness; proxy: FaultyProxy };
+  beforeAll(async () => {
+    stand.h = await startHarness();
+    stand.proxy = await FaultyProxy.start(stand.h.stack.dynamoEndpoint);
+  });
+  afterAll(async () => {
+    await stand.proxy.stop();
+    await stand.h.stop();
+  });
+  return stand;
 }

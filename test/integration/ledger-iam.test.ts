@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FaultyProxy } from '../../local/faulty-proxy.js';
+import { describe, expect, it } from 'vitest';
 import { body, PROJECT_ID, plainFailure, recordFor } from '../helpers/factories.js';
-import { type Harness, invoke, outcomesOf, sqsEvent, startHarness } from '../helpers/harness.js';
+import { invoke, outcomesOf, proxiedHarnessForFile, sqsEvent } from '../helpers/harness.js';
 import { ledgerActions } from '../helpers/ledger-role.js';
 
 /**
@@ -11,32 +10,22 @@ import { ledgerActions } from '../helpers/ledger-role.js';
  * played by a proxy in front of it, answering as DynamoDB does.
  */
 
-let h: Harness;
-let proxy: FaultyProxy;
-
-beforeAll(async () => {
-  h = await startHarness();
-  proxy = await FaultyProxy.start(h.stack.dynamoEndpoint);
-});
-afterAll(async () => {
-  await proxy.stop();
-  await h.stop();
-});
+const stand = proxiedHarnessForFile();
 
 const ALLOWED = ledgerActions();
 
 describe('the ledger under the deployed role', () => {
   it('two failures arriving in one batch are both retried', async () => {
     // Prepare
-    proxy.refuse = (target) =>
+    stand.proxy.refuse = (target) =>
       !ALLOWED.includes(target.split('.').pop()!) && { status: 400, type: 'AccessDeniedException' };
-    const handler = await h.loadHandler('queue', {
+    const handler = await stand.h.loadHandler('queue', {
       POWERTOOLS_LOG_LEVEL: 'INFO',
       WORKSPACE_IN_CALL_RETRIES: '0',
-      AWS_ENDPOINT_URL_DYNAMODB: proxy.url,
+      AWS_ENDPOINT_URL_DYNAMODB: stand.proxy.url,
     });
     const failures = [plainFailure(), plainFailure()];
-    h.stack.simulator.seedRecords(
+    stand.h.stack.simulator.seedRecords(
       PROJECT_ID,
       failures.map((f) => recordFor(f)),
     );

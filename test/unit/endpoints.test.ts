@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   EndpointError,
@@ -23,29 +24,14 @@ describe('endpoint resolution', () => {
     expect(resolveEndpoint('eu-west-0', overrides).host).toBe('workspace.eu-west-0.example.eu');
   });
 
-  it("knows exactly the regions Huawei's SDKs list for Workspace", () => {
-    // The region lists of huaweicloud-sdk-go-v3 and -nodejs-v3 (services/workspace/v2), docs/workspace-api.md
-    // "Regions".
-    const sdkRegions = [
-      'af-north-1',
-      'af-south-1',
-      'ap-southeast-1',
-      'ap-southeast-2',
-      'ap-southeast-3',
-      'cn-east-3',
-      'cn-east-5',
-      'cn-north-11',
-      'cn-north-4',
-      'cn-north-9',
-      'cn-south-1',
-      'cn-southwest-2',
-      'eu-west-101',
-      'la-north-2',
-      'la-south-2',
-      'me-east-1',
-      'sa-brazil-1',
-      'tr-west-1',
-    ];
+  it("knows exactly the regions Huawei's SDKs list for Workspace, as docs/workspace-api.md names them", () => {
+    // The reference page lists the regions of huaweicloud-sdk-go-v3 and -nodejs-v3 (services/workspace/v2) under
+    // "Regions": the list in the code is checked against that page, not against a copy of itself.
+    const page = readFileSync(new URL('../../docs/workspace-api.md', import.meta.url), 'utf8');
+    const section = page.slice(page.indexOf('## Regions'), page.indexOf('\n## ', page.indexOf('## Regions') + 1));
+    const listed = section.slice(section.indexOf('):'), section.indexOf(', each at'));
+    const sdkRegions = [...listed.matchAll(/[a-z]+-[a-z]+-\d+/g)].map((m) => m[0]).sort();
+    expect(sdkRegions).toHaveLength(18);
     expect([...WORKSPACE_REGIONS].sort()).toEqual(sdkRegions);
     for (const region of sdkRegions) expect(validateRegion(region, new Map())).toBeUndefined();
   });
