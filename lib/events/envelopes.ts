@@ -1,5 +1,3 @@
-import { type JsonObject, PoisonPill, parseJson } from './safe-json.js';
-
 /**
  * The envelopes the queue accepts around a failure event, one entry each
  * (docs/getting-events-in.md, "What to send"): how to recognise one, its own
@@ -7,6 +5,8 @@ import { type JsonObject, PoisonPill, parseJson } from './safe-json.js';
  * them off in turn until what is left is a payload (payloads.ts); the first
  * entry that recognises an object is the one that opens it.
  */
+
+import { type JsonObject, PoisonPill, parseJson } from './safe-json.js';
 
 /** What an envelope carries, and the path to it that error messages name (e.g. `body.Message`). */
 export interface Opened {

@@ -1,8 +1,3 @@
-import { envelopeOf } from './envelopes.js';
-import type { ScriptFailure } from './failure.js';
-import { payloadOf } from './payloads.js';
-import { isJsonObject, type JsonObject, PoisonPill, parseJson } from './safe-json.js';
-
 /**
  * Turns a message body into one ScriptFailure, whatever shape the user has:
  * a payload (payloads.ts: the plain failure JSON, a Workspace execution
@@ -11,6 +6,11 @@ import { isJsonObject, type JsonObject, PoisonPill, parseJson } from './safe-jso
  * deep. Anything else is a poison pill with a precise reason. A field whose
  * value is `null` is absent (a timed-out run reports `result_code: null`).
  */
+
+import { envelopeOf } from './envelopes.js';
+import type { ScriptFailure } from './failure.js';
+import { payloadOf } from './payloads.js';
+import { isJsonObject, type JsonObject, PoisonPill, parseJson } from './safe-json.js';
 
 export type Normalised =
   | { readonly ok: true; readonly failure: ScriptFailure }

@@ -1,9 +1,3 @@
-import * as z from '../platform/zod.js';
-import type { ScriptFailure } from './failure.js';
-import { safeIdSchema } from './identifiers.js';
-import { isJsonObject, type JsonObject, PoisonPill } from './safe-json.js';
-import { parseWorkspaceTime } from './workspace-time.js';
-
 /**
  * The payloads the queue accepts once every envelope (envelopes.ts) is off,
  * one entry each (docs/getting-events-in.md, "What to send"): the plain
@@ -12,6 +6,12 @@ import { parseWorkspaceTime } from './workspace-time.js';
  * cannot take is a PoisonPill naming the field. Times are read by
  * parseWorkspaceTime, a zone-less one as UTC (docs/workspace-api.md, "Times").
  */
+
+import * as z from '../platform/zod.js';
+import type { ScriptFailure } from './failure.js';
+import { safeIdSchema } from './identifiers.js';
+import { isJsonObject, type JsonObject, PoisonPill } from './safe-json.js';
+import { parseWorkspaceTime } from './workspace-time.js';
 
 /** A failure as a payload names it: the envelope's id and the shape are added by normalise.ts. */
 export type PayloadFailure = Omit<ScriptFailure, 'shape'>;

@@ -1,6 +1,3 @@
-import { X509Certificate } from 'node:crypto';
-import { type HostRule, urlProblem } from './host-rules.js';
-
 /**
  * SMN signing certificates, fetched over HTTPS only from allowed hosts and kept
  * per container. SMN's guide: download the X.509 certificate from
@@ -8,6 +5,9 @@ import { type HostRule, urlProblem } from './host-rules.js';
  * (https://support.huaweicloud.com/intl/en-us/usermanual-smn/smn_ug_a9003.html);
  * TLS verification is node's default (the system CAs), never turned off here.
  */
+
+import { X509Certificate } from 'node:crypto';
+import { type HostRule, urlProblem } from './host-rules.js';
 
 export type CertificateResult =
   | { readonly ok: true; readonly certificate: X509Certificate }

@@ -1,3 +1,9 @@
+/**
+ * Puts what a producer sent onto the failure queue, one message per event, as
+ * it came: the queue function normalises it or dead-letters it with the reason
+ * (lib/events/normalise.ts), so nothing a producer sent is silently dropped here.
+ */
+
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import {
   acceptedBySqs,
@@ -7,12 +13,6 @@ import {
   textAttribute,
 } from '../platform/queue-sender.js';
 import { badRequest, type IngressAnswer, unavailable } from './answers.js';
-
-/**
- * Puts what a producer sent onto the failure queue, one message per event, as
- * it came: the queue function normalises it or dead-letters it with the reason
- * (lib/events/normalise.ts), so nothing a producer sent is silently dropped here.
- */
 
 /**
  * SQS's message size limit

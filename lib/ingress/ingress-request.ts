@@ -1,3 +1,11 @@
+/**
+ * One request to the Function URL (auth NONE: SMN cannot sign AWS requests,
+ * so this is the only gate). A request with X-SMN-MESSAGE-TYPE is an SMN
+ * delivery, verified by its signature; anything else must present the bearer
+ * token. One log line per request: ids, status and reason, never the body,
+ * a header value or the token.
+ */
+
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { countIngress, logger, reportConfigurationError } from '../platform/observability.js';
 import type { QueueSender } from '../platform/queue-sender.js';
@@ -9,14 +17,6 @@ import { handleSmnDelivery } from './smn-delivery.js';
 import { parseJsonObject } from './smn-message.js';
 import { type TokenSource, TokenUnavailableError } from './token-source.js';
 import { parseWebhookEvents, presentedToken, sameToken } from './webhook.js';
-
-/**
- * One request to the Function URL (auth NONE: SMN cannot sign AWS requests,
- * so this is the only gate). A request with X-SMN-MESSAGE-TYPE is an SMN
- * delivery, verified by its signature; anything else must present the bearer
- * token. One log line per request: ids, status and reason, never the body,
- * a header value or the token.
- */
 
 export interface IngressDeps {
   readonly config: IngressConfig;

@@ -1,3 +1,10 @@
+/**
+ * One SMN delivery: shape, trusted topic, timestamp, certificate host,
+ * signature, then by type: a notification's `message` goes on the queue, a
+ * subscription confirmation is confirmed, an unsubscribe confirmation is noted.
+ * Cheap checks come first, so an untrusted delivery costs no download.
+ */
+
 import type { QueueSender } from '../platform/queue-sender.js';
 import { badRequest, forbidden, type IngressAnswer, unavailable } from './answers.js';
 import type { CertificateCache } from './cert-cache.js';
@@ -6,13 +13,6 @@ import { urlProblem } from './host-rules.js';
 import type { IngressConfig } from './ingress-config.js';
 import { parseSmnMessage, timestampProblem } from './smn-message.js';
 import { signatureProblem } from './smn-signature.js';
-
-/**
- * One SMN delivery: shape, trusted topic, timestamp, certificate host,
- * signature, then by type: a notification's `message` goes on the queue, a
- * subscription confirmation is confirmed, an unsubscribe confirmation is noted.
- * Cheap checks come first, so an untrusted delivery costs no download.
- */
 
 export interface SmnDeps {
   readonly config: IngressConfig;

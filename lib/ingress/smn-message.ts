@@ -1,11 +1,11 @@
-import * as z from '../platform/zod.js';
-
 /**
  * An SMN HTTP(S) delivery, parsed and checked for shape only (authenticity is
  * smn-signature.ts's job). Format: SMN user guide, "HTTP(S) message format"
  * (https://support.huaweicloud.com/intl/en-us/usermanual-smn/smn_ug_a9002.html),
  * summarised in docs/ingress.md, "SMN deliveries".
  */
+
+import * as z from '../platform/zod.js';
 
 export const SMN_TYPES = ['SubscriptionConfirmation', 'Notification', 'UnsubscribeConfirmation'] as const;
 export type SmnType = (typeof SMN_TYPES)[number];

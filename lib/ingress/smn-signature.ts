@@ -1,7 +1,3 @@
-import { verify, type X509Certificate } from 'node:crypto';
-import { signatureAlgorithmOf } from './certificate-algorithm.js';
-import type { SmnMessage } from './smn-message.js';
-
 /**
  * SMN message signatures, pure: no I/O, the certificate is passed in.
  *
@@ -16,6 +12,10 @@ import type { SmnMessage } from './smn-message.js';
  * certificate's public key and the certificate's own signature algorithm.
  * Summarised in docs/ingress.md, "Signature".
  */
+
+import { verify, type X509Certificate } from 'node:crypto';
+import { signatureAlgorithmOf } from './certificate-algorithm.js';
+import type { SmnMessage } from './smn-message.js';
 
 export function stringToSign(m: SmnMessage): string {
   const fields: Array<[string, string | undefined]> =

@@ -1,5 +1,3 @@
-import { readFailureName, SecretsManagerProvider } from '../platform/secrets-provider.js';
-
 /**
  * The webhook bearer token, read from Secrets Manager when a webhook delivery
  * first needs it and kept for a TTL. The secret is the token itself or JSON
@@ -7,6 +5,8 @@ import { readFailureName, SecretsManagerProvider } from '../platform/secrets-pro
  * at most once a minute, so bad requests cannot hammer Secrets Manager.
  * Errors name the secret, never its value.
  */
+
+import { readFailureName, SecretsManagerProvider } from '../platform/secrets-provider.js';
 
 export class TokenUnavailableError extends Error {
   override readonly name = 'TokenUnavailableError';

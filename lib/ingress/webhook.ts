@@ -1,6 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { jsonProblem, type Parsed } from './smn-message.js';
-
 /**
  * EventGrid (and any other webhook) deliveries: a bearer token in a configured
  * header, and a body that is one CloudEvent or a JSON array of them. EG sends
@@ -8,6 +5,9 @@ import { jsonProblem, type Parsed } from './smn-message.js';
  * What an event says is the queue function's business: each one goes on the
  * queue as it came, and a non-failure is dead-lettered there with the reason.
  */
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { jsonProblem, type Parsed } from './smn-message.js';
 
 export const MAX_EVENTS_PER_REQUEST = 20;
 

@@ -1,3 +1,11 @@
+/**
+ * The attempt ledger: where a failure event's run belongs (its chain and
+ * generation, found by lib/ledger/locate.ts) and the conditional writes of
+ * docs/ledger-protocol.md. Every write names the revision it was computed
+ * from, so two deliveries can never both act on one run: the second finds a
+ * conflict and reads again.
+ */
+
 import { exponentialCeiling } from '../platform/backoff.js';
 import { logger } from '../platform/observability.js';
 import {
@@ -41,14 +49,6 @@ import {
   retried,
   unknown,
 } from './transitions.js';
-
-/**
- * The attempt ledger: where a failure event's run belongs (its chain and
- * generation, found by lib/ledger/locate.ts) and the conditional writes of
- * docs/ledger-protocol.md. Every write names the revision it was computed
- * from, so two deliveries can never both act on one run: the second finds a
- * conflict and reads again.
- */
 
 export interface LedgerOptions {
   readonly leaseMs: number;

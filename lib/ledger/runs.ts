@@ -1,7 +1,3 @@
-import { type Chain, handlingGeneration, type RunEntry, type RunFacts } from './chain.js';
-
-export type { RunEntry } from './chain.js';
-
 /**
  * A chain's runs, and where a run an event names belongs among them
  * (docs/ledger-protocol.md, "Runs"). Pure: no I/O.
@@ -11,6 +7,10 @@ export type { RunEntry } from './chain.js';
  * record run again in place), the run it starts is told from the run it
  * retried by its record, its task or its start time, in that order.
  */
+
+import { type Chain, handlingGeneration, type RunEntry, type RunFacts } from './chain.js';
+
+export type { RunEntry } from './chain.js';
 
 /** Where a run belongs in a chain. */
 export type Placement =

@@ -1,9 +1,9 @@
-import { type Chain, handlingGeneration } from './chain.js';
-
 /**
  * Pure: what a failure event may do, given its chain and the generation of
  * the run it names (docs/ledger-protocol.md, "Standing"). No I/O.
  */
+
+import { type Chain, handlingGeneration } from './chain.js';
 
 export type Standing =
   /** Decide under the policy with these attempts; a claim must find the chain at `rev` (undefined: not yet written). */

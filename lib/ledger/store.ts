@@ -1,6 +1,3 @@
-import { type Attributes, fromAttributes, toAttributes } from '../platform/attribute-values.js';
-import type { DynamoDb } from '../platform/dynamodb-client.js';
-
 /**
  * The ledger table as the protocol needs it: strongly consistent reads,
  * whole-item writes conditional on the revision they were computed from, and
@@ -22,6 +19,9 @@ import type { DynamoDb } from '../platform/dynamodb-client.js';
  * client cost several times the CPU per call for the same request
  * (docs/performance.md).
  */
+
+import { type Attributes, fromAttributes, toAttributes } from '../platform/attribute-values.js';
+import type { DynamoDb } from '../platform/dynamodb-client.js';
 
 export type Item = Record<string, unknown>;
 /** Anything with a key: a chain, a link, sweep progress. */

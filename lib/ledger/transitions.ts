@@ -1,3 +1,9 @@
+/**
+ * The pure transitions of a chain (docs/ledger-protocol.md): each returns the
+ * next item; the store writes it with a condition on the revision it was
+ * computed from.
+ */
+
 import {
   type Chain,
   type ClaimIntent,
@@ -7,12 +13,6 @@ import {
   withRunFacts,
 } from './chain.js';
 import { runsOf, withoutRun, withRun } from './runs.js';
-
-/**
- * The pure transitions of a chain (docs/ledger-protocol.md): each returns the
- * next item; the store writes it with a condition on the revision it was
- * computed from.
- */
 
 const HISTORY_LIMIT = 50;
 

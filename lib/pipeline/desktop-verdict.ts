@@ -1,7 +1,3 @@
-import type { DesktopRequirement } from '../policy/policy-config.js';
-import type { DesktopReading } from '../workspace/desktop-reads.js';
-import type { DesktopState } from '../workspace/desktops.js';
-
 /**
  * Pure: what a retry may do, given its desktop as read now and what the
  * policy requires of it (docs/retry-policy.md, "Desktops"). No I/O; the
@@ -19,6 +15,10 @@ import type { DesktopState } from '../workspace/desktops.js';
  * A wait lasts until `wait_max_seconds` after the run was first found
  * waiting; then the run is given up with the desktop's state.
  */
+
+import type { DesktopRequirement } from '../policy/policy-config.js';
+import type { DesktopReading } from '../workspace/desktop-reads.js';
+import type { DesktopState } from '../workspace/desktops.js';
 
 export type DesktopVerdict =
   | { readonly kind: 'ready'; readonly words: string }

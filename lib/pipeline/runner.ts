@@ -1,3 +1,10 @@
+/**
+ * The one entrance from a way in: its failure events, already read, run
+ * through the pipeline at bounded concurrency, their forwards made durable,
+ * one outcome line each, in order. A way in hands its items over and gets
+ * their outcomes back; the pipeline never calls into it.
+ */
+
 import type { ScriptFailure } from '../events/failure.js';
 import type { ReadAhead } from '../ledger/locate.js';
 import { mapWithConcurrency } from '../platform/concurrency.js';
@@ -7,13 +14,6 @@ import { reportOutcome } from './outcome.js';
 import { processFailure, readAheadFor } from './process-failure.js';
 import { hold, type Resolution } from './resolution.js';
 import { type Forwarders, type Settled, type Settling, settleAll } from './settlement.js';
-
-/**
- * The one entrance from a way in: its failure events, already read, run
- * through the pipeline at bounded concurrency, their forwards made durable,
- * one outcome line each, in order. A way in hands its items over and gets
- * their outcomes back; the pipeline never calls into it.
- */
 
 /**
  * One event as a way in hands it over: a failure to decide, or what was decided without one (a body that is no failure

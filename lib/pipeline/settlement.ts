@@ -1,3 +1,12 @@
+/**
+ * Turns resolutions into durable outcomes: dead letters, re-enqueues and a
+ * task's fan-out are sent in batches, lineage links written, and only what
+ * SQS and the table accepted counts. The ledger is then settled from the
+ * resolution's data (a give-up is dead-lettered once its letter is accepted,
+ * released if not). Whatever could not be made durable is held: it stays on
+ * the source queue.
+ */
+
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { ScriptFailure } from '../events/failure.js';
 import type { AttemptLedger } from '../ledger/attempt-ledger.js';
@@ -15,15 +24,6 @@ import { deadLetterMessage } from './dead-letter.js';
 import { DEAD_LETTER_NAMES, REQUEUE_ATTRIBUTES, replayedDecision, timeAttribute } from './message-attributes.js';
 import type { Outcome } from './outcome.js';
 import type { Resolution } from './resolution.js';
-
-/**
- * Turns resolutions into durable outcomes: dead letters, re-enqueues and a
- * task's fan-out are sent in batches, lineage links written, and only what
- * SQS and the table accepted counts. The ledger is then settled from the
- * resolution's data (a give-up is dead-lettered once its letter is accepted,
- * released if not). Whatever could not be made durable is held: it stays on
- * the source queue.
- */
 
 /** One failure event on its way to an outcome: where it came from and what the pipeline decided. */
 export interface Settling {

@@ -1,11 +1,3 @@
-import { runStateOf } from '../events/run-status.js';
-import { parseWorkspaceTime } from '../events/workspace-time.js';
-import type { RunFacts } from '../ledger/chain.js';
-import type { RecordNow } from '../ledger/locate.js';
-import type { WorkspaceClient } from '../workspace/client.js';
-import type { SigningCredentials } from '../workspace/signer.js';
-import type { ExecutionRecord, ProjectRef } from '../workspace/types.js';
-
 /**
  * The read calls the protocol makes to Workspace (docs/ledger-protocol.md):
  * completing an event that lacks its task, desktop, script or start,
@@ -13,6 +5,14 @@ import type { ExecutionRecord, ProjectRef } from '../workspace/types.js';
  * of a script on a desktop to find whether a retry whose answer was lost
  * landed after all.
  */
+
+import { runStateOf } from '../events/run-status.js';
+import { parseWorkspaceTime } from '../events/workspace-time.js';
+import type { RunFacts } from '../ledger/chain.js';
+import type { RecordNow } from '../ledger/locate.js';
+import type { WorkspaceClient } from '../workspace/client.js';
+import type { SigningCredentials } from '../workspace/signer.js';
+import type { ExecutionRecord, ProjectRef } from '../workspace/types.js';
 
 export type WorkspaceReader = Pick<WorkspaceClient, 'getRecord' | 'listRecords'>;
 

@@ -1,7 +1,3 @@
-import aws4 from 'aws4';
-import { fullJitterDelay } from './backoff.js';
-import { type HttpResponse, type HttpTransport, keepAliveTransport, TransportError } from './keep-alive-http.js';
-
 /**
  * A client for AWS services that speak the AWS JSON protocol (DynamoDB,
  * Secrets Manager): one POST per operation, `X-Amz-Target` naming it, the
@@ -25,6 +21,10 @@ import { type HttpResponse, type HttpTransport, keepAliveTransport, TransportErr
  *
  * Protocol: https://smithy.io/2.0/aws/protocols/aws-json-1_0-protocol.html
  */
+
+import aws4 from 'aws4';
+import { fullJitterDelay } from './backoff.js';
+import { type HttpResponse, type HttpTransport, keepAliveTransport, TransportError } from './keep-alive-http.js';
 
 export interface AwsJsonService {
   /** SigV4's service name, also the first label of the regional endpoint (`dynamodb`, `secretsmanager`). */

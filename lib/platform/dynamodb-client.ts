@@ -1,6 +1,3 @@
-import type { Attributes } from './attribute-values.js';
-import { AwsJsonClient, type AwsJsonOptions, type AwsJsonService } from './aws-json.js';
-
 /**
  * DynamoDB over the AWS JSON transport (lib/platform/aws-json.ts), with the
  * operations the ledger and the key-refusal record send, typed as the API
@@ -9,6 +6,9 @@ import { AwsJsonClient, type AwsJsonOptions, type AwsJsonService } from './aws-j
  * One client per container; its retries are the SDK DynamoDB client's
  * defaults (4 attempts, first wait under 25 ms).
  */
+
+import type { Attributes } from './attribute-values.js';
+import { AwsJsonClient, type AwsJsonOptions, type AwsJsonService } from './aws-json.js';
 
 export const DYNAMODB: AwsJsonService = {
   signingName: 'dynamodb',

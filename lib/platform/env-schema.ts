@@ -1,5 +1,3 @@
-import * as z from './zod.js';
-
 /**
  * Reading the environment through one zod schema per function. Each variable
  * is a key of the schema; a blank value counts as unset, so its default
@@ -7,6 +5,8 @@ import * as z from './zod.js';
  * variable, and the field inside a JSON value: `MAX_CONCURRENCY must be …`,
  * `SWEEP_PROJECTS[0].project_id: must be a safe id`.
  */
+
+import * as z from './zod.js';
 
 /** A configuration value that cannot be used; the message names the variable. */
 export class ConfigError extends Error {

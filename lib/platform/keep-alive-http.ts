@@ -1,5 +1,3 @@
-import type { Agent, request as httpRequest, IncomingHttpHeaders } from 'node:http';
-
 /**
  * One HTTP exchange over node:http or node:https, on one keep-alive agent per
  * protocol per container: connections are reused across calls and
@@ -7,6 +5,8 @@ import type { Agent, request as httpRequest, IncomingHttpHeaders } from 'node:ht
  * (lib/workspace/client.ts) and the AWS JSON calls (lib/platform/aws-json.ts).
  * The body is read whole, as text; its size is bounded.
  */
+
+import type { Agent, request as httpRequest, IncomingHttpHeaders } from 'node:http';
 
 export interface HttpRequest {
   readonly method: 'GET' | 'POST';

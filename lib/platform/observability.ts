@@ -1,11 +1,11 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { DIMENSION, METRIC } from './metric-names.js';
-
 /**
  * One logger and one metrics instance per container (Powertools). The logger
  * redacts credential-shaped fields whatever a future log line passes it.
  */
+
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DIMENSION, METRIC } from './metric-names.js';
 
 const SECRET_KEYS =
   /^(ak|sk|secret|secret_?string|security_?token|x-security-token|authorization|signature|password|access_?key|secret_?key)$/i;

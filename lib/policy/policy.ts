@@ -1,12 +1,12 @@
-import type { ScriptFailure } from '../events/failure.js';
-import { KNOWN_STATUS_WORDS, type RunState, runStateOf, statusWord } from '../events/run-status.js';
-import { equalJitterSeconds } from '../platform/backoff.js';
-import type { DesktopRequirement, PolicyOverride, PolicyRule, RetryPolicy } from './policy-config.js';
-
 /**
  * The retry decision: a pure function of the failure, the attempts already
  * made, the policy and the clock. No I/O, so it is tested as a table.
  */
+
+import type { ScriptFailure } from '../events/failure.js';
+import { KNOWN_STATUS_WORDS, type RunState, runStateOf, statusWord } from '../events/run-status.js';
+import { equalJitterSeconds } from '../platform/backoff.js';
+import type { DesktopRequirement, PolicyOverride, PolicyRule, RetryPolicy } from './policy-config.js';
 
 /** Attempts already made for this failure, from the ledger (or none). */
 export interface AttemptHistory {

@@ -1,3 +1,12 @@
+/**
+ * The console way in (`retryManually`): a small JSON payload naming failures,
+ * answered synchronously with one result per item. `dry_run` shows the
+ * decision and the exact request without sending anything; `force` is an
+ * operator's override of the policy's verdict, recorded in the ledger with
+ * the given reason, that never overrides dry run, the kill switch or the
+ * duplicate guard.
+ */
+
 import { safeIdSchema } from '../events/identifiers.js';
 import { withoutNulls } from '../events/normalise.js';
 import { isJsonObject } from '../events/safe-json.js';
@@ -11,15 +20,6 @@ import * as z from '../platform/zod.js';
 import type { PreparedRequest } from '../workspace/client.js';
 import { validateRegion } from '../workspace/endpoints.js';
 import { tooLateToStart } from './time-budget.js';
-
-/**
- * The console way in (`retryManually`): a small JSON payload naming failures,
- * answered synchronously with one result per item. `dry_run` shows the
- * decision and the exact request without sending anything; `force` is an
- * operator's override of the policy's verdict, recorded in the ledger with
- * the given reason, that never overrides dry run, the kill switch or the
- * duplicate guard.
- */
 
 const MAX_ITEMS = 100;
 

@@ -1,3 +1,10 @@
+/**
+ * The queue way in: every record of an SQS batch through the pipeline,
+ * concurrently up to MAX_CONCURRENCY, then the partial batch response
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting):
+ * only the records whose outcome is durable leave the queue.
+ */
+
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describeFailure } from '../events/failure.js';
 import { normaliseBody } from '../events/normalise.js';
@@ -8,13 +15,6 @@ import type { Forwarders } from '../pipeline/settlement.js';
 import { logger } from '../platform/observability.js';
 import { validateRegion } from '../workspace/endpoints.js';
 import { lateReason } from './time-budget.js';
-
-/**
- * The queue way in: every record of an SQS batch through the pipeline,
- * concurrently up to MAX_CONCURRENCY, then the partial batch response
- * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting):
- * only the records whose outcome is durable leave the queue.
- */
 
 export interface QueueBatchDeps extends PipelineDeps {
   readonly forwarders: Forwarders;

@@ -1,15 +1,3 @@
-import type { SweepConfig } from '../config/sweep-config.js';
-import { normaliseObject } from '../events/normalise.js';
-import { parseWorkspaceTime } from '../events/workspace-time.js';
-import type { PipelineDeps } from '../pipeline/context.js';
-import { type PipelineItem, runPipeline, syntheticSource } from '../pipeline/runner.js';
-import type { Forwarders } from '../pipeline/settlement.js';
-import { logger } from '../platform/observability.js';
-import { validateRegion } from '../workspace/endpoints.js';
-import { huaweiTime } from '../workspace/record-query.js';
-import type { ExecutionRecord } from '../workspace/types.js';
-import { failedSlices, isAfter, type PageReader, positionOf, type SweepPosition } from './sweep-slices.js';
-
 /**
  * The scheduled sweep: lists the execution records that failed since the
  * last sweep, for every configured project, and puts each through the same
@@ -24,6 +12,18 @@ import { failedSlices, isAfter, type PageReader, positionOf, type SweepPosition 
  * (sweep-slices.ts). A sweep cut short by its time budget resumes after that
  * record.
  */
+
+import type { SweepConfig } from '../config/sweep-config.js';
+import { normaliseObject } from '../events/normalise.js';
+import { parseWorkspaceTime } from '../events/workspace-time.js';
+import type { PipelineDeps } from '../pipeline/context.js';
+import { type PipelineItem, runPipeline, syntheticSource } from '../pipeline/runner.js';
+import type { Forwarders } from '../pipeline/settlement.js';
+import { logger } from '../platform/observability.js';
+import { validateRegion } from '../workspace/endpoints.js';
+import { huaweiTime } from '../workspace/record-query.js';
+import type { ExecutionRecord } from '../workspace/types.js';
+import { failedSlices, isAfter, type PageReader, positionOf, type SweepPosition } from './sweep-slices.js';
 
 export interface SweepDeps extends PipelineDeps {
   readonly forwarders: Forwarders;

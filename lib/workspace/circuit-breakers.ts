@@ -1,3 +1,16 @@
+/**
+ * One circuit breaker (cockatiel) per Workspace endpoint and access key, kept
+ * for the life of the container. After `consecutiveFailures` transient
+ * failures in a row it opens: failures for that endpoint are deferred without
+ * a call for `halfOpenAfterMs`, then one probe call decides whether it closes.
+ * Whether a call may go is cockatiel's state alone (closed, open, half-open
+ * with its one probe), measured by cockatiel's clock, Date.now (tests fake
+ * it). A key Workspace refuses even after a fresh read of the secret is
+ * refused here for `authCooldownMs`, so this function never walks a key into
+ * Huawei's five-refusals lockout: that is a deadline, not a circuit (no
+ * failures counted, no probe).
+ */
+
 import { createHash } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
@@ -11,19 +24,6 @@ import {
 import { METRIC } from '../platform/metric-names.js';
 import { logger, metrics } from '../platform/observability.js';
 import { isTransient } from './errors.js';
-
-/**
- * One circuit breaker (cockatiel) per Workspace endpoint and access key, kept
- * for the life of the container. After `consecutiveFailures` transient
- * failures in a row it opens: failures for that endpoint are deferred without
- * a call for `halfOpenAfterMs`, then one probe call decides whether it closes.
- * Whether a call may go is cockatiel's state alone (closed, open, half-open
- * with its one probe), measured by cockatiel's clock, Date.now (tests fake
- * it). A key Workspace refuses even after a fresh read of the secret is
- * refused here for `authCooldownMs`, so this function never walks a key into
- * Huawei's five-refusals lockout: that is a deadline, not a circuit (no
- * failures counted, no probe).
- */
 
 export interface BreakerOptions {
   readonly consecutiveFailures: number;

@@ -1,3 +1,10 @@
+/**
+ * Workspace's desktop calls (docs/workspace-api.md, "Desktops"), signed,
+ * retried in-call and classified exactly as the script-execution calls are:
+ * each goes through WorkspaceClient.send. A failure is a WorkspaceApiError;
+ * an unknown desktop or job is its 404 (`isNotFound`).
+ */
+
 import { assertSafeId } from '../events/identifiers.js';
 import type { OperationCall, PreparedRequest, WorkspaceClient } from './client.js';
 import {
@@ -16,13 +23,6 @@ import { WorkspaceApiError } from './errors.js';
 import type { Answer } from './exchange.js';
 import type { SigningCredentials } from './signer.js';
 import type { ProjectRef } from './types.js';
-
-/**
- * Workspace's desktop calls (docs/workspace-api.md, "Desktops"), signed,
- * retried in-call and classified exactly as the script-execution calls are:
- * each goes through WorkspaceClient.send. A failure is a WorkspaceApiError;
- * an unknown desktop or job is its 404 (`isNotFound`).
- */
 
 /** The desktops asked for: those Workspace listed, and the ids it did not list. */
 export interface DesktopsRead {

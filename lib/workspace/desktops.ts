@@ -1,13 +1,13 @@
-import { assertSafeId } from '../events/identifiers.js';
-import { inBatches } from '../platform/batches.js';
-import type { QueryParams } from './signer.js';
-
 /**
  * Shapes of Workspace's desktop calls and how we build their requests and
  * read their answers (docs/workspace-api.md, "Desktops"): ShowDesktopDetail,
  * ListDesktopsDetail, BatchRunDesktops and ShowJob, as Huawei's SDKs define
  * them. No I/O here; lib/workspace/desktop-calls.ts sends them.
  */
+
+import { assertSafeId } from '../events/identifiers.js';
+import { inBatches } from '../platform/batches.js';
+import type { QueryParams } from './signer.js';
 
 /**
  * A desktop as ShowDesktopDetail (`{desktop}`) and ListDesktopsDetail (`{desktops, total_count}`) answer it: the fields

@@ -1,11 +1,11 @@
-import { type HttpResponse, type HttpTransport, TransportError } from '../platform/keep-alive-http.js';
-import { parseErrorBody, parseRetryAfter, WorkspaceApiError } from './errors.js';
-
 /**
  * One signed request sent and its answer read: a 2xx body as JSON, anything
  * else as a classified WorkspaceApiError carrying Workspace's code, its
  * X-Request-Id and Retry-After (docs/workspace-api.md, "Errors").
  */
+
+import { type HttpResponse, type HttpTransport, TransportError } from '../platform/keep-alive-http.js';
+import { parseErrorBody, parseRetryAfter, WorkspaceApiError } from './errors.js';
 
 /** A signed request, ready for the wire. */
 export interface WireRequest {

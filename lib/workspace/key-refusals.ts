@@ -1,7 +1,3 @@
-import { fromAttribute, toAttributes } from '../platform/attribute-values.js';
-import type { DynamoDb } from '../platform/dynamodb-client.js';
-import type { SharedRefusals } from './key-gate.js';
-
 /**
  * The fleet's memory of refused key fingerprints, in the ledger table: one item
  * `pk = key#<key fingerprint>` (a sha256 fingerprint, lib/workspace/key-gate.ts: never the
@@ -11,6 +7,10 @@ import type { SharedRefusals } from './key-gate.js';
  * container is not signed with by the others until the cool-down ends or the
  * secret holds a new version (docs/key-safety.md).
  */
+
+import { fromAttribute, toAttributes } from '../platform/attribute-values.js';
+import type { DynamoDb } from '../platform/dynamodb-client.js';
+import type { SharedRefusals } from './key-gate.js';
 
 export interface KeyRefusalStoreOptions {
   readonly tableName: string;

@@ -1,5 +1,3 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-
 /**
  * Huawei Cloud API signing, SDK-HMAC-SHA256 ("AK/SK authentication").
  *
@@ -8,6 +6,8 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
  * X-Sdk-Date, and signed with HMAC-SHA256 under the secret key. One byte off
  * and Huawei answers 401 APIG.0303; five of those in a row lock the key.
  */
+
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export const SIGNING_ALGORITHM = 'SDK-HMAC-SHA256';
 export const EMPTY_BODY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
