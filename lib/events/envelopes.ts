@@ -14,6 +14,7 @@ export interface Opened {
   readonly path: string;
 }
 
+/** One kind of envelope: how to recognise it, its id, and how to open it. */
 export interface Envelope {
   /** Its name in a failure's `shape` (e.g. the `sns` of `sns>record`). */
   readonly name: 'sns' | 'eventbridge' | 'cloudevent';
@@ -24,6 +25,7 @@ export interface Envelope {
   readonly open: (value: JsonObject, path: string) => Opened;
 }
 
+/** The name an envelope has in a failure's `shape`. */
 export type EnvelopeName = Envelope['name'];
 
 const text = (value: JsonObject, key: string): string | undefined =>

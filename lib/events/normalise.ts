@@ -12,15 +12,18 @@ import type { ScriptFailure } from './failure.js';
 import { payloadOf } from './payloads.js';
 import { isJsonObject, type JsonObject, PoisonPill, parseJson } from './safe-json.js';
 
+/** A body read as one failure, or the reason it cannot be one (the message is dead-lettered with it). */
 export type Normalised =
   | { readonly ok: true; readonly failure: ScriptFailure }
   | { readonly ok: false; readonly error: string };
 
+/** What normalising needs from the configuration. */
 export interface NormaliseOptions {
   /** Why a region cannot be used, or undefined when it can (from configuration). */
   readonly checkRegion: (region: string) => string | undefined;
 }
 
+/** The largest message body read (64 KiB); a longer one is refused with the reason. */
 export const MAX_BODY_BYTES = 64 * 1024;
 const MAX_ENVELOPES = 3;
 /** Keys that would let an event choose where a request goes: refused outright. */

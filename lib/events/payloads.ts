@@ -16,6 +16,10 @@ import { parseWorkspaceTime } from './workspace-time.js';
 /** A failure as a payload names it: the envelope's id and the shape are added by normalise.ts. */
 export type PayloadFailure = Omit<ScriptFailure, 'shape'>;
 
+/**
+ * One kind of payload: how to recognise it, and how to read it into a failure (throwing a PoisonPill naming the field
+ * it cannot take).
+ */
 export interface Payload {
   /** Its name at the end of a failure's `shape` (e.g. the `record` of `sns>record`). */
   readonly name: 'plain' | 'record';
@@ -24,6 +28,7 @@ export interface Payload {
   readonly read: (payload: JsonObject, path: string) => PayloadFailure;
 }
 
+/** The name a payload has at the end of a failure's `shape`. */
 export type PayloadName = Payload['name'];
 
 const text = (max: number) => z.string().check(z.maxLength(max, `must be at most ${max} characters`));

@@ -20,6 +20,7 @@ import { badRequest, type IngressAnswer, unavailable } from './answers.js';
  */
 export const MAX_SQS_MESSAGE_BYTES = 256 * 1024;
 
+/** One message to put on the failure queue: its body as it came, and its attributes. */
 export interface Outgoing {
   readonly body: string;
   readonly attributes: Record<string, MessageAttributeValue>;

@@ -18,6 +18,9 @@ import { parseJsonObject } from './smn-message.js';
 import { type TokenSource, TokenUnavailableError } from './token-source.js';
 import { parseWebhookEvents, presentedToken, sameToken } from './webhook.js';
 
+/**
+ * What the ingress needs: its configuration, the certificate cache, the queue, the webhook token (if any) and a clock.
+ */
 export interface IngressDeps {
   readonly config: IngressConfig;
   readonly certificates: CertificateCache;
@@ -108,6 +111,10 @@ async function route(
   return { answer: outcome.answer, facts: { route: 'smn', ...outcome.facts } };
 }
 
+/**
+ * Answers one Function URL request: an SMN delivery or a webhook, routed by X-SMN-MESSAGE-TYPE, and logs one line about
+ * it. An unexpected error is answered 500 (the sender should send again), never thrown.
+ */
 export async function handleIngressRequest(
   event: LambdaFunctionURLEvent,
   deps: IngressDeps,

@@ -17,6 +17,10 @@ import { verify, type X509Certificate } from 'node:crypto';
 import { signatureAlgorithmOf } from './certificate-algorithm.js';
 import type { SmnMessage } from './smn-message.js';
 
+/**
+ * The string SMN signs for a delivery: the type's keys in alphabetical order, each as `key\nvalue\n` (an empty subject
+ * left out).
+ */
 export function stringToSign(m: SmnMessage): string {
   const fields: Array<[string, string | undefined]> =
     m.type === 'Notification'

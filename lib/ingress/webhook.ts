@@ -9,6 +9,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { jsonProblem, type Parsed } from './smn-message.js';
 
+/** EventGrid's limit on events per request; a larger array is refused. */
 export const MAX_EVENTS_PER_REQUEST = 20;
 
 /** Compares in constant time: both sides are hashed first, so neither the length nor a prefix leaks. */

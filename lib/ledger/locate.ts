@@ -55,6 +55,7 @@ export interface ReadAhead {
   readonly read: (pk: string) => Promise<Item | undefined>;
 }
 
+/** How a run is located: whether a lookup's findings are written, and reads already made ahead. */
 export interface LocateOptions {
   /** Whether a lookup's findings are written (not in a dry run). */
   readonly cache: boolean;

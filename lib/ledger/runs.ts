@@ -23,6 +23,7 @@ export type Placement =
    */
   | { readonly kind: 'ask' };
 
+/** How runs are placed: the clock skew allowed, and whether to place by what the chain knows only. */
 export interface PlacementOptions {
   /** How far other clocks may differ from ours: a retry's run may show a start this much before its claim. */
   readonly skewMs: number;

@@ -50,6 +50,10 @@ interface Check {
   readonly waiting: boolean;
 }
 
+/**
+ * Reads the run's desktop before its claim when the decision requires one, and says whether the retry goes on or stops
+ * with a resolution (wait, give up, or the desktop's start sent). Without a requirement or a desktop id it always goes.
+ */
 export async function desktopGate(
   located: Located,
   standing: Fresh,

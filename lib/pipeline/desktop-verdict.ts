@@ -20,6 +20,10 @@ import type { DesktopRequirement } from '../policy/policy-config.js';
 import type { DesktopReading } from '../workspace/desktop-reads.js';
 import type { DesktopState } from '../workspace/desktops.js';
 
+/**
+ * What a retry may do given its desktop: go, start the desktop, wait for `seconds`, or give up; `words` describes the
+ * desktop's state for logs and the ledger.
+ */
 export type DesktopVerdict =
   | { readonly kind: 'ready'; readonly words: string }
   | { readonly kind: 'wake'; readonly words: string }
@@ -72,6 +76,7 @@ export function isReady(state: DesktopState, require: DesktopRequirement['requir
   );
 }
 
+/** The verdict for a readable desktop reading under `need`, given how long the run has waited so far. */
 export function desktopVerdict(
   desktopId: string,
   reading: Exclude<DesktopReading, { kind: 'unreadable' }>,

@@ -62,6 +62,10 @@ export interface Refusal {
   readonly requestId?: string | undefined;
 }
 
+/**
+ * What became of one failure: retried, deferred, dead-lettered, a duplicate, or previewed in a dry run, with the
+ * evidence for it.
+ */
 export type Resolution =
   | {
       readonly kind: 'retried';

@@ -24,6 +24,10 @@ export type PipelineItem = { readonly source: SourceMessage; readonly firstSeenA
   | { readonly input?: undefined; readonly resolution: Resolution; readonly failure?: ScriptFailure | undefined }
 );
 
+/**
+ * One run of the pipeline: the items, their dependencies, where dead letters and re-enqueues go, and how items are
+ * ordered and cut off.
+ */
 export interface PipelineRun {
   readonly items: readonly PipelineItem[];
   readonly deps: PipelineDeps;

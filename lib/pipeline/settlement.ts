@@ -33,6 +33,7 @@ export interface Settling {
   readonly failure?: ScriptFailure | undefined;
 }
 
+/** Where settlement sends messages: dead letters, and re-enqueues to the source queue when there is one. */
 export interface Forwarders {
   /** Whether a dry run's decision goes to the DLQ (the queue: the message must not be lost) or is only shown. */
   readonly forwardDryRuns?: boolean | undefined;

@@ -14,6 +14,7 @@ import type { WorkspaceClient } from '../workspace/client.js';
 import type { SigningCredentials } from '../workspace/signer.js';
 import type { ExecutionRecord, ProjectRef } from '../workspace/types.js';
 
+/** The two read calls of the Workspace client that the lookups use. */
 export type WorkspaceReader = Pick<WorkspaceClient, 'getRecord' | 'listRecords'>;
 
 /** What an execution record says about its run. */
@@ -79,6 +80,7 @@ export async function hasRecords(
   return false;
 }
 
+/** Which runs to list: a script's on a desktop, since a time. */
 export interface RunsQuery {
   readonly resourceId: string;
   readonly scriptId: string;

@@ -42,6 +42,7 @@ export function fullJitterDelay(
   return Math.floor(random() * exponentialCeiling(attempt, baseMs, capMs));
 }
 
+/** The base and cap of in-call waits, the random for their jitter, and how to read a failure's Retry-After. */
 export interface InCallBackoffOptions {
   readonly baseMs: number;
   readonly capMs: number;

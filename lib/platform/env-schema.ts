@@ -13,6 +13,7 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** The environment to read: process.env, or a test's own. */
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** The start of a value, quoted, for a message: enough to recognise it, never a whole long value. */

@@ -20,11 +20,13 @@ export function redactSecrets(key: string, value: unknown): unknown {
   return value;
 }
 
+/** The container's logger; credential-shaped fields are redacted (redactSecrets). */
 export const logger = new Logger({
   serviceName: process.env['POWERTOOLS_SERVICE_NAME'] ?? 'workspace-script-retry',
   jsonReplacerFn: redactSecrets,
 });
 
+/** The container's metrics (EMF); the names it publishes are in lib/platform/metric-names.ts. */
 export const metrics = new Metrics({
   namespace: process.env['POWERTOOLS_METRICS_NAMESPACE'] ?? 'WorkspaceScriptRetry',
   serviceName: process.env['POWERTOOLS_SERVICE_NAME'] ?? 'workspace-script-retry',
@@ -39,6 +41,7 @@ const OUTCOME_METRIC = {
   'not-failed': METRIC.notFailed,
 } as const;
 
+/** Counts one failure's outcome. */
 export function countOutcome(kind: keyof typeof OUTCOME_METRIC): void {
   metrics.addMetric(OUTCOME_METRIC[kind], MetricUnit.Count, 1);
 }

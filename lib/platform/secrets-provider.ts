@@ -17,6 +17,7 @@ export const SECRETS_MANAGER: AwsJsonService = {
   baseDelayMs: 50,
 };
 
+/** Reads a secret with GetSecretValue: its string, or its binary as bytes. */
 export class SecretsManagerProvider extends AwsJsonProvider {
   constructor(options?: AwsJsonOptions) {
     super(SECRETS_MANAGER, options);

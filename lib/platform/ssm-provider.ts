@@ -20,6 +20,7 @@ export const SSM: AwsJsonService = {
   baseDelayMs: 50,
 };
 
+/** Reads a String parameter with GetParameter (undefined when it has no string value). */
 export class SsmParameterProvider extends AwsJsonProvider {
   constructor(options?: AwsJsonOptions) {
     super(SSM, options);

@@ -116,6 +116,10 @@ export interface PolicyOverride {
   readonly desktop?: DesktopRequirement | undefined;
 }
 
+/**
+ * The validated retry policy: limits, backoff, dry run, the default verdict, the rules in order, and the overrides by
+ * project and by script.
+ */
 export interface RetryPolicy {
   readonly maxAttempts: number;
   readonly maxAgeSeconds: number;

@@ -14,6 +14,7 @@ export interface AttemptHistory {
   readonly lastAttemptAt?: number | undefined;
 }
 
+/** Everything a decision depends on; decide reads nothing else. */
 export interface DecisionInput {
   readonly failure: ScriptFailure;
   readonly attempts: AttemptHistory;
@@ -30,6 +31,10 @@ export interface DecisionInput {
   readonly requestedByOperator?: boolean | undefined;
 }
 
+/**
+ * The decision: retry now, retry after `delaySeconds`, or give up with the reason; `ruleId` names the rule that
+ * decided.
+ */
 export type Decision =
   /** `desktop`: what the retry needs of its desktop, read before the claim (lib/pipeline/desktop-gate.ts). */
   | {

@@ -38,6 +38,7 @@ export interface SweepPosition {
   readonly id: string;
 }
 
+/** One slice of the window, read whole: its bounds and its records. */
 export interface Slice {
   readonly fromMs: number;
   readonly toMs: number;
@@ -45,6 +46,7 @@ export interface Slice {
   readonly records: readonly ExecutionRecord[];
 }
 
+/** A record's place in the sweep's order: its start time (0 when it has none), then its id. */
 export function positionOf(record: ExecutionRecord): SweepPosition {
   return { at: parseWorkspaceTime(record.start_time ?? '') ?? 0, id: record.id };
 }

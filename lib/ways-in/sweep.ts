@@ -25,6 +25,7 @@ import { huaweiTime } from '../workspace/record-query.js';
 import type { ExecutionRecord } from '../workspace/types.js';
 import { failedSlices, isAfter, type PageReader, positionOf, type SweepPosition } from './sweep-slices.js';
 
+/** What the sweep needs besides the pipeline's dependencies: its configuration and the time left. */
 export interface SweepDeps extends PipelineDeps {
   readonly forwarders: Forwarders;
   readonly sweep: SweepConfig;
@@ -32,6 +33,7 @@ export interface SweepDeps extends PipelineDeps {
   readonly remainingMs: () => number;
 }
 
+/** One project's sweep: the records seen and what became of them. */
 export interface ProjectSummary {
   readonly projectId: string;
   seen: number;
@@ -60,6 +62,7 @@ interface SweepState {
 
 const stateKey = (projectId: string) => `sweep#${projectId}`;
 
+/** Sweeps every configured project in turn until the invocation's time runs short, and returns what each one saw. */
 export async function runSweep(deps: SweepDeps): Promise<{ projects: ProjectSummary[] }> {
   const projects: ProjectSummary[] = [];
   for (const project of deps.sweep.projects) {

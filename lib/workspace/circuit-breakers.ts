@@ -25,6 +25,7 @@ import { METRIC } from '../platform/metric-names.js';
 import { logger, metrics } from '../platform/observability.js';
 import { isTransient } from './errors.js';
 
+/** When a breaker opens, how long it stays open, and how long a refused key is not used. */
 export interface BreakerOptions {
   readonly consecutiveFailures: number;
   readonly halfOpenAfterMs: number;
@@ -48,6 +49,10 @@ interface Entry {
   refusedUntil: number;
 }
 
+/**
+ * The container's breakers, by `keyFor(endpoint, ak)`; `execute` runs a call through one, `refuseKey` starts a key's
+ * auth cool-down.
+ */
 export class CircuitBreakers {
   private readonly entries = new Map<string, Entry>();
 

@@ -134,6 +134,7 @@ export class WorkspaceCredentials {
   }
 }
 
+/** The secret to read Workspace's keys from, and how long they are kept. */
 export interface CredentialsMiddlewareOptions {
   readonly secretId: string;
   readonly cacheTtlSeconds: number;

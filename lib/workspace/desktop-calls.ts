@@ -33,11 +33,15 @@ export interface DesktopsRead {
   readonly calls: number;
 }
 
+/** How many desktop ids one list request may ask for. */
 export interface WorkspaceDesktopsOptions {
   /** Ids per list request (1–500, default 500); fewer when long ids would make the URI too long. */
   readonly idsPerCall?: number;
 }
 
+/**
+ * Workspace's desktop calls over a WorkspaceClient: show, list and read desktops, run an action on them, show a job.
+ */
 export class WorkspaceDesktops {
   private readonly idsPerCall: number;
 

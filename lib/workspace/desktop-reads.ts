@@ -54,6 +54,10 @@ interface Pending {
   readonly waiters: Map<string, (reading: DesktopReading) => void>;
 }
 
+/**
+ * One invocation's desktop reads and starts: each desktop read once, the ids asked for in one turn read together, every
+ * call through the key gate and breaker. Build a new one per invocation.
+ */
 export class InvocationDesktops {
   private readonly read = new Map<string, Promise<DesktopReading>>();
   private pending = new Map<string, Pending>();

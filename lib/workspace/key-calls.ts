@@ -35,6 +35,7 @@ export class KeyRefusedError extends Error {
   }
 }
 
+/** A key admitted for a call, or the refusal to throw instead. */
 export type KeyAdmission =
   | { readonly kind: 'go'; readonly key: ProjectCredentials; readonly pass: KeyPass }
   | { readonly kind: 'refused'; readonly error: KeyRefusedError };

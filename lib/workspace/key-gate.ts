@@ -44,10 +44,12 @@ export interface KeyPass {
   release(): void;
 }
 
+/** Go with a pass that reports the call's outcome, or refused for `retryAfterMs`. */
 export type Admission =
   | { readonly kind: 'go'; readonly pass: KeyPass }
   | { readonly kind: 'refused'; readonly retryAfterMs: number };
 
+/** How long a refused key fingerprint is not used, and the clock. */
 export interface KeyGateOptions {
   /** How long a refused key fingerprint is not used (AUTH_COOLDOWN_SECONDS). */
   readonly cooldownMs: number;
