@@ -1,6 +1,3 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-
 /**
  * A small HTTP server on 127.0.0.1 speaking the AWS JSON 1.1 protocol (the
  * operation in X-Amz-Target, JSON in and out, errors as `__type` with the
@@ -8,6 +5,9 @@ import type { AddressInfo, Socket } from 'node:net';
  * AWS_ENDPOINT_URL_<SERVICE>. The local stand-ins for Secrets Manager and SSM
  * are built on it (AwsJsonStandIn); no emulator for either exists on npm.
  */
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** What one call answers: a status and a JSON body, and for an error its type. */
 export interface AwsJsonAnswer {

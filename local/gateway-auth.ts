@@ -1,3 +1,10 @@
+/**
+ * How the simulator checks an SDK-HMAC-SHA256 signature, as Huawei's API
+ * gateway does (docs/workspace-api.md, "Signing"): the request as received is canonicalised again (each path
+ * segment decoded and encoded once, the query sorted, the signed headers as
+ * sent, the body hashed) and signed with the secret key of the AK it names.
+ */
+
 import {
   canonicalRequest,
   EMPTY_BODY_SHA256,
@@ -9,13 +16,6 @@ import {
   signaturesEqual,
   stringToSign,
 } from '../lib/workspace/signer.js';
-
-/**
- * How the simulator checks an SDK-HMAC-SHA256 signature, as Huawei's API
- * gateway does (docs/workspace-api.md, "Signing"): the request as received is canonicalised again (each path
- * segment decoded and encoded once, the query sorted, the signed headers as
- * sent, the body hashed) and signed with the secret key of the AK it names.
- */
 
 export interface ReceivedRequest {
   readonly method: string;

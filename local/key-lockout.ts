@@ -1,14 +1,14 @@
-import type { IncomingMessage } from 'node:http';
-import { accessKeyOf, verifySignature } from './gateway-auth.js';
-import { header } from './simulator-wire.js';
-import { type Answer, error } from './workspace-routes.js';
-
 /**
  * The simulated gateway's keys: which AK/SK pairs it accepts, and the lockout
  * bookkeeping around the pure signature check of gateway-auth.ts. "More than
  * five consecutive AK/SK authentication failures lock the key for five
  * minutes" (docs/workspace-api.md, "Errors").
  */
+
+import type { IncomingMessage } from 'node:http';
+import { accessKeyOf, verifySignature } from './gateway-auth.js';
+import { header } from './simulator-wire.js';
+import { type Answer, error } from './workspace-routes.js';
 
 export interface SimulatorCredential {
   readonly ak: string;

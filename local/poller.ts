@@ -1,13 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-
 /**
  * A local stand-in for Lambda's SQS event source mapping: receive a batch,
  * invoke the handler with it as Lambda would, delete what the partial batch
  * response says succeeded, and leave the rest to the visibility timeout.
  * A handler that throws deletes nothing.
  */
+
+import { randomUUID } from 'node:crypto';
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
 export type QueueHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 

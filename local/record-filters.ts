@@ -1,11 +1,11 @@
-import { parseWorkspaceTime } from '../lib/events/workspace-time.js';
-import type { ExecutionRecord } from '../lib/workspace/types.js';
-
 /**
  * The query of GET /v2/{project_id}/script-execution-records as Workspace
  * reads it (docs/workspace-api.md, "List execution records"): parsed and
  * checked once, then applied to records as a plain predicate.
  */
+
+import { parseWorkspaceTime } from '../lib/events/workspace-time.js';
+import type { ExecutionRecord } from '../lib/workspace/types.js';
 
 export type TaskType = 'SCRIPT' | 'COMMAND';
 

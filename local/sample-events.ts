@@ -1,9 +1,3 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { LambdaFunctionURLEvent, SQSEvent, SQSRecord } from 'aws-lambda';
-import { functionUrlEvent } from './function-url-event.js';
-
 /**
  * The sample events of events/ in the shapes Lambda delivers them: the queue
  * samples (events/queue/, one body per file) as one SQS event, and a webhook
@@ -11,6 +5,12 @@ import { functionUrlEvent } from './function-url-event.js';
  * SentTimestamp, so its records are as new as the moment it is used (a dated
  * one made every record too old); `npm run stack` writes one sent now.
  */
+
+import { createHash, randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LambdaFunctionURLEvent, SQSEvent, SQSRecord } from 'aws-lambda';
+import { functionUrlEvent } from './function-url-event.js';
 
 export const EVENTS_DIR = join(import.meta.dirname, '..', 'events');
 const QUEUE_SAMPLES = join(EVENTS_DIR, 'queue');

@@ -1,14 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AfterFaultKind, BeforeFaultKind } from './simulator-faults.js';
-import { type Answer, error } from './workspace-routes.js';
-
 /**
  * How the simulator's answers and faults reach the socket: an answer as
  * Workspace's gateway sends it (JSON, X-Request-Id), a before-state fault in
  * place of an answer, or an after-state fault that loses an answer already
  * decided (docs/workspace-api.md, "What the simulator models").
  */
+
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AfterFaultKind, BeforeFaultKind } from './simulator-faults.js';
+import { type Answer, error } from './workspace-routes.js';
 
 /**
  * How an error body is laid out (docs/workspace-api.md, "Errors"): `error_code`

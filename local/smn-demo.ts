@@ -1,14 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import type { IngressHandler } from './function-url-event.js';
-import { LOCAL_TOPIC_URN, SmnStandIn } from './smn-stand-in.js';
-import type { LocalStack } from './stack.js';
-
 /**
  * `npm start`'s SMN row: one failure published to a (stand-in) SMN topic,
  * delivered over HTTPS semantics to the ingress handler as a Function URL
  * event, verified (signature, certificate host, topic), put on the failure
  * queue, and then handled by the queue function like the other samples.
  */
+
+import { randomBytes } from 'node:crypto';
+import type { IngressHandler } from './function-url-event.js';
+import { LOCAL_TOPIC_URN, SmnStandIn } from './smn-stand-in.js';
+import type { LocalStack } from './stack.js';
 
 const PROJECT_ID = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
 

@@ -1,10 +1,3 @@
-import { createSign, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { getCACertificates, setDefaultCACertificates } from 'node:tls';
-import selfsigned from 'selfsigned';
-import { functionUrlEvent, type IngressHandler, invokeFunctionUrl } from './function-url-event.js';
-
 /**
  * A local stand-in for Huawei SMN's HTTPS deliveries. It makes a self-signed
  * certificate for 127.0.0.1, serves it over HTTPS (as SMN serves its signing
@@ -19,6 +12,13 @@ import { functionUrlEvent, type IngressHandler, invokeFunctionUrl } from './func
  * Its host (127.0.0.1:<port>) is trusted only through SMN_CERT_HOSTS /
  * SMN_CONFIRM_HOSTS, and its certificate only after trustInThisProcess().
  */
+
+import { createSign, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { getCACertificates, setDefaultCACertificates } from 'node:tls';
+import selfsigned from 'selfsigned';
+import { functionUrlEvent, type IngressHandler, invokeFunctionUrl } from './function-url-event.js';
 
 export const LOCAL_TOPIC_URN = 'urn:smn:cn-north-4:0a1b2c3d4e5f60718293a4b5c6d7e8f9:workspace-script-failures';
 

@@ -1,10 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { normaliseBody } from '../lib/events/normalise.js';
-import { EVENTS_DIR, sampleSqsEvent, sampleWebhookEvent } from './sample-events.js';
-import type { LocalStack } from './stack.js';
-
 /**
  * What `npm run stack` prepares for `osls invoke local --stage local`: the
  * simulator seeded with the records the sample events name, a webhook token
@@ -13,6 +6,13 @@ import type { LocalStack } from './stack.js';
  * the commands to run, exactly as they run (test/integration/invoke-local.test.ts
  * runs each one).
  */
+
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { normaliseBody } from '../lib/events/normalise.js';
+import { EVENTS_DIR, sampleSqsEvent, sampleWebhookEvent } from './sample-events.js';
+import type { LocalStack } from './stack.js';
 
 export const SAMPLE_PROJECT = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
 

@@ -1,3 +1,11 @@
+/**
+ * The embedded local stack: fauxqs (SQS with redrive), dynalite (DynamoDB),
+ * Secrets Manager and SSM stand-ins and the Workspace simulator, all in-process on
+ * 127.0.0.1 with random ports. `start()` also sets the standard environment
+ * (AWS_ENDPOINT_URL_SQS, …) and the function's own variables, so the
+ * handlers run unchanged against it.
+ */
+
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
@@ -7,14 +15,6 @@ import { startFauxqs } from 'fauxqs';
 import { SecretsManagerServer } from './secrets-manager-server.js';
 import { SsmServer } from './ssm-server.js';
 import { type SimulatorOptions, WorkspaceSimulator } from './workspace-simulator.js';
-
-/**
- * The embedded local stack: fauxqs (SQS with redrive), dynalite (DynamoDB),
- * Secrets Manager and SSM stand-ins and the Workspace simulator, all in-process on
- * 127.0.0.1 with random ports. `start()` also sets the standard environment
- * (AWS_ENDPOINT_URL_SQS, …) and the function's own variables, so the
- * handlers run unchanged against it.
- */
 
 export const LOCAL_REGION = 'cn-north-4';
 export const LOCAL_KEY = { ak: 'LOCALSTACKACCESSKEY', sk: 'local-stack-secret-key-not-for-production' };

@@ -1,13 +1,13 @@
-import { DESKTOP_OPERATIONS, type DesktopOperation, MAX_DESKTOPS_PER_PAGE } from '../lib/workspace/desktops.js';
-import type { SimulatorRoute } from './simulator-faults.js';
-import { DESKTOP_NOT_FOUND, type DesktopFleet, JOB_NOT_FOUND } from './workspace-desktops.js';
-
 /**
  * The desktop calls of docs/workspace-api.md ("Desktops"), from an
  * authenticated request to the answer Workspace would give:
  * ShowDesktopDetail, ListDesktopsDetail, BatchRunDesktops and ShowJob.
  * local/workspace-routes.ts hands these paths here.
  */
+
+import { DESKTOP_OPERATIONS, type DesktopOperation, MAX_DESKTOPS_PER_PAGE } from '../lib/workspace/desktops.js';
+import type { SimulatorRoute } from './simulator-faults.js';
+import { DESKTOP_NOT_FOUND, type DesktopFleet, JOB_NOT_FOUND } from './workspace-desktops.js';
 
 interface DesktopRequest {
   readonly method: string;

@@ -1,12 +1,3 @@
-import type {
-  DesktopDetail,
-  DesktopOperation,
-  FailedDesktopOperation,
-  WorkspaceJob,
-  WorkspaceSubJob,
-} from '../lib/workspace/desktops.js';
-import { huaweiTime } from '../lib/workspace/record-query.js';
-
 /**
  * Workspace's desktops as the simulator keeps them, without HTTP
  * (docs/workspace-api.md, "Desktops" and "What the simulator models"): power
@@ -20,6 +11,15 @@ import { huaweiTime } from '../lib/workspace/record-query.js';
  * t + bootSeconds + registerSeconds. A start that fails ends at
  * t + bootSeconds too, back in the state it started from.
  */
+
+import type {
+  DesktopDetail,
+  DesktopOperation,
+  FailedDesktopOperation,
+  WorkspaceJob,
+  WorkspaceSubJob,
+} from '../lib/workspace/desktops.js';
+import { huaweiTime } from '../lib/workspace/record-query.js';
 
 export type PowerStatus = 'ACTIVE' | 'SHUTOFF' | 'HIBERNATED' | 'ERROR';
 

@@ -1,6 +1,3 @@
-import type { ExecutionRecord } from '../lib/workspace/types.js';
-import { inListOrder, type ListOrder, matchesQuery, type RecordQuery, type TaskType } from './record-filters.js';
-
 /**
  * One project's execution records as the simulated Workspace keeps them: the
  * current run of every record, the tasks they belong to, and the runs a retry
@@ -8,6 +5,9 @@ import { inListOrder, type ListOrder, matchesQuery, type RecordQuery, type TaskT
  * shows only with `show_history=true`. Every run has a key of its own
  * (`<record id>#<run number>`), so a record run again in place is a new run.
  */
+
+import type { ExecutionRecord } from '../lib/workspace/types.js';
+import { inListOrder, type ListOrder, matchesQuery, type RecordQuery, type TaskType } from './record-filters.js';
 
 export type MutableRecord = { -readonly [K in keyof ExecutionRecord]: ExecutionRecord[K] };
 

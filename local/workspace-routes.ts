@@ -1,13 +1,13 @@
-import { parseRecordQuery } from './record-filters.js';
-import type { SimulatorRoute } from './simulator-faults.js';
-import { answerDesktops, desktopRouteOf } from './workspace-desktop-routes.js';
-import type { RetryContext, RetryTargetIds, WorkspaceState } from './workspace-state.js';
-
 /**
  * The script-execution calls of docs/workspace-api.md ("Calls"), from an
  * authenticated request to the answer Workspace would give. No sockets here:
  * the simulator decides afterwards whether the answer reaches the caller.
  */
+
+import { parseRecordQuery } from './record-filters.js';
+import type { SimulatorRoute } from './simulator-faults.js';
+import { answerDesktops, desktopRouteOf } from './workspace-desktop-routes.js';
+import type { RetryContext, RetryTargetIds, WorkspaceState } from './workspace-state.js';
 
 export interface RouteRequest {
   readonly method: string;

@@ -1,3 +1,19 @@
+/**
+ * A local Huawei Cloud Workspace: the script-execution calls of
+ * docs/workspace-api.md over real HTTP on 127.0.0.1. The gateway's part is
+ * here (signature verification via gateway-auth.ts, key lockout, faults,
+ * counters); what Workspace keeps and what a retry does is in
+ * workspace-state.ts; which fault hits which request is in simulator-faults.ts.
+ * `npm start`, the tests and the benchmark run against it.
+ *
+ * @example
+ * const sim = await WorkspaceSimulator.start({ credentials: [{ ak: 'AK', sk: 'SK' }] });
+ * sim.seedRecords(projectId, [{ id: 'r1', status: 'FAILED', script_task_id: 't1' }]);
+ * sim.forceFaults('stall-after'); // the next retry is applied, then its answer is lost
+ * // point WORKSPACE_ENDPOINTS at {"cn-north-4": sim.url}
+ * await sim.stop();
+ */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ExecutionRecord } from '../lib/workspace/types.js';
@@ -20,22 +36,6 @@ export type { SimulatorCredential } from './key-lockout.js';
 export type { AppliedRetry, Rerun } from './retry-log.js';
 export type { FaultKind, FaultRates, ForcedFault, PlannedFault, SimulatorRoute } from './simulator-faults.js';
 export type { ErrorShape } from './simulator-wire.js';
-
-/**
- * A local Huawei Cloud Workspace: the script-execution calls of
- * docs/workspace-api.md over real HTTP on 127.0.0.1. The gateway's part is
- * here (signature verification via gateway-auth.ts, key lockout, faults,
- * counters); what Workspace keeps and what a retry does is in
- * workspace-state.ts; which fault hits which request is in simulator-faults.ts.
- * `npm start`, the tests and the benchmark run against it.
- *
- * @example
- * const sim = await WorkspaceSimulator.start({ credentials: [{ ak: 'AK', sk: 'SK' }] });
- * sim.seedRecords(projectId, [{ id: 'r1', status: 'FAILED', script_task_id: 't1' }]);
- * sim.forceFaults('stall-after'); // the next retry is applied, then its answer is lost
- * // point WORKSPACE_ENDPOINTS at {"cn-north-4": sim.url}
- * await sim.stop();
- */
 
 export interface SimulatorOptions extends WorkspaceStateOptions {
   readonly credentials?: readonly SimulatorCredential[];

@@ -1,13 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { huaweiTime } from '../lib/workspace/record-query.js';
-import type { ExecutionRecord } from '../lib/workspace/types.js';
-import type { ListOrder, RecordQuery, TaskType } from './record-filters.js';
-import { type AppliedRetry, type Rerun, RetryLog, type RetryTargetIds } from './retry-log.js';
-import { DesktopFleet, type DesktopFleetOptions } from './workspace-desktops.js';
-import { type MutableRecord, ProjectRecords } from './workspace-records.js';
-
-export type { AppliedRetry, Rerun, RetryTargetIds } from './retry-log.js';
-
 /**
  * What Workspace keeps behind its script-execution API, without HTTP: tasks,
  * their execution records, and what a retry does to them. Huawei documents
@@ -27,6 +17,16 @@ export type { AppliedRetry, Rerun, RetryTargetIds } from './retry-log.js';
  * was retried twice under any reading. The simulator serves this over HTTP; a
  * model-based test can drive it in-process.
  */
+
+import { randomBytes } from 'node:crypto';
+import { huaweiTime } from '../lib/workspace/record-query.js';
+import type { ExecutionRecord } from '../lib/workspace/types.js';
+import type { ListOrder, RecordQuery, TaskType } from './record-filters.js';
+import { type AppliedRetry, type Rerun, RetryLog, type RetryTargetIds } from './retry-log.js';
+import { DesktopFleet, type DesktopFleetOptions } from './workspace-desktops.js';
+import { type MutableRecord, ProjectRecords } from './workspace-records.js';
+
+export type { AppliedRetry, Rerun, RetryTargetIds } from './retry-log.js';
 
 export type RetryReading = 'new-task' | 'original-task' | 'in-place';
 export const RETRY_READINGS: readonly RetryReading[] = ['new-task', 'original-task', 'in-place'];

@@ -1,6 +1,3 @@
-import { type HistoryEntry, recordKey, taskKey } from '../lib/ledger/chain.js';
-import { renderTable } from '../local/table.js';
-
 /**
  * `npm run ops -- status`: the ledger's view of one failure, from its items as
  * DynamoDB returns them (pure: no I/O). A failure chain item
@@ -8,6 +5,9 @@ import { renderTable } from '../local/table.js';
  * history; a link item (`<project>#task#<id>` or `<project>#record#<id>`) points
  * at its chain with `link_to`: a retry's new task, or a later record of the chain.
  */
+
+import { type HistoryEntry, recordKey, taskKey } from '../lib/ledger/chain.js';
+import { renderTable } from '../local/table.js';
 
 export type LedgerItem = Record<string, unknown>;
 

@@ -1,3 +1,8 @@
+/**
+ * The DLQ as an operator uses it: look without consuming, and move messages
+ * back to the failure queue once their cause is fixed.
+ */
+
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
@@ -9,11 +14,6 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { QueueSender } from '../lib/platform/queue-sender.js';
-
-/**
- * The DLQ as an operator uses it: look without consuming, and move messages
- * back to the failure queue once their cause is fixed.
- */
 
 const receive = (sqs: SQSClient, queueUrl: string, visibilityTimeout: number) =>
   sqs

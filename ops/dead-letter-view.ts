@@ -1,8 +1,3 @@
-import type { Message } from '@aws-sdk/client-sqs';
-import { normaliseBody } from '../lib/events/normalise.js';
-import { DEAD_LETTER_ATTRIBUTES, readTime } from '../lib/pipeline/message-attributes.js';
-import { renderTable } from '../local/table.js';
-
 /**
  * `npm run ops -- dead-letters` and `replay --reason`: what a dead letter says
  * (pure). Our dead letters carry `reason`, `error_code`, `attempts`, `rule_id`,
@@ -11,6 +6,11 @@ import { renderTable } from '../local/table.js';
  * a message the queue's redrive policy moved after maxReceiveCount receives has
  * none of them, and says so.
  */
+
+import type { Message } from '@aws-sdk/client-sqs';
+import { normaliseBody } from '../lib/events/normalise.js';
+import { DEAD_LETTER_ATTRIBUTES, readTime } from '../lib/pipeline/message-attributes.js';
+import { renderTable } from '../local/table.js';
 
 export const REDRIVE_REASON = 'no reason attribute: moved by the queue redrive policy after maxReceiveCount receives';
 

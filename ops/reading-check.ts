@@ -1,9 +1,3 @@
-import { runStateOf } from '../lib/events/run-status.js';
-import type { WorkspaceClient } from '../lib/workspace/client.js';
-import type { SigningCredentials } from '../lib/workspace/signer.js';
-import type { ExecutionRecord, ProjectRef } from '../lib/workspace/types.js';
-import { OpsError } from './ops-error.js';
-
 /**
  * `npm run ops -- reading <project_id> <record_id> --confirm-retry`: settles,
  * on a real account, what Workspace's retry does (docs/workspace-api.md,
@@ -13,6 +7,12 @@ import { OpsError } from './ops-error.js';
  * script with and without `show_history`, before and after. Without
  * `--confirm-retry` it only shows the record and the listings.
  */
+
+import { runStateOf } from '../lib/events/run-status.js';
+import type { WorkspaceClient } from '../lib/workspace/client.js';
+import type { SigningCredentials } from '../lib/workspace/signer.js';
+import type { ExecutionRecord, ProjectRef } from '../lib/workspace/types.js';
+import { OpsError } from './ops-error.js';
 
 /** The three readings of docs/workspace-api.md, or none the evidence shows. */
 export type Verdict = 'new-task' | 'original-task' | 'in-place' | 'undetermined';

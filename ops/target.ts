@@ -1,15 +1,15 @@
-import { readFile } from 'node:fs/promises';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { OpsError } from './ops-error.js';
-
 /**
  * Where `npm run ops` looks: the deployed stack's outputs (CloudFormation
  * DescribeStacks: what is really deployed, for any stage and region, with one
  * read-only permission), explicit flags, or with --local the embedded stack's
  * env file that `npm run stack` writes (its endpoints and local credentials).
  */
+
+import { readFile } from 'node:fs/promises';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { OpsError } from './ops-error.js';
 
 export interface Target {
   readonly description: string;

@@ -1,3 +1,10 @@
+/**
+ * Workspace, as an operator's command reaches it: the keys from the secret
+ * the functions read (Secrets Manager, the operator's AWS credentials), the
+ * region and endpoint overrides the functions use. With --local, all of it
+ * from the embedded stack's env file.
+ */
+
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { WorkspaceClient } from '../lib/workspace/client.js';
@@ -6,13 +13,6 @@ import { type EndpointOverrides, parseEndpointOverrides } from '../lib/workspace
 import type { SigningCredentials } from '../lib/workspace/signer.js';
 import { OpsError } from './ops-error.js';
 import { parseEnvFile } from './target.js';
-
-/**
- * Workspace, as an operator's command reaches it: the keys from the secret
- * the functions read (Secrets Manager, the operator's AWS credentials), the
- * region and endpoint overrides the functions use. With --local, all of it
- * from the embedded stack's env file.
- */
 
 export interface WorkspaceAccess {
   readonly workspace: WorkspaceClient;

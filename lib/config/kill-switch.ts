@@ -20,6 +20,7 @@ export interface KillSwitch {
   retriesEnabled(): Promise<boolean>;
 }
 
+/** Where the kill switch is read, and what it falls back to when no parameter is set. */
 export interface KillSwitchOptions {
   /** The SSM parameter's name; undefined: `fallback` is the switch. */
   readonly parameterName?: string | undefined;
@@ -51,6 +52,11 @@ function cause(error: unknown): string {
   return (inner instanceof Error ? inner : (error as Error)).name;
 }
 
+/**
+ * Builds the kill switch: with no parameter name, `fallback` always; otherwise the parameter, read on each call (cached
+ * for `maxAgeSeconds`), the last value read when it cannot be, and `false` (retries held, reported as a configuration
+ * error) when it was never read or says neither true nor false.
+ */
 export function killSwitch(options: KillSwitchOptions): KillSwitch {
   const name = options.parameterName;
   if (name === undefined) return { retriesEnabled: async () => options.fallback };

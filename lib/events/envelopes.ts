@@ -1,5 +1,3 @@
-import { type JsonObject, PoisonPill, parseJson } from './safe-json.js';
-
 /**
  * The envelopes the queue accepts around a failure event, one entry each
  * (docs/getting-events-in.md, "What to send"): how to recognise one, its own
@@ -8,12 +6,15 @@ import { type JsonObject, PoisonPill, parseJson } from './safe-json.js';
  * entry that recognises an object is the one that opens it.
  */
 
+import { type JsonObject, PoisonPill, parseJson } from './safe-json.js';
+
 /** What an envelope carries, and the path to it that error messages name (e.g. `body.Message`). */
 export interface Opened {
   readonly content: unknown;
   readonly path: string;
 }
 
+/** One kind of envelope: how to recognise it, its id, and how to open it. */
 export interface Envelope {
   /** Its name in a failure's `shape` (e.g. the `sns` of `sns>record`). */
   readonly name: 'sns' | 'eventbridge' | 'cloudevent';
@@ -24,6 +25,7 @@ export interface Envelope {
   readonly open: (value: JsonObject, path: string) => Opened;
 }
 
+/** The name an envelope has in a failure's `shape`. */
 export type EnvelopeName = Envelope['name'];
 
 const text = (value: JsonObject, key: string): string | undefined =>

@@ -30,6 +30,7 @@ export class UnsafeIdentifierError extends Error {
   override readonly name = 'UnsafeIdentifierError';
 }
 
+/** Returns `value` as a safe id, or throws an UnsafeIdentifierError that starts with `field` and says why not. */
 export function assertSafeId(field: string, value: unknown): string {
   const reason = unsafeIdReason(value);
   if (reason) throw new UnsafeIdentifierError(`${field} ${reason}`);

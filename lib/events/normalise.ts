@@ -1,8 +1,3 @@
-import { envelopeOf } from './envelopes.js';
-import type { ScriptFailure } from './failure.js';
-import { payloadOf } from './payloads.js';
-import { isJsonObject, type JsonObject, PoisonPill, parseJson } from './safe-json.js';
-
 /**
  * Turns a message body into one ScriptFailure, whatever shape the user has:
  * a payload (payloads.ts: the plain failure JSON, a Workspace execution
@@ -12,15 +7,23 @@ import { isJsonObject, type JsonObject, PoisonPill, parseJson } from './safe-jso
  * value is `null` is absent (a timed-out run reports `result_code: null`).
  */
 
+import { envelopeOf } from './envelopes.js';
+import type { ScriptFailure } from './failure.js';
+import { payloadOf } from './payloads.js';
+import { isJsonObject, type JsonObject, PoisonPill, parseJson } from './safe-json.js';
+
+/** A body read as one failure, or the reason it cannot be one (the message is dead-lettered with it). */
 export type Normalised =
   | { readonly ok: true; readonly failure: ScriptFailure }
   | { readonly ok: false; readonly error: string };
 
+/** What normalising needs from the configuration. */
 export interface NormaliseOptions {
   /** Why a region cannot be used, or undefined when it can (from configuration). */
   readonly checkRegion: (region: string) => string | undefined;
 }
 
+/** The largest message body read (64 KiB); a longer one is refused with the reason. */
 export const MAX_BODY_BYTES = 64 * 1024;
 const MAX_ENVELOPES = 3;
 /** Keys that would let an event choose where a request goes: refused outright. */

@@ -1,9 +1,3 @@
-import * as z from '../platform/zod.js';
-import type { ScriptFailure } from './failure.js';
-import { safeIdSchema } from './identifiers.js';
-import { isJsonObject, type JsonObject, PoisonPill } from './safe-json.js';
-import { parseWorkspaceTime } from './workspace-time.js';
-
 /**
  * The payloads the queue accepts once every envelope (envelopes.ts) is off,
  * one entry each (docs/getting-events-in.md, "What to send"): the plain
@@ -13,9 +7,19 @@ import { parseWorkspaceTime } from './workspace-time.js';
  * parseWorkspaceTime, a zone-less one as UTC (docs/workspace-api.md, "Times").
  */
 
+import * as z from '../platform/zod.js';
+import type { ScriptFailure } from './failure.js';
+import { safeIdSchema } from './identifiers.js';
+import { isJsonObject, type JsonObject, PoisonPill } from './safe-json.js';
+import { parseWorkspaceTime } from './workspace-time.js';
+
 /** A failure as a payload names it: the envelope's id and the shape are added by normalise.ts. */
 export type PayloadFailure = Omit<ScriptFailure, 'shape'>;
 
+/**
+ * One kind of payload: how to recognise it, and how to read it into a failure (throwing a PoisonPill naming the field
+ * it cannot take).
+ */
 export interface Payload {
   /** Its name at the end of a failure's `shape` (e.g. the `record` of `sns>record`). */
   readonly name: 'plain' | 'record';
@@ -24,6 +28,7 @@ export interface Payload {
   readonly read: (payload: JsonObject, path: string) => PayloadFailure;
 }
 
+/** The name a payload has at the end of a failure's `shape`. */
 export type PayloadName = Payload['name'];
 
 const text = (max: number) => z.string().check(z.maxLength(max, `must be at most ${max} characters`));

@@ -5,6 +5,7 @@
  * outside this table is `unknown`: neither retried nor taken for a success.
  */
 
+/** What a status word says of a run; `unknown` for a word not in the table. */
 export type RunState = 'failed' | 'succeeded' | 'skipped' | 'in-progress' | 'finished' | 'unknown';
 
 const WORDS: Readonly<Record<string, RunState>> = {

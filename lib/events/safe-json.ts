@@ -4,6 +4,7 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** A JSON object (not an array, not null). */
 export type JsonObject = Record<string, unknown>;
 
+/** Whether a parsed JSON value is an object (not null, not an array). */
 export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,6 +1,3 @@
-import { X509Certificate } from 'node:crypto';
-import { type HostRule, urlProblem } from './host-rules.js';
-
 /**
  * SMN signing certificates, fetched over HTTPS only from allowed hosts and kept
  * per container. SMN's guide: download the X.509 certificate from
@@ -9,6 +6,10 @@ import { type HostRule, urlProblem } from './host-rules.js';
  * TLS verification is node's default (the system CAs), never turned off here.
  */
 
+import { X509Certificate } from 'node:crypto';
+import { type HostRule, urlProblem } from './host-rules.js';
+
+/** A signing certificate, or why none can be had (`kind` decides the status: 403 or 503). */
 export type CertificateResult =
   | { readonly ok: true; readonly certificate: X509Certificate }
   /**
@@ -16,6 +17,10 @@ export type CertificateResult =
    */
   | { readonly ok: false; readonly kind: 'untrusted' | 'unavailable'; readonly reason: string };
 
+/**
+ * Which hosts certificates may come from, the download's timeout, and how long a certificate is kept (default one
+ * hour).
+ */
 export interface CertificateCacheOptions {
   readonly allowedHosts: readonly HostRule[];
   readonly timeoutMs: number;
@@ -30,6 +35,10 @@ const MAX_CERTIFICATE_BYTES = 16 * 1024;
 /** A handful of regions' certificates at most; the bound keeps a flood of distinct URLs from growing memory. */
 const MAX_ENTRIES = 32;
 
+/**
+ * The container's SMN signing certificates, by URL: a URL outside the allowed hosts is refused before any download, a
+ * certificate is kept for `ttlMs` (a failed download is not), and concurrent asks for one URL share one download.
+ */
 export class CertificateCache {
   private readonly entries = new Map<string, { promise: Promise<CertificateResult>; fetchedAt: number }>();
   /** Downloads made, for tests and logs. */

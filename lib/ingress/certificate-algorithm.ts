@@ -7,6 +7,7 @@
  * expose it, so we read it from the DER.
  */
 
+/** How to verify with a certificate's signature algorithm: its digest and the key type it needs. */
 export interface SignatureAlgorithm {
   /** Digest for crypto.verify. */
   readonly digest: 'sha256' | 'sha384' | 'sha512';

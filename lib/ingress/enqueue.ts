@@ -1,3 +1,9 @@
+/**
+ * Puts what a producer sent onto the failure queue, one message per event, as
+ * it came: the queue function normalises it or dead-letters it with the reason
+ * (lib/events/normalise.ts), so nothing a producer sent is silently dropped here.
+ */
+
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import {
   acceptedBySqs,
@@ -9,17 +15,12 @@ import {
 import { badRequest, type IngressAnswer, unavailable } from './answers.js';
 
 /**
- * Puts what a producer sent onto the failure queue, one message per event, as
- * it came: the queue function normalises it or dead-letters it with the reason
- * (lib/events/normalise.ts), so nothing a producer sent is silently dropped here.
- */
-
-/**
  * SQS's message size limit
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
  */
 export const MAX_SQS_MESSAGE_BYTES = 256 * 1024;
 
+/** One message to put on the failure queue: its body as it came, and its attributes. */
 export interface Outgoing {
   readonly body: string;
   readonly attributes: Record<string, MessageAttributeValue>;

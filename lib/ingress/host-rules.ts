@@ -8,6 +8,7 @@
  * identity checked (docs/ingress.md, "Signature").
  */
 
+/** One allowed host pattern (parseHostRule), matched against a URL's host and port. */
 export type HostRule = RegExp;
 
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';

@@ -111,6 +111,10 @@ const ingressEnv = z
 /** Every variable the ingress reads. */
 export const INGRESS_VARIABLES: readonly string[] = Object.keys(ingressEnv.shape);
 
+/**
+ * Reads the ingress function's configuration from the environment; throws a ConfigError naming every variable that
+ * cannot be used.
+ */
 export function loadIngressConfig(env: Env = process.env): IngressConfig {
   const vars = readEnv(ingressEnv, env);
   return {

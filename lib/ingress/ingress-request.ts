@@ -1,3 +1,11 @@
+/**
+ * One request to the Function URL (auth NONE: SMN cannot sign AWS requests,
+ * so this is the only gate). A request with X-SMN-MESSAGE-TYPE is an SMN
+ * delivery, verified by its signature; anything else must present the bearer
+ * token. One log line per request: ids, status and reason, never the body,
+ * a header value or the token.
+ */
+
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { countIngress, logger, reportConfigurationError } from '../platform/observability.js';
 import type { QueueSender } from '../platform/queue-sender.js';
@@ -11,13 +19,8 @@ import { type TokenSource, TokenUnavailableError } from './token-source.js';
 import { parseWebhookEvents, presentedToken, sameToken } from './webhook.js';
 
 /**
- * One request to the Function URL (auth NONE: SMN cannot sign AWS requests,
- * so this is the only gate). A request with X-SMN-MESSAGE-TYPE is an SMN
- * delivery, verified by its signature; anything else must present the bearer
- * token. One log line per request: ids, status and reason, never the body,
- * a header value or the token.
+ * What the ingress needs: its configuration, the certificate cache, the queue, the webhook token (if any) and a clock.
  */
-
 export interface IngressDeps {
   readonly config: IngressConfig;
   readonly certificates: CertificateCache;
@@ -108,6 +111,10 @@ async function route(
   return { answer: outcome.answer, facts: { route: 'smn', ...outcome.facts } };
 }
 
+/**
+ * Answers one Function URL request: an SMN delivery or a webhook, routed by X-SMN-MESSAGE-TYPE, and logs one line about
+ * it. An unexpected error is answered 500 (the sender should send again), never thrown.
+ */
 export async function handleIngressRequest(
   event: LambdaFunctionURLEvent,
   deps: IngressDeps,

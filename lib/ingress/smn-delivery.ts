@@ -1,3 +1,10 @@
+/**
+ * One SMN delivery: shape, trusted topic, timestamp, certificate host,
+ * signature, then by type: a notification's `message` goes on the queue, a
+ * subscription confirmation is confirmed, an unsubscribe confirmation is noted.
+ * Cheap checks come first, so an untrusted delivery costs no download.
+ */
+
 import type { QueueSender } from '../platform/queue-sender.js';
 import { badRequest, forbidden, type IngressAnswer, unavailable } from './answers.js';
 import type { CertificateCache } from './cert-cache.js';
@@ -7,13 +14,7 @@ import type { IngressConfig } from './ingress-config.js';
 import { parseSmnMessage, timestampProblem } from './smn-message.js';
 import { signatureProblem } from './smn-signature.js';
 
-/**
- * One SMN delivery: shape, trusted topic, timestamp, certificate host,
- * signature, then by type: a notification's `message` goes on the queue, a
- * subscription confirmation is confirmed, an unsubscribe confirmation is noted.
- * Cheap checks come first, so an untrusted delivery costs no download.
- */
-
+/** What handling an SMN delivery needs: the configuration, the certificate cache, the queue and a clock. */
 export interface SmnDeps {
   readonly config: IngressConfig;
   readonly certificates: CertificateCache;
@@ -23,12 +24,17 @@ export interface SmnDeps {
   readonly fetch?: typeof fetch;
 }
 
+/** How an SMN delivery was answered, and the ids the request's log line may carry. */
 export interface SmnOutcome {
   readonly answer: IngressAnswer;
   /** What the log line may say about the delivery: ids only, never the message or the signature. */
   readonly facts: { readonly smnType?: string; readonly topicUrn?: string; readonly smnMessageId?: string };
 }
 
+/**
+ * Checks one parsed SMN delivery and acts on it by type; a delivery that fails a check is answered with a 4xx or 5xx
+ * status and the reason, never thrown.
+ */
 export async function handleSmnDelivery(
   document: Record<string, unknown>,
   headers: Readonly<Record<string, string | undefined>>,

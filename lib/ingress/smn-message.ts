@@ -1,5 +1,3 @@
-import * as z from '../platform/zod.js';
-
 /**
  * An SMN HTTP(S) delivery, parsed and checked for shape only (authenticity is
  * smn-signature.ts's job). Format: SMN user guide, "HTTP(S) message format"
@@ -7,9 +5,14 @@ import * as z from '../platform/zod.js';
  * summarised in docs/ingress.md, "SMN deliveries".
  */
 
+import * as z from '../platform/zod.js';
+
+/** The delivery types SMN sends (its `type` field). */
 export const SMN_TYPES = ['SubscriptionConfirmation', 'Notification', 'UnsubscribeConfirmation'] as const;
+/** One of SMN_TYPES. */
 export type SmnType = (typeof SMN_TYPES)[number];
 
+/** An SMN delivery's fields, in camelCase, checked for shape but not yet for authenticity. */
 export interface SmnMessage {
   readonly type: SmnType;
   readonly message: string;
@@ -44,6 +47,7 @@ const body = z.object({
   subscribe_url: z.nullish(text),
 });
 
+/** A parsed value, or the reason it could not be parsed (safe to log: it never quotes the body). */
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
 /** Why JSON.parse failed, by position only: its message can quote the body, which must not reach the logs. */

@@ -1,7 +1,3 @@
-import { verify, type X509Certificate } from 'node:crypto';
-import { signatureAlgorithmOf } from './certificate-algorithm.js';
-import type { SmnMessage } from './smn-message.js';
-
 /**
  * SMN message signatures, pure: no I/O, the certificate is passed in.
  *
@@ -17,6 +13,14 @@ import type { SmnMessage } from './smn-message.js';
  * Summarised in docs/ingress.md, "Signature".
  */
 
+import { verify, type X509Certificate } from 'node:crypto';
+import { signatureAlgorithmOf } from './certificate-algorithm.js';
+import type { SmnMessage } from './smn-message.js';
+
+/**
+ * The string SMN signs for a delivery: the type's keys in alphabetical order, each as `key\nvalue\n` (an empty subject
+ * left out).
+ */
 export function stringToSign(m: SmnMessage): string {
   const fields: Array<[string, string | undefined]> =
     m.type === 'Notification'

@@ -1,5 +1,3 @@
-import { readFailureName, SecretsManagerProvider } from '../platform/secrets-provider.js';
-
 /**
  * The webhook bearer token, read from Secrets Manager when a webhook delivery
  * first needs it and kept for a TTL. The secret is the token itself or JSON
@@ -8,6 +6,9 @@ import { readFailureName, SecretsManagerProvider } from '../platform/secrets-pro
  * Errors name the secret, never its value.
  */
 
+import { readFailureName, SecretsManagerProvider } from '../platform/secrets-provider.js';
+
+/** The webhook token cannot be read or is unusable; the message names the secret, never its value. */
 export class TokenUnavailableError extends Error {
   override readonly name = 'TokenUnavailableError';
 }
@@ -16,6 +17,10 @@ export class TokenUnavailableError extends Error {
 export const MIN_TOKEN_LENGTH = 16;
 const MIN_REREAD_MS = 60_000;
 
+/**
+ * The token a secret string holds (the token itself, or JSON `{"token": "…"}`); throws a TokenUnavailableError when
+ * there is none or it is shorter than MIN_TOKEN_LENGTH.
+ */
 export function parseTokenSecret(secretId: string, secretString: string | undefined): string {
   if (!secretString) throw new TokenUnavailableError(`secret ${secretId} has no string value`);
   let token = secretString.trim();
@@ -35,6 +40,10 @@ export function parseTokenSecret(secretId: string, secretString: string | undefi
   return token;
 }
 
+/**
+ * The webhook token, read when first needed and kept for `ttlMs`; `reread` reads it again after a mismatch, at most
+ * once a minute.
+ */
 export class TokenSource {
   private cached: { token: Promise<string>; at: number } | undefined;
 

@@ -1,6 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { jsonProblem, type Parsed } from './smn-message.js';
-
 /**
  * EventGrid (and any other webhook) deliveries: a bearer token in a configured
  * header, and a body that is one CloudEvent or a JSON array of them. EG sends
@@ -9,6 +6,10 @@ import { jsonProblem, type Parsed } from './smn-message.js';
  * queue as it came, and a non-failure is dead-lettered there with the reason.
  */
 
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { jsonProblem, type Parsed } from './smn-message.js';
+
+/** EventGrid's limit on events per request; a larger array is refused. */
 export const MAX_EVENTS_PER_REQUEST = 20;
 
 /** Compares in constant time: both sides are hashed first, so neither the length nor a prefix leaks. */

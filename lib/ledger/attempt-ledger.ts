@@ -1,3 +1,11 @@
+/**
+ * The attempt ledger: where a failure event's run belongs (its chain and
+ * generation, found by lib/ledger/locate.ts) and the conditional writes of
+ * docs/ledger-protocol.md. Every write names the revision it was computed
+ * from, so two deliveries can never both act on one run: the second finds a
+ * conflict and reads again.
+ */
+
 import { exponentialCeiling } from '../platform/backoff.js';
 import { logger } from '../platform/observability.js';
 import {
@@ -43,13 +51,8 @@ import {
 } from './transitions.js';
 
 /**
- * The attempt ledger: where a failure event's run belongs (its chain and
- * generation, found by lib/ledger/locate.ts) and the conditional writes of
- * docs/ledger-protocol.md. Every write names the revision it was computed
- * from, so two deliveries can never both act on one run: the second finds a
- * conflict and reads again.
+ * The ledger's lease and item lifetime, how far other clocks may differ, and the clock and sleep (injected in tests).
  */
-
 export interface LedgerOptions {
   readonly leaseMs: number;
   readonly ttlDays: number;
@@ -80,6 +83,10 @@ const SETTLE_ATTEMPTS = 3;
 const SETTLE_BASE_MS = 100;
 const SETTLE_CAP_MS = 1_000;
 
+/**
+ * The attempt ledger over a LedgerStore: locates a failure's run, takes claims and settles them, and keeps links,
+ * desktop starts and retry readings. A write that finds another revision reports a conflict; the caller reads again.
+ */
 export class AttemptLedger {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;

@@ -11,6 +11,7 @@ export type ChainState = 'open' | 'claimed' | 'unknown' | 'retried' | 'dead-lett
 /** What a claim is taken for: a retry call, or a give-up whose dead letter is being sent. */
 export type ClaimIntent = 'retry' | 'give-up';
 
+/** One line of a chain's history: an attempt's outcome and the evidence for it. The last 50 are kept. */
 export interface HistoryEntry {
   readonly attempt: number;
   readonly at: string;
@@ -126,7 +127,9 @@ export interface Link {
   readonly expires_at?: number | undefined;
 }
 
+/** The key of a record's item: its chain, or a link to the chain of a later record. */
 export const recordKey = (projectId: string, recordId: string): string => `${projectId}#record#${recordId}`;
+/** The key of a task's link item: a retry's new task points at its chain. */
 export const taskKey = (projectId: string, taskId: string): string => `${projectId}#task#${taskId}`;
 
 /**
@@ -164,8 +167,10 @@ export function markerChains(item: Record<string, unknown> | undefined): string[
 export const memberKey = (projectId: string, taskId: string, resourceId: string, scriptId: string): string =>
   `${projectId}#run#${taskId}#${resourceId}#${scriptId}`;
 
+/** The key of a desktop's DesktopStart item. */
 export const desktopKey = (projectId: string, desktopId: string): string => `${projectId}#desktop#${desktopId}`;
 
+/** Whether a ledger item is a DesktopStart. */
 export function isDesktopStart(
   item: Record<string, unknown> | undefined,
 ): item is Record<string, unknown> & DesktopStart {
@@ -174,10 +179,12 @@ export function isDesktopStart(
   );
 }
 
+/** Whether a ledger item is a Link (it has `link_to`). */
 export function isLink(item: Record<string, unknown> | undefined): item is Record<string, unknown> & Link {
   return typeof item?.['link_to'] === 'string';
 }
 
+/** Whether a ledger item is a Chain (it has a state and an attempt count). */
 export function isChain(item: Record<string, unknown> | undefined): item is Record<string, unknown> & Chain {
   return typeof item?.['state'] === 'string' && typeof item?.['attempts'] === 'number';
 }

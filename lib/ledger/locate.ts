@@ -1,3 +1,10 @@
+/**
+ * Where a failure event's run belongs: its chain and its generation
+ * (docs/ledger-protocol.md, "Identity" and "Runs"). Reads, plus the one
+ * write that keeps what a record lookup found (a new chain, or a pointer to
+ * an old one).
+ */
+
 import {
   type Chain,
   isChain,
@@ -13,13 +20,6 @@ import {
 } from './chain.js';
 import { type CurrentRun, placeRun, runsOf } from './runs.js';
 import type { Item, LedgerStore } from './store.js';
-
-/**
- * Where a failure event's run belongs: its chain and its generation
- * (docs/ledger-protocol.md, "Identity" and "Runs"). Reads, plus the one
- * write that keeps what a record lookup found (a new chain, or a pointer to
- * an old one).
- */
 
 /** A failure event's place in the ledger. */
 export interface Located {
@@ -55,6 +55,7 @@ export interface ReadAhead {
   readonly read: (pk: string) => Promise<Item | undefined>;
 }
 
+/** How a run is located: whether a lookup's findings are written, and reads already made ahead. */
 export interface LocateOptions {
   /** Whether a lookup's findings are written (not in a dry run). */
   readonly cache: boolean;

@@ -1,7 +1,3 @@
-import { type Chain, handlingGeneration, type RunEntry, type RunFacts } from './chain.js';
-
-export type { RunEntry } from './chain.js';
-
 /**
  * A chain's runs, and where a run an event names belongs among them
  * (docs/ledger-protocol.md, "Runs"). Pure: no I/O.
@@ -11,6 +7,10 @@ export type { RunEntry } from './chain.js';
  * record run again in place), the run it starts is told from the run it
  * retried by its record, its task or its start time, in that order.
  */
+
+import { type Chain, handlingGeneration, type RunEntry, type RunFacts } from './chain.js';
+
+export type { RunEntry } from './chain.js';
 
 /** Where a run belongs in a chain. */
 export type Placement =
@@ -23,6 +23,7 @@ export type Placement =
    */
   | { readonly kind: 'ask' };
 
+/** How runs are placed: the clock skew allowed, and whether to place by what the chain knows only. */
 export interface PlacementOptions {
   /** How far other clocks may differ from ours: a retry's run may show a start this much before its claim. */
   readonly skewMs: number;

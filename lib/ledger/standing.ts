@@ -1,10 +1,11 @@
-import { type Chain, handlingGeneration } from './chain.js';
-
 /**
  * Pure: what a failure event may do, given its chain and the generation of
  * the run it names (docs/ledger-protocol.md, "Standing"). No I/O.
  */
 
+import { type Chain, handlingGeneration } from './chain.js';
+
+/** What a failure event may do with its chain, by kind. */
 export type Standing =
   /** Decide under the policy with these attempts; a claim must find the chain at `rev` (undefined: not yet written). */
   | {
@@ -21,6 +22,9 @@ export type Standing =
   /** A retry call's outcome is unknown (answer lost, or its holder died): ask Workspace before anything else. */
   | { readonly kind: 'unresolved'; readonly rev: number; readonly claimedAt: number; readonly attemptsMade: number };
 
+/**
+ * What standing depends on besides the chain: the time, the clock skew allowed, and an operator's force or a replay.
+ */
 export interface StandingContext {
   readonly now: number;
   /** Clocks of other containers may run this far ahead: a claim counts as live until its lease end plus this. */
@@ -31,6 +35,7 @@ export interface StandingContext {
   readonly replayOf?: number | undefined;
 }
 
+/** The standing of the run of `generation` in `chain` (no chain: fresh, nothing attempted). */
 export function standingOf(chain: Chain | undefined, generation: number, context: StandingContext): Standing {
   if (!chain) return { kind: 'fresh', attemptsMade: 0, rev: undefined };
   const handling = handlingGeneration(chain);

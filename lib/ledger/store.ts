@@ -1,6 +1,3 @@
-import { type Attributes, fromAttributes, toAttributes } from '../platform/attribute-values.js';
-import type { DynamoDb } from '../platform/dynamodb-client.js';
-
 /**
  * The ledger table as the protocol needs it: strongly consistent reads,
  * whole-item writes conditional on the revision they were computed from, and
@@ -23,6 +20,10 @@ import type { DynamoDb } from '../platform/dynamodb-client.js';
  * (docs/performance.md).
  */
 
+import { type Attributes, fromAttributes, toAttributes } from '../platform/attribute-values.js';
+import type { DynamoDb } from '../platform/dynamodb-client.js';
+
+/** A ledger item as plain data (attribute values are converted by the store). */
 export type Item = Record<string, unknown>;
 /** Anything with a key: a chain, a link, sweep progress. */
 export type Keyed = { readonly pk: string };
@@ -70,6 +71,11 @@ interface Waiter<T> {
   reject: (error: unknown) => void;
 }
 
+/**
+ * The LedgerStore on a DynamoDB table: the reads of one turn of the event loop go in one BatchGetItem, its
+ * unconditional puts in one BatchWriteItem. A conditional write that finds another revision returns `conflict`; any
+ * other failure is a LedgerUnavailableError.
+ */
 export class DynamoLedgerStore implements LedgerStore {
   private reads = new Map<string, Array<Waiter<Item | undefined>>>();
   private puts: Array<{ item: Keyed; attributes: Attributes } & Waiter<void>> = [];

@@ -1,3 +1,9 @@
+/**
+ * The pure transitions of a chain (docs/ledger-protocol.md): each returns the
+ * next item; the store writes it with a condition on the revision it was
+ * computed from.
+ */
+
 import {
   type Chain,
   type ClaimIntent,
@@ -7,12 +13,6 @@ import {
   withRunFacts,
 } from './chain.js';
 import { runsOf, withoutRun, withRun } from './runs.js';
-
-/**
- * The pure transitions of a chain (docs/ledger-protocol.md): each returns the
- * next item; the store writes it with a condition on the revision it was
- * computed from.
- */
 
 const HISTORY_LIMIT = 50;
 
@@ -60,6 +60,7 @@ export function claimed(
   };
 }
 
+/** What an accepted retry left: its new task, the request and the rule, and how we learnt of it. */
 export interface RetriedDetails {
   readonly taskId: string;
   readonly requestId?: string | undefined;
@@ -94,6 +95,9 @@ export function retried(chain: Chain, details: RetriedDetails, moment: Moment): 
   };
 }
 
+/**
+ * Why a chain moves without a retry: the reason, and Workspace's error code, rule and request id when there are any.
+ */
 export interface Evidence {
   readonly reason: string;
   readonly errorCode?: string | undefined;

@@ -1,3 +1,8 @@
+/**
+ * What the pipeline works with (the ways in build it once per invocation),
+ * what one failure event brings, and what the steps of one failure share.
+ */
+
 import type { AppConfig } from '../config/app-config.js';
 import type { ScriptFailure } from '../events/failure.js';
 import type { AttemptLedger } from '../ledger/attempt-ledger.js';
@@ -12,11 +17,6 @@ import type { InvocationKeyGate } from '../workspace/key-gate.js';
 import type { RetryReadings } from '../workspace/retry-readings.js';
 import type { SigningCredentials } from '../workspace/signer.js';
 import type { DeadLetter } from './dead-letter.js';
-
-/**
- * What the pipeline works with (the ways in build it once per invocation),
- * what one failure event brings, and what the steps of one failure share.
- */
 
 /** The pipeline's dependencies for one invocation (lib/ways-in/runtime.ts builds them). */
 export interface PipelineDeps {

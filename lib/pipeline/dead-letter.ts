@@ -1,3 +1,10 @@
+/**
+ * What goes to the dead-letter queue: the original body with the reason and
+ * the evidence as message attributes, always a message SQS accepts. A body
+ * too large to go with them is cut to fit, and the letter says so: its
+ * original size in `body_bytes` and its SHA-256 in `body_sha256`.
+ */
+
 import { createHash } from 'node:crypto';
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import {
@@ -10,13 +17,6 @@ import {
   withOriginalAttributes,
 } from '../platform/queue-sender.js';
 import { DEAD_LETTER_ATTRIBUTES, timeAttribute } from './message-attributes.js';
-
-/**
- * What goes to the dead-letter queue: the original body with the reason and
- * the evidence as message attributes, always a message SQS accepts. A body
- * too large to go with them is cut to fit, and the letter says so: its
- * original size in `body_bytes` and its SHA-256 in `body_sha256`.
- */
 
 /** One failure given up on, with the evidence an operator needs. */
 export interface DeadLetter {

@@ -1,3 +1,16 @@
+/**
+ * Before a retry is claimed, when the policy asks for it (`desktop`, docs/retry-policy.md,
+ * "Desktops"): the run's desktop is read (one read per desktop per invocation,
+ * lib/workspace/desktop-reads.ts) and the retry goes on only if the desktop
+ * can take the script, so no attempt is spent on one that cannot. Otherwise
+ * the run waits (re-enqueued, no attempt counted), is given up with the
+ * desktop's state, or its desktop is started: at most once per desktop per
+ * window (a conditional write on the desktop's ledger item before the start
+ * is sent), recorded in the chain's history, never counted as an attempt.
+ * A dry run reads the desktop and shows what it would do, the start request
+ * included, and writes nothing.
+ */
+
 import type { Chain } from '../ledger/chain.js';
 import type { Located } from '../ledger/locate.js';
 import type { Standing } from '../ledger/standing.js';
@@ -12,19 +25,6 @@ import { type DesktopVerdict, desktopVerdict } from './desktop-verdict.js';
 import { claimGiveUp, giveUpLetter } from './give-up.js';
 import { lookupFailure } from './lookup-failure.js';
 import { type GiveUpCode, hold, type Resolution, requeue } from './resolution.js';
-
-/**
- * Before a retry is claimed, when the policy asks for it (`desktop`, docs/retry-policy.md,
- * "Desktops"): the run's desktop is read (one read per desktop per invocation,
- * lib/workspace/desktop-reads.ts) and the retry goes on only if the desktop
- * can take the script, so no attempt is spent on one that cannot. Otherwise
- * the run waits (re-enqueued, no attempt counted), is given up with the
- * desktop's state, or its desktop is started: at most once per desktop per
- * window (a conditional write on the desktop's ledger item before the start
- * is sent), recorded in the chain's history, never counted as an attempt.
- * A dry run reads the desktop and shows what it would do, the start request
- * included, and writes nothing.
- */
 
 type Fresh = Extract<Standing, { kind: 'fresh' }>;
 type RetryNow = Extract<Decision, { kind: 'retry-now' }>;
@@ -50,6 +50,10 @@ interface Check {
   readonly waiting: boolean;
 }
 
+/**
+ * Reads the run's desktop before its claim when the decision requires one, and says whether the retry goes on or stops
+ * with a resolution (wait, give up, or the desktop's start sent). Without a requirement or a desktop id it always goes.
+ */
 export async function desktopGate(
   located: Located,
   standing: Fresh,

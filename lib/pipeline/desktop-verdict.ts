@@ -1,7 +1,3 @@
-import type { DesktopRequirement } from '../policy/policy-config.js';
-import type { DesktopReading } from '../workspace/desktop-reads.js';
-import type { DesktopState } from '../workspace/desktops.js';
-
 /**
  * Pure: what a retry may do, given its desktop as read now and what the
  * policy requires of it (docs/retry-policy.md, "Desktops"). No I/O; the
@@ -20,6 +16,14 @@ import type { DesktopState } from '../workspace/desktops.js';
  * waiting; then the run is given up with the desktop's state.
  */
 
+import type { DesktopRequirement } from '../policy/policy-config.js';
+import type { DesktopReading } from '../workspace/desktop-reads.js';
+import type { DesktopState } from '../workspace/desktops.js';
+
+/**
+ * What a retry may do given its desktop: go, start the desktop, wait for `seconds`, or give up; `words` describes the
+ * desktop's state for logs and the ledger.
+ */
 export type DesktopVerdict =
   | { readonly kind: 'ready'; readonly words: string }
   | { readonly kind: 'wake'; readonly words: string }
@@ -72,6 +76,7 @@ export function isReady(state: DesktopState, require: DesktopRequirement['requir
   );
 }
 
+/** The verdict for a readable desktop reading under `need`, given how long the run has waited so far. */
 export function desktopVerdict(
   desktopId: string,
   reading: Exclude<DesktopReading, { kind: 'unreadable' }>,

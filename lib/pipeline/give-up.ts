@@ -1,3 +1,9 @@
+/**
+ * A run given up on after its standing was read (the policy's verdict, or
+ * the desktop check's): its dead letter, and the give-up claimed for it, so
+ * the chain says dead-lettered once the DLQ accepted the letter.
+ */
+
 import type { Chain } from '../ledger/chain.js';
 import type { Located } from '../ledger/locate.js';
 import type { Standing } from '../ledger/standing.js';
@@ -5,12 +11,6 @@ import type { Decision } from '../policy/policy.js';
 import type { FailureContext } from './context.js';
 import type { DeadLetter } from './dead-letter.js';
 import type { GiveUpCode, Resolution } from './resolution.js';
-
-/**
- * A run given up on after its standing was read (the policy's verdict, or
- * the desktop check's): its dead letter, and the give-up claimed for it, so
- * the chain says dead-lettered once the DLQ accepted the letter.
- */
 
 type Fresh = Extract<Standing, { kind: 'fresh' }>;
 

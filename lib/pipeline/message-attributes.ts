@@ -1,7 +1,3 @@
-import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import type { SQSRecord } from 'aws-lambda';
-import type { SourceMessage } from '../platform/queue-sender.js';
-
 /**
  * The queue's message attributes, in one place (docs/ways-in.md,
  * "Re-enqueued messages" and "Dead-letter messages"): the names this service sets on a re-enqueued message and on a
@@ -9,6 +5,10 @@ import type { SourceMessage } from '../platform/queue-sender.js';
  * format (ISO 8601; epoch milliseconds, which an earlier version wrote, are
  * still read). The functions and `npm run ops` use these and nothing else.
  */
+
+import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import type { SourceMessage } from '../platform/queue-sender.js';
 
 /** Set on a message this service re-enqueues (replaced on each re-enqueue). */
 export const REQUEUE_ATTRIBUTES = {

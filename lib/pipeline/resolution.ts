@@ -1,11 +1,3 @@
-import type { Claim } from '../ledger/attempt-ledger.js';
-import type { Link } from '../ledger/chain.js';
-import { delayFor, delayPast, MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
-import type { Decision } from '../policy/policy.js';
-import type { PreparedRequest } from '../workspace/client.js';
-import type { ExecutionRecord } from '../workspace/types.js';
-import type { DeadLetter } from './dead-letter.js';
-
 /**
  * What the pipeline decided for one failure event, as plain data: the way in
  * performs the forwards (dead letter, re-enqueue, fan-out) and settlement
@@ -14,6 +6,14 @@ import type { DeadLetter } from './dead-letter.js';
  * the tests compare codes, never text. Build them with the constructors
  * below, which round and clamp a wait once.
  */
+
+import type { Claim } from '../ledger/attempt-ledger.js';
+import type { Link } from '../ledger/chain.js';
+import { delayFor, delayPast, MAX_DELAY_SECONDS } from '../platform/queue-sender.js';
+import type { Decision } from '../policy/policy.js';
+import type { PreparedRequest } from '../workspace/client.js';
+import type { ExecutionRecord } from '../workspace/types.js';
+import type { DeadLetter } from './dead-letter.js';
 
 /** Why a failure event waits: re-enqueued with a delay, or (`hold`) left on the queue for SQS to deliver again. */
 export type WaitCode =
@@ -62,6 +62,10 @@ export interface Refusal {
   readonly requestId?: string | undefined;
 }
 
+/**
+ * What became of one failure: retried, deferred, dead-lettered, a duplicate, or previewed in a dry run, with the
+ * evidence for it.
+ */
 export type Resolution =
   | {
       readonly kind: 'retried';

@@ -1,3 +1,10 @@
+/**
+ * The one entrance from a way in: its failure events, already read, run
+ * through the pipeline at bounded concurrency, their forwards made durable,
+ * one outcome line each, in order. A way in hands its items over and gets
+ * their outcomes back; the pipeline never calls into it.
+ */
+
 import type { ScriptFailure } from '../events/failure.js';
 import type { ReadAhead } from '../ledger/locate.js';
 import { mapWithConcurrency } from '../platform/concurrency.js';
@@ -9,13 +16,6 @@ import { hold, type Resolution } from './resolution.js';
 import { type Forwarders, type Settled, type Settling, settleAll } from './settlement.js';
 
 /**
- * The one entrance from a way in: its failure events, already read, run
- * through the pipeline at bounded concurrency, their forwards made durable,
- * one outcome line each, in order. A way in hands its items over and gets
- * their outcomes back; the pipeline never calls into it.
- */
-
-/**
  * One event as a way in hands it over: a failure to decide, or what was decided without one (a body that is no failure
  * event).
  */
@@ -24,6 +24,10 @@ export type PipelineItem = { readonly source: SourceMessage; readonly firstSeenA
   | { readonly input?: undefined; readonly resolution: Resolution; readonly failure?: ScriptFailure | undefined }
 );
 
+/**
+ * One run of the pipeline: the items, their dependencies, where dead letters and re-enqueues go, and how items are
+ * ordered and cut off.
+ */
 export interface PipelineRun {
   readonly items: readonly PipelineItem[];
   readonly deps: PipelineDeps;

@@ -1,3 +1,12 @@
+/**
+ * Turns resolutions into durable outcomes: dead letters, re-enqueues and a
+ * task's fan-out are sent in batches, lineage links written, and only what
+ * SQS and the table accepted counts. The ledger is then settled from the
+ * resolution's data (a give-up is dead-lettered once its letter is accepted,
+ * released if not). Whatever could not be made durable is held: it stays on
+ * the source queue.
+ */
+
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { ScriptFailure } from '../events/failure.js';
 import type { AttemptLedger } from '../ledger/attempt-ledger.js';
@@ -16,15 +25,6 @@ import { DEAD_LETTER_NAMES, REQUEUE_ATTRIBUTES, replayedDecision, timeAttribute 
 import type { Outcome } from './outcome.js';
 import type { Resolution } from './resolution.js';
 
-/**
- * Turns resolutions into durable outcomes: dead letters, re-enqueues and a
- * task's fan-out are sent in batches, lineage links written, and only what
- * SQS and the table accepted counts. The ledger is then settled from the
- * resolution's data (a give-up is dead-lettered once its letter is accepted,
- * released if not). Whatever could not be made durable is held: it stays on
- * the source queue.
- */
-
 /** One failure event on its way to an outcome: where it came from and what the pipeline decided. */
 export interface Settling {
   readonly source: SourceMessage;
@@ -33,6 +33,7 @@ export interface Settling {
   readonly failure?: ScriptFailure | undefined;
 }
 
+/** Where settlement sends messages: dead letters, and re-enqueues to the source queue when there is one. */
 export interface Forwarders {
   /** Whether a dry run's decision goes to the DLQ (the queue: the message must not be lost) or is only shown. */
   readonly forwardDryRuns?: boolean | undefined;

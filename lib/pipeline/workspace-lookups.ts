@@ -1,11 +1,3 @@
-import { runStateOf } from '../events/run-status.js';
-import { parseWorkspaceTime } from '../events/workspace-time.js';
-import type { RunFacts } from '../ledger/chain.js';
-import type { RecordNow } from '../ledger/locate.js';
-import type { WorkspaceClient } from '../workspace/client.js';
-import type { SigningCredentials } from '../workspace/signer.js';
-import type { ExecutionRecord, ProjectRef } from '../workspace/types.js';
-
 /**
  * The read calls the protocol makes to Workspace (docs/ledger-protocol.md):
  * completing an event that lacks its task, desktop, script or start,
@@ -14,6 +6,15 @@ import type { ExecutionRecord, ProjectRef } from '../workspace/types.js';
  * landed after all.
  */
 
+import { runStateOf } from '../events/run-status.js';
+import { parseWorkspaceTime } from '../events/workspace-time.js';
+import type { RunFacts } from '../ledger/chain.js';
+import type { RecordNow } from '../ledger/locate.js';
+import type { WorkspaceClient } from '../workspace/client.js';
+import type { SigningCredentials } from '../workspace/signer.js';
+import type { ExecutionRecord, ProjectRef } from '../workspace/types.js';
+
+/** The two read calls of the Workspace client that the lookups use. */
 export type WorkspaceReader = Pick<WorkspaceClient, 'getRecord' | 'listRecords'>;
 
 /** What an execution record says about its run. */
@@ -79,6 +80,7 @@ export async function hasRecords(
   return false;
 }
 
+/** Which runs to list: a script's on a desktop, since a time. */
 export interface RunsQuery {
   readonly resourceId: string;
   readonly scriptId: string;

@@ -25,8 +25,13 @@ export interface AttributeValue {
   BS?: string[];
 }
 
+/** An item as attribute values, by attribute name. */
 export type Attributes = Record<string, AttributeValue>;
 
+/**
+ * An item as attribute values, its undefined fields left out; throws a TypeError naming the attribute that cannot be
+ * stored.
+ */
 export function toAttributes(item: Readonly<Record<string, unknown>>): Attributes {
   return toMap(item, (key) => key);
 }
@@ -41,6 +46,7 @@ function toMap(record: Readonly<Record<string, unknown>>, path: (key: string) =>
   return out;
 }
 
+/** One value as an attribute value; `where` names it in the TypeError thrown for a value DynamoDB cannot store. */
 export function toAttribute(value: unknown, where: string): AttributeValue {
   switch (typeof value) {
     case 'string':
@@ -93,6 +99,7 @@ function toSet(set: Set<unknown>, where: string): AttributeValue {
   throw new TypeError(`attribute ${where}: a set of mixed or unsupported values cannot be stored`);
 }
 
+/** An item read back from attribute values (sets as Set, bytes as Uint8Array). */
 export function fromAttributes(attributes: Readonly<Attributes>): Record<string, unknown> {
   return fromMap(attributes, (key) => key);
 }

@@ -1,7 +1,3 @@
-import aws4 from 'aws4';
-import { fullJitterDelay } from './backoff.js';
-import { type HttpResponse, type HttpTransport, keepAliveTransport, TransportError } from './keep-alive-http.js';
-
 /**
  * A client for AWS services that speak the AWS JSON protocol (DynamoDB,
  * Secrets Manager): one POST per operation, `X-Amz-Target` naming it, the
@@ -26,6 +22,11 @@ import { type HttpResponse, type HttpTransport, keepAliveTransport, TransportErr
  * Protocol: https://smithy.io/2.0/aws/protocols/aws-json-1_0-protocol.html
  */
 
+import aws4 from 'aws4';
+import { fullJitterDelay } from './backoff.js';
+import { type HttpResponse, type HttpTransport, keepAliveTransport, TransportError } from './keep-alive-http.js';
+
+/** One AWS JSON service: how it is signed, targeted and reached, and the SDK's retry defaults for it. */
 export interface AwsJsonService {
   /** SigV4's service name, also the first label of the regional endpoint (`dynamodb`, `secretsmanager`). */
   readonly signingName: string;
@@ -53,6 +54,9 @@ export class AwsServiceError extends Error {
   }
 }
 
+/**
+ * Where the client reads its environment, and its transport, per-attempt timeout, random and sleep (injected in tests).
+ */
 export interface AwsJsonOptions {
   /** Where credentials, region and endpoint are read (default: process.env, when the first call is made). */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -103,6 +107,10 @@ interface Target {
   };
 }
 
+/**
+ * A client for one AWS JSON service: `call` sends an operation with the retries above and throws an AwsServiceError
+ * named by the error's `__type`. Credentials, region and endpoint are read on the first call.
+ */
 export class AwsJsonClient {
   private target: Target | undefined;
   private readonly transport: HttpTransport;

@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import { DelegateBackoff, type IBackoffFactory, type IRetryBackoffContext, noJitterGenerator } from 'cockatiel';
-
 /**
  * Every wait between two tries, in one place: within one Workspace call
  * (`inCallBackoff`), before a failure's next retry from the queue
@@ -16,6 +13,9 @@ import { DelegateBackoff, type IBackoffFactory, type IRetryBackoffContext, noJit
  * failure computes the same delay and a redelivery cannot come back sooner
  * than the delivery that deferred it meant.
  */
+
+import { createHash } from 'node:crypto';
+import { DelegateBackoff, type IBackoffFactory, type IRetryBackoffContext, noJitterGenerator } from 'cockatiel';
 
 /** min(cap, base × 2^attempt): the exponential ceiling of try `attempt` (0 is the first wait). */
 export function exponentialCeiling(attempt: number, base: number, cap: number): number {
@@ -42,6 +42,7 @@ export function fullJitterDelay(
   return Math.floor(random() * exponentialCeiling(attempt, baseMs, capMs));
 }
 
+/** The base and cap of in-call waits, the random for their jitter, and how to read a failure's Retry-After. */
 export interface InCallBackoffOptions {
   readonly baseMs: number;
   readonly capMs: number;

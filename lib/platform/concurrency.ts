@@ -1,3 +1,9 @@
+/** `keyOf`: items with the same key run one after another; `ahead`: told of an item before its turn. */
+export interface MapOptions<T> {
+  readonly keyOf?: ((item: T) => string | undefined) | undefined;
+  readonly ahead?: ((item: T, index: number) => void) | undefined;
+}
+
 /**
  * Maps items through an async function with at most `limit` running at once,
  * keeping the order of the results. Items with the same `keyOf` run one after
@@ -12,13 +18,9 @@
  * `ahead` is told of an item before its turn (the first item of each key,
  * once), so work the item will need can be under way: at least `limit` items
  * ahead, told `limit` at a time, so what they start can go together.
+ *
+ * Rejects when a call of `fn` rejects.
  */
-
-export interface MapOptions<T> {
-  readonly keyOf?: ((item: T) => string | undefined) | undefined;
-  readonly ahead?: ((item: T, index: number) => void) | undefined;
-}
-
 export async function mapWithConcurrency<T, R>(
   items: readonly T[],
   limit: number,

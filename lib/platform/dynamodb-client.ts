@@ -1,6 +1,3 @@
-import type { Attributes } from './attribute-values.js';
-import { AwsJsonClient, type AwsJsonOptions, type AwsJsonService } from './aws-json.js';
-
 /**
  * DynamoDB over the AWS JSON transport (lib/platform/aws-json.ts), with the
  * operations the ledger and the key-refusal record send, typed as the API
@@ -10,6 +7,10 @@ import { AwsJsonClient, type AwsJsonOptions, type AwsJsonService } from './aws-j
  * defaults (4 attempts, first wait under 25 ms).
  */
 
+import type { Attributes } from './attribute-values.js';
+import { AwsJsonClient, type AwsJsonOptions, type AwsJsonService } from './aws-json.js';
+
+/** DynamoDB as an AWS JSON service: the SDK client's retries (4 attempts, first wait under 25 ms). */
 export const DYNAMODB: AwsJsonService = {
   signingName: 'dynamodb',
   targetPrefix: 'DynamoDB_20120810',
@@ -24,6 +25,7 @@ interface Conditional {
   readonly ExpressionAttributeValues?: Attributes;
 }
 
+/** The DynamoDB operations we send, with their input and output as the API reference gives them. */
 export interface DynamoDbOperations {
   GetItem: { input: { TableName: string; Key: Attributes; ConsistentRead?: boolean }; output: { Item?: Attributes } };
   PutItem: { input: { TableName: string; Item: Attributes } & Conditional; output: object };
@@ -38,6 +40,7 @@ export interface DynamoDbOperations {
   };
 }
 
+/** The name of one of DynamoDbOperations. */
 export type DynamoDbOperation = keyof DynamoDbOperations;
 
 /** What the ledger store and the key-refusal record send DynamoDB through; tests wrap it to bend an answer. */

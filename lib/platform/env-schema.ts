@@ -1,5 +1,3 @@
-import * as z from './zod.js';
-
 /**
  * Reading the environment through one zod schema per function. Each variable
  * is a key of the schema; a blank value counts as unset, so its default
@@ -8,11 +6,14 @@ import * as z from './zod.js';
  * `SWEEP_PROJECTS[0].project_id: must be a safe id`.
  */
 
+import * as z from './zod.js';
+
 /** A configuration value that cannot be used; the message names the variable. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** The environment to read: process.env, or a test's own. */
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** The start of a value, quoted, for a message: enough to recognise it, never a whole long value. */

@@ -1,5 +1,3 @@
-import type { Agent, request as httpRequest, IncomingHttpHeaders } from 'node:http';
-
 /**
  * One HTTP exchange over node:http or node:https, on one keep-alive agent per
  * protocol per container: connections are reused across calls and
@@ -8,6 +6,9 @@ import type { Agent, request as httpRequest, IncomingHttpHeaders } from 'node:ht
  * The body is read whole, as text; its size is bounded.
  */
 
+import type { Agent, request as httpRequest, IncomingHttpHeaders } from 'node:http';
+
+/** One HTTP request: its method, URL, headers and body, and the limits on the exchange. */
 export interface HttpRequest {
   readonly method: 'GET' | 'POST';
   readonly url: string;
@@ -19,6 +20,7 @@ export interface HttpRequest {
   readonly maxBytes: number;
 }
 
+/** An HTTP answer, its body read whole as text. */
 export interface HttpResponse {
   readonly status: number;
   /** Header names in lower case. */
@@ -36,6 +38,7 @@ export type HttpTransport = (request: HttpRequest) => Promise<HttpResponse>;
  */
 export type TransportFailure = 'timeout' | 'refused' | 'network' | 'too-large';
 
+/** An exchange that got no usable answer; `failure` says how it failed. */
 export class TransportError extends Error {
   override readonly name = 'TransportError';
   constructor(
@@ -82,6 +85,7 @@ function wireFor(protocol: string): Promise<Wire> {
   return wire;
 }
 
+/** The HttpTransport of the functions: node:http or node:https on the container's keep-alive agents. */
 export const keepAliveTransport: HttpTransport = async (request) => {
   const url = new URL(request.url);
   const { send, agent } = await wireFor(url.protocol);

@@ -6,6 +6,7 @@
  * (a widget over a metric nothing emits would show a flat line forever).
  */
 
+/** Every custom metric's name, by the key the code uses. */
 export const METRIC = {
   /** One per failure whose retry Workspace accepted. */
   retried: 'Retried',
@@ -55,8 +56,10 @@ export const METRIC = {
   ingressUnavailable: 'IngressUnavailable',
 } as const;
 
+/** The name of one custom metric. */
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 
+/** The metric dimensions' names, by the key the code uses. */
 export const DIMENSION = {
   /** Powertools' default dimension: POWERTOOLS_SERVICE_NAME. */
   service: 'service',
@@ -66,4 +69,5 @@ export const DIMENSION = {
   outcome: 'Outcome',
 } as const;
 
+/** Every custom metric name, for checks that a dashboard or alarm names one. */
 export const METRIC_NAMES: ReadonlySet<string> = new Set(Object.values(METRIC));

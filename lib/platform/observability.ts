@@ -1,11 +1,11 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { DIMENSION, METRIC } from './metric-names.js';
-
 /**
  * One logger and one metrics instance per container (Powertools). The logger
  * redacts credential-shaped fields whatever a future log line passes it.
  */
+
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DIMENSION, METRIC } from './metric-names.js';
 
 const SECRET_KEYS =
   /^(ak|sk|secret|secret_?string|security_?token|x-security-token|authorization|signature|password|access_?key|secret_?key)$/i;
@@ -20,11 +20,13 @@ export function redactSecrets(key: string, value: unknown): unknown {
   return value;
 }
 
+/** The container's logger; credential-shaped fields are redacted (redactSecrets). */
 export const logger = new Logger({
   serviceName: process.env['POWERTOOLS_SERVICE_NAME'] ?? 'workspace-script-retry',
   jsonReplacerFn: redactSecrets,
 });
 
+/** The container's metrics (EMF); the names it publishes are in lib/platform/metric-names.ts. */
 export const metrics = new Metrics({
   namespace: process.env['POWERTOOLS_METRICS_NAMESPACE'] ?? 'WorkspaceScriptRetry',
   serviceName: process.env['POWERTOOLS_SERVICE_NAME'] ?? 'workspace-script-retry',
@@ -39,6 +41,7 @@ const OUTCOME_METRIC = {
   'not-failed': METRIC.notFailed,
 } as const;
 
+/** Counts one failure's outcome. */
 export function countOutcome(kind: keyof typeof OUTCOME_METRIC): void {
   metrics.addMetric(OUTCOME_METRIC[kind], MetricUnit.Count, 1);
 }

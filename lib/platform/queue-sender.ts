@@ -57,6 +57,7 @@ export const MAX_BATCH_ENTRIES = 10;
 export const MAX_MESSAGE_BYTES = 262_144;
 /** SQS allows at most 10 message attributes per message. */
 export const MAX_MESSAGE_ATTRIBUTES = 10;
+/** SQS's limit on the total size of one SendMessageBatch request (1 MiB). */
 export const MAX_BATCH_BYTES = 1_048_576;
 
 /**

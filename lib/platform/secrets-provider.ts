@@ -1,11 +1,11 @@
-import type { AwsJsonOptions, AwsJsonService } from './aws-json.js';
-import { AwsJsonProvider } from './aws-json-provider.js';
-
 /**
  * Powertools Parameters' provider for Secrets Manager on the AWS JSON
  * transport (lib/platform/aws-json-provider.ts): it reads one secret.
  * GetSecretValue: https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html
  */
+
+import type { AwsJsonOptions, AwsJsonService } from './aws-json.js';
+import { AwsJsonProvider } from './aws-json-provider.js';
 
 /** Retries as the SDK's Secrets Manager client: 3 attempts, first wait under 50 ms. */
 export const SECRETS_MANAGER: AwsJsonService = {
@@ -17,6 +17,7 @@ export const SECRETS_MANAGER: AwsJsonService = {
   baseDelayMs: 50,
 };
 
+/** Reads a secret with GetSecretValue: its string, or its binary as bytes. */
 export class SecretsManagerProvider extends AwsJsonProvider {
   constructor(options?: AwsJsonOptions) {
     super(SECRETS_MANAGER, options);

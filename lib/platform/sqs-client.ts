@@ -1,5 +1,3 @@
-import type { SendMessageBatchCommandInput, SendMessageBatchCommandOutput, SQSClient } from '@aws-sdk/client-sqs';
-
 /**
  * SQS through the AWS SDK's client (@aws-sdk/client-sqs), one per container,
  * reused across invocations. Region and endpoint come from the standard
@@ -13,6 +11,8 @@ import type { SendMessageBatchCommandInput, SendMessageBatchCommandOutput, SQSCl
  * bundle keep it in a chunk of its own (esbuild.config.cjs), read from disk
  * and compiled only then.
  */
+
+import type { SendMessageBatchCommandInput, SendMessageBatchCommandOutput, SQSClient } from '@aws-sdk/client-sqs';
 
 /** What the queue sender needs of SQS: one SendMessageBatch. */
 export interface BatchSend {

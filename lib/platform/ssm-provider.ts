@@ -1,6 +1,3 @@
-import type { AwsJsonOptions, AwsJsonService } from './aws-json.js';
-import { AwsJsonProvider } from './aws-json-provider.js';
-
 /**
  * Powertools Parameters' provider for SSM Parameter Store on the AWS JSON
  * transport (lib/platform/aws-json-provider.ts): it reads one String
@@ -9,6 +6,9 @@ import { AwsJsonProvider } from './aws-json-provider.js';
  * (docs/performance.md). GetParameter:
  * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameter.html
  */
+
+import type { AwsJsonOptions, AwsJsonService } from './aws-json.js';
+import { AwsJsonProvider } from './aws-json-provider.js';
 
 /** Retries as the SDK's SSM client: 3 attempts, first wait under 50 ms. */
 export const SSM: AwsJsonService = {
@@ -20,6 +20,7 @@ export const SSM: AwsJsonService = {
   baseDelayMs: 50,
 };
 
+/** Reads a String parameter with GetParameter (undefined when it has no string value). */
 export class SsmParameterProvider extends AwsJsonProvider {
   constructor(options?: AwsJsonOptions) {
     super(SSM, options);

@@ -1,12 +1,12 @@
-import { SAFE_ID } from '../events/identifiers.js';
-import * as z from '../platform/zod.js';
-import defaultPolicyJson from './default-policy.json' with { type: 'json' };
-
 /**
  * The retry policy as operators write it (snake_case JSON in RETRY_POLICY, or
  * the bundled default-policy.json), validated once at cold start (the
  * default once in CI, see defaultPolicy).
  */
+
+import { SAFE_ID } from '../events/identifiers.js';
+import * as z from '../platform/zod.js';
+import defaultPolicyJson from './default-policy.json' with { type: 'json' };
 
 /** A whole number from `min` to `max`. */
 const whole = (min: number, max: number) => z.number().check(z.int(), z.minimum(min), z.maximum(max));
@@ -116,6 +116,10 @@ export interface PolicyOverride {
   readonly desktop?: DesktopRequirement | undefined;
 }
 
+/**
+ * The validated retry policy: limits, backoff, dry run, the default verdict, the rules in order, and the overrides by
+ * project and by script.
+ */
 export interface RetryPolicy {
   readonly maxAttempts: number;
   readonly maxAgeSeconds: number;

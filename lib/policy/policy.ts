@@ -1,12 +1,12 @@
-import type { ScriptFailure } from '../events/failure.js';
-import { KNOWN_STATUS_WORDS, type RunState, runStateOf, statusWord } from '../events/run-status.js';
-import { equalJitterSeconds } from '../platform/backoff.js';
-import type { DesktopRequirement, PolicyOverride, PolicyRule, RetryPolicy } from './policy-config.js';
-
 /**
  * The retry decision: a pure function of the failure, the attempts already
  * made, the policy and the clock. No I/O, so it is tested as a table.
  */
+
+import type { ScriptFailure } from '../events/failure.js';
+import { KNOWN_STATUS_WORDS, type RunState, runStateOf, statusWord } from '../events/run-status.js';
+import { equalJitterSeconds } from '../platform/backoff.js';
+import type { DesktopRequirement, PolicyOverride, PolicyRule, RetryPolicy } from './policy-config.js';
 
 /** Attempts already made for this failure, from the ledger (or none). */
 export interface AttemptHistory {
@@ -14,6 +14,7 @@ export interface AttemptHistory {
   readonly lastAttemptAt?: number | undefined;
 }
 
+/** Everything a decision depends on; decide reads nothing else. */
 export interface DecisionInput {
   readonly failure: ScriptFailure;
   readonly attempts: AttemptHistory;
@@ -30,6 +31,10 @@ export interface DecisionInput {
   readonly requestedByOperator?: boolean | undefined;
 }
 
+/**
+ * The decision: retry now, retry after `delaySeconds`, or give up with the reason; `ruleId` names the rule that
+ * decided.
+ */
 export type Decision =
   /** `desktop`: what the retry needs of its desktop, read before the claim (lib/pipeline/desktop-gate.ts). */
   | {

@@ -1,3 +1,12 @@
+/**
+ * The console way in (`retryManually`): a small JSON payload naming failures,
+ * answered synchronously with one result per item. `dry_run` shows the
+ * decision and the exact request without sending anything; `force` is an
+ * operator's override of the policy's verdict, recorded in the ledger with
+ * the given reason, that never overrides dry run, the kill switch or the
+ * duplicate guard.
+ */
+
 import { safeIdSchema } from '../events/identifiers.js';
 import { withoutNulls } from '../events/normalise.js';
 import { isJsonObject } from '../events/safe-json.js';
@@ -11,15 +20,6 @@ import * as z from '../platform/zod.js';
 import type { PreparedRequest } from '../workspace/client.js';
 import { validateRegion } from '../workspace/endpoints.js';
 import { tooLateToStart } from './time-budget.js';
-
-/**
- * The console way in (`retryManually`): a small JSON payload naming failures,
- * answered synchronously with one result per item. `dry_run` shows the
- * decision and the exact request without sending anything; `force` is an
- * operator's override of the policy's verdict, recorded in the ledger with
- * the given reason, that never overrides dry run, the kill switch or the
- * duplicate guard.
- */
 
 const MAX_ITEMS = 100;
 
@@ -94,10 +94,12 @@ export interface ManualResult {
     | undefined;
 }
 
+/** The console's answer: one result per item, or the payload's problems by field (nothing was done). */
 export type ManualAnswer =
   | { readonly ok: true; readonly results: ManualResult[] }
   | { readonly ok: false; readonly errors: FieldProblem[] };
 
+/** What the console way in needs besides the pipeline's dependencies. */
 export interface ManualDeps extends PipelineDeps {
   readonly forwarders: Forwarders;
   /** Milliseconds the invocation has left; an item not started this close to the end is answered `deferred`. */
@@ -155,6 +157,10 @@ function describeRequest(preview: PreparedRequest | undefined): ManualResult['re
   );
 }
 
+/**
+ * Handles one console payload: parses it, puts every item through the pipeline, and answers one result per item in the
+ * payload's order. A payload with problems is answered with them, and nothing is done.
+ */
 export async function runManual(payload: unknown, deps: ManualDeps): Promise<ManualAnswer> {
   const parsed = parseManualPayload(payload, (region) => validateRegion(region, deps.config.endpoints));
   if ('errors' in parsed) return { ok: false, errors: parsed.errors };
@@ -254,6 +260,10 @@ export interface ConsoleAnswer {
   readonly reason: string;
 }
 
+/**
+ * The console's answer for a resolution the queue would dead-letter as a not-found or no failed records; undefined for
+ * any other resolution.
+ */
 export function consoleAnswer(settling: Settling): ConsoleAnswer | undefined {
   const r = settling.resolution;
   if (r.kind === 'duplicate' && r.code === 'no-failed-records')

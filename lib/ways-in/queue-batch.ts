@@ -1,3 +1,10 @@
+/**
+ * The queue way in: every record of an SQS batch through the pipeline,
+ * concurrently up to MAX_CONCURRENCY, then the partial batch response
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting):
+ * only the records whose outcome is durable leave the queue.
+ */
+
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describeFailure } from '../events/failure.js';
 import { normaliseBody } from '../events/normalise.js';
@@ -9,13 +16,7 @@ import { logger } from '../platform/observability.js';
 import { validateRegion } from '../workspace/endpoints.js';
 import { lateReason } from './time-budget.js';
 
-/**
- * The queue way in: every record of an SQS batch through the pipeline,
- * concurrently up to MAX_CONCURRENCY, then the partial batch response
- * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting):
- * only the records whose outcome is durable leave the queue.
- */
-
+/** What the queue way in needs besides the pipeline's dependencies. */
 export interface QueueBatchDeps extends PipelineDeps {
   readonly forwarders: Forwarders;
   /** Milliseconds the invocation has left; records not started this close to the end stay on the queue. */
@@ -50,6 +51,10 @@ function itemOf(record: SQSRecord, deps: QueueBatchDeps): PipelineItem {
   return { source, firstSeenAt, resolution: { kind: 'dead-letter', code: 'invalid-event', letter } };
 }
 
+/**
+ * Handles one SQS batch and reports as failed every record whose outcome is not durable, so it stays on the queue.
+ * Copies of one failure in the batch run one after another.
+ */
 export async function processQueueBatch(event: SQSEvent, deps: QueueBatchDeps): Promise<SQSBatchResponse> {
   const items = event.Records.map((record) => itemOf(record, deps));
   // Copies of one failure in a batch are handled one after the other; none starts with too little time left.

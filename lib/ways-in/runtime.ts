@@ -36,6 +36,10 @@ export interface Runtime {
   readonly killSwitch: KillSwitch;
 }
 
+/**
+ * Builds the container's Runtime from the configuration; call it once per container (at cold start), not per
+ * invocation.
+ */
 export function createRuntime(config: AppConfig): Runtime {
   const sqs = sqsBatchSend();
   const workspace = new WorkspaceClient({

@@ -1,6 +1,3 @@
-import { parseWorkspaceTime } from '../events/workspace-time.js';
-import type { ExecutionRecord } from '../workspace/types.js';
-
 /**
  * The failed records of a sweep window, one slice of time at a time, each
  * slice read whole just before it is handled (docs/workspace-api.md,
@@ -12,6 +9,9 @@ import type { ExecutionRecord } from '../workspace/types.js';
  * crowded slice is split in two by start time; a single second holding more
  * than a page is read in overlapping pages.
  */
+
+import { parseWorkspaceTime } from '../events/workspace-time.js';
+import type { ExecutionRecord } from '../workspace/types.js';
 
 /**
  * Reads up to `limit` records whose start time is in [fromMs, toMs] (whole seconds, both ends inclusive), `offset`
@@ -38,6 +38,7 @@ export interface SweepPosition {
   readonly id: string;
 }
 
+/** One slice of the window, read whole: its bounds and its records. */
 export interface Slice {
   readonly fromMs: number;
   readonly toMs: number;
@@ -45,6 +46,7 @@ export interface Slice {
   readonly records: readonly ExecutionRecord[];
 }
 
+/** A record's place in the sweep's order: its start time (0 when it has none), then its id. */
 export function positionOf(record: ExecutionRecord): SweepPosition {
   return { at: parseWorkspaceTime(record.start_time ?? '') ?? 0, id: record.id };
 }

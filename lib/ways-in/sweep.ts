@@ -1,15 +1,3 @@
-import type { SweepConfig } from '../config/sweep-config.js';
-import { normaliseObject } from '../events/normalise.js';
-import { parseWorkspaceTime } from '../events/workspace-time.js';
-import type { PipelineDeps } from '../pipeline/context.js';
-import { type PipelineItem, runPipeline, syntheticSource } from '../pipeline/runner.js';
-import type { Forwarders } from '../pipeline/settlement.js';
-import { logger } from '../platform/observability.js';
-import { validateRegion } from '../workspace/endpoints.js';
-import { huaweiTime } from '../workspace/record-query.js';
-import type { ExecutionRecord } from '../workspace/types.js';
-import { failedSlices, isAfter, type PageReader, positionOf, type SweepPosition } from './sweep-slices.js';
-
 /**
  * The scheduled sweep: lists the execution records that failed since the
  * last sweep, for every configured project, and puts each through the same
@@ -25,6 +13,19 @@ import { failedSlices, isAfter, type PageReader, positionOf, type SweepPosition 
  * record.
  */
 
+import type { SweepConfig } from '../config/sweep-config.js';
+import { normaliseObject } from '../events/normalise.js';
+import { parseWorkspaceTime } from '../events/workspace-time.js';
+import type { PipelineDeps } from '../pipeline/context.js';
+import { type PipelineItem, runPipeline, syntheticSource } from '../pipeline/runner.js';
+import type { Forwarders } from '../pipeline/settlement.js';
+import { logger } from '../platform/observability.js';
+import { validateRegion } from '../workspace/endpoints.js';
+import { huaweiTime } from '../workspace/record-query.js';
+import type { ExecutionRecord } from '../workspace/types.js';
+import { failedSlices, isAfter, type PageReader, positionOf, type SweepPosition } from './sweep-slices.js';
+
+/** What the sweep needs besides the pipeline's dependencies: its configuration and the time left. */
 export interface SweepDeps extends PipelineDeps {
   readonly forwarders: Forwarders;
   readonly sweep: SweepConfig;
@@ -32,6 +33,7 @@ export interface SweepDeps extends PipelineDeps {
   readonly remainingMs: () => number;
 }
 
+/** One project's sweep: the records seen and what became of them. */
 export interface ProjectSummary {
   readonly projectId: string;
   seen: number;
@@ -60,6 +62,7 @@ interface SweepState {
 
 const stateKey = (projectId: string) => `sweep#${projectId}`;
 
+/** Sweeps every configured project in turn until the invocation's time runs short, and returns what each one saw. */
 export async function runSweep(deps: SweepDeps): Promise<{ projects: ProjectSummary[] }> {
   const projects: ProjectSummary[] = [];
   for (const project of deps.sweep.projects) {

@@ -1,3 +1,16 @@
+/**
+ * One circuit breaker (cockatiel) per Workspace endpoint and access key, kept
+ * for the life of the container. After `consecutiveFailures` transient
+ * failures in a row it opens: failures for that endpoint are deferred without
+ * a call for `halfOpenAfterMs`, then one probe call decides whether it closes.
+ * Whether a call may go is cockatiel's state alone (closed, open, half-open
+ * with its one probe), measured by cockatiel's clock, Date.now (tests fake
+ * it). A key Workspace refuses even after a fresh read of the secret is
+ * refused here for `authCooldownMs`, so this function never walks a key into
+ * Huawei's five-refusals lockout: that is a deadline, not a circuit (no
+ * failures counted, no probe).
+ */
+
 import { createHash } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
@@ -12,19 +25,7 @@ import { METRIC } from '../platform/metric-names.js';
 import { logger, metrics } from '../platform/observability.js';
 import { isTransient } from './errors.js';
 
-/**
- * One circuit breaker (cockatiel) per Workspace endpoint and access key, kept
- * for the life of the container. After `consecutiveFailures` transient
- * failures in a row it opens: failures for that endpoint are deferred without
- * a call for `halfOpenAfterMs`, then one probe call decides whether it closes.
- * Whether a call may go is cockatiel's state alone (closed, open, half-open
- * with its one probe), measured by cockatiel's clock, Date.now (tests fake
- * it). A key Workspace refuses even after a fresh read of the secret is
- * refused here for `authCooldownMs`, so this function never walks a key into
- * Huawei's five-refusals lockout: that is a deadline, not a circuit (no
- * failures counted, no probe).
- */
-
+/** When a breaker opens, how long it stays open, and how long a refused key is not used. */
 export interface BreakerOptions {
   readonly consecutiveFailures: number;
   readonly halfOpenAfterMs: number;
@@ -48,6 +49,10 @@ interface Entry {
   refusedUntil: number;
 }
 
+/**
+ * The container's breakers, by `keyFor(endpoint, ak)`; `execute` runs a call through one, `refuseKey` starts a key's
+ * auth cool-down.
+ */
 export class CircuitBreakers {
   private readonly entries = new Map<string, Entry>();
 

@@ -1,10 +1,3 @@
-import { TransformParameterError } from '@aws-lambda-powertools/parameters/errors';
-import type { MiddlewareObj } from '@middy/core';
-import { reportConfigurationError } from '../platform/observability.js';
-import { readFailureName, SecretsManagerProvider } from '../platform/secrets-provider.js';
-import * as z from '../platform/zod.js';
-import type { SigningCredentials } from './signer.js';
-
 /**
  * Workspace AK/SK from AWS Secrets Manager. The secret is JSON:
  * `{"ak", "sk", "security_token"?, "projects"?: {"<project_id>": {"ak", "sk", "security_token"?}}}`.
@@ -12,6 +5,13 @@ import type { SigningCredentials } from './signer.js';
  * read again once when Workspace answers 401 (a rotated key). Nothing here
  * ever puts a key, a secret string or a token into a message.
  */
+
+import { TransformParameterError } from '@aws-lambda-powertools/parameters/errors';
+import type { MiddlewareObj } from '@middy/core';
+import { reportConfigurationError } from '../platform/observability.js';
+import { readFailureName, SecretsManagerProvider } from '../platform/secrets-provider.js';
+import * as z from '../platform/zod.js';
+import type { SigningCredentials } from './signer.js';
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 const keySchema = z.object({ ak: nonEmpty(), sk: nonEmpty(), security_token: z.optional(nonEmpty()) });
@@ -134,6 +134,7 @@ export class WorkspaceCredentials {
   }
 }
 
+/** The secret to read Workspace's keys from, and how long they are kept. */
 export interface CredentialsMiddlewareOptions {
   readonly secretId: string;
   readonly cacheTtlSeconds: number;

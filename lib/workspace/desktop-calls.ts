@@ -1,3 +1,10 @@
+/**
+ * Workspace's desktop calls (docs/workspace-api.md, "Desktops"), signed,
+ * retried in-call and classified exactly as the script-execution calls are:
+ * each goes through WorkspaceClient.send. A failure is a WorkspaceApiError;
+ * an unknown desktop or job is its 404 (`isNotFound`).
+ */
+
 import { assertSafeId } from '../events/identifiers.js';
 import type { OperationCall, PreparedRequest, WorkspaceClient } from './client.js';
 import {
@@ -17,13 +24,6 @@ import type { Answer } from './exchange.js';
 import type { SigningCredentials } from './signer.js';
 import type { ProjectRef } from './types.js';
 
-/**
- * Workspace's desktop calls (docs/workspace-api.md, "Desktops"), signed,
- * retried in-call and classified exactly as the script-execution calls are:
- * each goes through WorkspaceClient.send. A failure is a WorkspaceApiError;
- * an unknown desktop or job is its 404 (`isNotFound`).
- */
-
 /** The desktops asked for: those Workspace listed, and the ids it did not list. */
 export interface DesktopsRead {
   readonly found: ReadonlyMap<string, DesktopDetail>;
@@ -33,11 +33,15 @@ export interface DesktopsRead {
   readonly calls: number;
 }
 
+/** How many desktop ids one list request may ask for. */
 export interface WorkspaceDesktopsOptions {
   /** Ids per list request (1–500, default 500); fewer when long ids would make the URI too long. */
   readonly idsPerCall?: number;
 }
 
+/**
+ * Workspace's desktop calls over a WorkspaceClient: show, list and read desktops, run an action on them, show a job.
+ */
 export class WorkspaceDesktops {
   private readonly idsPerCall: number;
 

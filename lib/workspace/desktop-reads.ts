@@ -1,13 +1,3 @@
-import { CircuitOpenError } from './circuit-breakers.js';
-import type { PreparedRequest } from './client.js';
-import { isNotFound, type WorkspaceDesktops } from './desktop-calls.js';
-import { type DesktopAction, type DesktopDetail, type DesktopState, desktopStateOf } from './desktops.js';
-import type { ErrorBudget } from './error-budget.js';
-import { certainlyNotApplied, describeRefusal, isWorkspaceApiError, type WorkspaceApiError } from './errors.js';
-import { type KeyedCalls, KeyRefusedError, withKey } from './key-calls.js';
-import type { SigningCredentials } from './signer.js';
-import type { ProjectRef } from './types.js';
-
 /**
  * One invocation's view of its failures' desktops (docs/workspace-api.md,
  * "Desktops"): each desktop read once per invocation, and the ids asked for
@@ -17,6 +7,16 @@ import type { ProjectRef } from './types.js';
  * goes through the key gate and the circuit breaker (withKey), and counts in
  * the invocation's error budget. Built per invocation (lib/ways-in/runtime.ts).
  */
+
+import { CircuitOpenError } from './circuit-breakers.js';
+import type { PreparedRequest } from './client.js';
+import { isNotFound, type WorkspaceDesktops } from './desktop-calls.js';
+import { type DesktopAction, type DesktopDetail, type DesktopState, desktopStateOf } from './desktops.js';
+import type { ErrorBudget } from './error-budget.js';
+import { certainlyNotApplied, describeRefusal, isWorkspaceApiError, type WorkspaceApiError } from './errors.js';
+import { type KeyedCalls, KeyRefusedError, withKey } from './key-calls.js';
+import type { SigningCredentials } from './signer.js';
+import type { ProjectRef } from './types.js';
 
 /** A desktop as read now: there (with its state), gone (404), or not read (the call failed: `error` says why). */
 export type DesktopReading =
@@ -54,6 +54,10 @@ interface Pending {
   readonly waiters: Map<string, (reading: DesktopReading) => void>;
 }
 
+/**
+ * One invocation's desktop reads and starts: each desktop read once, the ids asked for in one turn read together, every
+ * call through the key gate and breaker. Build a new one per invocation.
+ */
 export class InvocationDesktops {
   private readonly read = new Map<string, Promise<DesktopReading>>();
   private pending = new Map<string, Pending>();

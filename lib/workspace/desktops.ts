@@ -1,13 +1,13 @@
-import { assertSafeId } from '../events/identifiers.js';
-import { inBatches } from '../platform/batches.js';
-import type { QueryParams } from './signer.js';
-
 /**
  * Shapes of Workspace's desktop calls and how we build their requests and
  * read their answers (docs/workspace-api.md, "Desktops"): ShowDesktopDetail,
  * ListDesktopsDetail, BatchRunDesktops and ShowJob, as Huawei's SDKs define
  * them. No I/O here; lib/workspace/desktop-calls.ts sends them.
  */
+
+import { assertSafeId } from '../events/identifiers.js';
+import { inBatches } from '../platform/batches.js';
+import type { QueryParams } from './signer.js';
 
 /**
  * A desktop as ShowDesktopDetail (`{desktop}`) and ListDesktopsDetail (`{desktops, total_count}`) answer it: the fields
@@ -28,6 +28,7 @@ export interface DesktopDetail {
 
 /** BatchRunDesktops' `op_type`. */
 export type DesktopOperation = 'os-start' | 'reboot' | 'os-stop' | 'os-hibernate';
+/** Every DesktopOperation BatchRunDesktops takes. */
 export const DESKTOP_OPERATIONS: readonly DesktopOperation[] = ['os-start', 'reboot', 'os-stop', 'os-hibernate'];
 
 /** One BatchRunDesktops request: what to do to which desktops, gently (SOFT) or by force (HARD). */
@@ -138,8 +139,10 @@ export function desktopActionBody(action: DesktopAction): string {
 
 /** What a desktop's words say, compared trimmed and in upper case; `unknown` for any other word or none. */
 export type DesktopPower = 'active' | 'shutoff' | 'hibernated' | 'error' | 'unknown';
+/** A desktop's login state, read from its login_status (`unknown` for a word we do not know). */
 export type DesktopLogin = 'unregistered' | 'registered' | 'connected' | 'disconnected' | 'unknown';
 
+/** A desktop's state as the desktop gate judges it: power, what is in progress, login and maintenance. */
 export interface DesktopState {
   readonly desktopId: string;
   readonly power: DesktopPower;
@@ -191,6 +194,7 @@ const JOB_OUTCOMES: Readonly<Record<string, JobOutcome>> = {
   FAILED: 'failed',
 };
 
+/** What a job's status word says (`unknown` for a word we do not know). */
 export function jobOutcomeOf(status: string | undefined): JobOutcome {
   return JOB_OUTCOMES[(status ?? '').trim().toUpperCase()] ?? 'unknown';
 }

@@ -5,6 +5,7 @@
  * credential refresh (more than five refused signatures lock the key).
  */
 
+/** How a failed call is treated: tried again, not tried again, or one credential refresh. */
 export type ErrorKind = 'transient' | 'permanent' | 'auth';
 
 /** What a failed Workspace call tells us, never including credentials. */
@@ -41,10 +42,12 @@ export class WorkspaceApiError extends Error implements WorkspaceErrorEvidence {
   }
 }
 
+/** Whether an error is a WorkspaceApiError. */
 export function isWorkspaceApiError(error: unknown): error is WorkspaceApiError {
   return error instanceof WorkspaceApiError;
 }
 
+/** Whether an error is a WorkspaceApiError worth another try. */
 export function isTransient(error: unknown): boolean {
   return isWorkspaceApiError(error) && error.kind === 'transient';
 }

@@ -1,12 +1,6 @@
 import { type HttpResponse, type HttpTransport, TransportError } from '../platform/keep-alive-http.js';
 import { parseErrorBody, parseRetryAfter, WorkspaceApiError } from './errors.js';
 
-/**
- * One signed request sent and its answer read: a 2xx body as JSON, anything
- * else as a classified WorkspaceApiError carrying Workspace's code, its
- * X-Request-Id and Retry-After (docs/workspace-api.md, "Errors").
- */
-
 /** A signed request, ready for the wire. */
 export interface WireRequest {
   readonly method: 'GET' | 'POST';
@@ -15,6 +9,7 @@ export interface WireRequest {
   readonly body?: string | undefined;
 }
 
+/** A 2xx answer: its body as JSON (undefined when empty) and its X-Request-Id. */
 export interface Answer {
   readonly json: unknown;
   readonly requestId?: string | undefined;
@@ -23,6 +18,13 @@ export interface Answer {
 /** Bodies we read at most: a list page of 100 records is far below this. */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * One signed request sent and its answer read: a 2xx body as JSON, anything
+ * else as a classified WorkspaceApiError carrying Workspace's code, its
+ * X-Request-Id and Retry-After (docs/workspace-api.md, "Errors").
+ * A transport failure is a WorkspaceApiError too (`TIMEOUT`, `NETWORK`, …), and so is a 2xx body that is not JSON
+ * (`MALFORMED_RESPONSE`); an empty body is `json: undefined`.
+ */
 export async function exchange(transport: HttpTransport, request: WireRequest, timeoutMs: number): Promise<Answer> {
   let response: HttpResponse;
   try {

@@ -1,9 +1,3 @@
-import { CircuitBreakers } from './circuit-breakers.js';
-import type { ProjectCredentials, WorkspaceCredentials } from './credentials.js';
-import { isWorkspaceApiError } from './errors.js';
-import { type InvocationKeyGate, type KeyPass, keyFingerprintOf } from './key-gate.js';
-import type { SigningCredentials } from './signer.js';
-
 /**
  * Every signed call to Workspace goes through here (docs/key-safety.md): the
  * key gate admits a key fingerprint (one call first per fingerprint not yet
@@ -12,6 +6,12 @@ import type { SigningCredentials } from './signer.js';
  * refused after that is isolated for the auth cool-down, here and in every
  * container, so no call walks a refused key towards Huawei's lockout.
  */
+
+import { CircuitBreakers } from './circuit-breakers.js';
+import type { ProjectCredentials, WorkspaceCredentials } from './credentials.js';
+import { isWorkspaceApiError } from './errors.js';
+import { type InvocationKeyGate, type KeyPass, keyFingerprintOf } from './key-gate.js';
+import type { SigningCredentials } from './signer.js';
 
 /** What a signed call needs: whose keys, for which project, to which endpoint, through which gate and breakers. */
 export interface KeyedCalls {
@@ -35,6 +35,7 @@ export class KeyRefusedError extends Error {
   }
 }
 
+/** A key admitted for a call, or the refusal to throw instead. */
 export type KeyAdmission =
   | { readonly kind: 'go'; readonly key: ProjectCredentials; readonly pass: KeyPass }
   | { readonly kind: 'refused'; readonly error: KeyRefusedError };

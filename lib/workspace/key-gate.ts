@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import type { SigningCredentials } from './signer.js';
-
 /**
  * Key safety at any concurrency. Huawei's API gateway locks an access key
  * after more than five refused signatures in a row (docs/key-safety.md), and
@@ -11,6 +8,9 @@ import type { SigningCredentials } from './signer.js';
  * closes it for the cool-down, here and, through SharedRefusals, in every
  * container. Time comes from an injected clock so the cool-down is testable.
  */
+
+import { createHash } from 'node:crypto';
+import type { SigningCredentials } from './signer.js';
 
 /**
  * A key fingerprint's fingerprint: sha256 over the access key, the secret key and
@@ -44,10 +44,12 @@ export interface KeyPass {
   release(): void;
 }
 
+/** Go with a pass that reports the call's outcome, or refused for `retryAfterMs`. */
 export type Admission =
   | { readonly kind: 'go'; readonly pass: KeyPass }
   | { readonly kind: 'refused'; readonly retryAfterMs: number };
 
+/** How long a refused key fingerprint is not used, and the clock. */
 export interface KeyGateOptions {
   /** How long a refused key fingerprint is not used (AUTH_COOLDOWN_SECONDS). */
   readonly cooldownMs: number;

@@ -1,7 +1,3 @@
-import { fromAttribute, toAttributes } from '../platform/attribute-values.js';
-import type { DynamoDb } from '../platform/dynamodb-client.js';
-import type { SharedRefusals } from './key-gate.js';
-
 /**
  * The fleet's memory of refused key fingerprints, in the ledger table: one item
  * `pk = key#<key fingerprint>` (a sha256 fingerprint, lib/workspace/key-gate.ts: never the
@@ -12,6 +8,11 @@ import type { SharedRefusals } from './key-gate.js';
  * secret holds a new version (docs/key-safety.md).
  */
 
+import { fromAttribute, toAttributes } from '../platform/attribute-values.js';
+import type { DynamoDb } from '../platform/dynamodb-client.js';
+import type { SharedRefusals } from './key-gate.js';
+
+/** The ledger table's name, and the clock. */
 export interface KeyRefusalStoreOptions {
   readonly tableName: string;
   readonly now?: () => number;
@@ -20,10 +21,15 @@ export interface KeyRefusalStoreOptions {
 /** A refusal item outlives its cool-down by a day, then DynamoDB's TTL removes it. */
 const KEEP_AFTER_COOLDOWN_SECONDS = 86_400;
 
+/** The key of a key fingerprint's refusal item. */
 export function refusalKey(fingerprint: string): string {
   return `key#${fingerprint}`;
 }
 
+/**
+ * The fleet's refusals in the ledger table, one item per key fingerprint (`refusalKey`), read before a fingerprint's
+ * first call in an invocation.
+ */
 export class KeyRefusalStore implements SharedRefusals {
   private readonly now: () => number;
 

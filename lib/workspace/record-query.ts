@@ -1,12 +1,12 @@
-import { assertSafeId } from '../events/identifiers.js';
-import type { QueryParams } from './signer.js';
-import type { RecordFilters } from './types.js';
-
 /**
  * The query of GET /v2/{project_id}/script-execution-records: our record
  * filters as Workspace's parameters (docs/workspace-api.md, "Calls", list
  * records query parameters), and the time format those parameters use.
  */
+
+import { assertSafeId } from '../events/identifiers.js';
+import type { QueryParams } from './signer.js';
+import type { RecordFilters } from './types.js';
 
 /** One page's query: the filters, plus where the page starts and how long it is. */
 export function recordQuery(filters: RecordFilters, offset: number, limit: number): QueryParams {

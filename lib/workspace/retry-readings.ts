@@ -11,8 +11,10 @@
  * knows once any has seen an answer.
  */
 
+/** What a retry's answer showed: a new task, or the retried run's own task. */
 export type Reading = 'new-task' | 'same-task';
 
+/** The readings this container has seen; `observe` says when an answer shows one not seen before. */
 export class RetryReadings {
   private readonly seen = new Set<Reading>();
 

@@ -1,5 +1,3 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-
 /**
  * Huawei Cloud API signing, SDK-HMAC-SHA256 ("AK/SK authentication").
  *
@@ -9,7 +7,11 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
  * and Huawei answers 401 APIG.0303; five of those in a row lock the key.
  */
 
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+/** The algorithm name in the Authorization header and the string to sign. */
 export const SIGNING_ALGORITHM = 'SDK-HMAC-SHA256';
+/** The SHA-256 of an empty body, as hex. */
 export const EMPTY_BODY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /** AK/SK, plus the security token that temporary credentials carry. */
@@ -103,6 +105,7 @@ export function parseSdkDate(value: string): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
+/** The SHA-256 of `data`, as lower-case hex. */
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -130,10 +133,12 @@ export function canonicalRequest(parts: CanonicalParts): string {
   ].join('\n');
 }
 
+/** The string to sign: the algorithm, the X-Sdk-Date and the canonical request's hash, one per line. */
 export function stringToSign(sdkDate: string, canonical: string): string {
   return `${SIGNING_ALGORITHM}\n${sdkDate}\n${sha256Hex(canonical)}`;
 }
 
+/** The signature: HMAC-SHA256 of the string to sign under the secret key, as hex. */
 export function signatureOf(sk: string, toSign: string): string {
   return createHmac('sha256', sk).update(toSign).digest('hex');
 }
@@ -183,6 +188,7 @@ export interface AuthorizationHeader {
   readonly signature: string;
 }
 
+/** The parts of an SDK-HMAC-SHA256 Authorization header, or undefined when it is not one. */
 export function parseAuthorization(value: string | undefined): AuthorizationHeader | undefined {
   const m = /^SDK-HMAC-SHA256\s+Access=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]{64})$/.exec(
     value ?? '',
