@@ -3,7 +3,7 @@ import { countOutcome, logger } from '../platform/observability.js';
 import type { SourceMessage } from '../platform/queue-sender.js';
 import type { Decision } from '../policy/policy.js';
 import type { PreparedRequest } from '../workspace/client.js';
-import type { DuplicateCode, GiveUpCode, WaitCode } from './resolution.js';
+import type { DuplicateCode, GiveUpCode, Retried, WaitCode } from './resolution.js';
 
 /**
  * What happened to one failure event once its forwards were durable: the
@@ -11,15 +11,7 @@ import type { DuplicateCode, GiveUpCode, WaitCode } from './resolution.js';
  * sweep's summary, the console's answer).
  */
 export type Outcome =
-  | {
-      readonly kind: 'retried';
-      readonly newTaskId: string;
-      readonly requestId?: string | undefined;
-      readonly ruleId: string;
-      readonly attempt: number;
-      readonly forced?: boolean | undefined;
-      readonly via: string;
-    }
+  | Retried
   | {
       readonly kind: 'dead-lettered';
       readonly code: GiveUpCode | 'dry-run';

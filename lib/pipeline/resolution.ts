@@ -62,23 +62,24 @@ export interface Refusal {
   readonly requestId?: string | undefined;
 }
 
+/** An accepted retry: the task Workspace answered, and what the outcome log line and the console say of it. */
+export interface Retried {
+  readonly kind: 'retried';
+  readonly newTaskId: string;
+  readonly requestId?: string | undefined;
+  readonly ruleId: string;
+  readonly attempt: number;
+  readonly forced?: boolean | undefined;
+  /** How it became known: Workspace's answer, a lookup after a lost answer, or a task id carried by a re-enqueue. */
+  readonly via: 'answer' | 'lookup' | 'carried';
+}
+
 /**
  * What became of one failure: retried, deferred, dead-lettered, a duplicate, or previewed in a dry run, with the
  * evidence for it.
  */
 export type Resolution =
-  | {
-      readonly kind: 'retried';
-      readonly newTaskId: string;
-      readonly requestId?: string | undefined;
-      readonly ruleId: string;
-      readonly attempt: number;
-      readonly forced?: boolean | undefined;
-      /**
-       * How it became known: Workspace's answer, a lookup after a lost answer, or a task id carried by a re-enqueue.
-       */
-      readonly via: 'answer' | 'lookup' | 'carried';
-    }
+  | Retried
   | {
       readonly kind: 'duplicate';
       readonly code: DuplicateCode;
