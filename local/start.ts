@@ -16,11 +16,11 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { failureKey } from '../lib/events/failure.js';
 import { normaliseBody } from '../lib/events/normalise.js';
 import { DEFAULT_POLICY_DOCUMENT } from '../lib/policy/policy-config.js';
+import { renderTable } from '../ops/table.js';
 import { captureStdout } from './log-capture.js';
 import { LocalEventSource, type QueueHandler } from './poller.js';
 import { publishOneFailureThroughSmn } from './smn-demo.js';
 import { type LocalStack, startLocalStack } from './stack.js';
-import { renderTable } from './table.js';
 
 const verbose = process.argv.includes('--verbose');
 const EVENTS_DIR = join(import.meta.dirname, '..', 'events', 'queue');

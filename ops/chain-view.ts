@@ -7,7 +7,7 @@
  */
 
 import { type HistoryEntry, recordKey, taskKey } from '../lib/ledger/chain.js';
-import { renderTable } from '../local/table.js';
+import { renderTable } from './table.js';
 
 export type LedgerItem = Record<string, unknown>;
 

@@ -10,7 +10,7 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import { normaliseBody } from '../lib/events/normalise.js';
 import { DEAD_LETTER_ATTRIBUTES, readTime } from '../lib/pipeline/message-attributes.js';
-import { renderTable } from '../local/table.js';
+import { renderTable } from './table.js';
 
 export const REDRIVE_REASON = 'no reason attribute: moved by the queue redrive policy after maxReceiveCount receives';
 

@@ -96,3 +96,23 @@ describe('the folders of lib/ import one way', () => {
     ]);
   });
 });
+
+describe('the operator tools stand on lib/ alone', () => {
+  it('ops/ imports nothing from local/, functions/ or test/ (an operator runs it against AWS, without the local stack)', () => {
+    // Prepare
+    const OPS = path.resolve(__dirname, '../../ops');
+    const forbidden = ['local', 'functions', 'test'].map(
+      (folder) => path.resolve(__dirname, '../..', folder) + path.sep,
+    );
+
+    // Act
+    const problems = sourceFiles(OPS).flatMap((file) =>
+      relativeImports(readFileSync(file, 'utf8'))
+        .filter((spec) => forbidden.some((dir) => path.resolve(path.dirname(file), spec).startsWith(dir)))
+        .map((spec) => `${path.relative(OPS, file)} imports ${spec}`),
+    );
+
+    // Assess
+    expect(problems).toEqual([]);
+  });
+});
