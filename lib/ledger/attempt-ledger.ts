@@ -122,12 +122,6 @@ export class AttemptLedger {
     };
   }
 
-  /** Reads a chain again (after a conflict). */
-  async reread(located: Located): Promise<Located> {
-    const item = await this.store.read(located.chainKey);
-    return { ...located, chain: isChain(item) ? item : undefined };
-  }
-
   /** Takes the claim; undefined when another delivery wrote first (read again and decide again). */
   async claim(
     located: Located,
@@ -180,12 +174,16 @@ export class AttemptLedger {
     }
   }
 
-  /** Resolves an unknown outcome the lookup found landed: no call is made. False when another delivery wrote first. */
+  /**
+   * Resolves an unknown outcome the lookup found landed: no call is made. False when another delivery wrote first; its
+   * link is then not written (the run was found from a chain that has changed since, so it may not be this chain's).
+   */
   async resolveLanded(chain: Chain, details: RetriedDetails): Promise<boolean> {
     const next = this.stamped(retried(chain, details, { now: this.now() }));
+    if ((await this.store.write(next, chain.rev)) === 'conflict') return false;
     const link = this.linkOf(chain, details.taskId);
-    const [written] = await Promise.all([this.store.write(next, chain.rev), link && this.writeLink(link)]);
-    return written === 'written';
+    if (link) await this.writeLink(link);
+    return true;
   }
 
   /**

@@ -30,6 +30,12 @@ export interface Located {
   readonly generation: number;
   /** The run, with what a lookup or the chain added. */
   readonly run: RunFacts;
+  /**
+   * Placed from reads made before the run's turn (`LocateOptions.ahead`): the chain may be old, so it decides a claim
+   * (a write conditional on the revision read) or a duplicate, and nothing else (docs/ledger-protocol.md, "Reads made
+   * ahead").
+   */
+  readonly ahead?: true;
 }
 
 /**
@@ -47,9 +53,9 @@ export type RecordLookup = () => Promise<RecordNow>;
 /**
  * A run's reads made before its turn (lib/pipeline/runner.ts reads the next
  * records' keys while the current records' calls are in flight). Items of
- * any age: every write computed from them is conditional on the revision
- * read, so an item that changed since gives a conflict and a fresh read,
- * never a second call (docs/ledger-protocol.md, "Reads made ahead").
+ * any age: what is located from them is marked `ahead`, and decides only a
+ * claim, which is conditional on the revision read, or a duplicate
+ * (docs/ledger-protocol.md, "Reads made ahead").
  */
 export interface ReadAhead {
   readonly read: (pk: string) => Promise<Item | undefined>;
@@ -126,15 +132,17 @@ export async function locateRun(
     current: run.startedAt === undefined ? { failed: failed ?? true } : undefined,
   });
   if (second.located) {
-    // A record found through a link or a marker keeps a pointer to its chain, so the next event needs no lookup.
+    // A record found through a link or a marker keeps a pointer to its chain, so the next event needs no lookup. Only
+    // where the record still has no item: a chain or pointer written since is never overwritten (a refusal is kept).
     if (options.cache && second.located.chainKey !== recordKey(run.projectId, run.recordId) && !second.own) {
-      await access.store.put(
+      await access.store.write(
         access.stamped({
           pk: recordKey(run.projectId, run.recordId),
           link_to: second.located.chainKey,
           generation: second.located.generation,
           rev: 0,
         }),
+        undefined,
       );
     }
     return second.located;
@@ -148,6 +156,8 @@ interface Candidates {
   readonly ask: boolean;
   /** The record's own item, when it has one. */
   readonly own: Item | undefined;
+  /** Whether the items came from reads made ahead. */
+  readonly ahead: boolean;
 }
 
 interface Placing {
@@ -189,14 +199,24 @@ async function candidateChains(
 
 async function placeAmongCandidates(access: LocateAccess, run: RunFacts, placing: Placing = {}): Promise<Candidates> {
   const { chains, own } = await candidateChains(access, run, placing);
+  const ahead = placing.read !== undefined;
   let ask = false;
   for (const chain of chains) {
     const placement = placeRun(chain, run, { skewMs: access.skewMs }, placing.current);
     if (placement.kind === 'run')
-      return { located: { chainKey: chain.pk, chain, generation: placement.generation, run }, ask, own };
+      return {
+        located: marked({ chainKey: chain.pk, chain, generation: placement.generation, run }, ahead),
+        ask,
+        own,
+        ahead,
+      };
     if (placement.kind === 'ask') ask = true;
   }
-  return { ask, own };
+  return { ask, own, ahead };
+}
+
+function marked(located: Located, ahead: boolean): Located {
+  return ahead ? { ...located, ahead } : located;
 }
 
 /**
@@ -263,12 +283,13 @@ async function startChain(
   const { own } = found;
   const chainKey = recordKey(run.projectId, run.recordId);
   // The record is a chain's root whatever its keys say (its desktop or script was given otherwise): that chain.
-  if (isChain(own)) return { chainKey, chain: own, generation: 0, run };
+  if (isChain(own)) return marked({ chainKey, chain: own, generation: 0, run }, found.ahead);
   const pointerRev = isLink(own) && typeof own['rev'] === 'number' ? (own['rev'] as number) : undefined;
   // A pointer written before pointers had a revision cannot be replaced safely: its chain's claim decides.
-  if (isLink(own) && pointerRev === undefined) return { chainKey, chain: undefined, generation: 0, run };
+  if (isLink(own) && pointerRev === undefined)
+    return marked({ chainKey, chain: undefined, generation: 0, run }, found.ahead);
   if (write === 'never' || (write === 'over-pointer' && !isLink(own)))
-    return { chainKey, chain: undefined, generation: 0, run };
+    return marked({ chainKey, chain: undefined, generation: 0, run }, found.ahead);
   const chain = { ...newChain(run, access.now()), rev: (pointerRev ?? 0) + 1 };
   // Another revision: located again from fresh reads (the ones made ahead led here).
   if ((await access.store.write(access.stamped(chain), pointerRev)) === 'conflict')

@@ -65,11 +65,12 @@ export async function processFailure(
     const run = runOf(failure, failure.recordId);
     // A dry run reads but never writes: the lookup is not cached.
     let located = await deps.ledger.locate(run, () => lookUpOrAsIs(run, ctx), { cache: !dryRun, ahead: slot.ahead });
-    // A conflict means another delivery wrote first: read again and decide again (a few times at most).
+    // A conflict means another delivery wrote first: locate again from fresh reads (the chain, and the run's place in
+    // it, may have changed) and decide again (a few times at most).
     for (let round = 0; round < 3; round++) {
       const resolution = await step(located, ctx);
       if (resolution !== 'conflict') return resolution;
-      located = await deps.ledger.reread(located);
+      located = await locateAfresh(located, ctx);
     }
     return requeue('contended', 'contended: other deliveries of this failure kept writing first', { seconds: 5 });
   } catch (error) {
@@ -141,24 +142,33 @@ async function lookUpOrAsIs(run: RunFacts, ctx: FailureContext): Promise<RecordN
   }
 }
 
+/** The run located again from fresh reads, with what a lookup already added (no reads made ahead). */
+function locateAfresh(located: Located, ctx: FailureContext): Promise<Located> {
+  const run = located.run;
+  return ctx.deps.ledger.locate(run, () => lookUpOrAsIs(run, ctx), { cache: !ctx.dryRun });
+}
+
 /** One read-decide-write round; 'conflict' when the chain changed under it. */
 async function step(located: Located, ctx: FailureContext): Promise<Resolution | 'conflict'> {
   const { input, deps, now } = ctx;
   const chain = located.chain;
-  if (
-    input.carried &&
-    chain &&
-    (chain.state === 'claimed' || chain.state === 'unknown') &&
-    chain.rev === input.carried.rev
-  ) {
-    return settleCarried(chain, input.carried.taskId, ctx);
-  }
+  // A message that carries its claim's answer (the claim it names still stands): settled with that answer.
+  const carried =
+    chain && (chain.state === 'claimed' || chain.state === 'unknown') && chain.rev === input.carried?.rev
+      ? { chain, taskId: input.carried.taskId }
+      : undefined;
   const standing = standingOf(chain, located.generation, {
     now,
     force: input.force !== undefined,
     replayOf: input.replayOf,
     clockSkewMs: deps.config.clockSkewSeconds * 1000,
   });
+  // A chain read ahead may be old: its lease judged by today's clock, an unknown outcome since resolved. It decides a
+  // claim (conditional on the revision read) or a duplicate (chains only move on); anything else is judged again on a
+  // fresh read (docs/ledger-protocol.md, "Reads made ahead").
+  if (located.ahead && (carried || (standing.kind !== 'fresh' && standing.kind !== 'duplicate')))
+    return step(await locateAfresh(located, ctx), ctx);
+  if (carried) return settleCarried(carried.chain, carried.taskId, ctx);
   switch (standing.kind) {
     case 'duplicate':
       // A dry run writes nothing, not even a link it could repair.

@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dyn
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { recordKey } from '../../lib/ledger/chain.js';
-import { DynamoLedgerStore, type Keyed } from '../../lib/ledger/store.js';
+import { DynamoLedgerStore, type Keyed, type LedgerStore } from '../../lib/ledger/store.js';
 import { captureStdout } from '../../local/log-capture.js';
 import { bent, counted, stackDynamoDb, throttled } from '../helpers/dynamodb.js';
 import { inSns } from '../helpers/envelopes.js';
@@ -46,13 +46,13 @@ describe('the ledger store on DynamoDB (dynalite)', () => {
     expect(calls.get('BatchGetItem')).toBe(1);
   });
 
-  it('a claim conditional on a revision another delivery already moved is refused, and the reread sees the winner', async () => {
+  it('a claim conditional on a revision another delivery already moved is refused, and locating again sees the winner', async () => {
     const { ledger } = countedLedger();
     const run = runOf('contended');
     const seen = await ledger.locate(run, async () => run);
     const [a, b] = await Promise.all([ledger.claim(seen, undefined, 'retry'), ledger.claim(seen, undefined, 'retry')]);
     expect([a, b].filter(Boolean)).toHaveLength(1);
-    const again = await ledger.reread(seen);
+    const again = await ledger.locate(run, async () => run);
     expect(again.chain).toMatchObject({ state: 'claimed', attempts: 1, rev: 1 });
   });
 
@@ -160,7 +160,7 @@ describe('the ledger store on DynamoDB (dynalite)', () => {
 });
 
 describe("reads made ahead of a record's turn", () => {
-  it('a run located from reads made before another delivery claimed it: its claim is refused and the reread sees that claim', async () => {
+  it('a run located from reads made before another delivery claimed it is marked so; its claim is refused and a fresh location sees that claim', async () => {
     // Prepare: this delivery's reads are made ahead; then another delivery claims the run.
     const { ledger, calls } = countedLedger();
     const other = countedLedger().ledger;
@@ -174,9 +174,12 @@ describe("reads made ahead of a record's turn", () => {
     const located = await ledger.locate(run, async () => run, { cache: true, ahead });
     const readsToLocate = calls.get('BatchGetItem')! - reads!;
     const claim = await ledger.claim(located, located.chain?.rev, 'retry');
-    const again = await ledger.reread(located);
-    // Assess: located from the reads made ahead (no read of its own), refused, and the reread sees the other claim.
+    const again = await ledger.locate(run, async () => run);
+    // Assess: located from the reads made ahead (no read of its own, marked so), refused, and a fresh location sees
+    // the other claim.
     expect(located.chain).toBeUndefined();
+    expect(located.ahead).toBe(true);
+    expect(again.ahead).toBeUndefined();
     expect(readsToLocate).toBe(0);
     expect(claim).toBeUndefined();
     expect(again.chain).toMatchObject({ state: 'claimed', attempts: 1, rev: 1 });
@@ -202,6 +205,53 @@ describe("reads made ahead of a record's turn", () => {
     ]);
     // Assess: the chain the other delivery wrote.
     expect(located.chain).toMatchObject({ pk: own, rev: 1 });
+  });
+
+  it('a lost answer resolved from a chain that changed since writes neither its outcome nor its link', async () => {
+    // Prepare: a retry claim; the holder settles it (task settled-first) after another delivery read the claim.
+    const { ledger } = countedLedger();
+    const run = runOf('resolved-from-old-read');
+    const claim = (await ledger.claim(await ledger.locate(run, async () => run), undefined, 'retry'))!;
+    await ledger.settleRetried(claim, { taskId: 'settled-first', via: 'answer' });
+    // Act: the other delivery, from the claim it read, resolves the lost answer with a run it found in another task.
+    const written = await ledger.resolveLanded(claim.chain, {
+      taskId: 'found-from-old-read',
+      via: 'lookup',
+      run: { recordId: 'someone-elses-run' },
+    });
+    // Assess: refused, and the task it found does not lead to this chain.
+    expect(written).toBe(false);
+    expect(await ledger.get(`${PROJECT_ID}#task#found-from-old-read`)).toBeUndefined();
+    expect(await ledger.get(`${PROJECT_ID}#task#settled-first`)).toMatchObject({
+      link_to: recordKey(PROJECT_ID, run.recordId),
+    });
+  });
+
+  it("a lookup's pointer never overwrites an item another delivery wrote for the record meanwhile", async () => {
+    // Prepare: chain A retried into task pointer-task; its retry's run (record pointer-newcomer) is reported without
+    // its task, so it is looked up and found through A's link. Just before the pointer is written, another delivery
+    // writes the record's own item.
+    const { ledger } = countedLedger();
+    const owner = runOf('pointer-owner');
+    const claim = (await ledger.claim(await ledger.locate(owner, async () => owner), undefined, 'retry'))!;
+    await ledger.settleRetried(claim, { taskId: 'pointer-task', via: 'answer' });
+    const own = recordKey(PROJECT_ID, 'pointer-newcomer');
+    const theirs = { pk: own, link_to: recordKey(PROJECT_ID, 'elsewhere'), generation: 0, rev: 5 } as Keyed;
+    const inner = new DynamoLedgerStore(stackDynamoDb(h.stack), h.stack.tableName);
+    const writeTheirsFirst = async (item: Keyed) => {
+      if (item.pk === own && 'link_to' in item) await inner.write(theirs, undefined);
+    };
+    const store: LedgerStore = Object.assign(Object.create(inner) as DynamoLedgerStore, {
+      write: async (item: Keyed, rev: number | undefined) => (await writeTheirsFirst(item), inner.write(item, rev)),
+      put: async (item: Keyed) => (await writeTheirsFirst(item), inner.put(item)),
+    });
+    const racing = new AttemptLedger(store, { leaseMs: 60_000, ttlDays: 30, sleep: async () => undefined });
+    const facts = { ...runOf('pointer-newcomer', 'pointer-task'), resourceId: owner.resourceId };
+    // Act
+    const located = await racing.locate({ projectId: PROJECT_ID, recordId: 'pointer-newcomer' }, async () => facts);
+    // Assess: placed in A's chain, and the other delivery's item is as it wrote it.
+    expect(located.chainKey).toBe(recordKey(PROJECT_ID, 'pointer-owner'));
+    expect(await ledger.get(own)).toMatchObject({ link_to: recordKey(PROJECT_ID, 'elsewhere'), rev: 5 });
   });
 
   it('a read made ahead that failed is made again when the run is located', async () => {
