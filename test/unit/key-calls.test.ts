@@ -17,6 +17,15 @@ function credentials(...values: unknown[]) {
 
 const gate = () => new KeyGate({ cooldownMs: 60_000 }).forInvocation();
 
+/** Admits the project's key, reports it refused, then admits a key for the project again. */
+async function admitAfterRefusal(creds: ReturnType<typeof credentials>['creds']) {
+  const g = gate();
+  const key = await creds.forProject('p');
+  const first = await admitKey(g, creds, 'p', key);
+  if (first.kind === 'go') await first.pass.refused();
+  return admitKey(g, creds, 'p', key);
+}
+
 describe('admitting a key before the claim', () => {
   it('lets every call go, reporting to nobody, where there is no gate', async () => {
     const { creds } = credentials(OLD);
@@ -44,12 +53,7 @@ describe('admitting a key before the claim', () => {
 
   it('refuses a refused key fingerprint when a fresh read of the secret still holds it', async () => {
     const { creds, reads } = credentials(OLD);
-    const g = gate();
-    const key = await creds.forProject('p');
-    const first = await admitKey(g, creds, 'p', key);
-    if (first.kind === 'go') await first.pass.refused();
-
-    const second = await admitKey(g, creds, 'p', key);
+    const second = await admitAfterRefusal(creds);
 
     expect(second).toMatchObject({
       kind: 'refused',
@@ -61,12 +65,7 @@ describe('admitting a key before the claim', () => {
 
   it('takes the new key fingerprint the secret holds now when the old one is refused', async () => {
     const { creds } = credentials(OLD, NEW);
-    const g = gate();
-    const key = await creds.forProject('p');
-    const first = await admitKey(g, creds, 'p', key);
-    if (first.kind === 'go') await first.pass.refused();
-
-    const second = await admitKey(g, creds, 'p', key);
+    const second = await admitAfterRefusal(creds);
 
     expect(second).toMatchObject({
       kind: 'go',
