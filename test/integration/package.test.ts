@@ -403,6 +403,11 @@ describe("the operator's view in the packaged CloudFormation", () => {
     });
   });
 
+  it('has the desktop metrics (desktops started, failures held back for their desktop) on the dashboard', () => {
+    const metrics = dashboardMetrics(resources['Dashboard']!.Properties['DashboardBody']);
+    expect(metrics.map((m) => m.name)).toEqual(expect.arrayContaining([METRIC.desktopWoken, METRIC.desktopNotReady]));
+  });
+
   it("has the ledger table's throttles and errors on the dashboard", () => {
     const body = resources['Dashboard']!.Properties['DashboardBody'];
     const dynamo = dashboardMetrics(body).filter((m) => m.namespace === 'AWS/DynamoDB');
