@@ -86,28 +86,40 @@ describe('paths and links in README.md and docs/', () => {
   });
 });
 
-describe('words in README.md and docs/', () => {
-  it('never speak of issues, branches or reviews: a page names the test instead', () => {
-    // Prepare
-    const bookkeeping = [
-      /\bissues?\s+#?\d+/i,
-      /\bbranch(es)?\s+[`'"]/i,
-      /\b(git|feature)\s+branch/i,
-      /\breview(s|ed|ers?)?\b/i,
-      /\bpull request/i,
-      /\bPR\s*#?\d+/,
-    ];
-
-    // Act
-    const found = PAGES.flatMap((page) =>
-      read(page)
+describe('words in README.md, docs/ and the code', () => {
+  const bookkeeping = [
+    /\bissues?\s+#?\d+/i,
+    /\bbranch(es)?\s+[`'"]/i,
+    /\b(git|feature)\s+branch/i,
+    /\breview(s|ed|ers?)?\b/i,
+    /\bpull request/i,
+    /\bPR\s*#?\d+/,
+  ];
+  /** Each line of these files that speaks of bookkeeping, as file:line: text. */
+  const bookkeepingIn = (files: readonly string[]) =>
+    files.flatMap((file) =>
+      read(file)
         .split('\n')
         .flatMap((line, index) =>
-          bookkeeping.some((word) => word.test(line)) ? [`${page}:${index + 1}: ${line.trim().slice(0, 100)}`] : [],
+          bookkeeping.some((word) => word.test(line)) ? [`${file}:${index + 1}: ${line.trim().slice(0, 100)}`] : [],
         ),
     );
 
+  it('never speak of issues, branches or reviews: a page names the test instead', () => {
+    expect(bookkeepingIn(PAGES)).toEqual([]);
+  });
+
+  it('no comment or test speaks of them either (this file holds the words it looks for)', () => {
+    // Prepare
+    const code = ['lib', 'functions', 'ops', 'local', 'bench', 'deploy', 'test']
+      .flatMap((folder) => filesUnder(folder))
+      .filter((file) => /\.(ts|mts|mjs|cjs|js)$/.test(file) && !file.endsWith('test/unit/docs.test.ts'));
+
+    // Act
+    const found = bookkeepingIn(code);
+
     // Assess
+    expect(code.length).toBeGreaterThan(200);
     expect(found).toEqual([]);
   });
 });

@@ -97,6 +97,59 @@ describe('the folders of lib/ import one way', () => {
   });
 });
 
+/** The import cycles among these files (each as the files around it, the first repeated at the end). */
+function cycles(files: readonly string[], read: (file: string) => string): string[] {
+  const known = new Set(files);
+  const edges = new Map(
+    files.map((file) => [
+      file,
+      relativeImports(read(file))
+        .map((spec) => path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts'))
+        .filter((to) => known.has(to)),
+    ]),
+  );
+  const found: string[] = [];
+  const done = new Set<string>();
+  const visit = (file: string, trail: string[]): void => {
+    const at = trail.indexOf(file);
+    if (at >= 0) {
+      found.push([...trail.slice(at), file].map((f) => path.relative(LIB, f)).join(' → '));
+      return;
+    }
+    if (done.has(file)) return;
+    for (const next of edges.get(file) ?? []) visit(next, [...trail, file]);
+    done.add(file);
+  };
+  for (const file of files) visit(file, []);
+  return found;
+}
+
+describe('no file of lib/ imports itself through others', () => {
+  it('lib/ has no import cycle, inside a folder or across folders (type imports included)', () => {
+    // Act
+    const found = cycles(sourceFiles(LIB), (file) => readFileSync(file, 'utf8'));
+
+    // Assess
+    expect(found).toEqual([]);
+  });
+
+  it('the check catches a circle of three files', () => {
+    // Prepare
+    const [a, b, c] = ['pipeline/a.ts', 'pipeline/b.ts', 'pipeline/c.ts'].map((f) => path.join(LIB, f));
+    const fake: Record<string, string> = {
+      [a!]: "import { b } from './b.js';",
+      [b!]: "import type { C } from './c.js';",
+      [c!]: "export { a } from './a.js';",
+    };
+
+    // Act
+    const found = cycles(Object.keys(fake), (file) => fake[file]!);
+
+    // Assess
+    expect(found).toEqual(['pipeline/a.ts → pipeline/b.ts → pipeline/c.ts → pipeline/a.ts']);
+  });
+});
+
 describe('the operator tools stand on lib/ alone', () => {
   it('ops/ imports nothing from local/, functions/ or test/ (an operator runs it against AWS, without the local stack)', () => {
     // Prepare
