@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { isChain, pendingKey, recordKey } from '../../lib/ledger/chain.js';
+import { PROJECT_ID } from '../helpers/factories.js';
+import { emit } from './commands.js';
+import { p2AttemptsBounded } from './invariants.js';
+import { quietPipelineEachTest } from './quiet-pipeline.js';
+import { story } from './story.js';
+import { deliver, drain } from './ways-in.js';
+import { REASONS, World } from './world.js';
+
+/**
+ * Reads made ahead of a record's turn (lib/pipeline/runner.ts) that make a
+ * promise fail, replayed step by step. Each break is `it.fails` while it
+ * stands; the controls beside it are plain `it`.
+ */
+
+let world: World;
+const now = <T>(p: Promise<T>) => p;
+quietPipelineEachTest(() => world);
+
+/** Lets every pending callback run. */
+const settle = async (rounds = 30) => {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+};
+
+/** The visible messages whose body names `recordId`, received. */
+function receive(recordId: string) {
+  const names = (body: string) => body.includes(`"${recordId}"`) || body.includes(`\\"${recordId}\\"`);
+  return world.source
+    .visible()
+    .filter((m) => names(m.body))
+    .map((m) => world.source.receive(m));
+}
+
+/**
+ * A gate that holds r1's settle (the chain's write at revision 1 and its new task's link: queue#1's writes after its
+ * call) and r6's retry call, until released.
+ */
+function holdingGate() {
+  const held: Array<{ label: string; go: () => void }> = [];
+  const holding = { settle: true, r6Call: true };
+  const isSettle = (label: string) =>
+    label.startsWith('queue#1 ') && / write \S+#(record#r1@1|task#\S+@undefined)$/.test(label);
+  const isR6Call = (label: string) => / retry r6$/.test(label);
+  const gate = (label: string) =>
+    (holding.settle && isSettle(label)) || (holding.r6Call && isR6Call(label))
+      ? new Promise<void>((go) => held.push({ label, go }))
+      : Promise.resolve();
+  const release = (which: 'settle' | 'r6Call') => {
+    holding[which] = false;
+    const test = which === 'settle' ? isSettle : isR6Call;
+    for (const h of held.filter((h) => test(h.label))) h.go();
+  };
+  return { gate, held, release, isR6Call };
+}
+
+/**
+ * r1..r6 (tasks t1..t6) ran script s1 on desktop d1 and failed; max_attempts 1, MAX_CONCURRENCY 1. r1's retry is
+ * accepted (its run: a new record in a new task) and its settle waits. Meanwhile four other failures of s1 on d1 are
+ * claimed, r2 five times (Workspace throttles four of its calls: each claim is given back and taken again): the
+ * pending marker of d1/s1 fills (MARKER_RECENT entries) and keeps its four newest chains, so it no longer names r1's.
+ * Then r1's retry's run fails and its event (with its task, desktop, script and start) is queued. Returns that run's
+ * record and the promise of r1's delivery.
+ */
+async function r1OffTheMarkerAndUnlinked(gate: (label: string) => Promise<void>, held: readonly unknown[]) {
+  world = new World(
+    {
+      maxAttempts: 1,
+      tasks: Array.from({ length: 6 }, () => ({ desktops: 1, reason: 'retry' as const })),
+      sharedDesktops: true,
+      reading: 'new-task',
+      concurrency: 1,
+    },
+    gate,
+  );
+  for (const r of ['r1', 'r2', 'r3', 'r4', 'r5', 'r6']) emit(world, r, 'record');
+  world.advance(5);
+  const first = deliver(world, receive('r1'), 'none');
+  while (held.length < 2) await settle(1);
+  for (let i = 0; i < 4; i++) world.ws.armRetry('before-503');
+  for (let i = 0; i < 5; i++) {
+    world.advance(100);
+    await deliver(world, receive('r2'), 'none');
+  }
+  for (const r of ['r3', 'r4', 'r5']) {
+    world.advance(1);
+    await deliver(world, receive(r), 'none');
+  }
+  const marker = world.store.items.get(pendingKey(PROJECT_ID, 'd1', 's1'));
+  expect(marker?.['recent']).toEqual(['r5', 'r4', 'r3', 'r2'].map((r) => recordKey(PROJECT_ID, r)));
+  expect(['r2#0', 'r3#0', 'r4#0', 'r5#0'].map((run) => world.ws.applied.get(run))).toEqual([1, 1, 1, 1]);
+  const ownRun = world.ws.rerunOf('r1')!;
+  world.advance(5);
+  world.ws.fail(ownRun, REASONS.retry);
+  emit(world, ownRun, 'record');
+  return { ownRun, first };
+}
+
+describe('reads made ahead that break a promise', () => {
+  it.fails("P2 (new-task): a retry's own run, read ahead while its chain is off a full pending marker and not yet linked, starts a budget of its own although the link is written before its turn", async () => {
+    // Prepare: r1's retry landed, its settle waits, the pending marker no longer names r1's chain, and the retry's
+    // run failed (reported with its task, desktop, script and start).
+    const { gate, held, release, isR6Call } = holdingGate();
+    const { ownRun, first } = await r1OffTheMarkerAndUnlinked(gate, held);
+    // Act: one batch [r6, the run's failure]: r6 goes first and its call waits; the run's reads are made ahead
+    // meanwhile. Then r1's settle lands (chain retried, link of its new task written), then r6's call.
+    const late = deliver(world, [...receive('r6'), ...receive(ownRun)], 'none');
+    while (!held.some((h) => isR6Call(h.label))) await settle(1);
+    await settle();
+    release('settle');
+    await first;
+    const chain = world.store.items.get(recordKey(PROJECT_ID, 'r1'));
+    expect(isChain(chain) && chain.state).toBe('retried');
+    release('r6Call');
+    await late;
+    await drain(world, now);
+    // Assess: r1's lineage got one retry, as max_attempts says: its run's failure was decided in r1's chain (today
+    // the run is its own chain's root and is retried too).
+    expect(p2AttemptsBounded(world), story(world)).toEqual([]);
+  });
+
+  it("control: the same run's failure read at its turn, after r1's settle, is decided in r1's chain", async () => {
+    // Prepare: as above.
+    const { gate, held, release } = holdingGate();
+    const { ownRun, first } = await r1OffTheMarkerAndUnlinked(gate, held);
+    // Act: r1's settle lands before the run's batch starts, so its reads (made ahead or not) see the link.
+    release('settle');
+    await first;
+    release('r6Call');
+    await deliver(world, [...receive('r6'), ...receive(ownRun)], 'none');
+    await drain(world, now);
+    // Assess
+    expect(p2AttemptsBounded(world), story(world)).toEqual([]);
+  });
+
+  // The same window without reads made ahead, for comparison: the run's failure decided while r1's settle is still
+  // being written (between the retry's answer and its link: milliseconds; reads made ahead widen it to the batch).
+  it.fails("P2 (new-task), without reads ahead: a retry's own run decided between its answer and its link, its chain off a full pending marker, starts a budget of its own", async () => {
+    const { gate, held, release } = holdingGate();
+    const { ownRun, first } = await r1OffTheMarkerAndUnlinked(gate, held);
+    await deliver(world, receive(ownRun), 'none');
+    release('settle');
+    release('r6Call');
+    await first;
+    await drain(world, now);
+    expect(p2AttemptsBounded(world), story(world)).toEqual([]);
+  });
+});
