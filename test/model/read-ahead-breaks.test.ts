@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { isChain, pendingKey, recordKey } from '../../lib/ledger/chain.js';
+import { RETRY_READINGS } from '../../local/workspace-state.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 import { emit } from './commands.js';
-import { p2AttemptsBounded } from './invariants.js';
+import { p1OneRetryPerRun, p2AttemptsBounded, p3NothingLost } from './invariants.js';
 import { quietPipelineEachTest } from './quiet-pipeline.js';
 import { story } from './story.js';
 import { deliver, drain } from './ways-in.js';
@@ -145,4 +146,52 @@ describe('reads made ahead that break a promise', () => {
     await drain(world, now);
     expect(p2AttemptsBounded(world), story(world)).toEqual([]);
   });
+});
+
+describe('reads made ahead that hold', () => {
+  it.each(RETRY_READINGS)(
+    "a retry's own run read ahead before its chain's settle, and decided after it, is its chain's next run while the pending marker names the chain (%s)",
+    async (reading) => {
+      // Prepare: r1 (d1) and r2 (d2) failed; max_attempts 1, MAX_CONCURRENCY 1. r1's retry is accepted and its settle
+      // (chain and link) waits; the run it started fails and is reported with its task, desktop, script and start.
+      const held: Array<{ label: string; go: () => void }> = [];
+      const holding = { settle: true, r2Call: true };
+      const isSettle = (label: string) =>
+        label.startsWith('queue#1 ') && / write \S+#(record#r1@1|task#\S+@undefined)$/.test(label);
+      const isR2Call = (label: string) => / retry r2$/.test(label);
+      world = new World(
+        { maxAttempts: 1, tasks: [{ desktops: 2, reason: 'retry' }], reading, concurrency: 1 },
+        (label) =>
+          (holding.settle && isSettle(label)) || (holding.r2Call && isR2Call(label))
+            ? new Promise<void>((go) => held.push({ label, go }))
+            : Promise.resolve(),
+      );
+      emit(world, 'r1', 'record');
+      emit(world, 'r2', 'record');
+      world.advance(5);
+      const first = deliver(world, receive('r1'), 'none');
+      while (held.length === 0) await settle(1);
+      await settle();
+      const ownRun = world.ws.rerunOf('r1')!;
+      world.advance(5);
+      world.ws.fail(ownRun, REASONS.retry);
+      emit(world, ownRun, 'record');
+      // Act: one batch [r2, the run's failure]: r2's call waits while the run's reads are made ahead; then r1's settle
+      // lands, then r2's call.
+      const late = deliver(world, [...receive('r2'), ...receive(ownRun)].slice(0, 2), 'none');
+      while (!held.some((h) => isR2Call(h.label))) await settle(1);
+      await settle();
+      holding.settle = false;
+      for (const h of held.filter((h) => isSettle(h.label))) h.go();
+      await first;
+      holding.r2Call = false;
+      held.find((h) => isR2Call(h.label))!.go();
+      await late;
+      await drain(world, now);
+      // Assess: r1's lineage got one retry; the run's failure was dead-lettered in r1's chain.
+      expect([...p1OneRetryPerRun(world), ...p2AttemptsBounded(world), ...p3NothingLost(world)], story(world)).toEqual(
+        [],
+      );
+    },
+  );
 });
