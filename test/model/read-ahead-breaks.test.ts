@@ -56,17 +56,21 @@ function holdingGate() {
 }
 
 /**
- * r1..r6 (tasks t1..t6) ran script s1 on desktop d1 and failed; max_attempts 1, MAX_CONCURRENCY 1. r1's retry is
+ * r1..r6 (tasks t1..t6) ran script s1 on desktop d1 and failed; max_attempts 1 (or as given), MAX_CONCURRENCY 1. r1's retry is
  * accepted (its run: a new record in a new task) and its settle waits. Meanwhile four other failures of s1 on d1 are
  * claimed, r2 five times (Workspace throttles four of its calls: each claim is given back and taken again): the
  * pending marker of d1/s1 fills (MARKER_RECENT entries) and keeps its four newest chains, so it no longer names r1's.
  * Then r1's retry's run fails and its event (with its task, desktop, script and start) is queued. Returns that run's
  * record and the promise of r1's delivery.
  */
-async function r1OffTheMarkerAndUnlinked(gate: (label: string) => Promise<void>, held: readonly unknown[]) {
+async function r1OffTheMarkerAndUnlinked(
+  gate: (label: string) => Promise<void>,
+  held: readonly unknown[],
+  maxAttempts = 1,
+) {
   world = new World(
     {
-      maxAttempts: 1,
+      maxAttempts,
       tasks: Array.from({ length: 6 }, () => ({ desktops: 1, reason: 'retry' as const })),
       sharedDesktops: true,
       reading: 'new-task',
@@ -118,6 +122,28 @@ describe('reads made ahead that break a promise', () => {
     // Assess: r1's lineage got one retry, as max_attempts says: its run's failure was decided in r1's chain (today
     // the run is its own chain's root and is retried too).
     expect(p2AttemptsBounded(world), story(world)).toEqual([]);
+  });
+
+  it.fails("P1 (new-task): the same run, read ahead off a full pending marker and retried as its own chain's root, is retried again in its true chain when a copy of its event is read at its turn", async () => {
+    // Prepare: as above, with max_attempts 3; the run's failure is also sent in a second envelope (SNS).
+    const { gate, held, release, isR6Call } = holdingGate();
+    const { ownRun, first } = await r1OffTheMarkerAndUnlinked(gate, held, 3);
+    const [inBatch] = receive(ownRun);
+    emit(world, ownRun, 'sns');
+    // Act: the batch [r6, the run's failure] as above (its reads made ahead, r1's settle landing before its turn);
+    // then the copy in its own batch, read at its turn.
+    const late = deliver(world, [...receive('r6'), inBatch!], 'none');
+    while (!held.some((h) => isR6Call(h.label))) await settle(1);
+    await settle();
+    release('settle');
+    await first;
+    release('r6Call');
+    await late;
+    await deliver(world, receive(ownRun), 'none');
+    await drain(world, now);
+    // Assess: Workspace applied one retry to the run (today two: one from the chain the run started as its root, one
+    // from r1's chain, which the copy found through the link).
+    expect(p1OneRetryPerRun(world), story(world)).toEqual([]);
   });
 
   it("control: the same run's failure read at its turn, after r1's settle, is decided in r1's chain", async () => {
@@ -189,6 +215,7 @@ describe('reads made ahead that hold', () => {
       await late;
       await drain(world, now);
       // Assess: r1's lineage got one retry; the run's failure was dead-lettered in r1's chain.
+      expect(world.dlq.messages.size).toBe(1);
       expect([...p1OneRetryPerRun(world), ...p2AttemptsBounded(world), ...p3NothingLost(world)], story(world)).toEqual(
         [],
       );
