@@ -174,6 +174,49 @@ describe('reads made ahead that break a promise', () => {
   });
 });
 
+// The root of the breaks above, without reads made ahead: once four other chains of the same desktop and script have
+// claimed after it, a full pending marker (MARKER_RECENT) keeps only their keys, and a chain whose retry's answer was
+// lost has no other key that leads its retry's run to it (new-task: no link until the lookup, no task marker).
+describe('a full pending marker drops a chain whose retry is unresolved (no reads made ahead)', () => {
+  it.fails("P1 and P2 (new-task): a lost answer's own run, reported before the lookup, starts a chain of its own; the lookup then leaves it to that chain and the original run is retried again", async () => {
+    // Prepare: r1..r5 ran s1 on d1 and failed; max_attempts 1. r1's retry lands and its answer is lost (chain
+    // unknown); then r2 (throttled four times, so claimed five times), r3, r4 and r5 are claimed on d1/s1.
+    world = new World(
+      {
+        maxAttempts: 1,
+        tasks: Array.from({ length: 5 }, () => ({ desktops: 1, reason: 'retry' as const })),
+        sharedDesktops: true,
+        reading: 'new-task',
+      },
+      async () => undefined,
+    );
+    for (const r of ['r1', 'r2', 'r3', 'r4', 'r5']) emit(world, r, 'record');
+    world.advance(5);
+    world.ws.armRetry('lose-502');
+    await deliver(world, receive('r1'), 'none');
+    for (let i = 0; i < 4; i++) world.ws.armRetry('before-503');
+    for (let i = 0; i < 5; i++) {
+      world.advance(100);
+      await deliver(world, receive('r2'), 'none');
+    }
+    for (const r of ['r3', 'r4', 'r5']) {
+      world.advance(1);
+      await deliver(world, receive(r), 'none');
+    }
+    const marker = world.store.items.get(pendingKey(PROJECT_ID, 'd1', 's1'));
+    expect(marker?.['recent']).not.toContain(recordKey(PROJECT_ID, 'r1'));
+    // Act: the run r1's lost retry started fails and is reported (with its task, desktop, script and start), one
+    // event in a batch of its own; then everything drains (r1's lookup comes after).
+    const ownRun = world.ws.rerunOf('r1')!;
+    world.ws.fail(ownRun, REASONS.retry);
+    emit(world, ownRun, 'record');
+    await deliver(world, receive(ownRun), 'none');
+    await drain(world, now);
+    // Assess: r1 retried once, its lineage once (today r1 is retried twice and its lineage three times).
+    expect([...p1OneRetryPerRun(world), ...p2AttemptsBounded(world)], story(world)).toEqual([]);
+  });
+});
+
 describe('reads made ahead that hold', () => {
   it.each(RETRY_READINGS)(
     "a retry's own run read ahead before its chain's settle, and decided after it, is its chain's next run while the pending marker names the chain (%s)",
