@@ -35,33 +35,50 @@ function receive(recordId: string) {
 
 /**
  * A gate that holds r1's settle (the chain's write at revision 1 and its new task's link: queue#1's writes after its
- * call) and r6's retry call, until released.
+ * call) and r4's retry call, until released.
  */
 function holdingGate() {
   const held: Array<{ label: string; go: () => void }> = [];
-  const holding = { settle: true, r6Call: true };
+  const holding = { settle: true, r4Call: true };
   const isSettle = (label: string) =>
     label.startsWith('queue#1 ') && / write \S+#(record#r1@1|task#\S+@undefined)$/.test(label);
-  const isR6Call = (label: string) => / retry r6$/.test(label);
+  const isR4Call = (label: string) => / retry r4$/.test(label);
   const gate = (label: string) =>
-    (holding.settle && isSettle(label)) || (holding.r6Call && isR6Call(label))
+    (holding.settle && isSettle(label)) || (holding.r4Call && isR4Call(label))
       ? new Promise<void>((go) => held.push({ label, go }))
       : Promise.resolve();
-  const release = (which: 'settle' | 'r6Call') => {
+  const release = (which: 'settle' | 'r4Call') => {
     holding[which] = false;
-    const test = which === 'settle' ? isSettle : isR6Call;
+    const test = which === 'settle' ? isSettle : isR4Call;
     for (const h of held.filter((h) => test(h.label))) h.go();
   };
-  return { gate, held, release, isR6Call };
+  return { gate, held, release, isR4Call };
 }
 
 /**
- * r1..r6 (tasks t1..t6) ran script s1 on desktop d1 and failed; max_attempts 1 (or as given), MAX_CONCURRENCY 1. r1's retry is
- * accepted (its run: a new record in a new task) and its settle waits. Meanwhile four other failures of s1 on d1 are
- * claimed, r2 five times (Workspace throttles four of its calls: each claim is given back and taken again): the
- * pending marker of d1/s1 fills (MARKER_RECENT entries) and keeps its four newest chains, so it no longer names r1's.
- * Then r1's retry's run fails and its event (with its task, desktop, script and start) is queued. Returns that run's
- * record and the promise of r1's delivery.
+ * Two other failures of s1 on d1 are claimed after r1's chain: r2 `r2Claims` times (Workspace throttles all its calls
+ * but the last: each claim is given back and taken again, and each puts r2's chain on the pending marker of d1/s1
+ * again), then r3. The marker is then full (MARKER_RECENT entries with r1's), and keeps its newest four: r3's chain and
+ * r2's three times. It no longer names r1's chain.
+ */
+async function crowdTheMarker(r2Claims: number): Promise<void> {
+  for (let i = 1; i < r2Claims; i++) world.ws.armRetry('before-503');
+  for (let i = 0; i < r2Claims; i++) {
+    world.advance(100);
+    await deliver(world, receive('r2'), 'none');
+  }
+  world.advance(1);
+  await deliver(world, receive('r3'), 'none');
+  const marker = world.store.items.get(pendingKey(PROJECT_ID, 'd1', 's1'));
+  expect(marker?.['recent']).toEqual(['r3', 'r2', 'r2', 'r2'].map((r) => recordKey(PROJECT_ID, r)));
+  expect([world.ws.applied.get('r2#0'), world.ws.applied.get('r3#0')]).toEqual([1, 1]);
+}
+
+/**
+ * r1..r4 (tasks t1..t4) ran script s1 on desktop d1 and failed; max_attempts 1 (or as given), MAX_CONCURRENCY 1.
+ * r1's retry is accepted (its run: a new record in a new task) and its settle waits; meanwhile the pending marker of
+ * d1/s1 is crowded and no longer names r1's chain (crowdTheMarker). Then r1's retry's run fails and its event (with
+ * its task, desktop, script and start) is queued. Returns that run's record and the promise of r1's delivery.
  */
 async function r1OffTheMarkerAndUnlinked(
   gate: (label: string) => Promise<void>,
@@ -71,29 +88,19 @@ async function r1OffTheMarkerAndUnlinked(
   world = new World(
     {
       maxAttempts,
-      tasks: Array.from({ length: 6 }, () => ({ desktops: 1, reason: 'retry' as const })),
+      tasks: Array.from({ length: 4 }, () => ({ desktops: 1, reason: 'retry' as const })),
       sharedDesktops: true,
       reading: 'new-task',
       concurrency: 1,
     },
     gate,
   );
-  for (const r of ['r1', 'r2', 'r3', 'r4', 'r5', 'r6']) emit(world, r, 'record');
+  for (const r of ['r1', 'r2', 'r3', 'r4']) emit(world, r, 'record');
   world.advance(5);
   const first = deliver(world, receive('r1'), 'none');
   while (held.length < 2) await settle(1);
-  for (let i = 0; i < 4; i++) world.ws.armRetry('before-503');
-  for (let i = 0; i < 5; i++) {
-    world.advance(100);
-    await deliver(world, receive('r2'), 'none');
-  }
-  for (const r of ['r3', 'r4', 'r5']) {
-    world.advance(1);
-    await deliver(world, receive(r), 'none');
-  }
-  const marker = world.store.items.get(pendingKey(PROJECT_ID, 'd1', 's1'));
-  expect(marker?.['recent']).toEqual(['r5', 'r4', 'r3', 'r2'].map((r) => recordKey(PROJECT_ID, r)));
-  expect(['r2#0', 'r3#0', 'r4#0', 'r5#0'].map((run) => world.ws.applied.get(run))).toEqual([1, 1, 1, 1]);
+  // r1's claim put its chain on the marker once: r2 is claimed seven times.
+  await crowdTheMarker(7);
   const ownRun = world.ws.rerunOf('r1')!;
   world.advance(5);
   world.ws.fail(ownRun, REASONS.retry);
@@ -105,18 +112,18 @@ describe('reads made ahead that break a promise', () => {
   it.fails("P2 (new-task): a retry's own run, read ahead while its chain is off a full pending marker and not yet linked, starts a budget of its own although the link is written before its turn", async () => {
     // Prepare: r1's retry landed, its settle waits, the pending marker no longer names r1's chain, and the retry's
     // run failed (reported with its task, desktop, script and start).
-    const { gate, held, release, isR6Call } = holdingGate();
+    const { gate, held, release, isR4Call } = holdingGate();
     const { ownRun, first } = await r1OffTheMarkerAndUnlinked(gate, held);
-    // Act: one batch [r6, the run's failure]: r6 goes first and its call waits; the run's reads are made ahead
-    // meanwhile. Then r1's settle lands (chain retried, link of its new task written), then r6's call.
-    const late = deliver(world, [...receive('r6'), ...receive(ownRun)], 'none');
-    while (!held.some((h) => isR6Call(h.label))) await settle(1);
+    // Act: one batch [r4, the run's failure]: r4 goes first and its call waits; the run's reads are made ahead
+    // meanwhile. Then r1's settle lands (chain retried, link of its new task written), then r4's call.
+    const late = deliver(world, [...receive('r4'), ...receive(ownRun)], 'none');
+    while (!held.some((h) => isR4Call(h.label))) await settle(1);
     await settle();
     release('settle');
     await first;
     const chain = world.store.items.get(recordKey(PROJECT_ID, 'r1'));
     expect(isChain(chain) && chain.state).toBe('retried');
-    release('r6Call');
+    release('r4Call');
     await late;
     await drain(world, now);
     // Assess: r1's lineage got one retry, as max_attempts says: its run's failure was decided in r1's chain (today
@@ -126,18 +133,18 @@ describe('reads made ahead that break a promise', () => {
 
   it.fails("P1 (new-task): the same run, read ahead off a full pending marker and retried as its own chain's root, is retried again in its true chain when a copy of its event is read at its turn", async () => {
     // Prepare: as above, with max_attempts 3; the run's failure is also sent in a second envelope (SNS).
-    const { gate, held, release, isR6Call } = holdingGate();
+    const { gate, held, release, isR4Call } = holdingGate();
     const { ownRun, first } = await r1OffTheMarkerAndUnlinked(gate, held, 3);
     const [inBatch] = receive(ownRun);
     emit(world, ownRun, 'sns');
-    // Act: the batch [r6, the run's failure] as above (its reads made ahead, r1's settle landing before its turn);
+    // Act: the batch [r4, the run's failure] as above (its reads made ahead, r1's settle landing before its turn);
     // then the copy in its own batch, read at its turn.
-    const late = deliver(world, [...receive('r6'), inBatch!], 'none');
-    while (!held.some((h) => isR6Call(h.label))) await settle(1);
+    const late = deliver(world, [...receive('r4'), inBatch!], 'none');
+    while (!held.some((h) => isR4Call(h.label))) await settle(1);
     await settle();
     release('settle');
     await first;
-    release('r6Call');
+    release('r4Call');
     await late;
     await deliver(world, receive(ownRun), 'none');
     await drain(world, now);
@@ -153,8 +160,8 @@ describe('reads made ahead that break a promise', () => {
     // Act: r1's settle lands before the run's batch starts, so its reads (made ahead or not) see the link.
     release('settle');
     await first;
-    release('r6Call');
-    await deliver(world, [...receive('r6'), ...receive(ownRun)], 'none');
+    release('r4Call');
+    await deliver(world, [...receive('r4'), ...receive(ownRun)], 'none');
     await drain(world, now);
     // Assess
     expect(p2AttemptsBounded(world), story(world)).toEqual([]);
@@ -167,44 +174,35 @@ describe('reads made ahead that break a promise', () => {
     const { ownRun, first } = await r1OffTheMarkerAndUnlinked(gate, held);
     await deliver(world, receive(ownRun), 'none');
     release('settle');
-    release('r6Call');
+    release('r4Call');
     await first;
     await drain(world, now);
     expect(p2AttemptsBounded(world), story(world)).toEqual([]);
   });
 });
 
-// The root of the breaks above, without reads made ahead: once four other chains of the same desktop and script have
-// claimed after it, a full pending marker (MARKER_RECENT) keeps only their keys, and a chain whose retry's answer was
+// The root of the breaks above, without reads made ahead: once other chains of the same desktop and script have
+// claimed after it often enough, a full pending marker (MARKER_RECENT) keeps only their keys, and a chain whose retry's answer was
 // lost has no other key that leads its retry's run to it (new-task: no link until the lookup, no task marker).
 describe('a full pending marker drops a chain whose retry is unresolved (no reads made ahead)', () => {
   it.fails("P1 and P2 (new-task): a lost answer's own run, reported before the lookup, starts a chain of its own; the lookup then leaves it to that chain and the original run is retried again", async () => {
-    // Prepare: r1..r5 ran s1 on d1 and failed; max_attempts 1. r1's retry lands and its answer is lost (chain
-    // unknown); then r2 (throttled four times, so claimed five times), r3, r4 and r5 are claimed on d1/s1.
+    // Prepare: r1..r3 ran s1 on d1 and failed; max_attempts 1. r1's retry lands and its answer is lost (chain
+    // unknown); then the pending marker of d1/s1 is crowded (crowdTheMarker).
     world = new World(
       {
         maxAttempts: 1,
-        tasks: Array.from({ length: 5 }, () => ({ desktops: 1, reason: 'retry' as const })),
+        tasks: Array.from({ length: 3 }, () => ({ desktops: 1, reason: 'retry' as const })),
         sharedDesktops: true,
         reading: 'new-task',
       },
       async () => undefined,
     );
-    for (const r of ['r1', 'r2', 'r3', 'r4', 'r5']) emit(world, r, 'record');
+    for (const r of ['r1', 'r2', 'r3']) emit(world, r, 'record');
     world.advance(5);
     world.ws.armRetry('lose-502');
     await deliver(world, receive('r1'), 'none');
-    for (let i = 0; i < 4; i++) world.ws.armRetry('before-503');
-    for (let i = 0; i < 5; i++) {
-      world.advance(100);
-      await deliver(world, receive('r2'), 'none');
-    }
-    for (const r of ['r3', 'r4', 'r5']) {
-      world.advance(1);
-      await deliver(world, receive(r), 'none');
-    }
-    const marker = world.store.items.get(pendingKey(PROJECT_ID, 'd1', 's1'));
-    expect(marker?.['recent']).not.toContain(recordKey(PROJECT_ID, 'r1'));
+    // r1's claim and its unknown outcome put its chain on the marker twice: r2 is claimed six times.
+    await crowdTheMarker(6);
     // Act: the run r1's lost retry started fails and is reported (with its task, desktop, script and start), one
     // event in a batch of its own; then everything drains (r1's lookup comes after).
     const ownRun = world.ws.rerunOf('r1')!;
