@@ -13,6 +13,29 @@ import { REASONS, World } from './world.js';
  * Reads made ahead of a record's turn (lib/pipeline/runner.ts) that make a
  * promise fail, replayed step by step. Each break is `it.fails` while it
  * stands; the controls beside it are plain `it`.
+ *
+ * The mechanism (new-task): a read made ahead decides "a claim" also when it
+ * found no chain that places the run, and then the claim is a write of the
+ * run's own record item conditional on its absence. That condition guards the
+ * record's own key only; it says nothing of the keys that lead to another
+ * chain. Docs/ledger-protocol.md argues those exist before the event does
+ * (the pending marker is written with the claim), so a read made ahead misses
+ * only the link a settle writes meanwhile. But the pending marker of a
+ * desktop and script keeps MARKER_RECENT entries and, once full, only the
+ * newest four, duplicates included (lib/ledger/store.ts putMarker): one
+ * neighbour whose calls Workspace throttles, claimed again after each, and one
+ * more claim push a chain off it. Under new-task the retry's run then has no
+ * key leading to its chain but the link (no task marker names its new task,
+ * its record is new). A run read ahead before its chain's settle, decided
+ * after it, starts a chain of its own although the link is there at its turn:
+ * its lineage gets a budget of its own (P2), and a copy of its event read at
+ * its turn finds the true chain through the link and retries the same run
+ * again (P1). The same marker loss breaks P1 and P2 with no read made ahead
+ * when the chain's answer was lost (no link until the lookup), and the lookup
+ * then leaves the run to the chain it started and retries the original run.
+ * Under original-task (the task marker of the retried run's task) and
+ * in-place (the record's own item) the run has another key, and the cases
+ * below hold.
  */
 
 let world: World;
