@@ -44,7 +44,9 @@ export interface LedgerStore {
   /**
    * Writes a pending marker's fields and puts `marker.link_to` first in its
    * `recent` list, in one atomic update, so concurrent claims on one desktop
-   * and script all stay in it; past MARKER_RECENT entries it keeps the newest.
+   * and script all stay in it. A list of MARKER_RECENT entries is pruned to
+   * its newest MARKER_KEPT distinct chains (`prunedRecent`), by a write that
+   * is refused if any claim added an entry meanwhile (then pruned again).
    */
   putMarker(marker: Marker): Promise<void>;
 }
@@ -58,8 +60,23 @@ export interface Marker extends Keyed {
   readonly expires_at: number;
 }
 
-/** How many chains a pending marker keeps in `recent`. */
-export const MARKER_RECENT = 8;
+/**
+ * How many entries a pending marker's `recent` list holds before it is
+ * pruned. A chain stays on it until MARKER_KEPT other chains have claimed on
+ * its desktop and script after it, however often each claimed
+ * (docs/ledger-protocol.md, "Pending markers").
+ */
+export const MARKER_RECENT = 32;
+/** How many distinct chains, the newest first, a pruned marker keeps. */
+export const MARKER_KEPT = 16;
+/** Rounds of appending and pruning a marker whose entries keep changing before the claim fails as unavailable. */
+const MARKER_ROUNDS = 5;
+
+/** A full marker's list with `linkTo` put first: each chain once, the newest MARKER_KEPT. */
+export function prunedRecent(linkTo: string, recent: readonly unknown[]): string[] {
+  const keys = [linkTo, ...recent.filter((key): key is string => typeof key === 'string')];
+  return [...new Set(keys)].slice(0, MARKER_KEPT);
+}
 
 const MAX_BATCH_GET = 100;
 const MAX_BATCH_WRITE = 25;
@@ -126,6 +143,16 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   async putMarker(marker: Marker): Promise<void> {
+    for (let round = 1; ; round++) {
+      if ((await this.appendToMarker(marker)) === 'written') return;
+      if ((await this.pruneMarker(marker)) === 'written') return;
+      if (round === MARKER_ROUNDS)
+        throw this.unavailable('written', new Error(`pending marker ${marker.pk} kept changing while it was pruned`));
+    }
+  }
+
+  /** Puts `marker.link_to` first in its list, with the marker's fields, unless the list is full. */
+  private async appendToMarker(marker: Marker): Promise<'written' | 'conflict'> {
     const values = toAttributes({
       ':to': marker.link_to,
       ':g': marker.generation,
@@ -133,9 +160,12 @@ export class DynamoLedgerStore implements LedgerStore {
       ':one': [marker.link_to],
       ':none': [],
       ':max': MARKER_RECENT,
+      ':zero': 0,
+      ':inc': 1,
     });
+    // `rev` counts the list's changes, so a prune computed from one read is refused if an entry came in since.
     const update =
-      'SET link_to = :to, generation = :g, expires_at = :ttl, recent = list_append(:one, if_not_exists(recent, :none))';
+      'SET link_to = :to, generation = :g, expires_at = :ttl, recent = list_append(:one, if_not_exists(recent, :none)), rev = if_not_exists(rev, :zero) + :inc';
     try {
       await this.db.send('UpdateItem', {
         TableName: this.tableName,
@@ -144,16 +174,32 @@ export class DynamoLedgerStore implements LedgerStore {
         ConditionExpression: 'attribute_not_exists(recent) OR size(recent) < :max',
         ExpressionAttributeValues: values,
       });
+      return 'written';
     } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw this.unavailable('written', error);
-      // Full: the newest entries only, the newest first (a claim racing this rewrite may lose its entry: the next one
-      // puts it back).
-      const current = await this.read(marker.pk);
-      const recent = Array.isArray(current?.['recent']) ? (current['recent'] as unknown[]) : [];
-      await this.put({
-        ...marker,
-        recent: [marker.link_to, ...recent.filter((key) => key !== marker.link_to)].slice(0, MARKER_RECENT / 2),
-      } as Keyed);
+      if ((error as Error).name === 'ConditionalCheckFailedException') return 'conflict';
+      throw this.unavailable('written', error);
+    }
+  }
+
+  /** Rewrites a full marker as `prunedRecent` of what it holds, unless its list changed since it was read. */
+  private async pruneMarker(marker: Marker): Promise<'written' | 'conflict'> {
+    const current = await this.read(marker.pk);
+    const recent = Array.isArray(current?.['recent']) ? (current['recent'] as unknown[]) : [];
+    const rev = typeof current?.['rev'] === 'number' ? current['rev'] : undefined;
+    const item = { ...marker, recent: prunedRecent(marker.link_to, recent), rev: (rev ?? 0) + 1 } as Keyed;
+    const condition =
+      rev === undefined
+        ? { ConditionExpression: 'attribute_not_exists(rev)' }
+        : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: toAttributes({ ':rev': rev }) };
+    try {
+      const attributes = this.classified('written', () => toAttributes(item));
+      if (attributes instanceof LedgerUnavailableError) throw attributes;
+      await this.db.send('PutItem', { TableName: this.tableName, Item: attributes, ...condition });
+      return 'written';
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return 'conflict';
+      if (error instanceof LedgerUnavailableError) throw error;
+      throw this.unavailable('written', error);
     }
   }
 

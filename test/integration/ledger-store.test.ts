@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
 import { pendingKey } from '../../lib/ledger/chain.js';
-import { DynamoLedgerStore, LedgerUnavailableError } from '../../lib/ledger/store.js';
+import { DynamoLedgerStore, LedgerUnavailableError, MARKER_KEPT, MARKER_RECENT } from '../../lib/ledger/store.js';
 import { type Bend, bent, counted, stackDynamoDb, throttled } from '../helpers/dynamodb.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 import { type Harness, startHarness } from '../helpers/harness.js';
@@ -26,6 +26,9 @@ function countedStore(bend?: Bend<'BatchWriteItem'>): { store: DynamoLedgerStore
   const { db: counting, calls } = counted(bend ? bent(db, 'BatchWriteItem', bend) : db);
   return { store: new DynamoLedgerStore(counting, h.stack.tableName), calls };
 }
+
+/** A pending marker of key `pk` naming `chain`. */
+const markerOf = (pk: string, chain: string) => ({ pk, link_to: chain, generation: 1, expires_at: 2_000_000_000 });
 
 const runOf = (recordId: string) => ({
   projectId: PROJECT_ID,
@@ -57,22 +60,56 @@ describe('unconditional puts share a round trip', () => {
       });
   });
 
-  it('a pending marker keeps every chain that claimed on its desktop and script, the newest first, also when claims race, and only the newest when full', async () => {
+  it('a pending marker keeps every chain that claimed on its desktop and script, the newest first, also when claims race, and the newest 16 when full', async () => {
     // Prepare
     const { store } = countedStore();
-    const marker = (chain: string) => ({
-      pk: 'marker-of-desk-and-script',
-      link_to: chain,
-      generation: 1,
-      expires_at: 2_000_000_000,
-    });
-    // Act: three claims at once, then enough to fill it.
-    await Promise.all(['a', 'b', 'c'].map((chain) => store.putMarker(marker(chain))));
-    const racing = (await store.read('marker-of-desk-and-script'))?.['recent'] as string[];
-    for (const chain of ['d', 'e', 'f', 'g', 'h', 'i']) await store.putMarker(marker(chain));
+    const pk = 'marker-of-desk-and-script';
+    // Act: three claims at once, then enough to fill it, then one more.
+    await Promise.all(['a', 'b', 'c'].map((chain) => store.putMarker(markerOf(pk, chain))));
+    const racing = (await store.read(pk))?.['recent'] as string[];
+    const later = Array.from({ length: MARKER_RECENT - 3 }, (_, i) => `later-${i}`);
+    for (const chain of later) await store.putMarker(markerOf(pk, chain));
+    const full = (await store.read(pk))?.['recent'] as string[];
+    await store.putMarker(markerOf(pk, 'last'));
     // Assess
     expect([...racing].sort()).toEqual(['a', 'b', 'c']);
-    expect(await store.read('marker-of-desk-and-script')).toMatchObject({ link_to: 'i', recent: ['i', 'h', 'g', 'f'] });
+    expect(full).toHaveLength(MARKER_RECENT);
+    expect(await store.read(pk)).toMatchObject({
+      link_to: 'last',
+      recent: ['last', ...later.reverse().slice(0, MARKER_KEPT - 1)],
+    });
+  });
+
+  it('a chain that claims again and again never pushes another off its marker: a full marker keeps each chain once', async () => {
+    // Prepare: chain a claims once; chain b then claims far more often than the marker holds entries.
+    const { store } = countedStore();
+    const pk = 'marker-of-a-busy-desk';
+    await store.putMarker(markerOf(pk, 'a'));
+    // Act
+    for (let i = 0; i < 2 * MARKER_RECENT + 3; i++) await store.putMarker(markerOf(pk, 'b'));
+    // Assess
+    expect((await store.read(pk))?.['recent']).toEqual(expect.arrayContaining(['a', 'b']));
+  });
+
+  it('a claim that lands while a full marker is pruned keeps its entry: the prune computed before it is refused and made again', async () => {
+    // Prepare: a full marker; the prune's write waits until another container's claim has landed.
+    const pk = 'marker-pruned-under-a-claim';
+    const plain = new DynamoLedgerStore(stackDynamoDb(h.stack), h.stack.tableName);
+    for (let i = 0; i < MARKER_RECENT; i++) await plain.putMarker(markerOf(pk, `old-${i}`));
+    let raced = false;
+    const db = bent(stackDynamoDb(h.stack), 'PutItem', async (input, send) => {
+      if (!raced && input.Item?.['pk']?.S === pk) {
+        raced = true;
+        await plain.putMarker(markerOf(pk, 'racer'));
+      }
+      return send(input);
+    });
+    const store = new DynamoLedgerStore(db, h.stack.tableName);
+    // Act
+    await store.putMarker(markerOf(pk, 'mine'));
+    // Assess: both claims are on the marker, the newest first.
+    expect(raced).toBe(true);
+    expect(((await plain.read(pk))?.['recent'] as string[]).slice(0, 2)).toEqual(['mine', 'racer']);
   });
 
   it('two puts of one key in one turn go in separate calls (a batch may not name a key twice) and both land', async () => {

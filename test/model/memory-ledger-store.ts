@@ -6,6 +6,7 @@ import {
   LedgerUnavailableError,
   MARKER_RECENT,
   type Marker,
+  prunedRecent,
 } from '../../lib/ledger/store.js';
 
 /**
@@ -61,9 +62,7 @@ export class MemoryLedgerStore implements LedgerStore {
     const recent = this.items.get(marker.pk)?.['recent'];
     const before = Array.isArray(recent) ? (recent as string[]) : [];
     const recentNow =
-      before.length < MARKER_RECENT
-        ? [marker.link_to, ...before]
-        : [marker.link_to, ...before.filter((key) => key !== marker.link_to)].slice(0, MARKER_RECENT / 2);
+      before.length < MARKER_RECENT ? [marker.link_to, ...before] : prunedRecent(marker.link_to, before);
     this.store({ ...marker, recent: recentNow } as Keyed);
     this.after(lost, marker.pk, undefined);
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isChain, pendingKey, recordKey } from '../../lib/ledger/chain.js';
+import { isChain, markerChains, pendingKey, recordKey } from '../../lib/ledger/chain.js';
+import { MARKER_KEPT, MARKER_RECENT } from '../../lib/ledger/store.js';
 import { RETRY_READINGS } from '../../local/workspace-state.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 import { emit } from './commands.js';
@@ -10,32 +11,17 @@ import { deliver, drain } from './ways-in.js';
 import { REASONS, World } from './world.js';
 
 /**
- * Reads made ahead of a record's turn (lib/pipeline/runner.ts) that make a
- * promise fail, replayed step by step. Each break is `it.fails` while it
- * stands; the controls beside it are plain `it`.
- *
- * The mechanism (new-task): a read made ahead decides "a claim" also when it
- * found no chain that places the run, and then the claim is a write of the
- * run's own record item conditional on its absence. That condition guards the
- * record's own key only; it says nothing of the keys that lead to another
- * chain. Docs/ledger-protocol.md argues those exist before the event does
- * (the pending marker is written with the claim), so a read made ahead misses
- * only the link a settle writes meanwhile. But the pending marker of a
- * desktop and script keeps MARKER_RECENT entries and, once full, only the
- * newest four, duplicates included (lib/ledger/store.ts putMarker): one
- * neighbour whose calls Workspace throttles, claimed again after each, and one
- * more claim push a chain off it. Under new-task the retry's run then has no
- * key leading to its chain but the link (no task marker names its new task,
- * its record is new). A run read ahead before its chain's settle, decided
- * after it, starts a chain of its own although the link is there at its turn:
- * its lineage gets a budget of its own (P2), and a copy of its event read at
- * its turn finds the true chain through the link and retries the same run
- * again (P1). The same marker loss breaks P1 and P2 with no read made ahead
- * when the chain's answer was lost (no link until the lookup), and the lookup
- * then leaves the run to the chain it started and retries the original run.
- * Under original-task (the task marker of the retried run's task) and
- * in-place (the record's own item) the run has another key, and the cases
- * below hold.
+ * A retry's own run under new-task, reported before its chain's link is
+ * written (reads made ahead of its turn, or a retry whose answer was lost),
+ * while other failures of the same script on the same desktop crowd the
+ * pending marker. Under new-task the marker is the only key that leads such a
+ * run to its chain until the link is written (no task marker names the new
+ * task, the record is new), so the marker must not drop the chain: a full
+ * marker keeps each chain once, the newest MARKER_KEPT, and a prune never
+ * loses a claim that lands meanwhile (lib/ledger/store.ts putMarker;
+ * docs/ledger-protocol.md, "Pending markers"). The window that remains (more
+ * than MARKER_KEPT other chains claimed on one desktop and script before the
+ * chain's answer is linked) is kept as `it.fails`.
  */
 
 let world: World;
@@ -79,35 +65,34 @@ function holdingGate() {
 }
 
 /**
- * Two other failures of s1 on d1 are claimed after r1's chain: r2 `r2Claims` times (Workspace throttles all its calls
- * but the last: each claim is given back and taken again, and each puts r2's chain on the pending marker of d1/s1
- * again), then r3. The marker is then full (MARKER_RECENT entries with r1's), and keeps its newest four: r3's chain and
- * r2's three times. It no longer names r1's chain.
+ * Other failures of s1 on d1 are claimed after r1's chain: r2 `r2Claims` times (Workspace throttles all its calls but
+ * the last: each claim is given back and taken again, and each puts r2's chain on the pending marker of d1/s1 again),
+ * then each of `others` once. Returns the chains the marker names then.
  */
-async function crowdTheMarker(r2Claims: number): Promise<void> {
+async function crowdTheMarker(r2Claims: number, others: readonly string[] = ['r3']): Promise<string[]> {
   for (let i = 1; i < r2Claims; i++) world.ws.armRetry('before-503');
   for (let i = 0; i < r2Claims; i++) {
     world.advance(100);
     await deliver(world, receive('r2'), 'none');
   }
-  world.advance(1);
-  await deliver(world, receive('r3'), 'none');
-  const marker = world.store.items.get(pendingKey(PROJECT_ID, 'd1', 's1'));
-  expect(marker?.['recent']).toEqual(['r3', 'r2', 'r2', 'r2'].map((r) => recordKey(PROJECT_ID, r)));
-  expect([world.ws.applied.get('r2#0'), world.ws.applied.get('r3#0')]).toEqual([1, 1]);
+  for (const other of others) {
+    world.advance(1);
+    await deliver(world, receive(other), 'none');
+  }
+  expect(['r2', ...others].map((r) => world.ws.applied.get(`${r}#0`))).toEqual(['r2', ...others].map(() => 1));
+  return markerChains(world.store.items.get(pendingKey(PROJECT_ID, 'd1', 's1')));
 }
+
+/** More claims than a full marker holds entries: it is pruned at least once. */
+const OVER_A_FULL_MARKER = MARKER_RECENT + 2;
 
 /**
  * r1..r4 (tasks t1..t4) ran script s1 on desktop d1 and failed; max_attempts 1 (or as given), MAX_CONCURRENCY 1.
  * r1's retry is accepted (its run: a new record in a new task) and its settle waits; meanwhile the pending marker of
- * d1/s1 is crowded and no longer names r1's chain (crowdTheMarker). Then r1's retry's run fails and its event (with
- * its task, desktop, script and start) is queued. Returns that run's record and the promise of r1's delivery.
+ * d1/s1 is crowded past full (crowdTheMarker) and still names r1's chain. Then r1's retry's run fails and its event
+ * (with its task, desktop, script and start) is queued. Returns that run's record and the promise of r1's delivery.
  */
-async function r1OffTheMarkerAndUnlinked(
-  gate: (label: string) => Promise<void>,
-  held: readonly unknown[],
-  maxAttempts = 1,
-) {
+async function r1CrowdedAndUnlinked(gate: (label: string) => Promise<void>, held: readonly unknown[], maxAttempts = 1) {
   world = new World(
     {
       maxAttempts,
@@ -122,8 +107,7 @@ async function r1OffTheMarkerAndUnlinked(
   world.advance(5);
   const first = deliver(world, receive('r1'), 'none');
   while (held.length < 2) await settle(1);
-  // r1's claim put its chain on the marker once: r2 is claimed seven times.
-  await crowdTheMarker(7);
+  expect(await crowdTheMarker(OVER_A_FULL_MARKER)).toContain(recordKey(PROJECT_ID, 'r1'));
   const ownRun = world.ws.rerunOf('r1')!;
   world.advance(5);
   world.ws.fail(ownRun, REASONS.retry);
@@ -131,12 +115,12 @@ async function r1OffTheMarkerAndUnlinked(
   return { ownRun, first };
 }
 
-describe('reads made ahead that break a promise', () => {
-  it.fails("P2 (new-task): a retry's own run, read ahead while its chain is off a full pending marker and not yet linked, starts a budget of its own although the link is written before its turn", async () => {
-    // Prepare: r1's retry landed, its settle waits, the pending marker no longer names r1's chain, and the retry's
+describe("a retry's own run read ahead of its chain's link, its marker crowded", () => {
+  it("P2 (new-task): read ahead before the link, decided after it, it is its chain's next run: no budget of its own", async () => {
+    // Prepare: r1's retry landed, its settle waits, the pending marker of d1/s1 is crowded past full, and the retry's
     // run failed (reported with its task, desktop, script and start).
     const { gate, held, release, isR4Call } = holdingGate();
-    const { ownRun, first } = await r1OffTheMarkerAndUnlinked(gate, held);
+    const { ownRun, first } = await r1CrowdedAndUnlinked(gate, held);
     // Act: one batch [r4, the run's failure]: r4 goes first and its call waits; the run's reads are made ahead
     // meanwhile. Then r1's settle lands (chain retried, link of its new task written), then r4's call.
     const late = deliver(world, [...receive('r4'), ...receive(ownRun)], 'none');
@@ -149,15 +133,14 @@ describe('reads made ahead that break a promise', () => {
     release('r4Call');
     await late;
     await drain(world, now);
-    // Assess: r1's lineage got one retry, as max_attempts says: its run's failure was decided in r1's chain (today
-    // the run is its own chain's root and is retried too).
+    // Assess: r1's lineage got one retry, as max_attempts says: its run's failure was decided in r1's chain.
     expect(p2AttemptsBounded(world), story(world)).toEqual([]);
   });
 
-  it.fails("P1 (new-task): the same run, read ahead off a full pending marker and retried as its own chain's root, is retried again in its true chain when a copy of its event is read at its turn", async () => {
+  it('P1 (new-task): the same run, read ahead, and a copy of its event read at its turn are retried once between them', async () => {
     // Prepare: as above, with max_attempts 3; the run's failure is also sent in a second envelope (SNS).
     const { gate, held, release, isR4Call } = holdingGate();
-    const { ownRun, first } = await r1OffTheMarkerAndUnlinked(gate, held, 3);
+    const { ownRun, first } = await r1CrowdedAndUnlinked(gate, held, 3);
     const [inBatch] = receive(ownRun);
     emit(world, ownRun, 'sns');
     // Act: the batch [r4, the run's failure] as above (its reads made ahead, r1's settle landing before its turn);
@@ -171,15 +154,14 @@ describe('reads made ahead that break a promise', () => {
     await late;
     await deliver(world, receive(ownRun), 'none');
     await drain(world, now);
-    // Assess: Workspace applied one retry to the run (today two: one from the chain the run started as its root, one
-    // from r1's chain, which the copy found through the link).
+    // Assess: Workspace applied one retry to the run, whichever copy found r1's chain first.
     expect(p1OneRetryPerRun(world), story(world)).toEqual([]);
   });
 
   it("control: the same run's failure read at its turn, after r1's settle, is decided in r1's chain", async () => {
     // Prepare: as above.
     const { gate, held, release } = holdingGate();
-    const { ownRun, first } = await r1OffTheMarkerAndUnlinked(gate, held);
+    const { ownRun, first } = await r1CrowdedAndUnlinked(gate, held);
     // Act: r1's settle lands before the run's batch starts, so its reads (made ahead or not) see the link.
     release('settle');
     await first;
@@ -190,11 +172,11 @@ describe('reads made ahead that break a promise', () => {
     expect(p2AttemptsBounded(world), story(world)).toEqual([]);
   });
 
-  // The same window without reads made ahead, for comparison: the run's failure decided while r1's settle is still
-  // being written (between the retry's answer and its link: milliseconds; reads made ahead widen it to the batch).
-  it.fails("P2 (new-task), without reads ahead: a retry's own run decided between its answer and its link, its chain off a full pending marker, starts a budget of its own", async () => {
+  // The same without reads made ahead: the run's failure decided while r1's settle is still being written (between the
+  // retry's answer and its link).
+  it("P2 (new-task), without reads ahead: decided between its chain's answer and its link, it is its chain's next run", async () => {
     const { gate, held, release } = holdingGate();
-    const { ownRun, first } = await r1OffTheMarkerAndUnlinked(gate, held);
+    const { ownRun, first } = await r1CrowdedAndUnlinked(gate, held);
     await deliver(world, receive(ownRun), 'none');
     release('settle');
     release('r4Call');
@@ -204,36 +186,55 @@ describe('reads made ahead that break a promise', () => {
   });
 });
 
-// The root of the breaks above, without reads made ahead: once other chains of the same desktop and script have
-// claimed after it often enough, a full pending marker (MARKER_RECENT) keeps only their keys, and a chain whose retry's answer was
-// lost has no other key that leads its retry's run to it (new-task: no link until the lookup, no task marker).
-describe('a full pending marker drops a chain whose retry is unresolved (no reads made ahead)', () => {
-  it.fails("P1 and P2 (new-task): a lost answer's own run, reported before the lookup, starts a chain of its own; the lookup then leaves it to that chain and the original run is retried again", async () => {
-    // Prepare: r1..r3 ran s1 on d1 and failed; max_attempts 1. r1's retry lands and its answer is lost (chain
-    // unknown); then the pending marker of d1/s1 is crowded (crowdTheMarker).
-    world = new World(
-      {
-        maxAttempts: 1,
-        tasks: Array.from({ length: 3 }, () => ({ desktops: 1, reason: 'retry' as const })),
-        sharedDesktops: true,
-        reading: 'new-task',
-      },
-      async () => undefined,
-    );
-    for (const r of ['r1', 'r2', 'r3']) emit(world, r, 'record');
-    world.advance(5);
-    world.ws.armRetry('lose-502');
-    await deliver(world, receive('r1'), 'none');
-    // r1's claim and its unknown outcome put its chain on the marker twice: r2 is claimed six times.
-    await crowdTheMarker(6);
-    // Act: the run r1's lost retry started fails and is reported (with its task, desktop, script and start), one
-    // event in a batch of its own; then everything drains (r1's lookup comes after).
-    const ownRun = world.ws.rerunOf('r1')!;
-    world.ws.fail(ownRun, REASONS.retry);
-    emit(world, ownRun, 'record');
-    await deliver(world, receive(ownRun), 'none');
-    await drain(world, now);
-    // Assess: r1 retried once, its lineage once (today r1 is retried twice and its lineage three times).
+/**
+ * r1..r`n` ran s1 on d1 and failed; max_attempts 1. r1's retry lands and its answer is lost (chain unknown: no link
+ * until the lookup); then the pending marker of d1/s1 is crowded (crowdTheMarker), and the run r1's lost retry started
+ * fails and is reported (with its task, desktop, script and start), one event in a batch of its own, before r1's
+ * lookup. Returns the chains the marker named when the run was reported.
+ */
+async function lostAnswerThenCrowded(tasks: number, r2Claims: number, others: readonly string[]): Promise<string[]> {
+  world = new World(
+    {
+      maxAttempts: 1,
+      tasks: Array.from({ length: tasks }, () => ({ desktops: 1, reason: 'retry' as const })),
+      sharedDesktops: true,
+      reading: 'new-task',
+    },
+    async () => undefined,
+  );
+  for (let i = 1; i <= tasks; i++) emit(world, `r${i}`, 'record');
+  world.advance(5);
+  world.ws.armRetry('lose-502');
+  await deliver(world, receive('r1'), 'none');
+  const named = await crowdTheMarker(r2Claims, others);
+  const ownRun = world.ws.rerunOf('r1')!;
+  world.ws.fail(ownRun, REASONS.retry);
+  emit(world, ownRun, 'record');
+  await deliver(world, receive(ownRun), 'none');
+  await drain(world, now);
+  return named;
+}
+
+// Without reads made ahead: a chain whose retry's answer was lost has no key but the pending marker that leads its
+// retry's run to it (new-task), until its lookup.
+describe("a lost answer's chain on a crowded pending marker (no reads made ahead)", () => {
+  it('P1 and P2 (new-task): a neighbour claimed again and again does not push it off: its run, reported before the lookup, is its next run, and the original run is retried once', async () => {
+    // Act
+    const named = await lostAnswerThenCrowded(3, OVER_A_FULL_MARKER, ['r3']);
+    // Assess: r1 retried once, its lineage once.
+    expect(named).toContain(recordKey(PROJECT_ID, 'r1'));
+    expect([...p1OneRetryPerRun(world), ...p2AttemptsBounded(world)], story(world)).toEqual([]);
+  });
+
+  // The window docs/ledger-protocol.md keeps ("Pending markers"): MARKER_KEPT other chains claimed on the same
+  // desktop and script after it, before its lookup, push it off a full marker.
+  it.fails('P1 and P2 (new-task): pushed off by MARKER_KEPT other chains claimed after it, its run starts a chain of its own and the original run is retried again', async () => {
+    // Prepare: r2 claimed often enough to fill the marker, then MARKER_KEPT other failures once each.
+    const others = Array.from({ length: MARKER_KEPT }, (_, i) => `r${i + 3}`);
+    // Act
+    const named = await lostAnswerThenCrowded(MARKER_KEPT + 2, MARKER_RECENT - MARKER_KEPT, others);
+    // Assess
+    expect(named).not.toContain(recordKey(PROJECT_ID, 'r1'));
     expect([...p1OneRetryPerRun(world), ...p2AttemptsBounded(world)], story(world)).toEqual([]);
   });
 });
