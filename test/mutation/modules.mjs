@@ -128,7 +128,11 @@ export const MODULES = {
   },
   'queue-batch': {
     mutate: ['lib/ways-in/queue-batch.ts'],
-    tests: ['test/integration/queue-function.test.ts', 'test/integration/crash-mid-batch.test.ts'],
+    tests: [
+      'test/model/queue-batch.test.ts',
+      'test/integration/queue-function.test.ts',
+      'test/integration/crash-mid-batch.test.ts',
+    ],
   },
   desktops: {
     mutate: ['lib/pipeline/desktop-verdict.ts', 'lib/pipeline/desktop-gate.ts', 'lib/workspace/desktop-reads.ts'],

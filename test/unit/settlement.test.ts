@@ -428,6 +428,26 @@ describe('re-enqueues', () => {
     expect(text(sent, 'replay_of')).toBe('2026-02-01T00:00:00.000Z');
   });
 
+  it('keeps only the original attributes that fit beside a large body, so the message stays within SQS’s size', async () => {
+    const requeue = queue();
+    const s = source(
+      {
+        small: { DataType: 'String', StringValue: 'kept' },
+        big: { DataType: 'String', StringValue: 'y'.repeat(20_000) },
+      },
+      JSON.stringify({ padding: 'x'.repeat(250_000) }),
+    );
+    await settleAll(
+      [{ source: s, resolution: requeueOf(), firstSeenAt: T0 }],
+      { deadLetters: queue().sender, requeue: requeue.sender },
+      ledgerStub().ledger,
+    );
+    const [sent] = requeue.sent;
+    expect(text(sent, 'small')).toBe('kept');
+    expect(text(sent, 'big')).toBeUndefined();
+    expect(text(sent, 'next_attempt')).toBe('2');
+  });
+
   it('a re-enqueue the queue refuses is left for redelivery, with why', async () => {
     const [settled] = await settleAll(
       [item(requeueOf({ code: 'circuit-open', reason: 'circuit-open: wait' }))],
