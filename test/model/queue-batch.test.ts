@@ -2,6 +2,7 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
 import { logger } from '../../lib/platform/observability.js';
 import { allFailed, checkedResponse, processQueueBatch } from '../../lib/ways-in/queue-batch.js';
+import { PROJECT_ID } from '../helpers/factories.js';
 import { emit } from './commands.js';
 import { quietPipelineEachTest } from './quiet-pipeline.js';
 import { World } from './world.js';
@@ -47,7 +48,31 @@ describe('a batch through the queue way in', () => {
     // First seen when it was sent; decided when it was read.
     expect(attr('first_seen_at')).toBe(new Date(Number(record!.attributes.SentTimestamp)).toISOString());
     expect(attr('decided_at')).toBe(new Date(world.now()).toISOString());
-    expect(world.outcomes).toEqual([expect.objectContaining({ kind: 'dead-lettered', code: 'invalid-event' })]);
+    expect(world.outcomes).toEqual([
+      expect.objectContaining({ way: 'queue', kind: 'dead-lettered', code: 'invalid-event' }),
+    ]);
+  });
+
+  it('a failure in a region without a Workspace endpoint is dead-lettered as invalid, nothing called', async () => {
+    freshWorld();
+    const record = world.ws.records.get('r1')!;
+    world.source.add(
+      JSON.stringify({
+        project_id: PROJECT_ID,
+        record_id: 'r1',
+        task_id: record.script_task_id,
+        status: 'FAILED',
+        reason: record.reason,
+        region: 'xx-nowhere-9',
+      }),
+    );
+    const { response, invocation } = batch(receiveAll());
+    expect((await response).batchItemFailures).toEqual([]);
+    const [letter] = [...world.dlq.messages.values()];
+    expect(letter!.attributes['reason']?.StringValue).toMatch(
+      /^invalid-event: .*xx-nowhere-9 has no Workspace endpoint/,
+    );
+    expect(invocation.calls.filter((c) => !c.startsWith('send '))).toEqual([]);
   });
 
   it('copies of one failure in a batch run one after the other: one retry, the other a duplicate', async () => {
@@ -69,10 +94,13 @@ describe('a batch through the queue way in', () => {
     const { response, invocation } = batch(records, () => world.config.worstCaseCallMs + 4_999);
     expect((await response).batchItemFailures).toEqual(records.map((r) => ({ itemIdentifier: r.messageId })));
     expect(invocation.calls.filter((c) => !c.startsWith('read '))).toEqual([]);
-    expect(world.outcomes.map((o) => [o.kind, o.code])).toEqual([
-      ['deferred', 'time-budget'],
-      ['deferred', 'time-budget'],
-    ]);
+    expect(world.outcomes.map((o) => [o.kind, o.code, o.reason])).toEqual(
+      records.map(() => [
+        'deferred',
+        'time-budget',
+        'time-budget: the invocation is about to time out; left for redelivery',
+      ]),
+    );
   });
 
   it('with the margin left, the records are handled', async () => {
