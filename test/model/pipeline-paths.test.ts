@@ -11,6 +11,7 @@ import type { QueueBatchDeps } from '../../lib/ways-in/queue-batch.js';
 import { CircuitBreakers } from '../../lib/workspace/circuit-breakers.js';
 import { WorkspaceCredentials } from '../../lib/workspace/credentials.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
+import type { InvocationKeyGate } from '../../lib/workspace/key-gate.js';
 import { plainEventFor } from '../helpers/envelopes.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 import type { Gate, Invocation } from './invocation.js';
@@ -211,7 +212,7 @@ describe('looking a record up', () => {
     const { deps, invocation } = setup();
     const getRecord = vi
       .spyOn(deps.workspace, 'getRecord')
-      .mockRejectedValue(new WorkspaceApiError({ status: 503, code: 'HTTP_503', message: 'busy' }));
+      .mockRejectedValueOnce(new WorkspaceApiError({ status: 503, code: 'HTTP_503', message: 'busy' }));
     const settled = await one(deps, inputFor('r1', { names: 'record' }));
     expect(getRecord).toHaveBeenCalled();
     expect(settled.resolution.kind).not.toBe('retried');
@@ -319,6 +320,20 @@ describe('the retry call', () => {
     expect(chainOf('r1')).toBeUndefined();
   });
 
+  it('a circuit that opens while the chain is read waits for it before the claim, with the rule and attempt', async () => {
+    let deps!: QueueBatchDeps;
+    const s = setup('retry', {
+      gate: async (label) => {
+        if (/^queue#1 write \S+#record#r1@undefined$/.test(label)) await openCircuit(deps);
+      },
+    });
+    deps = s.deps;
+    const settled = await one(deps, inputFor('r1'));
+    expect(settled.resolution).toMatchObject({ kind: 'requeue', code: 'circuit-open', attempt: 1, ruleId: 'timeout' });
+    expect(retryCalls(s.invocation)).toEqual([]);
+    expect(chainOf('r1')).toMatchObject({ state: 'open', attempts: 0 });
+  });
+
   it('a circuit that opens while the claim is taken releases the claim and waits, without a call', async () => {
     let deps!: QueueBatchDeps;
     const s = setup('retry', {
@@ -379,7 +394,11 @@ describe('the retry call', () => {
   it('a refusal for good is dead-lettered with the evidence, the retry not counted in the letter', async () => {
     const { deps } = setup();
     world.ws.armRetry('permanent-404');
-    const apiError = vi.spyOn(metrics, 'singleMetric');
+    const codes: string[] = [];
+    vi.spyOn(metrics, 'singleMetric').mockReturnValue({
+      addDimension: (_name: string, value: string) => codes.push(value),
+      addMetric: () => undefined,
+    } as never);
     const settled = await one(deps, inputFor('r1'));
     expect(settled.resolution).toMatchObject({
       kind: 'dead-letter',
@@ -388,7 +407,7 @@ describe('the retry call', () => {
       refusal: { status: 404 },
     });
     expect((settled.resolution as { letter: { reason: string } }).letter.reason).toMatch(/^workspace-refused: /);
-    expect(apiError).toHaveBeenCalled();
+    expect(codes).toEqual([(settled.resolution as { refusal: { errorCode: string } }).refusal.errorCode]);
   });
 
   it('an answer that says the script never ran releases the claim, uncounted, and waits its backoff', async () => {
@@ -465,6 +484,66 @@ describe('the retry call', () => {
     await one(deps, inputFor('r1', { body: { resource_id: record.resource_id, script_id: 's1' } }));
     const afterRetry = invocation.calls.slice(invocation.calls.indexOf('retry r1') + 1);
     expect(afterRetry.filter((c) => c.startsWith('getRecord'))).toEqual([]);
+  });
+});
+
+describe('the key gate', () => {
+  /** An event that names its desktop, script and start, from a container that knows retries answer new tasks: no lookup. */
+  function namedInput(): FailureInput {
+    world.readings.learn(['new-task']);
+    const record = world.ws.records.get('r1')!;
+    return inputFor('r1', {
+      body: {
+        resource_id: record.resource_id,
+        script_id: record.script_id,
+        start_time: record.start_time,
+        end_time: record.end_time,
+      },
+    });
+  }
+
+  it('a key the gate refuses defers the failure before its claim, for as long as the refusal lasts', async () => {
+    const { deps, invocation } = setup();
+    const gated = {
+      ...deps,
+      keyGate: { admit: async () => ({ kind: 'refused', retryAfterMs: 30_000 }) } as unknown as InvocationKeyGate,
+    };
+    const settled = await one(gated, namedInput());
+    expect(settled.resolution).toMatchObject({
+      kind: 'requeue',
+      code: 'key-refused',
+      delaySeconds: 30,
+      attempt: 1,
+      ruleId: 'timeout',
+    });
+    expect((settled.resolution as { reason: string }).reason).toMatch(/^key-refused: /);
+    expect(retryCalls(invocation)).toEqual([]);
+    expect(chainOf('r1')?.state).not.toBe('claimed');
+  });
+
+  it('the pass is given back when the claim is lost to another writer, or the ledger fails, with no call', async () => {
+    const { deps, invocation } = setup();
+    let released = 0;
+    const pass = {
+      fingerprint: 'f',
+      probe: false,
+      accepted: () => undefined,
+      refused: async () => undefined,
+      release: () => void released++,
+    };
+    const gated = {
+      ...deps,
+      keyGate: { admit: async () => ({ kind: 'go', pass }) } as unknown as InvocationKeyGate,
+    };
+    const claim = vi.spyOn(deps.ledger, 'claim').mockResolvedValue(undefined);
+    const contended = await one(gated, namedInput());
+    expect(contended.resolution).toMatchObject({ code: 'contended' });
+    expect(released).toBe(claim.mock.calls.length);
+    claim.mockRejectedValueOnce(new Error('table unreachable'));
+    released = 0;
+    await one(gated, namedInput());
+    expect(released).toBe(1);
+    expect(retryCalls(invocation)).toEqual([]);
   });
 });
 
