@@ -16,8 +16,8 @@ import { World } from './world.js';
 let world: World;
 quietPipelineEachTest(() => world);
 
-function freshWorld(desktops = 2): World {
-  world = new World({ maxAttempts: 2, tasks: [{ desktops, reason: 'retry' }] }, async () => undefined);
+function freshWorld(gate: (label: string) => Promise<void> = async () => undefined): World {
+  world = new World({ maxAttempts: 2, tasks: [{ desktops: 2, reason: 'retry' }] }, gate);
   return world;
 }
 
@@ -76,7 +76,10 @@ describe('a batch through the queue way in', () => {
   });
 
   it('copies of one failure in a batch run one after the other: one retry, the other a duplicate', async () => {
-    freshWorld();
+    // The retry call takes a while (many turns of the event loop): a copy run beside it would find the claim held.
+    freshWorld(async (label) => {
+      if (label.endsWith(' retry r1')) for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    });
     emit(world, 'r1', 'plain');
     emit(world, 'r1', 'sns');
     emit(world, 'r1', 'eventbridge');
