@@ -277,7 +277,10 @@ describe('dead letters', () => {
     expect(settled!.durable).toBe(true);
     expect(settled!.outcome.kind).toBe('dead-lettered');
     expect(fake.deadLettered).toHaveLength(1);
-    expect(logger.error).toHaveBeenCalledWith('ledger update after dead-lettering failed', expect.anything());
+    expect(logger.error).toHaveBeenCalledWith('ledger update after dead-lettering failed', {
+      messageId: settled!.source.messageId,
+      error: 'table unreachable',
+    });
   });
 
   it('a refused letter stays on the queue even when its release cannot be written', async () => {
