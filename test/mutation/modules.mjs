@@ -101,6 +101,7 @@ export const MODULES = {
     tests: [
       'test/unit/time-budget.test.ts',
       'test/unit/time-budget-margins.test.ts',
+      'test/model/queue-batch.test.ts',
       'test/integration/schedule-and-manual.test.ts',
     ],
   },
