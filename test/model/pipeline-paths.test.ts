@@ -391,6 +391,16 @@ describe('the retry call', () => {
     expect(chain.history.at(-1)).toMatchObject({ error_code: 'INTERNAL', reason: 'a bug' });
   });
 
+  it('a thrown value that is no error still gives the claim back, saying so', async () => {
+    const { deps } = setup();
+    vi.spyOn(deps.workspace, 'retry').mockRejectedValueOnce({ name: 'Odd' });
+    const settled = await one(deps, inputFor('r1'));
+    expect(settled.resolution).toMatchObject({ kind: 'hold', code: 'unavailable' });
+    const chain = chainOf('r1')!;
+    expect(chain.state).not.toBe('claimed');
+    expect(chain.history.at(-1)).toMatchObject({ error_code: 'INTERNAL', reason: 'unexpected error' });
+  });
+
   it('a refusal for good is dead-lettered with the evidence, the retry not counted in the letter', async () => {
     const { deps } = setup();
     world.ws.armRetry('permanent-404');
