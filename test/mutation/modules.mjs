@@ -101,24 +101,39 @@ export const MODULES = {
     tests: [
       'test/unit/time-budget.test.ts',
       'test/unit/time-budget-margins.test.ts',
+      'test/model/queue-batch.test.ts',
       'test/integration/schedule-and-manual.test.ts',
     ],
   },
   pipeline: {
-    mutate: ['lib/pipeline/process-failure.ts'],
+    mutate: ['lib/pipeline/process-failure.ts', 'lib/pipeline/retry-call.ts', 'lib/pipeline/runner.ts'],
     tests: [
       'test/integration/ledger.test.ts',
       'test/integration/queue-function.test.ts',
       'test/integration/key-safety.test.ts',
+      'test/integration/unknown-outcome.test.ts',
+      'test/integration/schedule-and-manual.test.ts',
+      'test/model/protocol-cases.test.ts',
+      'test/model/break-cases.test.ts',
+      'test/model/runner-slots.test.ts',
+      'test/model/pipeline-paths.test.ts',
     ],
   },
   settlement: {
     mutate: ['lib/pipeline/settlement.ts'],
-    tests: ['test/integration/queue-function.test.ts', 'test/integration/schedule-and-manual.test.ts'],
+    tests: [
+      'test/unit/settlement.test.ts',
+      'test/integration/queue-function.test.ts',
+      'test/integration/schedule-and-manual.test.ts',
+    ],
   },
   'queue-batch': {
     mutate: ['lib/ways-in/queue-batch.ts'],
-    tests: ['test/integration/queue-function.test.ts', 'test/integration/crash-mid-batch.test.ts'],
+    tests: [
+      'test/model/queue-batch.test.ts',
+      'test/integration/queue-function.test.ts',
+      'test/integration/crash-mid-batch.test.ts',
+    ],
   },
   desktops: {
     mutate: ['lib/pipeline/desktop-verdict.ts', 'lib/pipeline/desktop-gate.ts', 'lib/workspace/desktop-reads.ts'],

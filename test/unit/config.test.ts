@@ -149,6 +149,8 @@ describe('every variable keeps its default and its accepted range', () => {
       }
     })();
     expect(error).toBeInstanceOf(ConfigError);
+    // The name is what a logged error shows first.
+    expect(error?.name).toBe('ConfigError');
     expect(error?.message.split('; ').sort()).toEqual([
       'DRY_RUN must be true or false, got "yes"',
       'LEDGER_TABLE is required',
