@@ -64,12 +64,13 @@ describe('a record the chain has not seen', () => {
 
   it("may be a lost retry's run in a task the chain already had, unless Workspace answers with new tasks", () => {
     expect(placeRun(chain([original, lost]), run('r9', 't1', at(300)), SKEW)).toEqual({ kind: 'run', generation: 1 });
-    expect(
-      placeRun(chain([original, { ...lost, fresh_task: true }]), run('r9', 't1', at(300)), SKEW),
-    ).toEqual({ kind: 'not-ours' });
-    expect(
-      placeRun(chain([original, { ...lost, fresh_task: true }]), run('r9', 't9', at(300)), SKEW),
-    ).toEqual({ kind: 'run', generation: 1 });
+    expect(placeRun(chain([original, { ...lost, fresh_task: true }]), run('r9', 't1', at(300)), SKEW)).toEqual({
+      kind: 'not-ours',
+    });
+    expect(placeRun(chain([original, { ...lost, fresh_task: true }]), run('r9', 't9', at(300)), SKEW)).toEqual({
+      kind: 'run',
+      generation: 1,
+    });
   });
 
   it('is placed on a chain that knows neither desktop nor script', () => {
@@ -107,7 +108,10 @@ describe('the runs of a record run again in place, told apart by their starts', 
     const unknownStarts = chain([original, { g: 1, task: 't1' }, { g: 2, task: 't1' }]);
     expect(placeRun(unknownStarts, run('r1', 't1', at(21)), SKEW)).toEqual({ kind: 'run', generation: 2 });
     expect(placeRun(unknownStarts, run('r1', 't1', at(-5)), SKEW)).toEqual({ kind: 'run', generation: 0 });
-    const noStart = chain([{ ...original, start: undefined }, { g: 1, task: 't1' }]);
+    const noStart = chain([
+      { ...original, start: undefined },
+      { g: 1, task: 't1' },
+    ]);
     expect(placeRun(noStart, run('r1', 't1', at(5)), SKEW)).toEqual({ kind: 'run', generation: 1 });
   });
 
@@ -187,7 +191,7 @@ describe('a chain written before runs were kept', () => {
 });
 
 describe('keeping what is known of a run', () => {
-  it("adds a run not yet known, in generation order", () => {
+  it('adds a run not yet known, in generation order', () => {
     expect(withRun([original], 1, { recordId: 'r2', taskId: 't2', startedAt: at(21), endedAt: at(30) })).toEqual([
       original,
       { g: 1, record: 'r2', task: 't2', start: at(21), end: at(30) },
