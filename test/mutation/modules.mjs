@@ -81,6 +81,7 @@ export const MODULES = {
     mutate: ['lib/ledger/store.ts', 'lib/platform/attribute-values.ts'],
     tests: [
       'test/unit/attribute-values.test.ts',
+      'test/unit/ledger-store.test.ts',
       'test/integration/ledger.test.ts',
       'test/integration/ledger-store.test.ts',
       'test/integration/ledger-store-batching.test.ts',
