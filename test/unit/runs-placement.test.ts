@@ -37,6 +37,16 @@ describe("a retry's run starts after the run it retried ended and after its clai
     expect(placeRun(c, run('r9', 't9', at(10) + 1), SKEW)).toEqual({ kind: 'run', generation: 1 });
   });
 
+  it('after the end of the run it retried, not of an earlier one', () => {
+    const c = chain([
+      original,
+      { g: 1, claimed_at: at(20), task: 't2', record: 'r2', start: at(50), end: at(150) },
+      { g: 2, claimed_at: at(200) },
+    ]);
+    expect(placeRun(c, run('r9', 't9', at(100)), SKEW)).toEqual({ kind: 'not-ours' });
+    expect(placeRun(c, run('r9', 't9', at(151)), SKEW)).toEqual({ kind: 'run', generation: 2 });
+  });
+
   it('at the claim less the skew exactly, not a millisecond before', () => {
     const c = chain([original, lost]);
     expect(placeRun(c, run('r9', 't9', at(80)), SKEW)).toEqual({ kind: 'run', generation: 1 });
@@ -104,6 +114,11 @@ describe('the runs of a record run again in place, told apart by their starts', 
     expect(placeRun(inPlace, run('r1', 't1', start), SKEW)).toEqual({ kind: 'run', generation });
   });
 
+  it('a run whose start is not kept is after the starts before it, whatever the starts after it', () => {
+    const mixed = chain([original, { g: 1, task: 't1' }, { g: 2, task: 't1', start: at(41) }]);
+    expect(placeRun(mixed, run('r1', 't1', at(21)), SKEW)).toEqual({ kind: 'run', generation: 1 });
+  });
+
   it('runs whose starts are not kept follow the latest start known before them', () => {
     const unknownStarts = chain([original, { g: 1, task: 't1' }, { g: 2, task: 't1' }]);
     expect(placeRun(unknownStarts, run('r1', 't1', at(21)), SKEW)).toEqual({ kind: 'run', generation: 2 });
@@ -136,6 +151,20 @@ describe("a record's runs", () => {
 
   it('skip no generation: a gap ends them', () => {
     const entries: RunEntry[] = [original, { g: 2, task: 't1' }];
+    expect(runsOfRecord(entries, 'r1').map((e) => e.g)).toEqual([0]);
+  });
+
+  it('after a root run whose task is not known, a retry answered with a task ran a new record, not this one', () => {
+    const entries: RunEntry[] = [
+      { ...original, task: undefined },
+      { g: 1, task: 't1' },
+    ];
+    expect(runsOfRecord(entries, 'r1').map((e) => e.g)).toEqual([0]);
+    expect(runsOfRecord(entries, 'r1', true).map((e) => e.g)).toEqual([0]);
+  });
+
+  it("leave out a retry's run known to be of another record", () => {
+    const entries: RunEntry[] = [original, { g: 1, task: 't1', record: 'r2' }];
     expect(runsOfRecord(entries, 'r1').map((e) => e.g)).toEqual([0]);
   });
 
