@@ -82,6 +82,7 @@ export const MODULES = {
     tests: [
       'test/unit/attribute-values.test.ts',
       'test/unit/ledger-store.test.ts',
+      'test/unit/attribute-edges.test.ts',
       'test/integration/ledger.test.ts',
       'test/integration/ledger-store.test.ts',
       'test/integration/ledger-store-batching.test.ts',
