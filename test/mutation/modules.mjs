@@ -46,6 +46,7 @@ export const MODULES = {
       'test/unit/attempt-ledger.test.ts',
       'test/unit/locate.test.ts',
       'test/unit/lost-answers.test.ts',
+      'test/unit/owned-elsewhere.test.ts',
     ],
   },
   runs: {
@@ -75,6 +76,7 @@ export const MODULES = {
       'test/unit/locate.test.ts',
       'test/unit/lost-answers.test.ts',
       'test/unit/workspace-lookups.test.ts',
+      'test/unit/owned-elsewhere.test.ts',
     ],
   },
   'ledger-store': {
