@@ -163,6 +163,12 @@ describe("a record's runs", () => {
     expect(runsOfRecord(entries, 'r1', true).map((e) => e.g)).toEqual([0]);
   });
 
+  it('by what the chain knows only: nothing in place after a root run and a retry that both name no task', () => {
+    const entries: RunEntry[] = [{ ...original, task: undefined }, { g: 1 }];
+    expect(runsOfRecord(entries, 'r1', true).map((e) => e.g)).toEqual([0]);
+    expect(runsOfRecord(entries, 'r1').map((e) => e.g)).toEqual([0, 1]);
+  });
+
   it("leave out a retry's run known to be of another record", () => {
     const entries: RunEntry[] = [original, { g: 1, task: 't1', record: 'r2' }];
     expect(runsOfRecord(entries, 'r1').map((e) => e.g)).toEqual([0]);
