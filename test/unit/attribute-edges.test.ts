@@ -52,6 +52,9 @@ describe('writing', () => {
     expect(() => toAttribute(new Set(), 'tags')).toThrow(
       'attribute tags: an empty set cannot be stored (DynamoDB has no empty sets)',
     );
+    expect(() => toAttribute(new Set([new Uint8Array([1]), 'a']), 'tags')).toThrow(
+      'attribute tags: a set of mixed or unsupported values cannot be stored',
+    );
     expect(() => toAttribute(new Set([{}]), 'tags')).toThrow(
       'attribute tags: a set of mixed or unsupported values cannot be stored',
     );
