@@ -235,6 +235,16 @@ describe('unconditional puts', () => {
     expect(item('k0')).toEqual({ pk: 'k0', again: true });
   });
 
+  it('a key put twice in one turn goes in a later call, even beside other keys', async () => {
+    const { store, calls } = table();
+    await Promise.all([store.put({ pk: 'a' }), store.put({ pk: 'b' }), store.put(keyed({ pk: 'a', again: true }))]);
+    expect(calls.map((c) => c.op)).toEqual(['BatchWriteItem', 'PutItem']);
+    const first = calls[0]!;
+    expect(
+      first.op === 'BatchWriteItem' && first.input.RequestItems[TABLE]!.map((r) => r.PutRequest.Item['pk']!.S),
+    ).toEqual(['a', 'b']);
+  });
+
   it('items left unprocessed are put again one by one', async () => {
     const { store, ops, item } = table((c) =>
       c.op === 'BatchWriteItem'
