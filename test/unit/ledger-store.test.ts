@@ -1,0 +1,350 @@
+import { describe, expect, it } from 'vitest';
+import { DynamoLedgerStore, type Keyed, LedgerUnavailableError, MARKER_RECENT } from '../../lib/ledger/store.js';
+import { type Attributes, fromAttributes, toAttributes } from '../../lib/platform/attribute-values.js';
+import { AwsServiceError } from '../../lib/platform/aws-json.js';
+import type { DynamoDb, DynamoDbOperation, DynamoDbOperations } from '../../lib/platform/dynamodb-client.js';
+
+/**
+ * The ledger store's requests (lib/ledger/store.ts) as DynamoDB receives
+ * them, on a table kept in a map: the condition of each write, which reads
+ * and puts share a call, and how each failure DynamoDB answers is told to the
+ * caller. The integration tests run the same store on dynalite.
+ */
+
+const TABLE = 'ledger';
+
+type Call = { [O in DynamoDbOperation]: { op: O; input: DynamoDbOperations[O]['input'] } }[DynamoDbOperation];
+type Answer = (call: Call) => unknown;
+
+/** A table in a map that answers PutItem (with its two conditions), BatchGetItem and BatchWriteItem, calls recorded. */
+function table(answer?: Answer) {
+  const items = new Map<string, Attributes>();
+  const calls: Call[] = [];
+  const db: DynamoDb = {
+    send: async (op, input) => {
+      const call = { op, input } as Call;
+      calls.push(call);
+      const bent = answer?.(call);
+      if (bent !== undefined) return (await bent) as never;
+      switch (call.op) {
+        case 'PutItem': {
+          const pk = call.input.Item['pk']!.S!;
+          const current = items.get(pk);
+          const condition = call.input.ConditionExpression;
+          const refused =
+            (condition === 'attribute_not_exists(pk)' && current !== undefined) ||
+            (condition === 'rev = :rev' && current?.['rev']?.N !== call.input.ExpressionAttributeValues?.[':rev']?.N);
+          if (refused) throw new AwsServiceError('ConditionalCheckFailedException', 'refused', 400, false);
+          items.set(pk, call.input.Item);
+          return {} as never;
+        }
+        case 'BatchGetItem': {
+          const keys = call.input.RequestItems[TABLE]!.Keys.map((k) => k['pk']!.S!);
+          return { Responses: { [TABLE]: keys.flatMap((k) => (items.has(k) ? [items.get(k)!] : [])) } } as never;
+        }
+        case 'BatchWriteItem': {
+          for (const r of call.input.RequestItems[TABLE]!) items.set(r.PutRequest.Item['pk']!.S!, r.PutRequest.Item);
+          return {} as never;
+        }
+        default:
+          throw new Error(`unexpected ${call.op}`);
+      }
+    },
+  };
+  const store = new DynamoLedgerStore(db, TABLE);
+  const ops = () => calls.map((c) => c.op);
+  const item = (pk: string) => {
+    const found = items.get(pk);
+    return found && fromAttributes(found);
+  };
+  return { store, calls, ops, items, item };
+}
+
+/** An item with more than its key, as the ledger writes them. */
+const keyed = (item: { pk: string } & Record<string, unknown>): Keyed => item;
+
+const failing = (name: string, message = 'it failed') => new AwsServiceError(name, message, 500, true);
+
+describe('conditional writes', () => {
+  it("a chain's first write is conditional on its absence, a later one on the revision it was computed from", async () => {
+    const { store, calls } = table();
+    expect(await store.write(keyed({ pk: 'c', rev: 1 }), undefined)).toBe('written');
+    expect(await store.write(keyed({ pk: 'c', rev: 2 }), 1)).toBe('written');
+    expect(calls).toEqual([
+      {
+        op: 'PutItem',
+        input: {
+          TableName: TABLE,
+          Item: toAttributes({ pk: 'c', rev: 1 }),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        op: 'PutItem',
+        input: {
+          TableName: TABLE,
+          Item: toAttributes({ pk: 'c', rev: 2 }),
+          ConditionExpression: 'rev = :rev',
+          ExpressionAttributeValues: { ':rev': { N: '1' } },
+        },
+      },
+    ]);
+  });
+
+  it('a refused condition is a conflict', async () => {
+    const { store } = table();
+    await store.write(keyed({ pk: 'c', rev: 1 }), undefined);
+    expect(await store.write(keyed({ pk: 'c', rev: 1 }), undefined)).toBe('conflict');
+    expect(await store.write(keyed({ pk: 'c', rev: 3 }), 2)).toBe('conflict');
+  });
+
+  it('any other failure is unavailable, named with its code and message', async () => {
+    const { store } = table((call) =>
+      call.op === 'PutItem' ? Promise.reject(failing('Throttled', 'slow')) : undefined,
+    );
+    const error = await store.write({ pk: 'c' }, undefined).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LedgerUnavailableError);
+    expect(error).toMatchObject({
+      name: 'LedgerUnavailableError',
+      message: 'ledger ledger could not be written: Throttled (slow)',
+    });
+  });
+
+  it('names the code alone when the message says nothing more, and cuts a long message at 200 characters', async () => {
+    const same = table((c) => (c.op === 'PutItem' ? Promise.reject(failing('Throttled', 'Throttled')) : undefined));
+    await expect(same.store.write({ pk: 'c' }, undefined)).rejects.toThrow(
+      /^ledger ledger could not be written: Throttled$/,
+    );
+    const empty = table((c) => (c.op === 'PutItem' ? Promise.reject(failing('Throttled', '')) : undefined));
+    await expect(empty.store.write({ pk: 'c' }, undefined)).rejects.toThrow(
+      /^ledger ledger could not be written: Throttled$/,
+    );
+    const long = table((c) => (c.op === 'PutItem' ? Promise.reject(failing('Big', 'x'.repeat(300))) : undefined));
+    const error = (await long.store.write({ pk: 'c' }, undefined).catch((e: unknown) => e)) as Error;
+    expect(error.message).toBe(`ledger ledger could not be written: Big (${'x'.repeat(200)})`);
+  });
+
+  it('an error that already says the ledger is unavailable is passed on as it is', async () => {
+    const original = new LedgerUnavailableError('down');
+    const { store } = table((c) => (c.op === 'PutItem' ? Promise.reject(original) : undefined));
+    await expect(store.write({ pk: 'c' }, undefined)).rejects.toBe(original);
+  });
+});
+
+describe('reads', () => {
+  it('of one turn go in one strongly consistent BatchGetItem, each key once, each caller answered', async () => {
+    const { store, calls } = table();
+    await store.write(keyed({ pk: 'a', n: 1 }), undefined);
+    calls.length = 0;
+    const [a, again, b] = await Promise.all([store.read('a'), store.read('a'), store.read('b')]);
+    expect([a, again, b]).toEqual([{ pk: 'a', n: 1 }, { pk: 'a', n: 1 }, undefined]);
+    expect(calls).toEqual([
+      {
+        op: 'BatchGetItem',
+        input: { RequestItems: { [TABLE]: { Keys: [{ pk: { S: 'a' } }, { pk: { S: 'b' } }], ConsistentRead: true } } },
+      },
+    ]);
+  });
+
+  it('of different turns go in different calls', async () => {
+    const { store, ops } = table();
+    await store.read('a');
+    await store.read('b');
+    expect(ops()).toEqual(['BatchGetItem', 'BatchGetItem']);
+  });
+
+  it('go at most 100 keys a call', async () => {
+    const { store, calls } = table();
+    await Promise.all(Array.from({ length: 201 }, (_, i) => store.read(`k${i}`)));
+    expect(calls.map((c) => (c.op === 'BatchGetItem' ? c.input.RequestItems[TABLE]!.Keys.length : 0))).toEqual([
+      100, 100, 1,
+    ]);
+  });
+
+  it('a failed call fails its own keys only, as unavailable', async () => {
+    let first = true;
+    const { store } = table((c) => {
+      if (c.op !== 'BatchGetItem' || !first) return undefined;
+      first = false;
+      return Promise.reject(failing('InternalServerError', 'boom'));
+    });
+    const reads = Array.from({ length: 101 }, (_, i) => store.read(`k${i}`).catch((e: unknown) => e));
+    const results = await Promise.all(reads);
+    expect(results[0]).toBeInstanceOf(LedgerUnavailableError);
+    expect((results[0] as Error).message).toBe('ledger ledger could not be read: InternalServerError (boom)');
+    expect(results[99]).toBeInstanceOf(LedgerUnavailableError);
+    expect(results[100]).toBeUndefined();
+  });
+
+  it('keys left unprocessed are asked for again, up to five rounds', async () => {
+    let left = 2;
+    const once = table((c) =>
+      c.op === 'BatchGetItem' && left-- > 0
+        ? { UnprocessedKeys: { [TABLE]: { Keys: c.input.RequestItems[TABLE]!.Keys } } }
+        : undefined,
+    );
+    await once.store.write(keyed({ pk: 'a', n: 1 }), undefined);
+    expect(await once.store.read('a')).toEqual({ pk: 'a', n: 1 });
+    expect(once.ops().filter((o) => o === 'BatchGetItem')).toHaveLength(3);
+
+    const never = table((c) =>
+      c.op === 'BatchGetItem'
+        ? { UnprocessedKeys: { [TABLE]: { Keys: c.input.RequestItems[TABLE]!.Keys } } }
+        : undefined,
+    );
+    const error = (await never.store.read('a').catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(LedgerUnavailableError);
+    expect(error.message).toBe('ledger ledger could not be read: keys left unprocessed 5 times');
+    expect(never.ops()).toHaveLength(5);
+  });
+
+  it('an answer without responses is no item', async () => {
+    const { store } = table((c) => (c.op === 'BatchGetItem' ? {} : undefined));
+    expect(await store.read('a')).toBeUndefined();
+  });
+
+  it('an item that cannot be read fails its own key only', async () => {
+    const { store, items } = table();
+    items.set('big', { pk: { S: 'big' }, n: { N: '9007199254740993' } });
+    items.set('ok', { pk: { S: 'ok' } });
+    const [big, ok] = await Promise.all([store.read('big').catch((e: unknown) => e), store.read('ok')]);
+    expect(big).toBeInstanceOf(LedgerUnavailableError);
+    expect((big as Error).message).toMatch(/^ledger ledger could not be read: RangeError \(attribute n: /);
+    expect(ok).toEqual({ pk: 'ok' });
+  });
+});
+
+describe('unconditional puts', () => {
+  it('one alone goes as a PutItem with no condition', async () => {
+    const { store, calls } = table();
+    await store.put({ pk: 'a' });
+    expect(calls).toEqual([{ op: 'PutItem', input: { TableName: TABLE, Item: { pk: { S: 'a' } } } }]);
+  });
+
+  it('of one turn go in BatchWriteItems of at most 25, a key at most once in each', async () => {
+    const { store, calls, item } = table();
+    const puts = Array.from({ length: 26 }, (_, i) => store.put({ pk: `k${i}` }));
+    puts.push(store.put(keyed({ pk: 'k0', again: true })));
+    await Promise.all(puts);
+    const sizes = calls.map((c) => (c.op === 'BatchWriteItem' ? c.input.RequestItems[TABLE]!.length : c.op));
+    expect(sizes).toEqual([25, 2]);
+    const second = calls[1]!;
+    expect(
+      second.op === 'BatchWriteItem' && second.input.RequestItems[TABLE]!.map((r) => r.PutRequest.Item['pk']!.S),
+    ).toEqual(['k25', 'k0']);
+    expect(item('k0')).toEqual({ pk: 'k0', again: true });
+  });
+
+  it('a key put twice in one turn goes in a later call, even beside other keys', async () => {
+    const { store, calls } = table();
+    await Promise.all([store.put({ pk: 'a' }), store.put({ pk: 'b' }), store.put(keyed({ pk: 'a', again: true }))]);
+    expect(calls.map((c) => c.op)).toEqual(['BatchWriteItem', 'PutItem']);
+    const first = calls[0]!;
+    expect(
+      first.op === 'BatchWriteItem' && first.input.RequestItems[TABLE]!.map((r) => r.PutRequest.Item['pk']!.S),
+    ).toEqual(['a', 'b']);
+  });
+
+  it('items left unprocessed are put again one by one', async () => {
+    const { store, ops, item } = table((c) =>
+      c.op === 'BatchWriteItem'
+        ? { UnprocessedItems: { [TABLE]: [{ PutRequest: { Item: { pk: { S: 'b' } } } }] } }
+        : undefined,
+    );
+    await Promise.all([store.put({ pk: 'a' }), store.put({ pk: 'b' })]);
+    expect(ops()).toEqual(['BatchWriteItem', 'PutItem']);
+    expect(item('b')).toEqual({ pk: 'b' });
+  });
+
+  it('a batch DynamoDB refuses as invalid is put item by item, each answered for itself', async () => {
+    const { store, ops } = table((c) => {
+      if (c.op === 'BatchWriteItem') return Promise.reject(failing('ValidationException', 'too big'));
+      if (c.op === 'PutItem' && c.input.Item['pk']!.S === 'bad')
+        return Promise.reject(failing('ValidationException', 'too big'));
+      return undefined;
+    });
+    expect(await store.putAll([{ pk: 'ok' }, { pk: 'bad' }])).toEqual(['bad']);
+    expect(ops()).toEqual(['BatchWriteItem', 'PutItem', 'PutItem']);
+  });
+
+  it('a batch that fails otherwise fails every put in it, as unavailable', async () => {
+    const { store, ops } = table((c) => (c.op === 'BatchWriteItem' ? Promise.reject(failing('Throttled')) : undefined));
+    const results = await Promise.all([
+      store.put({ pk: 'a' }).catch((e: unknown) => e),
+      store.put({ pk: 'b' }).catch((e: unknown) => e),
+    ]);
+    for (const result of results) expect(result).toBeInstanceOf(LedgerUnavailableError);
+    expect(ops()).toEqual(['BatchWriteItem']);
+  });
+
+  it('an item that cannot be stored fails its own put, before any call', async () => {
+    const { store, ops } = table();
+    const error = await store.put({ pk: 'nan', n: Number.NaN } as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LedgerUnavailableError);
+    expect((error as Error).message).toMatch(/^ledger ledger could not be written: TypeError \(attribute n: NaN/);
+    expect(ops()).toEqual([]);
+  });
+});
+
+describe('pending markers', () => {
+  const marker = { pk: 'm', link_to: 'c1', generation: 2, expires_at: 99 };
+
+  it('are one UpdateItem that puts the claimer first in its list while the list has room', async () => {
+    const { store, calls } = table((c) => (c.op === 'UpdateItem' ? {} : undefined));
+    await store.putMarker(marker);
+    expect(calls).toEqual([
+      {
+        op: 'UpdateItem',
+        input: {
+          TableName: TABLE,
+          Key: { pk: { S: 'm' } },
+          UpdateExpression:
+            'SET link_to = :to, generation = :g, expires_at = :ttl, recent = list_append(:one, if_not_exists(recent, :none))',
+          ConditionExpression: 'attribute_not_exists(recent) OR size(recent) < :max',
+          ExpressionAttributeValues: toAttributes({
+            ':to': 'c1',
+            ':g': 2,
+            ':ttl': 99,
+            ':one': ['c1'],
+            ':none': [],
+            ':max': MARKER_RECENT,
+          }),
+        },
+      },
+    ]);
+    expect(MARKER_RECENT).toBe(8);
+  });
+
+  it('when full, keep the newest half, the claimer first and once', async () => {
+    const { store, items, item } = table((c) =>
+      c.op === 'UpdateItem'
+        ? Promise.reject(new AwsServiceError('ConditionalCheckFailedException', 'full', 400, false))
+        : undefined,
+    );
+    items.set('m', toAttributes({ pk: 'm', link_to: 'c9', recent: ['c9', 'c8', 'c1', 'c7', 'c6', 'c5', 'c4', 'c3'] }));
+    await store.putMarker(marker);
+    expect(item('m')).toEqual({
+      pk: 'm',
+      link_to: 'c1',
+      generation: 2,
+      expires_at: 99,
+      recent: ['c1', 'c9', 'c8', 'c7'],
+    });
+  });
+
+  it('when full but unreadable as a list, start it again', async () => {
+    const { store, items, item } = table((c) =>
+      c.op === 'UpdateItem'
+        ? Promise.reject(new AwsServiceError('ConditionalCheckFailedException', 'full', 400, false))
+        : undefined,
+    );
+    items.set('m', toAttributes({ pk: 'm', recent: 'c9' }));
+    await store.putMarker(marker);
+    expect(item('m')).toMatchObject({ recent: ['c1'] });
+  });
+
+  it('any other failure is unavailable', async () => {
+    const { store } = table((c) => (c.op === 'UpdateItem' ? Promise.reject(failing('Throttled', 'slow')) : undefined));
+    await expect(store.putMarker(marker)).rejects.toThrow('ledger ledger could not be written: Throttled (slow)');
+  });
+});
