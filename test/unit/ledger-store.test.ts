@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DynamoLedgerStore, type Keyed, LedgerUnavailableError, MARKER_RECENT } from '../../lib/ledger/store.js';
+import {
+  DynamoLedgerStore,
+  type Keyed,
+  LedgerUnavailableError,
+  MARKER_KEPT,
+  MARKER_RECENT,
+} from '../../lib/ledger/store.js';
 import { type Attributes, fromAttributes, toAttributes } from '../../lib/platform/attribute-values.js';
 import { AwsServiceError } from '../../lib/platform/aws-json.js';
 import type { DynamoDb, DynamoDbOperation, DynamoDbOperations } from '../../lib/platform/dynamodb-client.js';
@@ -299,7 +305,7 @@ describe('pending markers', () => {
           TableName: TABLE,
           Key: { pk: { S: 'm' } },
           UpdateExpression:
-            'SET link_to = :to, generation = :g, expires_at = :ttl, recent = list_append(:one, if_not_exists(recent, :none))',
+            'SET link_to = :to, generation = :g, expires_at = :ttl, recent = list_append(:one, if_not_exists(recent, :none)), rev = if_not_exists(rev, :zero) + :inc',
           ConditionExpression: 'attribute_not_exists(recent) OR size(recent) < :max',
           ExpressionAttributeValues: toAttributes({
             ':to': 'c1',
@@ -308,27 +314,35 @@ describe('pending markers', () => {
             ':one': ['c1'],
             ':none': [],
             ':max': MARKER_RECENT,
+            ':zero': 0,
+            ':inc': 1,
           }),
         },
       },
     ]);
-    expect(MARKER_RECENT).toBe(8);
+    expect(MARKER_RECENT).toBe(32);
   });
 
-  it('when full, keep the newest half, the claimer first and once', async () => {
-    const { store, items, item } = table((c) =>
+  it('when full, keep the newest MARKER_KEPT chains, each once, the claimer first, conditional on the revision read', async () => {
+    const { store, items, item, calls } = table((c) =>
       c.op === 'UpdateItem'
         ? Promise.reject(new AwsServiceError('ConditionalCheckFailedException', 'full', 400, false))
         : undefined,
     );
-    items.set('m', toAttributes({ pk: 'm', link_to: 'c9', recent: ['c9', 'c8', 'c1', 'c7', 'c6', 'c5', 'c4', 'c3'] }));
+    const older = Array.from({ length: MARKER_RECENT - 4 }, (_, i) => `o${i}`);
+    items.set('m', toAttributes({ pk: 'm', link_to: 'c9', rev: 7, recent: ['c9', 'c9', 'c1', 'c8', ...older] }));
     await store.putMarker(marker);
     expect(item('m')).toEqual({
       pk: 'm',
       link_to: 'c1',
       generation: 2,
       expires_at: 99,
-      recent: ['c1', 'c9', 'c8', 'c7'],
+      rev: 8,
+      recent: ['c1', 'c9', 'c8', ...older].slice(0, MARKER_KEPT),
+    });
+    expect(calls.find((c) => c.op === 'PutItem')?.input).toMatchObject({
+      ConditionExpression: 'rev = :rev',
+      ExpressionAttributeValues: { ':rev': { N: '7' } },
     });
   });
 

@@ -172,7 +172,7 @@ async function lostRetry(chainFacts: RunFacts = { ...facts, startedAt: at(0), en
   const ledger = new AttemptLedger(store, { leaseMs: 60_000, ttlDays: 30, now: () => at(20), sleep: async () => {} });
   const claim = (await ledger.claim(locatedOf(chainFacts), undefined, 'retry'))!;
   await ledger.markUnknown(claim, { reason: 'TIMEOUT' });
-  const chain = (await ledger.reread(locatedOf(chainFacts))).chain!;
+  const chain = (await ledger.get(locatedOf(chainFacts).chainKey)) as unknown as Chain;
   const standing = { kind: 'unresolved', rev: chain.rev, claimedAt: at(20), attemptsMade: 0 } as const;
   return { store, ledger, chain, standing };
 }
@@ -309,10 +309,10 @@ describe('a retry whose answer was lost', () => {
     await ledger.settleRetried(first, { taskId: 't2', via: 'answer' });
     now = at(100);
     const next = { ...facts, recordId: 'r2', taskId: 't2', startedAt: at(30), endedAt: at(40) };
-    const chain1 = (await ledger.reread(locatedOf(root))).chain!;
+    const chain1 = (await ledger.get(locatedOf(root).chainKey)) as unknown as Chain;
     const second = (await ledger.claim(locatedOf(next, chain1, 1), chain1.rev, 'retry'))!;
     await ledger.markUnknown(second, { reason: 'TIMEOUT' });
-    const chain = (await ledger.reread(locatedOf(root))).chain!;
+    const chain = (await ledger.get(locatedOf(root).chainKey)) as unknown as Chain;
     const standing = { kind: 'unresolved', rev: chain.rev, claimedAt: at(100), attemptsMade: 1 } as const;
     const runs = [
       record('in-t1', { script_task_id: 't1', start_time: iso(at(110)) }),
