@@ -183,11 +183,12 @@ function indexOfStart(sequence: readonly RunEntry[], start: number): number {
   return 0;
 }
 
-/** The latest start known among the entries before `index` (runs of one record start one after the other). */
+/** The latest start or end known among the entries before `index` (runs of one record follow one another). */
 function knownBefore(sequence: readonly RunEntry[], index: number): number {
+  // A run again in place starts after the runs before it ended: their ends count where their starts are unknown.
   return Math.max(
     -Infinity,
-    ...sequence.slice(0, index).flatMap((entry) => (entry.start === undefined ? [] : [entry.start])),
+    ...sequence.slice(0, index).flatMap((entry) => [entry.start, entry.end].filter((t) => t !== undefined)),
   );
 }
 

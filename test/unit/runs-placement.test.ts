@@ -119,7 +119,7 @@ describe('the runs of a record run again in place, told apart by their starts', 
     expect(placeRun(mixed, run('r1', 't1', at(21)), SKEW)).toEqual({ kind: 'run', generation: 1 });
   });
 
-  it('runs whose starts are not kept follow the latest start known before them', () => {
+  it('runs whose starts are not kept follow the latest start or end known before them', () => {
     const unknownStarts = chain([original, { g: 1, task: 't1' }, { g: 2, task: 't1' }]);
     expect(placeRun(unknownStarts, run('r1', 't1', at(21)), SKEW)).toEqual({ kind: 'run', generation: 2 });
     expect(placeRun(unknownStarts, run('r1', 't1', at(-5)), SKEW)).toEqual({ kind: 'run', generation: 0 });
@@ -127,7 +127,14 @@ describe('the runs of a record run again in place, told apart by their starts', 
       { ...original, start: undefined },
       { g: 1, task: 't1' },
     ]);
-    expect(placeRun(noStart, run('r1', 't1', at(5)), SKEW)).toEqual({ kind: 'run', generation: 1 });
+    // The first run's start is not kept but its end is: a run of the record that started before that end is it.
+    expect(placeRun(noStart, run('r1', 't1', at(5)), SKEW)).toEqual({ kind: 'run', generation: 0 });
+    expect(placeRun(noStart, run('r1', 't1', at(11)), SKEW)).toEqual({ kind: 'run', generation: 1 });
+    const nothingKept = chain([
+      { ...original, start: undefined, end: undefined },
+      { g: 1, task: 't1' },
+    ]);
+    expect(placeRun(nothingKept, run('r1', 't1', at(5)), SKEW)).toEqual({ kind: 'run', generation: 1 });
   });
 
   it("the first run stays the first even when the record's current run did not fail", () => {

@@ -87,6 +87,24 @@ describe('a chain retried once', () => {
   });
 });
 
+describe('a chain whose first run was reported without its start', () => {
+  it('the record listed at a start before that run ended is that run, not the retry run in place (an answer lost)', () => {
+    // Prepare: the event gave the run's end but not its start; the retry's answer was lost.
+    const noStart: RunEntry = { g: 0, record: 'r1', task: 't1', end: at(10) };
+    const lost = chain([noStart, { g: 1, claimed_at: at(20) }], { state: 'unknown' });
+    // Act: Workspace lists the record at its original start, inside the claim's skew window.
+    const placed = placeRun(lost, run('r1', 't1', at(5)), SKEW);
+    // Assess
+    expect(placed).toEqual({ kind: 'run', generation: 0 });
+  });
+
+  it('the record listed at a start after that run ended is the retry run in place', () => {
+    const noStart: RunEntry = { g: 0, record: 'r1', task: 't1', end: at(10) };
+    const lost = chain([noStart, { g: 1, claimed_at: at(20) }], { state: 'unknown' });
+    expect(placeRun(lost, run('r1', 't1', at(21)), SKEW)).toEqual({ kind: 'run', generation: 1 });
+  });
+});
+
 describe('a record that may have run again in place, named without its start', () => {
   const inPlace = chain([original, { g: 1, claimed_at: at(20), task: 't1' }]);
 
