@@ -232,3 +232,37 @@ describe('reads made ahead', () => {
     });
   });
 });
+
+describe('an event that lacks one of its task, desktop or script', () => {
+  it.each([
+    ['its task', { taskId: undefined }],
+    ['its desktop', { resourceId: undefined }],
+    ['its script', { scriptId: undefined }],
+  ] as const)(
+    'without %s, a run no chain knows is completed by one lookup, and its chain keeps what the lookup found',
+    async (_, missing) => {
+      // Prepare
+      const { ledger, store } = setup();
+      const full: RunFacts = { ...root, recordId: 'r7', taskId: 't7', startedAt: T0 - 5_000 };
+      const lookup = lookupOf(full);
+      // Act
+      const located = await ledger.locate({ ...full, ...missing }, lookup);
+      // Assess
+      expect(lookup).toHaveBeenCalledTimes(1);
+      expect(located).toMatchObject({ chainKey: recordKey('p', 'r7'), generation: 0 });
+      expect(store.items.get(recordKey('p', 'r7'))).toMatchObject({
+        resource_id: 'd0',
+        script_id: 's0',
+        tasks: ['t7'],
+      });
+    },
+  );
+
+  it('a complete event that no chain places starts its own chain without asking Workspace', async () => {
+    const { ledger } = setup();
+    const lookup = never();
+    const located = await ledger.locate({ ...root, recordId: 'r8', taskId: 't8', startedAt: T0 - 5_000 }, lookup);
+    expect(located).toMatchObject({ chainKey: recordKey('p', 'r8'), generation: 0 });
+    expect(lookup).not.toHaveBeenCalled();
+  });
+});
