@@ -15,7 +15,7 @@ export const MODULES = {
   },
   observability: {
     mutate: ['lib/platform/observability.ts'],
-    tests: ['test/unit/redaction.test.ts', 'test/unit/metrics.test.ts'],
+    tests: ['test/unit/redaction.test.ts', 'test/unit/metrics.test.ts', 'test/unit/metric-emission.test.ts'],
   },
   normalise: {
     mutate: ['lib/events/normalise.ts', 'lib/events/envelopes.ts', 'lib/events/payloads.ts'],
@@ -28,6 +28,7 @@ export const MODULES = {
       'test/unit/key-gate-reports.test.ts',
       'test/unit/key-calls.test.ts',
       'test/integration/key-refusals.test.ts',
+      'test/integration/key-safety.test.ts',
     ],
   },
   ledger: {
@@ -158,6 +159,7 @@ export const MODULES = {
     tests: [
       'test/unit/desktop-verdict.test.ts',
       'test/unit/desktop-reads.test.ts',
+      'test/unit/desktop-call-guards.test.ts',
       'test/integration/desktop-gate.test.ts',
     ],
   },
