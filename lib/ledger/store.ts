@@ -117,8 +117,15 @@ export class DynamoLedgerStore implements LedgerStore {
       expectedRev === undefined
         ? { ConditionExpression: 'attribute_not_exists(pk)' }
         : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': { N: String(expectedRev) } } };
+    return this.conditional(() =>
+      this.db.send('PutItem', { TableName: this.tableName, Item: toAttributes(item), ...condition }),
+    );
+  }
+
+  /** Sends a conditional write: 'conflict' when DynamoDB refused its condition, the ledger unavailable otherwise. */
+  private async conditional(send: () => Promise<unknown>): Promise<'written' | 'conflict'> {
     try {
-      await this.db.send('PutItem', { TableName: this.tableName, Item: toAttributes(item), ...condition });
+      await send();
       return 'written';
     } catch (error) {
       // By AWS's error code (lib/platform/aws-json.ts): only a refused condition is a conflict.
@@ -166,19 +173,15 @@ export class DynamoLedgerStore implements LedgerStore {
     // `rev` counts the list's changes, so a prune computed from one read is refused if an entry came in since.
     const update =
       'SET link_to = :to, generation = :g, expires_at = :ttl, recent = list_append(:one, if_not_exists(recent, :none)), rev = if_not_exists(rev, :zero) + :inc';
-    try {
-      await this.db.send('UpdateItem', {
+    return this.conditional(() =>
+      this.db.send('UpdateItem', {
         TableName: this.tableName,
         Key: { pk: { S: marker.pk } },
         UpdateExpression: update,
         ConditionExpression: 'attribute_not_exists(recent) OR size(recent) < :max',
         ExpressionAttributeValues: values,
-      });
-      return 'written';
-    } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return 'conflict';
-      throw this.unavailable('written', error);
-    }
+      }),
+    );
   }
 
   /** Rewrites a full marker as `prunedRecent` of what it holds, unless its list changed since it was read. */
@@ -191,16 +194,9 @@ export class DynamoLedgerStore implements LedgerStore {
       rev === undefined
         ? { ConditionExpression: 'attribute_not_exists(rev)' }
         : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: toAttributes({ ':rev': rev }) };
-    try {
-      const attributes = this.classified('written', () => toAttributes(item));
-      if (attributes instanceof LedgerUnavailableError) throw attributes;
-      await this.db.send('PutItem', { TableName: this.tableName, Item: attributes, ...condition });
-      return 'written';
-    } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return 'conflict';
-      if (error instanceof LedgerUnavailableError) throw error;
-      throw this.unavailable('written', error);
-    }
+    return this.conditional(() =>
+      this.db.send('PutItem', { TableName: this.tableName, Item: toAttributes(item), ...condition }),
+    );
   }
 
   private schedule(): void {
