@@ -177,6 +177,22 @@ async function lostRetry(chainFacts: RunFacts = { ...facts, startedAt: at(0), en
   return { store, ledger, chain, standing };
 }
 
+/**
+ * Resolves the lost answer of `lost`'s chain, for the event of `facts`, against a Workspace that lists `runs`
+ * (with this container's `readings`, when given).
+ */
+function resolveLost(
+  lost: Pick<Awaited<ReturnType<typeof lostRetry>>, 'ledger' | 'chain' | 'standing'>,
+  runs: ExecutionRecord[],
+  options: { readings?: RetryReadings } = {},
+) {
+  return resolveUnknownOutcome(
+    locatedOf(facts, lost.chain),
+    lost.standing,
+    context(workspaceOf(runs).workspace, { ledger: lost.ledger, ...options }),
+  );
+}
+
 describe('a retry whose answer was lost', () => {
   it('is found landed by its run in a new task after the claim, and settled without a call', async () => {
     const { ledger, chain, standing, store } = await lostRetry();
@@ -242,28 +258,16 @@ describe('a retry whose answer was lost', () => {
       record('early', { script_task_id: 't9', start_time: iso(at(30)) }),
     ];
     const first = await lostRetry();
-    const afterClaim = await resolveUnknownOutcome(
-      locatedOf(facts, first.chain),
-      first.standing,
-      context(workspaceOf(runs).workspace, { ledger: first.ledger }),
-    );
+    const afterClaim = await resolveLost(first, runs);
     expect(afterClaim).toMatchObject({ kind: 'retried', newTaskId: 't9' });
 
     const second = await lostRetry();
     const withTied = [...runs, record('tied', { script_task_id: 't1', start_time: iso(at(70)) })];
-    const tied = await resolveUnknownOutcome(
-      locatedOf(facts, second.chain),
-      second.standing,
-      context(workspaceOf(withTied).workspace, { ledger: second.ledger }),
-    );
+    const tied = await resolveLost(second, withTied);
     expect(tied).toMatchObject({ kind: 'retried', newTaskId: 't1' });
 
     const third = await lostRetry();
-    const inSkew = await resolveUnknownOutcome(
-      locatedOf(facts, third.chain),
-      third.standing,
-      context(workspaceOf([runs[1]!]).workspace, { ledger: third.ledger }),
-    );
+    const inSkew = await resolveLost(third, [runs[1]!]);
     expect(inSkew).toMatchObject({ kind: 'retried', newTaskId: 't7' });
   });
 
@@ -275,11 +279,7 @@ describe('a retry whose answer was lost', () => {
       record('new', { script_task_id: 't9', start_time: iso(at(30)) }),
       record('tied', { script_task_id: 't1', start_time: iso(at(70)) }),
     ];
-    const result = await resolveUnknownOutcome(
-      locatedOf(facts, chain),
-      standing,
-      context(workspaceOf(runs).workspace, { ledger, readings }),
-    );
+    const result = await resolveLost({ ledger, chain, standing }, runs, { readings });
     expect(result).toMatchObject({ kind: 'retried', newTaskId: 't1' });
     expect(readings.has('same-task')).toBe(true);
   });
@@ -292,11 +292,7 @@ describe('a retry whose answer was lost', () => {
       record('tied', { script_task_id: 't1', start_time: iso(at(30)) }),
       record('new', { script_task_id: 't9', start_time: iso(at(70)) }),
     ];
-    const result = await resolveUnknownOutcome(
-      locatedOf(facts, chain),
-      standing,
-      context(workspaceOf(runs).workspace, { ledger, readings }),
-    );
+    const result = await resolveLost({ ledger, chain, standing }, runs, { readings });
     expect(result).toMatchObject({ kind: 'retried', newTaskId: 't9' });
   });
 
@@ -335,11 +331,7 @@ describe('a retry whose answer was lost', () => {
       record('r5', { script_task_id: 't5', start_time: iso(at(30)), end_time: iso(at(40)) }),
       record('r6', { script_task_id: 't6', start_time: iso(at(50)) }),
     ];
-    const result = await resolveUnknownOutcome(
-      locatedOf(facts, chain),
-      standing,
-      context(workspaceOf(runs).workspace, { ledger }),
-    );
+    const result = await resolveLost({ ledger, chain, standing }, runs);
     expect(result).toMatchObject({ kind: 'retried', newTaskId: 't6' });
   });
 
@@ -349,11 +341,7 @@ describe('a retry whose answer was lost', () => {
       record('bare', { script_task_id: undefined, start_time: iso(at(30)) }),
       record('r6', { script_task_id: 't6', start_time: iso(at(50)) }),
     ];
-    const result = await resolveUnknownOutcome(
-      locatedOf(facts, chain),
-      standing,
-      context(workspaceOf(runs).workspace, { ledger }),
-    );
+    const result = await resolveLost({ ledger, chain, standing }, runs);
     expect(result).toMatchObject({ kind: 'retried', newTaskId: 't6' });
   });
 

@@ -46,6 +46,11 @@ function queue(refuse: (body: string) => boolean = () => false, down = false): F
   return { sender: new QueueSender(client, 'http://queue'), sent, calls };
 }
 
+/** Settles `items` with `requeue` as the source queue, a dead-letter queue that takes all, and a ledger that records. */
+function settleVia(requeue: FakeQueue, items: readonly Settling[]): ReturnType<typeof settleAll> {
+  return settleAll(items, { deadLetters: queue().sender, requeue: requeue.sender }, ledgerStub().ledger);
+}
+
 interface FakeLedger {
   readonly ledger: AttemptLedger;
   readonly released: Array<{ claim: Claim; evidence: Record<string, unknown> }>;
@@ -375,11 +380,7 @@ describe('re-enqueues', () => {
   it('sends the body again with its delay, the attempt it waits for, the reason, and where the line began', async () => {
     const requeue = queue();
     const it1 = item(requeueOf({ delaySeconds: 42, attempt: 3, reason: 'x'.repeat(600) }));
-    const [settled] = await settleAll(
-      [it1],
-      { deadLetters: queue().sender, requeue: requeue.sender },
-      ledgerStub().ledger,
-    );
+    const [settled] = await settleVia(requeue, [it1]);
     expect(settled!.durable).toBe(true);
     expect(settled!.outcome).toEqual({
       kind: 'deferred',
@@ -402,11 +403,7 @@ describe('re-enqueues', () => {
 
   it('carries an accepted task id and revision, so the next delivery records it without calling', async () => {
     const requeue = queue();
-    await settleAll(
-      [item(requeueOf({ code: 'recording', carry: { taskId: 'task-accepted', rev: 7 } }))],
-      { deadLetters: queue().sender, requeue: requeue.sender },
-      ledgerStub().ledger,
-    );
+    await settleVia(requeue, [item(requeueOf({ code: 'recording', carry: { taskId: 'task-accepted', rev: 7 } }))]);
     expect(text(requeue.sent[0], 'accepted_task_id')).toBe('task-accepted');
     expect(text(requeue.sent[0], 'accepted_rev')).toBe('7');
   });
@@ -419,11 +416,7 @@ describe('re-enqueues', () => {
       decided_at: { DataType: 'String', StringValue: '2026-02-01T00:00:00.000Z' },
       tenant: { DataType: 'String', StringValue: 'acme' },
     });
-    await settleAll(
-      [{ source: s, resolution: requeueOf(), firstSeenAt: T0 }],
-      { deadLetters: queue().sender, requeue: requeue.sender },
-      ledgerStub().ledger,
-    );
+    await settleVia(requeue, [{ source: s, resolution: requeueOf(), firstSeenAt: T0 }]);
     const [sent] = requeue.sent;
     expect(text(sent, 'tenant')).toBe('acme');
     expect(text(sent, 'reason')).toBeUndefined();
@@ -440,11 +433,7 @@ describe('re-enqueues', () => {
       },
       JSON.stringify({ padding: 'x'.repeat(250_000) }),
     );
-    await settleAll(
-      [{ source: s, resolution: requeueOf(), firstSeenAt: T0 }],
-      { deadLetters: queue().sender, requeue: requeue.sender },
-      ledgerStub().ledger,
-    );
+    await settleVia(requeue, [{ source: s, resolution: requeueOf(), firstSeenAt: T0 }]);
     const [sent] = requeue.sent;
     expect(text(sent, 'small')).toBe('kept');
     expect(text(sent, 'big')).toBeUndefined();
@@ -490,11 +479,7 @@ describe("a task's fan-out", () => {
   it('one record-level event per failed record, with the project and region, all accepted', async () => {
     const requeue = queue();
     const it1 = item(expand([record('a'), record('b')]), { failure: failure('cn-north-4') });
-    const [settled] = await settleAll(
-      [it1],
-      { deadLetters: queue().sender, requeue: requeue.sender },
-      ledgerStub().ledger,
-    );
+    const [settled] = await settleVia(requeue, [it1]);
     expect(requeue.sent.map((e) => JSON.parse(e.MessageBody!))).toEqual([
       { ...record('a'), project_id: 'p1', region: 'cn-north-4' },
       { ...record('b'), project_id: 'p1', region: 'cn-north-4' },
@@ -512,21 +497,15 @@ describe("a task's fan-out", () => {
 
   it('a failure without a region sends none', async () => {
     const requeue = queue();
-    await settleAll(
-      [item(expand([record('c')]), { failure: failure() })],
-      { deadLetters: queue().sender, requeue: requeue.sender },
-      ledgerStub().ledger,
-    );
+    await settleVia(requeue, [item(expand([record('c')]), { failure: failure() })]);
     expect(JSON.parse(requeue.sent[0]!.MessageBody!)).not.toHaveProperty('region');
   });
 
   it('any record event refused keeps the task event on the queue, counted', async () => {
     const requeue = queue((body) => body.includes('"id":"e"'));
-    const [settled] = await settleAll(
-      [item(expand([record('d'), record('e'), record('f')]), { failure: failure() })],
-      { deadLetters: queue().sender, requeue: requeue.sender },
-      ledgerStub().ledger,
-    );
+    const [settled] = await settleVia(requeue, [
+      item(expand([record('d'), record('e'), record('f')]), { failure: failure() }),
+    ]);
     expect(settled!.durable).toBe(false);
     expect(settled!.outcome).toMatchObject({ kind: 'deferred', code: 'expanded', how: 'left' });
     expect(reasonOf(settled!.outcome)).toBe(
@@ -537,11 +516,7 @@ describe("a task's fan-out", () => {
   it("a refusal of another item's message does not hold the task event", async () => {
     const requeue = queue((body) => body.includes('refuse-me'));
     const other: Settling = { source: source({}, '"refuse-me"'), resolution: requeueOf(), firstSeenAt: T0 };
-    const settled = await settleAll(
-      [item(expand([record('g')]), { failure: failure() }), other],
-      { deadLetters: queue().sender, requeue: requeue.sender },
-      ledgerStub().ledger,
-    );
+    const settled = await settleVia(requeue, [item(expand([record('g')]), { failure: failure() }), other]);
     expect(settled.map((s) => s.durable)).toEqual([true, false]);
   });
 
