@@ -123,7 +123,7 @@ export async function locateRun(
   if (first.located) return first.located;
   const complete = run.taskId !== undefined && run.resourceId !== undefined && run.scriptId !== undefined;
   if (complete && !first.ask)
-    return startChain(access, run, first, lookup, options, options.cache ? 'over-pointer' : 'never');
+    return startChain(access, run, run, first, lookup, options, options.cache ? 'over-pointer' : 'never');
   // One lookup: what the event lacks, or the record's current run (its start, and whether it failed) when the event has
   // no start.
   const { failed, ...now } = await lookup();
@@ -147,7 +147,7 @@ export async function locateRun(
     }
     return second.located;
   }
-  return startChain(access, full, second, lookup, options, options.cache ? 'always' : 'never');
+  return startChain(access, full, run, second, lookup, options, options.cache ? 'always' : 'never');
 }
 
 interface Candidates {
@@ -270,11 +270,14 @@ function beforeInLine(a: Chain, b: Chain, start: number | undefined): number {
  * a lookup found what it holds, so the next event for the record needs no
  * lookup; written over a pointer its chain no longer claims (a lost retry's
  * run that turned out not to have run) unless nothing may be written (a dry
- * run); otherwise written by its first claim.
+ * run); otherwise written by its first claim. A write that finds another
+ * revision locates the event again from its own facts (`event`): not from
+ * what a lookup said of the record's current run, which may have changed.
  */
 async function startChain(
   access: LocateAccess,
   run: RunFacts,
+  event: RunFacts,
   found: Candidates,
   lookup: RecordLookup,
   options: LocateOptions,
@@ -293,6 +296,6 @@ async function startChain(
   const chain = { ...newChain(run, access.now()), rev: (pointerRev ?? 0) + 1 };
   // Another revision: located again from fresh reads (the ones made ahead led here).
   if ((await access.store.write(access.stamped(chain), pointerRev)) === 'conflict')
-    return locateRun(access, run, lookup, { cache: options.cache });
+    return locateRun(access, event, lookup, { cache: options.cache });
   return { chainKey, chain, generation: 0, run };
 }

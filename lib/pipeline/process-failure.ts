@@ -142,9 +142,21 @@ async function lookUpOrAsIs(run: RunFacts, ctx: FailureContext): Promise<RecordN
   }
 }
 
-/** The run located again from fresh reads, with what a lookup already added (no reads made ahead). */
+/**
+ * The run located again from fresh reads (no reads made ahead), from the event's own facts. What a lookup added to
+ * them is kept where it names the run's place (its task, desktop and script never change); what it said of the
+ * record's current run is not. For an event without its start, the lookup's start was the record's run at that
+ * moment, placed with whether that run had failed; taken as the event's own start, a run still going that a retry
+ * started in place would be decided as this failure (docs/ledger-protocol.md, "Reads made ahead").
+ */
 function locateAfresh(located: Located, ctx: FailureContext): Promise<Located> {
-  const run = located.run;
+  const event = runOf(ctx.input.failure, located.run.recordId);
+  const run: RunFacts = {
+    ...event,
+    taskId: event.taskId ?? located.run.taskId,
+    resourceId: event.resourceId ?? located.run.resourceId,
+    scriptId: event.scriptId ?? located.run.scriptId,
+  };
   return ctx.deps.ledger.locate(run, () => lookUpOrAsIs(run, ctx), { cache: !ctx.dryRun });
 }
 

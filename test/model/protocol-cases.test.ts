@@ -150,4 +150,37 @@ describe('counterexamples found by the model', () => {
     // Assess: one retry in the chain of r1, as max_attempts says.
     expect(p2AttemptsBounded(world)).toEqual([]);
   });
+
+  it("a copy of a failure whose lost retry ran in place is not taken for a failure of the retry's run still going", async () => {
+    // Prepare: in place, max_attempts 1; the retry of r1 lands (r1 runs again) but its answer is lost. The event names
+    // no start, so a delivery asks Workspace for the record's current run: the retry's, still running.
+    world = new World(
+      { reading: 'in-place', maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }], concurrency: 1 },
+      async () => undefined,
+    );
+    emit(world, 'r1', 'plain');
+    world.ws.armRetry('lose-502');
+    await deliverAll();
+    world.advance(721);
+    // Act: two deliveries of the failure at once after the lease: one finds the lost retry landed and settles it, so
+    // the other's write finds another revision and it locates the failure again.
+    const [message] = world.source.visible();
+    await launch(world, [
+      { kind: 'queue', picks: [0], crash: 'none' },
+      { kind: 'copy', crash: 'none' },
+    ]);
+    // Assess: the copy is the same failure, handled; the retry's run, still going, is not dead-lettered for it.
+    expect(world.outcomes.filter((o) => o.messageId === message!.id).map((o) => o.kind)).toEqual([
+      'retried',
+      'duplicate',
+    ]);
+    expect(world.dlq.messages.size).toBe(0);
+    // And when the retry's run fails, that failure is the one dead-lettered (max_attempts 1).
+    world.advance(5);
+    world.ws.fail('r1', 'Script execution timed out');
+    emit(world, 'r1', 'plain');
+    await drain(world, now);
+    expect(p3NothingLost(world)).toEqual([]);
+    expect(world.dlq.messages.size).toBe(1);
+  });
 });

@@ -186,6 +186,26 @@ describe('a complete event no chain claims', () => {
     expect(located.chain).toMatchObject({ rev: 6 });
     expect(write).toHaveBeenLastCalledWith(expect.objectContaining({ rev: 6 }), 5);
   });
+  it("is located again from the event's own facts when its chain was written meanwhile: Workspace is asked again", async () => {
+    // The record's current run when first asked, and when asked again (another delivery retried it in place meanwhile).
+    const { store, ledger } = setup();
+    const lookup = vi
+      .fn<() => Promise<RecordNow>>()
+      .mockResolvedValueOnce({ ...root, recordId: 'r7', taskId: 't7', startedAt: T0 - 60_000, failed: true })
+      .mockResolvedValueOnce({ ...root, recordId: 'r7', taskId: 't7', startedAt: T0 - 5_000, failed: false });
+    // Meanwhile another delivery wrote the chain and retried the record, answered with its own task: it may have run
+    // again in place.
+    const first: RunFacts = { ...root, recordId: 'r7', taskId: 't7', startedAt: T0 - 60_000 };
+    vi.spyOn(store, 'write').mockImplementationOnce(async () => {
+      const claim = (await ledger.claim(await ledger.locate(first, never()), undefined, 'retry'))!;
+      await ledger.settleRetried(claim, { taskId: 't7', via: 'answer' });
+      return 'conflict';
+    });
+    const located = await ledger.locate({ projectId: 'p', recordId: 'r7' }, lookup);
+    // Not the first answer's run taken as the event's start: the record's current run, which has not failed.
+    expect(lookup).toHaveBeenCalledTimes(2);
+    expect(located).toMatchObject({ chainKey: 'p#record#r7', generation: 0 });
+  });
 });
 
 describe('a record that may have run again in place, named without its start', () => {
