@@ -247,6 +247,21 @@ describe('times from 2000 to 2100, and nothing else', () => {
     });
   });
 
+  it('quotes at most 32 characters of a time it refuses', () => {
+    // Prepare
+    const time = '1999-12-31T23:59:59.999999999+00:00';
+
+    // Act
+    const result = parse({ project_id: PROJECT_ID, record_id: 'r', failed_at: time });
+
+    // Assess
+    expect(time.length).toBeGreaterThan(32);
+    expect(result).toEqual({
+      ok: false,
+      error: `body.failed_at: must be a time between 2000 and 2100 (epoch milliseconds, not seconds or nanoseconds), got ${time.slice(0, 32)}`,
+    });
+  });
+
   it('refuses a number too large for JSON to hold (read as Infinity), naming the field', () => {
     // Act
     const result = normaliseBody(`{"project_id":"${PROJECT_ID}","record_id":"r","failed_at":1e400}`, options);
