@@ -19,7 +19,7 @@ export const MODULES = {
   },
   normalise: {
     mutate: ['lib/events/normalise.ts', 'lib/events/envelopes.ts', 'lib/events/payloads.ts'],
-    tests: ['test/unit/normalise.test.ts'],
+    tests: ['test/unit/normalise.test.ts', 'test/unit/envelopes.test.ts', 'test/unit/payloads.test.ts'],
   },
   'key-gate': {
     mutate: ['lib/workspace/key-gate.ts', 'lib/workspace/key-calls.ts', 'lib/workspace/key-refusals.ts'],
@@ -109,6 +109,7 @@ export const MODULES = {
     mutate: ['lib/platform/backoff.ts', 'lib/platform/queue-sender.ts', 'lib/platform/batches.ts'],
     tests: [
       'test/unit/backoff.test.ts',
+      'test/unit/batches.test.ts',
       'test/unit/queue-delays.test.ts',
       'test/unit/queue-sender.test.ts',
       'test/unit/policy.test.ts',

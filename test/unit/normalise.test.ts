@@ -245,6 +245,28 @@ describe('poison pills, each with a precise reason', () => {
     expect((result as { error: string }).error).toMatch(reason);
   });
 
+  it('accepts envelopes nested exactly 3 deep (docs/getting-events-in.md, "What to send")', () => {
+    expect(parse(inSns(inEventBridge(inCloudEvent(plain))))).toMatchObject({
+      ok: true,
+      failure: { recordId: 'rec-1', shape: 'sns>eventbridge>cloudevent>plain' },
+    });
+  });
+
+  it('never throws: an error it did not foresee is reported by its name only', () => {
+    // Prepare
+    const failing = {
+      checkRegion: () => {
+        throw new TypeError('secret detail');
+      },
+    };
+
+    // Act
+    const result = normaliseBody(JSON.stringify({ ...plain, region: 'cn-north-4' }), failing);
+
+    // Assess
+    expect(result).toEqual({ ok: false, error: 'body: could not be read (TypeError)' });
+  });
+
   it('refuses an oversized body', () => {
     const result = parse({ ...plain, padding: 'x'.repeat(MAX_BODY_BYTES) });
     expect(result).toEqual({ ok: false, error: expect.stringMatching(/^body: \d+ bytes, larger than 65536$/) });

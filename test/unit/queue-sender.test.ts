@@ -64,6 +64,35 @@ describe('sending in batches', () => {
   });
 });
 
+describe('the reason a failed call gives each message of its batch', () => {
+  const failingWith = (error: Error) =>
+    senderWith([
+      () => {
+        throw error;
+      },
+    ]).sender;
+
+  it.each([
+    ['with no message, by its name alone', Object.assign(new Error(''), { name: 'TimeoutError' }), 'TimeoutError'],
+    [
+      'whose message only repeats its name, by its name alone',
+      Object.assign(new Error('AccessDenied'), { name: 'AccessDenied' }),
+      'AccessDenied',
+    ],
+    [
+      'with a long message, by its name and the first 200 characters of it',
+      Object.assign(new Error('x'.repeat(300)), { name: 'ServiceUnavailable' }),
+      `ServiceUnavailable: ${'x'.repeat(200)}`,
+    ],
+  ])('names an error %s', async (_, error, reason) => {
+    // Act
+    const rejected = await failingWith(error).sendAll(messages(2));
+
+    // Assess
+    expect(Object.fromEntries(rejected)).toEqual({ m0: reason, m1: reason });
+  });
+});
+
 describe('attributes carried on', () => {
   it("keeps ours, then adds the original message's that fit, never replacing one of ours", () => {
     const ours = { reason: textAttribute('ours'), attempt: textAttribute('2') };
@@ -141,6 +170,22 @@ describe('what SQS accepts', () => {
 
   it('never sends an empty string attribute (SQS refuses one)', () => {
     expect(textAttribute('')).toEqual({ DataType: 'String', StringValue: EMPTY_ATTRIBUTE });
+  });
+
+  it('writes an empty string attribute as "(empty)" (docs/ways-in.md)', () => {
+    expect(textAttribute('')).toEqual({ DataType: 'String', StringValue: '(empty)' });
+  });
+
+  it('counts our attributes and each original carried against the byte budget, an exact fit included', () => {
+    // Prepare: each attribute here is 1 (name) + 6 ("String") + its value's bytes.
+    const ours = { r: textAttribute('x') };
+    const originals = { a: textAttribute('12345'), b: textAttribute('12345') };
+
+    // Act
+    const attributes = withOriginalAttributes(ours, originals, 8 + 12);
+
+    // Assess
+    expect(Object.keys(attributes)).toEqual(['r', 'a']);
   });
 
   it('carries original attributes only while they fit in the byte budget', () => {
