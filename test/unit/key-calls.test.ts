@@ -290,12 +290,12 @@ describe('a refused signature with the secret rotated meanwhile', () => {
     const call = async (credentials: SigningCredentials) => {
       calls++;
       if (credentials.sk === OLD.sk && credentials.ak === OLD.ak) throw refusedSignature();
-      return `answered ${credentials.ak}/${credentials.sk}`;
+      return keyFingerprintOf(credentials);
     };
 
     const answer = await callWith(k.calls, await admitted(k.calls), call);
 
-    expect(answer).toBe(`answered ${rotated.ak}/${rotated.sk}`);
+    expect(answer).toBe(keyFingerprintOf(signing(rotated)));
     expect(calls).toBe(2);
     expect(k.reads()).toBe(2);
   });
