@@ -117,7 +117,7 @@ describe('an exchange', () => {
 
   it('refuses a protocol other than http and https without sending anything', async () => {
     const error = await failure(keepAliveTransport(post('ftp://127.0.0.1:21/')));
-    expect(error).toMatchObject({ failure: 'refused', message: 'unsupported protocol ftp:' });
+    expect(error).toMatchObject({ name: 'TransportError', failure: 'refused', message: 'unsupported protocol ftp:' });
   });
 
   it('speaks TLS to an https URL', async () => {
@@ -241,6 +241,14 @@ describe('a connection that breaks', () => {
 });
 
 describe('the connections an exchange goes over', () => {
+  it('are kept from the first exchange of a container: exchanges one after another share one connection', async () => {
+    vi.resetModules();
+    const cold = await import('../../lib/platform/keep-alive-http.js');
+    const server = await serve((req, res) => req.resume().on('end', () => res.end('{}')));
+    for (let i = 0; i < 3; i++) expect((await cold.keepAliveTransport(post(server.url))).body).toBe('{}');
+    expect(server.sockets).toHaveLength(1);
+  });
+
   it('reuses an idle connection, the one freed last first', async () => {
     // Prepare: two exchanges at once open two connections
     const { server, arrived } = await holding();
