@@ -1,10 +1,10 @@
 import { createHash, createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AwsJsonClient, type AwsJsonOptions, AwsServiceError } from '../../lib/platform/aws-json.js';
 import { DYNAMODB } from '../../lib/platform/dynamodb-client.js';
+import { localHttpServer } from '../helpers/http-server.js';
 
 /**
  * The AWS JSON transport (lib/platform/aws-json.ts) against a local server
@@ -23,7 +23,7 @@ type Script = (n: number) => { status: number; body: string; headers?: Record<st
 interface ScriptedServer {
   readonly url: string;
   readonly seen: Seen[];
-  connections: number;
+  readonly connections: number;
   stop(): Promise<void>;
 }
 
@@ -33,36 +33,26 @@ afterEach(async () => {
 });
 
 async function scriptedServer(script: Script): Promise<ScriptedServer> {
-  const sockets = new Set<Socket>();
   const held: ServerResponse[] = [];
-  const state = { seen: [] as Seen[], connections: 0 };
-  const server = createServer((req, res) => {
+  const seen: Seen[] = [];
+  const server = await localHttpServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const n = state.seen.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }) - 1;
+      const n = seen.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }) - 1;
       const answer = script(n);
       if (answer === 'hold') return void held.push(res);
       res.writeHead(answer.status, { 'content-type': 'application/x-amz-json-1.0', ...answer.headers });
       res.end(answer.body);
     });
   });
-  server.on('connection', (socket: Socket) => {
-    state.connections++;
-    sockets.add(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const running: ScriptedServer = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen: state.seen,
+    url: server.url,
+    seen,
     get connections() {
-      return state.connections;
+      return server.sockets.length;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    stop: server.stop,
   };
   servers.push(running);
   return running;

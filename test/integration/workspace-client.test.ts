@@ -1,5 +1,3 @@
-import { createServer, type RequestListener } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type HttpTransport, keepAliveTransport } from '../../lib/platform/keep-alive-http.js';
 import { WorkspaceClient, type WorkspaceClientOptions } from '../../lib/workspace/client.js';
@@ -7,6 +5,7 @@ import { parseEndpointOverrides } from '../../lib/workspace/endpoints.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import { WorkspaceSimulator } from '../../local/workspace-simulator.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
+import { localHttpServer } from '../helpers/http-server.js';
 
 const KEY = { ak: 'AKCLIENTTEST', sk: 'sk-client-test-secret' };
 let sim: WorkspaceSimulator;
@@ -34,20 +33,6 @@ async function rejection(promise: Promise<unknown>): Promise<WorkspaceApiError> 
 }
 
 const endpointsAt = (url: string) => parseEndpointOverrides(JSON.stringify({ 'cn-north-4': url }));
-
-/** A bare HTTP server on 127.0.0.1 that answers as told, for answers the simulator never gives. */
-async function rawServer(answer: RequestListener): Promise<{ url: string; stop: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer(answer).on('connection', (socket: Socket) => sockets.add(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    });
-  return { url, stop };
-}
 
 beforeAll(async () => {
   sim = await WorkspaceSimulator.start({ credentials: [KEY] });
@@ -133,7 +118,7 @@ describe('retry', () => {
   });
 
   it('repeats a POST whose connection was refused (it never reached Workspace), as CONNECT', async () => {
-    const closed = await rawServer(() => undefined);
+    const closed = await localHttpServer(() => undefined);
     await closed.stop();
     const sent: string[] = [];
     const counting: HttpTransport = (request) => (sent.push(request.url), keepAliveTransport(request));
@@ -183,7 +168,7 @@ describe('retry', () => {
 
 describe('answers Workspace should never give', () => {
   it('times out an answer whose body stops half way (the timeout covers reading the body)', async () => {
-    const halfway = await rawServer((_req, res) => {
+    const halfway = await localHttpServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"task_id": "');
     });
@@ -205,8 +190,10 @@ describe('answers Workspace should never give', () => {
 
   it('refuses an answer over 4 MiB, declared or streamed, as malformed', async () => {
     const big = JSON.stringify({ id: 'rec9', output: 'x'.repeat(4 * 1024 * 1024) }); // valid JSON: only its size is wrong
-    const declared = await rawServer((_req, res) => res.writeHead(200, { 'content-length': big.length }).end(big));
-    const streamed = await rawServer((_req, res) => res.writeHead(200).end(big));
+    const declared = await localHttpServer((_req, res) =>
+      res.writeHead(200, { 'content-length': big.length }).end(big),
+    );
+    const streamed = await localHttpServer((_req, res) => res.writeHead(200).end(big));
     try {
       for (const server of [declared, streamed]) {
         const error = await rejection(

@@ -98,6 +98,8 @@ export const MODULES = {
     tests: [
       'test/integration/aws-json.test.ts',
       'test/unit/aws-endpoint.test.ts',
+      'test/unit/aws-json-retries.test.ts',
+      'test/integration/keep-alive-http.test.ts',
       'test/integration/workspace-client.test.ts',
     ],
   },

@@ -1,0 +1,276 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  type HttpRequest,
+  type HttpResponse,
+  keepAliveTransport,
+  TransportError,
+} from '../../lib/platform/keep-alive-http.js';
+import { type LocalServer, localHttpServer, localTcpServer, refusingUrl } from '../helpers/http-server.js';
+
+/**
+ * The keep-alive transport (lib/platform/keep-alive-http.ts) against servers
+ * started here on 127.0.0.1, over real connections: what it sends and reads,
+ * the limits it puts on an answer, how each way of getting no answer fails,
+ * and which connections it reuses.
+ */
+
+const servers: LocalServer[] = [];
+afterEach(async () => {
+  vi.useRealTimers();
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+
+async function serve(answer: RequestListener): Promise<LocalServer> {
+  const server = await localHttpServer(answer);
+  servers.push(server);
+  return server;
+}
+
+/** A server that holds every request unanswered, and says when each has arrived whole. */
+async function holding(): Promise<{ server: LocalServer; arrived: () => Promise<ServerResponse> }> {
+  const waiting: ((res: ServerResponse) => void)[] = [];
+  const held: ServerResponse[] = [];
+  const server = await serve((req, res) => {
+    req.resume().on('end', () => {
+      const next = waiting.shift();
+      if (next) next(res);
+      else held.push(res);
+    });
+  });
+  const arrived = () =>
+    new Promise<ServerResponse>((resolve) => {
+      const res = held.shift();
+      if (res) resolve(res);
+      else waiting.push(resolve);
+    });
+  return { server, arrived };
+}
+
+const post = (url: string, limits: Partial<HttpRequest> = {}): HttpRequest => ({
+  method: 'POST',
+  url,
+  headers: { 'content-type': 'application/json' },
+  body: '{}',
+  timeoutMs: 5_000,
+  maxBytes: 1_024,
+  ...limits,
+});
+
+async function failure(promise: Promise<HttpResponse>): Promise<TransportError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TransportError);
+  return error as TransportError;
+}
+
+/** Resolves when the server sees `socket` closed. */
+const closed = (socket: Socket) => new Promise<void>((resolve) => socket.once('close', () => resolve()));
+
+describe('an exchange', () => {
+  it('sends the method, path, query, headers and body, and answers the status, the headers in lower case and the body whole', async () => {
+    // Prepare
+    const seen: { method?: string; url?: string; headers?: IncomingMessage['headers']; body?: string } = {};
+    const server = await serve((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        Object.assign(seen, {
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString(),
+        });
+        res.writeHead(201, { 'X-Answer-Kind': 'created', 'content-type': 'text/plain; charset=utf-8' });
+        // "é" split between two writes: the body is decoded whole, not chunk by chunk
+        const accent = Buffer.from('é');
+        res.write(Buffer.concat([Buffer.from('caf'), accent.subarray(0, 1)]));
+        res.end(accent.subarray(1));
+      });
+    });
+
+    // Act
+    const answer = await keepAliveTransport(
+      post(`${server.url}/v1/records?limit=2&offset=4`, { headers: { 'x-request-kind': 'probe' }, body: '{"a":1}' }),
+    );
+
+    // Assess
+    expect(seen).toMatchObject({ method: 'POST', url: '/v1/records?limit=2&offset=4', body: '{"a":1}' });
+    expect(seen.headers).toMatchObject({ 'x-request-kind': 'probe', connection: 'keep-alive' });
+    expect(answer).toMatchObject({ status: 201, body: 'café' });
+    expect(answer.headers).toMatchObject({ 'x-answer-kind': 'created' });
+  });
+
+  it('sends a GET without a body', async () => {
+    let seen = '';
+    const server = await serve((req, res) => {
+      seen = `${req.method} ${req.url} ${req.headers['content-length'] ?? 'no length'}`;
+      res.end('[]');
+    });
+    const answer = await keepAliveTransport({ ...post(`${server.url}/list`), method: 'GET', body: undefined });
+    expect(seen).toBe('GET /list no length');
+    expect(answer).toMatchObject({ status: 200, body: '[]' });
+  });
+
+  it('refuses a protocol other than http and https without sending anything', async () => {
+    const error = await failure(keepAliveTransport(post('ftp://127.0.0.1:21/')));
+    expect(error).toMatchObject({ name: 'TransportError', failure: 'refused', message: 'unsupported protocol ftp:' });
+  });
+
+  it('speaks TLS to an https URL', async () => {
+    const firstBytes: Buffer[] = [];
+    const server = await localTcpServer((socket) =>
+      socket.once('data', (chunk: Buffer) => {
+        firstBytes.push(chunk);
+        socket.destroy();
+      }),
+    );
+    servers.push(server);
+    const error = await failure(keepAliveTransport(post(`https://127.0.0.1:${server.port}/`)));
+    // 0x16: a TLS handshake record, the client hello; the server hung up on it
+    expect(firstBytes[0]?.[0]).toBe(0x16);
+    expect(error.failure).toBe('network');
+  });
+});
+
+describe('the size of an answer', () => {
+  const declared = (length: number, sent: string) =>
+    serve((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-length': String(length) });
+      res.write(sent);
+    });
+  const streamed = (parts: string[]) =>
+    serve((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'transfer-encoding': 'chunked' });
+      for (const part of parts) res.write(part);
+      res.end();
+    });
+
+  it('is refused as soon as its declared length is over the limit, before its body is read', async () => {
+    // The server declares 1000 bytes and sends 10: only the declared length can tell
+    const server = await declared(1_000, 'x'.repeat(10));
+    const error = await failure(keepAliveTransport(post(server.url, { maxBytes: 999, timeoutMs: 2_000 })));
+    expect(error).toMatchObject({ failure: 'too-large', message: 'answer is larger than 999 bytes' });
+  });
+
+  it('is read when its declared length is the limit exactly', async () => {
+    const server = await serve((req, res) => {
+      req.resume();
+      res.end('y'.repeat(100));
+    });
+    expect((await keepAliveTransport(post(server.url, { maxBytes: 100 }))).body).toBe('y'.repeat(100));
+  });
+
+  it('is refused when the bytes streamed without a declared length go over the limit', async () => {
+    const server = await streamed(['z'.repeat(60), 'z'.repeat(41)]);
+    const error = await failure(keepAliveTransport(post(server.url, { maxBytes: 100 })));
+    expect(error).toMatchObject({ failure: 'too-large', message: 'answer is larger than 100 bytes' });
+  });
+
+  it('is read when the bytes streamed are the limit exactly', async () => {
+    const server = await streamed(['z'.repeat(60), 'z'.repeat(40)]);
+    expect((await keepAliveTransport(post(server.url, { maxBytes: 100 }))).body).toBe('z'.repeat(100));
+  });
+
+  it('over the limit closes its connection: the unread rest is never taken for the next answer', async () => {
+    const server = await declared(1_000, 'x'.repeat(10));
+    await failure(keepAliveTransport(post(server.url, { maxBytes: 100 })));
+    await closed(server.sockets[0]!);
+  });
+});
+
+describe('an answer that does not come in time', () => {
+  it('fails as a timeout once the whole exchange has taken timeoutMs, not before, and closes its connection', async () => {
+    // Prepare
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { server, arrived } = await holding();
+    let settled = false;
+    const exchange = failure(keepAliveTransport(post(server.url, { timeoutMs: 500 }))).finally(() => (settled = true));
+
+    // Act
+    const res = await arrived();
+    res.writeHead(200, { 'content-length': '10' });
+    res.write('12345');
+    await vi.advanceTimersByTimeAsync(499);
+
+    // Assess: the headers and half the body came, not the whole answer
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await exchange).toMatchObject({
+      failure: 'timeout',
+      message: 'no complete answer within 500 ms',
+    });
+    await closed(server.sockets[0]!);
+  });
+
+  it('leaves no timer behind once answered', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const server = await serve((req, res) => req.resume().on('end', () => res.end('{}')));
+    await keepAliveTransport(post(server.url, { timeoutMs: 60_000 }));
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('a connection that breaks', () => {
+  it('refused (nothing listens) fails as refused: the request was never sent', async () => {
+    const error = await failure(keepAliveTransport(post(await refusingUrl())));
+    expect(error.failure).toBe('refused');
+    expect(error.message).toMatch(/^ECONNREFUSED: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+  });
+
+  it('reset before the answer fails as a network failure, with its code', async () => {
+    const server = await serve((req) => req.resume().on('end', () => req.socket.destroy()));
+    const error = await failure(keepAliveTransport(post(server.url)));
+    expect(error).toMatchObject({ failure: 'network', message: 'ECONNRESET: socket hang up' });
+  });
+
+  it('reset in the middle of the answer fails as a network failure, with its code', async () => {
+    const server = await serve((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial', () => res.socket?.destroy());
+    });
+    const error = await failure(keepAliveTransport(post(server.url)));
+    expect(error).toMatchObject({ failure: 'network', message: 'ECONNRESET: aborted' });
+  });
+});
+
+describe('the connections an exchange goes over', () => {
+  it('are kept from the first exchange of a container: exchanges one after another share one connection', async () => {
+    vi.resetModules();
+    const cold = await import('../../lib/platform/keep-alive-http.js');
+    const server = await serve((req, res) => req.resume().on('end', () => res.end('{}')));
+    for (let i = 0; i < 3; i++) expect((await cold.keepAliveTransport(post(server.url))).body).toBe('{}');
+    expect(server.sockets).toHaveLength(1);
+  });
+
+  it('reuses an idle connection, the one freed last first', async () => {
+    // Prepare: two exchanges at once open two connections
+    const { server, arrived } = await holding();
+    const first = keepAliveTransport(post(server.url));
+    const second = keepAliveTransport(post(server.url));
+    const [a, b] = [await arrived(), await arrived()];
+    const [socketA, socketB] = [a.socket, b.socket];
+
+    // Act: the first connection is freed, then the second, then a third exchange goes
+    a.end('a');
+    await first;
+    b.end('b');
+    await second;
+    const third = keepAliveTransport(post(server.url));
+    const c = await arrived();
+    const socketC = c.socket;
+    c.end('c');
+
+    // Assess
+    expect((await third).body).toBe('c');
+    expect(server.sockets).toHaveLength(2);
+    expect(socketA).not.toBe(socketB);
+    expect(socketC).toBe(socketB);
+  });
+});
