@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { CircuitBreakers } from '../../lib/workspace/circuit-breakers.js';
 import { WorkspaceCredentials } from '../../lib/workspace/credentials.js';
-import { type DesktopCalls, InvocationDesktops } from '../../lib/workspace/desktop-reads.js';
-import type { DesktopDetail } from '../../lib/workspace/desktops.js';
+import { InvocationDesktops } from '../../lib/workspace/desktop-reads.js';
 import { ErrorBudget } from '../../lib/workspace/error-budget.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import type { KeyedCalls } from '../../lib/workspace/key-calls.js';
-import type { SigningCredentials } from '../../lib/workspace/signer.js';
-import { desktopFleet } from '../helpers/desktops.js';
+import { fleetDesktopCalls } from '../helpers/desktops.js';
 import { PROJECT_ID } from '../helpers/factories.js';
 
 /**
@@ -26,63 +24,10 @@ const keys: KeyedCalls = {
 };
 const project = { projectId: PROJECT_ID };
 
-/** Desktop calls over a fleet, each call noted; `fail` answers for a call instead. */
-function calls(
-  fail: { read?: WorkspaceApiError; start?: WorkspaceApiError | 'listed as failed'; listOmits?: string } = {},
-) {
-  const { fleet } = desktopFleet();
-  const log: string[] = [];
-  const desktops: DesktopCalls = {
-    readDesktops: async (_p, ids) => {
-      const wanted = [...ids];
-      log.push(`list ${wanted.join(',')}`);
-      if (fail.read) throw fail.read;
-      const found = new Map<string, DesktopDetail>(
-        fleet
-          .list(PROJECT_ID, { desktopIds: wanted }, 0, 500)
-          .desktops.filter((d) => d.desktop_id !== fail.listOmits)
-          .map((d) => [d.desktop_id, d]),
-      );
-      return { found, missing: wanted.filter((id) => !found.has(id)), calls: 1 };
-    },
-    showDesktop: async (_p, id) => {
-      log.push(`show ${id}`);
-      const detail = fleet.detail(PROJECT_ID, id);
-      if (!detail)
-        throw new WorkspaceApiError({ status: 404, code: 'WKS.DESKTOP_NOT_FOUND', message: 'no such desktop' });
-      return detail;
-    },
-    runDesktops: async (_p, action) => {
-      log.push(`start ${action.desktopIds.join(',')}`);
-      // A 200 that names the desktop in failed_operation_list, as Workspace answers for some desktops of a batch.
-      if (fail.start === 'listed as failed')
-        return {
-          failed: action.desktopIds.map((id) => ({
-            desktop_id: id,
-            error_code: 'WKS.00010032',
-            error_msg: 'Operation conflict.',
-          })),
-        };
-      if (fail.start) throw fail.start;
-      const result = fleet.run(PROJECT_ID, action.desktopIds, action.opType);
-      if (!result.ok)
-        throw new WorkspaceApiError({ status: result.status, code: result.code, message: result.message });
-      return { jobId: result.jobId, failed: result.failed };
-    },
-    describeAction: (_p, action, _c: SigningCredentials) => ({
-      method: 'POST',
-      url: 'https://workspace.test/action',
-      body: JSON.stringify(action),
-      signedHeaderNames: [],
-    }),
-  };
-  return { fleet, log, desktops };
-}
-
 describe('reading desktops in one invocation', () => {
   it('reads the ids asked for in one turn together, and each desktop once', async () => {
     // Prepare
-    const { fleet, log, desktops } = calls();
+    const { fleet, log, desktops } = fleetDesktopCalls();
     for (const id of ['d1', 'd2', 'd3']) fleet.seed(PROJECT_ID, { desktop_id: id });
     const reads = new InvocationDesktops(desktops);
 
@@ -102,7 +47,7 @@ describe('reading desktops in one invocation', () => {
 
   it('asks for an id the list left out on its own: there after all, or gone (404)', async () => {
     // Prepare
-    const { fleet, log, desktops } = calls({ listOmits: 'd1' });
+    const { fleet, log, desktops } = fleetDesktopCalls({ listOmits: 'd1' });
     fleet.seed(PROJECT_ID, { desktop_id: 'd1' });
     const reads = new InvocationDesktops(desktops);
 
@@ -117,7 +62,9 @@ describe('reading desktops in one invocation', () => {
 
   it("a read that fails is every asked desktop's reading, counted once in the error budget", async () => {
     // Prepare
-    const { desktops } = calls({ read: new WorkspaceApiError({ status: 503, code: 'APIG.0201', message: 'down' }) });
+    const { desktops } = fleetDesktopCalls({
+      read: new WorkspaceApiError({ status: 503, code: 'APIG.0201', message: 'down' }),
+    });
     const budget = new ErrorBudget(0.5, 1);
     const reads = new InvocationDesktops(desktops, budget);
 
@@ -178,7 +125,7 @@ describe('starting a desktop', () => {
     ],
   ])('%s', async (_, error, state, kind) => {
     // Prepare: a desktop off, or off and being started by someone else already.
-    const { fleet, desktops } = calls(error ? { start: error } : {});
+    const { fleet, desktops } = fleetDesktopCalls(error ? { start: error } : {});
     fleet.seed(PROJECT_ID, { desktop_id: 'd1', status: 'SHUTOFF' });
     if (state === 'powering-on') fleet.run(PROJECT_ID, ['d1'], 'os-start');
     const reads = new InvocationDesktops(desktops);
@@ -191,7 +138,7 @@ describe('starting a desktop', () => {
   });
 
   it("forgets the desktop's reading: the next read in the invocation asks Workspace again", async () => {
-    const { fleet, log, desktops } = calls();
+    const { fleet, log, desktops } = fleetDesktopCalls();
     fleet.seed(PROJECT_ID, { desktop_id: 'd1', status: 'SHUTOFF' });
     const reads = new InvocationDesktops(desktops);
     await reads.stateOf(keys, project, 'd1');
