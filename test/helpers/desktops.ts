@@ -30,8 +30,8 @@ export interface DesktopCallFaults {
   readonly read?: WorkspaceApiError | undefined;
   /** Thrown by a start, or (`listed as failed`) a 200 naming the desktop in `failed_operation_list`. */
   readonly start?: WorkspaceApiError | 'listed as failed' | undefined;
-  /** A desktop the list leaves out (its detail is still served). */
-  readonly listOmits?: string | undefined;
+  /** Desktops the list leaves out (their detail is still served). */
+  readonly listOmits?: string | readonly string[] | undefined;
 }
 
 /**
@@ -49,7 +49,7 @@ export function fleetDesktopCalls(faults: DesktopCallFaults = {}) {
       const found = new Map<string, DesktopDetail>(
         fleet
           .list(project.projectId, { desktopIds: wanted }, 0, 500)
-          .desktops.filter((d) => d.desktop_id !== faults.listOmits)
+          .desktops.filter((d) => ![faults.listOmits].flat().includes(d.desktop_id))
           .map((d) => [d.desktop_id, d]),
       );
       return { found, missing: wanted.filter((id) => !found.has(id)), calls: 1 };

@@ -49,10 +49,11 @@ interface Setup {
   /** The desktop d1 as the fleet holds it (`absent`: no such desktop). */
   readonly desktop?: Omit<DesktopSeed, 'desktop_id'> | 'absent';
   readonly need?: Partial<DesktopRequirement> | 'none';
-  /** The chain as stored and located; none: the run's first failure. */
+  /** The chain as located (and stored, unless `base`); none: the run's first failure. */
   readonly chain?: Chain;
   readonly generation?: number;
   readonly facts?: RunFacts;
+  /** The chain the pipeline moved on to since it located the run (stored, and the standing's). */
   readonly base?: Chain;
   readonly dryRun?: boolean;
   readonly faults?: DesktopCallFaults;
@@ -63,7 +64,8 @@ function gateFor(setup: Setup = {}) {
   const { fleet, log, desktops: calls } = fleetDesktopCalls(setup.faults);
   if (setup.desktop !== 'absent') fleet.seed(PROJECT_ID, { desktop_id: 'd1', ...setup.desktop });
   const store = new MemoryLedgerStore();
-  if (setup.chain) store.items.set(CHAIN_KEY, { ...setup.chain });
+  const stored = setup.base ?? setup.chain;
+  if (stored) store.items.set(CHAIN_KEY, { ...stored });
   const ledger = new AttemptLedger(store, { leaseMs: 60_000, ttlDays: 30, now: () => NOW, sleep: async () => {} });
   const desktops = new InvocationDesktops(calls);
   const input = { failure: { projectId: PROJECT_ID, recordId: 'r1' }, firstSeenAt: NOW - 600_000 } as FailureInput;
@@ -95,7 +97,7 @@ function gateFor(setup: Setup = {}) {
     generation: setup.generation ?? 0,
     run: setup.facts ?? run,
   };
-  const standing = { kind: 'fresh', attemptsMade: setup.chain?.attempts ?? 0, rev: setup.chain?.rev } as const;
+  const standing = { kind: 'fresh', attemptsMade: stored?.attempts ?? 0, rev: stored?.rev } as const;
   const desktop = setup.need === 'none' ? undefined : { ...NEED, ...setup.need };
   const decision = { kind: 'retry-now', ruleId: RULE, attempt: 1, ...(desktop ? { desktop } : {}) } as const;
   const check = () => desktopGate(located, standing, decision, ctx, setup.base);
@@ -107,8 +109,10 @@ function gateFor(setup: Setup = {}) {
   return { check, fleet, log, store, ledger, desktops, decision, chain, windowOf };
 }
 
+/** When the chain first saw the failure: before this event's first sighting (the older one is the failure's). */
+const FIRST_SEEN = NOW - 900_000;
 /** The run's chain as stored after its first failure: nothing attempted, at revision 1. */
-const chainOf = (more: Partial<Chain> = {}): Chain => ({ ...newChain(run, NOW - 600_000), rev: 1, ...more });
+const chainOf = (more: Partial<Chain> = {}): Chain => ({ ...newChain(run, FIRST_SEEN), rev: 1, ...more });
 
 /** The resolution a check stopped with. */
 function stopped(check: DesktopCheck): Resolution | 'conflict' {
@@ -132,8 +136,11 @@ describe('what the desktop check lets through', () => {
     expect(gate.log).toEqual([]);
   });
 
-  it('a run whose event and chain name no desktop goes, and nothing is read', async () => {
-    const gate = gateFor({ facts: { ...run, resourceId: undefined }, chain: chainOf({ resource_id: undefined }) });
+  it.each([
+    ['a chain that names none', chainOf({ resource_id: undefined })],
+    ['no chain yet', undefined],
+  ])('a run whose event names no desktop, with %s, goes, and nothing is read', async (_, chain) => {
+    const gate = gateFor({ facts: { ...run, resourceId: undefined }, chain });
     expect(await gate.check()).toEqual({ kind: 'go' });
     expect(gate.log).toEqual([]);
   });
@@ -241,6 +248,67 @@ describe('a desktop not ready: the run waits, its wait written once', () => {
     expect(gate.chain()).toMatchObject({ rev: 3, desktop_wait: { g: 1, since: NOW } });
   });
 
+  it('a desktop this run started already is not started again while it still reads off: the failure waits', async () => {
+    // Prepare: this chain started the desktop 20 s ago; it still reads SHUTOFF.
+    const chain = chainOf({
+      rev: 2,
+      desktop_wait: { g: 0, desktop: 'd1', since: NOW - 25_000, woken_at: NOW - 20_000 },
+    });
+    const gate = gateFor({ desktop: { status: 'SHUTOFF' }, chain });
+
+    // Act
+    const resolution = stopped(await gate.check());
+
+    // Assess
+    expect(resolution).toMatchObject({
+      kind: 'requeue',
+      code: 'desktop-waking',
+      reason: 'desktop-waking: desktop d1 is SHUTOFF, UNREGISTER; it was started 20 s ago',
+    });
+    expect(gate.fleet.startsOf('d1')).toBe(0);
+    expect(gate.windowOf()).toBeUndefined();
+    expect(gate.chain()).toEqual(chain);
+  });
+
+  it('a wait is written over the chain the pipeline moved on to, not the one it located', async () => {
+    // Prepare: the located chain is at revision 1; the pipeline since wrote revision 2 (its history says so).
+    const base = chainOf({
+      rev: 2,
+      history: [
+        {
+          attempt: 0,
+          at: new Date(NOW - 1_000).toISOString(),
+          outcome: 'released',
+          reason: 'the lost retry did not run',
+        },
+      ],
+    });
+    const gate = gateFor({ desktop: { login_status: 'UNREGISTER' }, chain: chainOf(), base });
+
+    // Act
+    const resolution = stopped(await gate.check());
+
+    // Assess
+    expect(resolution).toMatchObject({ kind: 'requeue', code: 'desktop-not-ready' });
+    expect(gate.chain()).toMatchObject({
+      rev: 3,
+      desktop_wait: { g: 0, since: NOW },
+      history: [{ outcome: 'released' }, { outcome: 'desktop not ready' }],
+    });
+  });
+
+  it('a give-up is claimed from the chain the pipeline moved on to, its letter dated from that chain', async () => {
+    const base = chainOf({ rev: 2, first_seen_at: FIRST_SEEN - 60_000, attempts: 1 });
+    const gate = gateFor({ desktop: { status: 'ERROR' }, chain: chainOf(), base });
+    expect(stopped(await gate.check())).toMatchObject({
+      kind: 'dead-letter',
+      code: 'desktop-error',
+      letter: { firstSeenAt: FIRST_SEEN - 60_000, attempts: 1 },
+      claim: { chain: { rev: 3, attempts: 1 } },
+    });
+    expect(gate.chain()).toMatchObject({ rev: 3, state: 'claimed', intent: 'give-up' });
+  });
+
   it('a wait another delivery wrote first is a conflict: the failure is decided again', async () => {
     // Prepare: the chain moved on since it was read.
     const gate = gateFor({ desktop: { login_status: 'UNREGISTER' }, chain: chainOf() });
@@ -267,6 +335,7 @@ describe('a desktop not ready: the run waits, its wait written once', () => {
         errorCode: 'DESKTOP_NOT_READY',
         ruleId: RULE,
         attempts: 0,
+        firstSeenAt: FIRST_SEEN,
       },
       decision: gate.decision,
       claim: { chain: { rev: 3 } },
@@ -304,6 +373,7 @@ describe('a stopped desktop, started once per window', () => {
     const gate = gateFor({ desktop: { status: 'SHUTOFF' }, chain: chainOf() });
     const counted = desktopMetrics();
     const start = vi.spyOn(gate.desktops, 'start');
+    const warned = vi.spyOn(logger, 'warn');
 
     // Act
     const resolution = stopped(await gate.check());
@@ -329,6 +399,7 @@ describe('a stopped desktop, started once per window', () => {
       ],
     });
     expect(counted()).toEqual(['DesktopNotReady', 'DesktopWoken']);
+    expect(warned).not.toHaveBeenCalled();
   });
 
   it('waits no longer than wait_max_seconds after the start, however long recheck_seconds is', async () => {
@@ -442,7 +513,7 @@ describe('a stopped desktop, started once per window', () => {
     });
     expect(gate.chain()).toMatchObject({
       desktop_wait: { g: 0, since: NOW },
-      history: [{ outcome: 'desktop not ready' }],
+      history: [{ outcome: 'desktop not ready', reason: 'desktop d1 is SHUTOFF, UNREGISTER' }],
     });
   });
 
@@ -591,6 +662,7 @@ describe('a dry run', () => {
       letter: {
         reason: expect.stringMatching(/^dry-run: would give up: desktop-error: desktop d1 is ERROR/),
         errorCode: 'DRY_RUN',
+        firstSeenAt: FIRST_SEEN,
       },
     });
     expect((resolution as Extract<Resolution, { kind: 'preview' }>).preview).toBeUndefined();
