@@ -160,7 +160,7 @@ describe('what the desktop check lets through', () => {
     expect(gate.log).toEqual(['list d1']);
   });
 
-  it('the chain the pipeline moved on from (base) is the one whose desktop is read', async () => {
+  it('the chain the pipeline moved on to is the one whose desktop is read', async () => {
     const gate = gateFor({
       facts: { ...run, resourceId: undefined },
       chain: chainOf({ resource_id: 'elsewhere' }),
