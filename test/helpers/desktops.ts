@@ -1,3 +1,7 @@
+import type { DesktopCalls } from '../../lib/workspace/desktop-reads.js';
+import type { DesktopDetail } from '../../lib/workspace/desktops.js';
+import { WorkspaceApiError } from '../../lib/workspace/errors.js';
+import type { SigningCredentials } from '../../lib/workspace/signer.js';
 import { DesktopFleet, type DesktopFleetOptions } from '../../local/workspace-desktops.js';
 
 /** Desktop ids shaped as Workspace's (36-character UUIDs), numbered so a test can name them. */
@@ -18,4 +22,68 @@ export function desktopFleet(options: DesktopFleetOptions = {}) {
     options,
   );
   return { fleet, advanceSeconds: (seconds: number) => (clock += seconds * 1000) };
+}
+
+/** What the in-memory desktop calls answer instead of the fleet. */
+export interface DesktopCallFaults {
+  /** Thrown by every list read. */
+  readonly read?: WorkspaceApiError | undefined;
+  /** Thrown by a start, or (`listed as failed`) a 200 naming the desktop in `failed_operation_list`. */
+  readonly start?: WorkspaceApiError | 'listed as failed' | undefined;
+  /** Desktops the list leaves out (their detail is still served). */
+  readonly listOmits?: string | readonly string[] | undefined;
+}
+
+/**
+ * Workspace's desktop calls over a simulator fleet in memory, each call noted in `log` (`list d1,d2`, `show d1`,
+ * `start d1`); `faults` answer for a call instead.
+ */
+export function fleetDesktopCalls(faults: DesktopCallFaults = {}) {
+  const { fleet } = desktopFleet();
+  const log: string[] = [];
+  const desktops: DesktopCalls = {
+    readDesktops: async (project, ids) => {
+      const wanted = [...ids];
+      log.push(`list ${wanted.join(',')}`);
+      if (faults.read) throw faults.read;
+      const found = new Map<string, DesktopDetail>(
+        fleet
+          .list(project.projectId, { desktopIds: wanted }, 0, 500)
+          .desktops.filter((d) => ![faults.listOmits].flat().includes(d.desktop_id))
+          .map((d) => [d.desktop_id, d]),
+      );
+      return { found, missing: wanted.filter((id) => !found.has(id)), calls: 1 };
+    },
+    showDesktop: async (project, id) => {
+      log.push(`show ${id}`);
+      const detail = fleet.detail(project.projectId, id);
+      if (!detail)
+        throw new WorkspaceApiError({ status: 404, code: 'WKS.DESKTOP_NOT_FOUND', message: 'no such desktop' });
+      return detail;
+    },
+    runDesktops: async (project, action) => {
+      log.push(`start ${action.desktopIds.join(',')}`);
+      // A 200 that names the desktop in failed_operation_list, as Workspace answers for some desktops of a batch.
+      if (faults.start === 'listed as failed')
+        return {
+          failed: action.desktopIds.map((id) => ({
+            desktop_id: id,
+            error_code: 'WKS.00010032',
+            error_msg: 'Operation conflict.',
+          })),
+        };
+      if (faults.start) throw faults.start;
+      const result = fleet.run(project.projectId, action.desktopIds, action.opType);
+      if (!result.ok)
+        throw new WorkspaceApiError({ status: result.status, code: result.code, message: result.message });
+      return { jobId: result.jobId, failed: result.failed };
+    },
+    describeAction: (_p, action, _c: SigningCredentials) => ({
+      method: 'POST',
+      url: 'https://workspace.test/action',
+      body: JSON.stringify(action),
+      signedHeaderNames: [],
+    }),
+  };
+  return { fleet, log, desktops };
 }

@@ -163,6 +163,7 @@ export const MODULES = {
       'test/unit/desktop-verdict.test.ts',
       'test/unit/desktop-reads.test.ts',
       'test/unit/desktop-call-guards.test.ts',
+      'test/unit/desktop-gate.test.ts',
       'test/integration/desktop-gate.test.ts',
     ],
   },

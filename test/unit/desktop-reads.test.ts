@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { CircuitBreakers } from '../../lib/workspace/circuit-breakers.js';
 import { WorkspaceCredentials } from '../../lib/workspace/credentials.js';
-import { type DesktopCalls, InvocationDesktops } from '../../lib/workspace/desktop-reads.js';
-import type { DesktopDetail } from '../../lib/workspace/desktops.js';
+import { type DesktopReading, InvocationDesktops } from '../../lib/workspace/desktop-reads.js';
 import { ErrorBudget } from '../../lib/workspace/error-budget.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import type { KeyedCalls } from '../../lib/workspace/key-calls.js';
-import type { SigningCredentials } from '../../lib/workspace/signer.js';
-import { desktopFleet } from '../helpers/desktops.js';
-import { PROJECT_ID } from '../helpers/factories.js';
+import { fleetDesktopCalls } from '../helpers/desktops.js';
+import { OTHER_PROJECT_ID, PROJECT_ID } from '../helpers/factories.js';
 
 /**
  * One invocation's desktop reads and starts (lib/workspace/desktop-reads.ts)
@@ -18,71 +16,24 @@ import { PROJECT_ID } from '../helpers/factories.js';
  */
 
 const KEY = { ak: 'AK', sk: 'SK' };
-const keys: KeyedCalls = {
+/** Keys with a breaker of their own (a 401 refuses the key in it). */
+const keysOfOwn = (): KeyedCalls => ({
   credentials: new WorkspaceCredentials('s', { load: async () => KEY, reload: async () => KEY }),
   breakers: new CircuitBreakers({ consecutiveFailures: 100, halfOpenAfterMs: 1_000, authCooldownMs: 1_000 }),
   projectId: PROJECT_ID,
   endpoint: 'https://workspace.test',
-};
+});
+const keys = keysOfOwn();
 const project = { projectId: PROJECT_ID };
 
-/** Desktop calls over a fleet, each call noted; `fail` answers for a call instead. */
-function calls(
-  fail: { read?: WorkspaceApiError; start?: WorkspaceApiError | 'listed as failed'; listOmits?: string } = {},
-) {
-  const { fleet } = desktopFleet();
-  const log: string[] = [];
-  const desktops: DesktopCalls = {
-    readDesktops: async (_p, ids) => {
-      const wanted = [...ids];
-      log.push(`list ${wanted.join(',')}`);
-      if (fail.read) throw fail.read;
-      const found = new Map<string, DesktopDetail>(
-        fleet
-          .list(PROJECT_ID, { desktopIds: wanted }, 0, 500)
-          .desktops.filter((d) => d.desktop_id !== fail.listOmits)
-          .map((d) => [d.desktop_id, d]),
-      );
-      return { found, missing: wanted.filter((id) => !found.has(id)), calls: 1 };
-    },
-    showDesktop: async (_p, id) => {
-      log.push(`show ${id}`);
-      const detail = fleet.detail(PROJECT_ID, id);
-      if (!detail)
-        throw new WorkspaceApiError({ status: 404, code: 'WKS.DESKTOP_NOT_FOUND', message: 'no such desktop' });
-      return detail;
-    },
-    runDesktops: async (_p, action) => {
-      log.push(`start ${action.desktopIds.join(',')}`);
-      // A 200 that names the desktop in failed_operation_list, as Workspace answers for some desktops of a batch.
-      if (fail.start === 'listed as failed')
-        return {
-          failed: action.desktopIds.map((id) => ({
-            desktop_id: id,
-            error_code: 'WKS.00010032',
-            error_msg: 'Operation conflict.',
-          })),
-        };
-      if (fail.start) throw fail.start;
-      const result = fleet.run(PROJECT_ID, action.desktopIds, action.opType);
-      if (!result.ok)
-        throw new WorkspaceApiError({ status: result.status, code: result.code, message: result.message });
-      return { jobId: result.jobId, failed: result.failed };
-    },
-    describeAction: (_p, action, _c: SigningCredentials) => ({
-      method: 'POST',
-      url: 'https://workspace.test/action',
-      body: JSON.stringify(action),
-      signedHeaderNames: [],
-    }),
-  };
-  return { fleet, log, desktops };
-}
+/** The id of the desktop a reading found (none: not present). */
+const desktopOf = (reading: DesktopReading | undefined) =>
+  reading?.kind === 'present' ? reading.detail.desktop_id : undefined;
 
 describe('reading desktops in one invocation', () => {
   it('reads the ids asked for in one turn together, and each desktop once', async () => {
     // Prepare
-    const { fleet, log, desktops } = calls();
+    const { fleet, log, desktops } = fleetDesktopCalls();
     for (const id of ['d1', 'd2', 'd3']) fleet.seed(PROJECT_ID, { desktop_id: id });
     const reads = new InvocationDesktops(desktops);
 
@@ -94,15 +45,52 @@ describe('reading desktops in one invocation', () => {
     ]);
     const again = await reads.statesOf(keys, project, ['d1', 'd2']);
 
-    // Assess
-    expect([a, b, c].map((r) => r.kind)).toEqual(['present', 'present', 'present']);
-    expect([...again.values()].map((r) => r.kind)).toEqual(['present', 'present']);
+    // Assess: each id has its own desktop's reading.
+    expect([a, b, c].map(desktopOf)).toEqual(['d1', 'd2', 'd3']);
+    expect([...again].map(([id, r]) => [id, desktopOf(r)])).toEqual([
+      ['d1', 'd1'],
+      ['d2', 'd2'],
+    ]);
     expect(log).toEqual(['list d1,d2,d3']);
+    expect(reads.requests).toBe(1);
+  });
+
+  it('ids asked for in a later turn are read in a request of their own', async () => {
+    // Prepare
+    const { fleet, log, desktops } = fleetDesktopCalls();
+    for (const id of ['d1', 'd2', 'd3']) fleet.seed(PROJECT_ID, { desktop_id: id });
+    const reads = new InvocationDesktops(desktops);
+    await reads.stateOf(keys, project, 'd1');
+
+    // Act
+    const later = await reads.statesOf(keys, project, ['d2', 'd3']);
+
+    // Assess
+    expect([...later.values()].map(desktopOf)).toEqual(['d2', 'd3']);
+    expect(log).toEqual(['list d1', 'list d2,d3']);
+  });
+
+  it("the same desktop id in two projects is each project's own desktop, read in a request per project", async () => {
+    // Prepare: d1 is a desktop of PROJECT_ID only.
+    const { fleet, log, desktops } = fleetDesktopCalls();
+    fleet.seed(PROJECT_ID, { desktop_id: 'd1' });
+    const reads = new InvocationDesktops(desktops);
+
+    // Act
+    const [mine, theirs] = await Promise.all([
+      reads.stateOf(keys, project, 'd1'),
+      reads.stateOf({ ...keys, projectId: OTHER_PROJECT_ID }, { projectId: OTHER_PROJECT_ID }, 'd1'),
+    ]);
+
+    // Assess
+    expect(mine).toMatchObject({ kind: 'present' });
+    expect(theirs).toEqual({ kind: 'gone', evidence: '404 WKS.DESKTOP_NOT_FOUND' });
+    expect(log).toEqual(['list d1', 'list d1', 'show d1']);
   });
 
   it('asks for an id the list left out on its own: there after all, or gone (404)', async () => {
     // Prepare
-    const { fleet, log, desktops } = calls({ listOmits: 'd1' });
+    const { fleet, log, desktops } = fleetDesktopCalls({ listOmits: 'd1' });
     fleet.seed(PROJECT_ID, { desktop_id: 'd1' });
     const reads = new InvocationDesktops(desktops);
 
@@ -113,11 +101,55 @@ describe('reading desktops in one invocation', () => {
     expect(readings.get('d1')).toMatchObject({ kind: 'present', state: { power: 'active', login: 'registered' } });
     expect(readings.get('gone')).toEqual({ kind: 'gone', evidence: '404 WKS.DESKTOP_NOT_FOUND' });
     expect(log).toEqual(['list d1,gone', 'show d1', 'show gone']);
+    expect(reads.requests).toBe(3);
+  });
+
+  it('every read Workspace answered counts as a call that worked, a 404 included; a detail that failed counts as failed', async () => {
+    // Prepare: the list leaves d1 and d2 out; d1's detail is served, d2's fails, gone's is a 404.
+    const { fleet, desktops } = fleetDesktopCalls({ listOmits: ['d1', 'd2'] });
+    for (const id of ['d1', 'd2']) fleet.seed(PROJECT_ID, { desktop_id: id });
+    const down = new WorkspaceApiError({ status: 503, code: 'APIG.0201', message: 'down' });
+    const budget = new ErrorBudget(0.5, 1);
+    const reads = new InvocationDesktops(
+      { ...desktops, showDesktop: (p, id, c) => (id === 'd2' ? Promise.reject(down) : desktops.showDesktop(p, id, c)) },
+      budget,
+    );
+
+    // Act
+    const readings = await reads.statesOf(keys, project, ['d1', 'd2', 'gone']);
+
+    // Assess
+    expect(desktopOf(readings.get('d1'))).toBe('d1');
+    expect(readings.get('d2')).toEqual({ kind: 'unreadable', error: down });
+    expect(readings.get('gone')).toMatchObject({ kind: 'gone' });
+    expect(budget.describe()).toBe('1 of 4 Workspace calls in this invocation failed');
+  });
+
+  it('a desktop the list answers beyond those asked for is ignored', async () => {
+    const { fleet, desktops } = fleetDesktopCalls();
+    for (const id of ['d1', 'd2']) fleet.seed(PROJECT_ID, { desktop_id: id });
+    const reads = new InvocationDesktops({
+      ...desktops,
+      readDesktops: async (p, _ids, c) => desktops.readDesktops(p, ['d1', 'd2'], c),
+    });
+    expect(desktopOf(await reads.stateOf(keys, project, 'd1'))).toBe('d1');
+    expect(desktopOf(await reads.stateOf(keys, project, 'd2'))).toBe('d2');
+  });
+
+  it('a detail that fails other than by Workspace is unreadable and not counted as a Workspace call', async () => {
+    const { desktops } = fleetDesktopCalls({ listOmits: 'd1' });
+    const broken = new TypeError('socket closed');
+    const budget = new ErrorBudget(0.5, 1);
+    const reads = new InvocationDesktops({ ...desktops, showDesktop: () => Promise.reject(broken) }, budget);
+    expect(await reads.stateOf(keys, project, 'd1')).toEqual({ kind: 'unreadable', error: broken });
+    expect(budget.describe()).toBe('0 of 1 Workspace calls in this invocation failed');
   });
 
   it("a read that fails is every asked desktop's reading, counted once in the error budget", async () => {
     // Prepare
-    const { desktops } = calls({ read: new WorkspaceApiError({ status: 503, code: 'APIG.0201', message: 'down' }) });
+    const { desktops } = fleetDesktopCalls({
+      read: new WorkspaceApiError({ status: 503, code: 'APIG.0201', message: 'down' }),
+    });
     const budget = new ErrorBudget(0.5, 1);
     const reads = new InvocationDesktops(desktops, budget);
 
@@ -178,7 +210,7 @@ describe('starting a desktop', () => {
     ],
   ])('%s', async (_, error, state, kind) => {
     // Prepare: a desktop off, or off and being started by someone else already.
-    const { fleet, desktops } = calls(error ? { start: error } : {});
+    const { fleet, desktops } = fleetDesktopCalls(error ? { start: error } : {});
     fleet.seed(PROJECT_ID, { desktop_id: 'd1', status: 'SHUTOFF' });
     if (state === 'powering-on') fleet.run(PROJECT_ID, ['d1'], 'os-start');
     const reads = new InvocationDesktops(desktops);
@@ -190,8 +222,94 @@ describe('starting a desktop', () => {
     expect(result.kind).toBe(kind);
   });
 
+  it('accepted: the job and the request id Workspace answered, and a call that worked', async () => {
+    const { fleet, desktops } = fleetDesktopCalls();
+    fleet.seed(PROJECT_ID, { desktop_id: 'd1', status: 'SHUTOFF' });
+    const budget = new ErrorBudget(0.5, 1);
+    const reads = new InvocationDesktops(
+      { ...desktops, runDesktops: async () => ({ jobId: 'job-7', requestId: 'req-7', failed: [] }) },
+      budget,
+    );
+    expect(await reads.start(keys, project, 'd1')).toEqual({ kind: 'started', jobId: 'job-7', requestId: 'req-7' });
+    expect(budget.describe()).toBe('0 of 1 Workspace calls in this invocation failed');
+  });
+
+  it.each<[string, Array<{ desktop_id?: string; error_code?: string; error_msg?: string }>, unknown]>([
+    [
+      'naming this desktop: already, with its code and message',
+      [{ desktop_id: 'd1', error_code: 'WKS.00010032', error_msg: 'Operation conflict.' }],
+      { kind: 'already', evidence: 'WKS.00010032 Operation conflict.' },
+    ],
+    [
+      'naming no desktop: already (it can only be this one)',
+      [{ error_code: 'WKS.00010032' }],
+      { kind: 'already', evidence: 'WKS.00010032' },
+    ],
+    [
+      'with neither code nor message: already, on what little it said',
+      [{ desktop_id: 'd1' }],
+      { kind: 'already', evidence: '-' },
+    ],
+    [
+      'naming another desktop only: started',
+      [{ desktop_id: 'd2', error_code: 'WKS.00010032' }],
+      { kind: 'started', jobId: 'job-8' },
+    ],
+  ])('a 200 with a failed_operation_list %s', async (_, failed, expected) => {
+    const { desktops } = fleetDesktopCalls();
+    const reads = new InvocationDesktops({ ...desktops, runDesktops: async () => ({ jobId: 'job-8', failed }) });
+    expect(await reads.start(keys, project, 'd1')).toEqual(expected);
+  });
+
+  it.each<[string, unknown, unknown, string]>([
+    [
+      'a 409 conflict: already, with the refusal as evidence',
+      new WorkspaceApiError({ status: 409, code: 'WKS.00010032', message: 'Operation conflict.', requestId: 'r-1' }),
+      { kind: 'already', evidence: '409 WKS.00010032 (X-Request-Id r-1)' },
+      '1 of 1',
+    ],
+    [
+      'a 404: gone, with the refusal as evidence',
+      new WorkspaceApiError({ status: 404, code: 'WKS.DESKTOP_NOT_FOUND', message: 'no such desktop' }),
+      { kind: 'gone', evidence: '404 WKS.DESKTOP_NOT_FOUND' },
+      '1 of 1',
+    ],
+    [
+      'a 401: certainly not sent (the keys were not accepted)',
+      new WorkspaceApiError({ status: 401, code: 'APIG.1002', message: 'bad signature' }),
+      { kind: 'not-sent' },
+      '1 of 1',
+    ],
+    [
+      'a 403: refused, the error kept',
+      new WorkspaceApiError({ status: 403, code: 'APIG.0302', message: 'no permission' }),
+      { kind: 'refused', error: expect.objectContaining({ code: 'APIG.0302' }) },
+      '1 of 1',
+    ],
+    [
+      'an error not from Workspace: certainly not sent, not counted',
+      new TypeError('bad URL'),
+      { kind: 'not-sent' },
+      '0 of 0',
+    ],
+  ])('a start answered by %s', async (_, error, expected, failedOf) => {
+    const { desktops } = fleetDesktopCalls();
+    const budget = new ErrorBudget(0.5, 1);
+    const reads = new InvocationDesktops({ ...desktops, runDesktops: () => Promise.reject(error) }, budget);
+    const result = await reads.start(keysOfOwn(), project, 'd1');
+    expect(result).toMatchObject(expected as object);
+    if (result.kind === 'not-sent' || result.kind === 'unknown') expect(result.error).toBe(error);
+    expect(budget.describe()).toBe(`${failedOf} Workspace calls in this invocation failed`);
+  });
+
+  it('shows the start as it would be sent: os-start, SOFT, for that desktop alone', () => {
+    const { desktops } = fleetDesktopCalls();
+    const request = new InvocationDesktops(desktops).describeStart(project, 'd1', KEY);
+    expect(JSON.parse(request.body!)).toEqual({ desktopIds: ['d1'], opType: 'os-start', type: 'SOFT' });
+  });
+
   it("forgets the desktop's reading: the next read in the invocation asks Workspace again", async () => {
-    const { fleet, log, desktops } = calls();
+    const { fleet, log, desktops } = fleetDesktopCalls();
     fleet.seed(PROJECT_ID, { desktop_id: 'd1', status: 'SHUTOFF' });
     const reads = new InvocationDesktops(desktops);
     await reads.stateOf(keys, project, 'd1');

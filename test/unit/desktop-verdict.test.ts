@@ -106,6 +106,36 @@ describe('a desktop read before a retry, by its state', () => {
   });
 });
 
+describe('why a run waits, in its reason', () => {
+  it.each<[string, Partial<DesktopDetail>, Partial<DesktopRequirement>, string]>([
+    [
+      'in maintenance: until an administrator ends it',
+      { in_maintenance_mode: true },
+      {},
+      'desktop d1 is ACTIVE, REGISTERED, in maintenance; it waits until an administrator ends maintenance',
+    ],
+    [
+      'off, and the policy does not wake it: says so',
+      { status: 'SHUTOFF', login_status: 'UNREGISTER' },
+      { wake: false },
+      'desktop d1 is SHUTOFF, UNREGISTER; the policy does not wake it (desktop.wake)',
+    ],
+    [
+      'being deleted: a desktop without a status says it has none',
+      { status: '', task_status: 'deleting' },
+      {},
+      'desktop d1 is (no status), deleting, REGISTERED',
+    ],
+    ['a login word nobody documents: left out of its words', { login_status: 'SLEEPING' }, {}, 'desktop d1 is ACTIVE'],
+  ])('%s', (_, detail, requirement, why) => {
+    expect(desktopVerdict('d1', present(detail), need(requirement), {}, NOW)).toMatchObject({
+      kind: 'wait',
+      code: 'desktop-not-ready',
+      reason: `desktop-not-ready: ${why}`,
+    });
+  });
+});
+
 describe('waiting for a desktop', () => {
   const off = present({ status: 'SHUTOFF', login_status: 'UNREGISTER' });
 
