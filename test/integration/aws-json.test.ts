@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AwsJsonClient, type AwsJsonOptions, AwsServiceError } from '../../lib/platform/aws-json.js';
 import { DYNAMODB } from '../../lib/platform/dynamodb-client.js';
 import { localHttpServer } from '../helpers/http-server.js';
+import { rejectionOf } from '../helpers/rejection.js';
 
 /**
  * The AWS JSON transport (lib/platform/aws-json.ts) against a local server
@@ -82,14 +83,8 @@ function clientOn(server: ScriptedServer, options: AwsJsonOptions = {}): { clien
   return { client, waits };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<AwsServiceError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AwsServiceError);
-  return error as AwsServiceError;
-}
+/** What `promise` was rejected with: an AwsServiceError. */
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, AwsServiceError);
 
 /** SHA-256 as @smithy/signature-v4 asks for it, from node:crypto. */
 class Sha256 {

@@ -8,6 +8,7 @@ import {
   TransportError,
 } from '../../lib/platform/keep-alive-http.js';
 import { type LocalServer, localHttpServer, localTcpServer, refusingUrl } from '../helpers/http-server.js';
+import { rejectionOf } from '../helpers/rejection.js';
 
 /**
  * The keep-alive transport (lib/platform/keep-alive-http.ts) against servers
@@ -58,14 +59,8 @@ const post = (url: string, limits: Partial<HttpRequest> = {}): HttpRequest => ({
   ...limits,
 });
 
-async function failure(promise: Promise<HttpResponse>): Promise<TransportError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TransportError);
-  return error as TransportError;
-}
+/** What `promise` was rejected with: a TransportError. */
+const failure = (promise: Promise<HttpResponse>) => rejectionOf(promise, TransportError);
 
 /** Resolves when the server sees `socket` closed. */
 const closed = (socket: Socket) => new Promise<void>((resolve) => socket.once('close', () => resolve()));

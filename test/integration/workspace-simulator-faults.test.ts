@@ -6,6 +6,7 @@ import { BEFORE_KINDS } from '../../local/simulator-faults.js';
 import { WorkspaceSimulator } from '../../local/workspace-simulator.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
 import { seededRandom } from '../helpers/random.js';
+import { rejectionOf } from '../helpers/rejection.js';
 
 /**
  * The simulator's faults seen through the real client (docs/workspace-api.md,
@@ -35,14 +36,8 @@ function client(overrides: Partial<WorkspaceClientOptions> = {}): WorkspaceClien
   });
 }
 
-async function failure(promise: Promise<unknown>): Promise<WorkspaceApiError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof WorkspaceApiError)) throw new Error(`expected a WorkspaceApiError, got ${String(error)}`);
-  return error;
-}
+/** What `promise` was rejected with: a WorkspaceApiError. */
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, WorkspaceApiError);
 
 /** A fresh failed record on its own desktop, so each case counts only its own re-runs. */
 function seedFailed(): string {

@@ -10,6 +10,7 @@ import {
 import { DYNAMODB } from '../../lib/platform/dynamodb-client.js';
 import { type HttpRequest, type HttpResponse, TransportError } from '../../lib/platform/keep-alive-http.js';
 import { SECRETS_MANAGER } from '../../lib/platform/secrets-provider.js';
+import { rejectionOf } from '../helpers/rejection.js';
 
 /**
  * The AWS JSON client (lib/platform/aws-json.ts) over a transport that
@@ -49,14 +50,8 @@ function scripted(script: Script, options: AwsJsonOptions = {}, service: AwsJson
   return { client, sent, waits };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<AwsServiceError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AwsServiceError);
-  return error as AwsServiceError;
-}
+/** What `promise` was rejected with: an AwsServiceError. */
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, AwsServiceError);
 
 /** An error as the SDK's classification reads it: its code and the status of the answer. */
 const sdkError = (name: string, status: number): SdkError =>
