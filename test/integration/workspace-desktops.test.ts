@@ -1,5 +1,3 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isNotFound, WorkspaceDesktops } from '../../lib/workspace/desktop-calls.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
@@ -7,6 +5,7 @@ import { DESKTOP_NOT_READY, type DesktopFleetOptions, OPERATION_CONFLICT } from 
 import { type SimulatorOptions, WorkspaceSimulator } from '../../local/workspace-simulator.js';
 import { desktopId } from '../helpers/desktops.js';
 import { failedRecord, PROJECT_ID } from '../helpers/factories.js';
+import { localHttpServer } from '../helpers/http-server.js';
 import { clientAt } from '../helpers/workspace-client.js';
 
 /** The desktop calls against the Workspace simulator over HTTP (docs/workspace-api.md, "Desktops"). */
@@ -153,13 +152,11 @@ describe('ListDesktopsDetail', () => {
       desktops: Array.from({ length: 500 }, (_, i) => ({ desktop_id: desktopId(i), status: 'ACTIVE' })),
     };
     let requests = 0;
-    const server = createServer((_req, res) => {
+    const server = await localHttpServer((_req, res) => {
       requests++;
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const client = clientAt(url, { maxInCallRetries: 0 });
+    const client = clientAt(server.url, { maxInCallRetries: 0 });
     try {
       // Act
       const read = await new WorkspaceDesktops(client).readDesktops(PROJECT, [desktopId(9000), desktopId(9001)], KEY);
@@ -168,8 +165,7 @@ describe('ListDesktopsDetail', () => {
       expect(read.found.size).toBe(0);
       expect(read.missing).toEqual([desktopId(9000), desktopId(9001)]);
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.stop();
     }
   });
 
