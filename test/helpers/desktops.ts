@@ -2,7 +2,7 @@ import type { DesktopCalls } from '../../lib/workspace/desktop-reads.js';
 import type { DesktopDetail } from '../../lib/workspace/desktops.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import type { SigningCredentials } from '../../lib/workspace/signer.js';
-import { DesktopFleet, type DesktopFleetOptions } from '../../local/workspace-desktops.js';
+import { type ActionResult, DesktopFleet, type DesktopFleetOptions } from '../../local/workspace-desktops.js';
 
 /** Desktop ids shaped as Workspace's (36-character UUIDs), numbered so a test can name them. */
 export function desktopId(n: number): string {
@@ -22,6 +22,36 @@ export function desktopFleet(options: DesktopFleetOptions = {}) {
     options,
   );
   return { fleet, advanceSeconds: (seconds: number) => (clock += seconds * 1000) };
+}
+
+/** A list read of `ids` answered by the fleet, as `readDesktops` answers it; `omit` are left out of the list. */
+export function listedByFleet(
+  fleet: DesktopFleet,
+  projectId: string,
+  ids: Iterable<string>,
+  omit: readonly string[] = [],
+): { found: Map<string, DesktopDetail>; missing: string[]; calls: number } {
+  const wanted = [...ids];
+  const found = new Map<string, DesktopDetail>(
+    fleet
+      .list(projectId, { desktopIds: wanted }, 0, 500)
+      .desktops.filter((d) => !omit.includes(d.desktop_id))
+      .map((d) => [d.desktop_id, d]),
+  );
+  return { found, missing: wanted.filter((id) => !found.has(id)), calls: 1 };
+}
+
+/** A desktop's detail from the fleet, or Workspace's 404 (with `message`) for a desktop it does not know. */
+export function detailByFleet(fleet: DesktopFleet, projectId: string, id: string, message: string): DesktopDetail {
+  const detail = fleet.detail(projectId, id);
+  if (!detail) throw new WorkspaceApiError({ status: 404, code: 'WKS.DESKTOP_NOT_FOUND', message });
+  return detail;
+}
+
+/** A start's answer from the fleet's result: its job and the desktops it could not start, or Workspace's error. */
+export function startAnswer(result: ActionResult) {
+  if (!result.ok) throw new WorkspaceApiError({ status: result.status, code: result.code, message: result.message });
+  return { jobId: result.jobId, failed: result.failed };
 }
 
 /** What the in-memory desktop calls answer instead of the fleet. */
@@ -46,20 +76,11 @@ export function fleetDesktopCalls(faults: DesktopCallFaults = {}) {
       const wanted = [...ids];
       log.push(`list ${wanted.join(',')}`);
       if (faults.read) throw faults.read;
-      const found = new Map<string, DesktopDetail>(
-        fleet
-          .list(project.projectId, { desktopIds: wanted }, 0, 500)
-          .desktops.filter((d) => ![faults.listOmits].flat().includes(d.desktop_id))
-          .map((d) => [d.desktop_id, d]),
-      );
-      return { found, missing: wanted.filter((id) => !found.has(id)), calls: 1 };
+      return listedByFleet(fleet, project.projectId, wanted, [faults.listOmits ?? []].flat());
     },
     showDesktop: async (project, id) => {
       log.push(`show ${id}`);
-      const detail = fleet.detail(project.projectId, id);
-      if (!detail)
-        throw new WorkspaceApiError({ status: 404, code: 'WKS.DESKTOP_NOT_FOUND', message: 'no such desktop' });
-      return detail;
+      return detailByFleet(fleet, project.projectId, id, 'no such desktop');
     },
     runDesktops: async (project, action) => {
       log.push(`start ${action.desktopIds.join(',')}`);
@@ -73,10 +94,7 @@ export function fleetDesktopCalls(faults: DesktopCallFaults = {}) {
           })),
         };
       if (faults.start) throw faults.start;
-      const result = fleet.run(project.projectId, action.desktopIds, action.opType);
-      if (!result.ok)
-        throw new WorkspaceApiError({ status: result.status, code: result.code, message: result.message });
-      return { jobId: result.jobId, failed: result.failed };
+      return startAnswer(fleet.run(project.projectId, action.desktopIds, action.opType));
     },
     describeAction: (_p, action, _c: SigningCredentials) => ({
       method: 'POST',

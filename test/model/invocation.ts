@@ -2,9 +2,9 @@ import type { LedgerStore } from '../../lib/ledger/store.js';
 import type { QueueSender } from '../../lib/platform/queue-sender.js';
 import type { WorkspaceClient } from '../../lib/workspace/client.js';
 import type { DesktopCalls } from '../../lib/workspace/desktop-reads.js';
-import type { DesktopDetail } from '../../lib/workspace/desktops.js';
 import { WorkspaceApiError } from '../../lib/workspace/errors.js';
 import type { DesktopFleet } from '../../local/workspace-desktops.js';
+import { detailByFleet, listedByFleet, startAnswer } from '../helpers/desktops.js';
 import type { MemoryLedgerStore } from './memory-ledger-store.js';
 import type { QueueModel } from './queue-model.js';
 import type { WorkspaceModel } from './workspace-model.js';
@@ -95,28 +95,16 @@ export class Invocation {
    */
   desktops(fleet: DesktopFleet, ws: WorkspaceModel, started: (desktopId: string) => void): DesktopCalls {
     const io = this.io.bind(this);
-    const notFound = (id: string) =>
-      new WorkspaceApiError({
-        status: 404,
-        code: 'WKS.DESKTOP_NOT_FOUND',
-        message: `desktop ${id} does not exist (model)`,
-      });
     return {
       readDesktops: (project, ids) =>
         io(`read desktops ${[...ids].join(',')}`, () => {
           ws.readFault();
-          const wanted = [...ids];
-          const found = new Map<string, DesktopDetail>(
-            fleet.list(project.projectId, { desktopIds: wanted }, 0, 500).desktops.map((d) => [d.desktop_id, d]),
-          );
-          return { found, missing: wanted.filter((id) => !found.has(id)), calls: 1 };
+          return listedByFleet(fleet, project.projectId, ids);
         }),
       showDesktop: (project, id) =>
         io(`read desktop ${id}`, () => {
           ws.readFault();
-          const detail = fleet.detail(project.projectId, id);
-          if (!detail) throw notFound(id);
-          return detail;
+          return detailByFleet(fleet, project.projectId, id, `desktop ${id} does not exist (model)`);
         }),
       runDesktops: (project, action) =>
         io(`start ${action.desktopIds.join(',')}`, () => {
@@ -128,9 +116,7 @@ export class Invocation {
             for (const id of action.desktopIds) if (!result.failed.some((f) => f.desktop_id === id)) started(id);
           if (fault === 'lose-TIMEOUT')
             throw new WorkspaceApiError({ code: 'TIMEOUT', message: 'start answer lost (model)' });
-          if (!result.ok)
-            throw new WorkspaceApiError({ status: result.status, code: result.code, message: result.message });
-          return { jobId: result.jobId, failed: result.failed };
+          return startAnswer(result);
         }),
       describeAction: (_project, action) => ({
         method: 'POST',
