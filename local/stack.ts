@@ -6,14 +6,14 @@
  * handlers run unchanged against it.
  */
 
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
+import { dynaliteWithTransactions } from './dynalite-transactions.js';
 import { SecretsManagerServer } from './secrets-manager-server.js';
 import { SsmServer } from './ssm-server.js';
+import type { DynamoTransactionControls } from './transaction-hooks.js';
 import { type SimulatorOptions, WorkspaceSimulator } from './workspace-simulator.js';
 
 export const LOCAL_REGION = 'cn-north-4';
@@ -28,6 +28,8 @@ export interface StackOptions {
   readonly dlqMaximumMessageSize?: number;
   /** A suffix for queue, table and secret names, so several stacks or tests never share state. */
   readonly name?: string;
+  /** The clock of the DynamoDB stand-in's transaction tokens (ClientRequestToken lasts 10 minutes); default Date.now. */
+  readonly dynamoClock?: () => number;
 }
 
 export interface LocalStack {
@@ -41,6 +43,12 @@ export interface LocalStack {
   readonly dynamoEndpoint: string;
   /** DynamoDB calls received, by operation (GetItem, UpdateItem, …); clear it to start counting afresh. */
   readonly dynamoCalls: Map<string, number>;
+  /**
+   * Steering for dynalite's TransactWriteItems stand-in: `pauseNextTransaction()` / `pauseNextWrite()` hold the
+   * next transaction / single-item write once it has its items (`reached`, then `resume()`);
+   * `conflictTransactions({ count, skip?, onKey? })` cancels coming transactions with TransactionConflict.
+   */
+  readonly dynamoTransactions: DynamoTransactionControls;
   readonly queueUrl: string;
   readonly queueArn: string;
   readonly dlqUrl: string;
@@ -53,8 +61,17 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-async function startDynalite(): Promise<{ endpoint: string; calls: Map<string, number>; close: () => Promise<void> }> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as Server;
+async function startDynalite(clock?: () => number): Promise<{
+  endpoint: string;
+  calls: Map<string, number>;
+  transactions: DynamoTransactionControls;
+  close: () => Promise<void>;
+}> {
+  // dynalite lacks TransactWriteItems: the stand-in answers it on the same server.
+  const { server, transactions } = dynaliteWithTransactions(
+    { createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 },
+    clock,
+  );
   // Every call by operation (X-Amz-Target: DynamoDB_20120810.GetItem), whichever client made it.
   const calls = new Map<string, number>();
   server.on('request', (req: { headers: Record<string, string | string[] | undefined> }) => {
@@ -68,6 +85,7 @@ async function startDynalite(): Promise<{ endpoint: string; calls: Map<string, n
   return {
     endpoint: `http://127.0.0.1:${port}`,
     calls,
+    transactions,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -94,7 +112,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
   const suffix = options.name ?? 'local';
   const [fauxqs, dynamo, secrets, ssm, simulator] = await Promise.all([
     startFauxqs({ port: 0, logger: false }),
-    startDynalite(),
+    startDynalite(options.dynamoClock),
     SecretsManagerServer.start(),
     SsmServer.start(),
     WorkspaceSimulator.start({ credentials: [LOCAL_KEY], ...options.simulator }),
@@ -176,6 +194,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     sqsEndpoint: fauxqs.address,
     dynamoEndpoint: dynamo.endpoint,
     dynamoCalls: dynamo.calls,
+    dynamoTransactions: dynamo.transactions,
     queueUrl,
     queueArn: source.queueArn,
     dlqUrl,
