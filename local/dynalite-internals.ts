@@ -48,7 +48,7 @@ export type LevelOperation = { type: 'put'; key: string; value: DynamoItem } | {
 /** A single-item request after dynalite's validation (parsed expressions in `_condition`, `_updates`). */
 export type ItemRequest = Record<string, unknown> & { TableName: string };
 
-/** An operation's validation rules, as dynalite's `validations/<operation>.js` exports them. */
+/** An operation's validation rules, as dynalite exports them for each operation. */
 export interface OperationValidation {
   types: Record<string, unknown>;
   custom?: (data: ItemRequest, store: DynaliteStore) => string | undefined;

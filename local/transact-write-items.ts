@@ -39,9 +39,8 @@ const CONFLICT: CancellationReason = { Code: 'TransactionConflict', Message: 'Tr
 /** DynamoDB's TransactionCanceledException for these reasons, one per entry in order. */
 export function transactionCanceled(reasons: readonly CancellationReason[]): DynaliteError {
   const codes = reasons.map((r) => r.Code).join(', ');
-  const err = dynamoError('TransactionCanceledException', 'Transaction cancelled');
   const Message = `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes}]`;
-  err.message = Message;
+  const err = dynamoError('TransactionCanceledException', Message);
   err.body = { __type: err.body.__type, Message, CancellationReasons: reasons };
   return err;
 }
