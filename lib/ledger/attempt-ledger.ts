@@ -37,7 +37,14 @@ import {
   readAhead,
 } from './locate.js';
 import { runsOf } from './runs.js';
-import { type Item, type Keyed, type LedgerStore, LedgerUnavailableError, type Marker } from './store.js';
+import {
+  type Item,
+  type Keyed,
+  type LedgerStore,
+  LedgerUnavailableError,
+  type Marker,
+  type TogetherWrite,
+} from './store.js';
 import {
   claimed,
   type DesktopWaitDetails,
@@ -139,16 +146,42 @@ export class AttemptLedger {
         freshTask: options.freshTask,
       }),
     );
-    // A retry's pending marker goes with its claim: if this holder dies mid-call, a failure of the retry's run
-    // reported before anyone links it still finds this chain (an unconfirmed claim's marker is ignored).
+    // A retry's pending marker and member item go with its claim, all or none: if this holder dies mid-call, a
+    // failure of the retry's run reported before anyone links it still finds this chain.
+    const writes: TogetherWrite[] = [{ kind: 'write', item: next, expectedRev }];
     const marker = intent === 'retry' ? this.pendingOf(next) : undefined;
     const member = intent === 'retry' ? this.memberOf(next, located.run.taskId) : undefined;
-    const [written] = await Promise.all([
-      this.store.write(next, expectedRev),
-      marker && this.store.putMarker(marker),
-      member && this.store.put(member),
+    if (marker) writes.push({ kind: 'marker', marker });
+    if (member) writes.push({ kind: 'put', item: member });
+    return (await this.writeAll(writes)) === 'written' ? { chain: next } : undefined;
+  }
+
+  /** Writes the chain's write (the first) with the rest, all or none: 'conflict' when its revision had moved on. */
+  private async writeAll(writes: readonly TogetherWrite[]): Promise<'written' | 'conflict'> {
+    const [first] = writes;
+    if (writes.length === 1 && first?.kind === 'write') return this.store.write(first.item, first.expectedRev);
+    return (await this.store.writeTogether(writes)).includes(0) ? 'conflict' : 'written';
+  }
+
+  /**
+   * Writes an accepted retry's outcome with its link, all or none. A link another chain already holds (or an earlier
+   * answer of this one) is left as it is: the outcome is then written alone.
+   */
+  private async writeOutcome(
+    next: Chain,
+    expectedRev: number,
+    link: Link | undefined,
+  ): Promise<'written' | 'conflict'> {
+    if (!link) return this.store.write(next, expectedRev);
+    const refused = await this.store.writeTogether([
+      { kind: 'write', item: next, expectedRev },
+      { kind: 'write', item: link, expectedRev: undefined },
     ]);
-    return written === 'written' ? { chain: next } : undefined;
+    if (refused.includes(0)) return 'conflict';
+    if (refused.length === 0) return 'written';
+    const written = await this.store.write(next, expectedRev);
+    await this.linkHeld(link);
+    return written;
   }
 
   /**
@@ -162,8 +195,7 @@ export class AttemptLedger {
       try {
         // The link is written with the outcome, not later: a failure of the new run must find this chain even if
         // the delivery dies right after (batching it with the rest of the batch would leave that window open).
-        const [written] = await Promise.all([this.store.write(next, claim.chain.rev), link && this.writeLink(link)]);
-        if (written === 'written') return { outcome: 'settled' };
+        if ((await this.writeOutcome(next, claim.chain.rev, link)) === 'written') return { outcome: 'settled' };
         const current = await this.store.read(claim.chain.pk);
         const ours = isChain(current) && current.rev === next.rev && current.new_task_id === details.taskId;
         return { outcome: ours ? 'settled' : 'lease-lost' };
@@ -180,10 +212,7 @@ export class AttemptLedger {
    */
   async resolveLanded(chain: Chain, details: RetriedDetails): Promise<boolean> {
     const next = this.stamped(retried(chain, details, { now: this.now() }));
-    if ((await this.store.write(next, chain.rev)) === 'conflict') return false;
-    const link = this.linkOf(chain, details.taskId);
-    if (link) await this.writeLink(link);
-    return true;
+    return (await this.writeOutcome(next, chain.rev, this.linkOf(chain, details.taskId))) === 'written';
   }
 
   /**
@@ -318,6 +347,11 @@ export class AttemptLedger {
    */
   private async writeLink(link: Link): Promise<void> {
     if ((await this.store.write(link, undefined)) === 'written') return;
+    await this.linkHeld(link);
+  }
+
+  /** A link that could not be written is left as it is: said when another chain holds its key. */
+  private async linkHeld(link: Link): Promise<void> {
     const current = await this.store.read(link.pk);
     if (isLink(current) && current.link_to !== link.link_to)
       logger.warn('a retry answered a task another chain already links: its link is kept', {

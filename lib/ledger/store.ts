@@ -1,8 +1,11 @@
 /**
  * The ledger table as the protocol needs it: strongly consistent reads,
  * whole-item writes conditional on the revision they were computed from, and
- * unconditional puts for facts that never change (links, pending markers).
- * Single-item conditional writes only, so it runs on DynamoDB and dynalite.
+ * unconditional puts for facts that never change (links, pending markers),
+ * and writes that go together: a claim with its pending marker and member
+ * item, an outcome with its link, all or none in one TransactWriteItems
+ * (docs/ledger-protocol.md, "Writes that go together"). The local stack's
+ * DynamoDB answers transactions as DynamoDB does (local/stack.ts).
  *
  * Every read asked for in the same turn of the event loop goes in one
  * BatchGetItem, and so does every unconditional put in one BatchWriteItem:
@@ -20,8 +23,11 @@
  * (docs/performance.md).
  */
 
+import { randomUUID } from 'node:crypto';
 import { type Attributes, fromAttributes, toAttributes } from '../platform/attribute-values.js';
-import type { DynamoDb } from '../platform/dynamodb-client.js';
+import { AwsServiceError } from '../platform/aws-json.js';
+import { fullJitterDelay } from '../platform/backoff.js';
+import type { CancellationReason, DynamoDb, TransactWrite } from '../platform/dynamodb-client.js';
 
 /** A ledger item as plain data (attribute values are converted by the store). */
 export type Item = Record<string, unknown>;
@@ -49,7 +55,23 @@ export interface LedgerStore {
    * is refused if any claim added an entry meanwhile (then pruned again).
    */
   putMarker(marker: Marker): Promise<void>;
+  /**
+   * Writes all of `writes` or none of them, in one call. Answers the indexes
+   * of the `write`s refused because the stored item was not at the revision
+   * they name (none: all were written). A full pending marker does not refuse
+   * the set: it is pruned as `putMarker` prunes it, and the set sent again.
+   */
+  writeTogether(writes: readonly TogetherWrite[]): Promise<number[]>;
 }
+
+/**
+ * One write of a set written together: a conditional `write` (as `LedgerStore.write`), an unconditional `put`, or a
+ * pending `marker` (as `putMarker`).
+ */
+export type TogetherWrite =
+  | { readonly kind: 'write'; readonly item: Keyed; readonly expectedRev: number | undefined }
+  | { readonly kind: 'put'; readonly item: Keyed }
+  | { readonly kind: 'marker'; readonly marker: Marker };
 
 /**
  * A pending marker (lib/ledger/chain.ts pendingKey): the last chain that claimed, and the ones before it, newest first.
@@ -71,11 +93,79 @@ export const MARKER_RECENT = 32;
 export const MARKER_KEPT = 16;
 /** Rounds of appending and pruning a marker whose entries keep changing before the claim fails as unavailable. */
 const MARKER_ROUNDS = 5;
+/**
+ * Tries of a write that meets a transaction on its item (DynamoDB's
+ * TransactionConflict) before it fails as unavailable, and the full-jitter
+ * waits between them: DynamoDB asks that the write be sent again, and a
+ * transaction holds its items for milliseconds.
+ */
+const CONFLICT_TRIES = 5;
+const CONFLICT_BASE_MS = 10;
+const CONFLICT_CAP_MS = 200;
 
 /** A full marker's list with `linkTo` put first: each chain once, the newest MARKER_KEPT. */
 export function prunedRecent(linkTo: string, recent: readonly unknown[]): string[] {
   const keys = [linkTo, ...recent.filter((key): key is string => typeof key === 'string')];
   return [...new Set(keys)].slice(0, MARKER_KEPT);
+}
+
+/** The marker's list as stored (none: an empty list). */
+function recentOf(marker: Item | undefined): unknown[] {
+  return Array.isArray(marker?.['recent']) ? (marker['recent'] as unknown[]) : [];
+}
+
+/** Whether a stored marker's list is full, so `marker` is written as the pruned list (`prunedMarker`). */
+function isFull(stored: Item | undefined): boolean {
+  return recentOf(stored).length >= MARKER_RECENT;
+}
+
+/**
+ * The update that puts `marker.link_to` first in its list, with the marker's fields, unless the list is full. `rev`
+ * counts the list's changes, so a prune computed from one read is refused if an entry came in since.
+ */
+function markerAppend(marker: Marker) {
+  return {
+    Key: { pk: { S: marker.pk } },
+    UpdateExpression:
+      'SET link_to = :to, generation = :g, expires_at = :ttl, recent = list_append(:one, if_not_exists(recent, :none)), rev = if_not_exists(rev, :zero) + :inc',
+    ConditionExpression: 'attribute_not_exists(recent) OR size(recent) < :max',
+    ExpressionAttributeValues: toAttributes({
+      ':to': marker.link_to,
+      ':g': marker.generation,
+      ':ttl': marker.expires_at,
+      ':one': [marker.link_to],
+      ':none': [],
+      ':max': MARKER_RECENT,
+      ':zero': 0,
+      ':inc': 1,
+    }),
+  };
+}
+
+/** `marker` over the `stored` one's list, pruned (`prunedRecent`), unless the list changed since it was read. */
+function prunedMarker(marker: Marker, stored: Item | undefined) {
+  const rev = typeof stored?.['rev'] === 'number' ? stored['rev'] : undefined;
+  const item = { ...marker, recent: prunedRecent(marker.link_to, recentOf(stored)), rev: (rev ?? 0) + 1 };
+  // A marker written before markers had a revision has none.
+  const condition =
+    rev === undefined
+      ? { ConditionExpression: 'attribute_not_exists(rev)' }
+      : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: toAttributes({ ':rev': rev }) };
+  return { Item: toAttributes(item), ...condition };
+}
+
+/** The condition of a write at revision `expectedRev` (undefined: the item must be absent). */
+function revisionCondition(expectedRev: number | undefined) {
+  return expectedRev === undefined
+    ? { ConditionExpression: 'attribute_not_exists(pk)' }
+    : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': { N: String(expectedRev) } } };
+}
+
+/** A cancelled transaction's reasons, one per write; undefined for any other error. */
+function cancellationReasons(error: unknown): readonly CancellationReason[] | undefined {
+  if (!(error instanceof AwsServiceError) || error.name !== 'TransactionCanceledException') return undefined;
+  const reasons = error.answer['CancellationReasons'];
+  return Array.isArray(reasons) ? (reasons as CancellationReason[]) : undefined;
 }
 
 const MAX_BATCH_GET = 100;
@@ -97,11 +187,18 @@ export class DynamoLedgerStore implements LedgerStore {
   private reads = new Map<string, Array<Waiter<Item | undefined>>>();
   private puts: Array<{ item: Keyed; attributes: Attributes } & Waiter<void>> = [];
   private scheduled = false;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
 
   constructor(
     private readonly db: DynamoDb,
     readonly tableName: string,
-  ) {}
+    /** Waits and jitter between tries of a write that met a transaction (injected in tests). */
+    options: { readonly sleep?: (ms: number) => Promise<void>; readonly random?: () => number } = {},
+  ) {
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.random = options.random ?? Math.random;
+  }
 
   read(pk: string): Promise<Item | undefined> {
     return new Promise((resolve, reject) => {
@@ -113,25 +210,98 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   async write(item: Keyed, expectedRev: number | undefined): Promise<'written' | 'conflict'> {
-    const condition =
-      expectedRev === undefined
-        ? { ConditionExpression: 'attribute_not_exists(pk)' }
-        : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': { N: String(expectedRev) } } };
     return this.conditional(() =>
-      this.db.send('PutItem', { TableName: this.tableName, Item: toAttributes(item), ...condition }),
+      this.db.send('PutItem', {
+        TableName: this.tableName,
+        Item: toAttributes(item),
+        ...revisionCondition(expectedRev),
+      }),
     );
   }
 
-  /** Sends a conditional write: 'conflict' when DynamoDB refused its condition, the ledger unavailable otherwise. */
+  /**
+   * Sends a conditional write: 'conflict' when DynamoDB refused its condition, the ledger unavailable otherwise. A
+   * write that met a transaction on its item is sent again.
+   */
   private async conditional(send: () => Promise<unknown>): Promise<'written' | 'conflict'> {
-    try {
-      await send();
-      return 'written';
-    } catch (error) {
-      // By AWS's error code (lib/platform/aws-json.ts): only a refused condition is a conflict.
-      if ((error as Error).name === 'ConditionalCheckFailedException') return 'conflict';
-      throw this.unavailable('written', error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await send();
+        return 'written';
+      } catch (error) {
+        // By AWS's error code (lib/platform/aws-json.ts): only a refused condition is a conflict.
+        if ((error as Error).name === 'ConditionalCheckFailedException') return 'conflict';
+        if ((error as Error).name !== 'TransactionConflictException' || attempt === CONFLICT_TRIES)
+          throw this.unavailable('written', error);
+        await this.conflictWait(attempt);
+      }
     }
+  }
+
+  /** The wait before sending again a write that met a transaction on its item. */
+  private conflictWait(attempt: number): Promise<void> {
+    return this.sleep(fullJitterDelay(attempt - 1, CONFLICT_BASE_MS, CONFLICT_CAP_MS, this.random));
+  }
+
+  async writeTogether(writes: readonly TogetherWrite[]): Promise<number[]> {
+    // The markers found full, as they stood: each is written next as its pruned list, at the revision it was found at.
+    const seen = new Map<number, Item | undefined>();
+    for (let round = 1; ; round++) {
+      const items = this.classified('written', () => writes.map((w, i) => this.transactWrite(w, seen.get(i))));
+      if (items instanceof LedgerUnavailableError) throw items;
+      let reasons: readonly CancellationReason[] | undefined;
+      try {
+        // One token per set: the transport's own tries of this call are then applied once.
+        await this.db.send('TransactWriteItems', { TransactItems: items, ClientRequestToken: randomUUID() });
+        return [];
+      } catch (error) {
+        reasons = cancellationReasons(error);
+        if (!reasons) throw this.unavailable('written', error);
+      }
+      const refused = writes.flatMap((w, i) =>
+        w.kind === 'write' && reasons[i]?.Code === 'ConditionalCheckFailed' ? [i] : [],
+      );
+      if (refused.length > 0) return refused;
+      const met = await this.nextRound(writes, reasons, seen);
+      if (round === MARKER_ROUNDS)
+        throw this.unavailable('written', new Error(`${writes.length} writes together kept meeting other writes`));
+      if (met === 'conflict') await this.conflictWait(round);
+    }
+  }
+
+  /**
+   * What a cancelled set meets, for its next round: a full marker (its stored item noted in `seen`) or another
+   * transaction. Any other reason makes the ledger unavailable.
+   */
+  private async nextRound(
+    writes: readonly TogetherWrite[],
+    reasons: readonly CancellationReason[],
+    seen: Map<number, Item | undefined>,
+  ): Promise<'conflict' | 'full'> {
+    let met: 'conflict' | 'full' = 'full';
+    for (const [i, w] of writes.entries()) {
+      const { Code: code = 'None', Message: message, Item: stored } = reasons[i] ?? {};
+      if (code === 'None') continue;
+      if (code === 'TransactionConflict') met = 'conflict';
+      else if (w.kind === 'marker' && code === 'ConditionalCheckFailed') {
+        const item = stored ? this.classified('read', () => fromAttributes(stored)) : await this.read(w.marker.pk);
+        if (item instanceof LedgerUnavailableError) throw item;
+        seen.set(i, item);
+      } else throw this.unavailable('written', new AwsServiceError(code, message ?? code, 400, false));
+    }
+    return met;
+  }
+
+  /** One write of a transaction: a marker found full is written as its pruned list. */
+  private transactWrite(write: TogetherWrite, seen: Item | undefined): TransactWrite {
+    const TableName = this.tableName;
+    if (write.kind === 'put') return { Put: { TableName, Item: toAttributes(write.item) } };
+    if (write.kind === 'write')
+      return { Put: { TableName, Item: toAttributes(write.item), ...revisionCondition(write.expectedRev) } };
+    const onRefusal = { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } as const;
+    return isFull(seen)
+      ? { Put: { TableName, ...prunedMarker(write.marker, seen), ...onRefusal } }
+      : { Update: { TableName, ...markerAppend(write.marker), ...onRefusal } };
   }
 
   put(item: Keyed): Promise<void> {
@@ -159,43 +329,15 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   /** Puts `marker.link_to` first in its list, with the marker's fields, unless the list is full. */
-  private async appendToMarker(marker: Marker): Promise<'written' | 'conflict'> {
-    const values = toAttributes({
-      ':to': marker.link_to,
-      ':g': marker.generation,
-      ':ttl': marker.expires_at,
-      ':one': [marker.link_to],
-      ':none': [],
-      ':max': MARKER_RECENT,
-      ':zero': 0,
-      ':inc': 1,
-    });
-    // `rev` counts the list's changes, so a prune computed from one read is refused if an entry came in since.
-    const update =
-      'SET link_to = :to, generation = :g, expires_at = :ttl, recent = list_append(:one, if_not_exists(recent, :none)), rev = if_not_exists(rev, :zero) + :inc';
-    return this.conditional(() =>
-      this.db.send('UpdateItem', {
-        TableName: this.tableName,
-        Key: { pk: { S: marker.pk } },
-        UpdateExpression: update,
-        ConditionExpression: 'attribute_not_exists(recent) OR size(recent) < :max',
-        ExpressionAttributeValues: values,
-      }),
-    );
+  private appendToMarker(marker: Marker): Promise<'written' | 'conflict'> {
+    return this.conditional(() => this.db.send('UpdateItem', { TableName: this.tableName, ...markerAppend(marker) }));
   }
 
   /** Rewrites a full marker as `prunedRecent` of what it holds, unless its list changed since it was read. */
   private async pruneMarker(marker: Marker): Promise<'written' | 'conflict'> {
     const current = await this.read(marker.pk);
-    const recent = Array.isArray(current?.['recent']) ? (current['recent'] as unknown[]) : [];
-    const rev = typeof current?.['rev'] === 'number' ? current['rev'] : undefined;
-    const item = { ...marker, recent: prunedRecent(marker.link_to, recent), rev: (rev ?? 0) + 1 } as Keyed;
-    const condition =
-      rev === undefined
-        ? { ConditionExpression: 'attribute_not_exists(rev)' }
-        : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: toAttributes({ ':rev': rev }) };
     return this.conditional(() =>
-      this.db.send('PutItem', { TableName: this.tableName, Item: toAttributes(item), ...condition }),
+      this.db.send('PutItem', { TableName: this.tableName, ...prunedMarker(marker, current) }),
     );
   }
 

@@ -49,6 +49,8 @@ export class AwsServiceError extends Error {
     readonly status: number | undefined,
     /** Throttling or transient: the SDK would have tried it again. */
     readonly retryable: boolean,
+    /** The error's answer as the service sent it, when it was JSON (DynamoDB's `CancellationReasons` are in it). */
+    readonly answer: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
   }
@@ -249,7 +251,8 @@ function parseResult(response: HttpResponse): unknown {
 function errorOf(response: HttpResponse): AwsServiceError {
   let parsed: { __type?: unknown; message?: unknown; Message?: unknown } = {};
   try {
-    parsed = JSON.parse(response.body) as typeof parsed;
+    const body: unknown = JSON.parse(response.body);
+    if (typeof body === 'object' && body !== null) parsed = body as typeof parsed;
   } catch {
     // Not JSON (a proxy's error page): named by its status below.
   }
@@ -264,7 +267,7 @@ function errorOf(response: HttpResponse): AwsServiceError {
         : `status ${response.status}`;
   const retryable =
     THROTTLING.has(code) || TRANSIENT.has(code) || TRANSIENT_STATUS.has(response.status) || response.status === 429;
-  return new AwsServiceError(code, message, response.status, retryable);
+  return new AwsServiceError(code, message, response.status, retryable, parsed as Record<string, unknown>);
 }
 
 /** No answer: a timeout or a broken connection is transient, as the SDK counts them. */

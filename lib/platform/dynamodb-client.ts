@@ -25,6 +25,27 @@ interface Conditional {
   readonly ExpressionAttributeValues?: Attributes;
 }
 
+/** What a refused condition in a transaction answers with: the item as it stood (`ALL_OLD`). */
+interface OnConditionFailure {
+  readonly ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' | 'NONE';
+}
+
+/** One write of a TransactWriteItems: a Put or an Update, each with its own condition. */
+export type TransactWrite =
+  | { readonly Put: { TableName: string; Item: Attributes } & Conditional & OnConditionFailure }
+  | {
+      readonly Update: { TableName: string; Key: Attributes; UpdateExpression: string } & Conditional &
+        OnConditionFailure;
+    };
+
+/** Why a transaction was cancelled, one per write in order: `None`, `ConditionalCheckFailed`, `TransactionConflict`… */
+export interface CancellationReason {
+  readonly Code?: string;
+  readonly Message?: string;
+  /** The item as it stood, when its write asked for ALL_OLD and its condition was refused. */
+  readonly Item?: Attributes;
+}
+
 /** The DynamoDB operations we send, with their input and output as the API reference gives them. */
 export interface DynamoDbOperations {
   GetItem: { input: { TableName: string; Key: Attributes; ConsistentRead?: boolean }; output: { Item?: Attributes } };
@@ -37,6 +58,11 @@ export interface DynamoDbOperations {
   BatchWriteItem: {
     input: { RequestItems: Record<string, Array<{ PutRequest: { Item: Attributes } }>> };
     output: { UnprocessedItems?: Record<string, Array<{ PutRequest?: { Item?: Attributes } }>> };
+  };
+  /** All or none; refused as a TransactionCanceledException whose answer holds `CancellationReasons`. */
+  TransactWriteItems: {
+    input: { TransactItems: TransactWrite[]; ClientRequestToken?: string };
+    output: object;
   };
 }
 

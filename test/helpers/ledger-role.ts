@@ -11,3 +11,22 @@ export function ledgerActions(): string[] {
   if (statement === undefined) throw new Error('serverless.yml: no &useLedger statement with an Action list');
   return statement.split(',').map((a) => a.trim().replace(/^dynamodb:/, ''));
 }
+
+/** The IAM action each kind of TransactWriteItems entry is authorised by. */
+const ENTRY_ACTIONS: Readonly<Record<string, string>> = {
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+  ConditionCheck: 'ConditionCheckItem',
+};
+
+/**
+ * The IAM actions (without `dynamodb:`) one DynamoDB request needs: its operation's own, except a TransactWriteItems,
+ * which has none and is authorised entry by entry.
+ */
+export function actionsOfRequest(target: string, body: string): string[] {
+  const operation = target.split('.').pop()!;
+  if (operation !== 'TransactWriteItems') return [operation];
+  const { TransactItems: entries = [] } = JSON.parse(body) as { TransactItems?: Array<Record<string, unknown>> };
+  return [...new Set(entries.flatMap((entry) => Object.keys(entry).map((kind) => ENTRY_ACTIONS[kind] ?? kind)))];
+}

@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
-import { pendingKey } from '../../lib/ledger/chain.js';
 import { DynamoLedgerStore, LedgerUnavailableError, MARKER_KEPT, MARKER_RECENT } from '../../lib/ledger/store.js';
 import { type Bend, bent, counted, stackDynamoDb, throttled } from '../helpers/dynamodb.js';
 import { PROJECT_ID } from '../helpers/factories.js';
@@ -39,27 +37,6 @@ const runOf = (recordId: string) => ({
 });
 
 describe('unconditional puts share a round trip', () => {
-  it('the task markers of ten retry claims taken together go in one BatchWriteItem, each pending marker in one atomic update, and each claim returns with its markers written', async () => {
-    // Prepare
-    const { store, calls } = countedStore();
-    const ledger = new AttemptLedger(store, { leaseMs: 60_000, ttlDays: 30, sleep: async () => undefined });
-    const runs = Array.from({ length: 10 }, (_, i) => runOf(`together-${i}`));
-    const located = await Promise.all(runs.map((run) => ledger.locate(run, async () => run)));
-    calls.clear();
-
-    // Act
-    const claims = await Promise.all(located.map((l) => ledger.claim(l, undefined, 'retry')));
-
-    // Assess
-    expect(claims.every(Boolean)).toBe(true);
-    expect(Object.fromEntries(calls)).toEqual({ PutItem: 10, BatchWriteItem: 1, UpdateItem: 10 });
-    for (const run of runs)
-      expect(await store.read(pendingKey(run.projectId, run.resourceId, run.scriptId))).toMatchObject({
-        link_to: expect.stringContaining(run.recordId),
-        recent: [expect.stringContaining(run.recordId)],
-      });
-  });
-
   it('a pending marker keeps every chain that claimed on its desktop and script, the newest first, also when claims race, and the newest 16 when full', async () => {
     // Prepare
     const { store } = countedStore();

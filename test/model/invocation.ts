@@ -1,4 +1,4 @@
-import type { LedgerStore } from '../../lib/ledger/store.js';
+import type { LedgerStore, TogetherWrite } from '../../lib/ledger/store.js';
 import type { QueueSender } from '../../lib/platform/queue-sender.js';
 import type { WorkspaceClient } from '../../lib/workspace/client.js';
 import type { DesktopCalls } from '../../lib/workspace/desktop-reads.js';
@@ -66,6 +66,8 @@ export class Invocation {
       put: (item) => this.io(`put ${item.pk}`, () => store.put(item)),
       putAll: (items) => this.io(`putAll ${items.map((i) => i.pk).join(',')}`, () => store.putAll(items)),
       putMarker: (marker) => this.io(`putMarker ${marker.pk}`, () => store.putMarker(marker)),
+      writeTogether: (writes) =>
+        this.io(`together ${writes.map(togetherLabel).join(' + ')}`, () => store.writeTogether(writes)),
     };
   }
 
@@ -146,4 +148,10 @@ export class Invocation {
     this.dead = true;
     throw new ProcessCrashed(`${this.name} crashed`);
   }
+}
+
+/** How one write of a set written together reads in a call's label: as the call it would be alone. */
+function togetherLabel(write: TogetherWrite): string {
+  if (write.kind === 'write') return `write ${write.item.pk}@${write.expectedRev}`;
+  return write.kind === 'put' ? `put ${write.item.pk}` : `putMarker ${write.marker.pk}`;
 }

@@ -7,6 +7,7 @@ import {
   MARKER_RECENT,
   type Marker,
   prunedRecent,
+  type TogetherWrite,
 } from '../../lib/ledger/store.js';
 
 /**
@@ -15,6 +16,7 @@ import {
  * for undefined), puts are unconditional. Faults are armed by the model and
  * consumed by the next calls of their kind: `write` throws before the write,
  * `write-lost` writes and then throws (DynamoDB timed out after applying).
+ * Writes together are one call: all of them or none, one fault for the set.
  */
 
 export type LedgerFault = 'read' | 'write' | 'write-lost';
@@ -43,12 +45,28 @@ export class MemoryLedgerStore implements LedgerStore {
 
   async write(item: Keyed, expectedRev: number | undefined): Promise<'written' | 'conflict'> {
     const lost = this.fault('write', item.pk);
-    const current = this.items.get(item.pk);
-    const ok =
-      expectedRev === undefined ? current === undefined : current !== undefined && current['rev'] === expectedRev;
-    if (!ok) return this.after(lost, item.pk, 'conflict');
+    if (!this.atRevision(item.pk, expectedRev)) return this.after(lost, item.pk, 'conflict');
     this.store(item);
     return this.after(lost, item.pk, 'written');
+  }
+
+  async writeTogether(writes: readonly TogetherWrite[]): Promise<number[]> {
+    const keys = writes.map(togetherKey);
+    if (new Set(keys).size < keys.length) throw new Error(`writes together name one item twice: ${keys.join(', ')}`);
+    const lost = this.fault('write', keys.join(','));
+    const refused = writes.flatMap((w, i) =>
+      w.kind === 'write' && !this.atRevision(w.item.pk, w.expectedRev) ? [i] : [],
+    );
+    if (refused.length > 0) return this.after(lost, keys.join(','), refused);
+    for (const w of writes)
+      if (w.kind === 'marker') this.appendMarker(w.marker);
+      else this.store(w.item);
+    return this.after(lost, keys.join(','), []);
+  }
+
+  private atRevision(pk: string, expectedRev: number | undefined): boolean {
+    const current = this.items.get(pk);
+    return expectedRev === undefined ? current === undefined : current !== undefined && current['rev'] === expectedRev;
   }
 
   async put(item: Keyed): Promise<void> {
@@ -59,12 +77,16 @@ export class MemoryLedgerStore implements LedgerStore {
 
   async putMarker(marker: Marker): Promise<void> {
     const lost = this.fault('write', marker.pk);
+    this.appendMarker(marker);
+    this.after(lost, marker.pk, undefined);
+  }
+
+  private appendMarker(marker: Marker): void {
     const recent = this.items.get(marker.pk)?.['recent'];
     const before = Array.isArray(recent) ? (recent as string[]) : [];
     const recentNow =
       before.length < MARKER_RECENT ? [marker.link_to, ...before] : prunedRecent(marker.link_to, before);
     this.store({ ...marker, recent: recentNow } as Keyed);
-    this.after(lost, marker.pk, undefined);
   }
 
   async putAll(items: ReadonlyArray<Keyed>): Promise<string[]> {
@@ -106,6 +128,11 @@ export class MemoryLedgerStore implements LedgerStore {
     if (lost) throw new LedgerUnavailableError(`ledger model wrote ${pk} but the answer was lost: injected fault`);
     return value;
   }
+}
+
+/** The key of one write of a set written together. */
+export function togetherKey(write: TogetherWrite): string {
+  return write.kind === 'marker' ? write.marker.pk : write.item.pk;
 }
 
 function clone<T>(value: T): T {

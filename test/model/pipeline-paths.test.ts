@@ -324,7 +324,7 @@ describe('the retry call', () => {
     let deps!: QueueBatchDeps;
     const s = setup('retry', {
       gate: async (label) => {
-        if (/^queue#1 write \S+#record#r1@undefined$/.test(label)) await openCircuit(deps);
+        if (/^queue#1 (together )?write \S+#record#r1@undefined( \+|$)/.test(label)) await openCircuit(deps);
       },
     });
     deps = s.deps;
@@ -338,7 +338,7 @@ describe('the retry call', () => {
     let deps!: QueueBatchDeps;
     const s = setup('retry', {
       gate: async (label) => {
-        if (/^queue#1 put \S+#run#/.test(label)) await openCircuit(deps);
+        if (/^queue#1 together .*\bput \S+#run#/.test(label)) await openCircuit(deps);
       },
     });
     deps = s.deps;

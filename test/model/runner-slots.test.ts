@@ -65,7 +65,7 @@ describe("a record's place among MAX_CONCURRENCY", () => {
 
   it("the next record's retry call starts while the answered one's outcome is still being written", async () => {
     // Prepare: one at a time; the first chain's settle (its write at revision 1) waits at the gate.
-    const { gate, held } = holding(/ write \S+#record#r1@1$/);
+    const { gate, held } = holding(/ write \S+#record#r1@1( \+|$)/);
     // Act
     const delivery = sixFailures(1, gate);
     while (held.length === 0) await settle();

@@ -149,15 +149,15 @@ describe('settling a retry', () => {
   it('tries three times while the table is unavailable, waiting 200 ms then 400 ms, then gives up', async () => {
     const { store, ledger, waits } = setup();
     const claim = (await ledger.claim(located(), undefined, 'retry'))!;
-    // Each try writes the chain and its link: two tries fail.
-    store.arm('write', 4);
+    // Each try writes the chain and its link together, in one call: two tries fail.
+    store.arm('write', 2);
     expect(await ledger.settleRetried(claim, { taskId: 't1', via: 'answer' })).toEqual({ outcome: 'settled' });
     expect(waits).toEqual([200, 400]);
     store.disarm();
 
     const again = setup();
     const other = (await again.ledger.claim(located(), undefined, 'retry'))!;
-    again.store.arm('write', 6);
+    again.store.arm('write', 3);
     await expect(again.ledger.settleRetried(other, { taskId: 't1', via: 'answer' })).rejects.toBeInstanceOf(
       LedgerUnavailableError,
     );
@@ -167,7 +167,7 @@ describe('settling a retry', () => {
   it('does not try again after an error that is not the table being unavailable', async () => {
     const { store, ledger, waits } = setup();
     const claim = (await ledger.claim(located(), undefined, 'retry'))!;
-    vi.spyOn(store, 'write').mockRejectedValueOnce(new TypeError('bad item'));
+    vi.spyOn(store, 'writeTogether').mockRejectedValueOnce(new TypeError('bad item'));
     await expect(ledger.settleRetried(claim, { taskId: 't1', via: 'answer' })).rejects.toThrow('bad item');
     expect(waits).toEqual([]);
   });
