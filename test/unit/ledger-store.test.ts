@@ -23,7 +23,7 @@ type Call = { [O in DynamoDbOperation]: { op: O; input: DynamoDbOperations[O]['i
 type Answer = (call: Call) => unknown;
 
 /** A table in a map that answers PutItem (with its two conditions), BatchGetItem and BatchWriteItem, calls recorded. */
-function table(answer?: Answer) {
+function table(answer?: Answer, options?: ConstructorParameters<typeof DynamoLedgerStore>[2]) {
   const items = new Map<string, Attributes>();
   const calls: Call[] = [];
   const db: DynamoDb = {
@@ -57,7 +57,7 @@ function table(answer?: Answer) {
       }
     },
   };
-  const store = new DynamoLedgerStore(db, TABLE);
+  const store = new DynamoLedgerStore(db, TABLE, options);
   const ops = () => calls.map((c) => c.op);
   const item = (pk: string) => {
     const found = items.get(pk);
@@ -360,5 +360,183 @@ describe('pending markers', () => {
   it('any other failure is unavailable', async () => {
     const { store } = table((c) => (c.op === 'UpdateItem' ? Promise.reject(failing('Throttled', 'slow')) : undefined));
     await expect(store.putMarker(marker)).rejects.toThrow('ledger ledger could not be written: Throttled (slow)');
+  });
+});
+
+/** DynamoDB's refusal of a transaction: one reason per write, in order (`None` where that write was not the cause). */
+function cancelled(...reasons: Array<string | { Code: string; Item?: Attributes }>): AwsServiceError {
+  const CancellationReasons = reasons.map((r) => (typeof r === 'string' ? { Code: r } : r));
+  return new AwsServiceError('TransactionCanceledException', 'Transaction cancelled', 400, false, {
+    CancellationReasons,
+  });
+}
+
+/** Answers the calls of `op` in turn with `answers` (an error is thrown), the rest as the table does. */
+function answering(op: DynamoDbOperation, ...answers: unknown[]): Answer {
+  return (c) => {
+    if (c.op !== op || answers.length === 0) return undefined;
+    const next = answers.shift();
+    return next instanceof Error ? Promise.reject(next) : next;
+  };
+}
+
+describe('writes together', () => {
+  const marker = { pk: 'm', link_to: 'c1', generation: 2, expires_at: 99 };
+  const together = [
+    { kind: 'write', item: keyed({ pk: 'c1', rev: 3 }), expectedRev: 2 },
+    { kind: 'marker', marker },
+    { kind: 'put', item: keyed({ pk: 'member' }) },
+  ] as const;
+
+  it('are one TransactWriteItems: the write at its revision, the put with no condition, the marker appended, each set with a token of its own', async () => {
+    // Prepare
+    const { store, calls } = table(answering('TransactWriteItems', {}, {}));
+
+    // Act
+    const refused = [await store.writeTogether(together), await store.writeTogether(together)];
+
+    // Assess
+    expect(refused).toEqual([[], []]);
+    const [first, second] = calls.map((c) => c.input as DynamoDbOperations['TransactWriteItems']['input']);
+    expect(first!.TransactItems).toEqual([
+      {
+        Put: {
+          TableName: TABLE,
+          Item: toAttributes({ pk: 'c1', rev: 3 }),
+          ConditionExpression: 'rev = :rev',
+          ExpressionAttributeValues: { ':rev': { N: '2' } },
+        },
+      },
+      {
+        Update: expect.objectContaining({
+          TableName: TABLE,
+          Key: { pk: { S: 'm' } },
+          ConditionExpression: 'attribute_not_exists(recent) OR size(recent) < :max',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      },
+      { Put: { TableName: TABLE, Item: toAttributes({ pk: 'member' }) } },
+    ]);
+    expect(first!.ClientRequestToken).toMatch(/^[0-9a-f-]{36}$/);
+    expect(second!.ClientRequestToken).not.toBe(first!.ClientRequestToken);
+  });
+
+  it('a write refused at its revision answers its index, and the set is not sent again', async () => {
+    const { store, ops } = table(answering('TransactWriteItems', cancelled('ConditionalCheckFailed', 'None', 'None')));
+    expect(await store.writeTogether(together)).toEqual([0]);
+    expect(ops()).toEqual(['TransactWriteItems']);
+  });
+
+  it('a write that must find its item absent is conditional on that', async () => {
+    const { store, calls } = table(answering('TransactWriteItems', {}));
+    await store.writeTogether([{ kind: 'write', item: keyed({ pk: 'link' }), expectedRev: undefined }]);
+    expect((calls[0]!.input as DynamoDbOperations['TransactWriteItems']['input']).TransactItems).toEqual([
+      {
+        Put: { TableName: TABLE, Item: toAttributes({ pk: 'link' }), ConditionExpression: 'attribute_not_exists(pk)' },
+      },
+    ]);
+  });
+
+  it('a full marker is sent again as its pruned list at the revision it came back with, without a read', async () => {
+    // Prepare: the marker comes back full, at revision 7
+    const full = toAttributes({ pk: 'm', recent: Array.from({ length: MARKER_RECENT }, (_, i) => `old${i}`), rev: 7 });
+    const { store, calls, ops } = table(
+      answering('TransactWriteItems', cancelled('None', { Code: 'ConditionalCheckFailed', Item: full }, 'None'), {}),
+    );
+
+    // Act
+    const refused = await store.writeTogether(together);
+
+    // Assess
+    expect(refused).toEqual([]);
+    expect(ops()).toEqual(['TransactWriteItems', 'TransactWriteItems']);
+    const again = (calls[1]!.input as DynamoDbOperations['TransactWriteItems']['input']).TransactItems[1]!;
+    expect(again).toEqual({
+      Put: {
+        TableName: TABLE,
+        Item: toAttributes({
+          ...marker,
+          recent: ['c1', ...Array.from({ length: MARKER_KEPT - 1 }, (_, i) => `old${i}`)],
+          rev: 8,
+        }),
+        ConditionExpression: 'rev = :rev',
+        ExpressionAttributeValues: toAttributes({ ':rev': 7 }),
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    });
+  });
+
+  it('a full marker that comes back without its item is read, and a marker pruned meanwhile is appended to again', async () => {
+    // Prepare: refused without the item; the table holds the marker, pruned by another claim, with room
+    const { store, calls, ops, items } = table(
+      answering('TransactWriteItems', cancelled('None', 'ConditionalCheckFailed', 'None'), {}),
+    );
+    items.set('m', toAttributes({ pk: 'm', recent: ['c9'], rev: 4 }));
+
+    // Act
+    await store.writeTogether(together);
+
+    // Assess
+    expect(ops()).toEqual(['TransactWriteItems', 'BatchGetItem', 'TransactWriteItems']);
+    expect((calls[2]!.input as DynamoDbOperations['TransactWriteItems']['input']).TransactItems[1]).toHaveProperty(
+      'Update',
+    );
+  });
+
+  it('meeting another transaction, waits with full jitter and sends the set again, up to 5 rounds, then is unavailable', async () => {
+    // Prepare
+    const waits: number[] = [];
+    const conflict = () => cancelled('None', 'TransactionConflict', 'None');
+    const options = { sleep: async (ms: number) => void waits.push(ms), random: () => 0.5 };
+    const once = table(answering('TransactWriteItems', conflict(), {}), options);
+    const always = table(answering('TransactWriteItems', ...Array.from({ length: 5 }, conflict)), options);
+
+    // Act + Assess
+    expect(await once.store.writeTogether(together)).toEqual([]);
+    expect(waits).toEqual([5]);
+    waits.length = 0;
+    await expect(always.store.writeTogether(together)).rejects.toThrow(
+      'ledger ledger could not be written: Error (3 writes together kept meeting other writes)',
+    );
+    expect(always.ops()).toHaveLength(5);
+    expect(waits).toEqual([5, 10, 20, 40]);
+  });
+
+  it('cancelled for any other reason, or failing otherwise, is unavailable, named with the code', async () => {
+    const throttled = table(answering('TransactWriteItems', cancelled('None', 'ThrottlingError', 'None')));
+    await expect(throttled.store.writeTogether(together)).rejects.toThrow(
+      'ledger ledger could not be written: ThrottlingError',
+    );
+    const denied = table(answering('TransactWriteItems', failing('AccessDeniedException', 'no')));
+    await expect(denied.store.writeTogether(together)).rejects.toThrow(
+      'ledger ledger could not be written: AccessDeniedException (no)',
+    );
+    const unexplained = table(
+      answering('TransactWriteItems', new AwsServiceError('TransactionCanceledException', 'cancelled', 400, false)),
+    );
+    await expect(unexplained.store.writeTogether(together)).rejects.toBeInstanceOf(LedgerUnavailableError);
+  });
+
+  it('an item that cannot be stored fails the set before any call', async () => {
+    const { store, calls } = table();
+    const bad = keyed({ pk: 'c1', n: Number.NaN });
+    await expect(store.writeTogether([{ kind: 'put', item: bad }])).rejects.toBeInstanceOf(LedgerUnavailableError);
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('a single-item write that meets a transaction', () => {
+  it('is sent again after a full-jitter wait, up to 5 tries, then is unavailable', async () => {
+    const waits: number[] = [];
+    const options = { sleep: async (ms: number) => void waits.push(ms), random: () => 0.5 };
+    const meeting = () => failing('TransactionConflictException', 'Transaction is ongoing for the item');
+    const once = table(answering('PutItem', meeting()), options);
+    expect(await once.store.write(keyed({ pk: 'c1', rev: 1 }), undefined)).toBe('written');
+    expect(waits).toEqual([5]);
+    const always = table(answering('PutItem', ...Array.from({ length: 5 }, meeting)), options);
+    await expect(always.store.write(keyed({ pk: 'c1', rev: 1 }), undefined)).rejects.toThrow(
+      'TransactionConflictException',
+    );
+    expect(always.ops()).toEqual(['PutItem', 'PutItem', 'PutItem', 'PutItem', 'PutItem']);
   });
 });
