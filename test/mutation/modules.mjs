@@ -42,6 +42,7 @@ export const MODULES = {
     tests: [
       'test/integration/ledger.test.ts',
       'test/integration/ledger-cases.test.ts',
+      'test/integration/ledger-together.test.ts',
       'test/unit/standing.test.ts',
       'test/unit/ledger-items.test.ts',
       'test/unit/attempt-ledger.test.ts',
@@ -88,6 +89,7 @@ export const MODULES = {
       'test/unit/attribute-edges.test.ts',
       'test/integration/ledger.test.ts',
       'test/integration/ledger-store.test.ts',
+      'test/integration/ledger-together.test.ts',
       'test/integration/ledger-store-batching.test.ts',
       'test/integration/ledger-numbers.test.ts',
       'test/integration/ledger-operator-attributes.test.ts',
