@@ -94,6 +94,7 @@ async function guardWrite(
   if (item !== undefined) {
     const claim = options.claims.claimForWrite(item);
     if (!claim) {
+      options.hooks.conflictsAnswered.writes += 1;
       return sendError(req, res, dynamoError('TransactionConflictException', 'Transaction is ongoing for the item'));
     }
     res.once('finish', () => claim.release());

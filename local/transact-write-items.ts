@@ -101,7 +101,10 @@ async function runHeld(context: TransactionContext, request: TransactWriteReques
   const scheduled = hooks.scheduledConflict(entries.map((e) => e.hashKey));
   if (scheduled !== undefined) throw conflicted(entries.length, [scheduled]);
   const taken = claims.claimForTransaction(entries.map((e) => e.claimKey));
-  if ('busy' in taken) throw conflicted(entries.length, taken.busy);
+  if ('busy' in taken) {
+    hooks.conflictsAnswered.transactions += 1;
+    throw conflicted(entries.length, taken.busy);
+  }
   try {
     await hooks.transactionHeld();
     const before = await Promise.all(entries.map((entry) => currentItem(store, entry)));

@@ -31,6 +31,11 @@ export interface DynamoTransactionControls {
   pauseNextWrite(): Pause;
   /** Cancels the coming transactions `plan` names with TransactionConflict, writing nothing. */
   conflictTransactions(plan: ConflictPlan): void;
+  /**
+   * The conflicts answered so far: transactions cancelled because another writer held one of their items, single-item
+   * writes refused because a transaction held theirs, and transactions cancelled by `conflictTransactions`.
+   */
+  readonly conflictsAnswered: { readonly transactions: number; readonly writes: number; readonly scheduled: number };
 }
 
 interface PendingPause {
@@ -63,6 +68,7 @@ export class TransactionHooks implements DynamoTransactionControls {
   private readonly transactionPauses: PendingPause[] = [];
   private readonly writePauses: PendingPause[] = [];
   private plan: { count: number; skip: number; onKey?: (hashKey: string) => boolean } | undefined;
+  readonly conflictsAnswered = { transactions: 0, writes: 0, scheduled: 0 };
 
   pauseNextTransaction(): Pause {
     return newPause(this.transactionPauses);
@@ -97,6 +103,7 @@ export class TransactionHooks implements DynamoTransactionControls {
       return undefined;
     }
     plan.count -= 1;
+    this.conflictsAnswered.scheduled += 1;
     return at;
   }
 }

@@ -26,13 +26,14 @@ export function chaosCase(reading: RetryReading, events = 150): void {
       expect(report.onDesktopsNotReady).toBeGreaterThan(0);
       expect(report.wokenThenRetried).toBeGreaterThan(0);
       // The faults really happened: answers lost after landing, an outage that opened the breaker, crashes, DLQ and
-      // secret outages.
+      // secret outages, ledger transactions cancelled by conflicts.
       expect(report.answersLostAfterLanding).toBeGreaterThan(0);
       expect(report.breakerOpened).toBeGreaterThan(0);
       expect(report.breakerClosed).toBeGreaterThan(0);
       expect(report.handlerCrashes).toBeGreaterThan(0);
       expect(report.dlqSendsRefused).toBeGreaterThan(0);
       expect(report.secretReadsRefused).toBeGreaterThan(0);
+      expect(report.transactionConflicts.scheduled).toBe(12);
     }, 150_000);
   });
 }

@@ -64,6 +64,10 @@ export interface ChaosReport {
   readonly handlerCrashes: number;
   readonly dlqSendsRefused: number;
   readonly secretReadsRefused: number;
+  /** Ledger transactions cancelled by a conflict: racing another writer, and the scheduled burst. */
+  readonly transactionConflicts: { readonly raced: number; readonly scheduled: number };
+  /** Single-item ledger writes refused because a transaction held their item. */
+  readonly writesMeetingTransactions: number;
   /** Failed runs planned on a desktop that was not ready. */
   readonly onDesktopsNotReady: number;
   /** Retries Workspace applied while the run's desktop could not run the script: attempts spent for nothing. */
@@ -178,6 +182,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   proxy.refuse = (target, body) =>
     target.endsWith('SendMessageBatch') && body.includes(dlqName) && ++dlqSends >= 3 && dlqSends <= 8;
   stack.secrets.failRead = (call) => call >= 3 && call <= 5;
+  // A burst of ledger transactions cancelled as if another writer held one of their items (each set is sent again).
+  stack.dynamoTransactions.conflictTransactions({ count: 12, skip: 30 });
 
   const plan = planChaos(options.events, random, seededRandom(seed + 4));
   stack.simulator.seedRecords(
@@ -357,6 +363,11 @@ async function account(
     handlerCrashes: facts.crashes,
     dlqSendsRefused: facts.dlqSendsRefused,
     secretReadsRefused: stack.secrets.refusedReads,
+    transactionConflicts: {
+      raced: stack.dynamoTransactions.conflictsAnswered.transactions,
+      scheduled: stack.dynamoTransactions.conflictsAnswered.scheduled,
+    },
+    writesMeetingTransactions: stack.dynamoTransactions.conflictsAnswered.writes,
     ...desktops,
     deadLetters: countBy(
       dlq.map(
@@ -442,6 +453,11 @@ export function renderReport(report: ChaosReport): string {
     ['handler crashes mid-batch (inside middy)', String(report.handlerCrashes)],
     ['DLQ sends refused (outage)', String(report.dlqSendsRefused)],
     ['secret reads refused (outage)', String(report.secretReadsRefused)],
+    [
+      'ledger transactions cancelled by a conflict (raced / scheduled)',
+      `${report.transactionConflicts.raced} / ${report.transactionConflicts.scheduled}`,
+    ],
+    ['ledger writes refused while a transaction held their item', String(report.writesMeetingTransactions)],
     ['failed runs on desktops not ready (planned)', String(report.onDesktopsNotReady)],
     ['attempts spent on desktops not ready', String(report.attemptsOnUnreadyDesktops)],
     ['desktop starts sent / desktops started twice', `${report.desktopStarts} / ${report.desktopsStartedTwice}`],

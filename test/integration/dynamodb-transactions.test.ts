@@ -413,6 +413,24 @@ describe('conflicts', () => {
     expect(await get('hook-hit-5')).toBeDefined();
   });
 
+  it('counts the conflicts it answers: writes refused, transactions raced, transactions scheduled', async () => {
+    const before = { ...stack.dynamoTransactions.conflictsAnswered };
+    const pause = stack.dynamoTransactions.pauseNextTransaction();
+    const held = transact([putOf({ pk: s('count-held') })]);
+    await pause.reached;
+    await rejectionOf(put({ pk: s('count-held'), v: n(1) }), TransactionConflictException);
+    await rejectionOf(transact([putOf({ pk: s('count-held'), v: n(2) })]), TransactionCanceledException);
+    pause.resume();
+    await held;
+    stack.dynamoTransactions.conflictTransactions({ count: 1 });
+    await rejectionOf(transact([putOf({ pk: s('count-scheduled') })]), TransactionCanceledException);
+    expect(stack.dynamoTransactions.conflictsAnswered).toEqual({
+      writes: before.writes + 1,
+      transactions: before.transactions + 1,
+      scheduled: before.scheduled + 1,
+    });
+  });
+
   it('cancels the next transaction on its first entry when the schedule names no key', async () => {
     stack.dynamoTransactions.conflictTransactions({ count: 1 });
     const err = await rejectionOf(
