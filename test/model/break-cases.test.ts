@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AttemptLedger } from '../../lib/ledger/attempt-ledger.js';
+import { isChain } from '../../lib/ledger/chain.js';
 import { processQueueBatch } from '../../lib/ways-in/queue-batch.js';
 import { RETRY_READINGS } from '../../local/workspace-state.js';
 import { emit } from './commands.js';
@@ -82,14 +83,21 @@ describe('sequences that once broke the protocol', () => {
     );
     emit(world, 'r1', 'plain');
     world.ws.armRetry('lose-502');
-    // The writes before it: the looked-up chain, the claim, the claim's pending marker and task marker; then the
-    // "unknown" write.
-    world.store.arm('write-lost', 1, 4);
+    // The writes before it: the looked-up chain, then the claim (one set: the chain, its pending marker and its
+    // member item); then the "unknown" write.
+    world.store.arm('write-lost', 1, 2);
     await deliver(
       world,
       world.source.visible().map((m) => world.source.receive(m)),
       'none',
     );
+    // The fault met the "unknown" write (with a skip past it, the case would run with no fault at all).
+    expect(world.store.faultsFired).toBe(1);
+    expect(
+      [...world.store.items.values()].some(
+        (item) => isChain(item) && item.pk.endsWith('#record#r1') && item.state === 'unknown',
+      ),
+    ).toBe(true);
     world.store.disarm();
     // Act: the retry's run (r2, task t2) fails and is reported before anyone linked it.
     await refailUnlinkedAndDrain(world);

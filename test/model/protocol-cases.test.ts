@@ -184,3 +184,44 @@ describe('counterexamples found by the model', () => {
     expect(world.dlq.messages.size).toBe(1);
   });
 });
+
+describe('writes together that DynamoDB applied but answered as refused', () => {
+  // A set whose first send (answer lost) is applied after the transport's next send of it was cancelled by another
+  // transaction: the set sent again finds its own chain write refused. The memory store never answers so.
+  it.each(['claim', 'outcome'] as const)(
+    "a retry's %s applied but answered as refused retries the run once, and nothing is lost",
+    async (which) => {
+      // Prepare: one failure, sent twice; the first set of the kind (a claim carries the pending marker) lands and
+      // is answered as refused at the chain's revision.
+      world = new World(
+        { maxAttempts: 2, tasks: [{ desktops: 1, reason: 'retry' }], failUnlinkedRuns: true },
+        async () => undefined,
+      );
+      const writeTogether = world.store.writeTogether.bind(world.store);
+      let left = 1;
+      world.store.writeTogether = async (writes) => {
+        const refused = await writeTogether(writes);
+        const claim = writes.some((w) => w.kind === 'marker');
+        if (left > 0 && refused.length === 0 && claim === (which === 'claim')) {
+          left--;
+          return [0];
+        }
+        return refused;
+      };
+      emit(world, 'r1', 'plain');
+      emit(world, 'r1', 'sns');
+      // Act
+      await deliverAll();
+      world.store.writeTogether = writeTogether;
+      // (a claim answered as refused defers the failure: its retry is made once the claim's lease has ended)
+      await drain(world, now);
+      await refailUnlinkedAndDrain(world);
+      // Assess
+      expect(left).toBe(0);
+      expect(world.ws.applied.get('r1#0')).toBe(1);
+      expect(p2AttemptsBounded(world)).toEqual([]);
+      expect(p3NothingLost(world)).toEqual([]);
+      expect(ledgerConsistent(world)).toEqual([]);
+    },
+  );
+});
