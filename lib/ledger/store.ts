@@ -102,6 +102,11 @@ const MARKER_ROUNDS = 5;
 const CONFLICT_TRIES = 5;
 const CONFLICT_BASE_MS = 10;
 const CONFLICT_CAP_MS = 200;
+/**
+ * The cancellation reasons of a transaction that is sent again after that wait: another writer held one of its items,
+ * or its table was throttled (the transport sends a throttled single-item call again; a cancelled set is ours to).
+ */
+const SEND_AGAIN = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
 
 /** A full marker's list with `linkTo` put first: each chain once, the newest MARKER_KEPT. */
 export function prunedRecent(linkTo: string, recent: readonly unknown[]): string[] {
@@ -270,8 +275,8 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   /**
-   * What a cancelled set meets, for its next round: a full marker (its stored item noted in `seen`) or another
-   * transaction. Any other reason makes the ledger unavailable.
+   * What a cancelled set meets, for its next round: a full marker (its stored item noted in `seen`), or another
+   * transaction or throttling (SEND_AGAIN). Any other reason makes the ledger unavailable.
    */
   private async nextRound(
     writes: readonly TogetherWrite[],
@@ -282,7 +287,7 @@ export class DynamoLedgerStore implements LedgerStore {
     for (const [i, w] of writes.entries()) {
       const { Code: code = 'None', Message: message, Item: stored } = reasons[i] ?? {};
       if (code === 'None') continue;
-      if (code === 'TransactionConflict') met = 'conflict';
+      if (SEND_AGAIN.has(code)) met = 'conflict';
       else if (w.kind === 'marker' && code === 'ConditionalCheckFailed') {
         const item = stored ? this.classified('read', () => fromAttributes(stored)) : await this.read(w.marker.pk);
         if (item instanceof LedgerUnavailableError) throw item;

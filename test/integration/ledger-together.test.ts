@@ -265,14 +265,16 @@ describe("an accepted retry's outcome", () => {
 
   it('found landed by a lookup, at a revision that moved on, writes neither the outcome nor the link', async () => {
     // Prepare: another delivery moved the chain on since it was read
-    const { store, ledger, run, claim } = await claimed();
+    const { store, ledger, calls, run, claim } = await claimed();
     await store.write({ ...claim.chain, rev: claim.chain.rev + 1 } as never, claim.chain.rev);
+    calls.clear();
 
     // Act
     const landed = await ledger.resolveLanded(claim.chain, { taskId: `late-${run.recordId}`, via: 'lookup' });
 
-    // Assess
+    // Assess: one call, not sent again alone
     expect(landed).toBe(false);
+    expect(Object.fromEntries(calls)).toEqual({ TransactWriteItems: 1 });
     expect(await store.read(taskKey(run.projectId, `late-${run.recordId}`))).toBeUndefined();
     expect(await store.read(recordKey(run.projectId, run.recordId))).toMatchObject({ state: 'claimed' });
   });

@@ -72,15 +72,22 @@ describe('counterexamples found by the model', () => {
     expect(p3NothingLost(world)).toEqual([]);
   });
 
-  it('a console retry whose lineage link could not be written is answered "invoke again", and asking again writes it', async () => {
-    // Prepare: one failure; the ledger accepts the new chain, the claim and the settle, then refuses the link.
+  it('a console retry whose outcome and lineage link could not be written is answered "invoke again", and asking again writes them', async () => {
+    // Prepare: one failure; the ledger accepts the new chain and the claim, then refuses the settle's three tries
+    // (its outcome and link go together).
     world = new World({ maxAttempts: 1, tasks: [{ desktops: 1, reason: 'retry' }] }, async () => undefined);
-    world.store.arm('write', 1, 3);
+    world.store.arm('write', 3, 2);
     // Act: the operator retries it from the console (and asks again when told to: the drain does).
     await launch(world, [{ kind: 'console', pick: 0, force: false, byTask: false }]);
     await drain(world, now);
-    // Assess: one retry, and the new task links back to the failure, so its own failure counts against max_attempts.
+    // Assess: the faults fired; one retry, and the new task links back to the failure, so its own failure counts
+    // against max_attempts.
+    expect(world.store.faultsFired).toBe(3);
     expect(world.ws.applied.get('r1#0')).toBe(1);
+    const chain = [...world.store.items.values()].find((item) => item['new_task_id'] !== undefined);
+    expect(world.store.items.get(`${chain?.['project_id']}#task#${chain?.['new_task_id']}`)).toMatchObject({
+      link_to: chain?.['pk'],
+    });
     expect(ledgerConsistent(world)).toEqual([]);
   });
 

@@ -357,6 +357,16 @@ describe('pending markers', () => {
     expect(item('m')).toMatchObject({ recent: ['c1'] });
   });
 
+  it('that keep changing while they are pruned fail as unavailable after 5 rounds', async () => {
+    const refused = () => Promise.reject(new AwsServiceError('ConditionalCheckFailedException', 'moved', 400, false));
+    const { store, ops, items } = table((c) => (c.op === 'UpdateItem' || c.op === 'PutItem' ? refused() : undefined));
+    items.set('m', toAttributes({ pk: 'm', recent: Array.from({ length: MARKER_RECENT }, (_, i) => `c${i}`), rev: 1 }));
+    await expect(store.putMarker(marker)).rejects.toThrow(
+      'ledger ledger could not be written: Error (pending marker m kept changing while it was pruned)',
+    );
+    expect(ops().filter((op) => op === 'UpdateItem')).toHaveLength(5);
+  });
+
   it('any other failure is unavailable', async () => {
     const { store } = table((c) => (c.op === 'UpdateItem' ? Promise.reject(failing('Throttled', 'slow')) : undefined));
     await expect(store.putMarker(marker)).rejects.toThrow('ledger ledger could not be written: Throttled (slow)');
@@ -440,16 +450,19 @@ describe('writes together', () => {
   it('a full marker is sent again as its pruned list at the revision it came back with, without a read', async () => {
     // Prepare: the marker comes back full, at revision 7
     const full = toAttributes({ pk: 'm', recent: Array.from({ length: MARKER_RECENT }, (_, i) => `old${i}`), rev: 7 });
+    const waits: number[] = [];
     const { store, calls, ops } = table(
       answering('TransactWriteItems', cancelled('None', { Code: 'ConditionalCheckFailed', Item: full }, 'None'), {}),
+      { sleep: async (ms) => void waits.push(ms) },
     );
 
     // Act
     const refused = await store.writeTogether(together);
 
-    // Assess
+    // Assess: sent again at once (nothing to wait for)
     expect(refused).toEqual([]);
     expect(ops()).toEqual(['TransactWriteItems', 'TransactWriteItems']);
+    expect(waits).toEqual([]);
     const again = (calls[1]!.input as DynamoDbOperations['TransactWriteItems']['input']).TransactItems[1]!;
     expect(again).toEqual({
       Put: {
@@ -483,6 +496,43 @@ describe('writes together', () => {
     );
   });
 
+  it('a full marker written before markers had a revision is pruned on condition it still has none', async () => {
+    const full = toAttributes({ pk: 'm', recent: Array.from({ length: MARKER_RECENT }, (_, i) => `old${i}`) });
+    const { store, calls } = table(
+      answering('TransactWriteItems', cancelled('None', { Code: 'ConditionalCheckFailed', Item: full }, 'None'), {}),
+    );
+    await store.writeTogether(together);
+    const again = (calls[1]!.input as DynamoDbOperations['TransactWriteItems']['input']).TransactItems[1]!;
+    expect(again).toMatchObject({ Put: { ConditionExpression: 'attribute_not_exists(rev)' } });
+    expect(again).not.toHaveProperty('Put.ExpressionAttributeValues');
+    expect(fromAttributes((again as { Put: { Item: Attributes } }).Put.Item)).toMatchObject({ rev: 1 });
+  });
+
+  it('a cancellation that gives fewer reasons than writes counts the missing ones as none', async () => {
+    const { store, ops } = table(answering('TransactWriteItems', cancelled('TransactionConflict'), {}), {
+      sleep: async () => undefined,
+    });
+    expect(await store.writeTogether(together)).toEqual([]);
+    expect(ops()).toEqual(['TransactWriteItems', 'TransactWriteItems']);
+  });
+
+  it('throttled, waits with full jitter and sends the set again', async () => {
+    const waits: number[] = [];
+    const options = { sleep: async (ms: number) => void waits.push(ms), random: () => 0.5 };
+    const { store, ops } = table(
+      answering(
+        'TransactWriteItems',
+        cancelled('None', 'ThrottlingError', 'None'),
+        cancelled('ProvisionedThroughputExceeded', 'None', 'None'),
+        {},
+      ),
+      options,
+    );
+    expect(await store.writeTogether(together)).toEqual([]);
+    expect(ops()).toHaveLength(3);
+    expect(waits).toEqual([5, 10]);
+  });
+
   it('meeting another transaction, waits with full jitter and sends the set again, up to 5 rounds, then is unavailable', async () => {
     // Prepare
     const waits: number[] = [];
@@ -503,10 +553,19 @@ describe('writes together', () => {
   });
 
   it('cancelled for any other reason, or failing otherwise, is unavailable, named with the code', async () => {
-    const throttled = table(answering('TransactWriteItems', cancelled('None', 'ThrottlingError', 'None')));
-    await expect(throttled.store.writeTogether(together)).rejects.toThrow(
-      'ledger ledger could not be written: ThrottlingError',
+    const invalid = table(answering('TransactWriteItems', cancelled('None', 'ValidationError', 'None')));
+    await expect(invalid.store.writeTogether(together)).rejects.toThrow(
+      'ledger ledger could not be written: ValidationError',
     );
+    expect(invalid.ops()).toEqual(['TransactWriteItems']);
+    const reasonsOfAnother = new AwsServiceError('InternalServerError', 'broken', 500, true, {
+      CancellationReasons: [{ Code: 'TransactionConflict' }],
+    });
+    const internal = table(answering('TransactWriteItems', reasonsOfAnother));
+    await expect(internal.store.writeTogether(together)).rejects.toThrow(
+      'ledger ledger could not be written: InternalServerError (broken)',
+    );
+    expect(internal.ops()).toEqual(['TransactWriteItems']);
     const denied = table(answering('TransactWriteItems', failing('AccessDeniedException', 'no')));
     await expect(denied.store.writeTogether(together)).rejects.toThrow(
       'ledger ledger could not be written: AccessDeniedException (no)',
@@ -533,6 +592,9 @@ describe('a single-item write that meets a transaction', () => {
     const once = table(answering('PutItem', meeting()), options);
     expect(await once.store.write(keyed({ pk: 'c1', rev: 1 }), undefined)).toBe('written');
     expect(waits).toEqual([5]);
+    const throttled = table(answering('PutItem', failing('ThrottlingException', 'slow')), options);
+    await expect(throttled.store.write(keyed({ pk: 'c1', rev: 1 }), undefined)).rejects.toThrow('ThrottlingException');
+    expect(throttled.ops()).toEqual(['PutItem']);
     const always = table(answering('PutItem', ...Array.from({ length: 5 }, meeting)), options);
     await expect(always.store.write(keyed({ pk: 'c1', rev: 1 }), undefined)).rejects.toThrow(
       'TransactionConflictException',
