@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * Reads a TransactWriteItems request the way DynamoDB validates it: the request's shape with dynalite's type and
  * constraint checks, each entry with the checks of its single-item operation (PutItem, UpdateItem, DeleteItem;
@@ -41,7 +42,7 @@ export interface TransactWriteRequest {
   readonly entries: readonly TransactEntry[];
   readonly clientRequestToken?: string;
   readonly returnConsumedCapacity?: string;
-  /** The request's parameters other than its token, to compare a replay with the first request. */
+  /** A digest of the request's parameters other than its token, to compare a replay with the first request. */
   readonly fingerprint: string;
 }
 
@@ -168,6 +169,6 @@ export async function readTransactWrite(body: unknown, store: DynaliteStore): Pr
     entries,
     clientRequestToken: data.ClientRequestToken as string | undefined,
     returnConsumedCapacity: data.ReturnConsumedCapacity as string | undefined,
-    fingerprint: canonicalJson(parameters),
+    fingerprint: createHash('sha256').update(canonicalJson(parameters)).digest('base64'),
   };
 }
