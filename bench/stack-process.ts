@@ -17,6 +17,8 @@ export interface StackStats {
   secretReads: number;
   /** DynamoDB calls dynalite received, by operation. */
   dynamoCalls: Record<string, number>;
+  /** CPU the stack's process has spent since it started, µs. */
+  cpuMicros: number;
 }
 
 export class StackProcess {

@@ -42,6 +42,8 @@ for await (const line of createInterface({ input: process.stdin })) {
     retries: simulator.retries.length,
     secretReads: secrets.readCount(stack.secretId),
     dynamoCalls: Object.fromEntries(stack.dynamoCalls),
+    /** CPU this process has spent (its stand-ins serving both sides), µs. */
+    cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
   };
   if (command === 'reset') {
     simulator.resetCounters();

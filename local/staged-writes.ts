@@ -28,14 +28,16 @@ const ACTION_OF = { Put: itemActions.putItem, Update: itemActions.updateItem, De
 function recordingView(prefix: string, existing: DynamoItem | undefined, operations: LevelOperation[]): DynaliteSubDb {
   return {
     lock: (_key, fn) => fn((cb) => cb),
-    get: (_key, cb) => setImmediate(() => cb(null, existing)),
+    // Answered in the same turn (a microtask, never synchronously): nothing here waits on storage, and every turn a
+    // transaction yields lets other requests in while it holds its items.
+    get: (_key, cb) => queueMicrotask(() => cb(null, existing)),
     put: (key, value, cb) => {
       operations.push({ type: 'put', key: `${prefix}${key}`, value });
-      setImmediate(() => cb(null));
+      queueMicrotask(() => cb(null));
     },
     del: (key, cb) => {
       operations.push({ type: 'del', key: `${prefix}${key}` });
-      setImmediate(() => cb(null));
+      queueMicrotask(() => cb(null));
     },
   };
 }
@@ -57,6 +59,8 @@ export async function stageWrite(
   const itemPrefix = `item-${entry.table.TableName}~`;
   const staging: DynaliteStore = {
     ...store,
+    // The table the entry was validated against (a table's description does not change within a transaction).
+    getTable: (_name, cb) => queueMicrotask(() => cb(null, entry.table)),
     getItemDb: () => recordingView(itemPrefix, existing, operations),
     getIndexDb: (type, table, index) =>
       recordingView(`index-${type.toLowerCase()}~${table}~${index}~`, undefined, operations),
