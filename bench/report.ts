@@ -68,6 +68,10 @@ export function render(r: Report): string {
   lines.push(
     `  ratio to the latency limit (ideal ${cell.idealMs} ms)      ${pad(h.ratioToIdeal.toFixed(2), 8)} ${pad(h.peerRatioToIdeal.toFixed(2), 8)}`,
   );
+  if (cell.stackCpuMicrosPerRecord !== undefined)
+    lines.push(
+      `  the stack's CPU per record there (µs)            ${pad(cell.stackCpuMicrosPerRecord, 8)} ${pad(cell.peerStackCpuMicrosPerRecord, 8)}`,
+    );
   lines.push(
     `  DynamoDB calls per record (batches of 10)        ${pad(h.dynamoCallsPerRetriedRecord, 8)} ${pad(r.dynamoCalls.peerPerRecord, 8)}`,
   );

@@ -32,7 +32,21 @@ export interface ThroughputRow {
   peerWallMs: number | null;
   peerRatio: number | null;
   naiveMs: number | null;
+  /**
+   * CPU the stack's process spent per record (its stand-ins: DynamoDB, the Workspace simulator), ours and the
+   * peer's, in the cells the peer runs: on 2 cores it competes with the handler, so it is part of the wall time.
+   */
+  stackCpuMicrosPerRecord?: number;
+  peerStackCpuMicrosPerRecord?: number;
   note?: string;
+}
+
+/** What `fn` returns, with the CPU the stack's process spent meanwhile, µs per record of `n`. */
+async function withStackCpu<T>(stack: StackProcess, n: number, fn: () => Promise<T>): Promise<[T, number]> {
+  const before = (await stack.command('stats')).cpuMicros;
+  const result = await fn();
+  const after = (await stack.command('stats')).cpuMicros;
+  return [result, Math.round((after - before) / n)];
 }
 
 export async function throughput(
@@ -66,13 +80,17 @@ export async function throughput(
         continue;
       }
       const ourEvent = await batch(stack, n);
-      const wallMs = await retryingAll(stack, n, `ours, ${n} × ${c}`, () => ours(runtime, credentials, ourEvent, c));
+      const [wallMs, stackCpu] = await withStackCpu(stack, n, () =>
+        retryingAll(stack, n, `ours, ${n} × ${c}`, () => ours(runtime, credentials, ourEvent, c)),
+      );
       const peerEvent = PEER_CELLS.has(`${n}x${c}`) ? await batch(stack, n) : undefined;
-      const peerWallMs = peerEvent
-        ? await retryingAll(stack, n, `the peer, ${n} × ${c}`, () =>
-            peer(runtime, credentials, idempotencyTable, peerEvent, c),
+      const [peerWallMs, peerStackCpu] = peerEvent
+        ? await withStackCpu(stack, n, () =>
+            retryingAll(stack, n, `the peer, ${n} × ${c}`, () =>
+              peer(runtime, credentials, idempotencyTable, peerEvent, c),
+            ),
           )
-        : null;
+        : [null, undefined];
       const naiveMs = c === 1 && n <= 100 ? await naive(await batch(stack, n), config) : null;
       rows.push({
         ...empty,
@@ -81,6 +99,9 @@ export async function throughput(
         peerWallMs: peerWallMs && Math.round(peerWallMs),
         peerRatio: peerWallMs && round2(peerWallMs / idealMs),
         naiveMs,
+        ...(peerStackCpu !== undefined
+          ? { stackCpuMicrosPerRecord: stackCpu, peerStackCpuMicrosPerRecord: peerStackCpu }
+          : {}),
       });
     }
   }
