@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 /**
  * Reads a TransactWriteItems request the way DynamoDB validates it: the request's shape with dynalite's type and
  * constraint checks, each entry with the checks of its single-item operation (PutItem, UpdateItem, DeleteItem;
@@ -6,6 +5,7 @@ import { createHash } from 'node:crypto';
  * item fits its key schema, no item is named twice. Throws dynalite-shaped errors.
  */
 
+import { createHash } from 'node:crypto';
 import {
   type DynaliteStore,
   type DynaliteTable,
