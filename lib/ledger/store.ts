@@ -99,7 +99,7 @@ const MARKER_ROUNDS = 5;
  * waits between them: DynamoDB asks that the write be sent again, and a
  * transaction holds its items for milliseconds.
  */
-const CONFLICT_TRIES = 5;
+const CONFLICT_TRIES = 8;
 const CONFLICT_BASE_MS = 10;
 const CONFLICT_CAP_MS = 200;
 /**
@@ -268,7 +268,7 @@ export class DynamoLedgerStore implements LedgerStore {
       );
       if (refused.length > 0) return refused;
       const met = await this.nextRound(writes, reasons, seen);
-      if (round === MARKER_ROUNDS)
+      if (round === CONFLICT_TRIES)
         throw this.unavailable('written', new Error(`${writes.length} writes together kept meeting other writes`));
       if (met === 'conflict') await this.conflictWait(round);
     }

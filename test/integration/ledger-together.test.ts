@@ -143,12 +143,12 @@ describe("a retry's claim", () => {
     expect(await store.read(markerKeyOf(run))).toMatchObject({ recent: [recordKey(run.projectId, run.recordId)] });
   });
 
-  it('that keeps meeting other transactions fails as the ledger unavailable after 5 rounds, with nothing written', async () => {
+  it('that keeps meeting other transactions fails as the ledger unavailable after 8 rounds, with nothing written', async () => {
     // Prepare
     const { store, ledger, waits } = ledgerOnStack();
     const run = freshRun();
     const located = await locatedIn(ledger, run);
-    h.stack.dynamoTransactions.conflictTransactions({ count: 5, onKey: (pk) => pk === markerKeyOf(run) });
+    h.stack.dynamoTransactions.conflictTransactions({ count: 8, onKey: (pk) => pk === markerKeyOf(run) });
 
     // Act
     const claim = ledger.claim(located, undefined, 'retry');
@@ -156,7 +156,7 @@ describe("a retry's claim", () => {
     // Assess
     await expect(claim).rejects.toBeInstanceOf(LedgerUnavailableError);
     await expect(claim).rejects.toThrow(/kept meeting other writes/);
-    expect(waits).toHaveLength(4);
+    expect(waits).toHaveLength(7);
     expect(await store.read(recordKey(run.projectId, run.recordId))).toBeUndefined();
     expect(await store.read(markerKeyOf(run))).toBeUndefined();
   });
@@ -182,6 +182,35 @@ describe("a retry's claim", () => {
     expect(lost).toBe(2);
     expect(claim?.chain).toMatchObject({ state: 'claimed', rev: 1 });
     expect(await ledger.get(recordKey(run.projectId, run.recordId))).toMatchObject({ state: 'claimed', rev: 1 });
+  });
+});
+
+describe('claims racing on one pending marker', () => {
+  it('ten at once, on one desktop and script: each lands whole or not at all, and the marker names every one that landed', async () => {
+    // Prepare: ten failures of one script on one desktop, each of its own task (real races on the marker, not
+    // scheduled ones: each claim is sent again as often as it meets another)
+    const { store, ledger } = ledgerOnStack(async () => undefined);
+    const desktop = `hot-desk-${runs}`;
+    const fresh = Array.from({ length: 10 }, () => freshRun(desktop));
+    const located = await Promise.all(fresh.map((run) => locatedIn(ledger, run)));
+
+    // Act
+    const claims = await Promise.allSettled(located.map((l) => ledger.claim(l, l.chain?.rev, 'retry')));
+
+    // Assess: a claim that landed is on the marker with its chain; one that did not is unavailable, with nothing written
+    const recent = (await store.read(markerKeyOf(fresh[0]!)))?.['recent'] as string[];
+    for (const [i, run] of fresh.entries()) {
+      const chain = recordKey(run.projectId, run.recordId);
+      const claim = claims[i]!;
+      if (claim.status === 'fulfilled' && claim.value) {
+        expect(recent).toContain(chain);
+        expect(await store.read(chain)).toMatchObject({ state: 'claimed' });
+      } else {
+        expect(claim.status === 'rejected' && claim.reason).toBeInstanceOf(LedgerUnavailableError);
+        expect(recent).not.toContain(chain);
+        expect(await store.read(chain)).toBeUndefined();
+      }
+    }
   });
 });
 

@@ -533,13 +533,13 @@ describe('writes together', () => {
     expect(waits).toEqual([5, 10]);
   });
 
-  it('meeting another transaction, waits with full jitter and sends the set again, up to 5 rounds, then is unavailable', async () => {
+  it('meeting another transaction, waits with full jitter (at most 200 ms) and sends the set again, up to 8 rounds, then is unavailable', async () => {
     // Prepare
     const waits: number[] = [];
     const conflict = () => cancelled('None', 'TransactionConflict', 'None');
     const options = { sleep: async (ms: number) => void waits.push(ms), random: () => 0.5 };
     const once = table(answering('TransactWriteItems', conflict(), {}), options);
-    const always = table(answering('TransactWriteItems', ...Array.from({ length: 5 }, conflict)), options);
+    const always = table(answering('TransactWriteItems', ...Array.from({ length: 8 }, conflict)), options);
 
     // Act + Assess
     expect(await once.store.writeTogether(together)).toEqual([]);
@@ -548,8 +548,8 @@ describe('writes together', () => {
     await expect(always.store.writeTogether(together)).rejects.toThrow(
       'ledger ledger could not be written: Error (3 writes together kept meeting other writes)',
     );
-    expect(always.ops()).toHaveLength(5);
-    expect(waits).toEqual([5, 10, 20, 40]);
+    expect(always.ops()).toHaveLength(8);
+    expect(waits).toEqual([5, 10, 20, 40, 80, 100, 100]);
   });
 
   it('cancelled for any other reason, or failing otherwise, is unavailable, named with the code', async () => {
@@ -585,7 +585,7 @@ describe('writes together', () => {
 });
 
 describe('a single-item write that meets a transaction', () => {
-  it('is sent again after a full-jitter wait, up to 5 tries, then is unavailable', async () => {
+  it('is sent again after a full-jitter wait, up to 8 tries, then is unavailable', async () => {
     const waits: number[] = [];
     const options = { sleep: async (ms: number) => void waits.push(ms), random: () => 0.5 };
     const meeting = () => failing('TransactionConflictException', 'Transaction is ongoing for the item');
@@ -595,10 +595,10 @@ describe('a single-item write that meets a transaction', () => {
     const throttled = table(answering('PutItem', failing('ThrottlingException', 'slow')), options);
     await expect(throttled.store.write(keyed({ pk: 'c1', rev: 1 }), undefined)).rejects.toThrow('ThrottlingException');
     expect(throttled.ops()).toEqual(['PutItem']);
-    const always = table(answering('PutItem', ...Array.from({ length: 5 }, meeting)), options);
+    const always = table(answering('PutItem', ...Array.from({ length: 8 }, meeting)), options);
     await expect(always.store.write(keyed({ pk: 'c1', rev: 1 }), undefined)).rejects.toThrow(
       'TransactionConflictException',
     );
-    expect(always.ops()).toEqual(['PutItem', 'PutItem', 'PutItem', 'PutItem', 'PutItem']);
+    expect(always.ops()).toEqual(Array.from({ length: 8 }, () => 'PutItem'));
   });
 });
