@@ -153,14 +153,7 @@ export class AttemptLedger {
     const member = intent === 'retry' ? this.memberOf(next, located.run.taskId) : undefined;
     if (marker) writes.push({ kind: 'marker', marker });
     if (member) writes.push({ kind: 'put', item: member });
-    return (await this.writeAll(writes)) === 'written' ? { chain: next } : undefined;
-  }
-
-  /** Writes the chain's write (the first) with the rest, all or none: 'conflict' when its revision had moved on. */
-  private async writeAll(writes: readonly TogetherWrite[]): Promise<'written' | 'conflict'> {
-    const [first] = writes;
-    if (writes.length === 1 && first?.kind === 'write') return this.store.write(first.item, first.expectedRev);
-    return (await this.store.writeTogether(writes)).includes(0) ? 'conflict' : 'written';
+    return (await this.store.writeTogether(writes)).includes(0) ? undefined : { chain: next };
   }
 
   /**
@@ -172,13 +165,11 @@ export class AttemptLedger {
     expectedRev: number,
     link: Link | undefined,
   ): Promise<'written' | 'conflict'> {
-    if (!link) return this.store.write(next, expectedRev);
-    const refused = await this.store.writeTogether([
-      { kind: 'write', item: next, expectedRev },
-      { kind: 'write', item: link, expectedRev: undefined },
-    ]);
+    const writes: TogetherWrite[] = [{ kind: 'write', item: next, expectedRev }];
+    if (link) writes.push({ kind: 'write', item: link, expectedRev: undefined });
+    const refused = await this.store.writeTogether(writes);
     if (refused.includes(0)) return 'conflict';
-    if (refused.length === 0) return 'written';
+    if (refused.length === 0 || !link) return 'written';
     const written = await this.store.write(next, expectedRev);
     await this.linkHeld(link);
     return written;

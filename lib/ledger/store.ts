@@ -59,7 +59,8 @@ export interface LedgerStore {
    * Writes all of `writes` or none of them, in one call. Answers the indexes
    * of the `write`s refused because the stored item was not at the revision
    * they name (none: all were written). A full pending marker does not refuse
-   * the set: it is pruned as `putMarker` prunes it, and the set sent again.
+   * the set: it is pruned as `putMarker` prunes it, and the set sent again. A
+   * set of one `write` is that write alone.
    */
   writeTogether(writes: readonly TogetherWrite[]): Promise<number[]>;
 }
@@ -249,6 +250,10 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   async writeTogether(writes: readonly TogetherWrite[]): Promise<number[]> {
+    // One conditional write needs no transaction (which DynamoDB would bill twice): a PutItem.
+    const [only] = writes;
+    if (writes.length === 1 && only?.kind === 'write')
+      return (await this.write(only.item, only.expectedRev)) === 'written' ? [] : [0];
     // The markers found full, as they stood: each is written next as its pruned list, at the revision it was found at.
     const seen = new Map<number, Item | undefined>();
     for (let round = 1; ; round++) {

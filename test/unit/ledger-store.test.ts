@@ -439,12 +439,26 @@ describe('writes together', () => {
 
   it('a write that must find its item absent is conditional on that', async () => {
     const { store, calls } = table(answering('TransactWriteItems', {}));
-    await store.writeTogether([{ kind: 'write', item: keyed({ pk: 'link' }), expectedRev: undefined }]);
+    await store.writeTogether([
+      { kind: 'write', item: keyed({ pk: 'link' }), expectedRev: undefined },
+      { kind: 'put', item: keyed({ pk: 'member' }) },
+    ]);
     expect((calls[0]!.input as DynamoDbOperations['TransactWriteItems']['input']).TransactItems).toEqual([
       {
         Put: { TableName: TABLE, Item: toAttributes({ pk: 'link' }), ConditionExpression: 'attribute_not_exists(pk)' },
       },
+      { Put: { TableName: TABLE, Item: toAttributes({ pk: 'member' }) } },
     ]);
+  });
+
+  it('of one conditional write alone are that write, a PutItem: no transaction, refused as its index', async () => {
+    const { store, ops, items } = table();
+    const alone = (rev: number | undefined) =>
+      [{ kind: 'write', item: keyed({ pk: 'c9', rev: 1 }), expectedRev: rev }] as const;
+    expect(await store.writeTogether(alone(undefined))).toEqual([]);
+    expect(await store.writeTogether(alone(undefined))).toEqual([0]);
+    expect(ops()).toEqual(['PutItem', 'PutItem']);
+    expect(items.has('c9')).toBe(true);
   });
 
   it('a full marker is sent again as its pruned list at the revision it came back with, without a read', async () => {
