@@ -7,6 +7,7 @@ import type { AppConfig } from '../config/app-config.js';
 import type { ScriptFailure } from '../events/failure.js';
 import type { AttemptLedger } from '../ledger/attempt-ledger.js';
 import type { ReadAhead } from '../ledger/locate.js';
+import type { Places } from '../platform/concurrency.js';
 import type { CircuitBreakers } from '../workspace/circuit-breakers.js';
 import type { WorkspaceClient } from '../workspace/client.js';
 import type { WorkspaceCredentials } from '../workspace/credentials.js';
@@ -67,6 +68,15 @@ export interface ItemSlot {
   readonly ahead?: ReadAhead | undefined;
   /** Gives its place to the next failure: called once the retry call is answered, while its outcome is written. */
   readonly free?: (() => void) | undefined;
+  /**
+   * The invocation's call places, when more failures are under way than calls go out at once: every signed call
+   * holds one (lib/pipeline/runner.ts, "claims made ahead").
+   */
+  readonly places?: Places | undefined;
+  /** Called once its retry call has its place: the failure is no longer preparing, and the next one may start. */
+  readonly prepared?: (() => void) | undefined;
+  /** Asked again once a claim made ahead has its call's place: a reason not to call now (the invocation's end). */
+  readonly tooLate?: (() => string | undefined) | undefined;
 }
 
 /** Everything the steps of one failure share. */
@@ -119,6 +129,7 @@ export async function failureContext(
     breakers: deps.breakers,
     projectId,
     endpoint,
+    places: slot.places,
   };
   return {
     input,

@@ -30,6 +30,7 @@ export type WaitCode =
   | 'lookup-failed'
   | 'recording'
   | 'time-budget'
+  | 'call-wait'
   | 'unavailable'
   | 'desktop-not-ready'
   | 'desktop-waking';

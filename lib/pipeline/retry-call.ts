@@ -69,12 +69,26 @@ export async function callRetry(
     admission.pass.release();
     return 'conflict';
   }
+  // A claim made ahead waits here for its call's place (lib/pipeline/runner.ts); nothing has been sent, so a claim
+  // that can no longer be called in time is given back, not counted.
+  const place = await ctx.keys.places?.take();
+  ctx.slot.prepared?.();
+  const notNow = place && notCallableNow(claim, ctx);
+  if (notNow) {
+    place.release();
+    admission.pass.release();
+    await deps.ledger.release(claim, { errorCode: 'NOT_CALLED', reason: notNow.reason, ruleId: decision.ruleId });
+    return hold(notNow.code, notNow.reason);
+  }
   const forcedBy = ctx.input.force?.reason;
   let accepted: RetryAccepted;
   try {
     const target = retryTargetOf(ctx.input.failure);
-    accepted = await callWith(ctx.keys, admission, (credentials) =>
-      deps.workspace.retry(ctx.project, target, credentials),
+    accepted = await callWith(
+      ctx.keys,
+      admission,
+      (credentials) => deps.workspace.retry(ctx.project, target, credentials),
+      place,
     );
   } catch (error) {
     if (isWorkspaceApiError(error)) deps.errorBudget.record(false);
@@ -127,6 +141,24 @@ export async function callRetry(
       { attempt, ruleId: decision.ruleId, carry: { taskId: accepted.taskId, rev: claim.chain.rev } },
     );
   }
+}
+
+/**
+ * Why a claim that waited for its call's place must not be called now: the invocation is about to end, or less of
+ * its lease is left than the worst-case call takes (the holder would outlive its lease).
+ */
+function notCallableNow(
+  claim: Claim,
+  ctx: FailureContext,
+): { code: 'time-budget' | 'call-wait'; reason: string } | undefined {
+  const late = ctx.slot.tooLate?.();
+  if (late !== undefined) return { code: 'time-budget', reason: `${late}; the claim was given back before its call` };
+  const left = (claim.chain.lease_until ?? 0) - (ctx.deps.now ?? Date.now)();
+  if (left >= ctx.deps.config.worstCaseCallMs) return undefined;
+  return {
+    code: 'call-wait',
+    reason: `call-wait: the claim waited for a call place until ${Math.max(0, Math.floor(left / 1000))} s of its lease were left, less than a call can take; given back before its call, left for redelivery`,
+  };
 }
 
 /** The task of the run a chain's pending retry retried. */

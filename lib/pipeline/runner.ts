@@ -5,9 +5,10 @@
  * their outcomes back; the pipeline never calls into it.
  */
 
+import { type AppConfig, leaseFloorSeconds } from '../config/app-config.js';
 import type { ScriptFailure } from '../events/failure.js';
 import type { ReadAhead } from '../ledger/locate.js';
-import { mapWithConcurrency } from '../platform/concurrency.js';
+import { mapWithConcurrency, Places } from '../platform/concurrency.js';
 import type { SourceMessage } from '../platform/queue-sender.js';
 import type { FailureInput, ItemSlot, PipelineDeps } from './context.js';
 import { reportOutcome } from './outcome.js';
@@ -45,29 +46,58 @@ export interface PipelineRun {
 
 /**
  * Resolves, settles and reports every item; returns them settled, in order.
- * Up to MAX_CONCURRENCY items at once; the ledger reads of the next ones are
- * made while those run, and an item whose retry call was answered gives its
- * place to the next while its outcome is written (lib/platform/concurrency.ts):
- * a record's own path is then claim and call (docs/performance.md).
+ * At most MAX_CONCURRENCY Workspace calls at once, each holding one of the
+ * run's places, and at most MAX_CONCURRENCY items preparing (before their
+ * retry call has its place): the next items' ledger work (the reads, the
+ * claim) is done while the calls before them are out, so a call place never
+ * waits on DynamoDB (docs/ledger-protocol.md, "Claims made ahead"), and the
+ * first items' claims are not slowed by the next ones'. The ledger reads of
+ * the items after those are made ahead too, and an item whose retry call was
+ * answered gives its place to the next while its outcome is written
+ * (lib/platform/concurrency.ts).
  */
 export async function runPipeline(run: PipelineRun): Promise<Settled[]> {
+  const { config } = run.deps;
+  const places = new Places(config.maxConcurrency);
+  const preparing = new Places(config.maxConcurrency);
   const reads = new Map<number, ReadAhead>();
   const ahead = (item: PipelineItem, index: number) => {
     const read = item.input && readAheadFor(item.input, run.deps);
     if (read) reads.set(index, read);
   };
-  const resolve = (item: PipelineItem, index: number, free: () => void) => {
+  const resolve = async (item: PipelineItem, index: number, free: () => void) => {
     const read = reads.get(index);
     reads.delete(index);
-    return resolveItem(item, run, { ahead: read, free });
+    const preparation = await preparing.take();
+    try {
+      return await resolveItem(item, run, {
+        ahead: read,
+        free,
+        places,
+        tooLate: run.tooLate,
+        prepared: () => preparation.release(),
+      });
+    } finally {
+      preparation.release();
+    }
   };
-  const settling = await mapWithConcurrency(run.items, run.deps.config.maxConcurrency, resolve, {
+  const settling = await mapWithConcurrency(run.items, config.maxConcurrency + claimsAhead(config), resolve, {
     keyOf: run.keyOf,
     ahead,
   });
   const settled = await settleAll(settling, run.forwarders, run.deps.ledger);
   for (const item of settled) reportOutcome(item.outcome, item, run.way);
   return settled;
+}
+
+/**
+ * How many items beyond MAX_CONCURRENCY are under way, their claims made before a call place is free: as many again
+ * when the lease outlives a wait for a place (at most one worst-case call: the places' holders are ahead of it) and
+ * then the call; none when it does not (a lease set near its floor), and every claim is then made with its place in
+ * reach.
+ */
+export function claimsAhead(config: Pick<AppConfig, 'maxConcurrency' | 'leaseSeconds' | 'worstCaseCallMs'>): number {
+  return config.leaseSeconds >= leaseFloorSeconds(2 * config.worstCaseCallMs) ? config.maxConcurrency : 0;
 }
 
 async function resolveItem(item: PipelineItem, run: PipelineRun, slot: ItemSlot): Promise<Settling> {

@@ -67,3 +67,50 @@ export async function mapWithConcurrency<T, R>(
   await Promise.all(finishing);
   return results;
 }
+
+/** One of a Places' places, held until released; a second release does nothing. */
+export interface Place {
+  release(): void;
+}
+
+/**
+ * `size` places, taken first come, first served. The runner holds the
+ * Workspace calls of an invocation to MAX_CONCURRENCY with them while more
+ * failures than that are under way (lib/pipeline/runner.ts, "claims made
+ * ahead"): a failure waits here for its call, never for its ledger work.
+ */
+export class Places {
+  private free: number;
+  private readonly waiting: Array<(place: Place) => void> = [];
+
+  constructor(readonly size: number) {
+    this.free = Math.max(1, size);
+  }
+
+  /** A place now, or once one is released to this taker (in the order they asked). */
+  take(): Promise<Place> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve(this.held());
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** How many are waiting for a place. */
+  get waiters(): number {
+    return this.waiting.length;
+  }
+
+  private held(): Place {
+    let holding = true;
+    return {
+      release: () => {
+        if (!holding) return;
+        holding = false;
+        const next = this.waiting.shift();
+        if (next) next(this.held());
+        else this.free++;
+      },
+    };
+  }
+}

@@ -7,6 +7,7 @@
  * container, so no call walks a refused key towards Huawei's lockout.
  */
 
+import type { Place, Places } from '../platform/concurrency.js';
 import { CircuitBreakers } from './circuit-breakers.js';
 import type { ProjectCredentials, WorkspaceCredentials } from './credentials.js';
 import { isWorkspaceApiError } from './errors.js';
@@ -21,6 +22,8 @@ export interface KeyedCalls {
   readonly projectId: string;
   /** The Workspace origin the calls go to. */
   readonly endpoint: string;
+  /** The invocation's call places, when it has more failures under way than calls it makes at once. */
+  readonly places?: Places | undefined;
 }
 
 /** A key fingerprint the gate refuses for now. Not an answer from Workspace: never counted as a Workspace API error. */
@@ -105,13 +108,19 @@ export async function admit(calls: KeyedCalls): Promise<KeyAdmission> {
 /**
  * Makes a signed call with an admitted key, through the key's circuit
  * breaker; on 401 the secret is read again once and, if it rotated, the new
- * key probes once more. The pass is given back whatever happens.
+ * key probes once more. The call holds one of the invocation's places (`held`,
+ * or one taken now, after the key's admission): the pass and the place are
+ * given back whatever happens. A place is never held while waiting at the key
+ * gate (the gate's probe may be waiting for that place): the rotated key's
+ * admission is asked with the place given back, and a place taken again after.
  */
 export async function callWith<T>(
   calls: KeyedCalls,
   admitted: Admitted,
   call: (credentials: SigningCredentials) => Promise<T>,
+  held?: Place,
 ): Promise<T> {
+  let place = held ?? (await calls.places?.take());
   const through = (credentials: SigningCredentials) =>
     calls.breakers.execute(CircuitBreakers.keyFor(calls.endpoint, credentials.ak), () => call(credentials));
   const current = admitted.key;
@@ -130,9 +139,11 @@ export async function callWith<T>(
     }
     // A rotated secret: this call probes the new fingerprint, then the old one's waiters go (they read the secret
     // again).
+    place?.release();
     const freshPass = await admitRotatedKey(calls.keyGate, fresh);
     await admitted.pass.refused(false);
     if (!freshPass) throw error;
+    place = await calls.places?.take();
     try {
       const result = await through(fresh.credentials);
       freshPass.accepted();
@@ -148,6 +159,7 @@ export async function callWith<T>(
     }
   } finally {
     admitted.pass.release();
+    place?.release();
   }
 }
 

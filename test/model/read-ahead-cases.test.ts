@@ -21,18 +21,22 @@ quietPipelineEachTest(() => world);
 /** Lets every pending callback run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Lease (60 s) and clock skew (120 s) of the model's configuration, and some. */
+/** Lease (26 s here) and clock skew (120 s) of the model's configuration, and some. */
 const PAST_LEASE_AND_SKEW_SECONDS = 200;
 
 describe("a chain read ahead is old by the record's turn", () => {
   it.each(RETRY_READINGS)(
     'a claim read ahead while live, settled before the turn and judged past its lease, is read again: a duplicate, and no lost answer is looked for (%s)',
     async (reading) => {
-      // Prepare: every retry call waits at the gate; r1 is reported twice, r2 once; one record at a time.
+      // Prepare: every retry call waits at the gate; r1 is reported twice, r2 once; one record at a time, and its
+      // claim made only with a call place free (the lease at its floor): the copy's turn comes after r2's call.
       const held: Array<() => void> = [];
       const gate = (label: string) =>
         / retry /.test(label) ? new Promise<void>((go) => held.push(go)) : Promise.resolve();
-      world = new World({ maxAttempts: 3, tasks: [{ desktops: 2, reason: 'retry' }], concurrency: 1, reading }, gate);
+      world = new World(
+        { maxAttempts: 3, tasks: [{ desktops: 2, reason: 'retry' }], concurrency: 1, leaseSeconds: 26, reading },
+        gate,
+      );
       emit(world, 'r1', 'record');
       emit(world, 'r1', 'record');
       emit(world, 'r2', 'record');

@@ -85,6 +85,11 @@ export interface WorldSpec {
    * (lib/pipeline/runner.ts): the model then judges reads of any age within an invocation.
    */
   readonly concurrency?: number;
+  /**
+   * LEDGER_LEASE_SECONDS (default 60). At 60 the lease outlives a wait for a call place and the call, so the runner
+   * has claims made ahead of a free place; at its floor (26 s with the model's timeouts) it has none.
+   */
+  readonly leaseSeconds?: number;
 }
 
 export interface LoggedOutcome {
@@ -173,7 +178,7 @@ export class World {
       sourceQueueUrl: 'https://sqs.model/source',
       ledgerTable: 'model',
       ledgerTtlDays: 30,
-      leaseSeconds: LEASE_SECONDS,
+      leaseSeconds: spec.leaseSeconds ?? LEASE_SECONDS,
       worstCaseCallMs: worstCase,
       clockSkewSeconds: 120,
       maxConcurrency: spec.concurrency ?? 10,

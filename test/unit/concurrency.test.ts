@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { mapWithConcurrency } from '../../lib/platform/concurrency.js';
+import { worstCaseCallMs } from '../../lib/config/app-config.js';
+import { claimsAhead } from '../../lib/pipeline/runner.js';
+import { mapWithConcurrency, Places } from '../../lib/platform/concurrency.js';
 
 /** A promise with its resolver, so a test decides when each item ends. */
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -114,5 +116,63 @@ describe('mapWithConcurrency', () => {
     });
     // Assess (an unhandled rejection would fail the run)
     await expect(mapped).rejects.toThrow('late failure');
+  });
+});
+
+describe('Places', () => {
+  it('gives at most `size` places at once, then one to each taker in the order they asked, as places are released', async () => {
+    // Prepare
+    const places = new Places(2);
+    const order: string[] = [];
+    const a = await places.take();
+    const b = await places.take();
+    // Act: two more takers wait; the holders release one after the other.
+    const c = places.take().then((place) => (order.push('c'), place));
+    const d = places.take().then((place) => (order.push('d'), place));
+    await settle();
+    const waitingBefore = places.waiters;
+    b.release();
+    await settle();
+    const afterOne = [...order];
+    a.release();
+    await settle();
+    // Assess
+    expect(waitingBefore).toBe(2);
+    expect(afterOne).toEqual(['c']);
+    expect(order).toEqual(['c', 'd']);
+    expect(places.waiters).toBe(0);
+    (await c).release();
+    (await d).release();
+  });
+
+  it('frees a place once however often it is released', async () => {
+    // Prepare: one place, held; two takers wait.
+    const places = new Places(1);
+    const held = await places.take();
+    let granted = 0;
+    void places.take().then(() => granted++);
+    void places.take().then(() => granted++);
+    // Act: the holder releases twice.
+    held.release();
+    held.release();
+    await settle();
+    // Assess: only one taker got the place.
+    expect(granted).toBe(1);
+    expect(places.waiters).toBe(1);
+  });
+});
+
+describe('claimsAhead', () => {
+  const config = { maxConcurrency: 10, worstCaseCallMs: worstCaseCallMs(3_000, 1) };
+
+  it('starts as many items again as MAX_CONCURRENCY when the lease outlives a wait for a place and then the call', () => {
+    // 2 × 21 s + 5 s = 47 s: the default lease (60 s) and a lease of exactly 47 s.
+    expect(claimsAhead({ ...config, leaseSeconds: 60 })).toBe(10);
+    expect(claimsAhead({ ...config, leaseSeconds: 47 })).toBe(10);
+  });
+
+  it('starts none ahead when the lease is shorter than that (set near its floor)', () => {
+    expect(claimsAhead({ ...config, leaseSeconds: 46 })).toBe(0);
+    expect(claimsAhead({ ...config, leaseSeconds: 26 })).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Places } from '../../lib/platform/concurrency.js';
 import { CircuitBreakers, CircuitOpenError } from '../../lib/workspace/circuit-breakers.js';
 import { WorkspaceCredentials } from '../../lib/workspace/credentials.js';
 import { isWorkspaceApiError, WorkspaceApiError } from '../../lib/workspace/errors.js';
@@ -324,6 +325,40 @@ describe('a refused signature with the secret rotated meanwhile', () => {
     });
     expect(ws.signedWith).toEqual(['AKOLD', 'AKNEW']);
     expect(k.reads()).toBe(2);
+  });
+
+  it("gives its call place back while it waits for the rotated key's probe, so a probe waiting for that place goes first", async () => {
+    // Prepare: one call place. Another call holds the new key's probe and will wait for the place this call holds.
+    const k = keyedCalls(OLD, NEW);
+    const calls = { ...k.calls, places: new Places(1) };
+    const ws = workspace({ AKNEW: 'ok' });
+    const probe = go(await k.keyGate.admit(keyFingerprintOf(NEW)));
+    // Act: this call is refused with the old key and finds the new one; the probe's call asks for the place meanwhile.
+    const refused = callWith(calls, await admitted(calls), ws.call);
+    const probing = callWith(
+      calls,
+      { kind: 'go', key: { credentials: signing(NEW), generation: 1 }, pass: probe },
+      ws.call,
+    );
+    const both = Promise.all([refused, probing]);
+    for (let i = 0; i < 10; i++) await settle();
+    // Assess: neither waits on the other; the probe's call went before this call's second signature.
+    expect(await stateOf(both)).toEqual({ done: true, value: ['answered AKNEW', 'answered AKNEW'] });
+    expect(ws.signedWith).toEqual(['AKOLD', 'AKNEW', 'AKNEW']);
+  });
+
+  it('holds a call to the place it was given, and gives that place back when the call ends', async () => {
+    // Prepare: one place, held for the call; another taker waits for it.
+    const k = keyedCalls(OLD);
+    const places = new Places(1);
+    const calls = { ...k.calls, places };
+    const held = await places.take();
+    const next = places.take();
+    // Act
+    const answer = await callWith(calls, await admitted(calls), workspace({ AKOLD: 'ok' }).call, held);
+    // Assess: the call did not wait for a second place, and the one it held went to the taker waiting.
+    expect(answer).toBe('answered AKOLD');
+    expect(await stateOf(next)).toMatchObject({ done: true });
   });
 
   it('throws the second refusal when the new key is refused too, and isolates the new key here, in its breaker and in the fleet', async () => {
