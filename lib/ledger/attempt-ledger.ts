@@ -110,6 +110,11 @@ export class AttemptLedger {
     return this.options.leaseMs;
   }
 
+  /** What is left of a claim's lease, by the clock that wrote it. */
+  leaseLeftMs(claim: Claim): number {
+    return (claim.chain.lease_until ?? 0) - this.now();
+  }
+
   /** Where the run an event names belongs: its chain and generation (lib/ledger/locate.ts). */
   locate(run: RunFacts, lookup: RecordLookup, options: LocateOptions = { cache: true }): Promise<Located> {
     return locateRun(this.access(), run, lookup, options);

@@ -36,14 +36,8 @@ export async function callRetry(
   // Calls this invocation or container should not make are deferred before the claim: no attempt is spent.
   const open = circuitWait(ctx, decision.attempt, decision.ruleId);
   if (open) return open;
-  if (deps.errorBudget.exhausted()) {
-    return requeue(
-      'error-threshold',
-      `error-threshold: ${deps.errorBudget.describe()}; the rest of the batch waits`,
-      { seconds: deps.config.breakerCooldownSeconds },
-      rule,
-    );
-  }
+  const spent = budgetWait(ctx, rule);
+  if (spent) return spent;
   // A retry that needs its desktop ready waits, wakes it or gives up before the claim (lib/pipeline/desktop-gate.ts).
   const desktop = await desktopGate(found, standing, decision, ctx, base);
   if (desktop.kind === 'stop') return desktop.resolution;
@@ -69,16 +63,25 @@ export async function callRetry(
     admission.pass.release();
     return 'conflict';
   }
-  // A claim made ahead waits here for its call's place (lib/pipeline/runner.ts); nothing has been sent, so a claim
-  // that can no longer be called in time is given back, not counted.
+  // A claim made ahead waits here for its call's place (lib/pipeline/runner.ts). Nothing has been sent: a claim that
+  // must not be called now is given back, not counted, and so is one whose check threw.
   const place = await ctx.keys.places?.take();
   ctx.slot.prepared?.();
-  const notNow = place && notCallableNow(claim, ctx);
-  if (notNow) {
-    place.release();
+  const giveBack = async (reason: string) => {
+    place?.release();
     admission.pass.release();
-    await deps.ledger.release(claim, { errorCode: 'NOT_CALLED', reason: notNow.reason, ruleId: decision.ruleId });
-    return hold(notNow.code, notNow.reason);
+    await deps.ledger.release(claim, { errorCode: 'NOT_CALLED', reason, ruleId: decision.ruleId });
+  };
+  let notNow: Extract<Resolution, { kind: 'hold' | 'requeue' }> | undefined;
+  try {
+    notNow = place && notCallableNow(claim, decision, ctx);
+  } catch (error) {
+    await giveBack(`not called: ${(error as Error).message}`).catch(() => undefined);
+    throw error;
+  }
+  if (notNow) {
+    await giveBack(notNow.reason);
+    return notNow;
   }
   const forcedBy = ctx.input.force?.reason;
   let accepted: RetryAccepted;
@@ -144,21 +147,40 @@ export async function callRetry(
 }
 
 /**
- * Why a claim that waited for its call's place must not be called now: the invocation is about to end, or less of
- * its lease is left than the worst-case call takes (the holder would outlive its lease).
+ * What becomes of a claim that waited for its call's place, when it must not be called now: the invocation is about
+ * to end; less of its lease is left than the worst-case call takes (the holder would outlive its lease); or the calls
+ * answered meanwhile used up the invocation's error budget.
  */
 function notCallableNow(
   claim: Claim,
+  decision: Extract<Decision, { kind: 'retry-now' }>,
   ctx: FailureContext,
-): { code: 'time-budget' | 'call-wait'; reason: string } | undefined {
+): Extract<Resolution, { kind: 'hold' | 'requeue' }> | undefined {
+  const { deps } = ctx;
   const late = ctx.slot.tooLate?.();
-  if (late !== undefined) return { code: 'time-budget', reason: `${late}; the claim was given back before its call` };
-  const left = (claim.chain.lease_until ?? 0) - (ctx.deps.now ?? Date.now)();
-  if (left >= ctx.deps.config.worstCaseCallMs) return undefined;
-  return {
-    code: 'call-wait',
-    reason: `call-wait: the claim waited for a call place until ${Math.max(0, Math.floor(left / 1000))} s of its lease were left, less than a call can take; given back before its call, left for redelivery`,
-  };
+  if (late !== undefined) return hold('time-budget', `${late}; the claim was given back before its call`);
+  const left = deps.ledger.leaseLeftMs(claim);
+  if (left < deps.config.worstCaseCallMs)
+    return hold(
+      'call-wait',
+      `call-wait: the claim waited for a call place until ${Math.max(0, Math.floor(left / 1000))} s of its lease were left, less than a call can take; given back before its call, left for redelivery`,
+    );
+  return budgetWait(ctx, { attempt: decision.attempt, ruleId: decision.ruleId });
+}
+
+/** Once the calls of this invocation used up its error budget, the rest of the batch waits for the breaker's cool-down. */
+function budgetWait(
+  ctx: FailureContext,
+  rule: { attempt: number; ruleId: string },
+): Extract<Resolution, { kind: 'requeue' }> | undefined {
+  const { deps } = ctx;
+  if (!deps.errorBudget.exhausted()) return undefined;
+  return requeue(
+    'error-threshold',
+    `error-threshold: ${deps.errorBudget.describe()}; the rest of the batch waits`,
+    { seconds: deps.config.breakerCooldownSeconds },
+    rule,
+  );
 }
 
 /** The task of the run a chain's pending retry retried. */
