@@ -9,7 +9,7 @@ import { countApiError, logger } from '../platform/observability.js';
 import type { Decision } from '../policy/policy.js';
 import { CircuitBreakers, CircuitOpenError } from '../workspace/circuit-breakers.js';
 import { certainlyNotApplied, describeRefusal, isWorkspaceApiError } from '../workspace/errors.js';
-import { admit, callWith, withKey } from '../workspace/key-calls.js';
+import { type Admitted, admit, callWith, stillAdmitted, withKey } from '../workspace/key-calls.js';
 import type { RetryAccepted } from '../workspace/types.js';
 import type { FailureContext } from './context.js';
 import { desktopGate } from './desktop-gate.js';
@@ -74,7 +74,7 @@ export async function callRetry(
   };
   let notNow: Extract<Resolution, { kind: 'hold' | 'requeue' }> | undefined;
   try {
-    notNow = place && notCallableNow(claim, decision, ctx);
+    notNow = place && (await notCallableNow(claim, admission, decision, ctx));
   } catch (error) {
     await giveBack(`not called: ${(error as Error).message}`).catch(() => undefined);
     throw error;
@@ -91,7 +91,10 @@ export async function callRetry(
       ctx.keys,
       admission,
       (credentials) => deps.workspace.retry(ctx.project, target, credentials),
-      place,
+      {
+        held: place,
+        notAgain: () => outOfTime(claim, ctx)?.reason,
+      },
     );
   } catch (error) {
     if (isWorkspaceApiError(error)) deps.errorBudget.record(false);
@@ -148,24 +151,42 @@ export async function callRetry(
 
 /**
  * What becomes of a claim that waited for its call's place, when it must not be called now: the invocation is about
- * to end; less of its lease is left than the worst-case call takes (the holder would outlive its lease); or the calls
- * answered meanwhile used up the invocation's error budget.
+ * to end; less of its lease is left than the worst-case call takes (the holder would outlive its lease); the key it
+ * was admitted with was refused, or the secret rotated, meanwhile (its signature would be one more refused, towards
+ * Huawei's lockout: docs/key-safety.md); or the calls answered meanwhile used up the invocation's error budget.
  */
-function notCallableNow(
+async function notCallableNow(
   claim: Claim,
+  admission: Admitted,
   decision: Extract<Decision, { kind: 'retry-now' }>,
   ctx: FailureContext,
-): Extract<Resolution, { kind: 'hold' | 'requeue' }> | undefined {
-  const { deps } = ctx;
+): Promise<Extract<Resolution, { kind: 'hold' | 'requeue' }> | undefined> {
+  const late = outOfTime(claim, ctx);
+  if (late) return late;
+  const rule = { attempt: decision.attempt, ruleId: decision.ruleId };
+  if (!(await stillAdmitted(ctx.keys, admission)))
+    return requeue(
+      'key-refused',
+      `key-refused: key ${admission.pass.fingerprint.slice(0, 12)} was refused, or the secret rotated, while the claim waited for its call place; given back before its call`,
+      { seconds: 1 },
+      rule,
+    );
+  return budgetWait(ctx, rule);
+}
+
+/**
+ * Why a claim must not be called now that it has its place: the invocation is about to end, or less of its lease is
+ * left than the worst-case call takes (the holder would outlive its lease, and another delivery could call too).
+ */
+function outOfTime(claim: Claim, ctx: FailureContext): Extract<Resolution, { kind: 'hold' }> | undefined {
   const late = ctx.slot.tooLate?.();
   if (late !== undefined) return hold('time-budget', `${late}; the claim was given back before its call`);
-  const left = deps.ledger.leaseLeftMs(claim);
-  if (left < deps.config.worstCaseCallMs)
-    return hold(
-      'call-wait',
-      `call-wait: the claim waited for a call place until ${Math.max(0, Math.floor(left / 1000))} s of its lease were left, less than a call can take; given back before its call, left for redelivery`,
-    );
-  return budgetWait(ctx, { attempt: decision.attempt, ruleId: decision.ruleId });
+  const left = ctx.deps.ledger.leaseLeftMs(claim);
+  if (left >= ctx.deps.config.worstCaseCallMs) return undefined;
+  return hold(
+    'call-wait',
+    `call-wait: the claim waited for a call place until ${Math.max(0, Math.floor(left / 1000))} s of its lease were left, less than a call can take; given back before its call, left for redelivery`,
+  );
 }
 
 /** Once the calls of this invocation used up its error budget, the rest of the batch waits for the breaker's cool-down. */

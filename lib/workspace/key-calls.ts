@@ -38,6 +38,21 @@ export class KeyRefusedError extends Error {
   }
 }
 
+/** A call's place, when it already holds one, and what may stop it from being sent again after a 401. */
+export interface CallOptions {
+  readonly held?: Place | undefined;
+  /**
+   * Asked once the rotated key's call has its place again: a reason not to send it (the claim it runs under would
+   * not outlive it). Nothing is sent then; NotSentError says so.
+   */
+  readonly notAgain?: (() => string | undefined) | undefined;
+}
+
+/** Nothing was sent: the call stopped before its request (never an answer from Workspace). */
+export class NotSentError extends Error {
+  override readonly name = 'NotSentError';
+}
+
 /** A key admitted for a call, or the refusal to throw instead. */
 export type KeyAdmission =
   | { readonly kind: 'go'; readonly key: ProjectCredentials; readonly pass: KeyPass }
@@ -54,6 +69,7 @@ function openPass(fingerprint: string): KeyPass {
     accepted: () => undefined,
     refused: async () => undefined,
     release: () => undefined,
+    closed: () => false,
   };
 }
 
@@ -99,6 +115,17 @@ export async function admitRotatedKey(
   return admission.kind === 'go' ? admission.pass : undefined;
 }
 
+/**
+ * Whether an admission given earlier is still good for a call now: its key fingerprint not refused since, and still
+ * the project's current key (a 401 elsewhere may have found the secret rotated). A call that waited for its place
+ * asks this before it signs anything.
+ */
+export async function stillAdmitted(calls: KeyedCalls, admitted: Admitted): Promise<boolean> {
+  if (admitted.pass.closed()) return false;
+  const current = await calls.credentials.forProject(calls.projectId);
+  return keyFingerprintOf(current.credentials) === admitted.pass.fingerprint;
+}
+
 /** Passes the key gate with the project's current key: before any claim, so no lease is held while a call waits. */
 export async function admit(calls: KeyedCalls): Promise<KeyAdmission> {
   const current = await calls.credentials.forProject(calls.projectId);
@@ -118,9 +145,9 @@ export async function callWith<T>(
   calls: KeyedCalls,
   admitted: Admitted,
   call: (credentials: SigningCredentials) => Promise<T>,
-  held?: Place,
+  options: CallOptions = {},
 ): Promise<T> {
-  let place = held ?? (await calls.places?.take());
+  let place = options.held ?? (await calls.places?.take());
   const through = (credentials: SigningCredentials) =>
     calls.breakers.execute(CircuitBreakers.keyFor(calls.endpoint, credentials.ak), () => call(credentials));
   const current = admitted.key;
@@ -144,6 +171,11 @@ export async function callWith<T>(
     await admitted.pass.refused(false);
     if (!freshPass) throw error;
     place = await calls.places?.take();
+    const notAgain = options.notAgain?.();
+    if (notAgain !== undefined) {
+      freshPass.release();
+      throw new NotSentError(`not sent again with the rotated key: ${notAgain}`);
+    }
     try {
       const result = await through(fresh.credentials);
       freshPass.accepted();

@@ -42,6 +42,8 @@ export interface KeyPass {
   refused(share?: boolean): Promise<void>;
   /** The call said nothing about the key (no call, a transient error): the next waiting call probes. */
   release(): void;
+  /** True once the gate refuses this key fingerprint: a pass given before that must not be used for a call now. */
+  closed(): boolean;
 }
 
 /** Go with a pass that reports the call's outcome, or refused for `retryAfterMs`. */
@@ -148,6 +150,7 @@ export class KeyGate {
       release: () => {
         if (report()) endProbe();
       },
+      closed: () => state.refusedUntil > this.now(),
     };
   }
 

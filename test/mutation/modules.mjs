@@ -141,7 +141,13 @@ export const MODULES = {
       'test/model/break-cases.test.ts',
       'test/model/runner-slots.test.ts',
       'test/model/pipeline-paths.test.ts',
+      'test/integration/safety.test.ts',
+      'test/integration/crash-mid-batch.test.ts',
     ],
+  },
+  places: {
+    mutate: ['lib/platform/concurrency.ts'],
+    tests: ['test/unit/concurrency.test.ts', 'test/model/runner-slots.test.ts', 'test/unit/key-calls.test.ts'],
   },
   settlement: {
     mutate: ['lib/pipeline/settlement.ts'],

@@ -11,6 +11,7 @@ import {
   callWith,
   type KeyedCalls,
   KeyRefusedError,
+  stillAdmitted,
   withKey,
 } from '../../lib/workspace/key-calls.js';
 import { type InvocationKeyGate, KeyGate, keyFingerprintOf } from '../../lib/workspace/key-gate.js';
@@ -347,6 +348,24 @@ describe('a refused signature with the secret rotated meanwhile', () => {
     expect(ws.signedWith).toEqual(['AKOLD', 'AKNEW', 'AKNEW']);
   });
 
+  it('sends nothing with the rotated key when it is told not to once it has its place again, and gives back the place and both passes', async () => {
+    // Prepare: one place; the old key is refused and the secret holds a new one.
+    const k = keyedCalls(OLD, NEW);
+    const places = new Places(1);
+    const calls = { ...k.calls, places };
+    const ws = workspace({ AKNEW: 'ok' });
+    // Act
+    const sent = callWith(calls, await admitted(calls), ws.call, { notAgain: () => 'the lease is nearly over' });
+    // Assess: one signature, the old one; the error says nothing was sent again, and why.
+    await expect(sent).rejects.toMatchObject({
+      name: 'NotSentError',
+      message: 'not sent again with the rotated key: the lease is nearly over',
+    });
+    expect(ws.signedWith).toEqual(['AKOLD']);
+    expect(await stateOf(places.take())).toMatchObject({ done: true });
+    expect(go(await k.keyGate.admit(keyFingerprintOf(NEW))).probe).toBe(true);
+  });
+
   it('holds a call to the place it was given, and gives that place back when the call ends', async () => {
     // Prepare: one place, held for the call; another taker waits for it.
     const k = keyedCalls(OLD);
@@ -355,7 +374,7 @@ describe('a refused signature with the secret rotated meanwhile', () => {
     const held = await places.take();
     const next = places.take();
     // Act
-    const answer = await callWith(calls, await admitted(calls), workspace({ AKOLD: 'ok' }).call, held);
+    const answer = await callWith(calls, await admitted(calls), workspace({ AKOLD: 'ok' }).call, { held });
     // Assess: the call did not wait for a second place, and the one it held went to the taker waiting.
     expect(answer).toBe('answered AKOLD');
     expect(await stateOf(next)).toMatchObject({ done: true });
@@ -446,5 +465,33 @@ describe('a refused key fingerprint', () => {
     expect(error.message).toBe(`key ${fingerprint.slice(0, 12)} was refused by Workspace; not used for 60 s`);
     expect(error.message).not.toContain(fingerprint.slice(0, 13));
     expect(error).toMatchObject({ name: 'KeyRefusedError', fingerprint, retryAfterMs: 59_001 });
+  });
+});
+
+describe('stillAdmitted', () => {
+  it('holds an admission good while its key fingerprint is not refused and is still the current key', async () => {
+    const k = keyedCalls(OLD);
+    expect(await stillAdmitted(k.calls, await admitted(k.calls))).toBe(true);
+  });
+
+  it('holds an admission no longer good once the gate refused its key fingerprint', async () => {
+    // Prepare: this admission's key is refused by another call meanwhile.
+    const k = keyedCalls(OLD);
+    const mine = await admitted(k.calls);
+    mine.pass.release();
+    const other = await admitted(k.calls);
+    await other.pass.refused(false);
+    // Act, Assess
+    expect(await stillAdmitted(k.calls, mine)).toBe(false);
+  });
+
+  it('holds an admission no longer good once the secret rotated, even without a gate', async () => {
+    // Prepare: no gate; the secret is read again and holds a new key.
+    const k = keyedCalls(OLD, NEW);
+    const calls = { ...k.calls, keyGate: undefined };
+    const mine = await admitted(calls);
+    await calls.credentials.refreshAfter(mine.key.generation);
+    // Act, Assess
+    expect(await stillAdmitted(calls, mine)).toBe(false);
   });
 });

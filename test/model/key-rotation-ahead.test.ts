@@ -1,0 +1,95 @@
+import type { SQSRecord } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { processQueueBatch } from '../../lib/ways-in/queue-batch.js';
+import type { WorkspaceClient } from '../../lib/workspace/client.js';
+import { WorkspaceCredentials } from '../../lib/workspace/credentials.js';
+import { WorkspaceApiError } from '../../lib/workspace/errors.js';
+import { KeyGate } from '../../lib/workspace/key-gate.js';
+import { emit } from './commands.js';
+import { allViolations } from './invariants.js';
+import { quietPipelineEachTest } from './quiet-pipeline.js';
+import { World } from './world.js';
+
+/**
+ * A key rotated and revoked while a batch runs with claims made ahead
+ * (docs/ledger-protocol.md, "Claims made ahead"; docs/key-safety.md,
+ * "Bounds"): the claims made ahead were admitted with the old key and wait
+ * for a call place. Once a 401 found the secret rotated, none of them may
+ * sign with the old key: the refused signatures stay at most the calls that
+ * were in flight, MAX_CONCURRENCY, never the claims made ahead as well. Each
+ * failure is still retried once, with the new key.
+ */
+
+let world: World;
+quietPipelineEachTest(() => world);
+
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('a key rotated and revoked while claims are made ahead', () => {
+  it.each([
+    [2, false],
+    [3, false],
+    [3, true],
+  ])(
+    'MAX_CONCURRENCY %i (key gate: %s): no more signatures refused with the old key than the calls in flight',
+    async (concurrency, withGate) => {
+      // Prepare: every request waits a round at the gate; the old key is refused (with the gate, after its probe was
+      // accepted: revoked while accepted and in use); the secret holds the new key when read again.
+      const held: Array<() => void> = [];
+      const gate = (label: string) =>
+        / (retry|old) /.test(label) ? new Promise<void>((go) => held.push(go)) : Promise.resolve();
+      const failures = 4 * concurrency;
+      world = new World({ maxAttempts: 1, tasks: [{ desktops: failures, reason: 'retry' }], concurrency }, gate);
+      world.readings.learn(['new-task']);
+      for (let i = 1; i <= failures; i++) emit(world, `r${i}`, 'record');
+      const credentials = new WorkspaceCredentials('model-secret', {
+        load: async () => ({ ak: 'OLDAK', sk: 'OLDSK' }),
+        reload: async () => ({ ak: 'NEWAK', sk: 'NEWSK' }),
+      });
+      const keyGate = withGate
+        ? new KeyGate({ cooldownMs: 300_000, now: world.now }).forInvocation(undefined)
+        : undefined;
+      const refusedOld: string[] = [];
+      let probed = false;
+      // Act: deliveries until the queue is empty, each request answered one round (8 s) after it went out.
+      for (let delivery = 0; delivery < 5 && world.source.visible().length > 0; delivery++) {
+        const records: SQSRecord[] = world.source.visible().map((m) => world.source.receive(m));
+        const invocation = world.invocation('queue', 'none');
+        const base = world.deps(invocation);
+        const inner = base.workspace;
+        const workspace = {
+          ...inner,
+          retry: async (project, target, signing) => {
+            if (signing.ak !== 'OLDAK') return inner.retry(project, target, signing);
+            await gate(`${invocation.name} old ${target.recordId}`);
+            if (withGate && !probed) {
+              probed = true;
+              return inner.retry(project, target, signing);
+            }
+            refusedOld.push(target.recordId!);
+            throw new WorkspaceApiError({ status: 401, code: 'APIGW.0301', message: 'signature refused' });
+          },
+        } as WorkspaceClient;
+        let done = false;
+        const response = processQueueBatch({ Records: records }, { ...base, credentials, workspace, keyGate }).then(
+          (answer) => ((done = true), answer),
+        );
+        while (!done) {
+          for (let i = 0; i < 50; i++) await settle();
+          const out = held.splice(0, held.length);
+          if (out.length) world.advance(8);
+          for (const go of out) go();
+        }
+        const failed = new Set((await response).batchItemFailures.map((f) => f.itemIdentifier));
+        for (const record of records) if (!failed.has(record.messageId)) world.source.delete(record.messageId);
+        world.advance(900);
+      }
+      // Assess
+      expect(refusedOld.length, `signatures refused with the old key: ${refusedOld.join(', ')}`).toBeLessThanOrEqual(
+        concurrency,
+      );
+      expect([...world.ws.applied.values()]).toEqual(Array(failures).fill(1));
+      expect(allViolations(world)).toEqual([]);
+    },
+  );
+});
