@@ -9,8 +9,9 @@ import { countApiError, logger } from '../platform/observability.js';
 import type { Decision } from '../policy/policy.js';
 import { CircuitBreakers, CircuitOpenError } from '../workspace/circuit-breakers.js';
 import { certainlyNotApplied, describeRefusal, isWorkspaceApiError } from '../workspace/errors.js';
-import { type Admitted, admit, callWith, stillAdmitted, withKey } from '../workspace/key-calls.js';
+import { admit, callWith, withKey } from '../workspace/key-calls.js';
 import type { RetryAccepted } from '../workspace/types.js';
+import { budgetWait, outOfTime, readyToCall } from './call-place.js';
 import type { FailureContext } from './context.js';
 import { desktopGate } from './desktop-gate.js';
 import { withHandledStart } from './handled-run.js';
@@ -63,38 +64,18 @@ export async function callRetry(
     admission.pass.release();
     return 'conflict';
   }
-  // A claim made ahead waits here for its call's place (lib/pipeline/runner.ts). Nothing has been sent: a claim that
-  // must not be called now is given back, not counted, and so is one whose check threw.
-  const place = await ctx.keys.places?.take();
-  ctx.slot.prepared?.();
-  const giveBack = async (reason: string) => {
-    place?.release();
-    admission.pass.release();
-    await deps.ledger.release(claim, { errorCode: 'NOT_CALLED', reason, ruleId: decision.ruleId });
-  };
-  let notNow: Extract<Resolution, { kind: 'hold' | 'requeue' }> | undefined;
-  try {
-    notNow = place && (await notCallableNow(claim, admission, decision, ctx));
-  } catch (error) {
-    await giveBack(`not called: ${(error as Error).message}`).catch(() => undefined);
-    throw error;
-  }
-  if (notNow) {
-    await giveBack(notNow.reason);
-    return notNow;
-  }
+  // A claim made ahead waits here for its call's place, and is checked again once it has it.
+  const ready = await readyToCall(claim, admission, decision, ctx);
+  if (ready.kind === 'given-back') return ready.resolution;
   const forcedBy = ctx.input.force?.reason;
   let accepted: RetryAccepted;
   try {
     const target = retryTargetOf(ctx.input.failure);
     accepted = await callWith(
       ctx.keys,
-      admission,
+      ready.admission,
       (credentials) => deps.workspace.retry(ctx.project, target, credentials),
-      {
-        held: place,
-        notAgain: () => outOfTime(claim, ctx)?.reason,
-      },
+      { held: ready.place, notAgain: () => outOfTime(claim, ctx)?.reason },
     );
   } catch (error) {
     if (isWorkspaceApiError(error)) deps.errorBudget.record(false);
@@ -147,61 +128,6 @@ export async function callRetry(
       { attempt, ruleId: decision.ruleId, carry: { taskId: accepted.taskId, rev: claim.chain.rev } },
     );
   }
-}
-
-/**
- * What becomes of a claim that waited for its call's place, when it must not be called now: the invocation is about
- * to end; less of its lease is left than the worst-case call takes (the holder would outlive its lease); the key it
- * was admitted with was refused, or the secret rotated, meanwhile (its signature would be one more refused, towards
- * Huawei's lockout: docs/key-safety.md); or the calls answered meanwhile used up the invocation's error budget.
- */
-async function notCallableNow(
-  claim: Claim,
-  admission: Admitted,
-  decision: Extract<Decision, { kind: 'retry-now' }>,
-  ctx: FailureContext,
-): Promise<Extract<Resolution, { kind: 'hold' | 'requeue' }> | undefined> {
-  const late = outOfTime(claim, ctx);
-  if (late) return late;
-  const rule = { attempt: decision.attempt, ruleId: decision.ruleId };
-  if (!(await stillAdmitted(ctx.keys, admission)))
-    return requeue(
-      'key-refused',
-      `key-refused: key ${admission.pass.fingerprint.slice(0, 12)} was refused, or the secret rotated, while the claim waited for its call place; given back before its call`,
-      { seconds: 1 },
-      rule,
-    );
-  return budgetWait(ctx, rule);
-}
-
-/**
- * Why a claim must not be called now that it has its place: the invocation is about to end, or less of its lease is
- * left than the worst-case call takes (the holder would outlive its lease, and another delivery could call too).
- */
-function outOfTime(claim: Claim, ctx: FailureContext): Extract<Resolution, { kind: 'hold' }> | undefined {
-  const late = ctx.slot.tooLate?.();
-  if (late !== undefined) return hold('time-budget', `${late}; the claim was given back before its call`);
-  const left = ctx.deps.ledger.leaseLeftMs(claim);
-  if (left >= ctx.deps.config.worstCaseCallMs) return undefined;
-  return hold(
-    'call-wait',
-    `call-wait: the claim waited for a call place until ${Math.max(0, Math.floor(left / 1000))} s of its lease were left, less than a call can take; given back before its call, left for redelivery`,
-  );
-}
-
-/** Once the calls of this invocation used up its error budget, the rest of the batch waits for the breaker's cool-down. */
-function budgetWait(
-  ctx: FailureContext,
-  rule: { attempt: number; ruleId: string },
-): Extract<Resolution, { kind: 'requeue' }> | undefined {
-  const { deps } = ctx;
-  if (!deps.errorBudget.exhausted()) return undefined;
-  return requeue(
-    'error-threshold',
-    `error-threshold: ${deps.errorBudget.describe()}; the rest of the batch waits`,
-    { seconds: deps.config.breakerCooldownSeconds },
-    rule,
-  );
 }
 
 /** The task of the run a chain's pending retry retried. */

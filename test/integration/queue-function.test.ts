@@ -141,9 +141,12 @@ describe('credentials', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(h.stack.secrets.readCount(secretId) - before).toBe(1);
     for (const f of failures) expect(h.stack.simulator.retryCount(String(f['record_id']))).toBe(1);
-    // The old key was accepted before the rotation, so the four calls already admitted with it each meet one 401
-    // (docs/key-safety.md: a key revoked while in use); one refetch of the secret, and none after.
-    expect(h.stack.simulator.authFailures.get(oldKey.ak)).toBe(4);
+    // The old key was accepted before the rotation, so a call already admitted with it meets one 401 (docs/key-safety.md:
+    // a key revoked while in use), at most the four; a claim that finds the secret rotated before its call signs with
+    // the new key instead. One refetch of the secret, and none after.
+    const refused = h.stack.simulator.authFailures.get(oldKey.ak) ?? 0;
+    expect(refused).toBeGreaterThanOrEqual(1);
+    expect(refused).toBeLessThanOrEqual(4);
   });
 
   it('stops using a key Workspace refuses after the refetch, far from the five-failure lockout', async () => {

@@ -92,4 +92,54 @@ describe('a key rotated and revoked while claims are made ahead', () => {
       expect(allViolations(world)).toEqual([]);
     },
   );
+
+  it('a key revoked and not rotated: the claims made ahead are given back uncalled, the signatures refused stay at most the calls in flight', async () => {
+    // Prepare: three calls at once, twelve failures; the old key's probe is accepted, then the key is revoked, and
+    // the secret read again still holds it.
+    const concurrency = 3;
+    const held: Array<() => void> = [];
+    const gate = (label: string) =>
+      / old /.test(label) ? new Promise<void>((go) => held.push(go)) : Promise.resolve();
+    world = new World({ maxAttempts: 1, tasks: [{ desktops: 12, reason: 'retry' }], concurrency }, gate);
+    world.readings.learn(['new-task']);
+    for (let i = 1; i <= 12; i++) emit(world, `r${i}`, 'record');
+    const key = async () => ({ ak: 'OLDAK', sk: 'OLDSK' });
+    const credentials = new WorkspaceCredentials('model-secret', { load: key, reload: key });
+    const keyGate = new KeyGate({ cooldownMs: 300_000, now: world.now }).forInvocation(undefined);
+    const records: SQSRecord[] = world.source.visible().map((m) => world.source.receive(m));
+    const invocation = world.invocation('queue', 'none');
+    const base = world.deps(invocation);
+    let sent = 0;
+    const refused: string[] = [];
+    const workspace = {
+      ...base.workspace,
+      retry: async (project, target, signing) => {
+        await gate(`${invocation.name} old ${target.recordId}`);
+        if (sent++ === 0) return base.workspace.retry(project, target, signing);
+        refused.push(target.recordId!);
+        throw new WorkspaceApiError({ status: 401, code: 'APIGW.0301', message: 'signature refused' });
+      },
+    } as WorkspaceClient;
+    // Act
+    let done = false;
+    const response = processQueueBatch({ Records: records }, { ...base, credentials, workspace, keyGate }).then(
+      (answer) => ((done = true), answer),
+    );
+    while (!done) {
+      for (let i = 0; i < 50; i++) await settle();
+      const out = held.splice(0, held.length);
+      if (out.length) world.advance(8);
+      for (const go of out) go();
+    }
+    await response;
+    // Assess: the refusals are the calls that were in flight (each deferred as auth-failed); the claims made ahead are
+    // given back uncalled (key-refused), the rest wait for the key's breaker before any claim (circuit-open).
+    expect(refused.length, `signatures refused: ${refused.join(', ')}`).toBeLessThanOrEqual(concurrency);
+    const codes = world.outcomes.map((o) => o.code ?? o.kind);
+    expect(codes.filter((code) => code === 'retried')).toHaveLength(1);
+    expect(codes.filter((code) => code === 'auth-failed')).toHaveLength(refused.length);
+    expect(codes.filter((code) => code === 'key-refused').length).toBeGreaterThan(0);
+    expect(new Set(codes)).toEqual(new Set(['retried', 'auth-failed', 'key-refused', 'circuit-open']));
+    expect([...world.store.items.values()].filter((item) => item.state === 'claimed')).toEqual([]);
+  });
 });
