@@ -170,10 +170,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       desktops: { bootSeconds: 2, registerSeconds: 1, startFailureShare: 0.1, random: seededRandom(seed + 5) },
     },
   });
-  // An outage: the 100th to 139th retry calls answer 503 (enough to open the breaker among concurrent successes; its
-  // probes end it).
+  // An outage: the 100th to 159th retry calls answer 503, enough to open the breaker even when the other calls'
+  // successes (lookups, desktop reads: one breaker per key) fall between them; its probes end it. At 40 calls one
+  // run in six never opened it.
   stack.simulator.planFaults(
-    ...Array.from({ length: 40 }, (_, i) => ({ kind: '503' as const, route: 'retry' as const, call: 100 + i })),
+    ...Array.from({ length: 60 }, (_, i) => ({ kind: '503' as const, route: 'retry' as const, call: 100 + i })),
   );
   const proxy = await FaultyProxy.start(stack.sqsEndpoint);
   const viaProxy = (url: string) => `${proxy.url}${new URL(url).pathname}`;

@@ -29,6 +29,7 @@ export const MODULES = {
       'test/unit/key-calls.test.ts',
       'test/integration/key-refusals.test.ts',
       'test/integration/key-safety.test.ts',
+      'test/model/key-rotation-ahead.test.ts',
     ],
   },
   ledger: {
@@ -130,7 +131,12 @@ export const MODULES = {
     ],
   },
   pipeline: {
-    mutate: ['lib/pipeline/process-failure.ts', 'lib/pipeline/retry-call.ts', 'lib/pipeline/runner.ts'],
+    mutate: [
+      'lib/pipeline/process-failure.ts',
+      'lib/pipeline/retry-call.ts',
+      'lib/pipeline/call-place.ts',
+      'lib/pipeline/runner.ts',
+    ],
     tests: [
       'test/integration/ledger.test.ts',
       'test/integration/queue-function.test.ts',
@@ -143,6 +149,8 @@ export const MODULES = {
       'test/model/pipeline-paths.test.ts',
       'test/integration/safety.test.ts',
       'test/integration/crash-mid-batch.test.ts',
+      'test/model/key-rotation-ahead.test.ts',
+      'test/unit/concurrency.test.ts',
     ],
   },
   places: {
