@@ -16,9 +16,18 @@ import { hold, type Resolution, requeue } from './resolution.js';
 /** A wait or a hold: what a claim given back uncalled becomes. */
 type Deferred = Extract<Resolution, { kind: 'hold' | 'requeue' }>;
 
-/** A claim ready for its call (its place, when the run has places, and the admission to sign with), or given back. */
+/**
+ * A claim ready for its call (its place, when the run has places, the admission to sign with, and what stops the
+ * call from being sent again with a rotated key once the claim may no longer be called: `callWith`'s `notAgain`), or
+ * given back.
+ */
 export type CallReadiness =
-  | { readonly kind: 'go'; readonly admission: Admitted; readonly place?: Place | undefined }
+  | {
+      readonly kind: 'go';
+      readonly admission: Admitted;
+      readonly place?: Place | undefined;
+      readonly notAgain: () => string | undefined;
+    }
   | { readonly kind: 'given-back'; readonly resolution: Deferred };
 
 /**
@@ -48,15 +57,16 @@ export async function readyToCall(
     return { kind: 'given-back', resolution };
   };
   const rule = { attempt: decision.attempt, ruleId: decision.ruleId };
+  const notAgain = () => outOfTime(claim, ctx)?.reason;
   try {
     for (let round = 0; ; round++) {
       place = await ctx.keys.places?.take();
       ctx.slot.prepared?.();
       // A run without places (the console's) claims only with its call in reach: nothing has waited.
-      if (!place) return { kind: 'go', admission: admitted };
+      if (!place) return { kind: 'go', admission: admitted, notAgain };
       const stop = outOfTime(claim, ctx) ?? budgetWait(ctx, rule);
       if (stop) return await giveBack(stop);
-      if (await stillAdmitted(ctx.keys, admitted)) return { kind: 'go', admission: admitted, place };
+      if (await stillAdmitted(ctx.keys, admitted)) return { kind: 'go', admission: admitted, place, notAgain };
       const fingerprint = admitted.pass.fingerprint.slice(0, 12);
       place.release();
       place = undefined;

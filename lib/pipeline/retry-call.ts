@@ -11,7 +11,7 @@ import { CircuitBreakers, CircuitOpenError } from '../workspace/circuit-breakers
 import { certainlyNotApplied, describeRefusal, isWorkspaceApiError } from '../workspace/errors.js';
 import { admit, callWith, withKey } from '../workspace/key-calls.js';
 import type { RetryAccepted } from '../workspace/types.js';
-import { budgetWait, outOfTime, readyToCall } from './call-place.js';
+import { budgetWait, readyToCall } from './call-place.js';
 import type { FailureContext } from './context.js';
 import { desktopGate } from './desktop-gate.js';
 import { withHandledStart } from './handled-run.js';
@@ -75,7 +75,7 @@ export async function callRetry(
       ctx.keys,
       ready.admission,
       (credentials) => deps.workspace.retry(ctx.project, target, credentials),
-      { held: ready.place, notAgain: () => outOfTime(claim, ctx)?.reason },
+      { held: ready.place, notAgain: ready.notAgain },
     );
   } catch (error) {
     if (isWorkspaceApiError(error)) deps.errorBudget.record(false);

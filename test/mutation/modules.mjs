@@ -151,6 +151,7 @@ export const MODULES = {
       'test/integration/crash-mid-batch.test.ts',
       'test/model/key-rotation-ahead.test.ts',
       'test/unit/concurrency.test.ts',
+      'test/unit/call-place.test.ts',
     ],
   },
   places: {

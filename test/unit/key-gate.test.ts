@@ -50,6 +50,25 @@ describe('key gate', () => {
     expect(go(await gate.forInvocation().admit('v1')).probe).toBe(true);
   });
 
+  it("says a pass given before its key fingerprint was refused is closed, until the refusal's cool-down ends", async () => {
+    // Prepare: two passes of an accepted version; one call is refused.
+    const t = clock();
+    const gate = new KeyGate({ cooldownMs: COOLDOWN_MS, now: t.now }).forInvocation();
+    const probe = go(await gate.admit('v1'));
+    probe.accepted();
+    const earlier = go(await gate.admit('v1'));
+    const refusing = go(await gate.admit('v1'));
+    const before = earlier.closed();
+    // Act
+    await refusing.refused(false);
+    const after = earlier.closed();
+    t.advance(COOLDOWN_MS - 1);
+    const lastMoment = earlier.closed();
+    t.advance(1);
+    // Assess
+    expect([before, after, lastMoment, earlier.closed()]).toEqual([false, true, true, false]);
+  });
+
   it('hands the probe to exactly one waiting call when the probe learned nothing about the key', async () => {
     const gate = new KeyGate({ cooldownMs: COOLDOWN_MS }).forInvocation();
     const probe = go(await gate.admit('v1'));
