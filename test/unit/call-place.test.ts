@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Claim } from '../../lib/ledger/attempt-ledger.js';
-import { readyToCall } from '../../lib/pipeline/call-place.js';
+import { type CallReadiness, readyToCall } from '../../lib/pipeline/call-place.js';
 import type { FailureContext } from '../../lib/pipeline/context.js';
 import { Places } from '../../lib/platform/concurrency.js';
 import type { Decision } from '../../lib/policy/policy.js';
@@ -66,6 +66,12 @@ function context(setup: Setup) {
   return { ctx, keys, released };
 }
 
+/** What a claim given back became; fails the test if it went. */
+function givenBack(ready: CallReadiness): Extract<CallReadiness, { kind: 'given-back' }>['resolution'] {
+  if (ready.kind !== 'given-back') throw new Error('expected the claim to be given back');
+  return ready.resolution;
+}
+
 async function admitted(keys: KeyedCalls): Promise<Admitted> {
   const admission = await admit(keys);
   if (admission.kind !== 'go') throw new Error('expected the key to be admitted');
@@ -119,7 +125,7 @@ describe('readyToCall', () => {
 
     const reason =
       'call-wait: the claim waited for a call place until 20 s of its lease were left, less than a call can take; given back before its call, left for redelivery';
-    expect(ready).toEqual({ kind: 'given-back', resolution: { kind: 'hold', code: 'call-wait', reason } });
+    expect(givenBack(ready)).toEqual({ kind: 'hold', code: 'call-wait', reason });
     expect(released).toEqual([{ errorCode: 'NOT_CALLED', reason, ruleId: 'timeout' }]);
     // Its place is given back with it.
     await places.take();
@@ -134,14 +140,11 @@ describe('readyToCall', () => {
 
     const ready = await readyToCall(claim, await admitted(keys), decision, ctx);
 
-    expect(ready).toMatchObject({
-      kind: 'given-back',
-      resolution: {
-        kind: 'hold',
-        code: 'time-budget',
-        reason:
-          'time-budget: the invocation is about to time out; left for redelivery; the claim was given back before its call',
-      },
+    expect(givenBack(ready)).toEqual({
+      kind: 'hold',
+      code: 'time-budget',
+      reason:
+        'time-budget: the invocation is about to time out; left for redelivery; the claim was given back before its call',
     });
     expect(released.map((r) => r.errorCode)).toEqual(['NOT_CALLED']);
   });
@@ -151,17 +154,14 @@ describe('readyToCall', () => {
 
     const ready = await readyToCall(claim, await admitted(keys), decision, ctx);
 
-    expect(ready).toEqual({
-      kind: 'given-back',
-      resolution: {
-        kind: 'requeue',
-        code: 'error-threshold',
-        reason: 'error-threshold: 3 of 4 calls failed; the rest of the batch waits',
-        delaySeconds: 30,
-        attempt: 2,
-        ruleId: 'timeout',
-        carry: undefined,
-      },
+    expect(givenBack(ready)).toEqual({
+      kind: 'requeue',
+      code: 'error-threshold',
+      reason: 'error-threshold: 3 of 4 calls failed; the rest of the batch waits',
+      delaySeconds: 30,
+      attempt: 2,
+      ruleId: 'timeout',
+      carry: undefined,
     });
     expect(released).toHaveLength(1);
   });
@@ -185,12 +185,10 @@ describe('readyToCall', () => {
     const ready = await readyToCall(claim, admission, decision, ctx);
 
     const fingerprint = admission.pass.fingerprint;
-    expect(ready).toMatchObject({
-      kind: 'given-back',
-      resolution: { kind: 'requeue', code: 'key-refused', delaySeconds: 1 },
-    });
+    const resolution = givenBack(ready);
+    expect(resolution).toMatchObject({ kind: 'requeue', code: 'key-refused', delaySeconds: 1 });
     // The first key's fingerprint is not the one named: it is the second admission's, cut to 12 digits.
-    const reason = ready.kind === 'given-back' ? ready.resolution.reason : '';
+    const reason = resolution.reason;
     expect(reason).toMatch(
       /^key-refused: key [0-9a-f]{12} was refused, or the secret rotated, while the claim waited for its call place; given back before its call$/,
     );
@@ -209,11 +207,9 @@ describe('readyToCall', () => {
 
     const ready = await readyToCall(claim, admission, decision, ctx);
 
-    expect(ready).toMatchObject({
-      kind: 'given-back',
-      resolution: { kind: 'requeue', code: 'key-refused', delaySeconds: 300 },
-    });
-    const reason = ready.kind === 'given-back' ? ready.resolution.reason : '';
+    const resolution = givenBack(ready);
+    expect(resolution).toMatchObject({ kind: 'requeue', code: 'key-refused', delaySeconds: 300 });
+    const reason = resolution.reason;
     expect(reason).toContain(`key ${admission.pass.fingerprint.slice(0, 12)} was refused`);
     expect(reason).toContain('was refused by Workspace; not used for 300 s; given back before its call');
     expect(released).toHaveLength(1);
