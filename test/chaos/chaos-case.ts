@@ -7,10 +7,18 @@ import { renderReport, runChaos } from './chaos-run.js';
  * each: the functions build their runtime once per process, as in Lambda);
  * `npm run test:chaos` runs 2,000 events under each.
  */
-export function chaosCase(reading: RetryReading, events = 150): void {
-  describe(`chaos, ${reading} (${events} events)`, () => {
+export function chaosCase(reading: RetryReading, options: { events?: number; leaseSeconds?: number } = {}): void {
+  const events = options.events ?? 150;
+  const lease = options.leaseSeconds ? `, a ${options.leaseSeconds} s lease` : '';
+  describe(`chaos, ${reading} (${events} events${lease})`, () => {
     it('accounts for every failed run under faults: none lost, none retried twice, no chain over budget, no attempt on a desktop not ready, no secret in any output', async () => {
-      const report = await runChaos({ events, timeoutMs: 120_000, pollers: 3, reading });
+      const report = await runChaos({
+        events,
+        timeoutMs: 120_000,
+        pollers: 3,
+        reading,
+        leaseSeconds: options.leaseSeconds,
+      });
       console.log(renderReport(report));
       expect(report.lost).toBe(0);
       expect(report.scriptsRunTwice).toBe(0);

@@ -1,3 +1,4 @@
 import { chaosCase } from './chaos-case.js';
 
-chaosCase('new-task');
+// A lease long enough for claims made ahead (docs/ledger-protocol.md): this reading runs them under every fault.
+chaosCase('new-task', { leaseSeconds: 17 });

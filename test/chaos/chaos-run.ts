@@ -40,6 +40,12 @@ export interface ChaosOptions {
   readonly pollers?: number;
   /** What Workspace's retry does (docs/workspace-api.md, "What a retry does"; default `new-task`). */
   readonly reading?: RetryReading;
+  /**
+   * LEDGER_LEASE_SECONDS (default 11, so leases end within the run). From 17 the lease outlives a wait for a call
+   * place and the call (twice the worst-case call of 5.8 s, plus 5 s), and the next records are claimed while the
+   * calls are out (docs/ledger-protocol.md, "Claims made ahead").
+   */
+  readonly leaseSeconds?: number;
 }
 
 export interface ChaosReport {
@@ -203,7 +209,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     SOURCE_QUEUE_URL: viaProxy(stack.queueUrl),
     WORKSPACE_TIMEOUT_MS: '400',
     WORKSPACE_IN_CALL_RETRIES: '0',
-    LEDGER_LEASE_SECONDS: '11',
+    LEDGER_LEASE_SECONDS: String(options.leaseSeconds ?? 11),
     // One process, one clock: no skew to allow for between containers.
     CLOCK_SKEW_SECONDS: '1',
     CREDENTIALS_CACHE_TTL_SECONDS: '1',
