@@ -89,7 +89,10 @@ export function render(r: Report): string {
   }
   const c = r.cpu;
   const sum = Object.values(c.stages).reduce((a, b) => a + b, 0);
-  lines.push('', `CPU per record, whole pipeline at L = 0: ${c.perRecordMicros} µs (peer ${c.peerPerRecordMicros} µs)`);
+  lines.push(
+    '',
+    `CPU per record, whole pipeline at L = 0: ${c.perRecordMicros} µs (peer ${c.peerPerRecordMicros} µs), medians of ${c.rounds.ours.join(' / ')} (peer ${c.rounds.peer.join(' / ')})`,
+  );
   lines.push(
     `  by stage (µs/record): ${Object.entries(c.stages)
       .map(([k, v]) => `${k} ${v} (${Math.round((v / c.perRecordMicros) * 100)}%)`)
