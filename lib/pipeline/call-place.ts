@@ -94,7 +94,7 @@ export async function readyToCall(
  * Why a claim must not be called now that it has its place: the invocation is about to end, or less of its lease is
  * left than the worst-case call takes (the holder would outlive its lease, and another delivery could call too).
  */
-export function outOfTime(claim: Claim, ctx: FailureContext): Extract<Resolution, { kind: 'hold' }> | undefined {
+function outOfTime(claim: Claim, ctx: FailureContext): Extract<Resolution, { kind: 'hold' }> | undefined {
   const late = ctx.slot.tooLate?.();
   if (late !== undefined) return hold('time-budget', `${late}; the claim was given back before its call`);
   const left = ctx.deps.ledger.leaseLeftMs(claim);

@@ -83,7 +83,7 @@ export class Places {
   private free: number;
   private readonly waiting: Array<(place: Place) => void> = [];
 
-  constructor(readonly size: number) {
+  constructor(size: number) {
     this.free = Math.max(1, size);
   }
 
