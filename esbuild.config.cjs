@@ -41,11 +41,31 @@ const builtinsThroughRequire = {
         : { path: args.path.replace(/^node:/, ''), namespace: 'builtin-through-require' },
     );
     build.onLoad({ filter: /.*/, namespace: 'builtin-through-require' }, (args) => ({
-      contents: `module.exports = require('node:${args.path}');`,
+      contents: LOADED_ON_FIRST_READ.has(args.path)
+        ? loadedOnFirstRead(args.path)
+        : `module.exports = require('node:${args.path}');`,
       loader: 'js',
     }));
   },
 };
+/**
+ * Builtins loaded when one of their names is first read, not when the module
+ * that imports them is: @middy/core imports web streams and stream/promises at
+ * its top for streamed responses, which these functions never send (3-4 ms of
+ * a cold start for node:stream/web and its internals). Only modules whose
+ * exports are plain functions and classes are listed: a name is read from the
+ * loaded module each time, so nothing that needs `this` to be the module, or
+ * that is assigned to, may go through it.
+ */
+const LOADED_ON_FIRST_READ = new Set(['stream/web', 'stream/promises']);
+function loadedOnFirstRead(name) {
+  const names = Object.keys(require(`node:${name}`));
+  return [
+    `let loaded; const load = () => (loaded ??= require('node:${name}'));`,
+    `for (const name of ${JSON.stringify(names)})`,
+    '  Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });',
+  ].join('\n');
+}
 
 /**
  * One function's files, and only those, in its artifact. Code a function

@@ -1,5 +1,5 @@
 import { ConfigError, type Env, excerpt, flag, readEnv, required, url, wholeNumber } from '../platform/env-schema.js';
-import * as z from '../platform/zod.js';
+import * as v from '../platform/valibot.js';
 import { loadPolicy, type RetryPolicy } from '../policy/policy-config.js';
 import { type EndpointOverrides, parseEndpointOverrides, validateRegion } from '../workspace/endpoints.js';
 
@@ -55,42 +55,44 @@ export interface AppConfig {
 const SSM_PARAMETER_NAME = /^(?:(?:\/[A-Za-z0-9_.-]+)+|[A-Za-z0-9_.-]+)$/;
 
 /** Every variable the functions read, with its default and accepted range (docs/configuration.md). */
-const appEnv = z.object({
+const appEnv = v.object({
   WORKSPACE_REGION: required(),
-  WORKSPACE_ENDPOINTS: z.optional(z.string()),
-  RETRY_POLICY: z.optional(z.string()),
+  WORKSPACE_ENDPOINTS: v.optional(v.string()),
+  RETRY_POLICY: v.optional(v.string()),
   CREDENTIALS_SECRET_ID: required(),
-  CREDENTIALS_CACHE_TTL_SECONDS: z._default(wholeNumber(1, 86_400), 300),
+  CREDENTIALS_CACHE_TTL_SECONDS: v.optional(wholeNumber(1, 86_400), '300'),
   DLQ_URL: url('a queue URL'),
   SOURCE_QUEUE_URL: url('a queue URL'),
   LEDGER_TABLE: required(),
-  LEDGER_TTL_DAYS: z._default(wholeNumber(1, 3650), 30),
+  LEDGER_TTL_DAYS: v.optional(wholeNumber(1, 3650), '30'),
   // Its default and its floor come from the worst-case call: see loadConfig.
-  LEDGER_LEASE_SECONDS: z.optional(wholeNumber(1, 3600)),
-  CLOCK_SKEW_SECONDS: z._default(wholeNumber(0, 900), 120),
-  MAX_CONCURRENCY: z._default(wholeNumber(1, 100), 10),
-  DRY_RUN: z._default(flag(), false),
-  RETRIES_ENABLED: z._default(flag(), true),
-  RETRIES_ENABLED_PARAMETER: z.optional(
-    z.string().check(
-      z.regex(SSM_PARAMETER_NAME, {
-        error: (issue) =>
+  LEDGER_LEASE_SECONDS: v.optional(wholeNumber(1, 3600)),
+  CLOCK_SKEW_SECONDS: v.optional(wholeNumber(0, 900), '120'),
+  MAX_CONCURRENCY: v.optional(wholeNumber(1, 100), '10'),
+  DRY_RUN: v.optional(flag(), 'false'),
+  RETRIES_ENABLED: v.optional(flag(), 'true'),
+  RETRIES_ENABLED_PARAMETER: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(
+        SSM_PARAMETER_NAME,
+        (issue) =>
           `must be an SSM parameter name (letters, digits, "_", ".", "-", "/" and a leading "/" for a path), got ${excerpt(issue.input)}`,
-      }),
+      ),
     ),
   ),
-  RETRIES_ENABLED_MAX_AGE_SECONDS: z._default(wholeNumber(0, 300), 30),
-  WORKSPACE_TIMEOUT_MS: z._default(wholeNumber(100, 60_000), 3_000),
-  WORKSPACE_IN_CALL_RETRIES: z._default(wholeNumber(0, 5), 1),
-  BREAKER_FAILURES: z._default(wholeNumber(1, 100), 5),
-  BREAKER_COOLDOWN_SECONDS: z._default(wholeNumber(1, 3600), 30),
-  AUTH_COOLDOWN_SECONDS: z._default(wholeNumber(1, 86_400), 300),
-  ERROR_THRESHOLD_PERCENT: z._default(wholeNumber(1, 100), 50),
-  ERROR_THRESHOLD_MIN_CALLS: z._default(wholeNumber(1, 1000), 5),
+  RETRIES_ENABLED_MAX_AGE_SECONDS: v.optional(wholeNumber(0, 300), '30'),
+  WORKSPACE_TIMEOUT_MS: v.optional(wholeNumber(100, 60_000), '3000'),
+  WORKSPACE_IN_CALL_RETRIES: v.optional(wholeNumber(0, 5), '1'),
+  BREAKER_FAILURES: v.optional(wholeNumber(1, 100), '5'),
+  BREAKER_COOLDOWN_SECONDS: v.optional(wholeNumber(1, 3600), '30'),
+  AUTH_COOLDOWN_SECONDS: v.optional(wholeNumber(1, 86_400), '300'),
+  ERROR_THRESHOLD_PERCENT: v.optional(wholeNumber(1, 100), '50'),
+  ERROR_THRESHOLD_MIN_CALLS: v.optional(wholeNumber(1, 1000), '5'),
 });
 
 /** Every variable the queue function, the sweep and the console read (the sweep also reads SWEEP_VARIABLES). */
-export const APP_VARIABLES: readonly string[] = Object.keys(appEnv.shape);
+export const APP_VARIABLES: readonly string[] = Object.keys(appEnv.entries);
 
 /** Backoff between in-call retries is at most this (lib/ways-in/runtime.ts builds the client with it). */
 export const IN_CALL_BACKOFF_CAP_MS = 2_000;

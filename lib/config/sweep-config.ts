@@ -1,6 +1,6 @@
 import { SAFE_ID } from '../events/identifiers.js';
 import { ConfigError, type Env, jsonValue, readEnv, wholeNumber } from '../platform/env-schema.js';
-import * as z from '../platform/zod.js';
+import * as v from '../platform/valibot.js';
 import { type EndpointOverrides, validateRegion } from '../workspace/endpoints.js';
 import { worstCaseCallMs } from './app-config.js';
 
@@ -18,26 +18,27 @@ export interface SweepConfig {
   readonly safetyMarginMs: number;
 }
 
-const sweepEnv = z.object({
+const sweepEnv = v.object({
   SWEEP_PROJECTS: jsonValue(
-    z
-      .array(
-        z.strictObject({
-          project_id: z.string().check(z.regex(SAFE_ID, 'must be a safe id')),
-          region: z.optional(z.string()),
+    v.pipe(
+      v.array(
+        v.strictObject({
+          project_id: v.pipe(v.string(), v.regex(SAFE_ID, 'must be a safe id')),
+          region: v.optional(v.string()),
         }),
-        { error: 'must be a JSON list of {"project_id","region"?}' },
-      )
-      .check(z.maxLength(100, 'must list at most 100 projects')),
+        'must be a JSON list of {"project_id","region"?}',
+      ),
+      v.maxLength(100, 'must list at most 100 projects'),
+    ),
     'is required: a JSON list of {"project_id","region"?}',
   ),
-  SWEEP_LOOKBACK_MINUTES: z._default(wholeNumber(1, 10_080), 60),
-  SWEEP_OVERLAP_MINUTES: z._default(wholeNumber(1, 1_440), 30),
-  SWEEP_SAFETY_SECONDS: z._default(wholeNumber(1, 600), 10),
+  SWEEP_LOOKBACK_MINUTES: v.optional(wholeNumber(1, 10_080), '60'),
+  SWEEP_OVERLAP_MINUTES: v.optional(wholeNumber(1, 1_440), '30'),
+  SWEEP_SAFETY_SECONDS: v.optional(wholeNumber(1, 600), '10'),
 });
 
 /** Every variable the sweep reads besides APP_VARIABLES. */
-export const SWEEP_VARIABLES: readonly string[] = Object.keys(sweepEnv.shape);
+export const SWEEP_VARIABLES: readonly string[] = Object.keys(sweepEnv.entries);
 
 /**
  * `worstCaseMs` is the worst-case retry call (lib/config/app-config.ts): the sweep never

@@ -1,4 +1,4 @@
-import * as z from '../platform/zod.js';
+import * as v from '../platform/valibot.js';
 
 /**
  * Identifiers that go into a URL path. Workspace ids are hex strings in every
@@ -17,11 +17,12 @@ export function unsafeIdReason(value: unknown): string | undefined {
   return undefined;
 }
 
-/** The same check as a zod schema, for every parser that takes ids (events, console payloads). */
-export const safeIdSchema = z.string().check(
-  z.superRefine((value, ctx) => {
-    const reason = unsafeIdReason(value);
-    if (reason) ctx.addIssue({ code: 'custom', message: reason });
+/** The same check as a schema, for every parser that takes ids (events, console payloads). */
+export const safeIdSchema = v.pipe(
+  v.string(),
+  v.rawCheck(({ dataset, addIssue }) => {
+    const reason = dataset.typed ? unsafeIdReason(dataset.value) : undefined;
+    if (reason) addIssue({ message: reason });
   }),
 );
 

@@ -7,10 +7,11 @@
  * parseWorkspaceTime, a zone-less one as UTC (docs/workspace-api.md, "Times").
  */
 
-import * as z from '../platform/zod.js';
+import { issuePath } from '../platform/env-schema.js';
+import * as v from '../platform/valibot.js';
 import type { ScriptFailure } from './failure.js';
 import { safeIdSchema } from './identifiers.js';
-import { isJsonObject, type JsonObject, PoisonPill } from './safe-json.js';
+import { type JsonObject, PoisonPill } from './safe-json.js';
 import { parseWorkspaceTime } from './workspace-time.js';
 
 /** A failure as a payload names it: the envelope's id and the shape are added by normalise.ts. */
@@ -31,29 +32,24 @@ export interface Payload {
 /** The name a payload has at the end of a failure's `shape`. */
 export type PayloadName = Payload['name'];
 
-const text = (max: number) => z.string().check(z.maxLength(max, `must be at most ${max} characters`));
+const text = (max: number) => v.pipe(v.string(), v.maxLength(max, `must be at most ${max} characters`));
 /** Times from 2000 to 2100: epoch seconds or nanoseconds fall outside and are refused with the reason, never stored. */
 const EARLIEST_MS = Date.UTC(2000, 0, 1);
 const LATEST_MS = Date.UTC(2100, 0, 1);
-const timestamp = z.pipe(
-  z.union([z.string().check(z.maxLength(64)), z.number()]),
-  z.transform((value: string | number, ctx) => {
+const timestamp = v.pipe(
+  v.union([v.pipe(v.string(), v.maxLength(64)), v.number()]),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const value = dataset.value;
     const ms = typeof value === 'number' ? value : parseWorkspaceTime(value);
     if (ms === undefined || !Number.isFinite(ms)) {
-      ctx.issues.push({
-        code: 'custom',
-        input: value,
-        message: 'must be a time like 2021-10-01T12:00:00Z (without a zone: UTC) or epoch milliseconds',
-      });
-      return z.NEVER;
+      addIssue({ message: 'must be a time like 2021-10-01T12:00:00Z (without a zone: UTC) or epoch milliseconds' });
+      return NEVER;
     }
     if (ms < EARLIEST_MS || ms >= LATEST_MS) {
-      ctx.issues.push({
-        code: 'custom',
-        input: value,
+      addIssue({
         message: `must be a time between 2000 and 2100 (epoch milliseconds, not seconds or nanoseconds), got ${String(value).slice(0, 32)}`,
       });
-      return z.NEVER;
+      return NEVER;
     }
     return ms;
   }),
@@ -61,48 +57,41 @@ const timestamp = z.pipe(
 
 const common = {
   project_id: safeIdSchema,
-  region: z.optional(text(32)),
-  status: z.optional(text(32)),
-  result_code: z.optional(text(128)),
-  reason: z.optional(text(2048)),
-  script_id: z.optional(safeIdSchema),
-  resource_id: z.optional(safeIdSchema),
-  event_id: z.optional(text(128)),
+  region: v.optional(text(32)),
+  status: v.optional(text(32)),
+  result_code: v.optional(text(128)),
+  reason: v.optional(text(2048)),
+  script_id: v.optional(safeIdSchema),
+  resource_id: v.optional(safeIdSchema),
+  event_id: v.optional(text(128)),
 };
 
-const plainSchema = z.object({
+const plainSchema = v.object({
   ...common,
-  task_id: z.optional(safeIdSchema),
-  record_id: z.optional(safeIdSchema),
-  failed_at: z.optional(timestamp),
-  start_time: z.optional(timestamp),
+  task_id: v.optional(safeIdSchema),
+  record_id: v.optional(safeIdSchema),
+  failed_at: v.optional(timestamp),
+  start_time: v.optional(timestamp),
 });
 
-const recordSchema = z.object({
+const recordSchema = v.object({
   ...common,
   id: safeIdSchema,
-  script_task_id: z.optional(safeIdSchema),
-  start_time: z.optional(timestamp),
-  end_time: z.optional(timestamp),
+  script_task_id: v.optional(safeIdSchema),
+  start_time: v.optional(timestamp),
+  end_time: v.optional(timestamp),
 });
 
-/** The first problem zod found, as `path.field: what is wrong`. */
-function zodProblem(path: string, payload: JsonObject, error: z.core.$ZodError): string {
-  const issue = error.issues[0]!;
-  const field = issue.path.length ? `${path}.${issue.path.join('.')}` : path;
-  if (issue.code !== 'invalid_type') return `${field}: ${issue.message}`;
-  const value = issue.path.reduce<unknown>(
-    (node, key) => (isJsonObject(node) ? node[String(key)] : undefined),
-    payload,
-  );
-  if (value === undefined) return `${field}: is required`;
-  return `${field}: must be a ${issue.expected}, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`;
+/** The first problem found, as `path.field: what is wrong` (lib/platform/valibot.ts words it without the value). */
+function firstProblem(path: string, issue: v.BaseIssue<unknown>): string {
+  const keys = issuePath(issue);
+  return `${keys.length ? `${path}.${keys.join('.')}` : path}: ${issue.message}`;
 }
 
-function parsed<T>(schema: z.ZodMiniType<T>, payload: JsonObject, path: string): T {
-  const result = schema.safeParse(payload);
-  if (!result.success) throw new PoisonPill(zodProblem(path, payload, result.error));
-  return result.data;
+function parsed<T>(schema: v.GenericSchema<unknown, T>, payload: JsonObject, path: string): T {
+  const result = v.safeParse(schema, payload);
+  if (!result.success) throw new PoisonPill(firstProblem(path, result.issues[0]));
+  return result.output;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { commaList, type Env, excerpt, readEnv, url, wholeNumber } from '../platform/env-schema.js';
-import * as z from '../platform/zod.js';
+import * as v from '../platform/valibot.js';
 import { type HostRule, parseHostRule } from './host-rules.js';
 
 /**
@@ -46,77 +46,67 @@ export const DEFAULT_CONFIRM_HOSTS = 'console.huaweicloud.com,console-intl.huawe
 const TOPIC_URN = /^urn:smn:[a-z0-9-]{1,64}:[A-Za-z0-9]{1,64}:[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/;
 const HEADER_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
-const hostRule = z.pipe(
-  z.string(),
-  z.transform((item: string, ctx) => {
-    const rule = parseHostRule(item);
-    if (!rule)
-      ctx.issues.push({
-        code: 'custom',
-        input: item,
-        message: `${excerpt(item, 80)} is not a host name (letters, digits, "-", "." and "*" for one label, optional :port)`,
-      });
-    return rule ?? z.NEVER;
+const hostRule = v.pipe(
+  v.string(),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const rule = parseHostRule(dataset.value);
+    if (rule) return rule;
+    addIssue({
+      message: `${excerpt(dataset.value, 80)} is not a host name (letters, digits, "-", "." and "*" for one label, optional :port)`,
+    });
+    return NEVER;
   }),
 );
 
-const ingressEnv = z
-  .object({
-    FAILURE_QUEUE_URL: url('a queue URL'),
-    // Optional for a webhook-only ingress; the object's check below wants it or a token secret.
-    TRUSTED_TOPIC_URNS: z.optional(
-      commaList(
-        z.string().check(
-          z.regex(TOPIC_URN, {
-            error: (issue) =>
-              `${excerpt(issue.input, 80)} is not an SMN topic URN (urn:smn:<region>:<project_id>:<topic>)`,
-          }),
+const ingressEnv = v.object({
+  FAILURE_QUEUE_URL: url('a queue URL'),
+  // Optional for a webhook-only ingress; loadIngressConfig wants it or a token secret.
+  TRUSTED_TOPIC_URNS: v.optional(
+    commaList(
+      v.pipe(
+        v.string(),
+        v.regex(
+          TOPIC_URN,
+          (issue) => `${excerpt(issue.input, 80)} is not an SMN topic URN (urn:smn:<region>:<project_id>:<topic>)`,
         ),
       ),
     ),
-    SMN_CERT_HOSTS: z.prefault(commaList(hostRule), DEFAULT_CERT_HOSTS),
-    SMN_CONFIRM_HOSTS: z.prefault(commaList(hostRule), DEFAULT_CONFIRM_HOSTS),
-    SMN_MAX_AGE_SECONDS: z._default(wholeNumber(60, 7 * 86_400), 86_400),
-    SMN_CLOCK_SKEW_SECONDS: z._default(wholeNumber(0, 3_600), 300),
-    SMN_FETCH_TIMEOUT_MS: z._default(wholeNumber(100, 4_000), 2_000),
-    INGRESS_TOKEN_SECRET_ID: z.optional(z.string()),
-    INGRESS_TOKEN_HEADER: z._default(
-      z
-        .pipe(
-          z.string(),
-          z.transform((name: string) => name.toLowerCase()),
-        )
-        .check(
-          z.refine((name) => HEADER_NAME.test(name) && !name.startsWith('x-smn-'), {
-            error: (issue) => `must be an HTTP header name (not an X-SMN- one), got ${excerpt(issue.input)}`,
-          }),
-        ),
-      'authorization',
+  ),
+  SMN_CERT_HOSTS: v.optional(commaList(hostRule), DEFAULT_CERT_HOSTS),
+  SMN_CONFIRM_HOSTS: v.optional(commaList(hostRule), DEFAULT_CONFIRM_HOSTS),
+  SMN_MAX_AGE_SECONDS: v.optional(wholeNumber(60, 7 * 86_400), '86400'),
+  SMN_CLOCK_SKEW_SECONDS: v.optional(wholeNumber(0, 3_600), '300'),
+  SMN_FETCH_TIMEOUT_MS: v.optional(wholeNumber(100, 4_000), '2000'),
+  INGRESS_TOKEN_SECRET_ID: v.optional(v.string()),
+  INGRESS_TOKEN_HEADER: v.optional(
+    v.pipe(
+      v.string(),
+      v.toLowerCase(),
+      v.check(
+        (name) => HEADER_NAME.test(name) && !name.startsWith('x-smn-'),
+        (issue) => `must be an HTTP header name (not an X-SMN- one), got ${excerpt(issue.input)}`,
+      ),
     ),
-    INGRESS_TOKEN_CACHE_TTL_SECONDS: z._default(wholeNumber(1, 86_400), 300),
-  })
-  .check(
-    z.superRefine((vars, ctx) => {
-      if (vars.TRUSTED_TOPIC_URNS === undefined && vars.INGRESS_TOKEN_SECRET_ID === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['TRUSTED_TOPIC_URNS'],
-          message:
-            'is required unless INGRESS_TOKEN_SECRET_ID is set: the ingress trusts SMN topics, a webhook token, or both',
-        });
-      }
-    }),
-  );
+    'authorization',
+  ),
+  INGRESS_TOKEN_CACHE_TTL_SECONDS: v.optional(wholeNumber(1, 86_400), '300'),
+});
+
+/** The ingress trusts SMN topics, a webhook token, or both. */
+function trustsSomething(vars: v.InferOutput<typeof ingressEnv>): string | undefined {
+  if (vars.TRUSTED_TOPIC_URNS !== undefined || vars.INGRESS_TOKEN_SECRET_ID !== undefined) return undefined;
+  return 'TRUSTED_TOPIC_URNS is required unless INGRESS_TOKEN_SECRET_ID is set: the ingress trusts SMN topics, a webhook token, or both';
+}
 
 /** Every variable the ingress reads. */
-export const INGRESS_VARIABLES: readonly string[] = Object.keys(ingressEnv.shape);
+export const INGRESS_VARIABLES: readonly string[] = Object.keys(ingressEnv.entries);
 
 /**
  * Reads the ingress function's configuration from the environment; throws a ConfigError naming every variable that
  * cannot be used.
  */
 export function loadIngressConfig(env: Env = process.env): IngressConfig {
-  const vars = readEnv(ingressEnv, env);
+  const vars = readEnv(ingressEnv, env, trustsSomething);
   return {
     queueUrl: vars.FAILURE_QUEUE_URL,
     trustedTopicUrns: new Set(vars.TRUSTED_TOPIC_URNS ?? []),

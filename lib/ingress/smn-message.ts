@@ -5,7 +5,8 @@
  * summarised in docs/ingress.md, "SMN deliveries".
  */
 
-import * as z from '../platform/zod.js';
+import { issuePath } from '../platform/env-schema.js';
+import * as v from '../platform/valibot.js';
 
 /** The delivery types SMN sends (its `type` field). */
 export const SMN_TYPES = ['SubscriptionConfirmation', 'Notification', 'UnsubscribeConfirmation'] as const;
@@ -28,14 +29,14 @@ export interface SmnMessage {
   readonly subscribeUrl: string | undefined;
 }
 
-const text = z.string().check(z.minLength(1), z.maxLength(2048));
-const matching = (pattern: RegExp, message: string) => z.string().check(z.regex(pattern, message));
-const body = z.object({
-  type: z.enum(SMN_TYPES),
-  message: z.string(),
+const text = v.pipe(v.string(), v.minLength(1), v.maxLength(2048));
+const matching = (pattern: RegExp, message: string) => v.pipe(v.string(), v.regex(pattern, message));
+const body = v.object({
+  type: v.picklist(SMN_TYPES),
+  message: v.string(),
   message_id: matching(/^[A-Za-z0-9_-]{1,128}$/, 'must be letters, digits, "_" or "-" (1-128)'),
   topic_urn: text,
-  subject: z.nullish(z.string().check(z.maxLength(2048))),
+  subject: v.nullish(v.pipe(v.string(), v.maxLength(2048))),
   timestamp: matching(
     /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/,
     'must be an ISO 8601 UTC time like 2016-08-15T07:29:16Z',
@@ -44,7 +45,7 @@ const body = z.object({
   // The guide's text says "V1" and its samples "v1".
   signature_version: matching(/^[vV]1$/, 'must be v1'),
   signing_cert_url: text,
-  subscribe_url: z.nullish(text),
+  subscribe_url: v.nullish(text),
 });
 
 /** A parsed value, or the reason it could not be parsed (safe to log: it never quotes the body). */
@@ -77,12 +78,12 @@ export function parseSmnMessage(
   document: Record<string, unknown>,
   headers: Readonly<Record<string, string | undefined>>,
 ): Parsed<SmnMessage> {
-  const parsed = body.safeParse(document);
+  const parsed = v.safeParse(body, document);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    return { ok: false, reason: `body.${issue.path.join('.') || '(root)'}: ${issue.message}` };
+    const issue = parsed.issues[0];
+    return { ok: false, reason: `body.${issuePath(issue).join('.') || '(root)'}: ${issue.message}` };
   }
-  const b = parsed.data;
+  const b = parsed.output;
   const mismatch = [
     ['x-smn-message-type', b.type],
     ['x-smn-message-id', b.message_id],

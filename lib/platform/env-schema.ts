@@ -1,13 +1,15 @@
 /**
- * Reading the environment through one zod schema per function. Each variable
- * is a key of the schema; a blank value counts as unset, so its default
- * applies. Every problem becomes part of one ConfigError that names the
- * variable, and the field inside a JSON value: `MAX_CONCURRENCY must be …`,
+ * Reading the environment through one valibot schema per function. Each
+ * variable is a key of the schema; a blank value counts as unset, so its
+ * default applies. Every problem becomes part of one ConfigError that names
+ * the variable, and the field inside a JSON value: `MAX_CONCURRENCY must be …`,
  * `SWEEP_PROJECTS[0].project_id: must be a safe id`.
+ *
+ * A default is given as the variable would spell it (`'300'`, `'false'`): valibot checks a default with the schema it
+ * stands in for, as it would the variable.
  */
 
-import * as z from './zod.js';
-
+import * as v from './valibot.js';
 /** A configuration value that cannot be used; the message names the variable. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -27,78 +29,114 @@ export function excerpt(value: unknown, length = 40): string {
  * follow its name.
  */
 export function required(message = 'is required') {
-  return z.string({ error: message });
+  return v.string(message);
 }
+
+/** The schema of one variable's text: what `commaList` checks each item with. */
+export type TextSchema<T = unknown> = v.GenericSchema<string, T>;
 
 /**
  * A whole number from `min` to `max`, in decimal digits only: coercion alone
  * would also read "1e3", "0x10" or "+5", spellings that were never accepted.
  */
 export function wholeNumber(min: number, max: number) {
-  const problem = {
-    error: (issue: { input?: unknown }) =>
-      `must be a whole number between ${min} and ${max}, got ${excerpt(issue.input)}`,
-  };
-  return z.pipe(
-    z.string().check(z.regex(/^\d+$/, problem)),
-    z.coerce.number<string>().check(z.int(problem), z.minimum(min, problem), z.maximum(max, problem)),
+  const problem = (issue: { input: unknown }) =>
+    `must be a whole number between ${min} and ${max}, got ${excerpt(issue.input)}`;
+  return v.pipe(
+    v.string(problem),
+    v.regex(/^\d+$/, problem),
+    v.transform(Number),
+    v.integer(problem),
+    v.minValue(min, problem),
+    v.maxValue(max, problem),
   );
 }
 
+const TRUE = new Set(['true', '1']);
+const FALSE = new Set(['false', '0']);
+
 /** true/1 or false/0, in any case: the spellings this project has always accepted. */
 export function flag() {
-  return z.stringbool({
-    truthy: ['true', '1'],
-    falsy: ['false', '0'],
-    error: (issue) => `must be true or false, got ${excerpt(issue.input)}`,
-  });
+  return v.pipe(
+    v.string(),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const spelled = dataset.value.toLowerCase();
+      if (TRUE.has(spelled)) return true;
+      if (FALSE.has(spelled)) return false;
+      addIssue({ message: `must be true or false, got ${excerpt(dataset.value)}` });
+      return NEVER;
+    }),
+  );
 }
 
 /** A URL (a queue URL, say), required. */
 export function url(what: string) {
-  return required().check(
-    z.refine(URL.canParse, { error: (issue) => `must be ${what}, got ${excerpt(issue.input, 80)}` }),
+  return v.pipe(
+    required(),
+    v.check(URL.canParse, (issue) => `must be ${what}, got ${excerpt(issue.input, 80)}`),
   );
 }
 
 /** A comma-separated list of at least one item, each checked by `item` (a problem names its index). */
-export function commaList<T extends z.ZodMiniType<unknown, string>>(item: T) {
-  const entries = z.transform((raw: string) =>
-    raw
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter(Boolean),
+export function commaList<T>(item: TextSchema<T>) {
+  return v.pipe(
+    required(),
+    v.transform((raw: string) =>
+      raw
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    ),
+    v.array(item),
+    v.minLength(1, 'must list at least one value'),
   );
-  return z.pipe(z.pipe(required(), entries), z.array(item).check(z.minLength(1, 'must list at least one value')));
 }
 
 /** A JSON document checked by `schema`; a problem inside it names the field. */
-export function jsonValue<T extends z.ZodMiniType>(schema: T, requiredMessage?: string) {
-  const parsed = z.transform((text: string, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (error) {
-      ctx.issues.push({ code: 'custom', message: `is not valid JSON (${(error as Error).message})`, input: text });
-      return z.NEVER;
-    }
-  });
-  return z.pipe(z.pipe(required(requiredMessage), parsed), schema);
+export function jsonValue<T>(schema: v.GenericSchema<unknown, T>, requiredMessage?: string) {
+  return v.pipe(
+    required(requiredMessage),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      try {
+        return JSON.parse(dataset.value) as unknown;
+      } catch (error) {
+        addIssue({ message: `is not valid JSON (${(error as Error).message})` });
+        return NEVER;
+      }
+    }),
+    schema,
+  );
+}
+
+/** The keys of an issue's path, outermost first: a variable, then the fields and indexes inside its value. */
+export function issuePath(issue: v.BaseIssue<unknown>): Array<string | number> {
+  return (issue.path ?? []).map((item) => item.key as string | number);
 }
 
 /** `NAME must …` for the variable itself; `NAME[0].field: …` for a field inside its JSON value. */
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const [variable, ...field] = issue.path;
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const [variable, ...field] = issuePath(issue);
   if (field.length === 0) return `${String(variable)} ${issue.message}`;
   return `${String(variable)}${field.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('')}: ${issue.message}`;
 }
 
+/** An object schema whose keys are variable names: what `readEnv` reads. */
+export type EnvSchema = v.ObjectSchema<v.ObjectEntries, undefined>;
+
 /**
  * Parses the variables `schema` names (and only those), trimmed, blank as
  * unset. Throws one ConfigError listing every problem, each naming its variable.
+ * `checks` are run on the whole set once every variable has been read (a variable required unless another is set).
  */
-export function readEnv<S extends z.ZodMiniObject>(schema: S, env: Env): z.output<S> {
-  const values = Object.fromEntries(Object.keys(schema.shape).map((name) => [name, env[name]?.trim() || undefined]));
-  const parsed = schema.safeParse(values);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map(describeIssue).join('; '));
-  return parsed.data;
+export function readEnv<S extends EnvSchema>(
+  schema: S,
+  env: Env,
+  ...checks: Array<(vars: v.InferOutput<S>) => string | undefined>
+): v.InferOutput<S> {
+  const values = Object.fromEntries(Object.keys(schema.entries).map((name) => [name, env[name]?.trim() || undefined]));
+  const parsed = v.safeParse(schema, values);
+  if (!parsed.success) throw new ConfigError(parsed.issues.map(describeIssue).join('; '));
+  const problems = checks.map((check) => check(parsed.output)).filter((problem) => problem !== undefined);
+  if (problems.length) throw new ConfigError(problems.join('; '));
+  return parsed.output;
 }

@@ -5,67 +5,68 @@
  */
 
 import { SAFE_ID } from '../events/identifiers.js';
-import * as z from '../platform/zod.js';
+import { issuePath } from '../platform/env-schema.js';
+import * as v from '../platform/valibot.js';
 import defaultPolicyJson from './default-policy.json' with { type: 'json' };
 
 /** A whole number from `min` to `max`. */
-const whole = (min: number, max: number) => z.number().check(z.int(), z.minimum(min), z.maximum(max));
+const whole = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 
 /**
- * The schemas are built on first use, not at import: building zod schemas
+ * The schemas are built on first use, not at import: building schemas
  * costs cold-start CPU, and a function that runs the bundled default policy
  * (RETRY_POLICY unset) never needs them (see loadPolicy).
  */
 function buildSchemas() {
-  const matchList = z.array(z.string().check(z.minLength(1), z.maxLength(200))).check(z.maxLength(100));
+  const matchList = v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(200))), v.maxLength(100));
 
-  const desktopSchema = z.strictObject({
-    require: z._default(z.enum(['active', 'registered']), 'registered'),
-    wake: z._default(z.boolean(), false),
-    wait_max_seconds: z._default(whole(10, 86_400), 1_800),
-    on_error: z._default(z.enum(['give-up', 'wait']), 'give-up'),
-    recheck_seconds: z._default(whole(1, 900), 60),
+  const desktopSchema = v.strictObject({
+    require: v.optional(v.picklist(['active', 'registered']), 'registered'),
+    wake: v.optional(v.boolean(), false),
+    wait_max_seconds: v.optional(whole(10, 86_400), 1_800),
+    on_error: v.optional(v.picklist(['give-up', 'wait']), 'give-up'),
+    recheck_seconds: v.optional(whole(1, 900), 60),
   });
 
-  const ruleSchema = z
-    .strictObject({
-      id: z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be lower-case letters, digits and "-"')),
-      verdict: z.enum(['retry', 'give-up']),
-      description: z.optional(z.string().check(z.maxLength(500))),
-      result_codes: z.optional(matchList),
-      reason_contains: z.optional(matchList),
-      statuses: z.optional(matchList),
-      delay_seconds: z.optional(whole(0, 86_400)),
-      desktop: z.optional(desktopSchema),
-    })
-    .check(
-      z.refine((rule) => Boolean(rule.result_codes?.length || rule.reason_contains?.length || rule.statuses?.length), {
-        message: 'a rule needs result_codes, reason_contains or statuses to match on',
-      }),
-    );
+  const ruleSchema = v.pipe(
+    v.strictObject({
+      id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be lower-case letters, digits and "-"')),
+      verdict: v.picklist(['retry', 'give-up']),
+      description: v.optional(v.pipe(v.string(), v.maxLength(500))),
+      result_codes: v.optional(matchList),
+      reason_contains: v.optional(matchList),
+      statuses: v.optional(matchList),
+      delay_seconds: v.optional(whole(0, 86_400)),
+      desktop: v.optional(desktopSchema),
+    }),
+    v.check(
+      (rule) => Boolean(rule.result_codes?.length || rule.reason_contains?.length || rule.statuses?.length),
+      'a rule needs result_codes, reason_contains or statuses to match on',
+    ),
+  );
 
-  const overrideSchema = z.strictObject({
-    max_attempts: z.optional(whole(0, 100)),
-    max_age_seconds: z.optional(whole(60, 30 * 86_400)),
-    retries_enabled: z.optional(z.boolean()),
-    rules: z.optional(z.array(ruleSchema).check(z.maxLength(100))),
-    desktop: z.optional(desktopSchema),
+  const overrideSchema = v.strictObject({
+    max_attempts: v.optional(whole(0, 100)),
+    max_age_seconds: v.optional(whole(60, 30 * 86_400)),
+    retries_enabled: v.optional(v.boolean()),
+    rules: v.optional(v.pipe(v.array(ruleSchema), v.maxLength(100))),
+    desktop: v.optional(desktopSchema),
   });
 
-  const idMap = z.record(z.string().check(z.regex(SAFE_ID, 'keys must be safe ids')), overrideSchema);
+  const idMap = v.record(v.pipe(v.string(), v.regex(SAFE_ID, 'keys must be safe ids')), overrideSchema);
 
-  const policySchema = z.strictObject({
-    max_attempts: z._default(whole(0, 100), 3),
-    max_age_seconds: z._default(whole(60, 30 * 86_400), 86_400),
-    backoff: z._default(z.strictObject({ base_seconds: whole(1, 3_600), max_seconds: whole(1, 86_400) }), {
+  const policySchema = v.strictObject({
+    max_attempts: v.optional(whole(0, 100), 3),
+    max_age_seconds: v.optional(whole(60, 30 * 86_400), 86_400),
+    backoff: v.optional(v.strictObject({ base_seconds: whole(1, 3_600), max_seconds: whole(1, 86_400) }), {
       base_seconds: 60,
       max_seconds: 3_600,
     }),
-    dry_run: z._default(z.boolean(), false),
-    default_verdict: z._default(z.enum(['retry', 'give-up']), 'give-up'),
-    rules: z._default(z.array(ruleSchema).check(z.maxLength(200)), []),
-    projects: z._default(idMap, {}),
-    scripts: z._default(idMap, {}),
+    dry_run: v.optional(v.boolean(), false),
+    default_verdict: v.optional(v.picklist(['retry', 'give-up']), 'give-up'),
+    rules: v.optional(v.pipe(v.array(ruleSchema), v.maxLength(200)), []),
+    projects: v.optional(idMap, {}),
+    scripts: v.optional(idMap, {}),
   });
   return { ruleSchema, overrideSchema, policySchema };
 }
@@ -138,8 +139,8 @@ export class PolicyConfigError extends Error {
 }
 
 type Schemas = ReturnType<typeof buildSchemas>;
-type RuleJson = z.infer<Schemas['ruleSchema']>;
-type OverrideJson = z.infer<Schemas['overrideSchema']>;
+type RuleJson = v.InferOutput<Schemas['ruleSchema']>;
+type OverrideJson = v.InferOutput<Schemas['overrideSchema']>;
 type DesktopJson = NonNullable<RuleJson['desktop']>;
 
 function toDesktop(desktop: DesktopJson | undefined): DesktopRequirement | undefined {
@@ -152,7 +153,7 @@ function toDesktop(desktop: DesktopJson | undefined): DesktopRequirement | undef
     recheckSeconds: desktop.recheck_seconds,
   };
 }
-type PolicyJson = z.output<Schemas['policySchema']>;
+type PolicyJson = v.InferOutput<Schemas['policySchema']>;
 
 function toRule(rule: RuleJson): PolicyRule {
   return {
@@ -177,18 +178,18 @@ function toOverride(override: OverrideJson): PolicyOverride {
   };
 }
 
-function describeIssues(source: string, error: z.core.$ZodError): string {
-  return error.issues
+function describeIssues(source: string, issues: readonly v.BaseIssue<unknown>[]): string {
+  return issues
     .slice(0, 5)
-    .map((issue) => `${[source, ...issue.path.map(String)].join('.')}: ${issue.message}`)
+    .map((issue) => `${[source, ...issuePath(issue).map(String)].join('.')}: ${issue.message}`)
     .join('; ');
 }
 
 /** Validates a policy document; throws PolicyConfigError naming the bad field. */
 export function parsePolicy(document: unknown, source = 'RETRY_POLICY'): RetryPolicy {
-  const parsed = policySchemas().policySchema.safeParse(document);
-  if (!parsed.success) throw new PolicyConfigError(describeIssues(source, parsed.error));
-  const p = parsed.data;
+  const parsed = v.safeParse(policySchemas().policySchema, document);
+  if (!parsed.success) throw new PolicyConfigError(describeIssues(source, parsed.issues));
+  const p = parsed.output;
   if (p.backoff.max_seconds < p.backoff.base_seconds) {
     throw new PolicyConfigError(`${source}.backoff.max_seconds: must be at least base_seconds`);
   }

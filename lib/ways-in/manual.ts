@@ -15,49 +15,42 @@ import { type Outcome, reportOutcome } from '../pipeline/outcome.js';
 import { resolveFailure, syntheticSource } from '../pipeline/runner.js';
 import { type Forwarders, type Settling, settleAll } from '../pipeline/settlement.js';
 import { mapWithConcurrency } from '../platform/concurrency.js';
+import { issuePath } from '../platform/env-schema.js';
 import { logger } from '../platform/observability.js';
-import * as z from '../platform/zod.js';
+import * as v from '../platform/valibot.js';
 import type { PreparedRequest } from '../workspace/client.js';
 import { validateRegion } from '../workspace/endpoints.js';
 import { tooLateToStart } from './time-budget.js';
 
 const MAX_ITEMS = 100;
 
-const itemSchema = z
-  .strictObject({
+const itemSchema = v.pipe(
+  v.strictObject({
     project_id: safeIdSchema,
-    region: z.optional(z.string().check(z.maxLength(32))),
-    task_id: z.optional(safeIdSchema),
-    record_id: z.optional(safeIdSchema),
-    dry_run: z.optional(z.boolean()),
-    force: z.optional(z.boolean()),
-    reason: z.optional(z.string().check(z.minLength(1), z.maxLength(500))),
-  })
-  .check(
-    z.superRefine((item, ctx) => {
-      if (item.task_id === undefined && item.record_id === undefined)
-        ctx.addIssue({ code: 'custom', message: 'needs task_id or record_id' });
-      if (item.task_id !== undefined && item.record_id !== undefined)
-        ctx.addIssue({ code: 'custom', message: 'give task_id or record_id, not both' });
-      if (item.force && !item.reason)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['reason'],
-          message: 'is required with force: true (it is kept in the ledger)',
-        });
-    }),
-  );
+    region: v.optional(v.pipe(v.string(), v.maxLength(32))),
+    task_id: v.optional(safeIdSchema),
+    record_id: v.optional(safeIdSchema),
+    dry_run: v.optional(v.boolean()),
+    force: v.optional(v.boolean()),
+    reason: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(500))),
+  }),
+  v.check((item) => item.task_id !== undefined || item.record_id !== undefined, 'needs task_id or record_id'),
+  v.check((item) => item.task_id === undefined || item.record_id === undefined, 'give task_id or record_id, not both'),
+  v.forward(
+    v.check((item) => !item.force || Boolean(item.reason), 'is required with force: true (it is kept in the ledger)'),
+    ['reason'],
+  ),
+);
 
-const batchSchema = z.strictObject({
-  items: z
-    .array(z.unknown())
-    .check(
-      z.minLength(1, 'must list at least one item'),
-      z.maxLength(MAX_ITEMS, `must list at most ${MAX_ITEMS} items`),
-    ),
+const batchSchema = v.strictObject({
+  items: v.pipe(
+    v.array(v.unknown()),
+    v.minLength(1, 'must list at least one item'),
+    v.maxLength(MAX_ITEMS, `must list at most ${MAX_ITEMS} items`),
+  ),
 });
 
-type ManualItem = z.infer<typeof itemSchema>;
+type ManualItem = v.InferOutput<typeof itemSchema>;
 
 /** One field that is wrong, and why. */
 export interface FieldProblem {
@@ -106,16 +99,23 @@ export interface ManualDeps extends PipelineDeps {
   readonly remainingMs?: (() => number) | undefined;
 }
 
-function problems(prefix: string, error: z.core.$ZodError): FieldProblem[] {
-  return error.issues.map((issue) => ({
-    field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(payload)',
-    problem:
-      issue.code === 'unrecognized_keys'
-        ? `unknown field(s) ${issue.keys.join(', ')}`
-        : issue.code === 'invalid_type' && issue.message.endsWith('received undefined')
-          ? 'is required'
-          : issue.message,
-  }));
+/** Each issue as the field it names and what is wrong; the fields an object does not know, listed together on it. */
+function problems(prefix: string, issues: readonly v.BaseIssue<unknown>[]): FieldProblem[] {
+  const fieldOf = (keys: ReadonlyArray<string | number>) =>
+    [prefix, ...keys.map(String)].filter(Boolean).join('.') || '(payload)';
+  const found: FieldProblem[] = [];
+  const unknownOn = new Map<string, string[]>();
+  for (const issue of issues) {
+    const keys = issuePath(issue);
+    if (!(issue.type === 'strict_object' && issue.expected === 'never')) {
+      found.push({ field: fieldOf(keys), problem: issue.message });
+      continue;
+    }
+    const on = fieldOf(keys.slice(0, -1));
+    unknownOn.set(on, [...(unknownOn.get(on) ?? []), String(keys.at(-1))]);
+  }
+  for (const [field, names] of unknownOn) found.push({ field, problem: `unknown field(s) ${names.join(', ')}` });
+  return found;
 }
 
 /** Validates the payload: every bad field of every item is named, nothing runs unless all are good. */
@@ -127,8 +127,8 @@ export function parseManualPayload(
     return { errors: [{ field: '(payload)', problem: 'must be a JSON object' }] };
   const multiple = 'items' in payload;
   if (multiple) {
-    const batch = batchSchema.safeParse(payload);
-    if (!batch.success) return { errors: problems('', batch.error) };
+    const batch = v.safeParse(batchSchema, payload);
+    if (!batch.success) return { errors: problems('', batch.issues) };
   }
   const raw = multiple ? (payload as { items: unknown[] }).items : [payload];
   const items: ManualItem[] = [];
@@ -136,12 +136,12 @@ export function parseManualPayload(
   raw.forEach((value, index) => {
     const prefix = multiple ? `items.${index}` : '';
     // A null field is absent, as in an event: `"task_id": null` beside a record id is not a second target.
-    const parsed = itemSchema.safeParse(isJsonObject(value) ? withoutNulls(value) : value);
-    if (!parsed.success) return errors.push(...problems(prefix, parsed.error));
-    const regionProblem = parsed.data.region === undefined ? undefined : checkRegion(parsed.data.region);
+    const parsed = v.safeParse(itemSchema, isJsonObject(value) ? withoutNulls(value) : value);
+    if (!parsed.success) return errors.push(...problems(prefix, parsed.issues));
+    const regionProblem = parsed.output.region === undefined ? undefined : checkRegion(parsed.output.region);
     if (regionProblem)
       return errors.push({ field: [prefix, 'region'].filter(Boolean).join('.'), problem: regionProblem });
-    items.push(parsed.data);
+    items.push(parsed.output);
   });
   return errors.length ? { errors } : { items };
 }

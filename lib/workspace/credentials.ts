@@ -8,16 +8,20 @@
 
 import { TransformParameterError } from '@aws-lambda-powertools/parameters/errors';
 import type { MiddlewareObj } from '@middy/core';
+import { issuePath } from '../platform/env-schema.js';
 import { reportConfigurationError } from '../platform/observability.js';
 import { readFailureName, SecretsManagerProvider } from '../platform/secrets-provider.js';
-import * as z from '../platform/zod.js';
+import * as v from '../platform/valibot.js';
 import type { SigningCredentials } from './signer.js';
 
-const nonEmpty = () => z.string().check(z.minLength(1));
-const keySchema = z.object({ ak: nonEmpty(), sk: nonEmpty(), security_token: z.optional(nonEmpty()) });
-const secretSchema = z.object({ ...z.partial(keySchema).shape, projects: z.optional(z.record(z.string(), keySchema)) });
+const nonEmpty = () => v.pipe(v.string(), v.minLength(1));
+const keySchema = v.object({ ak: nonEmpty(), sk: nonEmpty(), security_token: v.optional(nonEmpty()) });
+const secretSchema = v.object({
+  ...v.partial(keySchema).entries,
+  projects: v.optional(v.record(v.string(), keySchema)),
+});
 
-type Secret = z.infer<typeof secretSchema>;
+type Secret = v.InferOutput<typeof secretSchema>;
 
 /** The secret could not be read or understood. The message names the secret and the field, never a value. */
 export class CredentialsUnavailableError extends Error {
@@ -43,17 +47,18 @@ export interface SecretLoader {
 function parseSecret(secretId: string, value: unknown): Secret {
   if (typeof value !== 'object' || value === null)
     throw new CredentialsUnavailableError(`secret ${secretId} is not a JSON object`);
-  const parsed = secretSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+  // valibot's object schema takes an array for an object; a secret that is a JSON list is refused here.
+  const parsed = Array.isArray(value) ? undefined : v.safeParse(secretSchema, value);
+  if (!parsed?.success) {
+    const field = parsed ? issuePath(parsed.issues[0]).join('.') : '';
     throw new CredentialsUnavailableError(
-      `secret ${secretId}: field ${issue.path.join('.') || '(root)'} is missing or not a non-empty string`,
+      `secret ${secretId}: field ${field || '(root)'} is missing or not a non-empty string`,
     );
   }
-  return parsed.data;
+  return parsed.output;
 }
 
-function toSigning(key: z.infer<typeof keySchema>): SigningCredentials {
+function toSigning(key: v.InferOutput<typeof keySchema>): SigningCredentials {
   return { ak: key.ak, sk: key.sk, securityToken: key.security_token };
 }
 

@@ -704,7 +704,7 @@ describe('parameters refused at package time', () => {
     expect(result.code).not.toBe(0);
     expect(result.output).toContain('nothing was packaged');
     expect(result.output).toMatch(
-      /retryPolicy: RETRY_POLICY: Unrecognized key: "max_atempts" \(read by retryFromQueue, sweepOnSchedule, retryManually\)/,
+      /retryPolicy: RETRY_POLICY\.max_atempts: is not a known field \(read by retryFromQueue, sweepOnSchedule, retryManually\)/,
     );
     expect(result.output).toMatch(/sweepProjects: SWEEP_PROJECTS\[0\][^\n]*\(read by sweepOnSchedule\)/);
     expect(result.output).toMatch(

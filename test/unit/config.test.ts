@@ -176,7 +176,7 @@ describe('RETRY_POLICY validation', () => {
     ['{', /RETRY_POLICY: not valid JSON/],
     ['[]', 'RETRY_POLICY: must be a JSON object'],
     ['{"max_attempts":-1}', /RETRY_POLICY\.max_attempts: /],
-    ['{"max_atempts":3}', /RETRY_POLICY: Unrecognized key: "max_atempts"/],
+    ['{"max_atempts":3}', /RETRY_POLICY\.max_atempts: is not a known field/],
     ['{"rules":[{"id":"x","verdict":"maybe","reason_contains":["a"]}]}', /RETRY_POLICY\.rules\.0\.verdict: /],
     [
       '{"rules":[{"id":"x","verdict":"retry"}]}',

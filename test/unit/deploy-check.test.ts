@@ -86,7 +86,7 @@ describe('the package-time check', () => {
     [
       'a typo in the retry policy',
       { pipeline: { RETRY_POLICY: '{"max_atempts":5}' } },
-      'retryPolicy: RETRY_POLICY: Unrecognized key: "max_atempts" (read by retryFromQueue, sweepOnSchedule, retryManually)',
+      'retryPolicy: RETRY_POLICY.max_atempts: is not a known field (read by retryFromQueue, sweepOnSchedule, retryManually)',
     ],
     [
       'a region with no Workspace endpoint',

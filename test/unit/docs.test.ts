@@ -184,7 +184,7 @@ describe('docs/retry-policy.md and its JSON Schema', () => {
   };
   const sections = sectionsOf(read('docs/retry-policy.md'));
 
-  it("commits the JSON Schema the policy's zod schema generates (npm run policy-schema writes it)", () => {
+  it("commits the JSON Schema the policy's schema generates (npm run policy-schema writes it)", () => {
     expect(read(POLICY_SCHEMA_FILE), `${POLICY_SCHEMA_FILE} is stale: run npm run policy-schema`).toBe(
       policyJsonSchemaText(),
     );

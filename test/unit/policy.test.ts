@@ -289,7 +289,7 @@ describe('what a retry needs of its desktop (`desktop`)', () => {
     [{ recheck_seconds: 0 }, /rules\.0\.desktop\.recheck_seconds/],
     [{ on_error: 'retry' }, /rules\.0\.desktop\.on_error/],
     [{ wake: 'yes' }, /rules\.0\.desktop\.wake/],
-    [{ power: 'on' }, /rules\.0\.desktop: Unrecognized key/],
+    [{ power: 'on' }, /rules\.0\.desktop\.power: is not a known field/],
   ])('refuses %j, naming the field', (bad, message) => {
     expect(() => loadPolicy(JSON.stringify({ rules: [{ ...rules[0], desktop: bad }] }))).toThrow(message);
   });

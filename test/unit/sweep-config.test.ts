@@ -45,7 +45,10 @@ describe('the sweep configuration', () => {
       { SWEEP_PROJECTS: '[{"project_id":"p1"},{"project_id":"../x"}]' },
       'SWEEP_PROJECTS[1].project_id: must be a safe id',
     ],
-    [{ SWEEP_PROJECTS: '[{"project_id":"p1","regoin":"cn-north-4"}]' }, /^SWEEP_PROJECTS\[0\]: .*"regoin"/],
+    [
+      { SWEEP_PROJECTS: '[{"project_id":"p1","regoin":"cn-north-4"}]' },
+      /^SWEEP_PROJECTS\[0\]\.regoin: is not a known field/,
+    ],
     [
       { SWEEP_PROJECTS: '[{"project_id":"p1","region":"mars-1"}]' },
       /^SWEEP_PROJECTS\[0\]\.region: region "mars-1" is not a region name/,
