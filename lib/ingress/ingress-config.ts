@@ -1,4 +1,4 @@
-import { commaList, type Env, excerpt, readEnv, url, wholeNumber } from '../platform/env-schema.js';
+import { commaList, type Env, excerpt, type RawVariables, readEnv, url, wholeNumber } from '../platform/env-schema.js';
 import * as v from '../platform/valibot.js';
 import { type HostRule, parseHostRule } from './host-rules.js';
 
@@ -93,8 +93,8 @@ const ingressEnv = v.object({
 });
 
 /** The ingress trusts SMN topics, a webhook token, or both. */
-function trustsSomething(vars: v.InferOutput<typeof ingressEnv>): string | undefined {
-  if (vars.TRUSTED_TOPIC_URNS !== undefined || vars.INGRESS_TOKEN_SECRET_ID !== undefined) return undefined;
+function trustsSomething(raw: RawVariables): string | undefined {
+  if (raw['TRUSTED_TOPIC_URNS'] !== undefined || raw['INGRESS_TOKEN_SECRET_ID'] !== undefined) return undefined;
   return 'TRUSTED_TOPIC_URNS is required unless INGRESS_TOKEN_SECRET_ID is set: the ingress trusts SMN topics, a webhook token, or both';
 }
 

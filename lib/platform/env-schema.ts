@@ -40,15 +40,15 @@ export type TextSchema<T = unknown> = v.GenericSchema<string, T>;
  * would also read "1e3", "0x10" or "+5", spellings that were never accepted.
  */
 export function wholeNumber(min: number, max: number) {
-  const problem = (issue: { input: unknown }) =>
-    `must be a whole number between ${min} and ${max}, got ${excerpt(issue.input)}`;
+  const problem = (input: unknown) => `must be a whole number between ${min} and ${max}, got ${excerpt(input)}`;
   return v.pipe(
-    v.string(problem),
-    v.regex(/^\d+$/, problem),
-    v.transform(Number),
-    v.integer(problem),
-    v.minValue(min, problem),
-    v.maxValue(max, problem),
+    v.string((issue) => problem(issue.input)),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const number = Number(dataset.value);
+      if (/^\d+$/.test(dataset.value) && number >= min && number <= max) return number;
+      addIssue({ message: problem(dataset.value) });
+      return NEVER;
+    }),
   );
 }
 
@@ -123,20 +123,29 @@ function describeIssue(issue: v.BaseIssue<unknown>): string {
 /** An object schema whose keys are variable names: what `readEnv` reads. */
 export type EnvSchema = v.ObjectSchema<v.ObjectEntries, undefined>;
 
+/** The variables as read: trimmed, a blank one unset. */
+export type RawVariables = Readonly<Record<string, string | undefined>>;
+
 /**
  * Parses the variables `schema` names (and only those), trimmed, blank as
- * unset. Throws one ConfigError listing every problem, each naming its variable.
- * `checks` are run on the whole set once every variable has been read (a variable required unless another is set).
+ * unset. Throws one ConfigError listing every problem, each naming its
+ * variable once: the schema's, then those of `checks`, which look at the
+ * variables as read (a variable required unless another is set).
  */
 export function readEnv<S extends EnvSchema>(
   schema: S,
   env: Env,
-  ...checks: Array<(vars: v.InferOutput<S>) => string | undefined>
+  ...checks: Array<(raw: RawVariables) => string | undefined>
 ): v.InferOutput<S> {
-  const values = Object.fromEntries(Object.keys(schema.entries).map((name) => [name, env[name]?.trim() || undefined]));
+  const values: RawVariables = Object.fromEntries(
+    Object.keys(schema.entries).map((name) => [name, env[name]?.trim() || undefined]),
+  );
   const parsed = v.safeParse(schema, values);
-  if (!parsed.success) throw new ConfigError(parsed.issues.map(describeIssue).join('; '));
-  const problems = checks.map((check) => check(parsed.output)).filter((problem) => problem !== undefined);
-  if (problems.length) throw new ConfigError(problems.join('; '));
+  const problems = new Set(parsed.success ? [] : parsed.issues.map(describeIssue));
+  for (const check of checks) {
+    const problem = check(values);
+    if (problem) problems.add(problem);
+  }
+  if (!parsed.success || problems.size) throw new ConfigError([...problems].join('; '));
   return parsed.output;
 }

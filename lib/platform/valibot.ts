@@ -1,4 +1,13 @@
-import { type BaseIssue, setGlobalMessage } from 'valibot';
+import {
+  type BaseIssue,
+  custom,
+  strictObject as firstUnknownKeyObject,
+  type GenericSchema,
+  object as looseKeysObject,
+  type ObjectPathItem,
+  setGlobalMessage,
+  record as valibotRecord,
+} from 'valibot';
 
 /**
  * valibot as every schema in lib/ uses it (`import * as v from '…/platform/valibot.js'`),
@@ -42,5 +51,76 @@ export function typeName(value: unknown): string {
 }
 
 setGlobalMessage(projectMessage);
+
+type Run = GenericSchema['~run'];
+/** A run's dataset as the wrappers below read and extend it. */
+interface Dataset {
+  value: unknown;
+  typed?: boolean;
+  issues?: BaseIssue<unknown>[];
+}
+
+/** Always refuses, with `message`: how a wrapper below reports what valibot would let through. */
+const refusal = (message: string) => custom<never>(() => false, message);
+const arrayRefused = refusal('must be an object, got array');
+const reservedRefused = refusal('is a reserved name, not an id');
+
+/**
+ * `schema`, refusing an array before it sees one: valibot's object and record
+ * schemas take an array for an object (its indexes as keys), where JSON, and
+ * every schema here, mean an object. `extra` runs after `schema` on an object.
+ */
+function objectsOnly<S extends GenericSchema>(schema: S, extra?: (dataset: Dataset, input: object) => void): S {
+  const run = schema['~run'];
+  return {
+    ...schema,
+    '~run'(this: S, dataset: Parameters<Run>[0], config: Parameters<Run>[1]) {
+      const input = dataset.value;
+      if (Array.isArray(input)) return arrayRefused['~run'](dataset, config);
+      const result = run.call(this, dataset, config);
+      if (extra && typeof input === 'object' && input !== null) extra(result as unknown as Dataset, input);
+      return result;
+    },
+  } as S;
+}
+
+/** Where an issue about one of an object's keys points. */
+function keyPath(input: object, key: string): ObjectPathItem {
+  const object = input as Record<string, unknown>;
+  return { type: 'object', origin: 'key', input: object, key, value: object[key] };
+}
+
+/** An object; an array is refused (see objectsOnly). */
+export const object = ((...args: Parameters<typeof looseKeysObject>) =>
+  objectsOnly(looseKeysObject(...args))) as typeof looseKeysObject;
+
+/**
+ * An object with no keys but its entries; an array is refused. valibot names
+ * the first key it does not know; every other one is named too, so a payload
+ * with two typos is corrected in one round.
+ */
+export const strictObject = ((...args: Parameters<typeof firstUnknownKeyObject>) =>
+  objectsOnly(firstUnknownKeyObject(...args), (dataset, input) => {
+    const first = dataset.issues?.find((issue) => issue.type === 'strict_object' && issue.expected === 'never');
+    if (!first) return;
+    const entries = args[0];
+    for (const key of Object.keys(input))
+      if (key !== first.path?.[0]?.key && !Object.hasOwn(entries, key))
+        dataset.issues!.push({ ...first, input: key, path: [keyPath(input, key)] });
+  })) as typeof firstUnknownKeyObject;
+
+/** Keys valibot's record leaves out without a word, to keep them off an object's prototype. */
+const RESERVED_KEYS = ['__proto__', 'constructor', 'prototype'];
+
+/** A record; an array is refused, and so is a reserved key (valibot would drop it and say nothing). */
+export const record = ((...args: Parameters<typeof valibotRecord>) =>
+  objectsOnly(valibotRecord(...args), (dataset, input) => {
+    for (const key of RESERVED_KEYS) {
+      if (!Object.hasOwn(input, key)) continue;
+      const refused = reservedRefused['~run']({ value: key }, {}) as unknown as Dataset;
+      for (const issue of refused.issues ?? []) (dataset.issues ??= []).push({ ...issue, path: [keyPath(input, key)] });
+      dataset.typed = false;
+    }
+  })) as typeof valibotRecord;
 
 export * from 'valibot';

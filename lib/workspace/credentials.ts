@@ -47,14 +47,11 @@ export interface SecretLoader {
 function parseSecret(secretId: string, value: unknown): Secret {
   if (typeof value !== 'object' || value === null)
     throw new CredentialsUnavailableError(`secret ${secretId} is not a JSON object`);
-  // valibot's object schema takes an array for an object; a secret that is a JSON list is refused here.
-  const parsed = Array.isArray(value) ? undefined : v.safeParse(secretSchema, value);
-  if (!parsed?.success) {
-    const field = parsed ? issuePath(parsed.issues[0]).join('.') : '';
+  const parsed = v.safeParse(secretSchema, value);
+  if (!parsed.success)
     throw new CredentialsUnavailableError(
-      `secret ${secretId}: field ${field || '(root)'} is missing or not a non-empty string`,
+      `secret ${secretId}: field ${issuePath(parsed.issues[0]).join('.') || '(root)'} is missing or not a non-empty string`,
     );
-  }
   return parsed.output;
 }
 

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config/app-config.js';
+import { loadIngressConfig } from '../../lib/ingress/ingress-config.js';
 import { parseSmnMessage } from '../../lib/ingress/smn-message.js';
 import * as v from '../../lib/platform/valibot.js';
+import { loadPolicy } from '../../lib/policy/policy-config.js';
+import { parseManualPayload } from '../../lib/ways-in/manual.js';
+import { WorkspaceCredentials } from '../../lib/workspace/credentials.js';
 
 /**
  * The messages lib/platform/valibot.ts gives every check a schema does not word itself: a predicate that follows the
@@ -50,5 +55,69 @@ describe("the project's validation messages", () => {
       reason:
         'body.type: must be one of "SubscriptionConfirmation" | "Notification" | "UnsubscribeConfirmation", got string',
     });
+  });
+});
+
+describe('what valibot alone would let through, refused', () => {
+  it.each([
+    ['an object', v.object({ a: v.optional(v.string()) })],
+    ['a strict object', v.strictObject({ a: v.optional(v.string()) })],
+    ['a record', v.record(v.string(), v.string())],
+    ['a partial object', v.partial(v.object({ a: v.string() }))],
+  ])('an array for %s', (_, schema) => {
+    expect(problem(schema as v.GenericSchema, [])).toEqual(['must be an object, got array']);
+    expect(v.safeParse(schema as v.GenericSchema, {}).success).toBe(true);
+  });
+
+  it('names every field a strict object does not know, not only the first', () => {
+    expect(() => loadPolicy('{"foo":1,"max_attempts":2,"bar":2}')).toThrow(
+      'RETRY_POLICY.foo: is not a known field; RETRY_POLICY.bar: is not a known field',
+    );
+    expect(parseManualPayload({ project_id: 'p', task_id: 't', foo: 1, bar: 2 }, () => undefined)).toEqual({
+      errors: [{ field: '(payload)', problem: 'unknown field(s) foo, bar' }],
+    });
+  });
+
+  it.each([
+    '{"projects":[]}',
+    '{"scripts":[{"max_attempts":0}]}',
+    '{"projects":{"abc":[]}}',
+    '{"backoff":[]}',
+    '{"rules":[{"id":"a","verdict":"retry","result_codes":["X"],"desktop":[]}]}',
+  ])('refuses the policy %s, where an object is wanted', (json) => {
+    expect(() => loadPolicy(json)).toThrow(/must be an object, got array/);
+  });
+
+  it.each(['constructor', 'prototype', '__proto__'])('refuses the reserved id %s, which a record would drop', (id) => {
+    expect(() => loadPolicy(`{"projects":{"${id}":{"max_attempts":2}}}`)).toThrow(
+      `RETRY_POLICY.projects.${id}: is a reserved name, not an id`,
+    );
+  });
+
+  it.each([
+    [{ ak: 'A', sk: 'S', projects: [{ ak: 'A0', sk: 'S0' }] }, 'secret s: field projects is missing'],
+    [{ ak: 'A', sk: 'S', projects: { constructor: { ak: 'a', sk: 'b' } } }, 'field projects.constructor is missing'],
+    [['ak'], 'secret s: field (root) is missing'],
+  ])('refuses the secret %j instead of signing with the default key', async (secret, message) => {
+    const credentials = new WorkspaceCredentials('s', { load: async () => secret, reload: async () => secret });
+    await expect(credentials.forProject('0')).rejects.toThrow(message);
+  });
+
+  it('names every wrong variable of the ingress at once, the one required unless another is set included', () => {
+    expect(() => loadIngressConfig({ FAILURE_QUEUE_URL: 'nope' })).toThrow(
+      'FAILURE_QUEUE_URL must be a queue URL, got "nope"; TRUSTED_TOPIC_URNS is required unless INGRESS_TOKEN_SECRET_ID is set',
+    );
+  });
+
+  it('quotes a whole number too large for a number as it was written, once', () => {
+    const env = {
+      WORKSPACE_REGION: 'cn-north-4',
+      CREDENTIALS_SECRET_ID: 's',
+      DLQ_URL: 'http://q/dlq',
+      SOURCE_QUEUE_URL: 'http://q/source',
+      LEDGER_TABLE: 't',
+      MAX_CONCURRENCY: '9'.repeat(400),
+    };
+    expect(() => loadConfig(env)).toThrow(/^MAX_CONCURRENCY must be a whole number between 1 and 100, got "9{40}"$/);
   });
 });
