@@ -9,6 +9,18 @@ export const MODULES = {
     mutate: ['lib/ways-in/batch-failure-guard.ts'],
     tests: ['test/unit/batch-failure-guard.test.ts'],
   },
+  validation: {
+    mutate: ['lib/platform/valibot.ts', 'lib/platform/env-schema.ts'],
+    tests: [
+      'test/unit/valibot-messages.test.ts',
+      'test/unit/config.test.ts',
+      'test/unit/sweep-config.test.ts',
+      'test/unit/ingress/ingress-config.test.ts',
+      'test/unit/policy-config.test.ts',
+      'test/unit/manual-payload.test.ts',
+      'test/unit/payloads.test.ts',
+    ],
+  },
   credentials: {
     mutate: ['lib/workspace/credentials.ts'],
     tests: ['test/unit/credentials.test.ts', 'test/integration/credentials-middleware.test.ts'],

@@ -30,6 +30,9 @@ describe("the project's validation messages", () => {
     ['a number too big', v.pipe(v.number(), v.maxValue(10)), 11, 'must be <=10, got 11'],
     ['a pattern', v.pipe(v.string(), v.regex(/^a$/)), SECRET, 'is not valid (regex)'],
     ['nothing given', v.string(), undefined, 'is required'],
+    ['a check named in two words', v.pipe(v.string(), v.startsWith('a')), SECRET, 'is not valid (starts with)'],
+    ['nothing allowed', v.never(), SECRET, 'must be a never, got string'],
+    ['a literal', v.literal('v1'), 2, 'must be "v1", got number'],
   ])('%s: %j', (_, schema, input, message) => {
     expect(problem(schema as v.GenericSchema, input)).toEqual([message]);
   });
