@@ -1,6 +1,7 @@
 import {
+  _addIssue,
+  _standardSchema,
   type BaseIssue,
-  custom,
   strictObject as firstUnknownKeyObject,
   type GenericSchema,
   object as looseKeysObject,
@@ -53,35 +54,44 @@ export function typeName(value: unknown): string {
 setGlobalMessage(projectMessage);
 
 type Run = GenericSchema['~run'];
-/** A run's dataset as the wrappers below read and extend it. */
+type RunDataset = Parameters<Run>[0];
+type RunConfig = Parameters<Run>[1];
+/** A run's dataset as the wrappers below read it. */
 interface Dataset {
   value: unknown;
   typed?: boolean;
   issues?: BaseIssue<unknown>[];
 }
-
-/** Always refuses, with `message`: how a wrapper below reports what valibot would let through. */
-const refusal = (message: string) => custom<never>(() => false, message);
-const arrayRefused = refusal('must be an object, got array');
-const reservedRefused = refusal('is a reserved name, not an id');
+/** What the wrappers below report an issue through: valibot's own, so lang, abort flags and messages are its. */
+type AddIssue = (label: string, dataset: RunDataset, config: RunConfig, other?: Record<string, unknown>) => void;
+const issueOf = (schema: GenericSchema): AddIssue => _addIssue.bind(undefined, schema as never) as unknown as AddIssue;
 
 /**
  * `schema`, refusing an array before it sees one: valibot's object and record
  * schemas take an array for an object (its indexes as keys), where JSON, and
- * every schema here, mean an object. `extra` runs after `schema` on an object.
+ * every schema here, mean an object. `extra` runs after `schema` on an object,
+ * unless the run stops at its first issue and there is one.
  */
-function objectsOnly<S extends GenericSchema>(schema: S, extra?: (dataset: Dataset, input: object) => void): S {
+function objectsOnly<S extends GenericSchema>(
+  schema: S,
+  extra?: (schema: S, dataset: RunDataset, input: object, config: RunConfig) => void,
+): S {
   const run = schema['~run'];
-  return {
+  return _standardSchema({
     ...schema,
-    '~run'(this: S, dataset: Parameters<Run>[0], config: Parameters<Run>[1]) {
+    '~run'(this: S, dataset: RunDataset, config: RunConfig) {
       const input = dataset.value;
-      if (Array.isArray(input)) return arrayRefused['~run'](dataset, config);
+      if (Array.isArray(input)) {
+        issueOf(this)('type', dataset, config, { received: 'Array' });
+        return dataset;
+      }
       const result = run.call(this, dataset, config);
-      if (extra && typeof input === 'object' && input !== null) extra(result as unknown as Dataset, input);
+      const stopped = config.abortEarly && (result as Dataset).issues;
+      if (extra && !stopped && typeof input === 'object' && input !== null)
+        extra(this, result as unknown as RunDataset, input, config);
       return result;
     },
-  } as S;
+  }) as S;
 }
 
 /** Where an issue about one of an object's keys points. */
@@ -100,13 +110,17 @@ export const object = ((...args: Parameters<typeof looseKeysObject>) =>
  * with two typos is corrected in one round.
  */
 export const strictObject = ((...args: Parameters<typeof firstUnknownKeyObject>) =>
-  objectsOnly(firstUnknownKeyObject(...args), (dataset, input) => {
-    const first = dataset.issues?.find((issue) => issue.type === 'strict_object' && issue.expected === 'never');
-    if (!first) return;
-    const entries = args[0];
+  objectsOnly(firstUnknownKeyObject(...args), (schema, dataset, input, config) => {
+    // The keys this object named itself (a nested object's issues are in the list too, their paths longer).
+    const named = new Set(
+      ((dataset as Dataset).issues ?? [])
+        .filter((issue) => issue.expected === 'never' && issue.path?.length === 1 && issue.path[0]?.input === input)
+        .map((issue) => issue.path?.[0]?.key),
+    );
+    if (named.size === 0) return;
     for (const key of Object.keys(input))
-      if (key !== first.path?.[0]?.key && !Object.hasOwn(entries, key))
-        dataset.issues!.push({ ...first, input: key, path: [keyPath(input, key)] });
+      if (!named.has(key) && !Object.hasOwn(schema.entries, key))
+        issueOf(schema)('key', dataset, config, { input: key, expected: 'never', path: [keyPath(input, key)] });
   })) as typeof firstUnknownKeyObject;
 
 /** Keys valibot's record leaves out without a word, to keep them off an object's prototype. */
@@ -114,12 +128,16 @@ const RESERVED_KEYS = ['__proto__', 'constructor', 'prototype'];
 
 /** A record; an array is refused, and so is a reserved key (valibot would drop it and say nothing). */
 export const record = ((...args: Parameters<typeof valibotRecord>) =>
-  objectsOnly(valibotRecord(...args), (dataset, input) => {
+  objectsOnly(valibotRecord(...args), (schema, dataset, input, config) => {
     for (const key of RESERVED_KEYS) {
       if (!Object.hasOwn(input, key)) continue;
-      const refused = reservedRefused['~run']({ value: key }, {}) as unknown as Dataset;
-      for (const issue of refused.issues ?? []) (dataset.issues ??= []).push({ ...issue, path: [keyPath(input, key)] });
-      dataset.typed = false;
+      issueOf(schema)('key', dataset, config, {
+        input: key,
+        expected: 'an id',
+        message: 'is a reserved name, not an id',
+        path: [keyPath(input, key)],
+      });
+      if (config.abortEarly) return;
     }
   })) as typeof valibotRecord;
 

@@ -81,6 +81,30 @@ describe('what valibot alone would let through, refused', () => {
     });
   });
 
+  it("names each unknown field once, a nested object's beside its parent's", () => {
+    expect(() =>
+      loadPolicy(
+        '{"rules":[{"id":"a","verdict":"retry","statuses":["x"],"desktop":{"wak":true},"typo":1}],"extra1":1,"extra2":2}',
+      ),
+    ).toThrow(
+      /^RETRY_POLICY\.rules\.0\.desktop\.wak: is not a known field; RETRY_POLICY\.rules\.0\.typo: is not a known field; RETRY_POLICY\.extra1: is not a known field; RETRY_POLICY\.extra2: is not a known field$/,
+    );
+  });
+
+  it('keeps to the entries of a picked object, to abortEarly, and to the schema through ~standard', () => {
+    const abc = v.strictObject({ a: v.optional(v.string()), b: v.optional(v.string()), c: v.optional(v.string()) });
+    const keysOf = (result: { issues?: readonly v.BaseIssue<unknown>[] | undefined }) =>
+      result.issues?.map((issue) => issue.path?.map((item) => item.key).join('.'));
+    expect(keysOf(v.safeParse(v.pick(abc, ['a']), { b: '1', c: '2' }))).toEqual(['b', 'c']);
+    expect(keysOf(v.safeParse(v.strictObject({}), { a: 1, b: 2 }, { abortEarly: true }))).toEqual(['a']);
+    const reserved = JSON.parse('{"__proto__":1,"constructor":2}');
+    expect(keysOf(v.safeParse(v.record(v.string(), v.number()), reserved, { abortEarly: true }))).toEqual([
+      '__proto__',
+    ]);
+    expect(v.strictObject({})['~standard'].validate([])).toMatchObject({ issues: [{ received: 'Array' }] });
+    expect(v.record(v.string(), v.unknown())['~standard'].validate(reserved)).toHaveProperty('issues');
+  });
+
   it.each([
     '{"projects":[]}',
     '{"scripts":[{"max_attempts":0}]}',
