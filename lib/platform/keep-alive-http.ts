@@ -6,7 +6,9 @@
  * The body is read whole, as text; its size is bounded.
  */
 
-import type { Agent, request as httpRequest, IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import { HTTPParser } from 'http-parser-js';
 
 /** One HTTP request: its method, URL, headers and body, and the limits on the exchange. */
 export interface HttpRequest {
@@ -56,95 +58,238 @@ export class TransportError extends Error {
  * an unknown outcome and is not repeated.
  */
 const IDLE_MS = 4_000;
-
-interface Wire {
-  readonly send: typeof httpRequest;
-  readonly agent: Agent;
-}
-
-const wires = new Map<string, Promise<Wire>>();
+/** A server's `Keep-Alive: timeout=N` is N seconds; a connection is let go this long before it. */
+const SERVER_IDLE_MARGIN_MS = 1_000;
 
 /**
- * node:http (and node:https, with TLS) loaded on the first call, not at
- * import: an invocation that sends nothing never pays for them.
+ * One exchange's side of a connection: what it does with the answer's head
+ * and body as they are framed, and with a failure.
  */
-function wireFor(protocol: string): Promise<Wire> {
-  let wire = wires.get(protocol);
-  if (!wire) {
-    const options = { keepAlive: true, timeout: IDLE_MS, scheduling: 'lifo' } as const;
-    if (protocol === 'https:')
-      wire = import('node:https').then(({ Agent, request }) => ({
-        send: request as typeof httpRequest,
-        agent: new Agent(options),
-      }));
-    else if (protocol === 'http:')
-      wire = import('node:http').then(({ Agent, request }) => ({ send: request, agent: new Agent(options) }));
-    else return Promise.reject(new TransportError('refused', `unsupported protocol ${protocol}`));
-    wires.set(protocol, wire);
-  }
-  return wire;
+interface Exchange {
+  head(status: number, headers: IncomingHttpHeaders, keepAlive: boolean): 'read' | 'stop';
+  body(chunk: Buffer): void;
+  done(): void;
+  fail(error: TransportError): void;
 }
 
-/** The HttpTransport of the functions: node:http or node:https on the container's keep-alive agents. */
+/** A kept connection to one origin: its socket, its answer framer, and the exchange it is serving, if any. */
+interface Connection {
+  readonly socket: Socket;
+  readonly parser: InstanceType<typeof HTTPParser>;
+  exchange: Exchange | undefined;
+  /** Whether any of the answer to the exchange in hand has come. */
+  heard: boolean;
+  /** How long it may wait idle, from the last answer's Keep-Alive. */
+  idleMs: number;
+}
+
+/** Opens a socket to `url`'s origin; `ready` is the event that says it can carry a request. */
+type Connect = (url: URL) => { socket: Socket; ready: 'connect' | 'secureConnect' };
+/** net or tls, loaded on the first exchange of its protocol, not at import. */
+const connectors = new Map<string, Promise<Connect>>();
+/** Idle connections by origin; the one freed last is taken first. */
+const idle = new Map<string, Connection[]>();
+
+function connectorFor(protocol: string): Promise<Connect> {
+  let connector = connectors.get(protocol);
+  if (!connector) {
+    if (protocol === 'https:')
+      connector = import('node:tls').then(({ connect }) => (url: URL) => ({
+        socket: connect({
+          host: url.hostname,
+          port: Number(url.port || 443),
+          servername: url.hostname,
+          ALPNProtocols: ['http/1.1'],
+        }),
+        ready: 'secureConnect' as const,
+      }));
+    else if (protocol === 'http:')
+      connector = import('node:net').then(({ connect }) => (url: URL) => ({
+        socket: connect({ host: url.hostname, port: Number(url.port || 80), noDelay: true }),
+        ready: 'connect' as const,
+      }));
+    else return Promise.reject(new TransportError('refused', `unsupported protocol ${protocol}`));
+    connectors.set(protocol, connector);
+  }
+  return connector;
+}
+
+/**
+ * A new connection: its answers are framed by http-parser-js (HTTP/1.1:
+ * Content-Length, chunked, or until the server closes), each handed to the
+ * exchange in hand. Whatever ends the socket ends that exchange.
+ */
+function open(connect: Connect, url: URL, origin: string): Connection {
+  const { socket, ready } = connect(url);
+  const parser = new HTTPParser(HTTPParser.RESPONSE);
+  const connection: Connection = { socket, parser, exchange: undefined, heard: false, idleMs: IDLE_MS };
+  let connected = false;
+  parser[HTTPParser.kOnHeadersComplete] = (info) => {
+    const exchange = connection.exchange;
+    if (!exchange) return 1;
+    const keepAlive = info.shouldKeepAlive && keptFor(connection, info.headers);
+    return exchange.head(info.statusCode, headersOf(info.headers), keepAlive) === 'stop' ? 1 : 0;
+  };
+  parser[HTTPParser.kOnBody] = (chunk, offset, length) =>
+    connection.exchange?.body(chunk.subarray(offset, offset + length));
+  parser[HTTPParser.kOnMessageComplete] = () => connection.exchange?.done();
+  const fail = (error: TransportError) => {
+    const exchange = connection.exchange;
+    connection.exchange = undefined;
+    exchange?.fail(error);
+  };
+  socket.on(ready, () => {
+    connected = true;
+  });
+  socket.on('data', (chunk: Buffer) => {
+    // Bytes no request asked for: the connection can no longer be trusted to frame the next answer.
+    if (!connection.exchange) return void socket.destroy();
+    connection.heard = true;
+    const framed = parser.execute(chunk);
+    if (framed instanceof Error) {
+      fail(new TransportError('network', `answer is not HTTP/1.1 (${framed.message})`));
+      socket.destroy();
+    }
+  });
+  socket.on('end', () => {
+    // An answer without a length ends when the server closes.
+    if (parser.finish() instanceof Error) fail(hangUp(connection));
+  });
+  socket.on('error', (error: Error & { code?: string }) => fail(transportError(error, connected)));
+  socket.on('close', () => {
+    drop(origin, connection);
+    fail(hangUp(connection));
+  });
+  socket.on('timeout', () => socket.destroy());
+  return connection;
+}
+
+/** Whether the connection may be kept after this answer, and for how long (the server's Keep-Alive timeout, if shorter). */
+function keptFor(connection: Connection, raw: string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== 'keep-alive') continue;
+    const seconds = /timeout=(\d+)/i.exec(raw[i + 1]!)?.[1];
+    if (seconds !== undefined) connection.idleMs = Math.min(IDLE_MS, Number(seconds) * 1000 - SERVER_IDLE_MARGIN_MS);
+  }
+  return connection.idleMs > 0;
+}
+
+/** The raw header list as IncomingHttpHeaders: names in lower case, repeated ones joined with ", " as node:http does. */
+function headersOf(raw: string[]): IncomingHttpHeaders {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+  }
+  return headers;
+}
+
+function drop(origin: string, connection: Connection): void {
+  const list = idle.get(origin);
+  const at = list?.indexOf(connection) ?? -1;
+  if (at >= 0) list!.splice(at, 1);
+}
+
+/** An idle connection to `origin` (the one freed last), or a new one. */
+async function connectionTo(url: URL, origin: string): Promise<Connection> {
+  const list = idle.get(origin);
+  while (list?.length) {
+    const connection = list.pop()!;
+    if (connection.socket.destroyed) continue;
+    connection.socket.setTimeout(0);
+    return connection;
+  }
+  return open(await connectorFor(url.protocol), url, origin);
+}
+
+/** Back to the idle list, closed after its idle time. */
+function release(origin: string, connection: Connection): void {
+  connection.socket.setTimeout(connection.idleMs);
+  const list = idle.get(origin);
+  if (list) list.push(connection);
+  else idle.set(origin, [connection]);
+}
+
+/** The request's head: the request line, Host, the caller's headers, and the body's length. */
+function requestHead(request: HttpRequest, url: URL, bodyBytes: number | undefined): string {
+  let head = `${request.method} ${url.pathname}${url.search} HTTP/1.1\r\n`;
+  let host = false;
+  for (const name in request.headers) {
+    const value = request.headers[name]!;
+    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new TypeError(`header ${JSON.stringify(name)}: line break`);
+    const lower = name.toLowerCase();
+    if (lower === 'content-length' || lower === 'connection') continue;
+    if (lower === 'host') host = true;
+    head += `${name}: ${value}\r\n`;
+  }
+  if (!host) head += `Host: ${url.host}\r\n`;
+  if (bodyBytes !== undefined) head += `Content-Length: ${bodyBytes}\r\n`;
+  return `${head}Connection: keep-alive\r\n\r\n`;
+}
+
+/** The HttpTransport of the functions: HTTP/1.1 over the container's kept connections (node:net, node:tls). */
 export const keepAliveTransport: HttpTransport = async (request) => {
   const url = new URL(request.url);
-  const { send, agent } = await wireFor(url.protocol);
+  const origin = `${url.protocol}//${url.host}`;
+  const body = request.body === undefined ? undefined : Buffer.from(request.body, 'utf8');
+  const head = requestHead(request, url, body?.length ?? (request.method === 'POST' ? 0 : undefined));
+  const connection = await connectionTo(url, origin);
   return new Promise<HttpResponse>((resolve, reject) => {
-    let done = false;
-    const finish = (settle: () => void) => {
-      if (done) return;
-      done = true;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let status = 0;
+    let headers: IncomingHttpHeaders = {};
+    let keepAlive = false;
+    let settled = false;
+    const settle = (then: () => void, keep: boolean) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      settle();
+      connection.exchange = undefined;
+      if (keep) release(origin, connection);
+      else connection.socket.destroy();
+      then();
     };
-    const fail = (error: TransportError) =>
-      finish(() => {
-        outgoing.destroy();
-        reject(error);
-      });
+    const fail = (error: TransportError) => settle(() => reject(error), false);
+    const tooLarge = () => fail(new TransportError('too-large', `answer is larger than ${request.maxBytes} bytes`));
     const timer = setTimeout(
       () => fail(new TransportError('timeout', `no complete answer within ${request.timeoutMs} ms`)),
       request.timeoutMs,
     );
-    const outgoing = send(
-      {
-        agent,
-        protocol: url.protocol,
-        hostname: url.hostname,
-        port: url.port,
-        path: url.pathname + url.search,
-        method: request.method,
-        headers: request.headers,
+    connection.heard = false;
+    connection.exchange = {
+      head: (answerStatus, answerHeaders, keep) => {
+        status = answerStatus;
+        headers = answerHeaders;
+        keepAlive = keep;
+        if (Number(answerHeaders['content-length']) > request.maxBytes) {
+          tooLarge();
+          return 'stop';
+        }
+        return 'read';
       },
-      (incoming) => {
-        const tooLarge = () => fail(new TransportError('too-large', `answer is larger than ${request.maxBytes} bytes`));
-        if (Number(incoming.headers['content-length']) > request.maxBytes) return tooLarge();
-        const chunks: Buffer[] = [];
-        let size = 0;
-        incoming.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > request.maxBytes) return tooLarge();
-          chunks.push(chunk);
-        });
-        incoming.on('end', () =>
-          finish(() =>
-            resolve({
-              status: incoming.statusCode ?? 0,
-              headers: incoming.headers,
-              body: Buffer.concat(chunks, size).toString('utf8'),
-            }),
-          ),
-        );
-        incoming.on('error', (error) => fail(transportError(error)));
+      body: (chunk) => {
+        size += chunk.length;
+        if (size > request.maxBytes) return tooLarge();
+        chunks.push(Buffer.from(chunk));
       },
-    );
-    outgoing.on('error', (error) => fail(transportError(error)));
-    outgoing.end(request.body);
+      done: () =>
+        settle(() => resolve({ status, headers, body: Buffer.concat(chunks, size).toString('utf8') }), keepAlive),
+      fail,
+    };
+    connection.socket.write(body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
   });
 };
 
-function transportError(error: Error & { code?: string }): TransportError {
+/** The server closed the connection before the answer was whole: node:http's words for it, by whether any of it came. */
+function hangUp(connection: Connection): TransportError {
+  return new TransportError('network', connection.heard ? 'ECONNRESET: aborted' : 'ECONNRESET: socket hang up');
+}
+
+function transportError(error: Error & { code?: string }, connected: boolean): TransportError {
   // https://man7.org/linux/man-pages/man2/connect.2.html: ECONNREFUSED, no one listening; nothing was sent.
-  if (error.code === 'ECONNREFUSED') return new TransportError('refused', `ECONNREFUSED: ${error.message}`);
+  if (!connected && error.code === 'ECONNREFUSED')
+    return new TransportError('refused', `ECONNREFUSED: ${error.message}`);
   return new TransportError('network', `${error.code ?? error.name}: ${error.message}`);
 }

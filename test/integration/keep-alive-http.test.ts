@@ -269,3 +269,89 @@ describe('the connections an exchange goes over', () => {
     expect(socketC).toBe(socketB);
   });
 });
+
+describe('an answer framed by the transport itself', () => {
+  it('reads a chunked answer whole, and keeps its connection for the next exchange', async () => {
+    const server = await serve((req, res) => {
+      req.resume().on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"a":');
+        setTimeout(() => res.end('1}'), 5);
+      });
+    });
+    const first = await keepAliveTransport(post(server.url));
+    const second = await keepAliveTransport(post(server.url));
+    expect(first).toMatchObject({ status: 200, body: '{"a":1}' });
+    expect(first.headers['transfer-encoding']).toBe('chunked');
+    expect(second.body).toBe('{"a":1}');
+    expect(server.sockets).toHaveLength(1);
+  });
+
+  it('lets go of a connection the server closes after its answer (Connection: close)', async () => {
+    const server = await serve((req, res) =>
+      req.resume().on('end', () => res.writeHead(200, { connection: 'close', 'content-length': '2' }).end('{}')),
+    );
+    await keepAliveTransport(post(server.url));
+    await keepAliveTransport(post(server.url));
+    expect(server.sockets).toHaveLength(2);
+  });
+
+  it("does not keep a connection the server's Keep-Alive timeout would close too soon to use", async () => {
+    const server = await serve((req, res) =>
+      req.resume().on('end', () => res.writeHead(200, { 'keep-alive': 'timeout=1', 'content-length': '2' }).end('{}')),
+    );
+    await keepAliveTransport(post(server.url));
+    await keepAliveTransport(post(server.url));
+    expect(server.sockets).toHaveLength(2);
+  });
+
+  it('opens a new connection when the server has closed the idle one, and the exchange does not fail', async () => {
+    const server = await serve((req, res) => req.resume().on('end', () => res.end('{}')));
+    await keepAliveTransport(post(server.url));
+    const [idleSocket] = server.sockets;
+    const gone = closed(idleSocket!);
+    idleSocket!.destroy();
+    await gone;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await keepAliveTransport(post(server.url))).body).toBe('{}');
+    expect(server.sockets).toHaveLength(2);
+  });
+
+  it('reads an answer with neither a length nor chunks until the server closes, and does not reuse it', async () => {
+    const server = await localTcpServer((socket) =>
+      socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"whole":true}')),
+    );
+    servers.push(server);
+    const answer = await keepAliveTransport(post(`http://127.0.0.1:${server.port}/`));
+    expect(answer).toMatchObject({ status: 200, body: '{"whole":true}' });
+  });
+
+  it('fails an answer that is not HTTP as a network failure, and closes the connection', async () => {
+    const server = await localTcpServer((socket) => socket.once('data', () => socket.write('SSH-2.0-OpenSSH\r\n\r\n')));
+    servers.push(server);
+    const error = await failure(keepAliveTransport(post(`http://127.0.0.1:${server.port}/`)));
+    expect(error.failure).toBe('network');
+    expect(error.message).toMatch(/^answer is not HTTP\/1\.1/);
+  });
+
+  it('sends Host, Content-Length and Connection once, whatever the caller gave, and refuses a line break in a header', async () => {
+    let seen: IncomingMessage | undefined;
+    const server = await serve((req, res) => {
+      seen = req;
+      req.resume().on('end', () => res.end('{}'));
+    });
+    await keepAliveTransport(
+      post(server.url, { headers: { 'content-length': '999', Connection: 'close', 'x-amz-target': 'T' }, body: 'é' }),
+    );
+    expect(seen?.rawHeaders.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase())).toEqual([
+      'x-amz-target',
+      'host',
+      'content-length',
+      'connection',
+    ]);
+    expect(seen?.headers['content-length']).toBe('2');
+    await expect(keepAliveTransport(post(server.url, { headers: { 'x-a': 'b\r\nx-injected: 1' } }))).rejects.toThrow(
+      TypeError,
+    );
+  });
+});
