@@ -68,7 +68,8 @@ const SERVER_IDLE_MARGIN_MS = 1_000;
 interface Exchange {
   head(status: number, headers: IncomingHttpHeaders, keepAlive: boolean): 'read' | 'stop';
   body(chunk: Buffer): void;
-  done(): void;
+  /** The answer is whole; `clean`: nothing came after it, so its connection can carry the next one. */
+  done(clean: boolean): void;
   fail(error: TransportError): void;
 }
 
@@ -124,19 +125,61 @@ function open(connect: Connect, url: URL, origin: string): Connection {
   const parser = new HTTPParser(HTTPParser.RESPONSE);
   const connection: Connection = { socket, parser, exchange: undefined, heard: false, idleMs: IDLE_MS };
   let connected = false;
-  parser[HTTPParser.kOnHeadersComplete] = (info) => {
-    const exchange = connection.exchange;
-    if (!exchange) return 1;
-    const keepAlive = info.shouldKeepAlive && keptFor(connection, info.headers);
-    return exchange.head(info.statusCode, headersOf(info.headers), keepAlive) === 'stop' ? 1 : 0;
-  };
-  parser[HTTPParser.kOnBody] = (chunk, offset, length) =>
-    connection.exchange?.body(chunk.subarray(offset, offset + length));
-  parser[HTTPParser.kOnMessageComplete] = () => connection.exchange?.done();
+  /** A 1xx answer came: its end is not the exchange's. */
+  let interim = false;
+  /** The exchange answered in the bytes being framed: settled once they all are. */
+  let answered: Exchange | undefined;
+  /** Bytes no exchange asked for: the connection is not reused. */
+  let stray = false;
   const fail = (error: TransportError) => {
     const exchange = connection.exchange;
     connection.exchange = undefined;
     exchange?.fail(error);
+  };
+  parser[HTTPParser.kOnHeadersComplete] = (info) => {
+    const exchange = connection.exchange;
+    if (!exchange) {
+      stray = true;
+      return 1;
+    }
+    const status = info.statusCode;
+    // 100 Continue, 103 Early Hints: the answer is still to come (RFC 9110, 15.2).
+    if (status >= 100 && status < 200) {
+      interim = true;
+      return 1;
+    }
+    const headers = headersOf(info.headers);
+    const length = headers['content-length'];
+    if (length !== undefined && !/^\d+$/.test(length)) {
+      fail(
+        new TransportError('network', `answer is not HTTP/1.1 (Content-Length ${JSON.stringify(length.slice(0, 20))})`),
+      );
+      socket.destroy();
+      return 1;
+    }
+    const keepAlive = info.shouldKeepAlive && keptFor(connection, info.headers);
+    const read = exchange.head(status, headers, keepAlive) === 'read';
+    // 204 and 304 have no body, whatever their headers say (RFC 9110, 6.4.1).
+    return read && status !== 204 && status !== 304 ? 0 : 1;
+  };
+  parser[HTTPParser.kOnBody] = (chunk, offset, length) => {
+    if (connection.exchange) connection.exchange.body(chunk.subarray(offset, offset + length));
+    else stray = true;
+  };
+  parser[HTTPParser.kOnMessageComplete] = () => {
+    if (interim) interim = false;
+    else if (connection.exchange) {
+      answered = connection.exchange;
+      connection.exchange = undefined;
+    } else stray = true;
+  };
+  /** Settles the exchange answered, kept only if the framer is back at the start of an answer with nothing read of it. */
+  const settleAnswered = () => {
+    const exchange = answered;
+    answered = undefined;
+    // http-parser-js (pinned) keeps its state and the line it has begun in these fields.
+    const framer = parser as unknown as { state: string; line: string };
+    exchange?.done(!stray && framer.state === 'RESPONSE_LINE' && framer.line === '');
   };
   socket.on(ready, () => {
     connected = true;
@@ -150,10 +193,12 @@ function open(connect: Connect, url: URL, origin: string): Connection {
       fail(new TransportError('network', `answer is not HTTP/1.1 (${framed.message})`));
       socket.destroy();
     }
+    settleAnswered();
   });
   socket.on('end', () => {
     // An answer without a length ends when the server closes.
     if (parser.finish() instanceof Error) fail(hangUp(connection));
+    settleAnswered();
   });
   socket.on('error', (error: Error & { code?: string }) => fail(transportError(error, connected)));
   socket.on('close', () => {
@@ -176,7 +221,7 @@ function keptFor(connection: Connection, raw: string[]): boolean {
 
 /** The raw header list as IncomingHttpHeaders: names in lower case, repeated ones joined with ", " as node:http does. */
 function headersOf(raw: string[]): IncomingHttpHeaders {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
@@ -196,7 +241,12 @@ async function connectionTo(url: URL, origin: string): Promise<Connection> {
   const list = idle.get(origin);
   while (list?.length) {
     const connection = list.pop()!;
-    if (connection.socket.destroyed) continue;
+    const { socket } = connection;
+    // Closed, or closing: the server's end came and its close has not yet (nothing would be sent on it).
+    if (socket.destroyed || socket.readableEnded || socket.writableEnded) {
+      socket.destroy();
+      continue;
+    }
     connection.socket.setTimeout(0);
     return connection;
   }
@@ -211,19 +261,29 @@ function release(origin: string, connection: Connection): void {
   else idle.set(origin, [connection]);
 }
 
-/** The request's head: the request line, Host, the caller's headers, and the body's length. */
+/** RFC 9110 5.1 and 5.5, as node:http checks them: a token for a name, no control character but tab in a value. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * The request's head: the request line, the caller's headers (one of each
+ * name, whatever its case: the last given), Host unless given, and the body's
+ * length. Written as latin1, as node:http writes a head: a value's characters
+ * are its bytes, and nothing in one can end a line.
+ */
 function requestHead(request: HttpRequest, url: URL, bodyBytes: number | undefined): string {
-  let head = `${request.method} ${url.pathname}${url.search} HTTP/1.1\r\n`;
-  let host = false;
+  const headers = new Map<string, string>();
   for (const name in request.headers) {
     const value = request.headers[name]!;
-    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new TypeError(`header ${JSON.stringify(name)}: line break`);
+    if (!HEADER_NAME.test(name)) throw new TypeError(`header name ${JSON.stringify(name)} is not a token`);
+    if (INVALID_VALUE.test(value)) throw new TypeError(`header ${name}: its value holds a character a header cannot`);
     const lower = name.toLowerCase();
     if (lower === 'content-length' || lower === 'connection') continue;
-    if (lower === 'host') host = true;
-    head += `${name}: ${value}\r\n`;
+    headers.set(lower, `${name}: ${value}\r\n`);
   }
-  if (!host) head += `Host: ${url.host}\r\n`;
+  let head = `${request.method} ${url.pathname}${url.search} HTTP/1.1\r\n`;
+  for (const line of headers.values()) head += line;
+  if (!headers.has('host')) head += `Host: ${url.host}\r\n`;
   if (bodyBytes !== undefined) head += `Content-Length: ${bodyBytes}\r\n`;
   return `${head}Connection: keep-alive\r\n\r\n`;
 }
@@ -274,11 +334,15 @@ export const keepAliveTransport: HttpTransport = async (request) => {
         if (size > request.maxBytes) return tooLarge();
         chunks.push(Buffer.from(chunk));
       },
-      done: () =>
-        settle(() => resolve({ status, headers, body: Buffer.concat(chunks, size).toString('utf8') }), keepAlive),
+      done: (clean) =>
+        settle(
+          () => resolve({ status, headers, body: Buffer.concat(chunks, size).toString('utf8') }),
+          keepAlive && clean,
+        ),
       fail,
     };
-    connection.socket.write(body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
+    const headBytes = Buffer.from(head, 'latin1');
+    connection.socket.write(body ? Buffer.concat([headBytes, body]) : headBytes);
   });
 };
 

@@ -355,3 +355,73 @@ describe('an answer framed by the transport itself', () => {
     );
   });
 });
+
+describe('an answer the transport must not take at its word', () => {
+  /** A raw server: each request on a connection gets `answers(n)` (n counts requests on that connection), as bytes. */
+  async function raw(answers: (n: number) => string): Promise<{ url: string; connections: () => number }> {
+    let connections = 0;
+    const server = await localTcpServer((socket) => {
+      connections++;
+      let n = 0;
+      socket.on('data', (chunk) => {
+        if (chunk.includes('\r\n\r\n')) socket.write(answers(n++));
+      });
+    });
+    servers.push(server);
+    return { url: `http://127.0.0.1:${server.port}/`, connections: () => connections };
+  }
+  const ok = (body: string, extra = '') => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`;
+
+  it('waits past a 100 Continue or 103 Early Hints for the answer, and keeps the connection', async () => {
+    const server = await raw(
+      (n) => `HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n${ok(`answer ${n}`)}`,
+    );
+    expect((await keepAliveTransport(post(server.url))).body).toBe('answer 0');
+    expect((await keepAliveTransport(post(server.url))).body).toBe('answer 1');
+    expect(server.connections()).toBe(1);
+  });
+
+  it.each([
+    ['a whole second answer', ok('STALE')],
+    ['the start of a second answer', 'HTTP/1.1 409 Conflict\r\nContent-Length: 5\r\n'],
+  ])('never reuses a connection that sent %s after the answer: the next exchange gets its own', async (_, after) => {
+    const server = await raw((n) => (n === 0 ? `${ok('first')}${after}` : '\r\nSTALE'));
+    expect((await keepAliveTransport(post(server.url))).body).toBe('first');
+    expect((await keepAliveTransport(post(server.url))).body).toBe('first');
+    expect(server.connections()).toBe(2);
+  });
+
+  it('fails an answer whose Content-Length is not a number as a network failure', async () => {
+    const server = await raw(() => 'HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n{}');
+    const error = await failure(keepAliveTransport(post(server.url)));
+    expect(error).toMatchObject({ failure: 'network', message: 'answer is not HTTP/1.1 (Content-Length "abc")' });
+  });
+
+  it.each([204, 304])('answers a %i at once, whatever length it declares', async (status) => {
+    const server = await raw(() => `HTTP/1.1 ${status} X\r\nContent-Length: 10\r\n\r\n`);
+    expect(await keepAliveTransport(post(server.url, { timeoutMs: 2_000 }))).toMatchObject({ status, body: '' });
+  });
+
+  it("gives the answer's headers on an object without a prototype", async () => {
+    const server = await raw(() => ok('{}', 'Constructor: v\r\n__proto__: p\r\n'));
+    const { headers } = await keepAliveTransport(post(server.url));
+    expect(headers['constructor']).toBe('v');
+    expect(headers['__proto__']).toBe('p');
+  });
+
+  it('refuses a header whose characters would end a line on the wire, and sends one Host whatever its case', async () => {
+    const server = await raw(() => ok('{}'));
+    await expect(
+      keepAliveTransport(post(server.url, { headers: { 'x-a': 'a\u010d\u010aInjected: yes' } })),
+    ).rejects.toThrow(TypeError);
+    await expect(keepAliveTransport(post(server.url, { headers: { 'x a': 'b' } }))).rejects.toThrow(TypeError);
+    let seen: IncomingMessage | undefined;
+    const http = await serve((req, res) => {
+      seen = req;
+      req.resume().on('end', () => res.end('{}'));
+    });
+    await keepAliveTransport(post(http.url, { headers: { Host: 'one.example', host: 'two.example' } }));
+    expect(seen?.rawHeaders.filter((h) => h.toLowerCase() === 'host')).toHaveLength(1);
+    expect(seen?.headers.host).toBe('two.example');
+  });
+});
