@@ -8,7 +8,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
-import { HTTPParser } from 'http-parser-js';
+import type { HTTPParser as Framer } from 'http-parser-js';
 
 /** One HTTP request: its method, URL, headers and body, and the limits on the exchange. */
 export interface HttpRequest {
@@ -76,7 +76,7 @@ interface Exchange {
 /** A kept connection to one origin: its socket, its answer framer, and the exchange it is serving, if any. */
 interface Connection {
   readonly socket: Socket;
-  readonly parser: InstanceType<typeof HTTPParser>;
+  readonly parser: InstanceType<typeof Framer>;
   exchange: Exchange | undefined;
   /** Whether any of the answer to the exchange in hand has come. */
   heard: boolean;
@@ -120,7 +120,11 @@ function connectorFor(protocol: string): Promise<Connect> {
  * Content-Length, chunked, or until the server closes), each handed to the
  * exchange in hand. Whatever ends the socket ends that exchange.
  */
-function open(connect: Connect, url: URL, origin: string): Connection {
+/** http-parser-js, loaded with the first connection, not at import: an invocation that sends nothing never pays for it. */
+let framer: Promise<typeof Framer> | undefined;
+const loadFramer = () => (framer ??= import('http-parser-js').then((module) => module.HTTPParser));
+
+function open(connect: Connect, HTTPParser: typeof Framer, url: URL, origin: string): Connection {
   const { socket, ready } = connect(url);
   const parser = new HTTPParser(HTTPParser.RESPONSE);
   const connection: Connection = { socket, parser, exchange: undefined, heard: false, idleMs: IDLE_MS };
@@ -250,7 +254,8 @@ async function connectionTo(url: URL, origin: string): Promise<Connection> {
     connection.socket.setTimeout(0);
     return connection;
   }
-  return open(await connectorFor(url.protocol), url, origin);
+  const [connect, HTTPParser] = await Promise.all([connectorFor(url.protocol), loadFramer()]);
+  return open(connect, HTTPParser, url, origin);
 }
 
 /** Back to the idle list, closed after its idle time. */
