@@ -1,7 +1,7 @@
 /**
  * A client for AWS services that speak the AWS JSON protocol (DynamoDB,
  * Secrets Manager): one POST per operation, `X-Amz-Target` naming it, the
- * request signed with SigV4 by `aws4`, sent over the keep-alive agent of
+ * request signed with SigV4 by `aws4`, sent over the kept connections of
  * lib/platform/keep-alive-http.ts. It does what the SDK's clients do where the
  * callers rely on it, and nothing else (docs/performance.md says why):
  *

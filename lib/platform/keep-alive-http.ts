@@ -1,9 +1,13 @@
 /**
- * One HTTP exchange over node:http or node:https, on one keep-alive agent per
- * protocol per container: connections are reused across calls and
- * invocations. Both wires go this way, the Workspace calls
- * (lib/workspace/client.ts) and the AWS JSON calls (lib/platform/aws-json.ts).
- * The body is read whole, as text; its size is bounded.
+ * One HTTP/1.1 exchange over a kept connection (node:net, or node:tls for
+ * https): connections are reused across calls and invocations. Both wires go
+ * this way, the Workspace calls (lib/workspace/client.ts) and the AWS JSON
+ * calls (lib/platform/aws-json.ts). The request's head and body go in one
+ * write; the answer is framed by http-parser-js (Content-Length, chunked, or
+ * until the server closes) and its body read whole, as text; its size is
+ * bounded. node:http's client cost about a third of a record's CPU for the
+ * same exchange (docs/performance.md), so this does its part of it and no
+ * more: no redirects, no request streaming, no pipelining, HTTP/1.1 only.
  */
 
 import type { IncomingHttpHeaders } from 'node:http';
@@ -122,7 +126,11 @@ function connectorFor(protocol: string): Promise<Connect> {
  */
 /** http-parser-js, loaded with the first connection, not at import: an invocation that sends nothing never pays for it. */
 let framer: Promise<typeof Framer> | undefined;
-const loadFramer = () => (framer ??= import('http-parser-js').then((module) => module.HTTPParser));
+const loadFramer = () =>
+  // A CommonJS module: its exports are the default export, in Node and in a bundle's chunk alike (a chunk has no other).
+  (framer ??= import('http-parser-js').then(
+    (module) => (module as unknown as { default: { HTTPParser: typeof Framer } }).default.HTTPParser,
+  ));
 
 function open(connect: Connect, HTTPParser: typeof Framer, url: URL, origin: string): Connection {
   const { socket, ready } = connect(url);

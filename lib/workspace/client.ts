@@ -19,7 +19,7 @@ export interface WorkspaceClientOptions {
   readonly maxInCallRetries: number;
   readonly backoffBaseMs: number;
   readonly backoffCapMs: number;
-  /** How requests reach the network (tests stand in for it); node:http with keep-alive by default. */
+  /** How requests reach the network (tests stand in for it); lib/platform/keep-alive-http.ts by default. */
   readonly transport?: HttpTransport;
   readonly now?: () => Date;
   readonly random?: () => number;
@@ -47,7 +47,7 @@ export interface OperationCall {
 
 /**
  * Calls Huawei Cloud Workspace's script-execution API, signed with AK/SK.
- * node:http (keep-alive connections are reused across calls: lib/platform/keep-alive-http.ts), a timeout
+ * HTTP/1.1 on kept connections (reused across calls: lib/platform/keep-alive-http.ts), a timeout
  * per request, and bounded in-call retries with full-jitter backoff that
  * honour Retry-After. Authentication failures are thrown as `kind: 'auth'`
  * and never retried here: the caller refreshes the credentials once.
