@@ -7,7 +7,6 @@
  * parseWorkspaceTime, a zone-less one as UTC (docs/workspace-api.md, "Times").
  */
 
-import { issuePath } from '../platform/env-schema.js';
 import * as v from '../platform/valibot.js';
 import type { ScriptFailure } from './failure.js';
 import { safeIdSchema } from './identifiers.js';
@@ -84,7 +83,7 @@ const recordSchema = v.object({
 
 /** The first problem found, as `path.field: what is wrong` (lib/platform/valibot.ts words it without the value). */
 function firstProblem(path: string, issue: v.BaseIssue<unknown>): string {
-  const keys = issuePath(issue);
+  const keys = v.issuePath(issue);
   return `${keys.length ? `${path}.${keys.join('.')}` : path}: ${issue.message}`;
 }
 

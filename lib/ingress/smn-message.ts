@@ -5,7 +5,6 @@
  * summarised in docs/ingress.md, "SMN deliveries".
  */
 
-import { issuePath } from '../platform/env-schema.js';
 import * as v from '../platform/valibot.js';
 
 /** The delivery types SMN sends (its `type` field). */
@@ -81,7 +80,7 @@ export function parseSmnMessage(
   const parsed = v.safeParse(body, document);
   if (!parsed.success) {
     const issue = parsed.issues[0];
-    return { ok: false, reason: `body.${issuePath(issue).join('.') || '(root)'}: ${issue.message}` };
+    return { ok: false, reason: `body.${v.issuePath(issue).join('.') || '(root)'}: ${issue.message}` };
   }
   const b = parsed.output;
   const mismatch = [

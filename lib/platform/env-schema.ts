@@ -108,14 +108,9 @@ export function jsonValue<T>(schema: v.GenericSchema<unknown, T>, requiredMessag
   );
 }
 
-/** The keys of an issue's path, outermost first: a variable, then the fields and indexes inside its value. */
-export function issuePath(issue: v.BaseIssue<unknown>): Array<string | number> {
-  return (issue.path ?? []).map((item) => item.key as string | number);
-}
-
 /** `NAME must …` for the variable itself; `NAME[0].field: …` for a field inside its JSON value. */
 function describeIssue(issue: v.BaseIssue<unknown>): string {
-  const [variable, ...field] = issuePath(issue);
+  const [variable, ...field] = v.issuePath(issue);
   if (field.length === 0) return `${String(variable)} ${issue.message}`;
   return `${String(variable)}${field.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('')}: ${issue.message}`;
 }

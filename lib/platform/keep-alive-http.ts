@@ -119,11 +119,6 @@ function connectorFor(protocol: string): Promise<Connect> {
   return connector;
 }
 
-/**
- * A new connection: its answers are framed by http-parser-js (HTTP/1.1:
- * Content-Length, chunked, or until the server closes), each handed to the
- * exchange in hand. Whatever ends the socket ends that exchange.
- */
 /** http-parser-js, loaded with the first connection, not at import: an invocation that sends nothing never pays for it. */
 let framer: Promise<typeof Framer> | undefined;
 const loadFramer = () =>
@@ -132,6 +127,11 @@ const loadFramer = () =>
     (module) => (module as unknown as { default: { HTTPParser: typeof Framer } }).default.HTTPParser,
   ));
 
+/**
+ * A new connection: its answers are framed by http-parser-js (HTTP/1.1:
+ * Content-Length, chunked, or until the server closes), each handed to the
+ * exchange in hand. Whatever ends the socket ends that exchange.
+ */
 function open(connect: Connect, HTTPParser: typeof Framer, url: URL, origin: string): Connection {
   const { socket, ready } = connect(url);
   const parser = new HTTPParser(HTTPParser.RESPONSE);
@@ -259,7 +259,7 @@ async function connectionTo(url: URL, origin: string): Promise<Connection> {
       socket.destroy();
       continue;
     }
-    connection.socket.setTimeout(0);
+    socket.setTimeout(0);
     return connection;
   }
   const [connect, HTTPParser] = await Promise.all([connectorFor(url.protocol), loadFramer()]);
@@ -345,7 +345,7 @@ export const keepAliveTransport: HttpTransport = async (request) => {
       body: (chunk) => {
         size += chunk.length;
         if (size > request.maxBytes) return tooLarge();
-        chunks.push(Buffer.from(chunk));
+        chunks.push(chunk);
       },
       done: (clean) =>
         settle(

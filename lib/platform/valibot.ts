@@ -53,6 +53,11 @@ export function typeName(value: unknown): string {
 
 setGlobalMessage(projectMessage);
 
+/** The keys of an issue's path, outermost first: a field, then the fields and indexes inside it. */
+export function issuePath(issue: BaseIssue<unknown>): Array<string | number> {
+  return (issue.path ?? []).map((item) => item.key as string | number);
+}
+
 type Run = GenericSchema['~run'];
 type RunDataset = Parameters<Run>[0];
 type RunConfig = Parameters<Run>[1];

@@ -5,7 +5,6 @@
  */
 
 import { SAFE_ID } from '../events/identifiers.js';
-import { issuePath } from '../platform/env-schema.js';
 import * as v from '../platform/valibot.js';
 import defaultPolicyJson from './default-policy.json' with { type: 'json' };
 
@@ -181,7 +180,7 @@ function toOverride(override: OverrideJson): PolicyOverride {
 function describeIssues(source: string, issues: readonly v.BaseIssue<unknown>[]): string {
   return issues
     .slice(0, 5)
-    .map((issue) => `${[source, ...issuePath(issue).map(String)].join('.')}: ${issue.message}`)
+    .map((issue) => `${[source, ...v.issuePath(issue).map(String)].join('.')}: ${issue.message}`)
     .join('; ');
 }
 

@@ -15,7 +15,6 @@ import { type Outcome, reportOutcome } from '../pipeline/outcome.js';
 import { resolveFailure, syntheticSource } from '../pipeline/runner.js';
 import { type Forwarders, type Settling, settleAll } from '../pipeline/settlement.js';
 import { mapWithConcurrency } from '../platform/concurrency.js';
-import { issuePath } from '../platform/env-schema.js';
 import { logger } from '../platform/observability.js';
 import * as v from '../platform/valibot.js';
 import type { PreparedRequest } from '../workspace/client.js';
@@ -106,7 +105,7 @@ function problems(prefix: string, issues: readonly v.BaseIssue<unknown>[]): Fiel
   const found: FieldProblem[] = [];
   const unknownOn = new Map<string, string[]>();
   for (const issue of issues) {
-    const keys = issuePath(issue);
+    const keys = v.issuePath(issue);
     if (!(issue.type === 'strict_object' && issue.expected === 'never')) {
       found.push({ field: fieldOf(keys), problem: issue.message });
       continue;

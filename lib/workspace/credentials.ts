@@ -8,7 +8,6 @@
 
 import { TransformParameterError } from '@aws-lambda-powertools/parameters/errors';
 import type { MiddlewareObj } from '@middy/core';
-import { issuePath } from '../platform/env-schema.js';
 import { reportConfigurationError } from '../platform/observability.js';
 import { readFailureName, SecretsManagerProvider } from '../platform/secrets-provider.js';
 import * as v from '../platform/valibot.js';
@@ -50,7 +49,7 @@ function parseSecret(secretId: string, value: unknown): Secret {
   const parsed = v.safeParse(secretSchema, value);
   if (!parsed.success)
     throw new CredentialsUnavailableError(
-      `secret ${secretId}: field ${issuePath(parsed.issues[0]).join('.') || '(root)'} is missing or not a non-empty string`,
+      `secret ${secretId}: field ${v.issuePath(parsed.issues[0]).join('.') || '(root)'} is missing or not a non-empty string`,
     );
   return parsed.output;
 }
