@@ -99,15 +99,19 @@ function connectorFor(protocol: string): Promise<Connect> {
   let connector = connectors.get(protocol);
   if (!connector) {
     if (protocol === 'https:')
-      connector = import('node:tls').then(({ connect }) => (url: URL) => ({
-        socket: connect({
-          host: url.hostname,
-          port: Number(url.port || 443),
-          servername: url.hostname,
-          ALPNProtocols: ['http/1.1'],
-        }),
-        ready: 'secureConnect' as const,
-      }));
+      connector = Promise.all([import('node:tls'), import('node:net')]).then(
+        ([{ connect }, { isIP }]) =>
+          (url: URL) => ({
+            socket: connect({
+              host: url.hostname,
+              port: Number(url.port || 443),
+              // SNI names a host, never an address (RFC 6066, 3).
+              ...(isIP(url.hostname) ? {} : { servername: url.hostname }),
+              ALPNProtocols: ['http/1.1'],
+            }),
+            ready: 'secureConnect' as const,
+          }),
+      );
     else if (protocol === 'http:')
       connector = import('node:net').then(({ connect }) => (url: URL) => ({
         socket: connect({ host: url.hostname, port: Number(url.port || 80), noDelay: true }),

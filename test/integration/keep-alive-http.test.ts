@@ -115,7 +115,10 @@ describe('an exchange', () => {
     expect(error).toMatchObject({ name: 'TransportError', failure: 'refused', message: 'unsupported protocol ftp:' });
   });
 
-  it('speaks TLS to an https URL', async () => {
+  it('speaks TLS to an https URL, naming no address as the server name', async () => {
+    const warnings: Error[] = [];
+    const warned = (warning: Error) => warnings.push(warning);
+    process.on('warning', warned);
     const firstBytes: Buffer[] = [];
     const server = await localTcpServer((socket) =>
       socket.once('data', (chunk: Buffer) => {
@@ -128,6 +131,10 @@ describe('an exchange', () => {
     // 0x16: a TLS handshake record, the client hello; the server hung up on it
     expect(firstBytes[0]?.[0]).toBe(0x16);
     expect(error.failure).toBe('network');
+    // Node warns (DEP0123) when a server name is an IP address; SNI is for host names (RFC 6066, 3).
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', warned);
+    expect(warnings.map((w) => w.message)).not.toContainEqual(expect.stringMatching(/servername|IP address/i));
   });
 });
 
