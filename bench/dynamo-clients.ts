@@ -18,8 +18,8 @@ import { ROOT } from './stack-process.js';
  *
  * - the AWS SDK v3 low-level client, attribute values built by us;
  * - aws-lite with its DynamoDB plugin, given plain items (it marshals them);
- * - ours: aws4 signing over our kept connections (lib/platform/aws-json.ts,
- *   lib/platform/keep-alive-http.ts),
+ * - ours: our SigV4 signer over our kept connections (lib/platform/aws-json.ts,
+ *   lib/platform/sigv4.ts, lib/platform/keep-alive-http.ts),
  *   attribute values built by lib/platform/attribute-values.ts.
  */
 
@@ -97,7 +97,7 @@ async function clients(
       entry: `import awsLite from '@aws-lite/client'; import dynamodb from '@aws-lite/dynamodb'; export const client = await awsLite({ plugins: [dynamodb], region: 'us-east-1', autoloadPlugins: false });`,
     },
     {
-      client: 'ours: aws4 over our kept connections',
+      client: 'ours: our SigV4 over our kept connections',
       put: (i) => ours.send('PutItem', { TableName: tableName, Item: toAttributes(i), ConditionExpression: CONDITION }),
       entry: `import { dynamoDb } from ${JSON.stringify(join(ROOT, 'lib/platform/dynamodb-client.ts'))}; export const client = dynamoDb();`,
     },

@@ -29,36 +29,84 @@ export interface AttributeValue {
 export type Attributes = Record<string, AttributeValue>;
 
 /**
+ * A value that cannot be stored or read, thrown inside the walk with the path below the value it was met in; the
+ * attribute's whole name is put together only then, so a walk that succeeds builds no names.
+ */
+class Unstorable {
+  /** Path segments from the innermost out: `.key`, `[i]`, `{i}`. */
+  readonly below: string[] = [];
+  constructor(
+    readonly kind: typeof TypeError | typeof RangeError,
+    readonly reason: string,
+  ) {}
+}
+
+/** `error`, with `segment` added to its path when it is a value the walk cannot take (no closure per step). */
+function within(error: unknown, segment: string): unknown {
+  if (error instanceof Unstorable) error.below.push(segment);
+  return error;
+}
+
+/** `error` as the caller sees it: an Unstorable named by `where` and its path, anything else as it was. */
+function named(error: unknown, where: string): unknown {
+  if (!(error instanceof Unstorable)) return error;
+  return new error.kind(`attribute ${where}${error.below.reverse().join('')}: ${error.reason}`);
+}
+
+/**
  * An item as attribute values, its undefined fields left out; throws a TypeError naming the attribute that cannot be
  * stored.
  */
 export function toAttributes(item: Readonly<Record<string, unknown>>): Attributes {
-  return toMap(item, (key) => key);
-}
-
-/** An item or a nested map, its undefined fields left out; `path` names a field in a message. */
-function toMap(record: Readonly<Record<string, unknown>>, path: (key: string) => string): Attributes {
   const out: Attributes = {};
-  for (const key in record) {
-    const value = record[key];
-    if (value !== undefined) out[key] = toAttribute(value, path(key));
+  for (const key in item) {
+    const value = item[key];
+    if (value === undefined) continue;
+    try {
+      out[key] = encode(value);
+    } catch (error) {
+      throw named(error, key);
+    }
   }
   return out;
 }
 
 /** One value as an attribute value; `where` names it in the TypeError thrown for a value DynamoDB cannot store. */
 export function toAttribute(value: unknown, where: string): AttributeValue {
+  try {
+    return encode(value);
+  } catch (error) {
+    throw named(error, where);
+  }
+}
+
+/** A nested map, its undefined fields left out. */
+function encodeMap(record: Readonly<Record<string, unknown>>): Attributes {
+  const out: Attributes = {};
+  for (const key in record) {
+    const value = record[key];
+    if (value === undefined) continue;
+    try {
+      out[key] = encode(value);
+    } catch (error) {
+      throw within(error, `.${key}`);
+    }
+  }
+  return out;
+}
+
+function encode(value: unknown): AttributeValue {
   switch (typeof value) {
     case 'string':
       return { S: value };
     case 'number':
       // DynamoDB has no NaN or infinity: refuse here, with the attribute's name, rather than as a ValidationException.
       if (!Number.isFinite(value))
-        throw new TypeError(`attribute ${where}: ${value} cannot be stored (DynamoDB numbers are finite)`);
+        throw new Unstorable(TypeError, `${value} cannot be stored (DynamoDB numbers are finite)`);
       // Beyond 2^53 it would be stored and then refused when read (toNumber): refused here, as the DocumentClient
       // refused it.
       if (!Number.isSafeInteger(value) && Number.isInteger(value))
-        throw new RangeError(`attribute ${where}: ${value} is beyond JavaScript's exact integers`);
+        throw new Unstorable(RangeError, `${value} is beyond JavaScript's exact integers`);
       return { N: String(value) };
     case 'boolean':
       return { BOOL: value };
@@ -67,20 +115,29 @@ export function toAttribute(value: unknown, where: string): AttributeValue {
       // What fromAttribute reads (an operator's or an earlier version's sets and bytes) is written back as it was:
       // transitions carry every attribute of a chain into its next write.
       if (value instanceof Uint8Array) return { B: toBase64(value) };
-      if (value instanceof Set) return toSet(value as Set<unknown>, where);
+      if (value instanceof Set) return encodeSet(value as Set<unknown>);
       if (Array.isArray(value)) {
         const list: AttributeValue[] = [];
-        value.forEach((v: unknown, i) => v !== undefined && list.push(toAttribute(v, `${where}[${i}]`)));
+        for (let i = 0; i < value.length; i++) {
+          const v: unknown = value[i];
+          if (v === undefined) continue;
+          try {
+            list.push(encode(v));
+          } catch (error) {
+            throw within(error, `[${i}]`);
+          }
+        }
         return { L: list };
       }
       if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
-        return { M: toMap(value as Record<string, unknown>, (key) => `${where}.${key}`) };
+        return { M: encodeMap(value as Record<string, unknown>) };
       }
-      throw new TypeError(
-        `attribute ${where}: a ${value.constructor?.name ?? 'object'} cannot be stored (plain objects, arrays and scalars only)`,
+      throw new Unstorable(
+        TypeError,
+        `a ${value.constructor?.name ?? 'object'} cannot be stored (plain objects, arrays and scalars only)`,
       );
     default:
-      throw new TypeError(`attribute ${where}: a ${typeof value} cannot be stored`);
+      throw new Unstorable(TypeError, `a ${typeof value} cannot be stored`);
   }
 }
 
@@ -88,51 +145,91 @@ export function toAttribute(value: unknown, where: string): AttributeValue {
  * A set as DynamoDB holds it: strings SS, numbers NS, bytes BS; none empty, none mixed (as the DocumentClient maps
  * them).
  */
-function toSet(set: Set<unknown>, where: string): AttributeValue {
+function encodeSet(set: Set<unknown>): AttributeValue {
   const values = [...set];
   if (values.length === 0)
-    throw new TypeError(`attribute ${where}: an empty set cannot be stored (DynamoDB has no empty sets)`);
+    throw new Unstorable(TypeError, 'an empty set cannot be stored (DynamoDB has no empty sets)');
   if (values.every((v) => typeof v === 'string')) return { SS: values as string[] };
-  if (values.every((v) => typeof v === 'number'))
-    return { NS: values.map((v, i) => toAttribute(v, `${where}{${i}}`).N!) };
+  if (values.every((v) => typeof v === 'number')) return { NS: values.map((v, i) => encodeSetMember(v, i)) };
   if (values.every((v) => v instanceof Uint8Array)) return { BS: values.map((v) => toBase64(v as Uint8Array)) };
-  throw new TypeError(`attribute ${where}: a set of mixed or unsupported values cannot be stored`);
+  throw new Unstorable(TypeError, 'a set of mixed or unsupported values cannot be stored');
+}
+
+/** One number of a number set, its place in the set named if it cannot be stored. */
+function encodeSetMember(value: unknown, i: number): string {
+  try {
+    return encode(value).N!;
+  } catch (error) {
+    throw within(error, `{${i}}`);
+  }
 }
 
 /** An item read back from attribute values (sets as Set, bytes as Uint8Array). */
 export function fromAttributes(attributes: Readonly<Attributes>): Record<string, unknown> {
-  return fromMap(attributes, (key) => key);
-}
-
-function fromMap(attributes: Readonly<Attributes>, path: (key: string) => string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key in attributes) out[key] = fromAttribute(attributes[key]!, path(key));
+  for (const key in attributes) {
+    try {
+      out[key] = decode(attributes[key]!);
+    } catch (error) {
+      throw named(error, key);
+    }
+  }
   return out;
 }
 
 /** Every type DynamoDB answers with, read as the DocumentClient reads it (sets as Set, binary as bytes). */
 export function fromAttribute(value: AttributeValue, where: string): unknown {
+  try {
+    return decode(value);
+  } catch (error) {
+    throw named(error, where);
+  }
+}
+
+function decode(value: AttributeValue): unknown {
   if (value.S !== undefined) return value.S;
-  if (value.N !== undefined) return toNumber(value.N, where);
+  if (value.N !== undefined) return toNumber(value.N);
   if (value.BOOL !== undefined) return value.BOOL;
   if (value.NULL !== undefined) return null;
-  if (value.L !== undefined) return value.L.map((v, i) => fromAttribute(v, `${where}[${i}]`));
-  if (value.M !== undefined) return fromMap(value.M, (key) => `${where}.${key}`);
+  if (value.L !== undefined) {
+    const list = value.L;
+    const out: unknown[] = new Array(list.length);
+    for (let i = 0; i < list.length; i++) {
+      try {
+        out[i] = decode(list[i]!);
+      } catch (error) {
+        throw within(error, `[${i}]`);
+      }
+    }
+    return out;
+  }
+  if (value.M !== undefined) {
+    const map = value.M;
+    const out: Record<string, unknown> = {};
+    for (const key in map) {
+      try {
+        out[key] = decode(map[key]!);
+      } catch (error) {
+        throw within(error, `.${key}`);
+      }
+    }
+    return out;
+  }
   if (value.SS !== undefined) return new Set(value.SS);
-  if (value.NS !== undefined) return new Set(value.NS.map((n) => toNumber(n, where)));
+  if (value.NS !== undefined) return new Set(value.NS.map(toNumber));
   if (value.B !== undefined) return fromBase64(value.B);
   if (value.BS !== undefined) return new Set(value.BS.map(fromBase64));
-  throw new TypeError(`attribute ${where}: no value of a known type in ${JSON.stringify(Object.keys(value))}`);
+  throw new Unstorable(TypeError, `no value of a known type in ${JSON.stringify(Object.keys(value))}`);
 }
 
 /**
  * Beyond 2^53 a JS number would round silently: refused (the DocumentClient answers a BigInt there, which no ledger
  * item holds).
  */
-function toNumber(text: string, where: string): number {
+function toNumber(text: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) && Number.isInteger(n))
-    throw new RangeError(`attribute ${where}: ${text} is beyond JavaScript's exact integers`);
+    throw new Unstorable(RangeError, `${text} is beyond JavaScript's exact integers`);
   return n;
 }
 

@@ -1,7 +1,7 @@
 /**
  * A client for AWS services that speak the AWS JSON protocol (DynamoDB,
  * Secrets Manager): one POST per operation, `X-Amz-Target` naming it, the
- * request signed with SigV4 by `aws4`, sent over the kept connections of
+ * request signed with SigV4 (lib/platform/sigv4.ts), sent over the kept connections of
  * lib/platform/keep-alive-http.ts. It does what the SDK's clients do where the
  * callers rely on it, and nothing else (docs/performance.md says why):
  *
@@ -22,9 +22,9 @@
  * Protocol: https://smithy.io/2.0/aws/protocols/aws-json-1_0-protocol.html
  */
 
-import aws4 from 'aws4';
 import { fullJitterDelay } from './backoff.js';
 import { type HttpResponse, type HttpTransport, keepAliveTransport, TransportError } from './keep-alive-http.js';
+import { SigV4Signer } from './sigv4.js';
 
 /** One AWS JSON service: how it is signed, targeted and reached, and the SDK's retry defaults for it. */
 export interface AwsJsonService {
@@ -101,12 +101,9 @@ const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 
 interface Target {
   readonly url: string;
-  readonly signing: { readonly hostname: string; readonly port?: string; readonly region: string };
-  readonly credentials: {
-    readonly accessKeyId: string;
-    readonly secretAccessKey: string;
-    readonly sessionToken?: string;
-  };
+  /** The Host header as signed and sent: the endpoint's host, with its port when it has one. */
+  readonly host: string;
+  readonly signer: SigV4Signer;
 }
 
 /**
@@ -161,23 +158,22 @@ export class AwsJsonClient {
   /** One signed request: its result, or the error it ended with (thrown only when the call cannot be made at all). */
   private async attempt(operation: string, body: string): Promise<unknown> {
     const target = (this.target ??= this.resolveTarget());
-    const request = aws4.sign(
-      {
-        ...target.signing,
-        service: this.service.signingName,
-        method: 'POST',
-        path: '/',
-        body,
-        headers: { 'content-type': this.contentType, 'x-amz-target': `${this.service.targetPrefix}.${operation}` },
+    const headers = target.signer.sign({
+      method: 'POST',
+      path: '/',
+      headers: {
+        host: target.host,
+        'content-type': this.contentType,
+        'x-amz-target': `${this.service.targetPrefix}.${operation}`,
       },
-      target.credentials,
-    );
+      body,
+    });
     let response: HttpResponse;
     try {
       response = await this.transport({
         method: 'POST',
         url: target.url,
-        headers: request.headers as Record<string, string>,
+        headers,
         body,
         timeoutMs: this.timeoutMs,
         maxBytes: MAX_ANSWER_BYTES,
@@ -207,8 +203,12 @@ export class AwsJsonClient {
     const sessionToken = env['AWS_SESSION_TOKEN'];
     return {
       url: `${endpoint.origin}/`,
-      signing: { hostname: endpoint.hostname, ...(endpoint.port ? { port: endpoint.port } : {}), region },
-      credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
+      host: endpoint.host,
+      signer: new SigV4Signer(
+        { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
+        region,
+        this.service.signingName,
+      ),
     };
   }
 }

@@ -307,10 +307,14 @@ function requestHead(request: HttpRequest, url: URL, bodyBytes: number | undefin
 
 /** The HttpTransport of the functions: HTTP/1.1 over the container's kept connections (node:net, node:tls). */
 export const keepAliveTransport: HttpTransport = async (request) => {
-  const url = new URL(request.url);
-  const origin = `${url.protocol}//${url.host}`;
-  const body = request.body === undefined ? undefined : Buffer.from(request.body, 'utf8');
-  const head = requestHead(request, url, body?.length ?? (request.method === 'POST' ? 0 : undefined));
+  const { url, origin } = parsed(request.url);
+  const body = request.body;
+  const head = requestHead(
+    request,
+    url,
+    body === undefined ? (request.method === 'POST' ? 0 : undefined) : Buffer.byteLength(body, 'utf8'),
+  );
+  const wire = onTheWire(head, body);
   const connection = await connectionTo(url, origin);
   return new Promise<HttpResponse>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -353,15 +357,47 @@ export const keepAliveTransport: HttpTransport = async (request) => {
       },
       done: (clean) =>
         settle(
-          () => resolve({ status, headers, body: Buffer.concat(chunks, size).toString('utf8') }),
+          () =>
+            resolve({
+              status,
+              headers,
+              body: (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8'),
+            }),
           keepAlive && clean,
         ),
       fail,
     };
-    const headBytes = Buffer.from(head, 'latin1');
-    connection.socket.write(body ? Buffer.concat([headBytes, body]) : headBytes);
+    connection.socket.write(wire);
   });
 };
+
+/** The URLs the functions call, parsed once: a few endpoints, called over and over. */
+const parsedUrls = new Map<string, { readonly url: URL; readonly origin: string }>();
+/** Beyond this many, the parsed URLs are forgotten and parsed again as they come. */
+const PARSED_URLS_KEPT = 64;
+
+function parsed(text: string): { readonly url: URL; readonly origin: string } {
+  let known = parsedUrls.get(text);
+  if (!known) {
+    const url = new URL(text);
+    known = { url, origin: `${url.protocol}//${url.host}` };
+    if (parsedUrls.size >= PARSED_URLS_KEPT) parsedUrls.clear();
+    parsedUrls.set(text, known);
+  }
+  return known;
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * The head (latin1) and the body (UTF-8) as one write. A head of ASCII alone, as every head the functions send is,
+ * reads the same in UTF-8, so both go as one string, encoded once by the socket; otherwise as bytes.
+ */
+function onTheWire(head: string, body: string | undefined): string | Buffer {
+  if (ASCII.test(head)) return body === undefined ? head : head + body;
+  const headBytes = Buffer.from(head, 'latin1');
+  return body === undefined ? headBytes : Buffer.concat([headBytes, Buffer.from(body, 'utf8')]);
+}
 
 /** The server closed the connection before the answer was whole: node:http's words for it, by whether any of it came. */
 function hangUp(connection: Connection): TransportError {

@@ -8,6 +8,7 @@
  */
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { basicIsoDate } from '../platform/sigv4.js';
 
 /** The algorithm name in the Authorization header and the string to sign. */
 export const SIGNING_ALGORITHM = 'SDK-HMAC-SHA256';
@@ -94,7 +95,7 @@ export function canonicalQuery(query: QueryParams | undefined): string {
 
 /** `YYYYMMDDTHHmmssZ` in UTC, the X-Sdk-Date format. */
 export function formatSdkDate(date: Date): string {
-  return `${date.toISOString().replace(/[-:]/g, '').slice(0, 15)}Z`;
+  return basicIsoDate(date.getTime());
 }
 
 /** Parses an X-Sdk-Date back to a Date, or undefined when it is not in that format. */

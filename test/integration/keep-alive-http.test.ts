@@ -363,6 +363,28 @@ describe('an answer framed by the transport itself', () => {
   });
 });
 
+describe('what goes on the wire', () => {
+  it.each([
+    ['an ASCII head', { 'x-amz-target': 'T' }],
+    ['a head with a latin1 value', { 'x-name': 'caf\u00e9' }],
+  ])('%s: its header values as latin1 bytes and the body as UTF-8, its length in bytes', async (_, headers) => {
+    let seen: { headers: IncomingMessage['headers']; body: Buffer } | undefined;
+    const server = await serve((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        seen = { headers: req.headers, body: Buffer.concat(chunks) };
+        res.end('{}');
+      });
+    });
+    const body = '{"reason":"d\u00e9j\u00e0 vu \u2014 \ud83d\udd01"}';
+    await keepAliveTransport(post(server.url, { headers, body }));
+    expect(seen?.body.equals(Buffer.from(body, 'utf8'))).toBe(true);
+    expect(seen?.headers['content-length']).toBe(String(Buffer.byteLength(body, 'utf8')));
+    for (const [name, value] of Object.entries(headers)) expect(seen?.headers[name]).toBe(value);
+  });
+});
+
 describe('an answer the transport must not take at its word', () => {
   /** A raw server: each request on a connection gets `answers(n)` (n counts requests on that connection), as bytes. */
   async function raw(answers: (n: number) => string): Promise<{ url: string; connections: () => number }> {

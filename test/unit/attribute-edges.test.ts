@@ -22,6 +22,10 @@ describe('writing', () => {
     expect(() => toAttributes({ pk: 'k', n: 2 ** 60 })).toThrow(
       `attribute n: ${2 ** 60} is beyond JavaScript's exact integers`,
     );
+    expect(() => toAttributes({ a: { b: [{ c: 2 ** 60 }] } })).toThrow(
+      new RangeError(`attribute a.b[0].c: ${2 ** 60} is beyond JavaScript's exact integers`),
+    );
+    expect(() => toAttributes({ a: { b: [1, { c: Number.NaN }] } })).toThrow(TypeError);
   });
 
   it('stores a map without a prototype as a map', () => {
@@ -102,6 +106,9 @@ describe('reading', () => {
       'attribute l[1]: 9007199254740993',
     );
     expect(() => fromAttributes({ ns: { NS: ['1', '9007199254740993'] } })).toThrow('attribute ns: 9007199254740993');
+    expect(() => fromAttributes({ a: { L: [{ M: { b: { N: '9007199254740993' } } }] } })).toThrow(
+      new RangeError("attribute a[0].b: 9007199254740993 is beyond JavaScript's exact integers"),
+    );
     expect(() => fromAttributes({ odd: { X: 'y' } as never })).toThrow(
       'attribute odd: no value of a known type in ["X"]',
     );

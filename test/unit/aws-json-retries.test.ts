@@ -299,14 +299,14 @@ describe('what a call hands the transport', () => {
       maxBytes: 32 * 1024 * 1024,
     });
     expect(request.headers).toMatchObject({
-      Host: '127.0.0.1:8000',
+      host: '127.0.0.1:8000',
       'content-type': 'application/x-amz-json-1.0',
       'x-amz-target': 'DynamoDB_20120810.GetItem',
     });
-    expect(request.headers['Authorization']).toContain(
-      `Credential=${KEYS.AWS_ACCESS_KEY_ID}/${String(request.headers['X-Amz-Date']).slice(0, 8)}/eu-west-3/dynamodb/aws4_request`,
+    expect(request.headers['authorization']).toContain(
+      `Credential=${KEYS.AWS_ACCESS_KEY_ID}/${String(request.headers['x-amz-date']).slice(0, 8)}/eu-west-3/dynamodb/aws4_request`,
     );
-    expect(request.headers).not.toHaveProperty('X-Amz-Security-Token');
+    expect(request.headers).not.toHaveProperty('x-amz-security-token');
   });
 
   it('waits 3 s for an answer unless told otherwise', async () => {
@@ -324,11 +324,11 @@ describe('what a call hands the transport', () => {
     await secrets.call('GetSecretValue', { SecretId: 's' });
     expect(sent[0]).toMatchObject({ url: 'https://secretsmanager.cn-north-1.amazonaws.com.cn/' });
     expect(sent[0]!.headers).toMatchObject({
-      Host: 'secretsmanager.cn-north-1.amazonaws.com.cn',
+      host: 'secretsmanager.cn-north-1.amazonaws.com.cn',
       'content-type': 'application/x-amz-json-1.1',
       'x-amz-target': 'secretsmanager.GetSecretValue',
     });
-    expect(sent[0]!.headers['Authorization']).toContain('/cn-north-1/secretsmanager/aws4_request');
+    expect(sent[0]!.headers['authorization']).toContain('/cn-north-1/secretsmanager/aws4_request');
   });
 
   it('reads the environment on the first call, not when the client is made, and only then', async () => {
