@@ -70,7 +70,8 @@ const SERVER_IDLE_MARGIN_MS = 1_000;
  * and body as they are framed, and with a failure.
  */
 interface Exchange {
-  head(status: number, headers: IncomingHttpHeaders, keepAlive: boolean): 'read' | 'stop';
+  /** `raw`: the answer's header names and values in turn, as framed (a new list for each answer). */
+  head(status: number, raw: readonly string[], contentLength: string | undefined, keepAlive: boolean): 'read' | 'stop';
   body(chunk: Buffer): void;
   /** The answer is whole; `clean`: nothing came after it, so its connection can carry the next one. */
   done(clean: boolean): void;
@@ -164,8 +165,7 @@ function open(connect: Connect, HTTPParser: typeof Framer, url: URL, origin: str
       interim = true;
       return 1;
     }
-    const headers = headersOf(info.headers);
-    const length = headers['content-length'];
+    const length = headerValue(info.headers, 'content-length');
     if (length !== undefined && !/^\d+$/.test(length)) {
       fail(
         new TransportError('network', `answer is not HTTP/1.1 (Content-Length ${JSON.stringify(length.slice(0, 20))})`),
@@ -174,7 +174,7 @@ function open(connect: Connect, HTTPParser: typeof Framer, url: URL, origin: str
       return 1;
     }
     const keepAlive = info.shouldKeepAlive && keptFor(connection, info.headers);
-    const read = exchange.head(status, headers, keepAlive) === 'read';
+    const read = exchange.head(status, info.headers, length, keepAlive) === 'read';
     // 204 and 304 have no body, whatever their headers say (RFC 9110, 6.4.1).
     return read && status !== 204 && status !== 304 ? 0 : 1;
   };
@@ -228,15 +228,42 @@ function open(connect: Connect, HTTPParser: typeof Framer, url: URL, origin: str
 /** Whether the connection may be kept after this answer, and for how long (the server's Keep-Alive timeout, if shorter). */
 function keptFor(connection: Connection, raw: string[]): boolean {
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() !== 'keep-alive') continue;
+    if (!named(raw[i]!, 'keep-alive')) continue;
     const seconds = /timeout=(\d+)/i.exec(raw[i + 1]!)?.[1];
     if (seconds !== undefined) connection.idleMs = Math.min(IDLE_MS, Number(seconds) * 1000 - SERVER_IDLE_MARGIN_MS);
   }
   return connection.idleMs > 0;
 }
 
+/** Whether a header's name, in any case, is `lower`. */
+const named = (name: string, lower: string): boolean => name.length === lower.length && name.toLowerCase() === lower;
+
+/** One header's value, repeats joined with ", " as headersOf joins them; undefined when absent. */
+function headerValue(raw: readonly string[], lower: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2)
+    if (named(raw[i]!, lower)) value = value === undefined ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
+  return value;
+}
+
+/**
+ * An answer whose headers are made into an object only when read: most callers read the status and the body alone.
+ * `raw` is not changed after its answer is framed (http-parser-js, as pinned, starts a new list for each answer).
+ */
+function answer(status: number, raw: readonly string[], body: string): HttpResponse {
+  let headers: IncomingHttpHeaders | undefined;
+  return {
+    status,
+    body,
+    get headers() {
+      headers ??= headersOf(raw);
+      return headers;
+    },
+  };
+}
+
 /** The raw header list as IncomingHttpHeaders: names in lower case, repeated ones joined with ", " as node:http does. */
-function headersOf(raw: string[]): IncomingHttpHeaders {
+function headersOf(raw: readonly string[]): IncomingHttpHeaders {
   const headers: Record<string, string> = Object.create(null);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
@@ -320,7 +347,7 @@ export const keepAliveTransport: HttpTransport = async (request) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let status = 0;
-    let headers: IncomingHttpHeaders = {};
+    let raw: readonly string[] = [];
     let keepAlive = false;
     let settled = false;
     const settle = (then: () => void, keep: boolean) => {
@@ -340,11 +367,11 @@ export const keepAliveTransport: HttpTransport = async (request) => {
     );
     connection.heard = false;
     connection.exchange = {
-      head: (answerStatus, answerHeaders, keep) => {
+      head: (answerStatus, answerRaw, contentLength, keep) => {
         status = answerStatus;
-        headers = answerHeaders;
+        raw = answerRaw;
         keepAlive = keep;
-        if (Number(answerHeaders['content-length']) > request.maxBytes) {
+        if (Number(contentLength) > request.maxBytes) {
           tooLarge();
           return 'stop';
         }
@@ -358,11 +385,9 @@ export const keepAliveTransport: HttpTransport = async (request) => {
       done: (clean) =>
         settle(
           () =>
-            resolve({
-              status,
-              headers,
-              body: (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8'),
-            }),
+            resolve(
+              answer(status, raw, (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8')),
+            ),
           keepAlive && clean,
         ),
       fail,

@@ -15,7 +15,8 @@ const ACCESS_IN_TEXT = /(Access=)[^,\s]+/g;
 /** JSON replacer for every log line: drops values under secret-looking keys and scrubs signed headers. */
 export function redactSecrets(key: string, value: unknown): unknown {
   if (SECRET_KEYS.test(key)) return '[REDACTED]';
-  if (typeof value === 'string')
+  // Both patterns hold an "=": a value without one has nothing to scrub (most values: ids, words, times).
+  if (typeof value === 'string' && value.includes('='))
     return value.replace(SIGNATURE_IN_TEXT, '$1[REDACTED]').replace(ACCESS_IN_TEXT, '$1[REDACTED]');
   return value;
 }

@@ -431,6 +431,21 @@ describe('an answer the transport must not take at its word', () => {
     expect(await keepAliveTransport(post(server.url, { timeoutMs: 2_000 }))).toMatchObject({ status, body: '' });
   });
 
+  it("joins a repeated header's values as node:http does, and keeps each answer's headers its own", async () => {
+    const server = await raw((n) => ok('{}', `X-Seen: a${n}\r\nx-seen: b${n}\r\n`));
+    const first = await keepAliveTransport(post(server.url));
+    const second = await keepAliveTransport(post(server.url));
+    expect(server.connections()).toBe(1);
+    expect(second.headers['x-seen']).toBe('a1, b1');
+    expect(first.headers['x-seen']).toBe('a0, b0');
+    expect(first.headers['content-length']).toBe('2');
+  });
+
+  it('fails an answer with two different lengths as a network failure', async () => {
+    const server = await raw(() => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 3\r\n\r\n{}}');
+    expect(await failure(keepAliveTransport(post(server.url)))).toMatchObject({ failure: 'network' });
+  });
+
   it("gives the answer's headers on an object without a prototype", async () => {
     const server = await raw(() => ok('{}', 'Constructor: v\r\n__proto__: p\r\n'));
     const { headers } = await keepAliveTransport(post(server.url));

@@ -109,8 +109,9 @@ export const MODULES = {
     ],
   },
   'aws-json': {
-    mutate: ['lib/platform/aws-json.ts', 'lib/platform/keep-alive-http.ts'],
+    mutate: ['lib/platform/aws-json.ts', 'lib/platform/keep-alive-http.ts', 'lib/platform/sigv4.ts'],
     tests: [
+      'test/unit/sigv4.test.ts',
       'test/integration/aws-json.test.ts',
       'test/unit/aws-endpoint.test.ts',
       'test/unit/aws-json-retries.test.ts',
