@@ -118,7 +118,8 @@ function encode(value: unknown): AttributeValue {
       if (value instanceof Set) return encodeSet(value as Set<unknown>);
       if (Array.isArray(value)) {
         const list: AttributeValue[] = [];
-        for (let i = 0; i < value.length; i++) {
+        // The length as the walk began, as forEach read it: an array that grows while it is read is not followed.
+        for (let i = 0, length = value.length; i < length; i++) {
           const v: unknown = value[i];
           if (v === undefined) continue;
           try {
@@ -191,18 +192,14 @@ function decode(value: AttributeValue): unknown {
   if (value.N !== undefined) return toNumber(value.N);
   if (value.BOOL !== undefined) return value.BOOL;
   if (value.NULL !== undefined) return null;
-  if (value.L !== undefined) {
-    const list = value.L;
-    const out: unknown[] = new Array(list.length);
-    for (let i = 0; i < list.length; i++) {
+  if (value.L !== undefined)
+    return value.L.map((v, i) => {
       try {
-        out[i] = decode(list[i]!);
+        return decode(v);
       } catch (error) {
         throw within(error, `[${i}]`);
       }
-    }
-    return out;
-  }
+    });
   if (value.M !== undefined) {
     const map = value.M;
     const out: Record<string, unknown> = {};

@@ -104,10 +104,10 @@ function connectorFor(protocol: string): Promise<Connect> {
         ([{ connect }, { isIP }]) =>
           (url: URL) => ({
             socket: connect({
-              host: url.hostname,
+              host: hostOf(url),
               port: Number(url.port || 443),
               // SNI names a host, never an address (RFC 6066, 3).
-              ...(isIP(url.hostname) ? {} : { servername: url.hostname }),
+              ...(isIP(hostOf(url)) ? {} : { servername: hostOf(url) }),
               ALPNProtocols: ['http/1.1'],
             }),
             ready: 'secureConnect' as const,
@@ -115,7 +115,7 @@ function connectorFor(protocol: string): Promise<Connect> {
       );
     else if (protocol === 'http:')
       connector = import('node:net').then(({ connect }) => (url: URL) => ({
-        socket: connect({ host: url.hostname, port: Number(url.port || 80), noDelay: true }),
+        socket: connect({ host: hostOf(url), port: Number(url.port || 80), noDelay: true }),
         ready: 'connect' as const,
       }));
     else return Promise.reject(new TransportError('refused', `unsupported protocol ${protocol}`));
@@ -123,6 +123,9 @@ function connectorFor(protocol: string): Promise<Connect> {
   }
   return connector;
 }
+
+/** The host to connect to: a URL writes an IPv6 address in brackets (`[::1]`), which a connect does not take. */
+const hostOf = (url: URL): string => (url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname);
 
 /** http-parser-js, loaded with the first connection, not at import: an invocation that sends nothing never pays for it. */
 let framer: Promise<typeof Framer> | undefined;

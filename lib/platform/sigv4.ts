@@ -8,9 +8,10 @@
  * - the `x-amz-date` of the current second.
  *
  * What is signed is what AWS's algorithm says, nothing left out: every header
- * the request carries (names in lower case, sorted; values trimmed, runs of
- * spaces made one), `x-amz-date`, and `x-amz-security-token` when the
- * credentials are temporary. docs/aws-signing.md gives the algorithm step by
+ * the request carries (names in lower case, sorted; values with line breaks
+ * and runs of spaces and tabs made one space, and trimmed, as the SDK's signer
+ * does), `x-amz-date`, and `x-amz-security-token` when the credentials are
+ * temporary. docs/aws-signing.md gives the algorithm step by
  * step and the published vectors the tests check it against.
  *
  * Algorithm: https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html
@@ -28,7 +29,7 @@ export interface AwsCredentials {
 /** A request as it will be sent. */
 export interface SigV4Request {
   readonly method: string;
-  /** The path as sent, which must need no encoding: `/` and unreserved characters only. */
+  /** The path as sent, which must need neither encoding nor normalising: `/`, or segments of unreserved characters. */
   readonly path: string;
   /** Every header that will be sent, `host` among them; each name once, in any case. */
   readonly headers: Readonly<Record<string, string>>;
@@ -37,11 +38,15 @@ export interface SigV4Request {
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
-/** RFC 3986's unreserved characters and `/`: a path SigV4 leaves as it is (AWS JSON services post to `/`). */
-const PATH_AS_SIGNED = /^\/[A-Za-z0-9\-._~/]*$/;
+/**
+ * A path SigV4 signs as it is (AWS JSON services post to `/`): `/`, or non-empty segments of RFC 3986's unreserved
+ * characters, none of them `.` or `..`, with at most a trailing `/`. Anything else AWS would encode or normalise first.
+ */
+const PATH_AS_SIGNED = /^(?:\/|(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~]+)+\/?)$/;
 /** Headers the signer sets; a request that brings its own would be signed with two of them. */
 const SET_BY_SIGNER = new Set(['authorization', 'x-amz-date', 'x-amz-security-token']);
-const RUN_OF_SPACES = /\s+/g;
+/** What a header value needs before it is signed: a line break, a tab, a run of spaces, a space at either end. */
+const NOT_CANONICAL = /[\t\r\n]| {2}|^ | $/;
 
 let dateSecond = Number.NaN;
 let dateText = '';
@@ -64,11 +69,17 @@ export class SigV4Signer {
   private readonly scopeTail: string;
   private readonly credentialPrefix: string;
 
+  private readonly secretAccessKey: string;
+  private readonly sessionToken: string | undefined;
+
+  /** The credentials are copied: what the signer keeps can never mix an old key with a new one. */
   constructor(
-    private readonly credentials: AwsCredentials,
+    credentials: AwsCredentials,
     private readonly region: string,
     private readonly service: string,
   ) {
+    this.secretAccessKey = credentials.secretAccessKey;
+    this.sessionToken = credentials.sessionToken || undefined;
     this.scopeTail = `/${region}/${service}/aws4_request`;
     this.credentialPrefix = `${ALGORITHM} Credential=${credentials.accessKeyId}/`;
   }
@@ -79,10 +90,12 @@ export class SigV4Signer {
    */
   sign(request: SigV4Request, nowMs: number = Date.now()): Record<string, string> {
     if (!PATH_AS_SIGNED.test(request.path))
-      throw new TypeError(`path ${JSON.stringify(request.path)} is not one this signer sends unencoded`);
+      throw new TypeError(
+        `path ${JSON.stringify(request.path)} is not one this signer sends unencoded and unnormalised`,
+      );
     const amzDate = basicIsoDate(nowMs);
     const sent: Record<string, string> = { ...request.headers, 'x-amz-date': amzDate };
-    const token = this.credentials.sessionToken;
+    const token = this.sessionToken;
     if (token) sent['x-amz-security-token'] = token;
 
     const signed = canonicalHeaders(request.headers, amzDate, token);
@@ -98,12 +111,24 @@ export class SigV4Signer {
   /** kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, day), region), service), "aws4_request"), kept for the day. */
   private signingKey(day: string): Buffer {
     if (day !== this.keyDay) {
-      const kDate = hmac(`AWS4${this.credentials.secretAccessKey}`, day);
+      const kDate = hmac(`AWS4${this.secretAccessKey}`, day);
       this.key = hmac(hmac(hmac(kDate, this.region), this.service), 'aws4_request');
       this.keyDay = day;
     }
     return this.key;
   }
+}
+
+/**
+ * A header value as SigV4 signs it, as the SDK's signer makes it: line breaks become spaces, each run of spaces and
+ * tabs one space, and a space at either end goes. Most values need none of it and are returned as they are.
+ */
+export function canonicalValue(value: string): string {
+  if (!NOT_CANONICAL.test(value)) return value;
+  return value
+    .replace(/[\r\n]/g, ' ')
+    .replace(/[ \t]+/g, ' ')
+    .replace(/^ | $/g, '');
 }
 
 function hmac(key: string | Buffer, data: string): Buffer {
@@ -117,12 +142,13 @@ function canonicalHeaders(
   token: string | undefined,
 ): { block: string; names: string } {
   const values = new Map<string, string>([['x-amz-date', amzDate]]);
-  if (token) values.set('x-amz-security-token', token);
-  for (const name in headers) {
+  if (token) values.set('x-amz-security-token', canonicalValue(token));
+  // Own names only: the spread that makes what is sent copies no other.
+  for (const name of Object.keys(headers)) {
     const lower = name.toLowerCase();
     if (SET_BY_SIGNER.has(lower)) throw new TypeError(`header ${name} is set by the signer, not by the request`);
     if (values.has(lower)) throw new TypeError(`header ${lower} is given twice`);
-    values.set(lower, headers[name]!.trim().replace(RUN_OF_SPACES, ' '));
+    values.set(lower, canonicalValue(headers[name]!));
   }
   if (!values.has('host')) throw new TypeError('the request has no host header; SigV4 signs it');
   const names = [...values.keys()].sort();

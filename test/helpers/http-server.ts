@@ -1,7 +1,7 @@
 import { createServer, type RequestListener } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 
-/** A server on 127.0.0.1 started by a test: its URL, the connections it accepted, and how to stop it. */
+/** A server on 127.0.0.1 (or ::1) started by a test: its URL, the connections it accepted, and how to stop it. */
 export interface LocalServer {
   readonly url: string;
   /** Every connection accepted so far, in order. */
@@ -10,10 +10,13 @@ export interface LocalServer {
   stop(): Promise<void>;
 }
 
-async function listening(server: ReturnType<typeof createServer> | ReturnType<typeof createNetServer>) {
+async function listening(
+  server: ReturnType<typeof createServer> | ReturnType<typeof createNetServer>,
+  host = '127.0.0.1',
+) {
   const sockets: Socket[] = [];
   server.on('connection', (socket: Socket) => sockets.push(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return {
     port: (server.address() as AddressInfo).port,
     sockets,
@@ -25,10 +28,13 @@ async function listening(server: ReturnType<typeof createServer> | ReturnType<ty
   };
 }
 
-/** A bare HTTP server that answers as `answer` says, for answers no simulator gives. */
-export async function localHttpServer(answer: RequestListener): Promise<LocalServer> {
-  const { port, sockets, stop } = await listening(createServer(answer));
-  return { url: `http://127.0.0.1:${port}`, sockets, stop };
+/** A bare HTTP server that answers as `answer` says, for answers no simulator gives; on IPv6's loopback if asked. */
+export async function localHttpServer(
+  answer: RequestListener,
+  host: '127.0.0.1' | '::1' = '127.0.0.1',
+): Promise<LocalServer> {
+  const { port, sockets, stop } = await listening(createServer(answer), host);
+  return { url: `http://${host === '::1' ? '[::1]' : host}:${port}`, sockets, stop };
 }
 
 /** A TCP server that hands each connection to `accept`, for what is not HTTP (a TLS handshake). */

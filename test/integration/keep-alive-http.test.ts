@@ -115,6 +115,13 @@ describe('an exchange', () => {
     expect(error).toMatchObject({ name: 'TransportError', failure: 'refused', message: 'unsupported protocol ftp:' });
   });
 
+  it('reaches an IPv6 address, written in brackets in the URL', async () => {
+    const server = await localHttpServer((req, res) => req.resume().on('end', () => res.end('{"v6":true}')), '::1');
+    servers.push(server);
+    expect(server.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+    expect(await keepAliveTransport(post(server.url))).toMatchObject({ status: 200, body: '{"v6":true}' });
+  });
+
   it('speaks TLS to an https URL, naming no address as the server name', async () => {
     const warnings: Error[] = [];
     const warned = (warning: Error) => warnings.push(warning);

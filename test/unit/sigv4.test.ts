@@ -3,7 +3,7 @@ import { fc, test } from '@fast-check/vitest';
 import { SignatureV4 } from '@smithy/signature-v4';
 import aws4 from 'aws4';
 import { describe, expect, it } from 'vitest';
-import { type AwsCredentials, basicIsoDate, SigV4Signer } from '../../lib/platform/sigv4.js';
+import { type AwsCredentials, basicIsoDate, canonicalValue, SigV4Signer } from '../../lib/platform/sigv4.js';
 import { Sha256 } from '../helpers/sha256.js';
 
 /** AWS's Signature Version 4 test suite: its credentials, region, service and time (docs/aws-signing.md). */
@@ -65,20 +65,34 @@ const headerName = fc
   .filter(
     (name) => !['max-forwards', 'pragma', 'referer', 'te', 'trailer', 'transfer-encoding', 'upgrade'].includes(name),
   );
-const headerValue = fc.stringMatching(/^[\x21-\x7e]([\x20-\x7e]{0,30}[\x21-\x7e])?$/);
-const requests = fc.record({
-  credentials: fc.record({
-    accessKeyId: fc.stringMatching(/^[A-Z0-9]{16,20}$/),
-    secretAccessKey: fc.stringMatching(/^[A-Za-z0-9/+]{20,40}$/),
-    sessionToken: fc.option(fc.stringMatching(/^[A-Za-z0-9/+=]{16,200}$/), { nil: undefined }),
-  }),
-  region: fc.constantFrom('us-east-1', 'eu-west-3', 'cn-north-1', 'ap-southeast-1'),
-  service: fc.constantFrom('dynamodb', 'secretsmanager'),
-  host: fc.constantFrom('dynamodb.eu-west-3.amazonaws.com', '127.0.0.1:4567', 'localhost:8000'),
-  headers: fc.dictionary(headerName, headerValue, { maxKeys: 5 }),
-  body: fc.string({ unit: 'grapheme', maxLength: 300 }),
-  at: fc.integer({ min: Date.parse('2001-01-01T00:00:00Z'), max: Date.parse('2099-12-31T23:59:59Z') }),
-});
+/** Printable ASCII with runs of spaces, at either end too. */
+const asciiValue = fc.stringMatching(/^[\x20-\x7e]{0,30}$/);
+/** As the SDK's signer reads them: also tabs, line breaks and spaces that are not ASCII's (no-break, ideographic). */
+const anyValue = fc.oneof(asciiValue, fc.stringMatching(/^[ \t\r\na-z0-9\u00a0\u3000]{0,20}$/));
+/** As sent: `/`, or segments of unreserved characters (what the signer takes). */
+const path = fc.constantFrom('/', '/a', '/a/b/', '/x-y_z.~1', '/.../c');
+const requestsWith = (headerValue: fc.Arbitrary<string>, token: fc.Arbitrary<string>) =>
+  fc.record({
+    credentials: fc.record({
+      accessKeyId: fc.stringMatching(/^[A-Z0-9]{16,20}$/),
+      secretAccessKey: fc.stringMatching(/^[A-Za-z0-9/+]{20,40}$/),
+      sessionToken: fc.option(token, { nil: undefined }),
+    }),
+    region: fc.constantFrom('us-east-1', 'eu-west-3', 'cn-north-1', 'ap-southeast-1'),
+    service: fc.constantFrom('dynamodb', 'secretsmanager'),
+    host: fc.constantFrom('dynamodb.eu-west-3.amazonaws.com', '127.0.0.1:4567', 'localhost:8000'),
+    path,
+    headers: fc.dictionary(headerName, headerValue, { maxKeys: 5 }),
+    body: fc.string({ unit: 'grapheme', maxLength: 300 }),
+    at: fc.integer({ min: Date.parse('2001-01-01T00:00:00Z'), max: Date.parse('2099-12-31T23:59:59Z') }),
+  });
+const token = fc.stringMatching(/^[A-Za-z0-9/+=]{16,200}$/);
+/** aws4 trims with JavaScript's whitespace (no-break spaces too), the SDK only spaces, tabs and line breaks. */
+const requests = requestsWith(asciiValue, token);
+const sdkRequests = requestsWith(
+  anyValue,
+  fc.oneof(token, fc.stringMatching(/^ ?[A-Za-z0-9]{4,20}( {1,3}[A-Za-z0-9]{1,9})? ?$/)),
+);
 
 /** What aws4 adds to a request with a body when it is not given: it signs them, so both sides are given them. */
 const aws4Adds = (body: string) => ({
@@ -87,11 +101,11 @@ const aws4Adds = (body: string) => ({
 });
 
 describe('as the other signers sign', () => {
-  test.prop([requests], { numRuns: 300 })(
+  test.prop([sdkRequests], { numRuns: 300 })(
     "signs as AWS's own signer (the SDK's) does, over the same headers",
-    async ({ credentials, region, service, host, headers, body, at }) => {
+    async ({ credentials, region, service, host, path, headers, body, at }) => {
       const ours = new SigV4Signer(credentials, region, service).sign(
-        { method: 'POST', path: '/', headers: { ...headers, host }, body },
+        { method: 'POST', path, headers: { ...headers, host }, body },
         at,
       );
       const [hostname, port] = host.split(':');
@@ -101,7 +115,7 @@ describe('as the other signers sign', () => {
           protocol: 'https:',
           hostname: hostname!,
           ...(port ? { port: Number(port) } : {}),
-          path: '/',
+          path,
           query: {},
           headers: { ...headers, host },
           body,
@@ -116,11 +130,11 @@ describe('as the other signers sign', () => {
 
   test.prop([requests], { numRuns: 300 })(
     'signs as aws4 does, over the same headers',
-    ({ credentials, region, service, host, headers, body, at }) => {
+    ({ credentials, region, service, host, path, headers, body, at }) => {
       const ours = new SigV4Signer(credentials, region, service).sign(
         {
           method: 'POST',
-          path: '/',
+          path,
           headers: { ...headers, ...aws4Adds(body), host },
           body,
         },
@@ -130,7 +144,7 @@ describe('as the other signers sign', () => {
         {
           host,
           method: 'POST',
-          path: '/',
+          path,
           region,
           service,
           body,
@@ -145,6 +159,29 @@ describe('as the other signers sign', () => {
       expect(ours['authorization']).toBe(theirs.headers?.['Authorization']);
     },
   );
+});
+
+describe('header values', () => {
+  it.each([
+    ['a  b', 'a b'],
+    [' a ', 'a'],
+    ['\ta\t\tb\t', 'a b'],
+    ['a\r\nb', 'a b'],
+    ['a\u00a0\u00a0b', 'a\u00a0\u00a0b'],
+    ['plain', 'plain'],
+    ['', ''],
+  ])('%j is signed as %j', (value, canonical) => {
+    expect(canonicalValue(value)).toBe(canonical);
+  });
+
+  it('signs a session token as it signs any value', () => {
+    const credentials = { accessKeyId: 'A', secretAccessKey: 'S' };
+    const request = { method: 'POST', path: '/', headers: { host: 'h' }, body: '' };
+    const spaced = new SigV4Signer({ ...credentials, sessionToken: ' t  k ' }, 'r', 's').sign(request, 0);
+    const tight = new SigV4Signer({ ...credentials, sessionToken: 't k' }, 'r', 's').sign(request, 0);
+    expect(spaced['x-amz-security-token']).toBe(' t  k ');
+    expect(spaced['authorization']).toBe(tight['authorization']);
+  });
 });
 
 describe('what it keeps between calls', () => {
@@ -170,6 +207,14 @@ describe('what it keeps between calls', () => {
     expect(signer.sign(request, at - 999)['x-amz-date']).toBe('20261203T102030Z');
   });
 
+  it('keeps its own copy of the credentials: a change to the object given changes nothing it signs', () => {
+    const given = { accessKeyId: 'AKIAKEPT', secretAccessKey: 'kept-secret', sessionToken: 'one' };
+    const signer = new SigV4Signer(given, 'eu-west-3', 'dynamodb');
+    const before = signer.sign(request, 0);
+    Object.assign(given, { accessKeyId: 'AKIANEW', secretAccessKey: 'new-secret', sessionToken: 'two' });
+    expect(signer.sign(request, 0)).toEqual(before);
+  });
+
   it('puts no secret in what it sends', () => {
     const sent = new SigV4Signer({ ...credentials, sessionToken: 'token' }, 'eu-west-3', 'dynamodb').sign(request);
     expect(JSON.stringify(sent)).not.toContain('kept-secret');
@@ -181,8 +226,35 @@ describe('what it refuses to sign', () => {
   const refusal = (path: string, headers: Record<string, string>) => () =>
     signer.sign({ method: 'POST', path, headers, body: '' });
 
-  it.each(['/?Action=List', '/a b', '', 'relative', '/%2F'])('a path it would send unencoded: %j', (path) => {
-    expect(refusal(path, { host: 'h' })).toThrow(`path ${JSON.stringify(path)} is not one this signer sends unencoded`);
+  it.each([
+    '/?Action=List',
+    '/a b',
+    '',
+    'relative',
+    'a/b',
+    '/%2F',
+    '//',
+    '/a//b',
+    '/.',
+    '/./',
+    '/..',
+    '/a/../',
+    '/a/./b',
+  ])('a path AWS would encode or normalise first: %j', (path) => {
+    expect(refusal(path, { host: 'h' })).toThrow(
+      `path ${JSON.stringify(path)} is not one this signer sends unencoded and unnormalised`,
+    );
+  });
+
+  it.each(['/', '/a', '/a/', '/a-b_c.d~e/F9', '/.../x'])('but signs %j as it is', (path) => {
+    expect(refusal(path, { host: 'h' })).not.toThrow();
+  });
+
+  it('a header the request inherits rather than holds: it is neither sent nor signed', () => {
+    const headers = Object.assign(Object.create({ 'x-inherited': 'v' }) as Record<string, string>, { host: 'h' });
+    const sent = signer.sign({ method: 'POST', path: '/', headers, body: '' });
+    expect(sent).not.toHaveProperty('x-inherited');
+    expect(sent['authorization']).toContain('SignedHeaders=host;x-amz-date,');
   });
 
   it.each(['Authorization', 'X-Amz-Date', 'x-amz-security-token'])('a request carrying %s, which it sets', (name) => {
