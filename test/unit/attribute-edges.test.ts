@@ -106,6 +106,9 @@ describe('reading', () => {
       'attribute l[1]: 9007199254740993',
     );
     expect(() => fromAttributes({ ns: { NS: ['1', '9007199254740993'] } })).toThrow('attribute ns: 9007199254740993');
+    expect(() => fromAttribute({ N: '9007199254740993' }, 'refused_until')).toThrow(
+      new RangeError("attribute refused_until: 9007199254740993 is beyond JavaScript's exact integers"),
+    );
     expect(() => fromAttributes({ a: { L: [{ M: { b: { N: '9007199254740993' } } }] } })).toThrow(
       new RangeError("attribute a[0].b: 9007199254740993 is beyond JavaScript's exact integers"),
     );
