@@ -111,13 +111,18 @@ function ownFiles(build, name) {
 }
 
 /**
- * Source maps that stay useful without doubling the artifact. Lambda runs
- * with --enable-source-maps (serverless.yml), so a stack trace names the
- * TypeScript file, line and column of every frame in our own code (lib/,
- * functions/). A frame in a dependency names its package: each run of a
- * dependency's code is mapped to `node_modules/<package>`, not to its lines,
- * and no source text is embedded. A full map was five times the bundle
- * (1.2 MB beside 228 KB); this one compresses to under half of it.
+ * Source maps that stay useful without doubling the artifact or a cold
+ * start. Lambda runs with --enable-source-maps (serverless.yml), so a stack
+ * trace names the TypeScript file, line and function of every frame in our
+ * own code (lib/, functions/), and its column to the nearest named token
+ * (test/integration/source-maps.test.ts). A frame in a dependency names its
+ * package: each run of a dependency's code is mapped to
+ * `node_modules/<package>`, not to its lines, and no source text is
+ * embedded. A full map was five times the bundle (1.2 MB beside 228 KB).
+ * Node decodes a map whole when its module loads, so every segment is paid
+ * for at a cold start: in our code only the first segment of each original
+ * line and the named ones are kept (26,000 segments down to 12,000; about 5
+ * ms of the queue function's cold import, docs/performance.md).
  */
 const packageOf = (source) => {
   const at = source.lastIndexOf('node_modules/');
@@ -137,11 +142,18 @@ function slimMap(file) {
   }));
   const lines = decode(map.mappings).map((segments) => {
     let run;
+    let line;
     return segments.flatMap((segment) => {
-      if (segment.length === 1) return [segment];
+      if (segment.length === 1) return ((run = line = undefined), [segment]);
       const { index, dependency } = source[segment[1]];
-      if (dependency) return run === index ? [] : ((run = index), [[segment[0], index, 0, 0]]);
+      if (dependency) return run === index ? [] : ((run = index), (line = undefined), [[segment[0], index, 0, 0]]);
       run = undefined;
+      // Our code: the first segment of each run on one original line, and every named one (Node names a frame's
+      // function from the segment at the function's start). A position between two kept segments still maps to its
+      // own file and line; only its column is the run's first.
+      const here = `${index}:${segment[2]}`;
+      if (segment.length === 4 && line === here) return [];
+      line = here;
       return [
         segment.length === 5
           ? [segment[0], index, segment[2], segment[3], indexOf(names, map.names[segment[4]])]
