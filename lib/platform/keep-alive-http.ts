@@ -347,57 +347,90 @@ export const keepAliveTransport: HttpTransport = async (request) => {
   const wire = onTheWire(head, body);
   const connection = await connectionTo(url, origin);
   return new Promise<HttpResponse>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let status = 0;
-    let raw: readonly string[] = [];
-    let keepAlive = false;
-    let settled = false;
-    const settle = (then: () => void, keep: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      connection.exchange = undefined;
-      if (keep) release(origin, connection);
-      else connection.socket.destroy();
-      then();
-    };
-    const fail = (error: TransportError) => settle(() => reject(error), false);
-    const tooLarge = () => fail(new TransportError('too-large', `answer is larger than ${request.maxBytes} bytes`));
-    const timer = setTimeout(
-      () => fail(new TransportError('timeout', `no complete answer within ${request.timeoutMs} ms`)),
-      request.timeoutMs,
-    );
     connection.heard = false;
-    connection.exchange = {
-      head: (answerStatus, answerRaw, contentLength, keep) => {
-        status = answerStatus;
-        raw = answerRaw;
-        keepAlive = keep;
-        if (Number(contentLength) > request.maxBytes) {
-          tooLarge();
-          return 'stop';
-        }
-        return 'read';
-      },
-      body: (chunk) => {
-        size += chunk.length;
-        if (size > request.maxBytes) return tooLarge();
-        chunks.push(chunk);
-      },
-      done: (clean) =>
-        settle(
-          () =>
-            resolve(
-              answer(status, raw, (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8')),
-            ),
-          keepAlive && clean,
-        ),
-      fail,
-    };
+    connection.exchange = new PendingExchange(connection, origin, request, resolve, reject);
     connection.socket.write(wire);
   });
 };
+
+/**
+ * One request's side of its connection: it gathers the answer as it is framed and settles the caller's promise once,
+ * freeing the connection first (kept if the answer allows, else closed). A class, not closures: one object an exchange.
+ */
+class PendingExchange implements Exchange {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private status = 0;
+  private raw: readonly string[] = [];
+  private keepAlive = false;
+  private settled = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly maxBytes: number;
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly origin: string,
+    request: Pick<HttpRequest, 'maxBytes' | 'timeoutMs'>,
+    private readonly resolve: (response: HttpResponse) => void,
+    private readonly reject: (error: TransportError) => void,
+  ) {
+    this.maxBytes = request.maxBytes;
+    this.timer = setTimeout(expire, request.timeoutMs, this, request.timeoutMs);
+  }
+
+  head(status: number, raw: readonly string[], contentLength: string | undefined, keepAlive: boolean): 'read' | 'stop' {
+    this.status = status;
+    this.raw = raw;
+    this.keepAlive = keepAlive;
+    if (Number(contentLength) > this.maxBytes) {
+      this.tooLarge();
+      return 'stop';
+    }
+    return 'read';
+  }
+
+  body(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) return this.tooLarge();
+    this.chunks.push(chunk);
+  }
+
+  done(clean: boolean): void {
+    if (!this.settle(this.keepAlive && clean)) return;
+    const { chunks } = this;
+    this.resolve(
+      answer(
+        this.status,
+        this.raw,
+        (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size)).toString('utf8'),
+      ),
+    );
+  }
+
+  fail(error: TransportError): void {
+    if (this.settle(false)) this.reject(error);
+  }
+
+  private tooLarge(): void {
+    this.fail(new TransportError('too-large', `answer is larger than ${this.maxBytes} bytes`));
+  }
+
+  /** Frees the connection, once: back to the idle list when `keep`, else closed. False when already settled. */
+  private settle(keep: boolean): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.connection.exchange = undefined;
+    if (keep) release(this.origin, this.connection);
+    else this.connection.socket.destroy();
+    return true;
+  }
+}
+
+/** The exchange's time is up: a timeout covers the whole exchange, from connecting to the last byte. */
+function expire(exchange: PendingExchange, timeoutMs: number): void {
+  exchange.fail(new TransportError('timeout', `no complete answer within ${timeoutMs} ms`));
+}
 
 /** The URLs the functions call, parsed once: a few endpoints, called over and over. */
 const parsedUrls = new Map<string, { readonly url: URL; readonly origin: string }>();
