@@ -365,8 +365,21 @@ describe('an answer framed by the transport itself', () => {
     ]);
     expect(seen?.headers['content-length']).toBe('2');
     await expect(keepAliveTransport(post(server.url, { headers: { 'x-a': 'b\r\nx-injected: 1' } }))).rejects.toThrow(
-      TypeError,
+      new TypeError('header x-a: its value holds a character a header cannot'),
     );
+    await expect(keepAliveTransport(post(server.url, { headers: { 'x a': 'b' } }))).rejects.toThrow(
+      new TypeError('header name "x a" is not a token'),
+    );
+  });
+
+  it('says a POST without a body has a length of 0', async () => {
+    let length: string | undefined;
+    const server = await serve((req, res) => {
+      length = req.headers['content-length'];
+      req.resume().on('end', () => res.end('{}'));
+    });
+    await keepAliveTransport(post(server.url, { body: undefined }));
+    expect(length).toBe('0');
   });
 });
 
@@ -420,6 +433,7 @@ describe('an answer the transport must not take at its word', () => {
   it.each([
     ['a whole second answer', ok('STALE')],
     ['the start of a second answer', 'HTTP/1.1 409 Conflict\r\nContent-Length: 5\r\n'],
+    ['the start of a second status line', 'HTTP/1.1 2'],
   ])('never reuses a connection that sent %s after the answer: the next exchange gets its own', async (_, after) => {
     const server = await raw((n) => (n === 0 ? `${ok('first')}${after}` : '\r\nSTALE'));
     expect((await keepAliveTransport(post(server.url))).body).toBe('first');
@@ -427,10 +441,30 @@ describe('an answer the transport must not take at its word', () => {
     expect(server.connections()).toBe(2);
   });
 
-  it('fails an answer whose Content-Length is not a number as a network failure', async () => {
-    const server = await raw(() => 'HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n{}');
+  it.each([
+    ['abc', '"abc"'],
+    ['2abc', '"2abc"'],
+    ['abc2', '"abc2"'],
+    ['9'.repeat(12) + 'x'.repeat(18), JSON.stringify('9'.repeat(12) + 'x'.repeat(8))],
+  ])('fails an answer whose Content-Length is %j, not a number, as a network failure', async (length, quoted) => {
+    const server = await raw(() => `HTTP/1.1 200 OK\r\nContent-Length: ${length}\r\n\r\n{}`);
     const error = await failure(keepAliveTransport(post(server.url)));
-    expect(error).toMatchObject({ failure: 'network', message: 'answer is not HTTP/1.1 (Content-Length "abc")' });
+    expect(error).toMatchObject({ failure: 'network', message: `answer is not HTTP/1.1 (Content-Length ${quoted})` });
+  });
+
+  it('reads only Content-Length as the length, not another header of its size', async () => {
+    const server = await raw(() => ok('{}', 'Content-Digest: sha-256=:x:\r\n'));
+    expect(await keepAliveTransport(post(server.url))).toMatchObject({ status: 200, body: '{}' });
+  });
+
+  it.each([
+    ['timeout=10', 'a timeout of ten seconds'],
+    ['max=100', 'no timeout'],
+  ])('keeps a connection whose Keep-Alive says %s (%s)', async (keepAlive) => {
+    const server = await raw(() => ok('{}', `Keep-Alive: ${keepAlive}\r\n`));
+    await keepAliveTransport(post(server.url));
+    await keepAliveTransport(post(server.url));
+    expect(server.connections()).toBe(1);
   });
 
   it.each([204, 304])('answers a %i at once, whatever length it declares', async (status) => {
