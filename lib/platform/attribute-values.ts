@@ -61,12 +61,7 @@ export function toAttributes(item: Readonly<Record<string, unknown>>): Attribute
   const out: Attributes = {};
   for (const key in item) {
     const value = item[key];
-    if (value === undefined) continue;
-    try {
-      out[key] = encode(value);
-    } catch (error) {
-      throw named(error, key);
-    }
+    if (value !== undefined) out[key] = toAttribute(value, key);
   }
   return out;
 }
@@ -168,13 +163,7 @@ function encodeSetMember(value: unknown, i: number): string {
 /** An item read back from attribute values (sets as Set, bytes as Uint8Array). */
 export function fromAttributes(attributes: Readonly<Attributes>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key in attributes) {
-    try {
-      out[key] = decode(attributes[key]!);
-    } catch (error) {
-      throw named(error, key);
-    }
-  }
+  for (const key in attributes) out[key] = fromAttribute(attributes[key]!, key);
   return out;
 }
 

@@ -71,6 +71,8 @@ export class SigV4Signer {
 
   private readonly secretAccessKey: string;
   private readonly sessionToken: string | undefined;
+  /** The token as it is signed, made canonical once: it is the same on every request. */
+  private readonly signedToken: string | undefined;
 
   /** The credentials are copied: what the signer keeps can never mix an old key with a new one. */
   constructor(
@@ -80,6 +82,7 @@ export class SigV4Signer {
   ) {
     this.secretAccessKey = credentials.secretAccessKey;
     this.sessionToken = credentials.sessionToken || undefined;
+    this.signedToken = this.sessionToken && canonicalValue(this.sessionToken);
     this.scopeTail = `/${region}/${service}/aws4_request`;
     this.credentialPrefix = `${ALGORITHM} Credential=${credentials.accessKeyId}/`;
   }
@@ -98,7 +101,7 @@ export class SigV4Signer {
     const token = this.sessionToken;
     if (token) sent['x-amz-security-token'] = token;
 
-    const signed = canonicalHeaders(request.headers, amzDate, token);
+    const signed = canonicalHeaders(request.headers, amzDate, this.signedToken);
     const canonical = `${request.method}\n${request.path}\n\n${signed.block}\n${signed.names}\n${hash('sha256', request.body, 'hex')}`;
     const day = amzDate.slice(0, 8);
     const scope = `${day}${this.scopeTail}`;
@@ -139,10 +142,10 @@ function hmac(key: string | Buffer, data: string): Buffer {
 function canonicalHeaders(
   headers: Readonly<Record<string, string>>,
   amzDate: string,
-  token: string | undefined,
+  signedToken: string | undefined,
 ): { block: string; names: string } {
   const values = new Map<string, string>([['x-amz-date', amzDate]]);
-  if (token) values.set('x-amz-security-token', canonicalValue(token));
+  if (signedToken !== undefined) values.set('x-amz-security-token', signedToken);
   // Own names only: the spread that makes what is sent copies no other.
   for (const name of Object.keys(headers)) {
     const lower = name.toLowerCase();
